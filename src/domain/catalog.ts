@@ -1,0 +1,98 @@
+/**
+ * The workload catalog: for every workload, its pods' labels, its controller's selector and the
+ * ports it serves through LoadBalancer / NodePort Services. Built from the cluster snapshot and,
+ * where the snapshot is missing or lacks a pod, from the pod labels the flow source reported.
+ */
+import type { ContainerPort, ServiceInfo } from './inventory.js';
+import type { IdentityResolver } from './identity.js';
+import { labelsToRecord } from './identity.js';
+import { peerFromKey, peerKey, type WorkloadPeer } from './peer.js';
+import { matchesLabels, type Labels } from './selector.js';
+
+export interface ExposedPort {
+  readonly port: number;
+  readonly protocol: string;
+  readonly service: string;
+}
+
+export interface WorkloadEntry {
+  readonly key: string;
+  readonly peer: WorkloadPeer;
+  /** Pod name → labels. */
+  readonly pods: Map<string, Labels>;
+  readonly controllerSelector?: Labels;
+  /** Pod ports reachable from outside through LoadBalancer or NodePort Services. */
+  readonly exposed: ExposedPort[];
+}
+
+export class WorkloadCatalog {
+  readonly entries = new Map<string, WorkloadEntry>();
+
+  /** The catalog of every workload in the snapshot, plus pods the flow source named. */
+  static build(identity: IdentityResolver, observedPods: ReadonlyMap<string, ReadonlyMap<string, readonly string[]>>): WorkloadCatalog {
+    const catalog = new WorkloadCatalog();
+    const podPorts = new Map<string, readonly ContainerPort[]>();
+    for (const { pod, workload } of identity.podsWithWorkloads()) {
+      const entry = catalog.ensure(workload, identity);
+      entry.pods.set(pod.name, pod.labels);
+      podPorts.set(`${pod.namespace}/${pod.name}`, pod.ports);
+    }
+    for (const [key, pods] of observedPods) {
+      const peer = peerFromKey(key);
+      if (peer.type !== 'workload') continue;
+      const entry = catalog.ensure(peer, identity);
+      for (const [podName, labels] of pods) if (!entry.pods.has(podName)) entry.pods.set(podName, labelsToRecord(labels));
+    }
+    for (const service of identity.cluster.services) {
+      if (service.type !== 'LoadBalancer' && service.type !== 'NodePort') continue;
+      catalog.addExposure(service, podPorts);
+    }
+    return catalog;
+  }
+
+  get(key: string): WorkloadEntry | undefined {
+    return this.entries.get(key);
+  }
+
+  /** Every pod's labels in a namespace except those of `excludeKey`. */
+  otherPodLabels(namespace: string, excludeKey: string): Labels[] {
+    const out: Labels[] = [];
+    for (const entry of this.entries.values()) {
+      if (entry.peer.namespace !== namespace || entry.key === excludeKey) continue;
+      for (const labels of entry.pods.values()) out.push(labels);
+    }
+    return out;
+  }
+
+  private ensure(peer: WorkloadPeer, identity: IdentityResolver): WorkloadEntry {
+    const key = peerKey(peer);
+    let entry = this.entries.get(key);
+    if (!entry) {
+      const controller = identity.cluster.controllers.find((c) => c.namespace === peer.namespace && c.kind === peer.kind && c.name === peer.name);
+      entry = { key, peer, pods: new Map(), exposed: [], ...(controller?.selector ? { controllerSelector: controller.selector } : {}) };
+      this.entries.set(key, entry);
+    }
+    return entry;
+  }
+
+  /** Kubernetes Service rule: `targetPort` (number, or a container port name resolved per pod) on the selected pods. */
+  private addExposure(service: ServiceInfo, podPorts: ReadonlyMap<string, readonly ContainerPort[]>): void {
+    if (!service.selector || Object.keys(service.selector).length === 0) return;
+    const selector = service.selector;
+    for (const entry of this.entries.values()) {
+      if (entry.peer.namespace !== service.namespace) continue;
+      for (const [podName, labels] of entry.pods) {
+        if (!matchesLabels(selector, labels)) continue;
+        for (const sp of service.ports) {
+          const port = typeof sp.targetPort === 'number'
+            ? sp.targetPort
+            : podPorts.get(`${service.namespace}/${podName}`)?.find((p) => p.name === sp.targetPort)?.port;
+          if (port === undefined) continue;
+          if (!entry.exposed.some((e) => e.port === port && e.protocol === sp.protocol)) {
+            entry.exposed.push({ port, protocol: sp.protocol, service: service.name });
+          }
+        }
+      }
+    }
+  }
+}

@@ -1,0 +1,179 @@
+/**
+ * The long-lived learning state's hot counter store: one slot per distinct edge
+ * (client, server, server port, protocol) with flow count, first seen and last seen.
+ *
+ * Peers are interned to small integers; edges live in parallel typed arrays behind an
+ * open-addressing hash index, so memory follows distinct edges (about 40–80 bytes each)
+ * and nothing is retained per flow. graphology is used later, on the derived graph only.
+ */
+import type { Protocol } from './flow.js';
+
+const PROTOCOLS: readonly Protocol[] = ['TCP', 'UDP', 'SCTP', 'ICMPv4', 'ICMPv6'];
+const PROTOCOL_CODE: Readonly<Record<Protocol, number>> = { TCP: 0, UDP: 1, SCTP: 2, ICMPv4: 3, ICMPv6: 4 };
+
+export interface EdgeRecord {
+  readonly client: string;
+  readonly server: string;
+  readonly port: number;
+  readonly protocol: Protocol;
+  readonly count: number;
+  readonly firstSeen: number;
+  readonly lastSeen: number;
+}
+
+const EMPTY = -1;
+
+export class EdgeStore {
+  private readonly peerIds = new Map<string, number>();
+  private readonly peerKeys: string[] = [];
+  private capacity: number;
+  private length = 0;
+  private client: Uint32Array;
+  private server: Uint32Array;
+  /** port << 3 | protocol code */
+  private portProto: Uint32Array;
+  private counts: Float64Array;
+  private first: Float64Array;
+  private last: Float64Array;
+  private index: Int32Array;
+  private mask: number;
+  private newestEdgeTime = Number.NEGATIVE_INFINITY;
+
+  constructor(initialCapacity = 256) {
+    this.capacity = Math.max(16, nextPowerOfTwo(initialCapacity));
+    this.client = new Uint32Array(this.capacity);
+    this.server = new Uint32Array(this.capacity);
+    this.portProto = new Uint32Array(this.capacity);
+    this.counts = new Float64Array(this.capacity);
+    this.first = new Float64Array(this.capacity);
+    this.last = new Float64Array(this.capacity);
+    this.index = new Int32Array(this.capacity * 2).fill(EMPTY);
+    this.mask = this.capacity * 2 - 1;
+  }
+
+  /** Number of distinct edges. */
+  get size(): number {
+    return this.length;
+  }
+
+  /** Time the most recent new edge was first seen (ms), or -Infinity when empty. */
+  get lastNewEdgeAt(): number {
+    return this.newestEdgeTime;
+  }
+
+  /** Interns a peer key and returns its id. */
+  peerId(key: string): number {
+    let id = this.peerIds.get(key);
+    if (id === undefined) {
+      id = this.peerKeys.length;
+      this.peerKeys.push(key);
+      this.peerIds.set(key, id);
+    }
+    return id;
+  }
+
+  peerKey(id: number): string {
+    const key = this.peerKeys[id];
+    if (key === undefined) throw new RangeError(`unknown peer id ${id}`);
+    return key;
+  }
+
+  /**
+   * Counts `count` observations of an edge at `time`; returns true when the edge is new.
+   * Merging (restoring persisted state, node agent deltas) passes the earliest first-seen as `time`
+   * and the latest as `lastTime`.
+   */
+  record(clientKey: string, serverKey: string, port: number, protocol: Protocol, time: number, count = 1, lastTime = time): boolean {
+    const c = this.peerId(clientKey);
+    const s = this.peerId(serverKey);
+    const pp = ((port & 0xffff) << 3) | PROTOCOL_CODE[protocol];
+    let slot = hash3(c, s, pp) & this.mask;
+    for (;;) {
+      const at = this.index[slot]!;
+      if (at === EMPTY) break;
+      if (this.client[at] === c && this.server[at] === s && this.portProto[at] === pp) {
+        this.counts[at]! += count;
+        if (time < this.first[at]!) this.first[at] = time;
+        if (lastTime > this.last[at]!) this.last[at] = lastTime;
+        return false;
+      }
+      slot = (slot + 1) & this.mask;
+    }
+    if (this.length === this.capacity) {
+      this.grow();
+      return this.record(clientKey, serverKey, port, protocol, time, count, lastTime);
+    }
+    const at = this.length++;
+    this.client[at] = c;
+    this.server[at] = s;
+    this.portProto[at] = pp;
+    this.counts[at] = count;
+    this.first[at] = time;
+    this.last[at] = lastTime;
+    this.index[slot] = at;
+    if (time > this.newestEdgeTime) this.newestEdgeTime = time;
+    return true;
+  }
+
+  /** All edges in insertion order. */
+  *edges(): IterableIterator<EdgeRecord> {
+    for (let i = 0; i < this.length; i++) yield this.edgeAt(i);
+  }
+
+  private edgeAt(i: number): EdgeRecord {
+    const pp = this.portProto[i]!;
+    return {
+      client: this.peerKeys[this.client[i]!]!,
+      server: this.peerKeys[this.server[i]!]!,
+      port: pp >>> 3,
+      protocol: PROTOCOLS[pp & 7]!,
+      count: this.counts[i]!,
+      firstSeen: this.first[i]!,
+      lastSeen: this.last[i]!,
+    };
+  }
+
+  private grow(): void {
+    const old = {
+      client: this.client,
+      server: this.server,
+      portProto: this.portProto,
+      counts: this.counts,
+      first: this.first,
+      last: this.last,
+    };
+    this.capacity *= 2;
+    this.client = copyInto(new Uint32Array(this.capacity), old.client);
+    this.server = copyInto(new Uint32Array(this.capacity), old.server);
+    this.portProto = copyInto(new Uint32Array(this.capacity), old.portProto);
+    this.counts = copyInto(new Float64Array(this.capacity), old.counts);
+    this.first = copyInto(new Float64Array(this.capacity), old.first);
+    this.last = copyInto(new Float64Array(this.capacity), old.last);
+    this.index = new Int32Array(this.capacity * 2).fill(EMPTY);
+    this.mask = this.capacity * 2 - 1;
+    for (let i = 0; i < this.length; i++) {
+      let slot = hash3(this.client[i]!, this.server[i]!, this.portProto[i]!) & this.mask;
+      while (this.index[slot] !== EMPTY) slot = (slot + 1) & this.mask;
+      this.index[slot] = i;
+    }
+  }
+}
+
+function copyInto<T extends Uint32Array | Float64Array>(target: T, source: T): T {
+  target.set(source);
+  return target;
+}
+
+function nextPowerOfTwo(n: number): number {
+  let p = 1;
+  while (p < n) p *= 2;
+  return p;
+}
+
+/** A small integer mix (murmur3 finalizer style) of three 32-bit values. */
+function hash3(a: number, b: number, c: number): number {
+  let h = Math.imul(a ^ 0x9e3779b9, 0x85ebca6b);
+  h = Math.imul(h ^ (h >>> 13) ^ b, 0xc2b2ae35);
+  h = Math.imul(h ^ (h >>> 16) ^ c, 0x27d4eb2f);
+  return (h ^ (h >>> 15)) >>> 0;
+}

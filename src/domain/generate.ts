@@ -1,0 +1,72 @@
+/**
+ * From learned state to policy objects: graph → policy model → NetworkPolicy or
+ * CiliumNetworkPolicy objects per namespace. Pure and deterministic.
+ */
+import { WorkloadCatalog } from './catalog.js';
+import { buildGraph, graphEdges, type TrafficGraph } from './graph.js';
+import type { IdentityResolver } from './identity.js';
+import type { Learner } from './learner.js';
+import { peerFromKey } from './peer.js';
+import { buildPolicyModel, defaultAllowances, type Allowances, type NamespacePolicies } from './policy-model.js';
+import { toCiliumPolicies } from './translate/cilium.js';
+import { toNetworkPolicies, type KubernetesObject } from './translate/networkpolicy.js';
+
+export type Flavor = 'networkpolicy' | 'cilium';
+
+/** Namespaces hivewall never segments unless named explicitly. */
+export const SYSTEM_NAMESPACES: ReadonlySet<string> = new Set(['kube-system', 'kube-public', 'kube-node-lease']);
+
+export interface GenerateOptions {
+  readonly flavor: Flavor;
+  /** Namespaces to write policies for; default: every non-system namespace with an observed workload. */
+  readonly namespaces?: readonly string[];
+  readonly allowances?: Allowances;
+}
+
+export interface GeneratedNamespace {
+  readonly namespace: string;
+  readonly model: NamespacePolicies;
+  readonly objects: readonly KubernetesObject[];
+}
+
+export interface GenerateResult {
+  readonly graph: TrafficGraph;
+  readonly namespaces: readonly GeneratedNamespace[];
+}
+
+export function generatePolicies(learner: Learner, identity: IdentityResolver, options: GenerateOptions): GenerateResult {
+  const graph = buildGraph(learner.edges, learner.dnsNames);
+  const catalog = WorkloadCatalog.build(identity, learner.observedPods);
+  const namespaces = options.namespaces && options.namespaces.length > 0 ? [...new Set(options.namespaces)].sort() : observedNamespaces(graph);
+  const cluster = identity.cluster;
+  const apiserverIps = cluster.endpointSlices
+    .filter((s) => s.namespace === 'default' && s.serviceName === 'kubernetes')
+    .flatMap((s) => s.endpoints.flatMap((e) => e.addresses));
+  const nodeIps = [...new Set(cluster.nodes.flatMap((n) => n.ips))].sort();
+  const models = buildPolicyModel({
+    edges: graphEdges(graph),
+    catalog,
+    namespaces,
+    dnsNames: learner.dnsNames,
+    apiserverIps,
+    allowances: options.allowances ?? defaultAllowances,
+  });
+  return {
+    graph,
+    namespaces: models.map((model) => ({
+      namespace: model.namespace,
+      model,
+      objects: options.flavor === 'cilium' ? toCiliumPolicies(model) : toNetworkPolicies(model, { nodeIps }),
+    })),
+  };
+}
+
+/** Every non-system namespace that has a workload on some edge. */
+export function observedNamespaces(graph: TrafficGraph): string[] {
+  const out = new Set<string>();
+  graph.forEachNode((key) => {
+    const peer = peerFromKey(key);
+    if (peer.type === 'workload' && !SYSTEM_NAMESPACES.has(peer.namespace)) out.add(peer.namespace);
+  });
+  return [...out].sort();
+}

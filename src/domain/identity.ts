@@ -1,0 +1,249 @@
+/**
+ * Identity: the workload or entity behind each side of a flow.
+ *
+ * Order of evidence, strongest first:
+ * 1. Cilium reserved identities carried by the flow (`reserved:world`, `host`, ...).
+ * 2. The pod the flow names (Hubble `namespace` + `pod_name`), looked up in the snapshot;
+ *    else Hubble's own `workloads` field; else the built-in controllers' pod naming rules.
+ * 3. The IP: a pod IP (as of the flow's time: a reused IP is not confused with its previous
+ *    owner), a node InternalIP (host / remote-node), an address of the `default/kubernetes`
+ *    endpoints (kube-apiserver), a Service ClusterIP whose endpoints are one workload.
+ * 4. An address outside every cluster range is `world`. An address inside a pod or service
+ *    range that matches nothing is reported as unresolved, never invented.
+ */
+import type { FlowEndpoint, ReservedIdentity } from './flow.js';
+import type { ClusterInventory, PodInfo, ServiceInfo } from './inventory.js';
+import { parseCidr, type Cidr } from './ip.js';
+import type { Peer, WorkloadPeer } from './peer.js';
+import { OwnerIndex, workloadFromPodName } from './workload.js';
+
+export type UnresolvedReason =
+  | 'unknown-pod-ip'
+  | 'unknown-service-ip'
+  | 'service-with-several-workloads'
+  | 'no-identity'
+  | 'reserved-unsupported';
+
+export type Resolution =
+  | {
+      readonly ok: true;
+      readonly peer: Peer;
+      /** The pod's port after Service translation, when the flow named a Service address. */
+      readonly port: number;
+      /** The pod seen, when the peer is a workload. */
+      readonly podName?: string;
+      /** Pod labels when the flow carried them and the snapshot did not have the pod. */
+      readonly labels?: readonly string[];
+    }
+  | { readonly ok: false; readonly reason: UnresolvedReason; readonly ip: string; readonly detail?: string };
+
+export interface IdentityOptions {
+  /** Extra pod CIDRs (beyond nodes' `spec.podCIDRs`): an unknown IP inside is unresolved, not world. */
+  readonly podCidrs?: readonly string[];
+  /** Service CIDRs: an unknown IP inside is unresolved, not world. */
+  readonly serviceCidrs?: readonly string[];
+}
+
+interface PodCandidate {
+  readonly pod: PodInfo;
+  readonly workload: WorkloadPeer;
+}
+
+export class IdentityResolver {
+  private readonly owners: OwnerIndex;
+  private readonly podsByIp = new Map<string, PodCandidate[]>();
+  private readonly podsByName = new Map<string, PodCandidate>();
+  private readonly nodeByIp = new Map<string, string>();
+  private readonly nodeOfPodIp = new Map<string, string | undefined>();
+  private readonly apiserverIps = new Map<string, Set<number>>();
+  private readonly serviceByIp = new Map<string, ServiceInfo>();
+  private readonly clusterRanges: Cidr[] = [];
+  private readonly hasInventory: boolean;
+  private readonly inventory: ClusterInventory;
+
+  constructor(inventory: ClusterInventory, options: IdentityOptions = {}) {
+    this.inventory = inventory;
+    this.owners = new OwnerIndex(inventory.controllers);
+    this.hasInventory = inventory.pods.length > 0 || inventory.nodes.length > 0;
+    for (const pod of inventory.pods) {
+      const candidate = { pod, workload: this.owners.topOwner(pod) };
+      this.podsByName.set(`${pod.namespace}/${pod.name}`, candidate);
+      if (pod.hostNetwork) continue; // host-network pods share the node's IP: the IP means the node
+      for (const ip of pod.ips) {
+        const list = this.podsByIp.get(ip) ?? [];
+        list.push(candidate);
+        list.sort((a, b) => (a.pod.createdAt ?? 0) - (b.pod.createdAt ?? 0));
+        this.podsByIp.set(ip, list);
+      }
+    }
+    for (const node of inventory.nodes) {
+      for (const ip of node.ips) this.nodeByIp.set(ip, node.name);
+      for (const cidr of node.podCIDRs) pushCidr(this.clusterRanges, cidr);
+    }
+    for (const pod of inventory.pods) for (const ip of pod.ips) this.nodeOfPodIp.set(ip, pod.nodeName);
+    for (const cidr of options.podCidrs ?? []) pushCidr(this.clusterRanges, cidr);
+    for (const cidr of options.serviceCidrs ?? []) pushCidr(this.clusterRanges, cidr);
+    for (const service of inventory.services) {
+      for (const ip of [...service.clusterIPs, ...service.externalIPs]) {
+        if (ip && ip !== 'None') this.serviceByIp.set(ip, service);
+      }
+    }
+    for (const slice of inventory.endpointSlices) {
+      if (slice.namespace !== 'default' || slice.serviceName !== 'kubernetes') continue;
+      for (const endpoint of slice.endpoints) {
+        for (const ip of endpoint.addresses) {
+          const ports = this.apiserverIps.get(ip) ?? new Set<number>();
+          for (const p of slice.ports) ports.add(p.port);
+          this.apiserverIps.set(ip, ports);
+        }
+      }
+    }
+  }
+
+  /** The workload of a named pod in the snapshot, if present. */
+  workloadOfPod(namespace: string, podName: string): WorkloadPeer | undefined {
+    return this.podsByName.get(`${namespace}/${podName}`)?.workload;
+  }
+
+  /** Every pod of the snapshot with its top owner (for selectors and exposure). */
+  podsWithWorkloads(): readonly PodCandidate[] {
+    return [...this.podsByName.values()];
+  }
+
+  get cluster(): ClusterInventory {
+    return this.inventory;
+  }
+
+  /**
+   * Resolves one side of a flow.
+   * @param endpoint the side to resolve
+   * @param role `server` for the destination: only a server side is translated through Services
+   * @param time flow time in ms, to choose among pods that used the same IP
+   * @param other the opposite side, to tell `host` from `remote-node` for a node IP
+   */
+  resolve(endpoint: FlowEndpoint, role: 'client' | 'server', time: number, other?: FlowEndpoint): Resolution {
+    const port = endpoint.port;
+    if (endpoint.reserved) return this.resolveReserved(endpoint.reserved, endpoint, port);
+    if (endpoint.namespace && endpoint.podName) {
+      const known = this.podsByName.get(`${endpoint.namespace}/${endpoint.podName}`);
+      if (known) return { ok: true, peer: known.workload, port, podName: endpoint.podName };
+      const labels = labelsToRecord(endpoint.labels ?? []);
+      const workload: WorkloadPeer = endpoint.workload
+        ? { type: 'workload', namespace: endpoint.namespace, kind: endpoint.workload.kind, name: endpoint.workload.name }
+        : workloadFromPodName(endpoint.namespace, endpoint.podName, labels);
+      return { ok: true, peer: workload, port, podName: endpoint.podName, ...(endpoint.labels ? { labels: endpoint.labels } : {}) };
+    }
+    return this.resolveIp(endpoint.ip, port, role, time, other);
+  }
+
+  private resolveReserved(reserved: ReservedIdentity, endpoint: FlowEndpoint, port: number): Resolution {
+    switch (reserved) {
+      case 'world':
+        return { ok: true, peer: { type: 'entity', entity: 'world', ip: endpoint.ip }, port };
+      case 'host':
+        return { ok: true, peer: { type: 'entity', entity: 'host' }, port };
+      case 'remote-node':
+        return { ok: true, peer: { type: 'entity', entity: 'remote-node', ip: endpoint.ip }, port };
+      case 'kube-apiserver':
+        return { ok: true, peer: { type: 'entity', entity: 'kube-apiserver', ip: endpoint.ip }, port };
+      default:
+        return { ok: false, reason: 'reserved-unsupported', ip: endpoint.ip, detail: `reserved:${reserved}` };
+    }
+  }
+
+  private resolveIp(ip: string, port: number, role: 'client' | 'server', time: number, other?: FlowEndpoint): Resolution {
+    const pod = this.podAt(ip, time);
+    if (pod) return { ok: true, peer: pod.workload, port, podName: pod.pod.name };
+    const apiserverPorts = this.apiserverIps.get(ip);
+    if (role === 'server' && apiserverPorts?.has(port)) {
+      return { ok: true, peer: { type: 'entity', entity: 'kube-apiserver', ip }, port };
+    }
+    const node = this.nodeByIp.get(ip);
+    if (node !== undefined) {
+      const otherNode = other ? this.nodeOfPodIp.get(other.ip) : undefined;
+      if (otherNode === undefined || otherNode === node) return { ok: true, peer: { type: 'entity', entity: 'host' }, port };
+      return { ok: true, peer: { type: 'entity', entity: 'remote-node', ip }, port };
+    }
+    const service = this.serviceByIp.get(ip);
+    if (service) {
+      if (role === 'server') return this.resolveService(service, ip, port, time);
+      return { ok: false, reason: 'unknown-service-ip', ip, detail: `${service.namespace}/${service.name} as a client address` };
+    }
+    if (!this.hasInventory) return { ok: false, reason: 'no-identity', ip };
+    if (this.clusterRanges.some((range) => range.contains(ip))) return { ok: false, reason: 'unknown-pod-ip', ip };
+    return { ok: true, peer: { type: 'entity', entity: 'world', ip }, port };
+  }
+
+  /**
+   * A flow addressed to a Service (no DNAT visible in the source): Kubernetes Service rule
+   * `port` → `targetPort` on the endpoints. Resolved only when every endpoint is one workload.
+   */
+  private resolveService(service: ServiceInfo, ip: string, port: number, time: number): Resolution {
+    if (service.namespace === 'default' && service.name === 'kubernetes') {
+      const target = this.apiserverTarget();
+      if (target) return { ok: true, peer: { type: 'entity', entity: 'kube-apiserver', ip: target.ip }, port: target.port };
+    }
+    const servicePort = service.ports.find((p) => p.port === port);
+    if (!servicePort) return { ok: false, reason: 'unknown-service-ip', ip, detail: `${service.namespace}/${service.name} has no port ${port}` };
+    const workloads = new Map<string, { workload: WorkloadPeer; port: number }>();
+    for (const slice of this.inventory.endpointSlices) {
+      if (slice.namespace !== service.namespace || slice.serviceName !== service.name) continue;
+      const slicePort = slice.ports.find((p) => (servicePort.name ? p.name === servicePort.name : true));
+      if (!slicePort) continue;
+      for (const endpoint of slice.endpoints) {
+        for (const address of endpoint.addresses) {
+          const pod = this.podAt(address, time);
+          if (pod) workloads.set(`${pod.workload.kind}/${pod.workload.name}`, { workload: pod.workload, port: slicePort.port });
+        }
+      }
+    }
+    if (workloads.size === 1) {
+      const only = [...workloads.values()][0]!;
+      return { ok: true, peer: only.workload, port: only.port };
+    }
+    return {
+      ok: false,
+      reason: workloads.size === 0 ? 'unknown-service-ip' : 'service-with-several-workloads',
+      ip,
+      detail: `${service.namespace}/${service.name}`,
+    };
+  }
+
+  private apiserverTarget(): { ip: string; port: number } | undefined {
+    const ips = [...this.apiserverIps.keys()].sort();
+    const ip = ips[0];
+    if (ip === undefined) return undefined;
+    const port = [...(this.apiserverIps.get(ip) ?? [])].sort((a, b) => a - b)[0];
+    return port === undefined ? undefined : { ip, port };
+  }
+
+  /** The pod that had this IP at `time`: the newest pod created at or before it that was not yet deleted. */
+  private podAt(ip: string, time: number): PodCandidate | undefined {
+    const list = this.podsByIp.get(ip);
+    if (!list) return undefined;
+    if (list.length === 1) return list[0];
+    let best: PodCandidate | undefined;
+    for (const candidate of list) {
+      const created = candidate.pod.createdAt ?? Number.NEGATIVE_INFINITY;
+      const deleted = candidate.pod.deletedAt ?? Number.POSITIVE_INFINITY;
+      if (created <= time && time < deleted) best = candidate;
+    }
+    return best ?? list[list.length - 1];
+  }
+}
+
+function pushCidr(list: Cidr[], text: string): void {
+  const cidr = parseCidr(text);
+  if (cidr) list.push(cidr);
+}
+
+/** `["app=cart", "tier=web"]` → `{app: "cart", tier: "web"}`. */
+export function labelsToRecord(labels: readonly string[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const label of labels) {
+    const eq = label.indexOf('=');
+    if (eq < 0) out[label] = '';
+    else out[label.slice(0, eq)] = label.slice(eq + 1);
+  }
+  return out;
+}

@@ -1,0 +1,141 @@
+import { describe, expect, it } from 'vitest';
+import { deploymentPod, endpoint, flow, inventory, service } from '../testing/builders.js';
+import { IdentityResolver } from './identity.js';
+import { Learner } from './learner.js';
+
+const T0 = Date.UTC(2026, 10, 2, 10, 0, 0);
+const frontend = deploymentPod('shop', 'frontend', '10.244.0.5');
+const cart = deploymentPod('shop', 'cart', '10.244.1.7');
+const cluster = inventory({
+  nodes: [
+    { name: 'node-a', ips: ['172.18.0.2'], podCIDRs: ['10.244.0.0/24'] },
+    { name: 'node-b', ips: ['172.18.0.3'], podCIDRs: ['10.244.1.0/24'] },
+  ],
+  pods: [{ ...frontend, nodeName: 'node-a' }, { ...cart, nodeName: 'node-b' }],
+  services: [service('shop', 'cart', { clusterIPs: ['10.96.5.5'], ports: [{ name: 'http', port: 80, protocol: 'TCP', targetPort: 'http' }] })],
+  endpointSlices: [
+    { namespace: 'shop', serviceName: 'cart', endpoints: [{ addresses: ['10.244.1.7'] }], ports: [{ name: 'http', port: 8080, protocol: 'TCP' }] },
+    { namespace: 'default', serviceName: 'kubernetes', endpoints: [{ addresses: ['172.18.0.2'] }], ports: [{ name: 'https', port: 6443, protocol: 'TCP' }] },
+  ],
+});
+
+function learn(...flows: Parameters<Learner['ingestFlow']>[0][]): Learner {
+  const learner = new Learner(new IdentityResolver(cluster));
+  for (const f of flows) learner.ingestFlow(f);
+  learner.finish();
+  return learner;
+}
+
+const edges = (l: Learner) => [...l.edges.edges()].map((e) => `${e.client} -> ${e.server} ${e.port}/${e.protocol} x${e.count}`);
+
+describe('Learner', () => {
+  it('a connection seen at source egress and destination ingress counts once', () => {
+    const l = learn(
+      flow(endpoint('10.244.0.5', 40000), endpoint('10.244.1.7', 8080), { time: T0, observationPoint: 'TO_STACK' }),
+      flow(endpoint('10.244.0.5', 40000), endpoint('10.244.1.7', 8080), { time: T0 + 2, observationPoint: 'TO_ENDPOINT' }),
+      flow(endpoint('10.244.0.5', 40001), endpoint('10.244.1.7', 8080), { time: T0 + 5 }),
+    );
+    expect(edges(l)).toEqual(['wl:shop/Deployment/frontend -> wl:shop/Deployment/cart 8080/TCP x2']);
+    expect(l.stats.skipped.duplicate).toBe(1);
+  });
+
+  it('replies never create an edge, not even a reversed one', () => {
+    const l = learn(flow(endpoint('10.244.1.7', 8080), endpoint('10.244.0.5', 40000), { isReply: true }));
+    expect(edges(l)).toEqual([]);
+    expect(l.stats.skipped.reply).toBe(1);
+  });
+
+  it('dropped flows are reported, not learned', () => {
+    const l = learn(flow(endpoint('10.244.0.5', 40000), endpoint('10.244.1.7', 5432), { verdict: 'DROPPED', dropReason: 'POLICY_DENIED' }));
+    expect(edges(l)).toEqual([]);
+    expect([...l.dropped.values()]).toEqual([
+      { client: 'wl:shop/Deployment/frontend', server: 'wl:shop/Deployment/cart', port: 5432, protocol: 'TCP', reason: 'POLICY_DENIED', count: 1 },
+    ]);
+  });
+
+  it('AUDIT flows are traffic', () => {
+    const l = learn(flow(endpoint('10.244.0.5', 40000), endpoint('10.244.1.7', 8080), { verdict: 'AUDIT' }));
+    expect(edges(l)).toHaveLength(1);
+  });
+
+  it('an unreplied conntrack entry confirmed later is learned and not reported', () => {
+    const l = learn(
+      flow(endpoint('10.244.0.5', 40000), endpoint('10.244.1.7', 8080), { confirmed: false }),
+      flow(endpoint('10.244.0.5', 40000), endpoint('10.244.1.7', 8080), { time: T0 + 1 }),
+    );
+    expect(edges(l)).toHaveLength(1);
+    expect(l.dropped.size).toBe(0);
+  });
+
+  it('an entry that never gets a reply is reported as unanswered', () => {
+    const l = learn(flow(endpoint('203.0.113.66', 51000), endpoint('10.244.1.7', 8080), { confirmed: false }));
+    expect(edges(l)).toEqual([]);
+    expect([...l.dropped.values()].map((d) => `${d.client} ${d.server} ${d.reason}`)).toEqual(['en:world:203.0.113.66 wl:shop/Deployment/cart UNREPLIED']);
+  });
+
+  it('a Service address resolves to the backend workload and its target port', () => {
+    const l = learn(flow(endpoint('10.244.0.5', 40000), endpoint('10.96.5.5', 80)));
+    expect(edges(l)).toEqual(['wl:shop/Deployment/frontend -> wl:shop/Deployment/cart 8080/TCP x1']);
+  });
+
+  it('node and apiserver addresses become entities; outside addresses become world', () => {
+    const l = learn(
+      flow(endpoint('172.18.0.3', 50000), endpoint('10.244.1.7', 8080)),
+      flow(endpoint('172.18.0.2', 50000), endpoint('10.244.1.7', 8080)),
+      flow(endpoint('10.244.0.5', 40002), endpoint('172.18.0.2', 6443)),
+      flow(endpoint('10.244.0.5', 40003), endpoint('198.51.100.77', 443)),
+    );
+    expect(edges(l).sort()).toEqual([
+      'en:host -> wl:shop/Deployment/cart 8080/TCP x1',
+      'en:remote-node:172.18.0.2 -> wl:shop/Deployment/cart 8080/TCP x1',
+      'wl:shop/Deployment/frontend -> en:kube-apiserver:172.18.0.2 6443/TCP x1',
+      'wl:shop/Deployment/frontend -> en:world:198.51.100.77 443/TCP x1',
+    ]);
+  });
+
+  it('an unknown address inside a pod CIDR is reported, never invented', () => {
+    const l = learn(flow(endpoint('10.244.1.99', 40000), endpoint('10.244.1.7', 8080)));
+    expect(edges(l)).toEqual([]);
+    expect([...l.unresolved.values()]).toEqual([{ ip: '10.244.1.99', reason: 'unknown-pod-ip', count: 1 }]);
+  });
+
+  it('DNS answers name external peers', () => {
+    const l = learn(
+      flow(endpoint('10.244.0.9', 53), endpoint('10.244.0.5', 33000), { protocol: 'UDP', isReply: true, dnsAnswer: { query: 'api.stripe.example', ips: ['203.0.113.50'] } }),
+      flow(endpoint('10.244.0.5', 40000), endpoint('203.0.113.50', 443)),
+    );
+    expect([...(l.dnsNames.get('203.0.113.50') ?? [])]).toEqual(['api.stripe.example']);
+  });
+
+  it('Hubble pod hints resolve without a snapshot', () => {
+    const l = new Learner(new IdentityResolver(inventory({})));
+    l.ingestFlow(flow(
+      endpoint('10.0.0.1', 1234, { namespace: 'a', podName: 'web-6c9f7d8b5d-x2k4p', labels: ['app=web', 'pod-template-hash=6c9f7d8b5d'] }),
+      endpoint('10.0.0.2', 80, { namespace: 'b', podName: 'api-0', workload: { kind: 'StatefulSet', name: 'api' } }),
+    ));
+    expect(edges(l)).toEqual(['wl:a/Deployment/web -> wl:b/StatefulSet/api 80/TCP x1']);
+    expect([...l.observedPods.keys()]).toEqual(['wl:a/Deployment/web']);
+  });
+
+  it('a reused IP resolves to the pod that had it at the flow time', () => {
+    const oldPod = deploymentPod('shop', 'catalog', '10.244.1.50', {}, { createdAt: T0 - 3600_000, deletedAt: T0 + 1000 });
+    const newPod = deploymentPod('shop', 'search', '10.244.1.50', {}, { createdAt: T0 + 2000 });
+    const resolver = new IdentityResolver(inventory({ pods: [oldPod, newPod, frontend] }));
+    const l = new Learner(resolver);
+    l.ingestFlow(flow(endpoint('10.244.0.5', 1), endpoint('10.244.1.50', 8080), { time: T0 }));
+    l.ingestFlow(flow(endpoint('10.244.0.5', 2), endpoint('10.244.1.50', 8080), { time: T0 + 5000 }));
+    expect(edges(l).sort()).toEqual([
+      'wl:shop/Deployment/frontend -> wl:shop/Deployment/catalog 8080/TCP x1',
+      'wl:shop/Deployment/frontend -> wl:shop/Deployment/search 8080/TCP x1',
+    ]);
+  });
+
+  it('counts skipped lines by reason', () => {
+    const l = new Learner(new IdentityResolver(cluster));
+    l.ingest({ kind: 'skip', reason: 'malformed' });
+    l.ingest({ kind: 'skip', reason: 'schema-mismatch' });
+    l.ingest({ kind: 'lost-events', source: 'PERF_EVENT_RING_BUFFER', count: 12 });
+    l.ingest({ kind: 'node-status', detail: 'x' });
+    expect(l.stats).toMatchObject({ events: 4, lostEvents: 12, skipped: { malformed: 1, 'schema-mismatch': 1, 'non-flow': 2 } });
+  });
+});

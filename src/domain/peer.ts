@@ -1,0 +1,60 @@
+/**
+ * Graph vertices: the workloads and entities a flow resolves to.
+ *
+ * A workload is the top owner of a pod (Pod → ReplicaSet → Deployment, Job → CronJob,
+ * StatefulSet, DaemonSet, or the bare Pod). An entity is everything that is not a pod:
+ * the world (per IP, with DNS names), the local host, another node, the kube-apiserver.
+ */
+
+export type WorkloadKind = 'Deployment' | 'StatefulSet' | 'DaemonSet' | 'CronJob' | 'Job' | 'ReplicaSet' | 'Pod' | (string & {});
+
+export interface WorkloadPeer {
+  readonly type: 'workload';
+  readonly namespace: string;
+  readonly kind: WorkloadKind;
+  readonly name: string;
+}
+
+export type EntityName = 'world' | 'host' | 'remote-node' | 'kube-apiserver';
+
+export interface EntityPeer {
+  readonly type: 'entity';
+  readonly entity: EntityName;
+  /** The address for `world`, `remote-node` and `kube-apiserver` (policies name it as a /32 or /128). */
+  readonly ip?: string;
+}
+
+export type Peer = WorkloadPeer | EntityPeer;
+
+/** Stable text key of a peer: `wl:<ns>/<Kind>/<name>` or `en:<entity>[:<ip>]`. Sorting keys sorts peers. */
+export function peerKey(peer: Peer): string {
+  if (peer.type === 'workload') return `wl:${peer.namespace}/${peer.kind}/${peer.name}`;
+  return peer.ip === undefined ? `en:${peer.entity}` : `en:${peer.entity}:${peer.ip}`;
+}
+
+/** Inverse of {@link peerKey}. Throws on a key that {@link peerKey} cannot produce. */
+export function peerFromKey(key: string): Peer {
+  if (key.startsWith('wl:')) {
+    const rest = key.slice(3);
+    const first = rest.indexOf('/');
+    const second = rest.indexOf('/', first + 1);
+    if (first < 0 || second < 0) throw new Error(`invalid workload peer key ${JSON.stringify(key)}`);
+    return { type: 'workload', namespace: rest.slice(0, first), kind: rest.slice(first + 1, second), name: rest.slice(second + 1) };
+  }
+  if (key.startsWith('en:')) {
+    const rest = key.slice(3);
+    const colon = rest.indexOf(':');
+    const entity = (colon < 0 ? rest : rest.slice(0, colon)) as EntityName;
+    if (!['world', 'host', 'remote-node', 'kube-apiserver'].includes(entity)) {
+      throw new Error(`invalid entity peer key ${JSON.stringify(key)}`);
+    }
+    return colon < 0 ? { type: 'entity', entity } : { type: 'entity', entity, ip: rest.slice(colon + 1) };
+  }
+  throw new Error(`invalid peer key ${JSON.stringify(key)}`);
+}
+
+/** Human-readable name: `shop/Deployment/cart`, `world 203.0.113.5`, `host`. */
+export function peerLabel(peer: Peer): string {
+  if (peer.type === 'workload') return `${peer.namespace}/${peer.kind}/${peer.name}`;
+  return peer.ip === undefined ? peer.entity : `${peer.entity} ${peer.ip}`;
+}

@@ -1,0 +1,253 @@
+/**
+ * The flavor-neutral policy model: per workload, the ingress it must accept and the egress it
+ * must send, derived only from learned edges plus the explicit allowances (DESIGN.md §1, §4).
+ * Translation into NetworkPolicy or CiliumNetworkPolicy objects is a separate, pure step.
+ */
+import type { Protocol } from './flow.js';
+import type { EdgeRecord } from './edge-store.js';
+import type { WorkloadCatalog } from './catalog.js';
+import { compareIps } from './ip.js';
+import { peerFromKey, type Peer, type WorkloadPeer } from './peer.js';
+import { minimalSelector, type Labels } from './selector.js';
+
+export interface Allowances {
+  /** Keep name resolution working: DNS servers on 53/UDP and 53/TCP whenever one was observed. */
+  readonly dns: boolean;
+  /** Workloads behind a LoadBalancer / NodePort Service reached from the world accept 0.0.0.0/0 on that port. */
+  readonly publicIngress: boolean;
+}
+
+export const defaultAllowances: Allowances = { dns: true, publicIngress: true };
+
+export interface PortSpec {
+  readonly port: number;
+  readonly protocol: Protocol;
+}
+
+export interface Evidence {
+  readonly client: string;
+  readonly server: string;
+  readonly port: number;
+  readonly protocol: Protocol;
+  readonly count: number;
+  readonly firstSeen: number;
+  readonly lastSeen: number;
+}
+
+export type ModelPeer =
+  | { readonly kind: 'workload'; readonly workload: WorkloadPeer; readonly matchLabels: Labels }
+  | { readonly kind: 'world'; readonly ip: string; readonly names: readonly string[] }
+  | { readonly kind: 'public' }
+  | { readonly kind: 'host' }
+  | { readonly kind: 'remote-node'; readonly ip: string }
+  | { readonly kind: 'kube-apiserver'; readonly ips: readonly string[] };
+
+export interface ModelRule {
+  readonly peer: ModelPeer;
+  readonly ports: readonly PortSpec[];
+  readonly evidence: readonly Evidence[];
+  /** Why the rule allows more than was observed, when it does (an allowance). */
+  readonly allowance?: 'dns' | 'public-ingress';
+}
+
+export interface WorkloadPolicy {
+  readonly workload: WorkloadPeer;
+  readonly matchLabels: Labels;
+  readonly ingress: readonly ModelRule[];
+  readonly egress: readonly ModelRule[];
+}
+
+export interface SkippedWorkload {
+  readonly workload: WorkloadPeer;
+  readonly reason: string;
+}
+
+export interface NamespacePolicies {
+  readonly namespace: string;
+  readonly workloads: readonly WorkloadPolicy[];
+  /** Workloads with observed traffic that could not get a policy (they stay covered by default deny). */
+  readonly skipped: readonly SkippedWorkload[];
+  /** Rules left out because the peer could not be selected exactly. */
+  readonly droppedRules: readonly { readonly workload: WorkloadPeer; readonly direction: 'ingress' | 'egress'; readonly peer: string; readonly reason: string }[];
+}
+
+export interface ModelInput {
+  readonly edges: Iterable<EdgeRecord>;
+  readonly catalog: WorkloadCatalog;
+  readonly namespaces: readonly string[];
+  readonly dnsNames: ReadonlyMap<string, ReadonlySet<string>>;
+  /** Every address of the `default/kubernetes` endpoints (an HA control plane has several). */
+  readonly apiserverIps: readonly string[];
+  readonly allowances?: Allowances;
+}
+
+const DNS_PORT = 53;
+
+/** Builds the policy model for each namespace in scope, sorted, deterministic. */
+export function buildPolicyModel(input: ModelInput): NamespacePolicies[] {
+  const allowances = input.allowances ?? defaultAllowances;
+  const scope = new Set(input.namespaces);
+  const selectors = new Map<string, ReturnType<typeof minimalSelector>>();
+  const selectorOf = (workload: WorkloadPeer, key: string): ReturnType<typeof minimalSelector> => {
+    let result = selectors.get(key);
+    if (!result) {
+      const entry = input.catalog.get(key);
+      result = entry
+        ? minimalSelector([...entry.pods.values()], input.catalog.otherPodLabels(workload.namespace, key), entry.controllerSelector)
+        : { ok: false, reason: 'no pod of the workload is known' };
+      selectors.set(key, result);
+    }
+    return result;
+  };
+
+  const perWorkload = new Map<string, { workload: WorkloadPeer; ingress: EdgeRecord[]; egress: EdgeRecord[] }>();
+  const bucket = (key: string, workload: WorkloadPeer) => {
+    let b = perWorkload.get(key);
+    if (!b) perWorkload.set(key, (b = { workload, ingress: [], egress: [] }));
+    return b;
+  };
+  for (const edge of input.edges) {
+    const client = peerFromKey(edge.client);
+    const server = peerFromKey(edge.server);
+    if (server.type === 'workload' && scope.has(server.namespace)) bucket(edge.server, server).ingress.push(edge);
+    if (client.type === 'workload' && scope.has(client.namespace)) bucket(edge.client, client).egress.push(edge);
+  }
+
+  const result = new Map<string, { workloads: WorkloadPolicy[]; skipped: SkippedWorkload[]; droppedRules: NamespacePolicies['droppedRules'][number][] }>();
+  for (const ns of [...scope].sort()) result.set(ns, { workloads: [], skipped: [], droppedRules: [] });
+
+  for (const [key, { workload, ingress, egress }] of [...perWorkload].sort(([a], [b]) => compareText(a, b))) {
+    const ns = result.get(workload.namespace)!;
+    const own = selectorOf(workload, key);
+    if (!own.ok) {
+      ns.skipped.push({ workload, reason: `no unique selector: ${own.reason}` });
+      continue;
+    }
+    const entry = input.catalog.get(key);
+    const rules = { ingress: new Map<string, RuleBuilder>(), egress: new Map<string, RuleBuilder>() };
+    for (const direction of ['ingress', 'egress'] as const) {
+      for (const edge of direction === 'ingress' ? ingress : egress) {
+        const otherKey = direction === 'ingress' ? edge.client : edge.server;
+        const other = peerFromKey(otherKey);
+        const peer = toModelPeer(other, otherKey, direction, edge, entry?.exposed ?? [], allowances, input, selectorOf);
+        if ('error' in peer) {
+          ns.droppedRules.push({ workload, direction, peer: otherKey, reason: peer.error });
+          continue;
+        }
+        if (peer.skip) continue;
+        const id = modelPeerId(peer.peer);
+        let builder = rules[direction].get(id);
+        if (!builder) rules[direction].set(id, (builder = { peer: peer.peer, ports: new Map(), evidence: [], ...(peer.allowance ? { allowance: peer.allowance } : {}) }));
+        for (const p of peer.ports) builder.ports.set(`${p.protocol}/${p.port}`, p);
+        builder.evidence.push(toEvidence(edge));
+      }
+    }
+    ns.workloads.push({
+      workload,
+      matchLabels: own.matchLabels,
+      ingress: finishRules(rules.ingress),
+      egress: finishRules(rules.egress),
+    });
+  }
+
+  return [...result].map(([namespace, v]) => ({ namespace, workloads: v.workloads, skipped: v.skipped, droppedRules: v.droppedRules }));
+}
+
+interface RuleBuilder {
+  peer: ModelPeer;
+  ports: Map<string, PortSpec>;
+  evidence: Evidence[];
+  allowance?: 'dns' | 'public-ingress';
+}
+
+type PeerDecision = { peer: ModelPeer; ports: PortSpec[]; allowance?: 'dns' | 'public-ingress'; skip?: false } | { skip: true } | { error: string };
+
+function toModelPeer(
+  other: Peer,
+  otherKey: string,
+  direction: 'ingress' | 'egress',
+  edge: EdgeRecord,
+  exposed: readonly { port: number; protocol: string }[],
+  allowances: Allowances,
+  input: ModelInput,
+  selectorOf: (w: WorkloadPeer, key: string) => ReturnType<typeof minimalSelector>,
+): PeerDecision {
+  const observed: PortSpec = { port: edge.port, protocol: edge.protocol };
+  if (edge.protocol === 'ICMPv4' || edge.protocol === 'ICMPv6') return { error: 'ICMP cannot be expressed as a policy port' };
+  if (other.type === 'workload') {
+    const selector = selectorOf(other, otherKey);
+    if (!selector.ok) return { error: `peer has no unique selector: ${selector.reason}` };
+    const peer: ModelPeer = { kind: 'workload', workload: other, matchLabels: selector.matchLabels };
+    if (direction === 'egress' && allowances.dns && edge.port === DNS_PORT && (edge.protocol === 'UDP' || edge.protocol === 'TCP')) {
+      return { peer, ports: [{ port: DNS_PORT, protocol: 'UDP' }, { port: DNS_PORT, protocol: 'TCP' }], allowance: 'dns' };
+    }
+    return { peer, ports: [observed] };
+  }
+  switch (other.entity) {
+    case 'world': {
+      if (direction === 'ingress' && allowances.publicIngress && exposed.some((e) => e.port === edge.port && e.protocol === edge.protocol)) {
+        return { peer: { kind: 'public' }, ports: [observed], allowance: 'public-ingress' };
+      }
+      const ip = other.ip ?? '';
+      if (!ip) return { error: 'world peer without an address' };
+      const names = [...(input.dnsNames.get(ip) ?? [])].sort();
+      return { peer: { kind: 'world', ip, names }, ports: [observed] };
+    }
+    case 'host':
+      return { peer: { kind: 'host' }, ports: [observed] };
+    case 'remote-node':
+      return other.ip ? { peer: { kind: 'remote-node', ip: other.ip }, ports: [observed] } : { error: 'remote node without an address' };
+    case 'kube-apiserver': {
+      const ips = [...new Set([...input.apiserverIps, ...(other.ip ? [other.ip] : [])])].sort(compareIps);
+      return { peer: { kind: 'kube-apiserver', ips }, ports: [observed] };
+    }
+  }
+}
+
+function toEvidence(edge: EdgeRecord): Evidence {
+  return { client: edge.client, server: edge.server, port: edge.port, protocol: edge.protocol, count: edge.count, firstSeen: edge.firstSeen, lastSeen: edge.lastSeen };
+}
+
+/** A stable identity for grouping rules by peer (also the sort key of rules). */
+export function modelPeerId(peer: ModelPeer): string {
+  switch (peer.kind) {
+    case 'workload':
+      return `1 ${peer.workload.namespace}/${peer.workload.kind}/${peer.workload.name}`;
+    case 'kube-apiserver':
+      return `2 kube-apiserver`;
+    case 'host':
+      return `3 host`;
+    case 'remote-node':
+      return `4 remote-node ${ipSortKey(peer.ip)}`;
+    case 'public':
+      return `5 public`;
+    case 'world':
+      return `6 world ${ipSortKey(peer.ip)}`;
+  }
+}
+
+/** Fixed-width key so that text order equals numeric IPv4 order. */
+function ipSortKey(ip: string): string {
+  const parts = ip.split('.');
+  if (parts.length === 4) return parts.map((p) => p.padStart(3, '0')).join('.');
+  return `~${ip}`;
+}
+
+function finishRules(rules: Map<string, RuleBuilder>): ModelRule[] {
+  return [...rules]
+    .sort(([a], [b]) => compareText(a, b))
+    .map(([, r]) => ({
+      peer: r.peer,
+      ports: [...r.ports.values()].sort(comparePorts),
+      evidence: r.evidence.sort((a, b) => compareText(`${a.client} ${a.server} ${a.protocol} ${a.port}`, `${b.client} ${b.server} ${b.protocol} ${b.port}`)),
+      ...(r.allowance ? { allowance: r.allowance } : {}),
+    }));
+}
+
+export function comparePorts(a: PortSpec, b: PortSpec): number {
+  return compareText(a.protocol, b.protocol) || a.port - b.port;
+}
+
+export function compareText(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}

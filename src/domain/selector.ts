@@ -1,0 +1,97 @@
+/**
+ * Minimal stable label selectors (DESIGN.md §4): a selector built only from labels every pod of
+ * the workload carries with the same value, never from per-pod or per-revision labels
+ * (`pod-template-hash`, `controller-revision-hash`, `statefulset.kubernetes.io/pod-name`,
+ * `job-name`, `controller-uid`, `batch.kubernetes.io/*`), that selects no pod of any other
+ * workload in the namespace. The fewest labels win; ties go to the conventional identity
+ * labels. When no such selector exists, the caller is told why instead of given a guess.
+ */
+import { isUnstableLabelKey } from './workload.js';
+
+export type Labels = Readonly<Record<string, string>>;
+
+export type SelectorResult =
+  | { readonly ok: true; readonly matchLabels: Labels }
+  | { readonly ok: false; readonly reason: string };
+
+/** Identity-bearing label keys, most preferred first. Other keys follow in alphabetical order. */
+const PREFERRED_KEYS = [
+  'app.kubernetes.io/name',
+  'app',
+  'k8s-app',
+  'app.kubernetes.io/instance',
+  'app.kubernetes.io/component',
+  'component',
+  'name',
+  'tier',
+  'role',
+];
+
+const MAX_SELECTOR_LABELS = 4;
+
+/** Kubernetes label selector rule: matchLabels selects a pod iff every key/value pair is in its labels. */
+export function matchesLabels(selector: Labels, labels: Labels): boolean {
+  for (const key in selector) if (labels[key] !== selector[key]) return false;
+  return true;
+}
+
+/**
+ * @param own the label sets of the workload's pods
+ * @param others the label sets of every other pod in the namespace
+ * @param controllerSelector the owner's `spec.selector.matchLabels`, preferred when it is stable
+ */
+export function minimalSelector(own: readonly Labels[], others: readonly Labels[], controllerSelector?: Labels): SelectorResult {
+  if (own.length === 0) return { ok: false, reason: 'no pod of the workload is known' };
+  const common = stableCommonLabels(own);
+  const keys = Object.keys(common);
+  if (keys.length === 0) return { ok: false, reason: 'its pods share no stable label' };
+  const ordered = orderKeys(keys, controllerSelector);
+  const limit = Math.min(MAX_SELECTOR_LABELS, ordered.length);
+  for (let size = 1; size <= limit; size++) {
+    for (const combo of combinations(ordered, size)) {
+      const selector = Object.fromEntries(combo.map((k) => [k, common[k]!])) as Labels;
+      if (!others.some((labels) => matchesLabels(selector, labels))) return { ok: true, matchLabels: sortLabels(selector) };
+    }
+  }
+  if (ordered.length > limit && !others.some((labels) => matchesLabels(common, labels))) {
+    return { ok: true, matchLabels: sortLabels(common) };
+  }
+  return { ok: false, reason: 'every stable label set it has also selects pods of another workload' };
+}
+
+/** Labels present with the same value on every pod, minus unstable keys. */
+export function stableCommonLabels(own: readonly Labels[]): Record<string, string> {
+  const [first, ...rest] = own;
+  const common: Record<string, string> = {};
+  if (!first) return common;
+  for (const [key, value] of Object.entries(first)) {
+    if (isUnstableLabelKey(key)) continue;
+    if (rest.every((labels) => labels[key] === value)) common[key] = value;
+  }
+  return common;
+}
+
+function orderKeys(keys: readonly string[], controllerSelector?: Labels): string[] {
+  const rank = (key: string): number => {
+    const preferred = PREFERRED_KEYS.indexOf(key);
+    const inController = controllerSelector !== undefined && key in controllerSelector;
+    return (preferred >= 0 ? preferred : PREFERRED_KEYS.length) + (inController ? 0 : 100);
+  };
+  return [...keys].sort((a, b) => rank(a) - rank(b) || (a < b ? -1 : a > b ? 1 : 0));
+}
+
+function* combinations<T>(items: readonly T[], size: number, start = 0, prefix: T[] = []): Generator<T[]> {
+  if (prefix.length === size) {
+    yield prefix.slice();
+    return;
+  }
+  for (let i = start; i <= items.length - (size - prefix.length); i++) {
+    prefix.push(items[i]!);
+    yield* combinations(items, size, i + 1, prefix);
+    prefix.pop();
+  }
+}
+
+export function sortLabels(labels: Labels): Labels {
+  return Object.fromEntries(Object.keys(labels).sort().map((k) => [k, labels[k]!]));
+}

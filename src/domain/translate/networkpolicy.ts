@@ -1,0 +1,94 @@
+/**
+ * Translation of the policy model into Kubernetes `networking.k8s.io/v1` NetworkPolicy objects.
+ *
+ * Kubernetes rules applied here (https://kubernetes.io/docs/concepts/services-networking/network-policies/):
+ * - A pod is isolated for a direction when a policy selecting it lists that direction in
+ *   `policyTypes`; a namespace default deny is `podSelector: {}` with both types.
+ * - Policies are additive; each rule allows traffic matching any of its peers AND any of its ports.
+ * - A peer with `namespaceSelector` and `podSelector` in one element selects those pods in those
+ *   namespaces (AND); `kubernetes.io/metadata.name` is set by the API server on every namespace.
+ * - `ipBlock` is for cluster-external addresses: external peers are /32 (or /128) blocks.
+ * - "Pods cannot block access from their resident node": host (kubelet probe) ingress needs no
+ *   rule and is always allowed, so none is written.
+ */
+import type { ModelPeer, ModelRule, NamespacePolicies, PortSpec } from '../policy-model.js';
+import { hostCidr } from '../ip.js';
+import { DEFAULT_DENY_NAME, policyMetadata, policyNames, workloadId } from './naming.js';
+
+export interface KubernetesObject {
+  readonly apiVersion: string;
+  readonly kind: string;
+  readonly metadata: { readonly name: string; readonly namespace?: string } & Record<string, unknown>;
+  readonly [key: string]: unknown;
+}
+
+export interface TranslateContext {
+  /** Node InternalIPs, for pod → host egress (NetworkPolicy can only name nodes by address). */
+  readonly nodeIps: readonly string[];
+}
+
+export function toNetworkPolicies(model: NamespacePolicies, context: TranslateContext): KubernetesObject[] {
+  const names = policyNames(model.workloads.map((w) => w.workload));
+  const objects: KubernetesObject[] = [defaultDeny(model.namespace)];
+  for (const policy of model.workloads) {
+    const ingress = policy.ingress.map((r) => toRule(r, 'from', model.namespace, context)).filter(isPresent);
+    const egress = policy.egress.map((r) => toRule(r, 'to', model.namespace, context)).filter(isPresent);
+    objects.push({
+      apiVersion: 'networking.k8s.io/v1',
+      kind: 'NetworkPolicy',
+      metadata: policyMetadata(names.get(workloadId(policy.workload))!, model.namespace, policy.workload) as KubernetesObject['metadata'],
+      spec: {
+        podSelector: { matchLabels: { ...policy.matchLabels } },
+        policyTypes: ['Ingress', 'Egress'],
+        ...(ingress.length > 0 ? { ingress } : {}),
+        ...(egress.length > 0 ? { egress } : {}),
+      },
+    });
+  }
+  return objects;
+}
+
+function defaultDeny(namespace: string): KubernetesObject {
+  return {
+    apiVersion: 'networking.k8s.io/v1',
+    kind: 'NetworkPolicy',
+    metadata: policyMetadata(DEFAULT_DENY_NAME, namespace) as KubernetesObject['metadata'],
+    spec: { podSelector: {}, policyTypes: ['Ingress', 'Egress'] },
+  };
+}
+
+function toRule(rule: ModelRule, key: 'from' | 'to', namespace: string, context: TranslateContext): Record<string, unknown> | undefined {
+  const peers = toPeers(rule.peer, namespace, key, context);
+  if (peers === 'no-rule-needed') return undefined;
+  return { [key]: peers, ports: rule.ports.map(toPort) };
+}
+
+function toPeers(peer: ModelPeer, namespace: string, key: 'from' | 'to', context: TranslateContext): Record<string, unknown>[] | 'no-rule-needed' {
+  switch (peer.kind) {
+    case 'workload':
+      return [peer.workload.namespace === namespace
+        ? { podSelector: { matchLabels: { ...peer.matchLabels } } }
+        : {
+            namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': peer.workload.namespace } },
+            podSelector: { matchLabels: { ...peer.matchLabels } },
+          }];
+    case 'world':
+    case 'remote-node':
+      return [{ ipBlock: { cidr: hostCidr(peer.ip) } }];
+    case 'kube-apiserver':
+      return peer.ips.map((ip) => ({ ipBlock: { cidr: hostCidr(ip) } }));
+    case 'public':
+      return [{ ipBlock: { cidr: '0.0.0.0/0' } }];
+    case 'host':
+      if (key === 'from') return 'no-rule-needed';
+      return context.nodeIps.length > 0 ? context.nodeIps.map((ip) => ({ ipBlock: { cidr: hostCidr(ip) } })) : 'no-rule-needed';
+  }
+}
+
+function toPort(port: PortSpec): Record<string, unknown> {
+  return { protocol: port.protocol, port: port.port };
+}
+
+function isPresent<T>(value: T | undefined): value is T {
+  return value !== undefined;
+}
