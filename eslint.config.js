@@ -22,6 +22,7 @@ export default tseslint.config(
   },
   {
     files: ['src/domain/**/*.ts'],
+    ignores: ['src/domain/**/*.test.ts'],
     rules: {
       'no-restricted-imports': ['error', {
         paths: impureModules.map((name) => ({ name, message: 'src/domain is pure: no I/O, env, clock or logger (DESIGN.md §5).' })),

@@ -27,20 +27,23 @@ export interface WorkloadEntry {
 
 export class WorkloadCatalog {
   readonly entries = new Map<string, WorkloadEntry>();
+  private readonly controllerSelectors = new Map<string, Labels | undefined>();
+  private readonly podLabelsByNamespace = new Map<string, { key: string; labels: Labels }[]>();
 
   /** The catalog of every workload in the snapshot, plus pods the flow source named. */
   static build(identity: IdentityResolver, observedPods: ReadonlyMap<string, ReadonlyMap<string, readonly string[]>>): WorkloadCatalog {
     const catalog = new WorkloadCatalog();
+    for (const c of identity.cluster.controllers) catalog.controllerSelectors.set(`${c.namespace}/${c.kind}/${c.name}`, c.selector);
     const podPorts = new Map<string, readonly ContainerPort[]>();
     for (const { pod, workload } of identity.podsWithWorkloads()) {
-      const entry = catalog.ensure(workload, identity);
+      const entry = catalog.ensure(workload);
       entry.pods.set(pod.name, pod.labels);
       podPorts.set(`${pod.namespace}/${pod.name}`, pod.ports);
     }
     for (const [key, pods] of observedPods) {
       const peer = peerFromKey(key);
       if (peer.type !== 'workload') continue;
-      const entry = catalog.ensure(peer, identity);
+      const entry = catalog.ensure(peer);
       for (const [podName, labels] of pods) if (!entry.pods.has(podName)) entry.pods.set(podName, labelsToRecord(labels));
     }
     for (const service of identity.cluster.services) {
@@ -56,20 +59,24 @@ export class WorkloadCatalog {
 
   /** Every pod's labels in a namespace except those of `excludeKey`. */
   otherPodLabels(namespace: string, excludeKey: string): Labels[] {
-    const out: Labels[] = [];
-    for (const entry of this.entries.values()) {
-      if (entry.peer.namespace !== namespace || entry.key === excludeKey) continue;
-      for (const labels of entry.pods.values()) out.push(labels);
+    let pods = this.podLabelsByNamespace.get(namespace);
+    if (!pods) {
+      pods = [];
+      for (const entry of this.entries.values()) {
+        if (entry.peer.namespace !== namespace) continue;
+        for (const labels of entry.pods.values()) pods.push({ key: entry.key, labels });
+      }
+      this.podLabelsByNamespace.set(namespace, pods);
     }
-    return out;
+    return pods.filter((p) => p.key !== excludeKey).map((p) => p.labels);
   }
 
-  private ensure(peer: WorkloadPeer, identity: IdentityResolver): WorkloadEntry {
+  private ensure(peer: WorkloadPeer): WorkloadEntry {
     const key = peerKey(peer);
     let entry = this.entries.get(key);
     if (!entry) {
-      const controller = identity.cluster.controllers.find((c) => c.namespace === peer.namespace && c.kind === peer.kind && c.name === peer.name);
-      entry = { key, peer, pods: new Map(), exposed: [], ...(controller?.selector ? { controllerSelector: controller.selector } : {}) };
+      const selector = this.controllerSelectors.get(`${peer.namespace}/${peer.kind}/${peer.name}`);
+      entry = { key, peer, pods: new Map(), exposed: [], ...(selector ? { controllerSelector: selector } : {}) };
       this.entries.set(key, entry);
     }
     return entry;

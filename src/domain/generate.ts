@@ -43,6 +43,7 @@ export function generatePolicies(learner: Learner, identity: IdentityResolver, o
     .filter((s) => s.namespace === 'default' && s.serviceName === 'kubernetes')
     .flatMap((s) => s.endpoints.flatMap((e) => e.addresses));
   const nodeIps = [...new Set(cluster.nodes.flatMap((n) => n.ips))].sort();
+  const podCidrs = [...new Set(cluster.nodes.flatMap((n) => n.podCIDRs))].sort();
   const models = buildPolicyModel({
     edges: graphEdges(graph),
     catalog,
@@ -56,7 +57,7 @@ export function generatePolicies(learner: Learner, identity: IdentityResolver, o
     namespaces: models.map((model) => ({
       namespace: model.namespace,
       model,
-      objects: options.flavor === 'cilium' ? toCiliumPolicies(model) : toNetworkPolicies(model, { nodeIps }),
+      objects: options.flavor === 'cilium' ? toCiliumPolicies(model) : toNetworkPolicies(model, { nodeIps, podCidrs }),
     })),
   };
 }

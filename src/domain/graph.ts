@@ -38,7 +38,7 @@ export function buildGraph(store: EdgeStore, dnsNames: ReadonlyMap<string, Reado
     graph.addNode(key, { peer, label: peerLabel(peer), names });
   }
   for (const e of edges) {
-    graph.addDirectedEdgeWithKey(edgeKey(e), e.client, e.server, {
+    graph.addDirectedEdge(e.client, e.server, {
       port: e.port,
       protocol: e.protocol,
       count: e.count,

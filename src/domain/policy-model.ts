@@ -45,6 +45,7 @@ export type ModelPeer =
 export interface ModelRule {
   readonly peer: ModelPeer;
   readonly ports: readonly PortSpec[];
+  /** The learned edges behind the rule (an EdgeRecord is an Evidence). */
   readonly evidence: readonly Evidence[];
   /** Why the rule allows more than was observed, when it does (an allowance). */
   readonly allowance?: 'dns' | 'public-ingress';
@@ -106,9 +107,16 @@ export function buildPolicyModel(input: ModelInput): NamespacePolicies[] {
     if (!b) perWorkload.set(key, (b = { workload, ingress: [], egress: [] }));
     return b;
   };
+  const workloadPeers = new Map<string, ModelPeer>();
+  const peers = new Map<string, Peer>();
+  const peerOf = (key: string): Peer => {
+    let peer = peers.get(key);
+    if (!peer) peers.set(key, (peer = peerFromKey(key)));
+    return peer;
+  };
   for (const edge of input.edges) {
-    const client = peerFromKey(edge.client);
-    const server = peerFromKey(edge.server);
+    const client = peerOf(edge.client);
+    const server = peerOf(edge.server);
     if (server.type === 'workload' && scope.has(server.namespace)) bucket(edge.server, server).ingress.push(edge);
     if (client.type === 'workload' && scope.has(client.namespace)) bucket(edge.client, client).egress.push(edge);
   }
@@ -126,20 +134,20 @@ export function buildPolicyModel(input: ModelInput): NamespacePolicies[] {
     const entry = input.catalog.get(key);
     const rules = { ingress: new Map<string, RuleBuilder>(), egress: new Map<string, RuleBuilder>() };
     for (const direction of ['ingress', 'egress'] as const) {
+      const byPeer = rules[direction];
       for (const edge of direction === 'ingress' ? ingress : egress) {
         const otherKey = direction === 'ingress' ? edge.client : edge.server;
-        const other = peerFromKey(otherKey);
-        const peer = toModelPeer(other, otherKey, direction, edge, entry?.exposed ?? [], allowances, input, selectorOf);
-        if ('error' in peer) {
-          ns.droppedRules.push({ workload, direction, peer: otherKey, reason: peer.error });
+        const decision = toModelPeer(peerOf(otherKey), otherKey, direction, edge, entry?.exposed ?? [], allowances, input, selectorOf, workloadPeers);
+        if ('error' in decision) {
+          ns.droppedRules.push({ workload, direction, peer: otherKey, reason: decision.error });
           continue;
         }
-        if (peer.skip) continue;
-        const id = modelPeerId(peer.peer);
-        let builder = rules[direction].get(id);
-        if (!builder) rules[direction].set(id, (builder = { peer: peer.peer, ports: new Map(), evidence: [], ...(peer.allowance ? { allowance: peer.allowance } : {}) }));
-        for (const p of peer.ports) builder.ports.set(`${p.protocol}/${p.port}`, p);
-        builder.evidence.push(toEvidence(edge));
+        // Every world client of a public port shares one rule; any other peer has its own.
+        const groupKey = decision.peer.kind === 'public' ? ' public' : otherKey;
+        let builder = byPeer.get(groupKey);
+        if (!builder) byPeer.set(groupKey, (builder = { peer: decision.peer, ports: new Map(), evidence: [], ...(decision.allowance ? { allowance: decision.allowance } : {}) }));
+        for (const p of decision.ports) builder.ports.set(p.port * 8 + PROTOCOL_ORDER[p.protocol], p);
+        builder.evidence.push(edge);
       }
     }
     ns.workloads.push({
@@ -153,14 +161,17 @@ export function buildPolicyModel(input: ModelInput): NamespacePolicies[] {
   return [...result].map(([namespace, v]) => ({ namespace, workloads: v.workloads, skipped: v.skipped, droppedRules: v.droppedRules }));
 }
 
+/** Sort order of protocols in port lists (alphabetical, as comparePorts). */
+const PROTOCOL_ORDER: Readonly<Record<Protocol, number>> = { ICMPv4: 0, ICMPv6: 1, SCTP: 2, TCP: 3, UDP: 4 };
+
 interface RuleBuilder {
   peer: ModelPeer;
-  ports: Map<string, PortSpec>;
+  ports: Map<number, PortSpec>;
   evidence: Evidence[];
   allowance?: 'dns' | 'public-ingress';
 }
 
-type PeerDecision = { peer: ModelPeer; ports: PortSpec[]; allowance?: 'dns' | 'public-ingress'; skip?: false } | { skip: true } | { error: string };
+type PeerDecision = { peer: ModelPeer; ports: PortSpec[]; allowance?: 'dns' | 'public-ingress' } | { error: string };
 
 function toModelPeer(
   other: Peer,
@@ -171,13 +182,17 @@ function toModelPeer(
   allowances: Allowances,
   input: ModelInput,
   selectorOf: (w: WorkloadPeer, key: string) => ReturnType<typeof minimalSelector>,
+  workloadPeers: Map<string, ModelPeer>,
 ): PeerDecision {
   const observed: PortSpec = { port: edge.port, protocol: edge.protocol };
   if (edge.protocol === 'ICMPv4' || edge.protocol === 'ICMPv6') return { error: 'ICMP cannot be expressed as a policy port' };
   if (other.type === 'workload') {
-    const selector = selectorOf(other, otherKey);
-    if (!selector.ok) return { error: `peer has no unique selector: ${selector.reason}` };
-    const peer: ModelPeer = { kind: 'workload', workload: other, matchLabels: selector.matchLabels };
+    let peer = workloadPeers.get(otherKey);
+    if (!peer) {
+      const selector = selectorOf(other, otherKey);
+      if (!selector.ok) return { error: `peer has no unique selector: ${selector.reason}` };
+      workloadPeers.set(otherKey, (peer = { kind: 'workload', workload: other, matchLabels: selector.matchLabels }));
+    }
     if (direction === 'egress' && allowances.dns && edge.port === DNS_PORT && (edge.protocol === 'UDP' || edge.protocol === 'TCP')) {
       return { peer, ports: [{ port: DNS_PORT, protocol: 'UDP' }, { port: DNS_PORT, protocol: 'TCP' }], allowance: 'dns' };
     }
@@ -202,10 +217,6 @@ function toModelPeer(
       return { peer: { kind: 'kube-apiserver', ips }, ports: [observed] };
     }
   }
-}
-
-function toEvidence(edge: EdgeRecord): Evidence {
-  return { client: edge.client, server: edge.server, port: edge.port, protocol: edge.protocol, count: edge.count, firstSeen: edge.firstSeen, lastSeen: edge.lastSeen };
 }
 
 /** A stable identity for grouping rules by peer (also the sort key of rules). */
@@ -234,12 +245,13 @@ function ipSortKey(ip: string): string {
 }
 
 function finishRules(rules: Map<string, RuleBuilder>): ModelRule[] {
-  return [...rules]
+  return [...rules.values()]
+    .map((r) => [modelPeerId(r.peer), r] as const)
     .sort(([a], [b]) => compareText(a, b))
     .map(([, r]) => ({
       peer: r.peer,
       ports: [...r.ports.values()].sort(comparePorts),
-      evidence: r.evidence.sort((a, b) => compareText(`${a.client} ${a.server} ${a.protocol} ${a.port}`, `${b.client} ${b.server} ${b.protocol} ${b.port}`)),
+      evidence: r.evidence.sort((a, b) => compareText(a.client, b.client) || compareText(a.server, b.server) || compareText(a.protocol, b.protocol) || a.port - b.port),
       ...(r.allowance ? { allowance: r.allowance } : {}),
     }));
 }

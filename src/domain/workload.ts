@@ -40,7 +40,7 @@ export class OwnerIndex {
 
   /** The workload a pod belongs to: follow controller ownerReferences to the top. */
   topOwner(pod: Pick<PodInfo, 'namespace' | 'name' | 'owners' | 'labels'>): WorkloadPeer {
-    let ref = controllerRef(pod.owners);
+    const ref = controllerRef(pod.owners);
     if (!ref) return { type: 'workload', namespace: pod.namespace, kind: 'Pod', name: pod.name };
     let kind = ref.kind;
     let name = ref.name;
@@ -49,7 +49,6 @@ export class OwnerIndex {
       const object = this.controller(pod.namespace, kind, name);
       const parent = object ? controllerRef(object.owners) : inferParent(kind, name, pod.labels);
       if (!parent) break;
-      ref = parent;
       kind = parent.kind;
       name = parent.name;
     }

@@ -7,12 +7,14 @@
  * - Policies are additive; each rule allows traffic matching any of its peers AND any of its ports.
  * - A peer with `namespaceSelector` and `podSelector` in one element selects those pods in those
  *   namespaces (AND); `kubernetes.io/metadata.name` is set by the API server on every namespace.
- * - `ipBlock` is for cluster-external addresses: external peers are /32 (or /128) blocks.
+ * - `ipBlock` is for cluster-external addresses: external peers are /32 (or /128) blocks, and
+ *   public ingress (`0.0.0.0/0`) excepts the pod CIDRs, since whether an ipBlock matches pod
+ *   addresses is left to the implementation.
  * - "Pods cannot block access from their resident node": host (kubelet probe) ingress needs no
  *   rule and is always allowed, so none is written.
  */
 import type { ModelPeer, ModelRule, NamespacePolicies, PortSpec } from '../policy-model.js';
-import { hostCidr } from '../ip.js';
+import { compareIps, hostCidr, ipFamily } from '../ip.js';
 import { DEFAULT_DENY_NAME, policyMetadata, policyNames, workloadId } from './naming.js';
 
 export interface KubernetesObject {
@@ -25,6 +27,8 @@ export interface KubernetesObject {
 export interface TranslateContext {
   /** Node InternalIPs, for pod → host egress (NetworkPolicy can only name nodes by address). */
   readonly nodeIps: readonly string[];
+  /** Pod CIDRs: public ingress excepts them, so `0.0.0.0/0` never stands in for in-cluster pods. */
+  readonly podCidrs?: readonly string[];
 }
 
 export function toNetworkPolicies(model: NamespacePolicies, context: TranslateContext): KubernetesObject[] {
@@ -77,8 +81,10 @@ function toPeers(peer: ModelPeer, namespace: string, key: 'from' | 'to', context
       return [{ ipBlock: { cidr: hostCidr(peer.ip) } }];
     case 'kube-apiserver':
       return peer.ips.map((ip) => ({ ipBlock: { cidr: hostCidr(ip) } }));
-    case 'public':
-      return [{ ipBlock: { cidr: '0.0.0.0/0' } }];
+    case 'public': {
+      const except = (context.podCidrs ?? []).filter((c) => ipFamily(c.split('/')[0] ?? '') === 4);
+      return [{ ipBlock: except.length > 0 ? { cidr: '0.0.0.0/0', except: [...except].sort(compareIps) } : { cidr: '0.0.0.0/0' } }];
+    }
     case 'host':
       if (key === 'from') return 'no-rule-needed';
       return context.nodeIps.length > 0 ? context.nodeIps.map((ip) => ({ ipBlock: { cidr: hostCidr(ip) } })) : 'no-rule-needed';

@@ -1,0 +1,36 @@
+/** `hivewall learn`: flows (+ snapshot) → policies on disk, and a summary. */
+import { generatePolicies, type Flavor } from '../domain/generate.js';
+import { InputError } from './errors.js';
+import { learnFromInputs, type FlowInputOptions } from './learn-pipeline.js';
+import type { CliIo } from './main.js';
+import { summarize } from './summary.js';
+import { writeNamespacePolicies } from './write-policies.js';
+
+export interface LearnOptions extends FlowInputOptions {
+  readonly out: string;
+  readonly namespace?: readonly string[];
+  readonly flavor: Flavor;
+  readonly publicIngress: boolean;
+  readonly dns: boolean;
+}
+
+export async function runLearn(options: LearnOptions, io: CliIo): Promise<void> {
+  const learned = await learnFromInputs(options, io);
+  const result = generatePolicies(learned.learner, learned.identity, {
+    flavor: options.flavor,
+    ...(options.namespace ? { namespaces: options.namespace } : {}),
+    allowances: { dns: options.dns, publicIngress: options.publicIngress },
+  });
+  const withPolicies = result.namespaces.filter((ns) => ns.model.workloads.length > 0);
+  if (withPolicies.length === 0) {
+    throw new InputError(`no policy to write: no workload with learned traffic in ${options.namespace?.join(', ') ?? 'any non-system namespace'} (${learned.learner.stats.flows} flows read)`);
+  }
+  let changed = 0;
+  for (const ns of result.namespaces) {
+    const written = await writeNamespacePolicies(options.out, ns.namespace, ns.objects);
+    changed += written.written.length + written.removed.length;
+  }
+  if (!options.quiet) {
+    io.stdout.write(summarize(learned, { namespaces: result.namespaces, out: options.out, flavor: options.flavor === 'cilium' ? 'CiliumNetworkPolicy' : 'NetworkPolicy', files: changed }));
+  }
+}

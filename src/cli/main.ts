@@ -1,0 +1,84 @@
+/**
+ * The `hivewall` command line: `learn` (flows → policies), `graph` (flows → the learned graph).
+ * Every failure is one line on stderr and a non-zero exit; no stack traces for user errors.
+ */
+import { Command, CommanderError, Option } from 'commander';
+import { CliError, UsageError } from './errors.js';
+import { runGraph } from './graph-command.js';
+import { runLearn } from './learn-command.js';
+
+export interface CliIo {
+  readonly stdout: NodeJS.WritableStream & { isTTY?: boolean };
+  readonly stderr: NodeJS.WritableStream & { isTTY?: boolean };
+  readonly stdin: NodeJS.ReadableStream;
+}
+
+const defaultIo: CliIo = { stdout: process.stdout, stderr: process.stderr, stdin: process.stdin };
+
+const collect = (value: string, previous: string[] = []) => [...previous, value];
+
+function flowInputOptions(command: Command): Command {
+  return command
+    .requiredOption('--flows <file|->', 'flow log: Hubble JSON lines (plain or gzip) or conntrack output; repeatable; - for stdin', collect)
+    .addOption(new Option('--format <format>', 'input format').choices(['auto', 'hubble', 'conntrack']).default('auto'))
+    .option('--cluster <file|dir>', 'cluster snapshot (kubectl get ... -A -o yaml) for identity: a file or a directory of snapshots')
+    .option('--since <time>', 'ignore flows before this RFC 3339 time')
+    .option('--until <time>', 'ignore flows at or after this RFC 3339 time')
+    .option('--pod-cidr <cidr>', 'pod CIDR (beyond the nodes\' podCIDRs): unknown addresses inside are reported, not world; repeatable', collect)
+    .option('--service-cidr <cidr>', 'service CIDR: unknown addresses inside are reported, not world; repeatable', collect)
+    .option('-q, --quiet', 'no progress and no summary');
+}
+
+export function buildProgram(io: CliIo): Command {
+  const program = new Command('hivewall')
+    .description('Learn Kubernetes traffic from flow logs and write least-privilege NetworkPolicy or CiliumNetworkPolicy')
+    .version('0.1.0')
+    .showHelpAfterError(false)
+    .configureOutput({ writeOut: (s) => io.stdout.write(s), writeErr: (s) => io.stderr.write(s) })
+    .exitOverride();
+
+  flowInputOptions(program.command('learn'))
+    .description('learn from flows and write policies, one file per object, with a kustomization per namespace')
+    .requiredOption('--out <dir>', 'output directory: <out>/<namespace>/<name>.yaml')
+    .option('--namespace <ns>', 'namespace to write policies for (repeatable); default: every non-system namespace with an observed workload', collect)
+    .addOption(new Option('--flavor <flavor>', 'policy flavor').choices(['networkpolicy', 'cilium']).default('networkpolicy'))
+    .option('--no-public-ingress', 'never open a LoadBalancer/NodePort workload to 0.0.0.0/0; allow only the observed client addresses')
+    .option('--no-dns', 'do not add the DNS allowance (53/UDP and 53/TCP to the observed DNS servers)')
+    .exitOverride()
+    .action(async (options) => {
+      await runLearn(options, io);
+    });
+
+  flowInputOptions(program.command('graph'))
+    .description('print the learned communication graph')
+    .addOption(new Option('-o, --output <format>', 'output format').choices(['text', 'json', 'dot']).default('text'))
+    .exitOverride()
+    .action(async (options) => {
+      await runGraph(options, io);
+    });
+
+  return program;
+}
+
+/** Runs the CLI and returns the exit code. */
+export async function main(argv: readonly string[], io: CliIo = defaultIo): Promise<number> {
+  const program = buildProgram(io);
+  try {
+    await program.parseAsync([...argv], { from: 'user' });
+    return 0;
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      // Commander already printed its one-line message (unknown option, missing argument, --help).
+      return error.exitCode === 0 ? 0 : 2;
+    }
+    if (error instanceof CliError) {
+      io.stderr.write(`hivewall: ${error.message}\n`);
+      return error.exitCode;
+    }
+    const message = error instanceof Error ? error.message : String(error);
+    io.stderr.write(`hivewall: unexpected error: ${message}\n`);
+    return 70;
+  }
+}
+
+export { UsageError };

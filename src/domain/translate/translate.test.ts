@@ -1,0 +1,107 @@
+import { readFileSync, writeFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import { deploymentPod, endpoint, flow, inventory, service, statefulSetPod } from '../../testing/builders.js';
+import { generatePolicies, type Flavor } from '../generate.js';
+import { IdentityResolver } from '../identity.js';
+import { Learner } from '../learner.js';
+import { toYaml } from './render.js';
+
+const T0 = Date.UTC(2026, 10, 2, 10, 0, 0);
+
+/** A small namespace touching every peer kind the translators handle. */
+function scenario() {
+  const frontend = { ...deploymentPod('shop', 'frontend', '10.244.0.5', { tier: 'web' }), nodeName: 'node-a' };
+  const cart = { ...deploymentPod('shop', 'cart', '10.244.1.7', { tier: 'cart' }), nodeName: 'node-b' };
+  const redis = { ...statefulSetPod('shop', 'cart-redis', 0, '10.244.1.8', { tier: 'cart' }), nodeName: 'node-b' };
+  const dns = deploymentPod('kube-system', 'coredns', '10.244.0.2', { 'k8s-app': 'kube-dns' });
+  const prom = statefulSetPod('monitoring', 'prometheus', 0, '10.244.2.3');
+  const cluster = inventory({
+    nodes: [
+      { name: 'node-a', ips: ['172.18.0.2'], podCIDRs: ['10.244.0.0/24'] },
+      { name: 'node-b', ips: ['172.18.0.3'], podCIDRs: ['10.244.1.0/24'] },
+    ],
+    pods: [frontend, cart, redis, dns, prom],
+    services: [service('shop', 'frontend', { type: 'LoadBalancer', clusterIPs: ['10.96.1.1'], externalIPs: ['192.0.2.10'], selector: { 'app.kubernetes.io/name': 'frontend' }, ports: [{ port: 80, protocol: 'TCP', targetPort: 'http', nodePort: 30080 }] })],
+    endpointSlices: [{ namespace: 'default', serviceName: 'kubernetes', endpoints: [{ addresses: ['172.18.0.2'] }], ports: [{ name: 'https', port: 6443, protocol: 'TCP' }] }],
+  });
+  const identity = new IdentityResolver(cluster);
+  const learner = new Learner(identity);
+  let port = 40000;
+  const f = (src: string, dst: string, dport: number, extra: Parameters<typeof flow>[2] = {}) =>
+    learner.ingestFlow(flow(endpoint(src, port++), endpoint(dst, dport), { time: T0 + port, ...extra }));
+  f('203.0.113.7', '10.244.0.5', 8080); // world → LB frontend
+  f('172.18.0.2', '10.244.0.5', 8080); // kubelet probe
+  f('10.244.0.5', '10.244.1.7', 8080); // frontend → cart
+  f('10.244.1.7', '10.244.1.8', 6379); // cart → redis
+  f('10.244.0.5', '10.244.0.2', 53, { protocol: 'UDP' }); // DNS
+  f('10.244.1.7', '10.244.0.2', 53, { protocol: 'UDP' });
+  f('10.244.2.3', '10.244.1.7', 9090); // prometheus → cart metrics (cross-namespace)
+  f('10.244.1.7', '203.0.113.50', 443); // cart → external API with a DNS name
+  f('10.244.1.7', '198.51.100.9', 443); // cart → external API without a name
+  f('10.244.1.8', '172.18.0.2', 6443); // redis → kube-apiserver
+  learner.ingestFlow(flow(endpoint('10.244.0.2', 53), endpoint('10.244.1.7', 33000), { protocol: 'UDP', isReply: true, dnsAnswer: { query: 'API.Stripe.example.', ips: ['203.0.113.50'] } }));
+  return { learner, identity };
+}
+
+function render(flavor: Flavor): string {
+  const { learner, identity } = scenario();
+  const result = generatePolicies(learner, identity, { flavor });
+  return result.namespaces.flatMap((ns) => ns.objects.map((o) => `---\n${toYaml(o)}`)).join('');
+}
+
+const golden = (name: string) => fileURLToPath(new URL(`./testdata/${name}`, import.meta.url));
+
+describe.each([
+  ['networkpolicy', 'shop.networkpolicy.golden.yaml'],
+  ['cilium', 'shop.cilium.golden.yaml'],
+] as const)('%s translation', (flavor, file) => {
+  it('matches the golden file (UPDATE_GOLDEN=1 rewrites it)', () => {
+    const yaml = render(flavor);
+    if (process.env.UPDATE_GOLDEN === '1') writeFileSync(golden(file), yaml);
+    expect(yaml).toBe(readFileSync(golden(file), 'utf8'));
+  });
+
+  it('is byte-identical across runs', () => {
+    expect(render(flavor)).toBe(render(flavor));
+  });
+});
+
+describe('policy rules', () => {
+  const { learner, identity } = scenario();
+  const np = generatePolicies(learner, identity, { flavor: 'networkpolicy' });
+  const shop = np.namespaces.find((n) => n.namespace === 'shop')!;
+  const byName = new Map(shop.objects.map((o) => [o.metadata.name, o as unknown as { spec: Record<string, unknown>; metadata: Record<string, unknown> }]));
+
+  it('scopes to non-system namespaces with observed workloads by default', () => {
+    expect(np.namespaces.map((n) => n.namespace)).toEqual(['monitoring', 'shop']);
+  });
+
+  it('writes a default deny and one policy per workload, all labelled managed-by hivewall', () => {
+    expect([...byName.keys()].sort()).toEqual(['hivewall-cart', 'hivewall-cart-redis', 'hivewall-default-deny', 'hivewall-frontend']);
+    for (const o of byName.values()) expect(o.metadata.labels).toEqual({ 'app.kubernetes.io/managed-by': 'hivewall' });
+    expect(byName.get('hivewall-default-deny')!.spec).toEqual({ podSelector: {}, policyTypes: ['Ingress', 'Egress'] });
+  });
+
+  it('selects cart with a label that excludes cart-redis', () => {
+    expect(byName.get('hivewall-cart')!.spec.podSelector).toEqual({ matchLabels: { 'app.kubernetes.io/name': 'cart' } });
+  });
+
+  it('opens public ingress only on the Service target port of a LoadBalancer workload', () => {
+    expect(byName.get('hivewall-frontend')!.spec.ingress).toEqual([{ from: [{ ipBlock: { cidr: '0.0.0.0/0', except: ['10.244.0.0/24', '10.244.1.0/24'] } }], ports: [{ protocol: 'TCP', port: 8080 }] }]);
+  });
+
+  it('without the public ingress allowance only the observed client is allowed', () => {
+    const strict = generatePolicies(learner, identity, { flavor: 'networkpolicy', allowances: { dns: true, publicIngress: false } });
+    const fe = strict.namespaces.find((n) => n.namespace === 'shop')!.objects.find((o) => o.metadata.name === 'hivewall-frontend') as unknown as { spec: { ingress: unknown } };
+    expect(fe.spec.ingress).toEqual([{ from: [{ ipBlock: { cidr: '203.0.113.7/32' } }], ports: [{ protocol: 'TCP', port: 8080 }] }]);
+  });
+
+  it('keeps DNS on 53/UDP and 53/TCP to the observed DNS server in kube-system', () => {
+    const egress = byName.get('hivewall-cart')!.spec.egress as unknown[];
+    expect(egress).toContainEqual({
+      to: [{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'kube-system' } }, podSelector: { matchLabels: { 'app.kubernetes.io/name': 'coredns' } } }],
+      ports: [{ protocol: 'TCP', port: 53 }, { protocol: 'UDP', port: 53 }],
+    });
+  });
+});
