@@ -9,7 +9,7 @@
 /** L4 protocols a NetworkPolicy / CiliumNetworkPolicy port can name (plus ICMP, never a policy port). */
 export type Protocol = 'TCP' | 'UDP' | 'SCTP' | 'ICMPv4' | 'ICMPv6';
 
-/** Hubble's `flow.Verdict` names; conntrack entries map to FORWARDED (or are skipped when unreplied). */
+/** Hubble's `flow.Verdict` names; conntrack entries map to FORWARDED (unreplied ones are `confirmed: false`). */
 export type Verdict =
   | 'FORWARDED'
   | 'DROPPED'
