@@ -36,7 +36,37 @@ describe('Learner', () => {
       flow(endpoint('10.244.0.5', 40001), endpoint('10.244.1.7', 8080), { time: T0 + 5 }),
     );
     expect(edges(l)).toEqual(['wl:shop/Deployment/frontend -> wl:shop/Deployment/cart 8080/TCP x2']);
+    expect(l.stats.learned).toBe(2);
+  });
+
+  it('a retransmitted SYN is a duplicate observation', () => {
+    const l = learn(
+      flow(endpoint('10.244.0.5', 40000), endpoint('10.244.1.7', 8080), { time: T0, observationPoint: 'TO_ENDPOINT' }),
+      flow(endpoint('10.244.0.5', 40000), endpoint('10.244.1.7', 8080), { time: T0 + 1000, observationPoint: 'TO_ENDPOINT' }),
+    );
+    expect(edges(l)).toEqual(['wl:shop/Deployment/frontend -> wl:shop/Deployment/cart 8080/TCP x1']);
     expect(l.stats.skipped.duplicate).toBe(1);
+  });
+
+  it('forwarded at the source but dropped by the destination is denied, not learned', () => {
+    const l = learn(
+      flow(endpoint('10.244.0.5', 40000), endpoint('10.244.1.7', 5432), { time: T0, observationPoint: 'TO_STACK' }),
+      flow(endpoint('10.244.0.5', 40000), endpoint('10.244.1.7', 5432), { time: T0 + 1, verdict: 'DROPPED', dropReason: 'POLICY_DENIED' }),
+      flow(endpoint('10.244.0.5', 40000), endpoint('10.244.1.7', 5432), { time: T0 + 1000, observationPoint: 'TO_STACK' }),
+      flow(endpoint('10.244.0.5', 40000), endpoint('10.244.1.7', 5432), { time: T0 + 1001, verdict: 'DROPPED', dropReason: 'POLICY_DENIED' }),
+    );
+    expect(edges(l)).toEqual([]);
+    expect([...l.dropped.values()].map((d) => `${d.server} ${d.port} ${d.reason} x${d.count}`)).toEqual(['wl:shop/Deployment/cart 5432 POLICY_DENIED x2']);
+  });
+
+  it('a connection seen only leaving its source is learned when a reply proves it, or at the end', () => {
+    const l = new Learner(new IdentityResolver(cluster));
+    expect(l.ingestFlow(flow(endpoint('10.244.0.5', 40000), endpoint('198.51.100.7', 443), { observationPoint: 'TO_STACK' }))).toBe('pending');
+    expect(l.ingestFlow(flow(endpoint('198.51.100.7', 443), endpoint('10.244.0.5', 40000), { isReply: true, observationPoint: 'TO_ENDPOINT' }))).toBe('reply');
+    expect(edges(l)).toEqual(['wl:shop/Deployment/frontend -> en:world:198.51.100.7 443/TCP x1']);
+    expect(l.ingestFlow(flow(endpoint('10.244.0.5', 40001), endpoint('198.51.100.8', 443), { observationPoint: 'TO_STACK' }))).toBe('pending');
+    l.finish();
+    expect(edges(l)).toHaveLength(2);
   });
 
   it('replies never create an edge, not even a reversed one', () => {

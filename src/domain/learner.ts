@@ -56,7 +56,8 @@ export interface UnresolvedIp {
   count: number;
 }
 
-export const DEFAULT_DEDUPE_WINDOW_MS = 120_000;
+/** Longer than conntrack's TCP TIME_WAIT (120 s) and UDP stream (180 s) timeouts, so a DESTROY joins its connection. */
+export const DEFAULT_DEDUPE_WINDOW_MS = 300_000;
 export const DEFAULT_DEDUPE_CAPACITY = 65_536;
 
 const TRAFFIC_VERDICTS = new Set(['FORWARDED', 'AUDIT', 'REDIRECTED', 'TRACED', 'TRANSLATED']);
@@ -94,9 +95,8 @@ export class Learner {
   firstFlowAt = Number.POSITIVE_INFINITY;
   lastFlowAt = Number.NEGATIVE_INFINITY;
 
-  private readonly recent = new Map<string, number>();
-  /** Unconfirmed connections (conntrack [UNREPLIED]) waiting for a reply, by 5-tuple. */
-  private readonly pending = new Map<string, { clientKey: string; serverKey: string; port: number; flow: Flow }>();
+  /** Recent connections by 5-tuple: dedupe, and the pending ones waiting for proof or a drop. */
+  private readonly recent = new Map<string, Connection>();
   private readonly dedupeWindowMs: number;
   private readonly dedupeCapacity: number;
   private readonly since: number;
@@ -131,17 +131,42 @@ export class Learner {
     }
   }
 
-  /** Feeds one flow: the core of learning. Returns what happened to it. */
-  ingestFlow(flow: Flow): 'learned' | FlowSkipReason {
+  /**
+   * Feeds one flow: the core of learning. A connection is learned once it is proven: the
+   * destination endpoint accepted it (Hubble TO_ENDPOINT), a reply was seen, or conntrack saw the
+   * reply direction. A connection only seen leaving its source stays pending: a later DROPPED
+   * observation of the same 5-tuple (the destination's ingress policy) denies it; otherwise it is
+   * learned when it leaves the dedupe table or at {@link finish}.
+   */
+  ingestFlow(flow: Flow): 'learned' | 'pending' | FlowSkipReason {
     this.stats.flows++;
     if (flow.dnsAnswer) this.recordDnsAnswer(flow.dnsAnswer.query, flow.dnsAnswer.ips);
     if (flow.time < this.since || flow.time >= this.until) return this.skip('out-of-window');
-    if (flow.isReply) return this.skip('reply');
     if (flow.source.reserved === 'health' || flow.destination.reserved === 'health') return this.skip('cilium-internal');
+    if (flow.isReply) {
+      const conn = this.recent.get(reverseFiveTuple(flow));
+      if (conn && conn.state !== LEARNED && conn.state !== DENIED) this.learn(conn);
+      return this.skip('reply');
+    }
 
     const isTraffic = TRAFFIC_VERDICTS.has(flow.verdict);
-    // Cheapest test first: most lines of a busy source are second observations.
-    if (isTraffic && flow.confirmed && this.isDuplicate(flow)) return this.skip('duplicate');
+    const key = fiveTuple(flow);
+    const known = this.recent.get(key);
+    if (known && Math.abs(flow.time - known.lastSeen) <= this.dedupeWindowMs) {
+      // A sliding window: NEW, UPDATE, DESTROY and later dumps of one long connection stay one.
+      if (flow.time > known.lastSeen) known.lastSeen = flow.time;
+      if (!isTraffic) {
+        if (known.state !== LEARNED) known.state = DENIED;
+        this.noteDropped(known.clientKey, known.serverKey, known.port, flow.protocol, dropReason(flow));
+        return this.skip('dropped');
+      }
+      if (flow.confirmed && (known.state === PENDING_UNREPLIED || (known.state === PENDING_FORWARDED && provesDelivery(flow)))) {
+        this.learn(known);
+        return 'learned';
+      }
+      return this.skip('duplicate');
+    }
+    if (known) this.release(key, known);
 
     const server = this.identity.resolve(flow.destination, 'server', flow.time, flow.source);
     const client = this.identity.resolve(flow.source, 'client', flow.time, flow.destination);
@@ -155,24 +180,29 @@ export class Learner {
     }
     const clientKey = peerKey(client.peer);
     const serverKey = peerKey(server.peer);
-
+    const conn: Connection = { time: flow.time, lastSeen: flow.time, state: PENDING_FORWARDED, clientKey, serverKey, port: server.port, protocol: flow.protocol };
+    this.remember(key, conn);
     if (!isTraffic) {
-      this.noteDropped(clientKey, serverKey, server.port, flow);
+      conn.state = DENIED;
+      this.noteDropped(clientKey, serverKey, server.port, flow.protocol, dropReason(flow));
       return this.skip('dropped');
     }
-    if (!flow.confirmed) {
-      this.notePending(flow, clientKey, serverKey, server.port);
-      return this.skip('unconfirmed');
-    }
-    if (this.pending.size > 0) this.pending.delete(fiveTuple(flow));
-
     this.noteObservedPod(client, clientKey);
     this.noteObservedPod(server, serverKey);
-    this.edges.record(clientKey, serverKey, server.port, flow.protocol, flow.time);
-    this.stats.learned++;
-    if (flow.time < this.firstFlowAt) this.firstFlowAt = flow.time;
-    if (flow.time > this.lastFlowAt) this.lastFlowAt = flow.time;
-    return 'learned';
+    if (!flow.confirmed) {
+      conn.state = PENDING_UNREPLIED;
+      return this.skip('unconfirmed');
+    }
+    if (provesDelivery(flow)) {
+      this.learn(conn);
+      return 'learned';
+    }
+    return 'pending';
+  }
+
+  /** Ends a batch: pending connections are resolved (learned, or reported as unanswered). */
+  finish(): void {
+    for (const [key, conn] of [...this.recent]) this.release(key, conn);
   }
 
   private skip(reason: FlowSkipReason): FlowSkipReason {
@@ -180,50 +210,37 @@ export class Learner {
     return reason;
   }
 
-  /** One connection = one 5-tuple within the dedupe window; the map is bounded by capacity. */
-  private isDuplicate(flow: Flow): boolean {
-    const key = fiveTuple(flow);
-    const seen = this.recent.get(key);
-    if (seen !== undefined && Math.abs(flow.time - seen) <= this.dedupeWindowMs) {
-      return true;
-    }
-    if (seen !== undefined) this.recent.delete(key);
-    this.recent.set(key, flow.time);
-    if (this.recent.size > this.dedupeCapacity) {
-      // Map keeps insertion order: evict the oldest eighth at once to amortize.
-      let evict = this.dedupeCapacity >>> 3;
-      for (const oldest of this.recent.keys()) {
-        this.recent.delete(oldest);
-        if (--evict <= 0) break;
-      }
-    }
-    return false;
+  private learn(conn: Connection): void {
+    conn.state = LEARNED;
+    this.edges.record(conn.clientKey, conn.serverKey, conn.port, conn.protocol, conn.time);
+    this.stats.learned++;
+    if (conn.time < this.firstFlowAt) this.firstFlowAt = conn.time;
+    if (conn.time > this.lastFlowAt) this.lastFlowAt = conn.time;
   }
 
   /**
-   * An [UNREPLIED] conntrack entry is not proof of a working connection, but every connection
-   * starts unreplied: only one never confirmed later (or evicted) is reported as unanswered.
+   * A connection leaves the table: one seen leaving its source with no drop is learned; an
+   * [UNREPLIED] conntrack entry never confirmed is not proof of a working connection and is
+   * reported as an unanswered attempt instead.
    */
-  private notePending(flow: Flow, clientKey: string, serverKey: string, port: number): void {
-    const key = fiveTuple(flow);
-    if (this.pending.has(key)) return;
-    this.pending.set(key, { clientKey, serverKey, port, flow });
-    if (this.pending.size > this.dedupeCapacity) {
-      const oldest = this.pending.keys().next().value as string;
-      this.reportPending(oldest);
+  private release(key: string, conn: Connection): void {
+    this.recent.delete(key);
+    if (conn.state === PENDING_FORWARDED) this.learn(conn);
+    else if (conn.state === PENDING_UNREPLIED) {
+      conn.state = DENIED;
+      this.noteDropped(conn.clientKey, conn.serverKey, conn.port, conn.protocol, 'UNREPLIED');
     }
   }
 
-  private reportPending(key: string): void {
-    const entry = this.pending.get(key);
-    if (!entry) return;
-    this.pending.delete(key);
-    this.noteDropped(entry.clientKey, entry.serverKey, entry.port, entry.flow, 'UNREPLIED');
-  }
-
-  /** Ends a batch: connections still unconfirmed are reported as unanswered attempts. */
-  finish(): void {
-    for (const key of [...this.pending.keys()]) this.reportPending(key);
+  /** Bounded table: past capacity the oldest eighth is released at once (amortized). */
+  private remember(key: string, conn: Connection): void {
+    this.recent.set(key, conn);
+    if (this.recent.size <= this.dedupeCapacity) return;
+    let evict = this.dedupeCapacity >>> 3;
+    for (const [oldKey, oldConn] of this.recent) {
+      this.release(oldKey, oldConn);
+      if (--evict <= 0) break;
+    }
   }
 
   private recordDnsAnswer(query: string, ips: readonly string[]): void {
@@ -238,11 +255,11 @@ export class Learner {
     names.add(name);
   }
 
-  private noteDropped(clientKey: string, serverKey: string, port: number, flow: Flow, reason = flow.dropReason ?? flow.verdict): void {
-    const key = `${clientKey} ${serverKey} ${port}/${flow.protocol} ${reason}`;
+  private noteDropped(clientKey: string, serverKey: string, port: number, protocol: string, reason: string): void {
+    const key = `${clientKey} ${serverKey} ${port}/${protocol} ${reason}`;
     const existing = this.dropped.get(key);
     if (existing) existing.count++;
-    else this.dropped.set(key, { client: clientKey, server: serverKey, port, protocol: flow.protocol, reason, count: 1 });
+    else this.dropped.set(key, { client: clientKey, server: serverKey, port, protocol, reason, count: 1 });
   }
 
   private noteUnresolved(resolution: Extract<Resolution, { ok: false }>): void {
@@ -266,8 +283,45 @@ export class Learner {
   }
 }
 
+const PENDING_FORWARDED = 0;
+const PENDING_UNREPLIED = 1;
+const LEARNED = 2;
+const DENIED = 3;
+
+/** One connection in the dedupe table (no raw flow is kept). */
+interface Connection {
+  /** First observation. */
+  readonly time: number;
+  /** Latest observation: the dedupe window slides with it. */
+  lastSeen: number;
+  state: typeof PENDING_FORWARDED | typeof PENDING_UNREPLIED | typeof LEARNED | typeof DENIED;
+  readonly clientKey: string;
+  readonly serverKey: string;
+  readonly port: number;
+  readonly protocol: Flow['protocol'];
+}
+
+/**
+ * Whether this observation proves the destination accepted the connection: Hubble's TO_ENDPOINT
+ * point is after the destination's ingress policy; a flow with no observation point (conntrack,
+ * which reports only what the kernel tracked both ways) is proof by itself. A Hubble flow seen
+ * only leaving its source (TO_STACK, TO_OVERLAY, ...) may still be dropped at the destination.
+ */
+function provesDelivery(flow: Flow): boolean {
+  return flow.observationPoint === undefined || flow.observationPoint === 'TO_ENDPOINT';
+}
+
+function dropReason(flow: Flow): string {
+  return flow.dropReason ?? flow.verdict;
+}
+
 function fiveTuple(flow: Flow): string {
   return `${flow.source.ip} ${flow.source.port} ${flow.destination.ip} ${flow.destination.port} ${flow.protocol}`;
+}
+
+/** The 5-tuple of the connection a reply belongs to. */
+function reverseFiveTuple(flow: Flow): string {
+  return `${flow.destination.ip} ${flow.destination.port} ${flow.source.ip} ${flow.source.port} ${flow.protocol}`;
 }
 
 export type { Peer };
