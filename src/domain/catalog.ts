@@ -28,7 +28,7 @@ export interface WorkloadEntry {
 export class WorkloadCatalog {
   readonly entries = new Map<string, WorkloadEntry>();
   private readonly controllerSelectors = new Map<string, Labels | undefined>();
-  private readonly podLabelsByNamespace = new Map<string, { key: string; labels: Labels }[]>();
+  private readonly podLabelsByNamespace = new Map<string, Labels[]>();
 
   /** The catalog of every workload in the snapshot, plus pods the flow source named. */
   static build(identity: IdentityResolver, observedPods: ReadonlyMap<string, ReadonlyMap<string, readonly string[]>>): WorkloadCatalog {
@@ -57,18 +57,17 @@ export class WorkloadCatalog {
     return this.entries.get(key);
   }
 
-  /** Every pod's labels in a namespace except those of `excludeKey`. */
-  otherPodLabels(namespace: string, excludeKey: string): Labels[] {
+  /** Every pod's labels in a namespace (the workload's own label objects included, by reference). */
+  namespacePodLabels(namespace: string): readonly Labels[] {
     let pods = this.podLabelsByNamespace.get(namespace);
     if (!pods) {
       pods = [];
       for (const entry of this.entries.values()) {
-        if (entry.peer.namespace !== namespace) continue;
-        for (const labels of entry.pods.values()) pods.push({ key: entry.key, labels });
+        if (entry.peer.namespace === namespace) pods.push(...entry.pods.values());
       }
       this.podLabelsByNamespace.set(namespace, pods);
     }
-    return pods.filter((p) => p.key !== excludeKey).map((p) => p.labels);
+    return pods;
   }
 
   private ensure(peer: WorkloadPeer): WorkloadEntry {

@@ -37,8 +37,9 @@ export function buildGraph(store: EdgeStore, dnsNames: ReadonlyMap<string, Reado
     const names = peer.type === 'entity' && peer.ip ? [...(dnsNames.get(peer.ip) ?? [])].sort() : [];
     graph.addNode(key, { peer, label: peerLabel(peer), names });
   }
-  for (const e of edges) {
-    graph.addDirectedEdge(e.client, e.server, {
+  // Explicit small keys: graphology's generated keys cost more than the edge itself.
+  for (const [i, e] of edges.entries()) {
+    graph.addDirectedEdgeWithKey(i, e.client, e.server, {
       port: e.port,
       protocol: e.protocol,
       count: e.count,

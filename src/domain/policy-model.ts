@@ -94,7 +94,7 @@ export function buildPolicyModel(input: ModelInput): NamespacePolicies[] {
     if (!result) {
       const entry = input.catalog.get(key);
       result = entry
-        ? minimalSelector([...entry.pods.values()], input.catalog.otherPodLabels(workload.namespace, key), entry.controllerSelector)
+        ? minimalSelector([...entry.pods.values()], input.catalog.namespacePodLabels(workload.namespace), entry.controllerSelector)
         : { ok: false, reason: 'no pod of the workload is known' };
       selectors.set(key, result);
     }

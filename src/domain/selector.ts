@@ -37,7 +37,8 @@ export function matchesLabels(selector: Labels, labels: Labels): boolean {
 
 /**
  * @param own the label sets of the workload's pods
- * @param others the label sets of every other pod in the namespace
+ * @param others the label sets of the other pods in the namespace; the workload's own label
+ *   objects may be included (they are recognised by reference and ignored)
  * @param controllerSelector the owner's `spec.selector.matchLabels`, preferred when it is stable
  */
 export function minimalSelector(own: readonly Labels[], others: readonly Labels[], controllerSelector?: Labels): SelectorResult {
@@ -45,15 +46,17 @@ export function minimalSelector(own: readonly Labels[], others: readonly Labels[
   const common = stableCommonLabels(own);
   const keys = Object.keys(common);
   if (keys.length === 0) return { ok: false, reason: 'its pods share no stable label' };
+  const ownSet = new Set(own);
+  const foreign = others.filter((labels) => !ownSet.has(labels));
   const ordered = orderKeys(keys, controllerSelector);
   const limit = Math.min(MAX_SELECTOR_LABELS, ordered.length);
   for (let size = 1; size <= limit; size++) {
     for (const combo of combinations(ordered, size)) {
       const selector = Object.fromEntries(combo.map((k) => [k, common[k]!])) as Labels;
-      if (!others.some((labels) => matchesLabels(selector, labels))) return { ok: true, matchLabels: sortLabels(selector) };
+      if (!foreign.some((labels) => matchesLabels(selector, labels))) return { ok: true, matchLabels: sortLabels(selector) };
     }
   }
-  if (ordered.length > limit && !others.some((labels) => matchesLabels(common, labels))) {
+  if (ordered.length > limit && !foreign.some((labels) => matchesLabels(common, labels))) {
     return { ok: true, matchLabels: sortLabels(common) };
   }
   return { ok: false, reason: 'every stable label set it has also selects pods of another workload' };

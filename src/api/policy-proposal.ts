@@ -1,0 +1,71 @@
+/**
+ * `PolicyProposal` (hivewall.dev/v1alpha1, namespaced, written by the operator): the exact objects
+ * hivewall would apply, the evidence behind every rule, the diff against what is live, and a
+ * review section a human fills in. `spec.content` is immutable (enforced by the API server with
+ * CEL); a new graph makes a new revision. Who may write `spec.review` is enforced by the
+ * ValidatingAdmissionPolicy in deploy/.
+ */
+import { z } from 'zod';
+import { API_VERSION, objectMetaSchema } from './meta.js';
+
+export const evidenceSchema = z.object({
+  client: z.string(),
+  server: z.string(),
+  port: z.number().int(),
+  protocol: z.string(),
+  count: z.number().int(),
+  firstSeen: z.string(),
+  lastSeen: z.string(),
+});
+
+export const ruleEvidenceSchema = z.object({
+  policy: z.string().describe('Name of the policy object the rule belongs to.'),
+  direction: z.enum(['ingress', 'egress']),
+  index: z.number().int().describe('Position of the rule in the policy\'s ingress or egress list.'),
+  peer: z.string().describe('The peer the rule allows (workload, world address, entity).'),
+  ports: z.array(z.string()),
+  allowance: z.string().optional().describe('Set when the rule allows more than was observed because the Segmentation asked for it (dns, public-ingress).'),
+  edges: z.array(evidenceSchema),
+});
+
+export const proposalContentSchema = z
+  .object({
+    segmentation: z.string(),
+    revision: z.number().int().min(1),
+    flavor: z.enum(['NetworkPolicy', 'CiliumNetworkPolicy']),
+    digest: z.string().describe('sha256 of the objects, to tell revisions apart.'),
+    objects: z.array(z.looseObject({})).meta({ 'x-kubernetes-preserve-unknown-fields': true }).describe('The exact objects hivewall applies.'),
+    evidence: z.array(ruleEvidenceSchema),
+    diff: z.object({
+      added: z.array(z.string()).default([]),
+      changed: z.array(z.string()).default([]),
+      removed: z.array(z.string()).default([]),
+      unified: z.string().default('').describe('Unified diff of the YAML against the live policies when the proposal was written.'),
+    }),
+    skipped: z.array(z.string()).default([]).describe('Workloads or rules left out, with why (no unique selector, ICMP).'),
+  })
+  .meta({ 'x-kubernetes-validations': [{ rule: 'self == oldSelf', message: 'proposal content is immutable; a new graph makes a new revision' }] });
+
+export const reviewSchema = z.object({
+  decision: z.enum(['Pending', 'Approved', 'Rejected']).default('Pending'),
+  reviewer: z.string().optional().describe('The Kubernetes user who decided; the API server checks it is the requesting user.'),
+  comment: z.string().optional(),
+  reviewedAt: z.string().optional(),
+});
+
+export const policyProposalSchema = z.object({
+  apiVersion: z.literal(API_VERSION),
+  kind: z.literal('PolicyProposal'),
+  metadata: objectMetaSchema,
+  spec: z.object({ content: proposalContentSchema, review: reviewSchema.prefault({}) }),
+  status: z
+    .object({
+      phase: z.enum(['Pending', 'Approved', 'Rejected', 'Superseded', 'Auditing', 'Enforced']).optional(),
+      message: z.string().optional(),
+    })
+    .optional(),
+});
+
+export type PolicyProposal = z.output<typeof policyProposalSchema>;
+export type ProposalContent = z.output<typeof proposalContentSchema>;
+export type RuleEvidence = z.output<typeof ruleEvidenceSchema>;

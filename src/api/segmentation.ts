@@ -1,0 +1,104 @@
+/**
+ * `Segmentation` (hivewall.dev/v1alpha1, namespaced, one per namespace): the operator's contract
+ * with a namespace. The zod schema is the single source of truth; `crds/` is generated from it.
+ */
+import { z } from 'zod';
+import { DURATION_PATTERN } from './duration.js';
+import { API_VERSION, conditionSchema, labelSelectorSchema, objectMetaSchema } from './meta.js';
+
+const duration = (fallback: string, description: string) =>
+  z.string().regex(new RegExp(DURATION_PATTERN), 'a duration such as 90s, 15m, 1h30m').default(fallback).describe(description);
+
+export const segmentationSpecSchema = z
+  .object({
+    mode: z
+      .enum(['Learn', 'Audit', 'Enforce'])
+      .default('Learn')
+      .describe('How far hivewall takes the namespace: Learn (propose only), Audit (evaluate the approved policies against live traffic), Enforce (apply them once the audit is clean). Back to Learn removes every policy hivewall owns here.'),
+    flavor: z.enum(['NetworkPolicy', 'CiliumNetworkPolicy']).default('NetworkPolicy').describe('Which policy API to generate.'),
+    learning: z
+      .object({
+        window: duration('24h', 'Learn for at least this long before proposing.'),
+        stableFor: duration('1h', 'Propose only after no new edge appeared for this long.'),
+        minFlowsPerEdge: z.number().int().min(1).default(1).describe('Edges seen fewer times are left out of proposals (noise).'),
+      })
+      .prefault({})
+      .describe('The learning window and when the graph counts as stable.'),
+    workloads: z
+      .object({
+        selector: labelSelectorSchema.optional().describe('Only pods matching this selector get policies (default: all pods of the namespace).'),
+        exclude: z
+          .array(z.object({ kind: z.string(), name: z.string() }))
+          .default([])
+          .describe('Workloads (top owners, e.g. Deployment/name) that never get a policy.'),
+      })
+      .prefault({}),
+    allow: z
+      .object({
+        dns: z.boolean().default(true).describe('Keep name resolution working: the observed DNS servers on 53/UDP and 53/TCP.'),
+        kubeApiserver: z.boolean().default(false).describe('Let every segmented workload reach the kube-apiserver, observed or not.'),
+        publicIngress: z.boolean().default(true).describe('Workloads behind a LoadBalancer or NodePort Service that were reached from the world accept 0.0.0.0/0 on the serving port.'),
+      })
+      .prefault({}),
+    egress: z
+      .object({ external: z.enum(['FQDN', 'CIDR']).default('FQDN').describe('External peers by DNS name when known (Cilium toFQDNs) or always by address.') })
+      .prefault({}),
+    promotion: z
+      .object({
+        requireApproval: z.boolean().default(true).describe('A reviewer must approve a proposal before it is audited or enforced.'),
+        auditPeriod: duration('1h', 'How long the approved policies are audited against live traffic before Enforce applies them.'),
+        allowedWouldDeny: z.number().int().min(0).default(0).describe('Promotion to Enforce is refused while more live flows than this would be denied.'),
+      })
+      .prefault({}),
+    delivery: z.enum(['Apply', 'GitOps']).default('Apply').describe('Apply: hivewall applies and keeps the policies. GitOps: hivewall never writes policies and reports whether the live ones match the approved proposal.'),
+  })
+  .describe('What hivewall should do for this namespace.');
+
+export const wouldDenySampleSchema = z.object({
+  time: z.string(),
+  client: z.string(),
+  server: z.string(),
+  port: z.number().int(),
+  protocol: z.string(),
+  count: z.number().int(),
+});
+
+export const segmentationStatusSchema = z.object({
+  observedGeneration: z.number().int().optional(),
+  phase: z.enum(['Learning', 'Proposed', 'Approved', 'Auditing', 'Enforcing', 'Invalid', 'Degraded']).optional(),
+  conditions: z.array(conditionSchema).optional(),
+  learning: z
+    .object({
+      windowStart: z.string().optional(),
+      flows: z.number().int().optional(),
+      edges: z.number().int().optional(),
+      lastNewEdge: z.string().optional(),
+      lostEvents: z.number().int().optional(),
+    })
+    .optional(),
+  proposal: z.object({ name: z.string(), revision: z.number().int(), decision: z.string().optional() }).optional(),
+  approvedProposal: z.string().optional(),
+  audit: z
+    .object({
+      since: z.string().optional(),
+      flows: z.number().int().optional(),
+      wouldDeny: z.number().int().optional(),
+      samples: z.array(wouldDenySampleSchema).optional(),
+    })
+    .optional(),
+  enforcement: z
+    .object({ policies: z.number().int().optional(), lastApplied: z.string().optional(), inSync: z.boolean().optional(), driftReverted: z.number().int().optional() })
+    .optional(),
+});
+
+export const segmentationSchema = z.object({
+  apiVersion: z.literal(API_VERSION),
+  kind: z.literal('Segmentation'),
+  metadata: objectMetaSchema,
+  spec: segmentationSpecSchema,
+  status: segmentationStatusSchema.optional(),
+});
+
+export type SegmentationSpec = z.output<typeof segmentationSpecSchema>;
+export type SegmentationStatus = z.infer<typeof segmentationStatusSchema>;
+export type Segmentation = z.output<typeof segmentationSchema>;

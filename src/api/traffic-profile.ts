@@ -1,0 +1,30 @@
+/**
+ * `TrafficProfile` (hivewall.dev/v1alpha1, namespaced, one per Segmentation, written by the
+ * operator): the learned graph of the namespace, so a restart resumes learning with nothing lost.
+ * Compact by design: peers are listed once and edges reference them by index, so a namespace with
+ * 500 workloads and thousands of edges stays far below the 1.5 MiB object limit.
+ */
+import { z } from 'zod';
+import { API_VERSION, objectMetaSchema } from './meta.js';
+
+export const trafficProfileSchema = z.object({
+  apiVersion: z.literal(API_VERSION),
+  kind: z.literal('TrafficProfile'),
+  metadata: objectMetaSchema,
+  spec: z.object({
+    segmentation: z.string(),
+    /** Peer keys, e.g. `wl:shop/Deployment/cart`, `en:world:203.0.113.7`. */
+    peers: z.array(z.string()).default([]),
+    /**
+     * `[client, server, port, protocol, count, firstSeen, lastSeen]`: client/server index `peers`,
+     * protocol 0 TCP, 1 UDP, 2 SCTP, 3 ICMPv4, 4 ICMPv6; times in Unix milliseconds.
+     */
+    edges: z.array(z.array(z.number())).default([]),
+    /** DNS names seen for external addresses: `ip name name ...` per entry. */
+    dnsNames: z.array(z.string()).default([]),
+    flows: z.number().int().default(0),
+    lostEvents: z.number().int().default(0),
+  }),
+});
+
+export type TrafficProfile = z.output<typeof trafficProfileSchema>;

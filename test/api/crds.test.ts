@@ -1,0 +1,62 @@
+/** The generated CRDs installed in the real API server: defaults, validation, CEL immutability, printer columns. */
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { adminKubeconfigPath, kubectl, kubectlOk, testNamespace, writeTempManifest } from '../harness/index.js';
+
+const EXAMPLES = new URL('../../examples/', import.meta.url).pathname;
+const kc = () => ({ kubeconfig: adminKubeconfigPath() });
+
+describe('Segmentation CRD', () => {
+  it('accepts the example, fills defaults, and shows printer columns', async () => {
+    const ns = await testNamespace('crd');
+    const example = await readFile(join(EXAMPLES, 'segmentation-shop.yaml'), 'utf8');
+    const file = await writeTempManifest(example.replace('namespace: shop', `namespace: ${ns.name}`));
+    await kubectlOk(['apply', '-f', file], kc());
+    const seg = JSON.parse(await kubectlOk(['get', 'segmentation', 'shop', '-n', ns.name, '-o', 'json'], kc()));
+    expect(seg.spec.learning.minFlowsPerEdge).toBe(1);
+    expect(seg.spec.egress).toEqual({ external: 'FQDN' });
+    const table = await kubectlOk(['get', 'seg', '-n', ns.name], kc());
+    expect(table.split('\n')[0]).toMatch(/^NAME\s+MODE\s+PHASE\s+EDGES\s+PROPOSAL\s+AGE$/);
+  });
+
+  it.each([
+    ['an unknown mode', 'mode: Yolo', /Unsupported value: "Yolo"/],
+    ['a malformed window', 'learning: {window: "a day"}', /spec.learning.window/],
+    ['a negative would-deny budget', 'promotion: {allowedWouldDeny: -1}', /spec.promotion.allowedWouldDeny/],
+  ])('rejects %s', async (_name, specLine, message) => {
+    const ns = await testNamespace('crd');
+    const file = await writeTempManifest(`apiVersion: hivewall.dev/v1alpha1\nkind: Segmentation\nmetadata: {name: bad, namespace: ${ns.name}}\nspec:\n  ${specLine}\n`);
+    const r = await kubectl(['apply', '-f', file], kc());
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toMatch(message);
+  });
+});
+
+describe('PolicyProposal CRD', () => {
+  it('keeps content immutable while the review can change', async () => {
+    const ns = await testNamespace('crd');
+    const proposal = (digest: string, decision: string) => `apiVersion: hivewall.dev/v1alpha1
+kind: PolicyProposal
+metadata: {name: p1, namespace: ${ns.name}}
+spec:
+  content:
+    segmentation: s
+    revision: 1
+    flavor: NetworkPolicy
+    digest: ${digest}
+    objects: [{apiVersion: networking.k8s.io/v1, kind: NetworkPolicy, metadata: {name: x}, spec: {podSelector: {}}}]
+    evidence: []
+    diff: {}
+  review: {decision: ${decision}}
+`;
+    await kubectlOk(['apply', '--server-side', '-f', await writeTempManifest(proposal('aaa', 'Pending'))], kc());
+    const changed = await kubectl(['apply', '--server-side', '-f', await writeTempManifest(proposal('bbb', 'Pending'))], kc());
+    expect(changed.code).not.toBe(0);
+    expect(changed.stderr).toMatch(/proposal content is immutable/);
+    await kubectlOk(['apply', '--server-side', '-f', await writeTempManifest(proposal('aaa', 'Approved'))], kc());
+    const got = JSON.parse(await kubectlOk(['get', 'policyproposal', 'p1', '-n', ns.name, '-o', 'json'], kc()));
+    expect(got.spec.review.decision).toBe('Approved');
+    expect(got.spec.content.objects[0].spec).toEqual({ podSelector: {} });
+  });
+});
