@@ -32,7 +32,14 @@ export type Condition = z.infer<typeof conditionSchema>;
 export const labelSelectorSchema = z.object({
   matchLabels: z.record(z.string(), z.string()).optional(),
   matchExpressions: z
-    .array(z.object({ key: z.string(), operator: z.enum(['In', 'NotIn', 'Exists', 'DoesNotExist']), values: z.array(z.string()).optional() }))
+    .array(
+      z
+        .object({ key: z.string(), operator: z.enum(['In', 'NotIn', 'Exists', 'DoesNotExist']), values: z.array(z.string()).optional() })
+        // Kubernetes LabelSelectorRequirement: In/NotIn need values; Exists/DoesNotExist must have none.
+        .refine((r) => ((r.operator === 'In' || r.operator === 'NotIn') ? (r.values?.length ?? 0) > 0 : (r.values?.length ?? 0) === 0), {
+          message: 'In and NotIn need values; Exists and DoesNotExist take none',
+        }),
+    )
     .optional(),
 });
 export type LabelSelector = z.infer<typeof labelSelectorSchema>;

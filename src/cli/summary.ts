@@ -20,6 +20,7 @@ const SKIP_LABELS: [keyof Learner['stats']['skipped'], string][] = [
   ['unresolved', 'unresolved address'],
   ['out-of-window', 'outside --since/--until'],
   ['cilium-internal', 'cilium health'],
+  ['socket-trace', 'socket trace'],
 ];
 
 export function summarize(learned: Learned, generated?: { namespaces: readonly GeneratedNamespace[]; out: string; flavor: string; files: number }): string {

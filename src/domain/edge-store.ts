@@ -8,7 +8,7 @@
  */
 import type { Protocol } from './flow.js';
 
-const PROTOCOLS: readonly Protocol[] = ['TCP', 'UDP', 'SCTP', 'ICMPv4', 'ICMPv6'];
+export const PROTOCOLS: readonly Protocol[] = ['TCP', 'UDP', 'SCTP', 'ICMPv4', 'ICMPv6'];
 const PROTOCOL_CODE: Readonly<Record<Protocol, number>> = { TCP: 0, UDP: 1, SCTP: 2, ICMPv4: 3, ICMPv6: 4 };
 
 export interface EdgeRecord {
@@ -113,6 +113,35 @@ export class EdgeStore {
     this.index[slot] = at;
     if (time > this.newestEdgeTime) this.newestEdgeTime = time;
     return true;
+  }
+
+  /**
+   * Restores a persisted edge: the same edge restored twice (a cross-namespace edge kept in both
+   * namespaces' profiles) is counted once — count is the larger, first/last the widest.
+   */
+  restore(clientKey: string, serverKey: string, port: number, protocol: Protocol, count: number, firstSeen: number, lastSeen: number): void {
+    const existing = this.find(clientKey, serverKey, port, protocol);
+    if (existing === undefined) {
+      this.record(clientKey, serverKey, port, protocol, firstSeen, count, lastSeen);
+      return;
+    }
+    if (count > this.counts[existing]!) this.counts[existing] = count;
+    if (firstSeen < this.first[existing]!) this.first[existing] = firstSeen;
+    if (lastSeen > this.last[existing]!) this.last[existing] = lastSeen;
+  }
+
+  private find(clientKey: string, serverKey: string, port: number, protocol: Protocol): number | undefined {
+    const c = this.peerIds.get(clientKey);
+    const s = this.peerIds.get(serverKey);
+    if (c === undefined || s === undefined) return undefined;
+    const pp = ((port & 0xffff) << 3) | PROTOCOL_CODE[protocol];
+    let slot = hash3(c, s, pp) & this.mask;
+    for (;;) {
+      const at = this.index[slot]!;
+      if (at === EMPTY) return undefined;
+      if (this.client[at] === c && this.server[at] === s && this.portProto[at] === pp) return at;
+      slot = (slot + 1) & this.mask;
+    }
   }
 
   /** All edges in insertion order. */

@@ -58,7 +58,7 @@ export interface DnsAnswer {
 export interface Flow {
   /** Observation time, milliseconds since the Unix epoch. */
   readonly time: number;
-  /** The client side: who opened the connection (for replies, Hubble swaps it; see isReply). */
+  /** The sender of this packet: the client, or for a reply (isReply) the server. */
   readonly source: FlowEndpoint;
   /** The server side as observed: for conntrack, already the real backend after DNAT. */
   readonly destination: FlowEndpoint;

@@ -8,7 +8,8 @@
  *   dedupe window are one connection. The window is bounded in time and entries.
  * - DROPPED/ERROR flows never create allow edges; they are counted and reported per pair.
  * - Unconfirmed connections (conntrack [UNREPLIED]) are reported, not learned.
- * - AUDIT (and REDIRECTED/TRACED/TRANSLATED) flows are traffic that happened.
+ * - AUDIT (and REDIRECTED) flows are traffic that happened; socket traces (TRACED, TRANSLATED)
+ *   are neither traffic proof nor drops and are skipped.
  * - DNS answers and Hubble `destination_names` name external peers.
  * Raw flows are never stored: memory follows edges and distinct peers, not flows.
  */
@@ -28,7 +29,7 @@ export interface LearnerOptions {
   readonly until?: number;
 }
 
-export type FlowSkipReason = 'reply' | 'duplicate' | 'dropped' | 'unconfirmed' | 'unresolved' | 'out-of-window' | 'cilium-internal';
+export type FlowSkipReason = 'reply' | 'duplicate' | 'dropped' | 'unconfirmed' | 'unresolved' | 'out-of-window' | 'cilium-internal' | 'socket-trace';
 
 export interface LearnStats {
   /** Every input line or message seen. */
@@ -60,7 +61,9 @@ export interface UnresolvedIp {
 export const DEFAULT_DEDUPE_WINDOW_MS = 300_000;
 export const DEFAULT_DEDUPE_CAPACITY = 65_536;
 
-const TRAFFIC_VERDICTS = new Set(['FORWARDED', 'AUDIT', 'REDIRECTED', 'TRACED', 'TRANSLATED']);
+const TRAFFIC_VERDICTS = new Set(['FORWARDED', 'AUDIT', 'REDIRECTED']);
+/** Socket-level traces (before/after Service translation): neither traffic proof nor a drop. */
+const TRACE_VERDICTS = new Set(['TRACED', 'TRANSLATED']);
 
 export class Learner {
   readonly edges = new EdgeStore();
@@ -82,6 +85,7 @@ export class Learner {
       unresolved: 0,
       'out-of-window': 0,
       'cilium-internal': 0,
+      'socket-trace': 0,
     },
     lostEvents: 0,
   };
@@ -103,13 +107,18 @@ export class Learner {
   private readonly until: number;
 
   constructor(
-    private readonly identity: IdentityResolver,
+    private identity: IdentityResolver,
     options: LearnerOptions = {},
   ) {
     this.dedupeWindowMs = options.dedupeWindowMs ?? DEFAULT_DEDUPE_WINDOW_MS;
     this.dedupeCapacity = options.dedupeCapacity ?? DEFAULT_DEDUPE_CAPACITY;
     this.since = options.since ?? Number.NEGATIVE_INFINITY;
     this.until = options.until ?? Number.POSITIVE_INFINITY;
+  }
+
+  /** Swaps the identity source (the operator rebuilds it when the cluster changes). */
+  setIdentity(identity: IdentityResolver): void {
+    this.identity = identity;
   }
 
   /** Feeds one parsed input line or message. Never throws on data. */
@@ -143,6 +152,7 @@ export class Learner {
     if (flow.dnsAnswer) this.recordDnsAnswer(flow.dnsAnswer.query, flow.dnsAnswer.ips);
     if (flow.time < this.since || flow.time >= this.until) return this.skip('out-of-window');
     if (flow.source.reserved === 'health' || flow.destination.reserved === 'health') return this.skip('cilium-internal');
+    if (TRACE_VERDICTS.has(flow.verdict)) return this.skip('socket-trace');
     if (flow.isReply) {
       const conn = this.recent.get(reverseFiveTuple(flow));
       if (conn && conn.state !== LEARNED && conn.state !== DENIED) this.learn(conn);

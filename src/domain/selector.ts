@@ -98,3 +98,30 @@ function* combinations<T>(items: readonly T[], size: number, start = 0, prefix: 
 export function sortLabels(labels: Labels): Labels {
   return Object.fromEntries(Object.keys(labels).sort().map((k) => [k, labels[k]!]));
 }
+
+/** A Kubernetes label selector with `matchLabels` and `matchExpressions`. */
+export interface Selector {
+  readonly matchLabels?: Labels;
+  readonly matchExpressions?: readonly { readonly key: string; readonly operator: string; readonly values?: readonly string[] }[];
+}
+
+/**
+ * Kubernetes label selector rule: all `matchLabels` pairs and all `matchExpressions` must hold
+ * (In, NotIn, Exists, DoesNotExist); an empty selector selects everything.
+ */
+export function matchesSelector(selector: Selector, labels: Labels): boolean {
+  if (selector.matchLabels && !matchesLabels(selector.matchLabels, labels)) return false;
+  for (const e of selector.matchExpressions ?? []) {
+    const has = Object.prototype.hasOwnProperty.call(labels, e.key);
+    const value = labels[e.key];
+    const values = e.values ?? [];
+    const ok =
+      e.operator === 'In' ? has && values.includes(value!)
+      : e.operator === 'NotIn' ? !has || !values.includes(value!)
+      : e.operator === 'Exists' ? has
+      : e.operator === 'DoesNotExist' ? !has
+      : false;
+    if (!ok) return false;
+  }
+  return true;
+}

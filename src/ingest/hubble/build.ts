@@ -97,11 +97,11 @@ export function endpointHint(raw: RawEndpoint): EndpointHint {
   let reserved: ReservedIdentity | undefined;
   if (raw.labels != null && raw.labels.length > 0) {
     const normalized = normalizeLabels(raw.labels);
-    if (normalized.labels.length > 0) hint.labels = normalized.labels;
+    if (normalized.labels.length > 0) hint.labels = Object.freeze(normalized.labels);
     reserved = normalized.reserved;
   }
   const first = raw.workloads?.[0];
-  if (first?.name && first.kind) hint.workload = { kind: first.kind, name: first.name };
+  if (first?.name && first.kind) hint.workload = Object.freeze({ kind: first.kind, name: first.name });
   const identity = raw.identity ?? 0;
   reserved ??= RESERVED_IDENTITY_NUMBERS.get(identity);
   if (reserved !== undefined) hint.reserved = reserved;
@@ -109,15 +109,16 @@ export function endpointHint(raw: RawEndpoint): EndpointHint {
   return hint;
 }
 
-/** Hints of raw endpoints that are reused across lines (the scanner's endpoint cache); frozen, shared. */
+/** Hints of raw endpoints that are reused across lines (the scanner's endpoint cache). */
 const rememberedHints = new WeakMap<RawEndpoint, EndpointHint>();
 
-/** Computes and keeps the hint of a raw endpoint record that will be passed in again. */
+/**
+ * Computes and keeps the hint of a raw endpoint record that will be passed in again: its `labels`
+ * array and `workload` object are then shared by every `Flow` of that endpoint (they are frozen,
+ * whichever path made them).
+ */
 export function rememberEndpointHint(raw: RawEndpoint): void {
-  const hint = endpointHint(raw);
-  if (hint.labels !== undefined) Object.freeze(hint.labels);
-  if (hint.workload !== undefined) Object.freeze(hint.workload);
-  rememberedHints.set(raw, Object.freeze(hint));
+  rememberedHints.set(raw, Object.freeze(endpointHint(raw)));
 }
 
 /** The endpoint at `ip`:`port` with what `raw` says about it. */
@@ -167,10 +168,16 @@ export function flowResult(raw: RawFlow, envelopeNode?: string | null, envelopeT
   let protocol: Protocol;
   let ports: { source_port?: number | null; destination_port?: number | null } | undefined;
   if (l4 == null) return skip('unsupported-protocol', 'flow has no l4');
-  if (l4.TCP != null) [protocol, ports] = ['TCP', l4.TCP];
-  else if (l4.UDP != null) [protocol, ports] = ['UDP', l4.UDP];
-  else if (l4.SCTP != null) [protocol, ports] = ['SCTP', l4.SCTP];
-  else if (l4.ICMPv4 != null) protocol = 'ICMPv4';
+  if (l4.TCP != null) {
+    protocol = 'TCP';
+    ports = l4.TCP;
+  } else if (l4.UDP != null) {
+    protocol = 'UDP';
+    ports = l4.UDP;
+  } else if (l4.SCTP != null) {
+    protocol = 'SCTP';
+    ports = l4.SCTP;
+  } else if (l4.ICMPv4 != null) protocol = 'ICMPv4';
   else if (l4.ICMPv6 != null) protocol = 'ICMPv6';
   else return skip('unsupported-protocol', 'flow has no l4');
 

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import type { Flow, FlowEndpoint, ParseResult } from '../../domain/flow.js';
-import { parseHubbleLine } from './parse.js';
+import { hubbleValueResult, parseHubbleLine } from './parse.js';
 import { scanHubbleBytesOutcome, scanHubbleLine } from './scan.js';
 
 /** testdata/observe.jsonl: real-looking `hubble observe -o json` / exporter lines, in this order. */
@@ -387,6 +387,12 @@ describe('scanHubbleLine (fast path) on named cases', () => {
       const bytes = Buffer.from(fixture(name), 'utf8');
       expect({ name, fast: scanHubbleBytesOutcome(bytes, 0, bytes.length).fast }).toEqual({ name, fast: !bad.has(name) });
     }
+  });
+});
+
+describe('hubbleValueResult (an already decoded object, e.g. from a protojson client)', () => {
+  it('gives the same result as parsing the line', () => {
+    for (const name of FIXTURE_NAMES) expect(hubbleValueResult(JSON.parse(fixture(name)))).toEqual(parseHubbleLine(fixture(name)));
   });
 });
 

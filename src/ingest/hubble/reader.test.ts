@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { gzipSync } from 'node:zlib';
 import { afterAll, describe, expect, it } from 'vitest';
+import { writeHubbleBenchFile } from '../../../bench/hubble-ingest.js';
 import type { ParseResult } from '../../domain/flow.js';
 import { parseHubbleLine } from './parse.js';
 import { hubbleResults, readHubble, type HubbleReadOptions, type HubbleReadStats, type HubbleSource } from './reader.js';
@@ -134,6 +135,15 @@ describe('readHubble', () => {
     await expect(readHubble(file(fixture), () => undefined, { signal: controller.signal })).rejects.toThrow('stop');
   });
 
+  it('rejects with the error a sink throws, and stops there', async () => {
+    let calls = 0;
+    const sink = () => {
+      if (++calls === 2) throw new Error('sink failed');
+    };
+    await expect(readHubble(file(fixture), sink)).rejects.toThrow('sink failed');
+    expect(calls).toBe(2);
+  });
+
   it('rejects a missing file', async () => {
     await expect(readHubble(join(dir, 'missing.jsonl'), () => undefined)).rejects.toThrow(/ENOENT/);
   });
@@ -158,5 +168,22 @@ describe('hubbleResults', () => {
     let n = 0;
     for await (const _ of hubbleResults(gz, { chunkBytes: 100 })) if (++n === 3) break;
     expect(n).toBe(3);
+  });
+});
+
+describe('the benchmark generator', () => {
+  it('writes realistic lines that all parse, identically on both paths', async () => {
+    const path = join(dir, 'bench.jsonl');
+    await writeHubbleBenchFile(path, 3000, 7);
+    const fast = await collect(path);
+    const full = await collect(path, { fastPath: false });
+    expect(fast.results).toEqual(full.results);
+    expect(fast.stats.lines).toBe(3000);
+    expect(fast.stats.skipped).toEqual({ empty: 0, malformed: 0, 'schema-mismatch': 0, 'too-long': 0, 'unsupported-protocol': 0 });
+    const flows = fast.results.flatMap((r) => (r.kind === 'flow' ? [r.flow] : []));
+    expect(flows.some((f) => f.isReply)).toBe(true);
+    expect(flows.some((f) => f.dnsAnswer !== undefined)).toBe(true);
+    expect(flows.some((f) => f.observationPoint === 'TO_ENDPOINT') && flows.some((f) => f.observationPoint === 'TO_OVERLAY')).toBe(true);
+    expect(flows.every((f) => f.source.labels === undefined || !f.source.labels.some((l) => l.startsWith('io.cilium.k8s.policy')))).toBe(true);
   });
 });

@@ -1,0 +1,191 @@
+/**
+ * A namespace's proposal content from its learned edges and its Segmentation spec: the exact
+ * objects, the evidence behind every rule, and the diff against the live policies. Pure and
+ * deterministic: the same edges and spec give byte-identical objects and the same digest.
+ */
+import { createHash } from 'node:crypto';
+import { createTwoFilesPatch } from 'diff';
+import type { WorkloadCatalog } from './catalog.js';
+import type { EdgeRecord } from './edge-store.js';
+import { peerFromKey, peerLabel } from './peer.js';
+import { buildPolicyModel, type ModelPeer, type NamespacePolicies, type WorkloadPolicy } from './policy-model.js';
+import { matchesSelector, type Selector } from './selector.js';
+import { toCiliumPolicies } from './translate/cilium.js';
+import { toNetworkPolicies, type KubernetesObject } from './translate/networkpolicy.js';
+import { toYaml } from './translate/render.js';
+import { workloadId } from './translate/naming.js';
+
+export interface ProposalSpecInput {
+  readonly flavor: 'NetworkPolicy' | 'CiliumNetworkPolicy';
+  readonly minFlowsPerEdge: number;
+  readonly selector?: Selector;
+  readonly exclude: readonly { readonly kind: string; readonly name: string }[];
+  readonly allowDns: boolean;
+  readonly allowPublicIngress: boolean;
+  readonly externalBy: 'FQDN' | 'CIDR';
+}
+
+export interface ProposalInput {
+  readonly namespace: string;
+  readonly spec: ProposalSpecInput;
+  readonly edges: Iterable<EdgeRecord>;
+  readonly catalog: WorkloadCatalog;
+  readonly dnsNames: ReadonlyMap<string, ReadonlySet<string>>;
+  readonly apiserverIps: readonly string[];
+  readonly nodeIps: readonly string[];
+  readonly podCidrs: readonly string[];
+  /** Live policies hivewall owns in the namespace, for the diff. */
+  readonly live: readonly KubernetesObject[];
+  readonly formatTime: (ms: number) => string;
+}
+
+export interface RuleEvidenceOut {
+  readonly policy: string;
+  readonly direction: 'ingress' | 'egress';
+  readonly index: number;
+  readonly peer: string;
+  readonly ports: string[];
+  readonly allowance?: string;
+  readonly edges: { client: string; server: string; port: number; protocol: string; count: number; firstSeen: string; lastSeen: string }[];
+}
+
+export interface ProposalDraft {
+  readonly objects: KubernetesObject[];
+  readonly digest: string;
+  readonly evidence: RuleEvidenceOut[];
+  readonly diff: { added: string[]; changed: string[]; removed: string[]; unified: string };
+  readonly skipped: string[];
+  readonly edges: number;
+}
+
+export function buildProposal(input: ProposalInput): ProposalDraft {
+  const edges = [...input.edges].filter((e) => e.count >= input.spec.minFlowsPerEdge);
+  const [model] = buildPolicyModel({
+    edges,
+    catalog: input.catalog,
+    namespaces: [input.namespace],
+    dnsNames: input.spec.externalBy === 'FQDN' ? input.dnsNames : new Map(),
+    apiserverIps: input.apiserverIps,
+    allowances: { dns: input.spec.allowDns, publicIngress: input.spec.allowPublicIngress },
+  });
+  const scoped = scope(model!, input);
+  const objects = input.spec.flavor === 'CiliumNetworkPolicy'
+    ? toCiliumPolicies(scoped.model)
+    : toNetworkPolicies(scoped.model, { nodeIps: input.nodeIps, podCidrs: input.podCidrs });
+  const digest = createHash('sha256').update(objects.map(toYaml).join('---\n')).digest('hex');
+  return {
+    objects,
+    digest,
+    evidence: evidenceOf(scoped.model, objects, input.formatTime),
+    diff: diffAgainstLive(objects, input.live),
+    skipped: scoped.skipped,
+    edges: edges.length,
+  };
+}
+
+/** Drops excluded workloads and workloads the Segmentation's selector does not select. */
+function scope(model: NamespacePolicies, input: ProposalInput): { model: NamespacePolicies; skipped: string[] } {
+  const skipped = [
+    ...model.skipped.map((s) => `${peerLabel(s.workload)}: ${s.reason}`),
+    ...model.droppedRules.map((d) => `${peerLabel(d.workload)} ${d.direction} ${peerLabel(peerFromKey(d.peer))}: ${d.reason}`),
+  ];
+  const keep = (w: WorkloadPolicy): boolean => {
+    if (input.spec.exclude.some((e) => e.kind === w.workload.kind && e.name === w.workload.name)) return false;
+    if (!input.spec.selector) return true;
+    const pods = input.catalog.get(`wl:${workloadId(w.workload)}`)?.pods;
+    return pods !== undefined && [...pods.values()].every((labels) => matchesSelector(input.spec.selector!, labels));
+  };
+  return { model: { ...model, workloads: model.workloads.filter(keep) }, skipped };
+}
+
+function evidenceOf(model: NamespacePolicies, objects: readonly KubernetesObject[], formatTime: (ms: number) => string): RuleEvidenceOut[] {
+  const nameOf = new Map<string, string>();
+  for (const o of objects) {
+    const annotation = (o.metadata.annotations as Record<string, string> | undefined)?.['hivewall.dev/workload'];
+    if (annotation) nameOf.set(`${o.metadata.namespace}/${annotation}`, o.metadata.name);
+  }
+  const out: RuleEvidenceOut[] = [];
+  for (const w of model.workloads) {
+    const policy = nameOf.get(`${w.workload.namespace}/${w.workload.kind}/${w.workload.name}`) ?? '';
+    for (const direction of ['ingress', 'egress'] as const) {
+      w[direction].forEach((rule, index) => {
+        out.push({
+          policy,
+          direction,
+          index,
+          peer: describePeer(rule.peer),
+          ports: rule.ports.map((p) => `${p.port}/${p.protocol}`),
+          ...(rule.allowance ? { allowance: rule.allowance } : {}),
+          edges: rule.evidence.map((e) => ({
+            client: e.client,
+            server: e.server,
+            port: e.port,
+            protocol: e.protocol,
+            count: e.count,
+            firstSeen: formatTime(e.firstSeen),
+            lastSeen: formatTime(e.lastSeen),
+          })),
+        });
+      });
+    }
+  }
+  return out;
+}
+
+function describePeer(peer: ModelPeer): string {
+  switch (peer.kind) {
+    case 'workload':
+      return peerLabel(peer.workload);
+    case 'world':
+      return peer.names.length > 0 ? `world ${peer.ip} (${peer.names.join(', ')})` : `world ${peer.ip}`;
+    case 'public':
+      return 'public (any address outside the cluster)';
+    case 'host':
+      return 'host';
+    case 'remote-node':
+      return `remote-node ${peer.ip}`;
+    case 'kube-apiserver':
+      return `kube-apiserver ${peer.ips.join(', ')}`;
+  }
+}
+
+/** Which objects the proposal adds, changes or removes relative to the live ones, and the unified diff. */
+export function diffAgainstLive(objects: readonly KubernetesObject[], live: readonly KubernetesObject[]): ProposalDraft['diff'] {
+  const key = (o: KubernetesObject) => `${o.kind}/${o.metadata.name}`;
+  const liveByKey = new Map(live.map((o) => [key(o), o]));
+  const wantByKey = new Map(objects.map((o) => [key(o), o]));
+  const added: string[] = [];
+  const changed: string[] = [];
+  const removed: string[] = [];
+  const patches: string[] = [];
+  for (const [k, o] of [...wantByKey].sort(([a], [b]) => (a < b ? -1 : 1))) {
+    const current = liveByKey.get(k);
+    const want = toYaml(o);
+    if (!current) added.push(k);
+    const have = current ? toYaml(comparable(current)) : '';
+    if (current && have !== want) changed.push(k);
+    if (have !== want) patches.push(createTwoFilesPatch(current ? `live/${k}` : '/dev/null', `proposed/${k}`, have, want, '', '', { context: 3 }));
+  }
+  for (const [k, o] of [...liveByKey].sort(([a], [b]) => (a < b ? -1 : 1))) {
+    if (wantByKey.has(k)) continue;
+    removed.push(k);
+    patches.push(createTwoFilesPatch(`live/${k}`, '/dev/null', toYaml(comparable(o)), '', '', '', { context: 3 }));
+  }
+  return { added, changed, removed, unified: patches.join('') };
+}
+
+/** A live object reduced to what hivewall writes (no status, no server-set metadata, no labels or annotations others added). */
+export function comparable(o: KubernetesObject): KubernetesObject {
+  const m = o.metadata as Record<string, unknown>;
+  return {
+    apiVersion: o.apiVersion,
+    kind: o.kind,
+    metadata: {
+      name: o.metadata.name,
+      namespace: o.metadata.namespace,
+      ...(m.labels ? { labels: Object.fromEntries(Object.entries(m.labels as Record<string, string>).filter(([k]) => k === 'app.kubernetes.io/managed-by')) } : {}),
+      ...(m.annotations ? { annotations: Object.fromEntries(Object.entries(m.annotations as Record<string, string>).filter(([k]) => k.startsWith('hivewall.dev/'))) } : {}),
+    },
+    spec: (o as { spec?: unknown }).spec,
+  } as KubernetesObject;
+}
