@@ -1,0 +1,65 @@
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { InventoryBuilder, loadClusterSnapshot, SnapshotError } from './cluster-snapshot.js';
+
+const pod = (name: string, ip: string, extra: Record<string, unknown> = {}) => ({
+  apiVersion: 'v1',
+  kind: 'Pod',
+  metadata: { name, namespace: 'shop', uid: `uid-${name}`, labels: { app: 'cart' }, ownerReferences: [{ kind: 'ReplicaSet', name: 'cart-6c9f7d8b5d', controller: true }], creationTimestamp: '2026-11-02T10:00:00Z' },
+  spec: { nodeName: 'node-a', containers: [{ name: 'c', ports: [{ name: 'http', containerPort: 8080 }] }] },
+  status: { podIP: ip, podIPs: [{ ip }] },
+  ...extra,
+});
+
+describe('loadClusterSnapshot', () => {
+  it('reads a List, multi-document YAML and a directory; counts bad objects without failing', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'hivewall-snap-'));
+    await writeFile(join(dir, 'a.yaml'), `${JSON.stringify({ apiVersion: 'v1', kind: 'List', items: [pod('cart-6c9f7d8b5d-aaaaa', '10.244.0.5'), { kind: 'Pod', metadata: {} }] })}\n`);
+    await writeFile(join(dir, 'b.yaml'), `---\n${JSON.stringify(pod('cart-6c9f7d8b5d-bbbbb', '10.244.0.6'))}\n---\nkind: ConfigMap\nmetadata: {name: x}\n`);
+    const snap = await loadClusterSnapshot(dir);
+    expect(snap.inventory.pods.map((p) => p.name).sort()).toEqual(['cart-6c9f7d8b5d-aaaaa', 'cart-6c9f7d8b5d-bbbbb']);
+    expect(snap.problems.map((p) => p.reason)).toEqual([expect.stringMatching(/metadata/), 'kind ConfigMap is not used for identity']);
+  });
+
+  it('keeps a pod that left between snapshots, with the time it was gone by', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'hivewall-snap-'));
+    const replacement = pod('cart-6c9f7d8b5d-new', '10.244.0.9', {});
+    (replacement.metadata as { creationTimestamp: string }).creationTimestamp = '2026-11-02T10:30:05Z';
+    await writeFile(join(dir, '1-start.yaml'), JSON.stringify({ kind: 'List', items: [pod('cart-6c9f7d8b5d-old', '10.244.0.5')] }));
+    await writeFile(join(dir, '2-end.yaml'), JSON.stringify({ kind: 'List', items: [replacement] }));
+    const snap = await loadClusterSnapshot(dir);
+    const old = snap.inventory.pods.find((p) => p.name.endsWith('-old'))!;
+    expect(old.deletedAt).toBe(Date.parse('2026-11-02T10:30:05Z'));
+  });
+
+  it.each([
+    ['a missing path', '/nonexistent/snapshot.yaml', /no such file or directory/],
+  ])('fails clearly for %s', async (_name, path, message) => {
+    await expect(loadClusterSnapshot(path)).rejects.toThrow(SnapshotError);
+    await expect(loadClusterSnapshot(path)).rejects.toThrow(message);
+  });
+
+  it('fails clearly for YAML that does not parse', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'hivewall-snap-'));
+    await writeFile(join(dir, 'bad.yaml'), 'items: [unclosed\n');
+    await expect(loadClusterSnapshot(join(dir, 'bad.yaml'))).rejects.toThrow(/not valid YAML/);
+  });
+});
+
+describe('InventoryBuilder (property)', () => {
+  it('never throws on arbitrary documents and keeps every valid pod', () => {
+    fc.assert(
+      fc.property(fc.array(fc.oneof(fc.anything(), fc.record({ kind: fc.constantFrom('Pod', 'Service', 'Node', 'EndpointSlice', 'Deployment', 'List'), metadata: fc.anything(), spec: fc.anything(), status: fc.anything(), items: fc.anything() }))), (docs) => {
+        const builder = new InventoryBuilder();
+        builder.addDocument(pod('cart-6c9f7d8b5d-ok', '10.244.0.5'), 'x');
+        for (const doc of docs) builder.addDocument(doc, 'x');
+        const inventory = builder.build();
+        expect(inventory.pods.some((p) => p.name === 'cart-6c9f7d8b5d-ok')).toBe(true);
+      }),
+      { numRuns: 300 },
+    );
+  });
+});
