@@ -34,6 +34,7 @@ describe('Segmentation CRD', () => {
 });
 
 describe('PolicyProposal CRD', () => {
+  // The harness admin's certificate is CN=hivewall-admin: it may record itself as reviewer (deploy/'s admission policy checks that).
   it('keeps content immutable while the review can change', async () => {
     const ns = await testNamespace('crd');
     const proposal = (digest: string, decision: string) => `apiVersion: hivewall.dev/v1alpha1
@@ -48,7 +49,7 @@ spec:
     objects: [{apiVersion: networking.k8s.io/v1, kind: NetworkPolicy, metadata: {name: x}, spec: {podSelector: {}}}]
     evidence: []
     diff: {}
-  review: {decision: ${decision}}
+  review: ${decision === 'Pending' ? '{decision: Pending}' : `{decision: ${decision}, reviewer: hivewall-admin, reviewedAt: "2026-11-27T10:00:00Z"}`}
 `;
     await kubectlOk(['apply', '--server-side', '-f', await writeTempManifest(proposal('aaa', 'Pending'))], kc());
     const changed = await kubectl(['apply', '--server-side', '-f', await writeTempManifest(proposal('bbb', 'Pending'))], kc());

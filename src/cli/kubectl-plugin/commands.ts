@@ -1,0 +1,141 @@
+/**
+ * `kubectl hivewall approve|reject|proposals`: a reviewer's side of a PolicyProposal.
+ *
+ * A review is a JSON merge patch of the proposal's `spec.review` (never its status):
+ * decision, reviewer = the requesting user as the API server reports it (SelfSubjectReview),
+ * comment, reviewedAt. The patch carries the resourceVersion that was read, so a concurrent
+ * review is a conflict instead of being overwritten. The API server checks the rest:
+ * RBAC (the hivewall-reviewer ClusterRole) and the ValidatingAdmissionPolicy
+ * hivewall-review-identity (the reviewer is the requesting user; the operator cannot review).
+ */
+import { CustomObjectsApi, PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
+import { InputError, UsageError } from '../errors.js';
+import { apiFailure, toCliError, type ApiFailure } from './api-errors.js';
+import { whoAmI, type Connection } from './connection.js';
+import { GROUP, PLURAL, VERSION, proposalName, proposalsTable, rfc3339, summarizeProposal, type ProposalSummary } from './format.js';
+
+export interface PluginIo {
+  readonly stdout: NodeJS.WritableStream;
+  readonly stderr: NodeJS.WritableStream;
+}
+
+export type Decision = 'Approved' | 'Rejected';
+
+export interface ReviewOptions {
+  readonly comment?: string;
+  readonly overwrite?: boolean;
+}
+
+const REVIEWER_ROLE_HINT = 'ask for the hivewall-reviewer ClusterRole';
+
+const forbiddenToReview = (namespace: string) => (f: ApiFailure) =>
+  `you are not allowed to review proposals in ${namespace}: ${REVIEWER_ROLE_HINT} (the API server said: ${f.message})`;
+
+const apiMissing = (conn: Connection) =>
+  `the PolicyProposal API (${PLURAL}.${GROUP}/${VERSION}) is not installed on ${conn.server}: install hivewall with kubectl apply -k deploy/`;
+
+async function listProposals(conn: Connection, namespace: string | undefined): Promise<ProposalSummary[]> {
+  const api = conn.kubeConfig.makeApiClient(CustomObjectsApi);
+  const list: unknown = namespace === undefined
+    ? await api.listClusterCustomObject({ group: GROUP, version: VERSION, plural: PLURAL })
+    : await api.listNamespacedCustomObject({ group: GROUP, version: VERSION, namespace, plural: PLURAL });
+  const items = (list as { items?: unknown }).items;
+  return Array.isArray(items) ? items.map(summarizeProposal) : [];
+}
+
+/** The message for "no such proposal": what exists in the namespace instead. */
+async function notFoundMessage(conn: Connection, namespace: string, name: string): Promise<string> {
+  let others: ProposalSummary[];
+  try {
+    others = await listProposals(conn, namespace);
+  } catch {
+    return `policyproposal "${name}" not found in namespace ${namespace}`;
+  }
+  if (others.length === 0) {
+    return `policyproposal "${name}" not found: there are no PolicyProposals in namespace ${namespace} (kubectl hivewall proposals -A lists every namespace)`;
+  }
+  const listed = others.map((p) => `${p.name} (${p.decision}${p.segmentation ? `, ${p.segmentation} r${p.revision ?? '?'}` : ''})`).join(', ');
+  return `policyproposal "${name}" not found in namespace ${namespace}; proposals there: ${listed}`;
+}
+
+async function readProposal(conn: Connection, namespace: string, name: string): Promise<ProposalSummary> {
+  const api = conn.kubeConfig.makeApiClient(CustomObjectsApi);
+  try {
+    return summarizeProposal(await api.getNamespacedCustomObject({ group: GROUP, version: VERSION, namespace, plural: PLURAL, name }));
+  } catch (err) {
+    if (apiFailure(err)?.code === 404 && apiFailure(err)?.name) throw new InputError(await notFoundMessage(conn, namespace, name));
+    throw toCliError(err, conn, {
+      action: `read policyproposal ${namespace}/${name}`,
+      forbidden: forbiddenToReview(namespace),
+      notFound: () => apiMissing(conn),
+    });
+  }
+}
+
+/** Approve or reject a proposal as the requesting user. */
+export async function reviewProposal(
+  conn: Connection, arg: string, decision: Decision, opts: ReviewOptions, io: PluginIo, now: () => Date,
+): Promise<void> {
+  const name = proposalName(arg);
+  if (!name) throw new UsageError(`"${arg}" is not a PolicyProposal name (expected e.g. web-r3 or policyproposal/web-r3)`);
+  const namespace = conn.namespace;
+  const verb = decision === 'Approved' ? 'approve' : 'reject';
+
+  const [user, current] = await Promise.all([whoAmI(conn), readProposal(conn, namespace, name)]);
+
+  if (decision === 'Approved' && current.phase === 'Superseded') {
+    throw new InputError(`policyproposal ${namespace}/${name} is superseded by a newer revision of ${current.segmentation || 'its Segmentation'}: review the current one (kubectl hivewall proposals -n ${namespace})`);
+  }
+  if (current.decision !== 'Pending' && !opts.overwrite) {
+    const by = current.reviewer === user ? 'you' : current.reviewer || 'an unknown reviewer';
+    const at = current.reviewedAt ? ` at ${current.reviewedAt}` : '';
+    if (current.decision === decision && current.reviewer === user && opts.comment === undefined) {
+      io.stdout.write(`policyproposal.${GROUP}/${name} was already ${decision.toLowerCase()} by you${at} (unchanged)\n`);
+      return;
+    }
+    throw new InputError(`policyproposal ${namespace}/${name} was already ${current.decision.toLowerCase()} by ${by}${at}: pass --overwrite to replace that decision`);
+  }
+
+  const patch = {
+    metadata: { resourceVersion: current.resourceVersion },
+    spec: { review: { decision, reviewer: user, comment: opts.comment ?? null, reviewedAt: rfc3339(now()) } },
+  };
+  const api = conn.kubeConfig.makeApiClient(CustomObjectsApi);
+  try {
+    await api.patchNamespacedCustomObject(
+      { group: GROUP, version: VERSION, namespace, plural: PLURAL, name, body: patch },
+      setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
+    );
+  } catch (err) {
+    throw toCliError(err, conn, {
+      action: `${verb} policyproposal ${namespace}/${name}`,
+      forbidden: forbiddenToReview(namespace),
+      notFound: () => `policyproposal ${namespace}/${name} was deleted while you were reviewing it (a newer revision may have replaced it): kubectl hivewall proposals -n ${namespace}`,
+      conflict: () => `policyproposal ${namespace}/${name} changed while you were reviewing it (someone else may have reviewed it): look at it again (kubectl hivewall proposals -n ${namespace}) and rerun`,
+    });
+  }
+  const what = current.segmentation ? ` (segmentation ${current.segmentation}, revision ${current.revision ?? '?'})` : '';
+  io.stdout.write(`policyproposal.${GROUP}/${name} ${decision.toLowerCase()} by ${user} in namespace ${namespace}${what}\n`);
+}
+
+/** The proposals table, for one namespace or all of them. */
+export async function printProposals(conn: Connection, allNamespaces: boolean, io: PluginIo, now: () => Date): Promise<void> {
+  const namespace = allNamespaces ? undefined : conn.namespace;
+  let proposals: ProposalSummary[];
+  try {
+    proposals = await listProposals(conn, namespace);
+  } catch (err) {
+    throw toCliError(err, conn, {
+      action: namespace ? `list policyproposals in ${namespace}` : 'list policyproposals in all namespaces',
+      forbidden: (f) => namespace
+        ? `you are not allowed to list proposals in ${namespace}: ask for the hivewall-reviewer or hivewall-viewer ClusterRole (the API server said: ${f.message})`
+        : `you are not allowed to list proposals in all namespaces: use -n <namespace>, or ask for a cluster-wide binding of hivewall-viewer (the API server said: ${f.message})`,
+      notFound: () => apiMissing(conn),
+    });
+  }
+  if (proposals.length === 0) {
+    io.stderr.write(namespace ? `No PolicyProposals found in namespace ${namespace}.\n` : 'No PolicyProposals found.\n');
+    return;
+  }
+  io.stdout.write(proposalsTable(proposals, now()));
+}

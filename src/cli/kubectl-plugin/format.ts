@@ -1,0 +1,99 @@
+/** Pure helpers of the plugin: reading proposals leniently, kubectl-style ages and tables. */
+
+export const GROUP = 'hivewall.dev';
+export const VERSION = 'v1alpha1';
+export const PLURAL = 'policyproposals';
+
+/** What the plugin shows of a PolicyProposal; read leniently so one odd object never breaks a listing. */
+export interface ProposalSummary {
+  readonly namespace: string;
+  readonly name: string;
+  readonly resourceVersion: string;
+  readonly creationTimestamp: string;
+  readonly segmentation: string;
+  readonly revision: number | undefined;
+  readonly decision: string;
+  readonly reviewer: string;
+  readonly reviewedAt: string;
+  readonly phase: string;
+}
+
+const str = (v: unknown): string => (typeof v === 'string' ? v : '');
+const obj = (v: unknown): Record<string, unknown> => (v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : {});
+
+export function summarizeProposal(raw: unknown): ProposalSummary {
+  const o = obj(raw);
+  const metadata = obj(o['metadata']);
+  const spec = obj(o['spec']);
+  const content = obj(spec['content']);
+  const review = obj(spec['review']);
+  const status = obj(o['status']);
+  const revision = content['revision'];
+  return {
+    namespace: str(metadata['namespace']),
+    name: str(metadata['name']),
+    resourceVersion: str(metadata['resourceVersion']),
+    creationTimestamp: str(metadata['creationTimestamp']),
+    segmentation: str(content['segmentation']),
+    revision: typeof revision === 'number' ? revision : undefined,
+    decision: str(review['decision']) || 'Pending',
+    reviewer: str(review['reviewer']),
+    reviewedAt: str(review['reviewedAt']),
+    phase: str(status['phase']),
+  };
+}
+
+/** `web-r3`, `policyproposal/web-r3`, `pp/web-r3`, `policyproposals.hivewall.dev/web-r3` → `web-r3`. */
+export function proposalName(arg: string): string | undefined {
+  const m = /^(?:(?:policyproposals?|proposals?|pp)(?:\.hivewall\.dev)?\/)?([a-z0-9]([-a-z0-9.]*[a-z0-9])?)$/.exec(arg);
+  return m?.[1];
+}
+
+/** RFC 3339 in UTC with whole seconds, as Kubernetes writes times: `2025-01-31T12:00:00Z`. */
+export function rfc3339(date: Date): string {
+  return date.toISOString().replace(/\.\d{3}Z$/, 'Z');
+}
+
+/** kubectl's age column (k8s.io/apimachinery/pkg/util/duration.HumanDuration). */
+export function humanAge(fromIso: string, now: Date): string {
+  const from = Date.parse(fromIso);
+  if (Number.isNaN(from)) return '<unknown>';
+  const ms = now.getTime() - from;
+  if (ms < -1000) return '<invalid>';
+  const seconds = Math.max(0, Math.floor(ms / 1000));
+  if (seconds < 60 * 2) return `${seconds}s`;
+  const minutes = Math.floor(seconds / 60);
+  if (minutes < 10) return seconds % 60 === 0 ? `${minutes}m` : `${minutes}m${seconds % 60}s`;
+  if (minutes < 60 * 3) return `${minutes}m`;
+  const hours = Math.floor(minutes / 60);
+  if (hours < 8) return minutes % 60 === 0 ? `${hours}h` : `${hours}h${minutes % 60}m`;
+  if (hours < 48) return `${hours}h`;
+  if (hours < 24 * 8) return hours % 24 === 0 ? `${Math.floor(hours / 24)}d` : `${Math.floor(hours / 24)}d${hours % 24}h`;
+  if (hours < 24 * 365 * 2) return `${Math.floor(hours / 24)}d`;
+  const days = Math.floor(hours / 24);
+  if (hours < 24 * 365 * 8) return days % 365 === 0 ? `${Math.floor(days / 365)}y` : `${Math.floor(days / 365)}y${days % 365}d`;
+  return `${Math.floor(days / 365)}y`;
+}
+
+/** Left-aligned columns separated by three spaces, like `kubectl get`. */
+export function renderTable(header: readonly string[], rows: readonly (readonly string[])[]): string {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const line = (cells: readonly string[]) => cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i] ?? 0))).join('   ').trimEnd();
+  return [line(header), ...rows.map(line)].join('\n') + '\n';
+}
+
+/** Sort by namespace, segmentation, revision, name. */
+export function compareProposals(a: ProposalSummary, b: ProposalSummary): number {
+  return a.namespace.localeCompare(b.namespace)
+    || a.segmentation.localeCompare(b.segmentation)
+    || (a.revision ?? 0) - (b.revision ?? 0)
+    || a.name.localeCompare(b.name);
+}
+
+export function proposalsTable(proposals: readonly ProposalSummary[], now: Date): string {
+  const rows = [...proposals].sort(compareProposals).map((p) => [
+    p.namespace, p.name, p.segmentation || '<none>', p.revision === undefined ? '<none>' : String(p.revision),
+    p.decision, p.reviewer || '<none>', humanAge(p.creationTimestamp, now),
+  ]);
+  return renderTable(['NAMESPACE', 'NAME', 'SEGMENTATION', 'REVISION', 'DECISION', 'REVIEWER', 'AGE'], rows);
+}

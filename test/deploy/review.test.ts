@@ -1,0 +1,244 @@
+// `kubectl apply -k deploy/` on the real API server, then the review workflow against it:
+// a hivewall-reviewer approves with `kubectl hivewall approve`; a stranger, the operator's
+// ServiceAccount and a reviewer signing in someone else's name are refused — by RBAC first,
+// and by the ValidatingAdmissionPolicy hivewall-review-identity where RBAC would allow it.
+import { execFile } from 'node:child_process';
+import { mkdtemp, symlink } from 'node:fs/promises';
+import path from 'node:path';
+import { AdmissionregistrationV1Api, AppsV1Api, CustomObjectsApi, RbacAuthorizationV1Api } from '@kubernetes/client-node';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { OPERATOR_NAMESPACE, OPERATOR_SERVICE_ACCOUNT, OPERATOR_USERNAME } from '../../src/controllers/rbac.js';
+import {
+  adminKubeConfig, apiErrorMessage, apiStatus, bindRole, canIssueUserCertificates, cluster, kubectl, kubectlOk,
+  NO_CLIENT_CA, serviceAccountIdentity, testNamespace, userIdentity,
+} from '../harness/index.js';
+import {
+  applyDeploy, buildPlugin, createProposal, removeAdmissionPolicy, deployDir, GROUP, plugin, pluginBin, PLURAL, POLICY, readReview, VERSION, waitForPolicy,
+} from './deploy-helpers.js';
+
+const timings: Record<string, number> = {};
+
+beforeAll(async () => {
+  let t = Date.now();
+  await Promise.all([
+    buildPlugin().then(() => { timings['build plugin'] = Date.now() - t; }),
+    applyDeploy().then(() => { timings['kubectl apply -k deploy/'] = Date.now() - t; }),
+  ]);
+  t = Date.now();
+  await waitForPolicy();
+  timings['admission policy enforced'] = Date.now() - t;
+  process.stderr.write(`[test/deploy] ${Object.entries(timings).map(([k, v]) => `${k} ${v} ms`).join(', ')}\n`);
+}, 180_000);
+
+afterAll(removeAdmissionPolicy);
+
+/** A RoleBinding of the hivewall-reviewer ClusterRole in `namespace`, the way the reviewer guide says. */
+async function grantReviewer(namespace: string, user: string): Promise<void> {
+  await kubectlOk(['create', 'rolebinding', `hivewall-reviewer-${user}`, '-n', namespace, '--clusterrole=hivewall-reviewer', `--user=${user}`]);
+}
+
+const mergePatch = (review: Record<string, string>) => JSON.stringify({ spec: { review } });
+
+describe('kubectl apply -k deploy/', () => {
+  it('installed everything, and applying again changes nothing', async () => {
+    const admission = adminKubeConfig().makeApiClient(AdmissionregistrationV1Api);
+    const policy = await admission.readValidatingAdmissionPolicy({ name: POLICY });
+    expect(policy.spec?.failurePolicy).toBe('Fail');
+    expect((await admission.readValidatingAdmissionPolicyBinding({ name: POLICY })).spec?.validationActions).toEqual(['Deny']);
+    // No type-checking warnings: every CEL expression compiled against the PolicyProposal schema.
+    expect(policy.status?.typeChecking?.expressionWarnings ?? []).toEqual([]);
+
+    const rbac = adminKubeConfig().makeApiClient(RbacAuthorizationV1Api);
+    for (const name of ['hivewall-operator', 'hivewall-reviewer', 'hivewall-viewer']) await rbac.readClusterRole({ name });
+    const deployment = await adminKubeConfig().makeApiClient(AppsV1Api).readNamespacedDeployment({ namespace: OPERATOR_NAMESPACE, name: 'hivewall-operator' });
+    expect(deployment.spec?.replicas).toBe(2);
+    expect(deployment.spec?.template.spec?.serviceAccountName).toBe(OPERATOR_SERVICE_ACCOUNT);
+    const container = deployment.spec?.template.spec?.containers[0];
+    expect(container?.image).toBe('ghcr.io/hivewall/hivewall:0.1.0');
+    expect(container?.securityContext).toMatchObject({
+      runAsNonRoot: true, runAsUser: 65532, readOnlyRootFilesystem: true, allowPrivilegeEscalation: false,
+      capabilities: { drop: ['ALL'] }, seccompProfile: { type: 'RuntimeDefault' },
+    });
+
+    const again = await applyDeploy();
+    const changed = again.stdout.split('\n').filter((l) => l.trim() !== '' && !l.endsWith(' unchanged'));
+    expect(changed).toEqual([]);
+    // The same through a dry run of the whole folder: the API server accepts every object as is.
+    expect((await kubectl(['apply', '-k', deployDir, '--dry-run=server'])).code).toBe(0);
+  });
+});
+
+describe('reviewing a PolicyProposal', () => {
+  it('a hivewall-reviewer approves with `kubectl hivewall approve`; the review records them', async (ctx) => {
+    ctx.skip(!canIssueUserCertificates(), NO_CLIENT_CA);
+    const ns = await testNamespace('review');
+    await createProposal(ns.name, 'shop-r1');
+    await createProposal(ns.name, 'shop-r2');
+    const rita = await userIdentity('rita', ['security-reviewers']);
+    await grantReviewer(ns.name, rita.username);
+
+    const before = Date.now() - 1000;
+    const approve = await plugin(['approve', 'shop-r1', '-n', ns.name, '--comment', 'matches the architecture diagram'], rita.kubeconfigPath);
+    expect(approve.stderr).toBe('');
+    expect(approve).toMatchObject({ code: 0 });
+    expect(approve.stdout).toBe(`policyproposal.hivewall.dev/shop-r1 approved by rita in namespace ${ns.name} (segmentation shop, revision 1)\n`);
+
+    const review = await readReview(ns.name, 'shop-r1');
+    expect(review).toMatchObject({ decision: 'Approved', reviewer: 'rita', comment: 'matches the architecture diagram' });
+    expect(review.reviewedAt).toMatch(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$/);
+    expect(Date.parse(review.reviewedAt ?? '')).toBeGreaterThanOrEqual(before);
+    expect(Date.parse(review.reviewedAt ?? '')).toBeLessThanOrEqual(Date.now());
+
+    const reject = await plugin(['reject', 'policyproposal/shop-r2', '-n', ns.name], rita.kubeconfigPath);
+    expect(reject).toMatchObject({ code: 0, stderr: '' });
+    expect(await readReview(ns.name, 'shop-r2')).toMatchObject({ decision: 'Rejected', reviewer: 'rita' });
+
+    // A decision already recorded is only replaced on purpose.
+    const again = await plugin(['approve', 'shop-r2', '-n', ns.name], rita.kubeconfigPath);
+    expect(again.code).toBe(1);
+    expect(again.stderr).toBe(`error: policyproposal ${ns.name}/shop-r2 was already rejected by you at ${(await readReview(ns.name, 'shop-r2')).reviewedAt}: pass --overwrite to replace that decision\n`);
+    expect((await plugin(['approve', 'shop-r2', '-n', ns.name, '--overwrite'], rita.kubeconfigPath)).code).toBe(0);
+    expect(await readReview(ns.name, 'shop-r2')).toMatchObject({ decision: 'Approved', reviewer: 'rita' });
+    expect((await readReview(ns.name, 'shop-r2')).comment).toBeUndefined();
+
+    // The table, as the reviewer (namespace from -n), and through kubectl's plugin mechanism.
+    const list = await plugin(['proposals', '-n', ns.name], rita.kubeconfigPath);
+    expect(list.code).toBe(0);
+    const rows = list.stdout.trim().split('\n').map((l) => l.split(/\s{3,}/));
+    expect(rows[0]).toEqual(['NAMESPACE', 'NAME', 'SEGMENTATION', 'REVISION', 'DECISION', 'REVIEWER', 'AGE']);
+    expect(rows.slice(1).map((r) => r.slice(0, 6))).toEqual([
+      [ns.name, 'shop-r1', 'shop', '1', 'Approved', 'rita'],
+      [ns.name, 'shop-r2', 'shop', '1', 'Approved', 'rita'],
+    ]);
+
+    const binDir = await mkdtemp(path.join(cluster().scratchDir, 'plugin-path-'));
+    await symlink(pluginBin, path.join(binDir, 'kubectl-hivewall'));
+    const viaKubectl = await new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
+      execFile('kubectl', ['hivewall', 'proposals', '-n', ns.name], {
+        env: { ...process.env, KUBECONFIG: rita.kubeconfigPath, PATH: [binDir, path.dirname(process.execPath), process.env['PATH'] ?? ''].join(path.delimiter) },
+      }, (err, stdout, stderr) => resolve({ code: err ? Number(err.code ?? 1) : 0, stdout, stderr }));
+    });
+    expect(viaKubectl.stderr).toBe('');
+    expect(viaKubectl.stdout).toContain('shop-r1');
+
+    // Listing every namespace needs a cluster-wide binding, and the message says so.
+    const all = await plugin(['proposals', '-A'], rita.kubeconfigPath);
+    expect(all.code).toBe(1);
+    expect(all.stderr).toContain('you are not allowed to list proposals in all namespaces: use -n <namespace>');
+
+    // A missing proposal: the error lists what is there.
+    const missing = await plugin(['approve', 'shop-r9', '-n', ns.name], rita.kubeconfigPath);
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toBe(`error: policyproposal "shop-r9" not found in namespace ${ns.name}; proposals there: shop-r1 (Approved, shop r1), shop-r2 (Approved, shop r1)\n`);
+  });
+
+  it('a stranger (no role) and a hivewall-viewer are refused by RBAC, with what to ask for', async (ctx) => {
+    ctx.skip(!canIssueUserCertificates(), NO_CLIENT_CA);
+    const ns = await testNamespace('review');
+    await createProposal(ns.name, 'shop-r1');
+    const [stranger, viewer] = await Promise.all([userIdentity('stranger'), userIdentity('victor-viewer')]);
+    await kubectlOk(['create', 'rolebinding', 'viewers', '-n', ns.name, '--clusterrole=hivewall-viewer', `--user=${viewer.username}`]);
+
+    const r = await plugin(['approve', 'shop-r1', '-n', ns.name], stranger.kubeconfigPath);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(new RegExp(`^error: you are not allowed to review proposals in ${ns.name}: ask for the hivewall-reviewer ClusterRole \\(the API server said: .*User "stranger" cannot get resource "policyproposals" in API group "hivewall.dev"`));
+
+    const v = await plugin(['approve', 'shop-r1', '-n', ns.name], viewer.kubeconfigPath);
+    expect(v.code).toBe(1);
+    expect(v.stderr).toContain(`you are not allowed to review proposals in ${ns.name}: ask for the hivewall-reviewer ClusterRole`);
+    expect(v.stderr).toContain('cannot patch resource "policyproposals"');
+    expect((await plugin(['proposals', '-n', ns.name], viewer.kubeconfigPath)).code).toBe(0);
+
+    expect(await readReview(ns.name, 'shop-r1')).toEqual({ decision: 'Pending' });
+  });
+
+  it('the operator\'s ServiceAccount cannot review: RBAC refuses, and the admission policy would too', async () => {
+    const ns = await testNamespace('review');
+    await createProposal(ns.name, 'shop-r1');
+    const operator = await serviceAccountIdentity(OPERATOR_NAMESPACE, OPERATOR_SERVICE_ACCOUNT);
+    expect(operator.username).toBe(OPERATOR_USERNAME);
+
+    // 1. RBAC: the operator may read proposals but not update or patch them.
+    const byRbac = await plugin(['approve', 'shop-r1', '-n', ns.name], operator.kubeconfigPath);
+    expect(byRbac.code).toBe(1);
+    expect(byRbac.stderr).toContain(`you are not allowed to review proposals in ${ns.name}`);
+    expect(byRbac.stderr).toContain(`User "${OPERATOR_USERNAME}" cannot patch resource "policyproposals"`);
+
+    // 2. Grant it update/patch here for a moment: the ValidatingAdmissionPolicy still refuses.
+    const rbac = adminKubeConfig().makeApiClient(RbacAuthorizationV1Api);
+    const role = await bindRole({ namespace: ns.name, subject: operator, rules: [{ apiGroups: [GROUP], resources: [PLURAL], verbs: ['update', 'patch'] }] });
+    try {
+      const byPolicy = await plugin(['approve', 'shop-r1', '-n', ns.name], operator.kubeconfigPath);
+      expect(byPolicy.code).toBe(1);
+      expect(byPolicy.stderr).toBe(`error: the API server refused to approve policyproposal ${ns.name}/shop-r1: the operator cannot review its own proposals (ValidatingAdmissionPolicy ${POLICY})\n`);
+
+      const patched = await kubectl(['patch', 'policyproposal', 'shop-r1', '-n', ns.name, '--type=merge', '-p',
+        mergePatch({ decision: 'Approved', reviewer: OPERATOR_USERNAME, reviewedAt: '2025-01-31T12:00:00Z' })], { kubeconfig: operator.kubeconfigPath });
+      expect(patched.code).not.toBe(0);
+      expect(patched.stderr).toContain(`ValidatingAdmissionPolicy '${POLICY}' with binding '${POLICY}' denied request: the operator cannot review its own proposals`);
+
+      // Writing its status is fine: the policy does not match the status subresource.
+      const status = operator.kubeConfig.makeApiClient(CustomObjectsApi);
+      await status.patchNamespacedCustomObjectStatus({ group: GROUP, version: VERSION, namespace: ns.name, plural: PLURAL, name: 'shop-r1', body: [{ op: 'add', path: '/status', value: { phase: 'Pending', message: 'awaiting review' } }] });
+    } finally {
+      await rbac.deleteNamespacedRoleBinding({ namespace: ns.name, name: role }).catch(() => {});
+      await rbac.deleteNamespacedRole({ namespace: ns.name, name: role }).catch(() => {});
+    }
+    expect(await readReview(ns.name, 'shop-r1')).toEqual({ decision: 'Pending' });
+  });
+
+  it('a reviewer cannot sign in someone else\'s name (kubectl patch)', async (ctx) => {
+    ctx.skip(!canIssueUserCertificates(), NO_CLIENT_CA);
+    const ns = await testNamespace('review');
+    await createProposal(ns.name, 'shop-r1');
+    const rita = await userIdentity('rita');
+    await grantReviewer(ns.name, rita.username);
+    const as = { kubeconfig: rita.kubeconfigPath };
+
+    const forged = await kubectl(['patch', 'policyproposal', 'shop-r1', '-n', ns.name, '--type=merge', '-p',
+      mergePatch({ decision: 'Approved', reviewer: 'carol', reviewedAt: '2025-01-31T12:00:00Z' })], as);
+    expect(forged.code).not.toBe(0);
+    expect(forged.stderr).toContain(`ValidatingAdmissionPolicy '${POLICY}' with binding '${POLICY}' denied request: spec.review.reviewer must be the requesting user (rita)`);
+
+    // Leaving an earlier reviewer's name in place while changing the decision is the same forgery.
+    await kubectlOk(['patch', 'policyproposal', 'shop-r1', '-n', ns.name, '--type=merge', '-p', mergePatch({ decision: 'Rejected', reviewer: 'hivewall-admin', reviewedAt: '2025-01-31T12:00:00Z' })]);
+    const keep = await kubectl(['patch', 'policyproposal', 'shop-r1', '-n', ns.name, '--type=merge', '-p', JSON.stringify({ spec: { review: { decision: 'Approved' } } })], as);
+    expect(keep.stderr).toContain('spec.review.reviewer must be the requesting user (rita)');
+
+    // A decision needs a time.
+    const untimed = await kubectl(['patch', 'policyproposal', 'shop-r1', '-n', ns.name, '--type=json', '-p',
+      JSON.stringify([{ op: 'replace', path: '/spec/review', value: { decision: 'Approved', reviewer: 'rita' } }])], as);
+    expect(untimed.stderr).toContain('a decision other than Pending needs spec.review.reviewedAt');
+
+    // Signing as oneself passes; other edits (labels) never need a signature.
+    await kubectlOk(['patch', 'policyproposal', 'shop-r1', '-n', ns.name, '--type=merge', '-p', mergePatch({ decision: 'Approved', reviewer: 'rita', reviewedAt: '2025-01-31T12:00:00Z' })], as);
+    await kubectlOk(['label', 'policyproposal', 'shop-r1', '-n', ns.name, 'team=shop']);
+    expect(await readReview(ns.name, 'shop-r1')).toEqual({ decision: 'Approved', reviewer: 'rita', reviewedAt: '2025-01-31T12:00:00Z' });
+  });
+
+  it('nobody creates a pre-approved proposal, not even a cluster admin; the operator creates Pending ones', async () => {
+    const ns = await testNamespace('review');
+    const admin = adminKubeConfig().makeApiClient(CustomObjectsApi);
+    let denied: unknown;
+    try {
+      await createProposal(ns.name, 'preapproved', { decision: 'Approved', reviewer: 'hivewall-admin', reviewedAt: '2025-01-31T12:00:00Z' }, admin);
+    } catch (err) {
+      denied = err;
+    }
+    expect(apiStatus(denied)).toBe(403);
+    expect(apiErrorMessage(denied)).toContain(`ValidatingAdmissionPolicy '${POLICY}' with binding '${POLICY}' denied request: a new PolicyProposal must have spec.review.decision Pending and no reviewer`);
+
+    const operator = await serviceAccountIdentity(OPERATOR_NAMESPACE, OPERATOR_SERVICE_ACCOUNT);
+    const asOperator = operator.kubeConfig.makeApiClient(CustomObjectsApi);
+    let byOperator: unknown;
+    try {
+      await createProposal(ns.name, 'self-approved', { decision: 'Approved', reviewer: OPERATOR_USERNAME, reviewedAt: '2025-01-31T12:00:00Z' }, asOperator);
+    } catch (err) {
+      byOperator = err;
+    }
+    expect(apiErrorMessage(byOperator)).toContain('nobody creates pre-approved proposals');
+
+    await createProposal(ns.name, 'shop-r1', undefined, asOperator);
+    expect(await readReview(ns.name, 'shop-r1')).toEqual({ decision: 'Pending' });
+  });
+});
