@@ -1,0 +1,108 @@
+/**
+ * A decoded gRPC message (protobufjs `toObject` with {@link LOADER_OPTIONS}: proto field names,
+ * enum names, 64-bit integers as strings, only fields present on the wire) → the protojson shape
+ * `hubble observe -o jsonpb` prints, so that the Hubble JSON parser (`hubbleValueResult`) maps
+ * both sources with one set of rules. Pure.
+ *
+ * protojson rules applied (google.golang.org/protobuf/encoding/protojson):
+ * - `google.protobuf.Timestamp` is an RFC 3339 string, "Z-normalized UTC ... with 0, 3, 6 or 9
+ *   fractional digits"; a Timestamp outside 0001-01-01..9999-12-31 or with nanos outside
+ *   [0, 1e9) is invalid and is passed on as an unparsable string (the parser then rejects it).
+ * - Wrappers (`google.protobuf.BoolValue`, ...) are written as their bare value; a present
+ *   wrapper whose `value` is absent on the wire is the zero value (BoolValue{} is `false`).
+ * - Other `google.protobuf.*` messages (Any, FieldMask) are not used by hivewall and dropped.
+ *
+ * Everything else is already in protojson form: enum names (an unknown number stays a number,
+ * as protojson writes it), uint64 as decimal strings, proto field names (`is_reply`, `IP`).
+ */
+import type { MessagePlans } from './definitions.js';
+
+export interface TimestampObject {
+  readonly seconds?: string | number;
+  readonly nanos?: number;
+}
+
+/** Smallest and largest valid `Timestamp.seconds` (0001-01-01T00:00:00Z, 9999-12-31T23:59:59Z). */
+const MIN_SECONDS = -62_135_596_800;
+const MAX_SECONDS = 253_402_300_799;
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** `Timestamp` seconds and nanos, or undefined when the value is not a valid Timestamp. */
+export function timestampParts(value: unknown): { seconds: number; nanos: number } | undefined {
+  if (!isRecord(value)) return undefined;
+  const rawSeconds = value['seconds'] ?? 0;
+  const nanos = value['nanos'] ?? 0;
+  const seconds = typeof rawSeconds === 'string' ? Number(rawSeconds) : rawSeconds;
+  if (typeof seconds !== 'number' || !Number.isSafeInteger(seconds) || seconds < MIN_SECONDS || seconds > MAX_SECONDS) return undefined;
+  if (typeof nanos !== 'number' || !Number.isInteger(nanos) || nanos < 0 || nanos > 999_999_999) return undefined;
+  return { seconds, nanos };
+}
+
+/** Nanoseconds since the epoch of a valid `Timestamp`, else undefined. */
+export function timestampNanos(value: unknown): bigint | undefined {
+  const parts = timestampParts(value);
+  return parts === undefined ? undefined : BigInt(parts.seconds) * 1_000_000_000n + BigInt(parts.nanos);
+}
+
+/** A `Timestamp` object from nanoseconds since the epoch (for requests). */
+export function timestampFromNanos(ns: bigint): { seconds: string; nanos: number } {
+  let seconds = ns / 1_000_000_000n;
+  let nanos = ns % 1_000_000_000n;
+  if (nanos < 0n) {
+    seconds -= 1n;
+    nanos += 1_000_000_000n;
+  }
+  return { seconds: seconds.toString(), nanos: Number(nanos) };
+}
+
+/** protojson's text of a `Timestamp`: `2024-05-02T09:14:03.512874321Z` (0, 3, 6 or 9 fraction digits). */
+export function formatTimestamp(value: unknown): string {
+  const parts = timestampParts(value);
+  if (parts === undefined) return 'invalid google.protobuf.Timestamp';
+  const base = new Date(parts.seconds * 1000).toISOString().slice(0, 19);
+  const { nanos } = parts;
+  let fraction = '';
+  if (nanos !== 0) {
+    const digits = String(nanos).padStart(9, '0');
+    if (nanos % 1_000_000 === 0) fraction = `.${digits.slice(0, 3)}`;
+    else if (nanos % 1000 === 0) fraction = `.${digits.slice(0, 6)}`;
+    else fraction = `.${digits}`;
+  }
+  return `${base}${fraction}Z`;
+}
+
+/**
+ * Converts a decoded message of type `type` (full name, e.g. `observer.GetFlowsResponse`) to its
+ * protojson shape. Fields missing from the plan (none, with the bundled .proto files) are copied.
+ */
+export function toProtojson(plans: MessagePlans, type: string, message: unknown): unknown {
+  if (!isRecord(message)) return message;
+  const plan = plans.get(type);
+  const out: Record<string, unknown> = {};
+  for (const [name, value] of Object.entries(message)) {
+    const field = plan?.get(name);
+    if (field === undefined) {
+      out[name] = value;
+      continue;
+    }
+    const kind = field.kind;
+    if (kind.kind === 'drop') continue;
+    const one = (v: unknown): unknown => {
+      switch (kind.kind) {
+        case 'timestamp':
+          return formatTimestamp(v);
+        case 'wrapper':
+          return isRecord(v) ? (v['value'] ?? kind.zero) : v;
+        case 'message':
+          return toProtojson(plans, kind.type, v);
+        default:
+          return v;
+      }
+    };
+    out[name] = field.repeated && Array.isArray(value) ? value.map(one) : one(value);
+  }
+  return out;
+}

@@ -1,0 +1,169 @@
+/** The pure parts of the Hubble gRPC source: backoff, resume de-duplication, filters, protojson conversion. */
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { backoffCeiling, backoffDelay } from './backoff.js';
+import { formatTimestamp, timestampFromNanos, timestampNanos, toProtojson } from './convert.js';
+import { loadHubbleDefinitions } from './definitions.js';
+import { namespaceWhitelist } from './filter.js';
+import { flowIdentity, ResumeTracker } from './resume.js';
+
+describe('backoff', () => {
+  it.each([
+    { name: 'first attempt', attempt: 0, policy: {}, ceiling: 1000 },
+    { name: 'doubles', attempt: 3, policy: {}, ceiling: 8000 },
+    { name: 'capped at max', attempt: 10, policy: {}, ceiling: 60_000 },
+    { name: 'huge attempt stays capped', attempt: 5000, policy: {}, ceiling: 60_000 },
+    { name: 'custom policy', attempt: 2, policy: { initialMs: 50, maxMs: 1000, multiplier: 3 }, ceiling: 450 },
+  ])('ceiling: $name', ({ attempt, policy, ceiling }) => {
+    expect(backoffCeiling(attempt, policy)).toBe(ceiling);
+  });
+
+  it('full jitter: uniform in [0, ceiling) from the injected random source', () => {
+    expect(backoffDelay(2, () => 0)).toBe(0);
+    expect(backoffDelay(2, () => 0.5)).toBe(2000);
+    expect(backoffDelay(2, () => 0.999_999)).toBe(3999);
+    expect(backoffDelay(2, () => Number.NaN)).toBe(0);
+    fc.assert(
+      fc.property(fc.nat(100), fc.double({ min: 0, max: 1, maxExcluded: true, noNaN: true }), (attempt, r) => {
+        const delay = backoffDelay(attempt, () => r, { initialMs: 10, maxMs: 5000 });
+        return delay >= 0 && delay < Math.max(1, backoffCeiling(attempt, { initialMs: 10, maxMs: 5000 }));
+      }),
+    );
+  });
+});
+
+describe('ResumeTracker', () => {
+  it('drops, on a resumed stream, the flows already seen at the since boundary and anything older', () => {
+    const t = new ResumeTracker();
+    t.beginStream();
+    expect(t.since()).toBeUndefined();
+    expect([t.flow(100n, 'a'), t.flow(200n, 'b'), t.flow(200n, 'c')]).toEqual(['new', 'new', 'new']);
+    expect(t.since()).toBe(200n);
+    expect(t.boundarySize()).toBe(2);
+
+    t.beginStream(); // reconnect: since = 200, inclusive
+    expect(t.flow(100n, 'a')).toBe('duplicate'); // a server ignoring since
+    expect(t.flow(200n, 'b')).toBe('duplicate');
+    expect(t.flow(200n, 'c')).toBe('duplicate');
+    expect(t.flow(200n, 'd')).toBe('new'); // same time, not seen before
+    expect(t.flow(300n, 'e')).toBe('new');
+    expect(t.since()).toBe(300n);
+
+    t.beginStream();
+    expect(t.flow(300n, 'e')).toBe('duplicate');
+    expect(t.flow(300n, 'f')).toBe('new');
+  });
+
+  it('keeps flows without a time, and out-of-order flows on the first stream', () => {
+    const t = new ResumeTracker();
+    t.beginStream();
+    expect(t.flow(undefined, 'x')).toBe('new');
+    expect(t.flow(500n, 'a')).toBe('new');
+    expect(t.flow(400n, 'b')).toBe('new');
+    expect(t.since()).toBe(500n);
+  });
+
+  it('starts from an initial since and drops older flows', () => {
+    const t = new ResumeTracker(1000n);
+    t.beginStream();
+    expect(t.since()).toBe(1000n);
+    expect(t.flow(999n, 'a')).toBe('duplicate');
+    expect(t.flow(1000n, 'b')).toBe('new');
+  });
+
+  it('drops lost-event notices repeated by a resumed stream only', () => {
+    const t = new ResumeTracker();
+    t.beginStream();
+    expect(t.lostEvent('l1')).toBe('new');
+    t.flow(10n, 'a');
+    t.beginStream();
+    expect(t.lostEvent('l1')).toBe('duplicate');
+    expect(t.lostEvent('l2')).toBe('new');
+  });
+
+  it('identifies flows by uuid, else by content', () => {
+    expect(flowIdentity({ uuid: 'u-1', verdict: 'FORWARDED' })).toBe('uuid:u-1');
+    expect(flowIdentity({ uuid: '', verdict: 'FORWARDED' })).toBe('content:{"uuid":"","verdict":"FORWARDED"}');
+    expect(flowIdentity({ IP: { source: '10.0.0.1' } })).not.toBe(flowIdentity({ IP: { source: '10.0.0.2' } }));
+  });
+});
+
+describe('namespaceWhitelist', () => {
+  it.each([
+    { name: 'no namespaces: no whitelist', namespaces: [], want: [] },
+    { name: 'one', namespaces: ['shop'], want: [{ source_pod: ['shop/'] }, { destination_pod: ['shop/'] }] },
+    {
+      name: 'sorted and unique',
+      namespaces: ['shop', 'payments', 'shop'],
+      want: [{ source_pod: ['payments/', 'shop/'] }, { destination_pod: ['payments/', 'shop/'] }],
+    },
+  ])('$name', ({ namespaces, want }) => {
+    expect(namespaceWhitelist(namespaces)).toEqual(want);
+  });
+
+  it.each(['', 'Shop', 'a/b', 'x'.repeat(64), '-a', 'a_b'])('rejects the invalid namespace name %j', (ns) => {
+    expect(() => namespaceWhitelist([ns])).toThrow(/invalid namespace/);
+  });
+});
+
+describe('protojson conversion', () => {
+  it.each([
+    { name: 'whole seconds', ts: { seconds: '1714641243' }, text: '2024-05-02T09:14:03Z' },
+    { name: 'milliseconds', ts: { seconds: '1714641243', nanos: 512_000_000 }, text: '2024-05-02T09:14:03.512Z' },
+    { name: 'microseconds', ts: { seconds: '1714641243', nanos: 512_874_000 }, text: '2024-05-02T09:14:03.512874Z' },
+    { name: 'nanoseconds', ts: { seconds: '1714641243', nanos: 512_874_321 }, text: '2024-05-02T09:14:03.512874321Z' },
+    { name: 'before the epoch', ts: { seconds: -1, nanos: 1 }, text: '1969-12-31T23:59:59.000000001Z' },
+    { name: 'the zero Timestamp', ts: {}, text: '1970-01-01T00:00:00Z' },
+    { name: 'year 0 is invalid', ts: { seconds: '-62135596801' }, text: 'invalid google.protobuf.Timestamp' },
+    { name: 'nanos out of range', ts: { seconds: 1, nanos: 1_000_000_000 }, text: 'invalid google.protobuf.Timestamp' },
+  ])('Timestamp: $name', ({ ts, text }) => {
+    expect(formatTimestamp(ts)).toBe(text);
+  });
+
+  it('round-trips nanoseconds through Timestamp objects', () => {
+    fc.assert(
+      fc.property(fc.bigInt({ min: -62_135_596_800_000_000_000n, max: 253_402_300_799_999_999_999n }), (ns) => timestampNanos(timestampFromNanos(ns)) === ns),
+    );
+  });
+
+  it('maps timestamps, wrappers (BoolValue{} is false) and nested messages; leaves names and strings as decoded', () => {
+    const { plans } = loadHubbleDefinitions();
+    const decoded = {
+      flow: {
+        time: { seconds: '1714641243', nanos: 100_000_000 },
+        verdict: 'FORWARDED',
+        is_reply: {},
+        IP: { source: '10.0.0.1', destination: '10.0.0.2' },
+        l4: { TCP: { source_port: 1, destination_port: 2 } },
+      },
+      lost_events: undefined,
+      node_name: 'n1',
+      time: { seconds: '1714641243', nanos: 100_000_000 },
+    };
+    expect(toProtojson(plans, 'observer.GetFlowsResponse', decoded)).toEqual({
+      flow: {
+        time: '2024-05-02T09:14:03.100Z',
+        verdict: 'FORWARDED',
+        is_reply: false,
+        IP: { source: '10.0.0.1', destination: '10.0.0.2' },
+        l4: { TCP: { source_port: 1, destination_port: 2 } },
+      },
+      lost_events: undefined,
+      node_name: 'n1',
+      time: '2024-05-02T09:14:03.100Z',
+    });
+    expect(toProtojson(plans, 'flow.LostEvent', { source: 'HUBBLE_RING_BUFFER', num_events_lost: '3', cpu: { value: 2 } })).toEqual({
+      source: 'HUBBLE_RING_BUFFER',
+      num_events_lost: '3',
+      cpu: 2,
+    });
+    expect(toProtojson(plans, 'flow.Flow', { is_reply: { value: true }, source_names: ['a', 'b'] })).toEqual({ is_reply: true, source_names: ['a', 'b'] });
+  });
+
+  it('decodes what it encodes: a GetFlowsRequest with a whitelist and since', () => {
+    const { getFlows } = loadHubbleDefinitions();
+    const request = { follow: true, whitelist: [{ source_pod: ['shop/'] }, { destination_pod: ['shop/'] }], since: timestampFromNanos(1_714_641_243_100_000_001n) };
+    const bytes = getFlows.requestSerialize(request);
+    expect(getFlows.requestDeserialize(bytes)).toEqual({ ...request, since: { seconds: '1714641243', nanos: 100_000_001 } });
+  });
+});

@@ -1,0 +1,477 @@
+/**
+ * The live Hubble flow source: a `GetFlows` stream (`follow: true`) from hubble-relay (or one
+ * Cilium agent's Hubble server) over gRPC, plaintext or TLS / mTLS, that survives restarts of the
+ * server without losing or double-counting flows, and hands each message's {@link ParseResult} to
+ * a sink.
+ *
+ * - Request: `follow: true`; a whitelist keeping flows whose source OR destination pod is in one
+ *   of the namespaces in scope (filter.ts); on reconnect `since` = time of the newest flow seen.
+ * - Every message is decoded with hivewall's own subset of Cilium's .proto files (proto/), turned
+ *   into the protojson shape (convert.ts) and mapped by the Hubble JSON parser's
+ *   `hubbleValueResult`, so the file and the gRPC source give identical results for one message.
+ * - Resume: the flows at exactly `since` are sent again by Hubble (`since` is inclusive) and are
+ *   dropped by identity (resume.ts), as are repeated lost-event notices.
+ * - Reconnect: capped exponential backoff with full jitter (backoff.ts); the attempt counter
+ *   resets once a stream is established (headers or a message received). Each attempt uses a
+ *   fresh channel, so the delay between attempts is ours, not grpc-js's reconnect backoff.
+ * - Malformed messages (undecodable bytes, wrong types or values) are counted, logged and
+ *   delivered as `skip` results; they never end the stream or throw.
+ *
+ * Not pure: network, timers, logging. The clock and the random source are injectable for tests.
+ */
+import { readFile } from 'node:fs/promises';
+import * as grpc from '@grpc/grpc-js';
+import type { Logger } from 'pino';
+import type { ParseResult, SkipReason } from '../../domain/flow.js';
+import { hubbleValueResult } from '../hubble/parse.js';
+import { backoffDelay, type BackoffPolicy } from './backoff.js';
+import { formatTimestamp, timestampFromNanos, timestampNanos, toProtojson } from './convert.js';
+import { loadHubbleDefinitions, type HubbleDefinitions } from './definitions.js';
+import { namespaceWhitelist, type FlowFilterObject } from './filter.js';
+import { flowIdentity, ResumeTracker } from './resume.js';
+
+/** Receives every message's result, in stream order (flows, lost events, node status, skips). */
+export type HubbleObserverSink = (result: ParseResult) => void;
+
+/**
+ * TLS to hubble-relay. Cilium deploys relay with mTLS (`hubble.relay.tls.server.enabled`,
+ * `hubble.tls.auto`): a CA bundle, a client certificate and key, and a server certificate for
+ * `*.hubble-relay.cilium.io`, so `serverName` usually has to be set (e.g.
+ * `ui.hubble-relay.cilium.io`) when dialling the Service name. Files are read at every connection
+ * attempt, so rotated certificates are picked up on the next reconnect.
+ */
+export interface HubbleTlsOptions {
+  /** CA bundle (PEM) trusted for the server certificate; the system roots when neither is given. */
+  readonly ca?: string | Buffer;
+  readonly caFile?: string;
+  /** Client certificate chain (PEM), for mTLS. */
+  readonly cert?: string | Buffer;
+  readonly certFile?: string;
+  /** Client private key (PEM), for mTLS. */
+  readonly key?: string | Buffer;
+  readonly keyFile?: string;
+  /** Name to verify the server certificate against (and send as SNI / authority) instead of the address's host. */
+  readonly serverName?: string;
+}
+
+/** Timers and time, injectable for tests. */
+export interface HubbleClock {
+  now(): number;
+  setTimeout(callback: () => void, ms: number): unknown;
+  clearTimeout(handle: unknown): void;
+}
+
+export const systemClock: HubbleClock = {
+  now: () => Date.now(),
+  setTimeout: (callback, ms) => setTimeout(callback, ms),
+  clearTimeout: (handle) => clearTimeout(handle as ReturnType<typeof setTimeout>),
+};
+
+export interface HubbleObserverOptions {
+  /** gRPC target, e.g. `hubble-relay.kube-system.svc:443` or `dns:///hubble-relay.kube-system:80`. */
+  readonly address: string;
+  /** Keep flows whose source or destination pod is in one of these namespaces; absent or empty: all flows. */
+  readonly namespaces?: readonly string[];
+  /** TLS settings; plaintext when absent. */
+  readonly tls?: HubbleTlsOptions;
+  readonly sink: HubbleObserverSink;
+  readonly logger: Logger;
+  /** Status changes for the operator's conditions (connected, disconnected, lost events, node status). */
+  readonly onEvent?: (event: HubbleObserverEvent) => void;
+  /** `since` of the first request (e.g. the last flow time persisted with the graph); default: new flows only. */
+  readonly since?: Date;
+  readonly backoff?: BackoffPolicy;
+  /** A connection attempt that is not READY after this long is abandoned (default 10 s). */
+  readonly connectTimeoutMs?: number;
+  /**
+   * HTTP/2 keepalive ping interval (default 330 s). Hubble's gRPC servers keep grpc-go's default
+   * enforcement policy (MinTime 5 min), which closes connections that ping more often.
+   */
+  readonly keepaliveTimeMs?: number;
+  /** Extra grpc-js channel options (merged last). */
+  readonly channelOptions?: grpc.ChannelOptions;
+  /** Directory of the .proto files (default: resolved from this module, see definitions.ts). */
+  readonly protoDir?: string;
+  /** Uniform in [0, 1); default Math.random. */
+  readonly random?: () => number;
+  readonly clock?: HubbleClock;
+}
+
+export interface HubbleObserverError {
+  readonly message: string;
+  /** gRPC status name (UNAVAILABLE, UNAUTHENTICATED, ...), when the error is a call status. */
+  readonly code?: string;
+  /** Epoch milliseconds. */
+  readonly at: number;
+}
+
+export type HubbleObserverEvent =
+  | { readonly type: 'connected'; readonly address: string; readonly since?: string }
+  | { readonly type: 'disconnected'; readonly error: HubbleObserverError; readonly attempt: number; readonly retryInMs: number }
+  | { readonly type: 'lost-events'; readonly source: string; readonly count: number; readonly total: number }
+  | { readonly type: 'node-status'; readonly node?: string; readonly detail: string }
+  | { readonly type: 'stopped' };
+
+export interface HubbleObserverStats {
+  /** A stream is established (headers or a message received) and has not ended. */
+  readonly connected: boolean;
+  /** Flow results delivered. */
+  readonly flows: number;
+  /** Lost-event notices delivered, and the events they say were lost (sum of `num_events_lost`). */
+  readonly lostEventNotices: number;
+  readonly lostEvents: number;
+  readonly nodeStatus: number;
+  /** Connection attempts after the first one. */
+  readonly reconnects: number;
+  /** Messages that could not be decoded or did not fit the schema (`malformed` + `schema-mismatch` skips). */
+  readonly malformed: number;
+  /** Skip results by reason (including `unsupported-protocol`, e.g. ARP or VRRP flows). */
+  readonly skipped: Readonly<Record<SkipReason, number>>;
+  /** Messages dropped because a resumed stream repeated them. */
+  readonly duplicates: number;
+  /** Exceptions thrown by the sink (caught and logged). */
+  readonly sinkErrors: number;
+  /** Time of the newest flow seen (RFC 3339, nanoseconds): the next reconnect's `since`. */
+  readonly lastFlowTime?: string;
+  readonly lastError?: HubbleObserverError;
+}
+
+type Decoded = { readonly ok: true; readonly value: Record<string, unknown> } | { readonly ok: false; readonly error: string };
+
+interface Attempt {
+  readonly client: grpc.Client;
+  readonly call: grpc.ClientReadableStream<Decoded>;
+  established: boolean;
+  timedOut: boolean;
+  watchdog: unknown;
+  ended: boolean;
+}
+
+const STATUS_NAMES = new Map<number, string>(
+  Object.entries(grpc.status).filter((e): e is [string, number] => typeof e[1] === 'number').map(([name, code]) => [code, name]),
+);
+
+/** Malformed messages logged at `warn` before switching to `debug`. */
+const LOUD_SKIPS = 10;
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function describe(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+function emptySkipped(): Record<SkipReason, number> {
+  return { empty: 0, malformed: 0, 'schema-mismatch': 0, 'too-long': 0, 'unsupported-protocol': 0 };
+}
+
+export class HubbleObserverSource {
+  private readonly options: HubbleObserverOptions;
+  private readonly logger: Logger;
+  private readonly clock: HubbleClock;
+  private readonly random: () => number;
+  private readonly whitelist: FlowFilterObject[];
+  private readonly tracker: ResumeTracker;
+  private definitions: HubbleDefinitions | undefined;
+
+  private running = false;
+  /** Incremented by every start(): a connect() of an earlier run that was awaiting I/O gives up. */
+  private generation = 0;
+  private failures = 0;
+  private attempts = 0;
+  private attempt: Attempt | undefined;
+  private retryTimer: unknown;
+  private stopWaiters: (() => void)[] = [];
+
+  private connected = false;
+  private flows = 0;
+  private lostEventNotices = 0;
+  private lostEvents = 0;
+  private nodeStatus = 0;
+  private reconnects = 0;
+  private malformed = 0;
+  private readonly skipped = emptySkipped();
+  private duplicates = 0;
+  private sinkErrors = 0;
+  private lastError: HubbleObserverError | undefined;
+
+  constructor(options: HubbleObserverOptions) {
+    this.options = options;
+    this.logger = options.logger.child({ component: 'hubble-observer', address: options.address });
+    this.clock = options.clock ?? systemClock;
+    this.random = options.random ?? Math.random;
+    this.whitelist = namespaceWhitelist(options.namespaces ?? []);
+    const since = options.since;
+    this.tracker = new ResumeTracker(since === undefined ? undefined : BigInt(since.getTime()) * 1_000_000n);
+  }
+
+  /** Starts streaming (idempotent). Loading the .proto files may throw here; everything after is retried. */
+  start(): void {
+    if (this.running) return;
+    this.definitions ??= loadHubbleDefinitions(this.options.protoDir);
+    this.running = true;
+    this.failures = 0;
+    void this.connect(++this.generation);
+  }
+
+  /** Stops: cancels the call, closes the channel, cancels a pending reconnect. Resolves when the call has ended. */
+  stop(): Promise<void> {
+    if (!this.running && this.attempt === undefined) return Promise.resolve();
+    this.running = false;
+    if (this.retryTimer !== undefined) {
+      this.clock.clearTimeout(this.retryTimer);
+      this.retryTimer = undefined;
+    }
+    const attempt = this.attempt;
+    if (attempt === undefined) {
+      this.connected = false;
+      this.emit({ type: 'stopped' });
+      return Promise.resolve();
+    }
+    const done = new Promise<void>((resolve) => this.stopWaiters.push(resolve));
+    attempt.call.cancel();
+    return done;
+  }
+
+  stats(): HubbleObserverStats {
+    const since = this.tracker.since();
+    return {
+      connected: this.connected,
+      flows: this.flows,
+      lostEventNotices: this.lostEventNotices,
+      lostEvents: this.lostEvents,
+      nodeStatus: this.nodeStatus,
+      reconnects: this.reconnects,
+      malformed: this.malformed,
+      skipped: { ...this.skipped },
+      duplicates: this.duplicates,
+      sinkErrors: this.sinkErrors,
+      ...(since === undefined ? {} : { lastFlowTime: formatTimestamp(timestampFromNanos(since)) }),
+      ...(this.lastError === undefined ? {} : { lastError: this.lastError }),
+    };
+  }
+
+  private emit(event: HubbleObserverEvent): void {
+    try {
+      this.options.onEvent?.(event);
+    } catch (error) {
+      this.logger.error({ err: error, event: event.type }, 'hubble observer event handler failed');
+    }
+  }
+
+  private async credentials(): Promise<grpc.ChannelCredentials> {
+    const tls = this.options.tls;
+    if (tls === undefined) return grpc.credentials.createInsecure();
+    const pem = async (value: string | Buffer | undefined, file: string | undefined): Promise<Buffer | null> => {
+      if (value !== undefined) return Buffer.isBuffer(value) ? value : Buffer.from(value);
+      return file === undefined ? null : readFile(file);
+    };
+    const [ca, cert, key] = await Promise.all([pem(tls.ca, tls.caFile), pem(tls.cert, tls.certFile), pem(tls.key, tls.keyFile)]);
+    if ((cert === null) !== (key === null)) throw new Error('TLS client certificate and key must be given together');
+    return grpc.credentials.createSsl(ca, key, cert);
+  }
+
+  private channelOptions(): grpc.ChannelOptions {
+    const serverName = this.options.tls?.serverName;
+    return {
+      'grpc.keepalive_time_ms': this.options.keepaliveTimeMs ?? 330_000,
+      'grpc.keepalive_timeout_ms': 20_000,
+      'grpc.keepalive_permit_without_calls': 0,
+      // A fresh subchannel per attempt: our backoff decides when to dial, not the shared pool's.
+      'grpc.use_local_subchannel_pool': 1,
+      'grpc.enable_retries': 0,
+      'grpc.service_config_disable_resolution': 1,
+      ...(serverName === undefined ? {} : { 'grpc.ssl_target_name_override': serverName, 'grpc.default_authority': serverName }),
+      ...this.options.channelOptions,
+    };
+  }
+
+  private request(): Record<string, unknown> {
+    const since = this.tracker.since();
+    return {
+      follow: true,
+      ...(this.whitelist.length > 0 ? { whitelist: this.whitelist } : {}),
+      ...(since === undefined ? {} : { since: timestampFromNanos(since) }),
+    };
+  }
+
+  private async connect(generation: number): Promise<void> {
+    this.retryTimer = undefined;
+    if (!this.running || generation !== this.generation) return;
+    const definitions = this.definitions;
+    if (definitions === undefined) return;
+    if (this.attempts++ > 0) this.reconnects++;
+    let client: grpc.Client;
+    try {
+      const credentials = await this.credentials();
+      if (!this.running || generation !== this.generation) return;
+      client = new grpc.Client(this.options.address, credentials, this.channelOptions());
+    } catch (error) {
+      this.fail({ message: `cannot set up the connection: ${describe(error)}`, at: this.clock.now() });
+      return;
+    }
+    this.tracker.beginStream();
+    const request = this.request();
+    const method = definitions.getFlows;
+    const deserialize = (bytes: Buffer): Decoded => {
+      try {
+        const value: unknown = method.responseDeserialize(bytes);
+        return isRecord(value) ? { ok: true, value } : { ok: false, error: 'not a message' };
+      } catch (error) {
+        return { ok: false, error: describe(error) };
+      }
+    };
+    let call: grpc.ClientReadableStream<Decoded>;
+    try {
+      call = client.makeServerStreamRequest(method.path, (value: object) => method.requestSerialize(value), deserialize, request, new grpc.Metadata());
+    } catch (error) {
+      client.close();
+      this.fail({ message: `cannot start GetFlows: ${describe(error)}`, at: this.clock.now() });
+      return;
+    }
+    const attempt: Attempt = { client, call, established: false, timedOut: false, watchdog: undefined, ended: false };
+    this.attempt = attempt;
+    const since = request['since'] === undefined ? undefined : formatTimestamp(request['since']);
+    this.logger.debug({ since, whitelist: this.whitelist, attempt: this.attempts }, 'hubble observer connecting');
+
+    // The stream counts as established when the server answers (headers or a message; hubble-relay
+    // sends node status right away), or when the call is still open on a READY channel after the
+    // connect timeout (a quiet agent: grpc-go sends headers with the first message). A server that
+    // accepts the connection but fails the call (mTLS rejection) is therefore never "established"
+    // and the backoff keeps growing. Not READY by then: the attempt is abandoned.
+    const timeout = this.options.connectTimeoutMs ?? 10_000;
+    attempt.watchdog = this.clock.setTimeout(() => {
+      attempt.watchdog = undefined;
+      if (attempt.ended || attempt.established) return;
+      if (client.getChannel().getConnectivityState(false) === grpc.connectivityState.READY) {
+        establish();
+        return;
+      }
+      attempt.timedOut = true;
+      call.cancel();
+    }, timeout);
+
+    const establish = () => {
+      if (attempt.established || attempt.ended) return;
+      attempt.established = true;
+      this.failures = 0;
+      this.connected = true;
+      this.logger.info({ since }, 'hubble observer connected');
+      this.emit({ type: 'connected', address: this.options.address, ...(since === undefined ? {} : { since }) });
+    };
+    call.on('metadata', establish);
+    call.on('data', (message: Decoded) => {
+      if (attempt.ended) return;
+      establish();
+      this.handle(message);
+    });
+    // The status event below carries the outcome; an 'error' listener keeps the stream from throwing.
+    call.on('error', () => undefined);
+    call.on('status', (status: grpc.StatusObject) => this.ended(attempt, status, timeout));
+  }
+
+  private ended(attempt: Attempt, status: grpc.StatusObject, timeout: number): void {
+    if (attempt.ended) return;
+    attempt.ended = true;
+    if (attempt.watchdog !== undefined) this.clock.clearTimeout(attempt.watchdog);
+    attempt.client.close();
+    if (this.attempt === attempt) this.attempt = undefined;
+    this.connected = false;
+    if (!this.running) {
+      this.logger.info('hubble observer stopped');
+      this.emit({ type: 'stopped' });
+      const waiters = this.stopWaiters;
+      this.stopWaiters = [];
+      for (const resolve of waiters) resolve();
+      return;
+    }
+    const code = STATUS_NAMES.get(status.code) ?? String(status.code);
+    let message: string;
+    if (attempt.timedOut) message = `no connection within ${timeout} ms`;
+    else if (status.code === grpc.status.OK) message = 'GetFlows stream ended by the server';
+    else message = status.details || code;
+    this.fail({ message, code: attempt.timedOut ? 'DEADLINE_EXCEEDED' : code, at: this.clock.now() });
+  }
+
+  /** Records an error and schedules the next attempt. */
+  private fail(error: HubbleObserverError): void {
+    this.lastError = error;
+    this.connected = false;
+    if (!this.running) return;
+    const attempt = this.failures++;
+    const retryInMs = backoffDelay(attempt, this.random, this.options.backoff);
+    this.logger.warn({ err: error.message, code: error.code, retryInMs, attempt }, 'hubble observer disconnected');
+    this.emit({ type: 'disconnected', error, attempt, retryInMs });
+    const generation = this.generation;
+    this.retryTimer = this.clock.setTimeout(() => void this.connect(generation), retryInMs);
+  }
+
+  private handle(message: Decoded): void {
+    if (!message.ok) {
+      this.deliver({ kind: 'skip', reason: 'malformed', detail: `undecodable GetFlowsResponse: ${message.error}` });
+      return;
+    }
+    const value = message.value;
+    const flow = value['flow'];
+    const lost = value['lost_events'];
+    if (isRecord(flow)) {
+      const ns = timestampNanos(value['time']) ?? timestampNanos(flow['time']);
+      if (this.tracker.flow(ns, flowIdentity(flow)) === 'duplicate') {
+        this.duplicates++;
+        return;
+      }
+    } else if (isRecord(lost)) {
+      if (this.tracker.lostEvent(JSON.stringify([value['time'], value['node_name'], lost])) === 'duplicate') {
+        this.duplicates++;
+        return;
+      }
+    } else if (value['node_status'] === undefined) {
+      this.deliver({ kind: 'skip', reason: 'schema-mismatch', detail: 'GetFlowsResponse has no flow, node_status or lost_events' });
+      return;
+    }
+    let result: ParseResult;
+    try {
+      result = hubbleValueResult(toProtojson(this.definitions?.plans ?? new Map(), 'observer.GetFlowsResponse', value));
+    } catch (error) {
+      result = { kind: 'skip', reason: 'malformed', detail: `cannot map GetFlowsResponse: ${describe(error)}` };
+    }
+    this.deliver(result);
+  }
+
+  private deliver(result: ParseResult): void {
+    switch (result.kind) {
+      case 'flow':
+        this.flows++;
+        break;
+      case 'lost-events':
+        this.lostEventNotices++;
+        this.lostEvents += result.count;
+        this.logger.warn({ source: result.source, count: result.count, total: this.lostEvents }, 'hubble lost events');
+        this.emit({ type: 'lost-events', source: result.source, count: result.count, total: this.lostEvents });
+        break;
+      case 'node-status':
+        this.nodeStatus++;
+        this.logger.info({ node: result.node, detail: result.detail }, 'hubble node status');
+        this.emit({ type: 'node-status', ...(result.node === undefined ? {} : { node: result.node }), detail: result.detail });
+        break;
+      case 'skip': {
+        this.skipped[result.reason]++;
+        const malformed = result.reason === 'malformed' || result.reason === 'schema-mismatch';
+        if (malformed) this.malformed++;
+        const fields = { reason: result.reason, detail: result.detail };
+        if (malformed && this.malformed <= LOUD_SKIPS) this.logger.warn(fields, 'hubble message skipped');
+        else this.logger.debug(fields, 'hubble message skipped');
+        break;
+      }
+      default:
+        break;
+    }
+    try {
+      this.options.sink(result);
+    } catch (error) {
+      this.sinkErrors++;
+      this.logger.error({ err: error, kind: result.kind }, 'hubble sink failed');
+    }
+  }
+}
