@@ -1,5 +1,6 @@
 /** `hivewall learn`: flows (+ snapshot) → policies on disk, and a summary. */
 import { generatePolicies, type Flavor } from '../domain/generate.js';
+import { learnReportInput, writeReportFile } from '../report/write.js';
 import { InputError } from './errors.js';
 import { learnFromInputs, type FlowInputOptions } from './learn-pipeline.js';
 import type { CliIo } from './main.js';
@@ -12,6 +13,8 @@ export interface LearnOptions extends FlowInputOptions {
   readonly flavor: Flavor;
   readonly publicIngress: boolean;
   readonly dns: boolean;
+  /** Also write the HTML report here. */
+  readonly report?: string;
 }
 
 export async function runLearn(options: LearnOptions, io: CliIo): Promise<void> {
@@ -30,6 +33,7 @@ export async function runLearn(options: LearnOptions, io: CliIo): Promise<void> 
     const written = await writeNamespacePolicies(options.out, ns.namespace, ns.objects);
     changed += written.written.length + written.removed.length;
   }
+  if (options.report) await writeReportFile(options.report, learnReportInput(learned.learner, result, options.flavor, options.flows));
   if (!options.quiet) {
     io.stdout.write(summarize(learned, { namespaces: result.namespaces, out: options.out, flavor: options.flavor === 'cilium' ? 'CiliumNetworkPolicy' : 'NetworkPolicy', files: changed }));
   }

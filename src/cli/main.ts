@@ -6,6 +6,7 @@ import { Command, CommanderError, Option } from 'commander';
 import { CliError, UsageError } from './errors.js';
 import { runGraph } from './graph-command.js';
 import { runLearn } from './learn-command.js';
+import { runOperator } from './operator-command.js';
 
 export interface CliIo {
   readonly stdout: NodeJS.WritableStream & { isTTY?: boolean };
@@ -44,6 +45,7 @@ export function buildProgram(io: CliIo): Command {
     .addOption(new Option('--flavor <flavor>', 'policy flavor').choices(['networkpolicy', 'cilium']).default('networkpolicy'))
     .option('--no-public-ingress', 'never open a LoadBalancer/NodePort workload to 0.0.0.0/0; allow only the observed client addresses')
     .option('--no-dns', 'do not add the DNS allowance (53/UDP and 53/TCP to the observed DNS servers)')
+    .option('--report <file>', 'also write a self-contained interactive HTML report: the graph, its evidence and the rules that allow each edge')
     .exitOverride()
     .action(async (options) => {
       await runLearn(options, io);
@@ -55,6 +57,25 @@ export function buildProgram(io: CliIo): Command {
     .exitOverride()
     .action(async (options) => {
       await runGraph(options, io);
+    });
+
+  program
+    .command('operator')
+    .description('run the controller: learn from flows, propose, audit and enforce per Segmentation (flags override HIVEWALL_* environment variables)')
+    .option('--kubeconfig <file>', 'kubeconfig file (default: $KUBECONFIG, else in-cluster service account)')
+    .option('--namespace <ns>', 'the operator\'s namespace: Lease and checkpoint ConfigMap (default hivewall-system)')
+    .option('--flows-path <file>', 'Hubble flow export file to follow (hubble-export-file-path)')
+    .option('--identity <name>', 'this replica\'s leader-election identity (default: $HOSTNAME)')
+    .option('--lease-duration-seconds <n>', 'leader Lease duration (default 15)')
+    .option('--resync-ms <n>', 'reconcile every Segmentation at least this often (default 10000)')
+    .option('--inventory-refresh-ms <n>', 're-list pods, services and owners this often (default 15000)')
+    .option('--flow-poll-ms <n>', 'poll the flow file this often (default 500)')
+    .option('--health-port <n>', '/healthz, /readyz and /metrics port (default 8081; 0 picks a free port)')
+    .option('--bind-address <addr>', 'address of the health server (default 0.0.0.0)')
+    .option('--log-level <level>', 'fatal, error, warn, info, debug or trace (default info)')
+    .exitOverride()
+    .action(async (options) => {
+      await runOperator(options, io);
     });
 
   return program;

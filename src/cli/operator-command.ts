@@ -1,0 +1,134 @@
+/**
+ * `hivewall operator`: the controller process. Parses its configuration once, builds the logger,
+ * the Kubernetes client and the health/metrics server, then runs leader election; only the leader
+ * learns, audits and reconciles. SIGTERM releases the Lease and persists learned state.
+ */
+import { KubeConfig } from '@kubernetes/client-node';
+import { ConfigError, parseConfig, type Config } from '../config.js';
+import { Kube } from '../k8s/kube.js';
+import { runLeaderWork } from '../operator/operator.js';
+import { LeaderElector } from '../runtime/leader-election.js';
+import { kubeLeaseLock } from '../runtime/lease-lock.js';
+import { HealthServer } from '../runtime/health.js';
+import { handleShutdownSignals } from '../runtime/signals.js';
+import { createLogger } from '../telemetry/logger.js';
+import { createMetrics } from '../telemetry/metrics.js';
+import { CliError, UsageError } from './errors.js';
+import type { CliIo } from './main.js';
+
+export interface OperatorFlags {
+  readonly kubeconfig?: string;
+  readonly namespace?: string;
+  readonly flowsPath?: string;
+  readonly identity?: string;
+  readonly leaseDurationSeconds?: string;
+  readonly resyncMs?: string;
+  readonly inventoryRefreshMs?: string;
+  readonly flowPollMs?: string;
+  readonly healthPort?: string;
+  readonly bindAddress?: string;
+  readonly logLevel?: string;
+}
+
+const num = (v: string | undefined) => (v === undefined ? undefined : Number(v));
+
+/** Flags win over environment variables (HIVEWALL_*), which win over defaults. */
+export function operatorConfig(flags: OperatorFlags, env: NodeJS.ProcessEnv): Config {
+  const pick = <T>(flag: T | undefined, envName: string, convert: (s: string) => T): T | undefined =>
+    flag !== undefined ? flag : env[envName] !== undefined ? convert(env[envName]!) : undefined;
+  const raw = Object.fromEntries(Object.entries({
+    kubeconfig: pick(flags.kubeconfig, 'KUBECONFIG', String),
+    namespace: pick(flags.namespace, 'HIVEWALL_NAMESPACE', String),
+    flowsPath: pick(flags.flowsPath, 'HIVEWALL_FLOWS_PATH', String),
+    identity: pick(flags.identity, 'HOSTNAME', String),
+    leaseDurationSeconds: pick(num(flags.leaseDurationSeconds), 'HIVEWALL_LEASE_DURATION_SECONDS', Number),
+    resyncMs: pick(num(flags.resyncMs), 'HIVEWALL_RESYNC_MS', Number),
+    inventoryRefreshMs: pick(num(flags.inventoryRefreshMs), 'HIVEWALL_INVENTORY_REFRESH_MS', Number),
+    flowPollMs: pick(num(flags.flowPollMs), 'HIVEWALL_FLOW_POLL_MS', Number),
+    healthPort: pick(num(flags.healthPort), 'HIVEWALL_HEALTH_PORT', Number),
+    bindAddress: pick(flags.bindAddress, 'HIVEWALL_BIND_ADDRESS', String),
+    logLevel: pick(flags.logLevel, 'HIVEWALL_LOG_LEVEL', String),
+  }).filter(([, v]) => v !== undefined));
+  try {
+    return parseConfig(raw);
+  } catch (error) {
+    if (error instanceof ConfigError) throw new UsageError(`operator configuration: ${error.message}`);
+    throw error;
+  }
+}
+
+export async function runOperator(flags: OperatorFlags, io: CliIo): Promise<void> {
+  const config = operatorConfig(flags, process.env);
+  const log = createLogger({ level: config.logLevel, destination: io.stdout });
+  const kubeConfig = new KubeConfig();
+  if (config.kubeconfig) kubeConfig.loadFromFile(config.kubeconfig);
+  else kubeConfig.loadFromCluster();
+  const kube = new Kube(kubeConfig);
+  const metrics = createMetrics();
+  const health = new HealthServer({ port: config.healthPort, host: config.bindAddress, registry: metrics.registry, logger: log.child({ component: 'health' }) });
+  let working = false;
+  health.addReadyCheck('leader-election', () => elector.isRunning());
+  health.addReadyCheck('reconciling', () => working || !elector.isLeader());
+  const bound = await health.listen();
+  log.info({ port: bound.port, identity: config.identity }, 'operator starting');
+
+  const leaseMs = config.leaseDurationSeconds * 1000;
+  const elector: LeaderElector = new LeaderElector({
+    lock: kubeLeaseLock(kubeConfig, config.namespace, config.leaseName),
+    identity: config.identity,
+    leaseDurationMs: leaseMs,
+    // client-go's ratios: renew well before the lease runs out, retry several times per lease.
+    renewDeadlineMs: Math.floor((leaseMs * 2) / 3),
+    retryPeriodMs: Math.max(250, Math.floor(leaseMs / 8)),
+    logger: log.child({ component: 'leader-election' }),
+    metrics: { leader: (isLeader) => metrics.leaderStatus.set({ lease: config.leaseName }, isLeader ? 1 : 0) },
+    callbacks: {
+      onStartedLeading: async (signal: AbortSignal) => {
+        log.info({}, 'started leading');
+        try {
+          await runLeaderWork({
+            config,
+            kube,
+            log,
+            signal,
+            onReady: () => (working = true),
+            metrics: {
+              onReconcile: (ms, error) => {
+                metrics.reconcileDuration.observe({ controller: 'segmentation', result: error ? 'error' : 'success' }, ms / 1000);
+                if (error) metrics.reconcileErrors.inc({ controller: 'segmentation', kind: 'reconcile' });
+              },
+              onFlows: (count) => metrics.flowsIngested.inc({ source: 'hubble-file', result: 'read' }, count),
+            },
+          });
+        } finally {
+          working = false;
+        }
+      },
+      onStoppedLeading: () => log.info({}, 'stopped leading'),
+    },
+  });
+
+  let shuttingDown = false;
+  const stopped = new Promise<void>((resolve) => {
+    handleShutdownSignals({
+      logger: log,
+      exitAfterShutdown: false,
+      forceExitAfterMs: 30_000,
+      shutdown: async () => {
+        shuttingDown = true;
+        health.markShuttingDown();
+        await elector.stop();
+        await health.close();
+        resolve();
+      },
+    });
+  });
+  const campaign = elector.run().then(async () => {
+    if (shuttingDown) return;
+    // Like client-go: a replica that lost its lease exits and is restarted, rather than risk two leaders.
+    log.error({}, 'leadership lost; exiting');
+    await health.close();
+    throw new CliError('leadership lost', 1);
+  });
+  await Promise.race([stopped, campaign]);
+}

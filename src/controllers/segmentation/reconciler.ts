@@ -1,0 +1,286 @@
+/**
+ * Segmentation reconcile, level-based: read the Segmentation, its proposals, the owned live
+ * policies and the learned state; decide (pure, decide.ts); apply the actions; patch status only
+ * when it changed. Running it twice in a row with nothing new makes no API write.
+ */
+import type { KubernetesObject } from '@kubernetes/client-node';
+import type { Logger } from 'pino';
+import { GROUP, VERSION, API_VERSION } from '../../api/meta.js';
+import { policyProposalSchema, type PolicyProposal } from '../../api/policy-proposal.js';
+import { segmentationSchema, type Segmentation, type SegmentationStatus } from '../../api/segmentation.js';
+import { trafficProfileSchema } from '../../api/traffic-profile.js';
+import { WorkloadCatalog } from '../../domain/catalog.js';
+import type { Learner } from '../../domain/learner.js';
+import { buildProposal, comparable, type ProposalDraft } from '../../domain/proposal.js';
+import type { Policy } from '../../domain/simulate/index.js';
+import { MANAGED_BY_LABEL, MANAGED_BY_VALUE } from '../../domain/translate/naming.js';
+import type { KubernetesObject as PolicyObject } from '../../domain/translate/networkpolicy.js';
+import { toYaml } from '../../domain/translate/render.js';
+import { Kube } from '../../k8s/kube.js';
+import { AuditEngine } from '../../operator/audit.js';
+import type { ClusterCache } from '../../operator/cluster-cache.js';
+import { namespaceView, toProfileSpec } from '../../operator/learning-state.js';
+import { decide, proposalName, type Action, type ProposalFact } from './decide.js';
+
+export const FINALIZER = 'hivewall.dev/cleanup';
+export const SEGMENTATION_LABEL = 'hivewall.dev/segmentation';
+
+export interface ReconcileContext {
+  readonly kube: Kube;
+  readonly learner: Learner;
+  readonly cluster: ClusterCache;
+  readonly audits: Map<string, AuditEngine>;
+  readonly log: Logger;
+  readonly now: () => number;
+  /** Set when a flow source is failing: the Segmentation reports Degraded. */
+  readonly sourceError: () => string | undefined;
+}
+
+const POLICY_KIND = { NetworkPolicy: ['networking.k8s.io/v1', 'NetworkPolicy'], CiliumNetworkPolicy: ['cilium.io/v2', 'CiliumNetworkPolicy'] } as const;
+const iso = (ms: number) => new Date(ms).toISOString();
+
+export async function reconcileSegmentation(ctx: ReconcileContext, namespace: string, name: string): Promise<{ requeueAfter?: number }> {
+  const { kube } = ctx;
+  const raw = await kube.get<KubernetesObject>(API_VERSION, 'Segmentation', namespace, name);
+  if (!raw) {
+    ctx.audits.delete(namespace);
+    return {};
+  }
+  const parsed = segmentationSchema.safeParse(raw);
+  if (!parsed.success) {
+    const message = parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).slice(0, 3).join('; ');
+    await invalid(ctx, raw, message);
+    return {};
+  }
+  const seg = parsed.data;
+  if (seg.metadata.deletionTimestamp) {
+    await deleteOwned(ctx, namespace);
+    ctx.audits.delete(namespace);
+    if (seg.metadata.finalizers?.includes(FINALIZER)) {
+      await kube.mergePatch(raw, { metadata: { finalizers: seg.metadata.finalizers.filter((f) => f !== FINALIZER), resourceVersion: seg.metadata.resourceVersion } });
+    }
+    return {};
+  }
+  if (!seg.metadata.finalizers?.includes(FINALIZER)) {
+    await kube.mergePatch(raw, { metadata: { finalizers: [...(seg.metadata.finalizers ?? []), FINALIZER], resourceVersion: seg.metadata.resourceVersion } });
+  }
+
+  const now = ctx.now();
+  const view = namespaceView(ctx.learner, namespace);
+  const flavor = seg.spec.flavor;
+  const [policyApi, policyKind] = POLICY_KIND[flavor];
+  const owned = await kube.list<KubernetesObject>(policyApi, policyKind, namespace, `${MANAGED_BY_LABEL}=${MANAGED_BY_VALUE}`);
+  const otherFlavor = flavor === 'NetworkPolicy' ? POLICY_KIND.CiliumNetworkPolicy : POLICY_KIND.NetworkPolicy;
+  const ownedOther = await kube.list<KubernetesObject>(otherFlavor[0], otherFlavor[1], namespace, `${MANAGED_BY_LABEL}=${MANAGED_BY_VALUE}`).catch(() => []);
+  const proposals = (await kube.list<KubernetesObject>(API_VERSION, 'PolicyProposal', namespace, `${SEGMENTATION_LABEL}=${name}`))
+    .map((p) => policyProposalSchema.safeParse(p))
+    .flatMap((r) => (r.success ? [r.data] : []));
+
+  const inventory = ctx.cluster.inventory;
+  const draft: ProposalDraft | undefined = view.edges.length === 0 ? undefined : buildProposal({
+    namespace,
+    spec: {
+      flavor,
+      minFlowsPerEdge: seg.spec.learning.minFlowsPerEdge,
+      ...(seg.spec.workloads.selector ? { selector: seg.spec.workloads.selector } : {}),
+      exclude: seg.spec.workloads.exclude,
+      allowDns: seg.spec.allow.dns,
+      allowPublicIngress: seg.spec.allow.publicIngress,
+      externalBy: seg.spec.egress.external,
+    },
+    edges: view.edges,
+    catalog: WorkloadCatalog.build(ctx.cluster.identity, ctx.learner.observedPods),
+    dnsNames: ctx.learner.dnsNames,
+    apiserverIps: inventory.endpointSlices.filter((s) => s.namespace === 'default' && s.serviceName === 'kubernetes').flatMap((s) => s.endpoints.flatMap((e) => e.addresses)),
+    nodeIps: [...new Set(inventory.nodes.flatMap((n) => n.ips))].sort(),
+    podCidrs: [...new Set(inventory.nodes.flatMap((n) => n.podCIDRs))].sort(),
+    live: owned as PolicyObject[],
+    formatTime: iso,
+  });
+
+  const facts: ProposalFact[] = proposals.map((p) => ({
+    name: p.metadata.name,
+    revision: p.spec.content.revision,
+    digest: p.spec.content.digest,
+    decision: p.spec.review.decision,
+    ...(p.spec.review.reviewer ? { reviewer: p.spec.review.reviewer } : {}),
+    ...(p.status?.phase ? { phase: p.status.phase } : {}),
+  }));
+  const approved = approvedProposal(proposals, seg);
+  const audit = approved ? ctx.audits.get(namespace) : undefined;
+  const auditFacts = audit && audit.proposal === approved?.metadata.name ? { flows: audit.flows, wouldDeny: audit.wouldDeny, samples: audit.sampleList() } : undefined;
+  const liveInSync = approved ? inSync(approved.spec.content.objects as PolicyObject[], owned as PolicyObject[]) && ownedOther.length === 0 : owned.length === 0;
+  const sourceError = ctx.sourceError();
+
+  const decision = decide({
+    now,
+    name,
+    generation: seg.metadata.generation ?? 0,
+    spec: seg.spec,
+    status: seg.status ?? {},
+    learning: { flows: view.flows, edges: view.edges.length, ...(view.lastNewEdge !== undefined ? { lastNewEdge: view.lastNewEdge } : {}), lostEvents: ctx.learner.stats.lostEvents },
+    ...(draft ? { draftDigest: draft.digest } : {}),
+    proposals: facts,
+    ...(auditFacts ? { audit: auditFacts } : {}),
+    liveInSync,
+    ownedPolicies: owned.length + ownedOther.length,
+    ...(sourceError ? { sourceError } : {}),
+  });
+
+  for (const action of decision.actions) await execute(ctx, seg, raw, action, { draft, proposals, owned: [...owned, ...ownedOther], view });
+  await persistProfile(ctx, seg, view);
+  if (!sameStatus(seg.status, decision.status)) {
+    await kube.patchStatus(GROUP, VERSION, 'segmentations', namespace, name, { ...nullMissing(seg.status, decision.status) });
+  }
+  return { requeueAfter: decision.requeueAfter };
+}
+
+function approvedProposal(proposals: readonly PolicyProposal[], seg: Segmentation): PolicyProposal | undefined {
+  return [...proposals]
+    .filter((p) => p.spec.review.decision === 'Approved' || (!seg.spec.promotion.requireApproval && p.spec.review.decision !== 'Rejected'))
+    .sort((a, b) => b.spec.content.revision - a.spec.content.revision)[0];
+}
+
+/** Live owned objects equal the approved ones (compared as hivewall writes them). */
+function inSync(want: readonly PolicyObject[], live: readonly PolicyObject[]): boolean {
+  if (want.length !== live.length) return false;
+  const liveByName = new Map(live.map((o) => [o.metadata.name, toYaml(comparable(o))]));
+  return want.every((o) => liveByName.get(o.metadata.name) === toYaml(comparable(o)));
+}
+
+interface ExecuteState {
+  readonly draft: ProposalDraft | undefined;
+  readonly proposals: readonly PolicyProposal[];
+  readonly owned: readonly KubernetesObject[];
+  readonly view: ReturnType<typeof namespaceView>;
+}
+
+async function execute(ctx: ReconcileContext, seg: Segmentation, raw: KubernetesObject, action: Action, state: ExecuteState): Promise<void> {
+  const { kube } = ctx;
+  const namespace = seg.metadata.namespace!;
+  const log = ctx.log.child({ action: action.type });
+  switch (action.type) {
+    case 'create-proposal': {
+      const draft = state.draft!;
+      const proposal = {
+        apiVersion: API_VERSION,
+        kind: 'PolicyProposal',
+        metadata: {
+          name: proposalName(seg.metadata.name, action.revision),
+          namespace,
+          labels: { [SEGMENTATION_LABEL]: seg.metadata.name, [MANAGED_BY_LABEL]: MANAGED_BY_VALUE },
+          ownerReferences: [{ apiVersion: API_VERSION, kind: 'Segmentation', name: seg.metadata.name, uid: seg.metadata.uid!, controller: true }],
+        },
+        spec: {
+          content: {
+            segmentation: seg.metadata.name,
+            revision: action.revision,
+            flavor: seg.spec.flavor,
+            digest: draft.digest,
+            objects: draft.objects,
+            evidence: draft.evidence,
+            diff: draft.diff,
+            skipped: draft.skipped,
+          },
+          review: { decision: 'Pending' },
+        },
+      };
+      await kube.create(proposal as KubernetesObject);
+      log.info({ proposal: proposal.metadata.name, objects: draft.objects.length }, 'proposal created');
+      return;
+    }
+    case 'supersede-proposal':
+      await kube.patchStatus(GROUP, VERSION, 'policyproposals', namespace, action.name, { phase: 'Superseded', message: 'a newer revision was proposed' });
+      return;
+    case 'mark-proposal':
+      await kube.patchStatus(GROUP, VERSION, 'policyproposals', namespace, action.name, { phase: action.phase });
+      return;
+    case 'reset-audit': {
+      const proposal = state.proposals.find((p) => p.metadata.name === action.proposal)!;
+      const enforcer = seg.spec.flavor === 'CiliumNetworkPolicy' ? 'cilium' : 'generic';
+      ctx.audits.set(namespace, new AuditEngine(namespace, action.proposal, proposal.spec.content.objects as unknown as Policy[], ctx.cluster.clusterModel, enforcer));
+      return;
+    }
+    case 'apply': {
+      const proposal = state.proposals.find((p) => p.metadata.name === action.proposal)!;
+      const want = proposal.spec.content.objects as unknown as KubernetesObject[];
+      const names = new Set(want.map((o) => `${o.kind}/${o.metadata?.name}`));
+      for (const object of want) {
+        await kube.apply({
+          ...object,
+          metadata: {
+            ...object.metadata,
+            ownerReferences: [{ apiVersion: API_VERSION, kind: 'Segmentation', name: seg.metadata.name, uid: seg.metadata.uid!, controller: true, blockOwnerDeletion: true }],
+          },
+        } as KubernetesObject);
+      }
+      for (const stale of state.owned) if (!names.has(`${stale.kind}/${stale.metadata?.name}`)) await kube.delete(stale);
+      log.info({ proposal: action.proposal, policies: want.length }, 'policies applied');
+      return;
+    }
+    case 'delete-owned':
+      for (const o of state.owned) await kube.delete(o);
+      log.info({ policies: state.owned.length }, 'owned policies removed');
+      return;
+    case 'event':
+      await kube.event(raw, action.kind, action.reason, action.message);
+      return;
+  }
+}
+
+/** Persists the namespace's learned edges (only when they changed since what is stored). */
+async function persistProfile(ctx: ReconcileContext, seg: Segmentation, view: ReturnType<typeof namespaceView>): Promise<void> {
+  if (view.edges.length === 0) return;
+  const namespace = seg.metadata.namespace!;
+  const spec = toProfileSpec(seg.metadata.name, view, ctx.learner.dnsNames, ctx.learner.stats.lostEvents);
+  const existing = await ctx.kube.get<KubernetesObject>(API_VERSION, 'TrafficProfile', namespace, seg.metadata.name);
+  const stored = existing ? trafficProfileSchema.safeParse(existing) : undefined;
+  if (stored?.success && JSON.stringify({ ...stored.data.spec, lostEvents: 0 }) === JSON.stringify({ ...spec, lostEvents: 0 })) return;
+  await ctx.kube.apply({
+    apiVersion: API_VERSION,
+    kind: 'TrafficProfile',
+    metadata: {
+      name: seg.metadata.name,
+      namespace,
+      labels: { [SEGMENTATION_LABEL]: seg.metadata.name, [MANAGED_BY_LABEL]: MANAGED_BY_VALUE },
+      ownerReferences: [{ apiVersion: API_VERSION, kind: 'Segmentation', name: seg.metadata.name, uid: seg.metadata.uid!, controller: true }],
+    },
+    spec,
+  } as KubernetesObject);
+}
+
+async function deleteOwned(ctx: ReconcileContext, namespace: string): Promise<void> {
+  for (const [apiVersion, kind] of Object.values(POLICY_KIND)) {
+    const owned = await ctx.kube.list<KubernetesObject>(apiVersion, kind, namespace, `${MANAGED_BY_LABEL}=${MANAGED_BY_VALUE}`).catch(() => []);
+    for (const o of owned) await ctx.kube.delete(o);
+  }
+}
+
+/** An invalid spec: condition + Event, no crash, no other action (DESIGN.md §5 style 2). */
+async function invalid(ctx: ReconcileContext, raw: KubernetesObject, message: string): Promise<void> {
+  const existing = (raw as { status?: SegmentationStatus }).status;
+  const generation = raw.metadata?.generation ?? 0;
+  const condition = { type: 'Ready', status: 'False' as const, reason: 'InvalidSpec', message, lastTransitionTime: iso(ctx.now()), observedGeneration: generation };
+  const old = existing?.conditions?.find((c) => c.type === 'Ready');
+  if (existing?.phase === 'Invalid' && old?.message === message && existing.observedGeneration === generation) return;
+  await ctx.kube.patchStatus(GROUP, VERSION, 'segmentations', raw.metadata!.namespace!, raw.metadata!.name!, { phase: 'Invalid', observedGeneration: generation, conditions: [condition] });
+  await ctx.kube.event(raw, 'Warning', 'InvalidSpec', message);
+  ctx.log.warn({ reason: message }, 'invalid Segmentation');
+}
+
+function sameStatus(a: SegmentationStatus | undefined, b: SegmentationStatus): boolean {
+  return JSON.stringify(sortDeep(a ?? {})) === JSON.stringify(sortDeep(b));
+}
+
+/** JSON merge patch semantics: a field the old status had and the new one lacks is set to null. */
+function nullMissing(old: SegmentationStatus | undefined, next: SegmentationStatus): Record<string, unknown> {
+  const out: Record<string, unknown> = { ...next };
+  for (const key of Object.keys(old ?? {})) if (!(key in next)) out[key] = null;
+  return out;
+}
+
+function sortDeep(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(sortDeep);
+  if (value && typeof value === 'object') return Object.fromEntries(Object.keys(value).sort().map((k) => [k, sortDeep((value as Record<string, unknown>)[k])]));
+  return value;
+}

@@ -1,0 +1,145 @@
+/**
+ * The operator's narrow view of the API server: typed reads, server-side apply with one field
+ * manager, status patches on the status subresource, and Events. Errors carry the operation and
+ * the object in their message (see {@link KubeError}).
+ */
+import {
+  CoreV1Api,
+  CustomObjectsApi,
+  KubeConfig,
+  KubernetesObjectApi,
+  PatchStrategy,
+  setHeaderOptions,
+  type KubernetesObject,
+} from '@kubernetes/client-node';
+
+export const FIELD_MANAGER = 'hivewall';
+
+/** An API error with the operation, the object and the HTTP status in one message. */
+export class KubeError extends Error {
+  override readonly name = 'KubeError';
+  constructor(readonly operation: string, readonly object: string, readonly status: number | undefined, cause: unknown) {
+    super(`${operation} ${object}: ${status ?? 'no response'} ${describe(cause)}`);
+  }
+  get retryable(): boolean {
+    return this.status === undefined || this.status === 409 || this.status === 429 || this.status >= 500;
+  }
+}
+
+function describe(error: unknown): string {
+  const body = (error as { body?: unknown }).body;
+  if (typeof body === 'string') {
+    try {
+      return (JSON.parse(body) as { message?: string }).message ?? body;
+    } catch {
+      return body.slice(0, 300);
+    }
+  }
+  return error instanceof Error ? error.message.split('\n')[0]! : String(error);
+}
+
+export function statusOf(error: unknown): number | undefined {
+  const code = (error as { code?: unknown }).code;
+  return typeof code === 'number' ? code : undefined;
+}
+
+const label = (o: { kind?: string; metadata?: { namespace?: string; name?: string } }) => `${o.kind ?? 'object'} ${o.metadata?.namespace ? `${o.metadata.namespace}/` : ''}${o.metadata?.name ?? ''}`;
+
+export class Kube {
+  readonly objects: KubernetesObjectApi;
+  readonly custom: CustomObjectsApi;
+  readonly core: CoreV1Api;
+  /** Writes made through this client (the idle-reconcile test counts them). */
+  writes = 0;
+
+  constructor(readonly config: KubeConfig) {
+    this.objects = KubernetesObjectApi.makeApiClient(config);
+    this.custom = config.makeApiClient(CustomObjectsApi);
+    this.core = config.makeApiClient(CoreV1Api);
+  }
+
+  private async call<T>(operation: string, object: string, fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn();
+    } catch (error) {
+      throw new KubeError(operation, object, statusOf(error), error);
+    }
+  }
+
+  async list<T extends KubernetesObject>(apiVersion: string, kind: string, namespace?: string, labelSelector?: string): Promise<T[]> {
+    const result = await this.call('list', `${kind} in ${namespace ?? 'all namespaces'}`, () =>
+      this.objects.list<T>(apiVersion, kind, namespace, undefined, undefined, undefined, undefined, labelSelector));
+    return result.items.map((item) => ({ apiVersion, kind, ...item }) as T);
+  }
+
+  async get<T extends KubernetesObject>(apiVersion: string, kind: string, namespace: string, name: string): Promise<T | undefined> {
+    try {
+      return await this.objects.read<T>({ apiVersion, kind, metadata: { namespace, name } } as Parameters<KubernetesObjectApi['read']>[0] & T);
+    } catch (error) {
+      if (statusOf(error) === 404) return undefined;
+      throw new KubeError('get', `${kind} ${namespace}/${name}`, statusOf(error), error);
+    }
+  }
+
+  async create<T extends KubernetesObject>(object: T): Promise<T> {
+    this.writes++;
+    return this.call('create', label(object), () => this.objects.create(object));
+  }
+
+  /** Server-side apply with field manager `hivewall`, forcing ownership of the fields hivewall sets. */
+  async apply<T extends KubernetesObject>(object: T): Promise<T> {
+    this.writes++;
+    return this.call('apply', label(object), () => this.objects.patch(object, undefined, undefined, FIELD_MANAGER, true, PatchStrategy.ServerSideApply));
+  }
+
+  async mergePatch<T extends KubernetesObject>(object: T, patch: Record<string, unknown>): Promise<T> {
+    this.writes++;
+    const body = { apiVersion: object.apiVersion, kind: object.kind, metadata: { name: object.metadata?.name, namespace: object.metadata?.namespace }, ...patch } as T;
+    return this.call('patch', label(object), () => this.objects.patch(body, undefined, undefined, FIELD_MANAGER, undefined, PatchStrategy.MergePatch));
+  }
+
+  async delete(object: KubernetesObject): Promise<void> {
+    this.writes++;
+    try {
+      await this.objects.delete(object);
+    } catch (error) {
+      if (statusOf(error) !== 404) throw new KubeError('delete', label(object), statusOf(error), error);
+    }
+  }
+
+  /** JSON merge patch of a custom resource's status subresource. */
+  async patchStatus(group: string, version: string, plural: string, namespace: string, name: string, status: unknown): Promise<void> {
+    this.writes++;
+    await this.call('patch status of', `${plural}.${group} ${namespace}/${name}`, () =>
+      this.custom.patchNamespacedCustomObjectStatus(
+        { group, version, plural, namespace, name, body: { status } },
+        setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
+      ));
+  }
+
+  /** A core/v1 Event about `involved`; failures to record are swallowed (events are best effort). */
+  async event(involved: KubernetesObject, type: 'Normal' | 'Warning', reason: string, message: string, now = new Date()): Promise<void> {
+    const ns = involved.metadata?.namespace ?? 'default';
+    try {
+      this.writes++;
+      await this.core.createNamespacedEvent({
+        namespace: ns,
+        body: {
+          metadata: { generateName: `${involved.metadata?.name ?? 'hivewall'}.`, namespace: ns },
+          involvedObject: { apiVersion: involved.apiVersion, kind: involved.kind, name: involved.metadata?.name, namespace: ns, uid: involved.metadata?.uid },
+          type,
+          reason,
+          message: message.slice(0, 1000),
+          firstTimestamp: now,
+          lastTimestamp: now,
+          count: 1,
+          source: { component: 'hivewall' },
+          reportingComponent: 'hivewall.dev/operator',
+          reportingInstance: process.env.HOSTNAME ?? 'hivewall',
+        },
+      });
+    } catch {
+      // Events are informational; a failure to record one must not fail the reconcile.
+    }
+  }
+}

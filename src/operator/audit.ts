@@ -1,0 +1,90 @@
+/**
+ * Audit: every live flow of a namespace in Audit or Enforce is evaluated against the approved
+ * policies with the independent policy simulator; flows the policies would deny are counted and
+ * sampled (for status, Events and metrics). One engine per namespace, reset when the approved
+ * proposal changes. Bounded memory: a fixed dedupe window and a fixed number of samples.
+ */
+import type { Flow } from '../domain/flow.js';
+import { createEvaluator, type ClusterModel, type Evaluator, type Peer, type Policy } from '../domain/simulate/index.js';
+
+const SAMPLE_LIMIT = 10;
+const DEDUPE_LIMIT = 16_384;
+const TRAFFIC = new Set(['FORWARDED', 'AUDIT', 'REDIRECTED', 'TRACED', 'TRANSLATED']);
+
+export interface AuditSample {
+  time: string;
+  client: string;
+  server: string;
+  port: number;
+  protocol: string;
+  count: number;
+}
+
+export class AuditEngine {
+  flows = 0;
+  wouldDeny = 0;
+  private readonly samples = new Map<string, AuditSample>();
+  private readonly seen = new Set<string>();
+  private evaluator: Evaluator;
+  /** New would-deny pairs since the last drain, for Events. */
+  private fresh: AuditSample[] = [];
+
+  constructor(readonly namespace: string, readonly proposal: string, private policies: readonly Policy[], cluster: ClusterModel, private readonly enforcer: 'generic' | 'cilium') {
+    this.evaluator = createEvaluator(cluster, policies, { networkPolicyEnforcer: enforcer });
+  }
+
+  /** The cluster changed (pods came and went): evaluate further flows against the new model. */
+  updateCluster(cluster: ClusterModel): void {
+    this.evaluator = createEvaluator(cluster, this.policies, { networkPolicyEnforcer: this.enforcer });
+  }
+
+  /** Evaluates one flow if it is a new connection touching this namespace. */
+  observe(flow: Flow): void {
+    if (flow.isReply || !TRAFFIC.has(flow.verdict) || !flow.confirmed) return;
+    if (flow.protocol !== 'TCP' && flow.protocol !== 'UDP' && flow.protocol !== 'SCTP') return;
+    if (flow.source.namespace !== this.namespace && flow.destination.namespace !== this.namespace) return;
+    const key = `${flow.source.ip} ${flow.source.port} ${flow.destination.ip} ${flow.destination.port} ${flow.protocol}`;
+    if (this.seen.has(key)) return;
+    if (this.seen.size >= DEDUPE_LIMIT) this.seen.clear();
+    this.seen.add(key);
+    this.flows++;
+    const result = this.evaluator.evaluate({ source: toPeer(flow.source), destination: toPeer(flow.destination, flow.destinationNames), port: flow.destination.port, protocol: flow.protocol });
+    if (result.allowed) return;
+    this.wouldDeny++;
+    const client = describe(flow.source);
+    const server = describe(flow.destination);
+    const id = `${client} ${server} ${flow.destination.port}/${flow.protocol}`;
+    const existing = this.samples.get(id);
+    const time = new Date(flow.time).toISOString();
+    if (existing) {
+      existing.count++;
+      existing.time = time;
+      return;
+    }
+    const sample = { time, client, server, port: flow.destination.port, protocol: flow.protocol, count: 1 };
+    if (this.samples.size < SAMPLE_LIMIT) this.samples.set(id, sample);
+    this.fresh.push(sample);
+  }
+
+  sampleList(): AuditSample[] {
+    return [...this.samples.values()].sort((a, b) => (a.client + a.server < b.client + b.server ? -1 : 1)).map((s) => ({ ...s }));
+  }
+
+  /** Would-deny pairs first seen since the last call (for Events). */
+  drainFresh(): AuditSample[] {
+    const out = this.fresh;
+    this.fresh = [];
+    return out;
+  }
+}
+
+function toPeer(e: Flow['source'], names?: readonly string[]): Peer {
+  if (e.namespace && e.podName) return { kind: 'pod', namespace: e.namespace, name: e.podName };
+  const entity = e.reserved === 'world' || e.reserved === 'host' || e.reserved === 'remote-node' || e.reserved === 'kube-apiserver' ? e.reserved : undefined;
+  return { kind: 'ip', ip: e.ip, ...(entity ? { entity } : {}), ...(names && names.length > 0 ? { dnsNames: names } : {}) };
+}
+
+function describe(e: Flow['source']): string {
+  if (e.namespace && e.podName) return `${e.namespace}/${e.podName}`;
+  return e.reserved ? `${e.reserved} ${e.ip}` : e.ip;
+}

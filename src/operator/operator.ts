@@ -1,0 +1,152 @@
+/**
+ * The operator process: while it holds the leader Lease it follows the flow file into the learner,
+ * keeps the cluster inventory fresh, audits live flows, and reconciles every Segmentation — on a
+ * resync timer and promptly after flows arrive or a watched object changes. Learned state is
+ * restored from the TrafficProfiles when leadership starts and persisted by every reconcile; the
+ * flow checkpoint is flushed only after that, so nothing is lost across restarts or failovers.
+ */
+import type { KubernetesObject } from '@kubernetes/client-node';
+import type { Logger } from 'pino';
+import { API_VERSION } from '../api/meta.js';
+import { trafficProfileSchema } from '../api/traffic-profile.js';
+import type { Config } from '../config.js';
+import { reconcileSegmentation } from '../controllers/segmentation/reconciler.js';
+import { Learner } from '../domain/learner.js';
+import { FlowFileFollower } from '../ingest/follow/index.js';
+import { ConfigMapCheckpointStore } from '../k8s/checkpoint-store.js';
+import type { Kube } from '../k8s/kube.js';
+import { AuditEngine } from './audit.js';
+import { ClusterCache } from './cluster-cache.js';
+import { restoreProfile } from './learning-state.js';
+
+export interface OperatorMetrics {
+  onReconcile?(durationMs: number, error: boolean): void;
+  onFlows?(count: number): void;
+}
+
+export interface LeaderWorkOptions {
+  readonly config: Config;
+  readonly kube: Kube;
+  readonly log: Logger;
+  readonly signal: AbortSignal;
+  readonly metrics?: OperatorMetrics;
+  readonly now?: () => number;
+  /** Set once the first full reconcile round finished (readiness). */
+  readonly onReady?: () => void;
+}
+
+/** Runs until `signal` aborts (leadership lost or shutdown); then persists and stops cleanly. */
+export async function runLeaderWork(options: LeaderWorkOptions): Promise<void> {
+  const { config, kube, log, signal } = options;
+  const now = options.now ?? Date.now;
+  const cluster = new ClusterCache(kube);
+  await cluster.refresh();
+  const learner = new Learner(cluster.identity);
+  const restored = await restoreProfiles(kube, learner);
+  log.info({ edges: restored }, 'learned state restored');
+
+  const audits = new Map<string, AuditEngine>();
+  const checkpoint = new ConfigMapCheckpointStore(kube, config.namespace, 'hivewall-flow-checkpoint');
+  let flowsSinceRound = 0;
+  const follower = new FlowFileFollower({
+    path: config.flowsPath,
+    checkpoint,
+    pollIntervalMs: config.flowPollMs,
+    logger: log.child({ component: 'flow-follower' }),
+    sink: (result) => {
+      learner.ingest(result);
+      if (result.kind === 'flow') {
+        flowsSinceRound++;
+        for (const audit of audits.values()) audit.observe(result.flow);
+      }
+    },
+  });
+  follower.start();
+
+  const sourceError = (): string | undefined => {
+    const stats = follower.stats();
+    if (stats.waiting) return `flow file ${config.flowsPath} does not exist (yet)`;
+    return stats.lastError ? `flow source: ${stats.lastError}` : undefined;
+  };
+  const ctx = { kube, learner, cluster, audits, log, now, sourceError };
+
+  let lastInventory = now();
+  let nextRound = 0;
+  let lastRound = 0;
+  let ready = false;
+  try {
+    while (!signal.aborted) {
+      if (now() - lastInventory >= config.inventoryRefreshMs) {
+        lastInventory = now();
+        if (await cluster.refresh().catch((e: Error) => (log.warn({ err: e.message }, 'inventory refresh failed'), false))) {
+          learner.setIdentity(cluster.identity);
+          for (const audit of audits.values()) audit.updateCluster(cluster.clusterModel);
+        }
+      }
+      // Promptly after new flows (at most once a second), else on the requeue/resync timer.
+      if (now() >= nextRound || (flowsSinceRound > 0 && now() - lastRound >= 1000)) {
+        lastRound = now();
+        options.metrics?.onFlows?.(flowsSinceRound);
+        flowsSinceRound = 0;
+        const requeue = await reconcileAll(ctx, options.metrics);
+        for (const [ns, audit] of audits) {
+          for (const sample of audit.drainFresh()) {
+            const seg = { apiVersion: API_VERSION, kind: 'Segmentation', metadata: { namespace: ns, name: audit.proposal.replace(/-r\d+$/, '') } } as KubernetesObject;
+            await kube.event(seg, 'Warning', 'WouldDeny', `${sample.client} -> ${sample.server} ${sample.port}/${sample.protocol} would be denied by ${audit.proposal}`);
+          }
+        }
+        await checkpoint.flush().catch((e: Error) => log.warn({ err: e.message }, 'checkpoint flush failed'));
+        nextRound = now() + Math.min(config.resyncMs, requeue);
+        if (!ready) {
+          ready = true;
+          options.onReady?.();
+        }
+      }
+      await sleep(Math.min(250, config.flowPollMs), signal);
+    }
+  } finally {
+    await follower.stop();
+    await reconcileAll(ctx, options.metrics).catch(() => undefined);
+    await checkpoint.flush().catch(() => undefined);
+  }
+}
+
+async function reconcileAll(ctx: Parameters<typeof reconcileSegmentation>[0], metrics?: OperatorMetrics): Promise<number> {
+  let requeue = Number.POSITIVE_INFINITY;
+  const segmentations = await ctx.kube.list<KubernetesObject>(API_VERSION, 'Segmentation');
+  for (const seg of segmentations) {
+    const namespace = seg.metadata?.namespace ?? '';
+    const name = seg.metadata?.name ?? '';
+    const log = ctx.log.child({ namespace, name, reconcileId: Math.random().toString(36).slice(2, 10) });
+    const started = performance.now();
+    try {
+      const result = await reconcileSegmentation({ ...ctx, log }, namespace, name);
+      if (result.requeueAfter !== undefined) requeue = Math.min(requeue, result.requeueAfter);
+      metrics?.onReconcile?.(performance.now() - started, false);
+    } catch (error) {
+      metrics?.onReconcile?.(performance.now() - started, true);
+      log.error({ err: (error as Error).message }, 'reconcile failed');
+      requeue = Math.min(requeue, 2000);
+    }
+  }
+  return requeue;
+}
+
+async function restoreProfiles(kube: Kube, learner: Learner): Promise<number> {
+  let edges = 0;
+  for (const raw of await kube.list<KubernetesObject>(API_VERSION, 'TrafficProfile')) {
+    const parsed = trafficProfileSchema.safeParse(raw);
+    if (parsed.success) edges += restoreProfile(learner, parsed.data.spec);
+  }
+  return edges;
+}
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(resolve, ms);
+    signal.addEventListener('abort', () => {
+      clearTimeout(timer);
+      resolve();
+    }, { once: true });
+  });
+}

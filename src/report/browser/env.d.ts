@@ -1,0 +1,2 @@
+/** esbuild bundles imported stylesheets into the report's CSS asset. */
+declare module '*.css';

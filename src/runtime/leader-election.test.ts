@@ -1,0 +1,251 @@
+import { ApiException } from '@kubernetes/client-node';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { Clock, TimerHandle } from './clock.js';
+import { classifyApiError } from './errors.js';
+import { FakeClock, flushPromises } from './fake-clock.js';
+import { LeaderElector, type LeaderElectionConfig } from './leader-election.js';
+import type { LeaderElectionRecord, LeaseLock, LockedRecord } from './lease-lock.js';
+import { captureLogger } from './testing.js';
+
+/** One Lease in memory with the API server's optimistic concurrency. */
+class LeaseStore {
+  current: LockedRecord | undefined;
+  rv = 0;
+  writes: Array<{ by: string; record: LeaderElectionRecord }> = [];
+  /** Errors the next calls throw, per candidate identity. */
+  failures = new Map<string, unknown[]>();
+
+  lockFor(identity: string): LeaseLock {
+    const fail = () => {
+      const err = this.failures.get(identity)?.shift();
+      if (err) throw err;
+    };
+    return {
+      describe: () => 'Lease kube-system/hivewall',
+      get: async () => { fail(); return this.current && structuredClone(this.current); },
+      create: async (record) => {
+        fail();
+        if (this.current) throw classifyApiError(new ApiException(409, 'AlreadyExists', { reason: 'AlreadyExists', message: 'exists' }, {}), 'create');
+        return this.#write(identity, record);
+      },
+      update: async (record, resourceVersion) => {
+        fail();
+        if (!this.current || this.current.resourceVersion !== resourceVersion) {
+          throw classifyApiError(new ApiException(409, 'Conflict', { reason: 'Conflict', message: 'the object has been modified' }, {}), 'update');
+        }
+        return this.#write(identity, record);
+      },
+    };
+  }
+
+  #write(by: string, record: LeaderElectionRecord): LockedRecord {
+    this.current = { record: { ...record }, resourceVersion: String(++this.rv) };
+    this.writes.push({ by, record: { ...record } });
+    return structuredClone(this.current);
+  }
+}
+
+/** A clock `skewMs` ahead of (or behind) another, sharing its timers. */
+function skewed(base: FakeClock, skewMs: number): Clock {
+  return {
+    now: () => base.now() + skewMs,
+    setTimeout: (fn: () => void, ms: number): TimerHandle => base.setTimeout(fn, ms),
+    clearTimeout: (h: TimerHandle) => base.clearTimeout(h),
+  };
+}
+
+interface Candidate {
+  readonly elector: LeaderElector;
+  readonly events: string[];
+  readonly signals: AbortSignal[];
+  readonly leaderMetric: boolean[];
+  readonly done: Promise<void>;
+}
+
+const timing = { leaseDurationMs: 15_000, renewDeadlineMs: 10_000, retryPeriodMs: 2_000 };
+const electors: LeaderElector[] = [];
+afterEach(async () => {
+  await Promise.all(electors.splice(0).map((e) => e.stop({ release: false })));
+});
+
+function candidate(store: LeaseStore, clock: Clock, identity: string, extra: Partial<LeaderElectionConfig> = {}): Candidate {
+  const events: string[] = [];
+  const signals: AbortSignal[] = [];
+  const leaderMetric: boolean[] = [];
+  const elector = new LeaderElector({
+    lock: store.lockFor(identity), identity, ...timing, clock, logger: captureLogger().logger, random: () => 0,
+    metrics: { leader: (b) => leaderMetric.push(b) },
+    callbacks: {
+      onStartedLeading: (signal) => { events.push('started'); signals.push(signal); },
+      onStoppedLeading: () => { events.push(`stopped (lease held by ${store.current?.record.holderIdentity || 'nobody'})`); },
+      onNewLeader: (id) => { events.push(`leader ${id}`); },
+    },
+    ...extra,
+  });
+  electors.push(elector);
+  return { elector, events, signals, leaderMetric, done: elector.run() };
+}
+
+/** Advance in small steps until `check` holds; returns the time it took. */
+async function advanceUntil(clock: FakeClock, check: () => boolean, limitMs: number, stepMs = 50): Promise<number> {
+  const start = clock.now();
+  while (!check()) {
+    if (clock.now() - start > limitMs) throw new Error(`condition not met within ${limitMs} ms`);
+    await clock.advance(stepMs);
+  }
+  return clock.now() - start;
+}
+
+describe('LeaderElector: acquiring and renewing', () => {
+  it('creates a missing lease and leads', async () => {
+    const store = new LeaseStore();
+    const clock = new FakeClock();
+    const a = candidate(store, clock, 'a');
+    await flushPromises();
+    expect(a.elector.isLeader()).toBe(true);
+    expect(a.events).toEqual(['leader a', 'started']);
+    expect(a.signals[0]?.aborted).toBe(false);
+    expect(a.leaderMetric).toEqual([false, true]);
+    expect(store.current?.record).toEqual({
+      holderIdentity: 'a', leaseDurationSeconds: 15, acquireTime: clock.now(), renewTime: clock.now(), leaseTransitions: 0,
+    });
+  });
+
+  it('renews every retryPeriod, keeping acquireTime and leaseTransitions', async () => {
+    const store = new LeaseStore();
+    const clock = new FakeClock();
+    const start = clock.now();
+    candidate(store, clock, 'a');
+    await flushPromises();
+    await clock.advance(2_000);
+    await clock.advance(2_000);
+    expect(store.writes.map((w) => w.record.renewTime! - start)).toEqual([0, 2_000, 4_000]);
+    expect(store.current?.record).toMatchObject({ acquireTime: start, leaseTransitions: 0, holderIdentity: 'a' });
+  });
+
+  it('takes a released lease (empty holder) and counts a transition', async () => {
+    const store = new LeaseStore();
+    const clock = new FakeClock();
+    store.current = { resourceVersion: '7', record: { holderIdentity: '', leaseDurationSeconds: 1, renewTime: clock.now(), acquireTime: clock.now(), leaseTransitions: 4 } };
+    const a = candidate(store, clock, 'a');
+    await flushPromises();
+    expect(a.elector.isLeader()).toBe(true);
+    expect(store.current?.record).toMatchObject({ holderIdentity: 'a', leaseTransitions: 5, leaseDurationSeconds: 15 });
+  });
+
+  it('with two candidates exactly one leads; the other follows and learns who leads', async () => {
+    const store = new LeaseStore();
+    const clock = new FakeClock();
+    const a = candidate(store, clock, 'a');
+    const b = candidate(store, clock, 'b');
+    await flushPromises();
+    await clock.advance(10_000);
+    expect([a.elector.isLeader(), b.elector.isLeader()].filter(Boolean)).toHaveLength(1);
+    const follower = a.elector.isLeader() ? b : a;
+    const leaderId = a.elector.isLeader() ? 'a' : 'b';
+    expect(follower.events).toEqual([`leader ${leaderId}`]);
+    expect(follower.elector.leader()).toBe(leaderId);
+    expect(follower.elector.isRunning()).toBe(true);
+  });
+
+  it.each([
+    { name: 'renewDeadline not above retryPeriod × 1.2', t: { leaseDurationMs: 15_000, renewDeadlineMs: 2_000, retryPeriodMs: 2_000 }, msg: /renewDeadline/ },
+    { name: 'leaseDuration not above renewDeadline + retryPeriod', t: { leaseDurationMs: 11_000, renewDeadlineMs: 10_000, retryPeriodMs: 2_000 }, msg: /leaseDuration/ },
+    { name: 'empty identity', t: { ...timing }, identity: '', msg: /identity/ },
+  ])('rejects a configuration with $name', ({ t, identity, msg }) => {
+    expect(() => new LeaderElector({
+      lock: new LeaseStore().lockFor('x'), identity: identity ?? 'x', ...t, logger: captureLogger().logger,
+      callbacks: { onStartedLeading: () => {}, onStoppedLeading: () => {} },
+    })).toThrow(msg);
+  });
+});
+
+describe('LeaderElector: takeover', () => {
+  it('a follower takes over a dead leader’s lease once it expires, within one lease period', async () => {
+    const store = new LeaseStore();
+    const clock = new FakeClock();
+    const a = candidate(store, clock, 'a');
+    await flushPromises();
+    const b = candidate(store, clock, 'b');
+    await clock.advance(7_000);
+    const lastRenew = store.current?.record.renewTime ?? 0;
+    await a.elector.stop({ release: false }); // killed: no release, no more renewals
+    const killedAt = clock.now();
+    const took = await advanceUntil(clock, () => b.elector.isLeader(), 30_000);
+    expect(clock.now()).toBeGreaterThan(lastRenew + 15_000); // never before the lease expired
+    expect(took).toBeLessThanOrEqual(timing.leaseDurationMs + timing.retryPeriodMs);
+    expect(store.current?.record).toMatchObject({ holderIdentity: 'b', leaseTransitions: 1 });
+    expect(b.events).toEqual(['leader a', 'leader b', 'started']);
+    expect(killedAt).toBeGreaterThan(0);
+  });
+
+  it('graceful stop: onStoppedLeading runs while the lease is still held, then the lease is released and taken at once', async () => {
+    const store = new LeaseStore();
+    const clock = new FakeClock();
+    const a = candidate(store, clock, 'a');
+    await flushPromises();
+    const b = candidate(store, clock, 'b');
+    await clock.advance(5_000);
+    await a.elector.stop();
+    expect(a.events).toEqual(['leader a', 'started', 'stopped (lease held by a)']);
+    expect(a.signals[0]?.aborted).toBe(true);
+    expect(store.current?.record).toMatchObject({ holderIdentity: '', leaseDurationSeconds: 1, leaseTransitions: 0 });
+    const took = await advanceUntil(clock, () => b.elector.isLeader(), 10_000);
+    expect(took).toBeLessThanOrEqual(timing.retryPeriodMs * 1.2);
+    expect(store.current?.record).toMatchObject({ holderIdentity: 'b', leaseTransitions: 1 });
+    await a.done; // run() has returned
+    expect(a.elector.isRunning()).toBe(false);
+  });
+
+  it('a follower whose clock runs ahead does not steal a lease that is being renewed', async () => {
+    const store = new LeaseStore();
+    const clock = new FakeClock();
+    const a = candidate(store, clock, 'a');
+    await flushPromises();
+    const b = candidate(store, skewed(clock, 20_000), 'b'); // 20 s ahead: renewTime + 15 s always looks past
+    await clock.advance(60_000);
+    expect(a.elector.isLeader()).toBe(true);
+    expect(b.elector.isLeader()).toBe(false);
+    expect(store.writes.every((w) => w.by === 'a')).toBe(true);
+  });
+});
+
+describe('LeaderElector: losing leadership', () => {
+  it('gives up after renewDeadline without a successful renewal; run() returns', async () => {
+    const store = new LeaseStore();
+    const clock = new FakeClock();
+    const a = candidate(store, clock, 'a');
+    await flushPromises();
+    const down = Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' });
+    store.failures.set('a', Array.from({ length: 100 }, () => down));
+    const lastRenew = store.current?.record.renewTime ?? 0;
+    await advanceUntil(clock, () => !a.elector.isLeader(), 20_000);
+    expect(clock.now() - lastRenew).toBeGreaterThanOrEqual(timing.renewDeadlineMs);
+    expect(clock.now() - lastRenew).toBeLessThan(timing.leaseDurationMs); // before anyone may take over
+    expect(a.events.at(-1)).toBe('stopped (lease held by a)');
+    expect(a.signals[0]?.aborted).toBe(true);
+    expect(a.leaderMetric.at(-1)).toBe(false);
+    await a.done;
+  });
+
+  it('stops leading as soon as it sees another holder (the lease was taken over)', async () => {
+    const store = new LeaseStore();
+    const clock = new FakeClock();
+    const a = candidate(store, clock, 'a');
+    await flushPromises();
+    store.current = { resourceVersion: '99', record: { holderIdentity: 'intruder', leaseDurationSeconds: 15, renewTime: clock.now(), acquireTime: clock.now(), leaseTransitions: 1 } };
+    await clock.advance(2_000);
+    expect(a.elector.isLeader()).toBe(false);
+    expect(a.events).toEqual(['leader a', 'started', 'leader intruder', 'stopped (lease held by intruder)']);
+  });
+
+  it('survives transient errors while renewing', async () => {
+    const store = new LeaseStore();
+    const clock = new FakeClock();
+    const a = candidate(store, clock, 'a');
+    await flushPromises();
+    store.failures.set('a', [new Error('blip'), new Error('blip')]);
+    await clock.advance(8_000);
+    expect(a.elector.isLeader()).toBe(true);
+  });
+});

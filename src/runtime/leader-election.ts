@@ -1,0 +1,341 @@
+/**
+ * Leader election on a Lease, with client-go's semantics (k8s.io/client-go/tools/leaderelection):
+ *
+ * - A candidate takes the lease when it does not exist, when it was released (empty
+ *   `holderIdentity`), or when it expired: "renewTime + leaseDuration < now". Every write carries
+ *   the resourceVersion it read, so of two candidates one gets 409 Conflict and loses.
+ * - The leader renews every `retryPeriod`. If it cannot renew for `renewDeadline` since its last
+ *   successful renewal, it stops leading (`onStoppedLeading`) before anyone else may take over
+ *   (`renewDeadline` < `leaseDuration`), and `run()` returns: like client-go, a lost leadership
+ *   is final for this elector (the process usually exits and restarts).
+ * - Graceful stop releases the lease (client-go's `ReleaseOnCancel`): holderIdentity '', a 1 s
+ *   duration, so a follower takes over on its next poll instead of waiting out the lease.
+ *
+ * Clock skew. client-go measures expiry on the follower's own clock from when it *observed* the
+ * last change, which is immune to skew but can add a whole poll interval to a takeover. Here a
+ * lease is expired when both hold: the holder's renewTime + leaseDuration has passed, and the
+ * record has not changed for leaseDuration − retryPeriod as observed locally. The first keeps a
+ * takeover within one lease period of the leader's last renewal; the second means a follower
+ * whose clock runs ahead cannot steal a lease that is still being renewed (a live leader changes
+ * the record every retryPeriod). That is why leaseDuration must exceed renewDeadline + retryPeriod.
+ */
+import type { Logger } from 'pino';
+import { sleep, systemClock, type Clock } from './clock.js';
+import { apiStatusOf } from './errors.js';
+import type { LeaderElectionRecord, LeaseLock, LockedRecord } from './lease-lock.js';
+
+export interface LeaderCallbacks {
+  /**
+   * This candidate became the leader. Start the work; stop it when `signal` aborts (leadership
+   * lost or elector stopping). Not awaited; a rejection is logged.
+   */
+  onStartedLeading(signal: AbortSignal): void | Promise<void>;
+  /**
+   * Leadership ended (lost, or `stop()`). On a graceful stop the lease is still renewed while
+   * this runs and released after it resolves, so in-flight work can finish first.
+   */
+  onStoppedLeading(): void | Promise<void>;
+  /** The observed leader changed (this candidate included). */
+  onNewLeader?(identity: string): void;
+}
+
+/** Hooks for Prometheus (see telemetry/metrics.ts). */
+export interface LeaderElectionMetrics {
+  /** Whether this candidate is the leader, after every change. */
+  leader?(isLeader: boolean): void;
+}
+
+export interface LeaderElectionConfig {
+  readonly lock: LeaseLock;
+  /** Unique per candidate (pod name + a random suffix is common). */
+  readonly identity: string;
+  /** How long a lease is valid after a renewal (written as whole seconds; default 15 s). */
+  readonly leaseDurationMs?: number;
+  /** The leader gives up if it cannot renew for this long (default 10 s). */
+  readonly renewDeadlineMs?: number;
+  /** Between attempts to acquire or renew (default 2 s). */
+  readonly retryPeriodMs?: number;
+  /** Release the lease on `stop()` (default true). */
+  readonly releaseOnCancel?: boolean;
+  readonly callbacks: LeaderCallbacks;
+  readonly logger: Logger;
+  readonly clock?: Clock;
+  readonly metrics?: LeaderElectionMetrics;
+  /** Random source for jitter; tests make it deterministic. */
+  readonly random?: () => number;
+}
+
+/** Acquire retries wait retryPeriod plus up to this fraction of it. */
+const JITTER = 0.2;
+
+export class LeaderElector {
+  readonly identity: string;
+  readonly #lock: LeaseLock;
+  readonly #leaseSeconds: number;
+  readonly #renewDeadlineMs: number;
+  readonly #retryMs: number;
+  readonly #releaseOnCancel: boolean;
+  readonly #callbacks: LeaderCallbacks;
+  readonly #clock: Clock;
+  readonly #log: Logger;
+  readonly #metrics: LeaderElectionMetrics;
+  readonly #random: () => number;
+
+  #observed: LockedRecord | undefined;
+  /** Local time at which #observed last changed. */
+  #observedAt = 0;
+  #reportedLeader: string | undefined;
+  #leading = false;
+  #running = false;
+  #run: Promise<void> | undefined;
+  /** Ends the acquire/renew loop. */
+  readonly #loopStop = new AbortController();
+  /** Handed to onStartedLeading. */
+  #leadingAbort: AbortController | undefined;
+  #stopping: Promise<void> | undefined;
+  #ending: Promise<void> | undefined;
+
+  constructor(config: LeaderElectionConfig) {
+    const leaseMs = config.leaseDurationMs ?? 15_000;
+    const renewDeadlineMs = config.renewDeadlineMs ?? 10_000;
+    const retryMs = config.retryPeriodMs ?? 2_000;
+    this.#leaseSeconds = Math.max(1, Math.ceil(leaseMs / 1000));
+    if (!config.identity) throw new Error('leader election: identity must not be empty');
+    if (!(renewDeadlineMs > retryMs * (1 + JITTER))) {
+      throw new Error(`leader election: renewDeadline (${renewDeadlineMs} ms) must be greater than retryPeriod × ${1 + JITTER} (${retryMs * (1 + JITTER)} ms)`);
+    }
+    if (!(this.#leaseSeconds * 1000 > renewDeadlineMs + retryMs)) {
+      throw new Error(`leader election: leaseDuration (${this.#leaseSeconds} s) must be greater than renewDeadline + retryPeriod (${renewDeadlineMs + retryMs} ms)`);
+    }
+    this.identity = config.identity;
+    this.#lock = config.lock;
+    this.#renewDeadlineMs = renewDeadlineMs;
+    this.#retryMs = retryMs;
+    this.#releaseOnCancel = config.releaseOnCancel ?? true;
+    this.#callbacks = config.callbacks;
+    this.#clock = config.clock ?? systemClock;
+    this.#log = config.logger.child({ lease: config.lock.describe(), identity: config.identity });
+    this.#metrics = config.metrics ?? {};
+    this.#random = config.random ?? Math.random;
+  }
+
+  /** True while this candidate holds the lease. */
+  isLeader(): boolean {
+    return this.#leading;
+  }
+
+  /** True from `run()` until it returns: for a readiness check ("leader election running"). */
+  isRunning(): boolean {
+    return this.#running;
+  }
+
+  /** The holder last observed ('' if released, undefined before the first read). */
+  leader(): string | undefined {
+    return this.#observed?.record.holderIdentity;
+  }
+
+  /**
+   * Campaign, then lead until leadership is lost or `stop()` is called; resolves then. Never
+   * rejects. Calling it again returns the same promise.
+   */
+  run(): Promise<void> {
+    this.#run ??= this.#campaign().catch((err: unknown) => {
+      this.#log.error({ err }, 'leader election crashed');
+    }).finally(() => {
+      this.#running = false;
+    });
+    return this.#run;
+  }
+
+  /**
+   * Stop campaigning or leading. When leading: abort the leading signal, await
+   * `onStoppedLeading` (still renewing meanwhile), then release the lease unless `release` is
+   * false (which simulates a crash: the lease then expires on its own).
+   */
+  stop(opts: { readonly release?: boolean } = {}): Promise<void> {
+    this.#stopping ??= this.#stop(opts.release ?? this.#releaseOnCancel);
+    return this.#stopping;
+  }
+
+  async #stop(release: boolean): Promise<void> {
+    if (this.#leading) await this.#endLeading('stopping');
+    this.#loopStop.abort();
+    await this.#run;
+    if (release && this.#observed?.record.holderIdentity === this.identity) await this.#release();
+  }
+
+  async #campaign(): Promise<void> {
+    this.#running = true;
+    this.#metrics.leader?.(false);
+    const signal = this.#loopStop.signal;
+    this.#log.info({}, 'campaigning for leadership');
+    // Acquire.
+    while (!signal.aborted) {
+      if (await this.#tryAcquireOrRenew()) break;
+      await sleep(this.#clock, this.#acquireWaitMs(), signal);
+    }
+    if (signal.aborted) return;
+    this.#startLeading();
+    // Renew.
+    let lastRenew = this.#clock.now();
+    while (!signal.aborted && this.#leading) {
+      await sleep(this.#clock, this.#retryMs, signal);
+      if (signal.aborted) break;
+      const remaining = lastRenew + this.#renewDeadlineMs - this.#clock.now();
+      const renewed = remaining > 0 && await this.#withDeadline(this.#tryAcquireOrRenew(), remaining);
+      if (signal.aborted) break;
+      if (renewed) {
+        lastRenew = this.#clock.now();
+      } else if (this.#clock.now() - lastRenew >= this.#renewDeadlineMs || this.#heldByOther()) {
+        this.#log.warn({ sinceLastRenewMs: this.#clock.now() - lastRenew, holder: this.leader() }, 'leadership lost');
+        await this.#endLeading('lost');
+        return;
+      }
+    }
+  }
+
+  /** Until the next acquire attempt: retryPeriod (+ jitter), or sooner if the lease expires sooner. */
+  #acquireWaitMs(): number {
+    const wait = this.#retryMs * (1 + JITTER * this.#random());
+    const expiry = this.#expiresAt();
+    if (expiry === undefined) return wait;
+    return Math.max(1, Math.min(wait, expiry - this.#clock.now() + 1));
+  }
+
+  /** When the observed lease becomes expired by both rules (see the module comment). */
+  #expiresAt(): number | undefined {
+    const o = this.#observed;
+    if (!o || !o.record.holderIdentity) return undefined;
+    const durationMs = o.record.leaseDurationSeconds * 1000;
+    const byRenewTime = (o.record.renewTime ?? this.#observedAt) + durationMs;
+    const byObservation = this.#observedAt + durationMs - this.#retryMs;
+    return Math.max(byRenewTime, byObservation);
+  }
+
+  #heldByOther(): boolean {
+    const holder = this.#observed?.record.holderIdentity;
+    return Boolean(holder) && holder !== this.identity;
+  }
+
+  async #withDeadline(attempt: Promise<boolean>, ms: number): Promise<boolean> {
+    const timeout = new AbortController();
+    const result = await Promise.race([attempt, sleep(this.#clock, ms, timeout.signal).then(() => false)]);
+    timeout.abort();
+    return result;
+  }
+
+  /** One read-decide-write round; true if this candidate holds the lease afterwards. */
+  async #tryAcquireOrRenew(): Promise<boolean> {
+    const now = this.#clock.now();
+    const fresh: LeaderElectionRecord = {
+      holderIdentity: this.identity, leaseDurationSeconds: this.#leaseSeconds,
+      acquireTime: now, renewTime: now, leaseTransitions: 0,
+    };
+    let current: LockedRecord | undefined;
+    try {
+      current = await this.#lock.get();
+    } catch (err) {
+      this.#log.warn({ err, status: apiStatusOf(err) || undefined }, 'cannot read lease');
+      return false;
+    }
+    if (!current) {
+      try {
+        this.#observe(await this.#lock.create(fresh));
+        return true;
+      } catch (err) {
+        // 409 AlreadyExists: another candidate created it first.
+        const status = apiStatusOf(err);
+        if (status !== 409) this.#log.warn({ err, status: status || undefined }, 'cannot create lease');
+        return false;
+      }
+    }
+    this.#observe(current);
+    const held = current.record;
+    const ours = held.holderIdentity === this.identity;
+    if (!ours && held.holderIdentity && !this.#expired(now)) return false;
+    const next: LeaderElectionRecord = ours
+      ? { ...fresh, acquireTime: held.acquireTime ?? now, leaseTransitions: held.leaseTransitions }
+      : { ...fresh, leaseTransitions: held.leaseTransitions + 1 };
+    try {
+      this.#observe(await this.#lock.update(next, current.resourceVersion));
+      return true;
+    } catch (err) {
+      // 409: someone else wrote first (they renewed, or won the race for an expired lease).
+      const status = apiStatusOf(err);
+      if (status === 409) this.#log.debug({ holder: held.holderIdentity }, 'lease changed under us');
+      else this.#log.warn({ err, status: status || undefined }, ours ? 'cannot renew lease' : 'cannot acquire lease');
+      return false;
+    }
+  }
+
+  #expired(now: number): boolean {
+    const at = this.#expiresAt();
+    return at !== undefined && now > at;
+  }
+
+  #observe(current: LockedRecord): void {
+    const prev = this.#observed?.record;
+    const r = current.record;
+    if (!prev || prev.holderIdentity !== r.holderIdentity || prev.renewTime !== r.renewTime ||
+        prev.leaseTransitions !== r.leaseTransitions || prev.leaseDurationSeconds !== r.leaseDurationSeconds) {
+      this.#observedAt = this.#clock.now();
+    }
+    this.#observed = current;
+    if (r.holderIdentity && r.holderIdentity !== this.#reportedLeader) {
+      this.#reportedLeader = r.holderIdentity;
+      this.#log.info({ leader: r.holderIdentity }, 'new leader observed');
+      try {
+        this.#callbacks.onNewLeader?.(r.holderIdentity);
+      } catch (err) {
+        this.#log.error({ err }, 'onNewLeader threw');
+      }
+    }
+  }
+
+  #startLeading(): void {
+    this.#leading = true;
+    this.#leadingAbort = new AbortController();
+    this.#metrics.leader?.(true);
+    this.#log.info({ leaseTransitions: this.#observed?.record.leaseTransitions }, 'started leading');
+    try {
+      Promise.resolve(this.#callbacks.onStartedLeading(this.#leadingAbort.signal)).catch((err: unknown) => {
+        this.#log.error({ err }, 'onStartedLeading failed');
+      });
+    } catch (err) {
+      this.#log.error({ err }, 'onStartedLeading failed');
+    }
+  }
+
+  #endLeading(why: 'lost' | 'stopping'): Promise<void> {
+    this.#ending ??= this.#doEndLeading(why);
+    return this.#ending;
+  }
+
+  async #doEndLeading(why: 'lost' | 'stopping'): Promise<void> {
+    if (!this.#leading) return;
+    this.#leadingAbort?.abort(new Error(why === 'lost' ? 'leadership lost' : 'leader election stopping'));
+    try {
+      await this.#callbacks.onStoppedLeading();
+    } catch (err) {
+      this.#log.error({ err }, 'onStoppedLeading failed');
+    }
+    this.#leading = false;
+    this.#metrics.leader?.(false);
+    this.#log.info({ reason: why }, 'stopped leading');
+  }
+
+  /** client-go's release(): empty holder, 1 s duration, times now, transitions kept. */
+  async #release(): Promise<void> {
+    const o = this.#observed;
+    if (!o) return;
+    const now = this.#clock.now();
+    try {
+      this.#observe(await this.#lock.update({
+        holderIdentity: '', leaseDurationSeconds: 1, acquireTime: now, renewTime: now, leaseTransitions: o.record.leaseTransitions,
+      }, o.resourceVersion));
+      this.#log.info({}, 'lease released');
+    } catch (err) {
+      this.#log.warn({ err, status: apiStatusOf(err) || undefined }, 'cannot release lease; it will expire');
+    }
+  }
+}
