@@ -293,6 +293,39 @@ describe('Informer: resilience', () => {
     expect(server.active?.opts.resourceVersion).toBe('106');
   });
 
+  it('the backoff starts over once a watch delivers events again', async () => {
+    const { server, clock, informer, log } = setup();
+    informer.start();
+    await informer.waitForSync();
+    await flushPromises();
+    server.close(netError());
+    await clock.advance(800);
+    server.close(netError());
+    await clock.advance(1600);
+    server.put('a', 'one'); // healthy again
+    server.close(netError());
+    await clock.advance(800);
+    expect(log.find('informer error; restarting after backoff').map((l) => l['delayMs'])).toEqual([800, 1600, 800]);
+    expect(server.watches.length).toBe(4);
+  });
+
+  it('relists at once after one 410, but backs off when relisting keeps ending in 410 without events', async () => {
+    const { server, clock, informer } = setup();
+    informer.start();
+    await informer.waitForSync();
+    await flushPromises();
+    server.sendStatus(410, 'too old');
+    await flushPromises();
+    await flushPromises();
+    expect(server.lists.length).toBe(2); // at once
+    server.sendStatus(410, 'too old');
+    await flushPromises();
+    await flushPromises();
+    expect(server.lists.length).toBe(2); // waiting
+    await clock.advance(800);
+    expect(server.lists.length).toBe(3);
+  });
+
   it('resumes at once when the server ends a watch that delivered events, or after an inactivity timeout', async () => {
     const { server, informer, m } = setup();
     informer.start();

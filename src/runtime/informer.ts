@@ -78,6 +78,8 @@ export interface InformerStats {
 
 export const DEFAULT_INFORMER_BACKOFF: BackoffPolicy = { baseMs: 800, capMs: 30_000, factor: 2, jitter: 0.5 };
 const SHORT_WATCH_MS = 1000;
+/** A watch that stayed up this long (or delivered events) proves the connection healthy again. */
+const HEALTHY_WATCH_MS = 30_000;
 
 /** `namespace/name`, or `name` for cluster-scoped objects (client-go's MetaNamespaceKeyFunc). */
 export function objectKey(obj: KubernetesObject): string {
@@ -86,10 +88,17 @@ export function objectKey(obj: KubernetesObject): string {
   return ns ? `${ns}/${name}` : name;
 }
 
-type WatchOutcome =
-  | { readonly kind: 'closed'; readonly events: number; readonly ms: number; readonly timedOut: boolean }
+interface WatchRun {
+  /** Events (not counting ERROR) the watch delivered. */
+  readonly events: number;
+  /** How long it stayed open. */
+  readonly ms: number;
+}
+
+type WatchOutcome = WatchRun & (
+  | { readonly kind: 'closed'; readonly timedOut: boolean }
   | { readonly kind: 'expired'; readonly err: unknown }
-  | { readonly kind: 'error'; readonly err: unknown };
+  | { readonly kind: 'error'; readonly err: unknown });
 
 class WatchEndedError extends Error {
   override readonly name = 'WatchEndedError';
@@ -209,18 +218,24 @@ export class Informer<T extends KubernetesObject> {
 
   async #run(): Promise<void> {
     let needList = true;
+    let expiredInARow = 0;
     while (!this.#stopped) {
       let stage: 'list' | 'watch' = 'list';
       try {
         if (needList) {
           await this.#listAndReplace();
           needList = false;
-          this.#backoff.reset();
         }
         if (this.#stopped) return;
         stage = 'watch';
         const outcome = await this.#watchOnce();
         if (this.#stopped) return;
+        if (outcome.events > 0 || outcome.ms >= HEALTHY_WATCH_MS) {
+          // The connection worked again: the next failure starts the backoff from its base
+          // (client-go's backoff manager resets after a quiet period too).
+          this.#backoff.reset();
+          expiredInARow = 0;
+        }
         switch (outcome.kind) {
           case 'closed':
             if (!outcome.timedOut && outcome.events === 0 && outcome.ms < SHORT_WATCH_MS) {
@@ -230,13 +245,16 @@ export class Informer<T extends KubernetesObject> {
             }
             break;
           case 'expired':
-            // 410 Gone: the resourceVersion is too old to resume from; relist now (client-go does not back off here).
+            // 410 Gone: the resourceVersion is too old to resume from; relist at once, as
+            // client-go does. Only if relisting keeps ending in 410 without a single event
+            // does it back off, so that a confused server cannot make it spin.
             this.#stats.expired++;
             this.#stats.restarts++;
             this.#opts.metrics?.restart?.('expired');
             this.#log.info({ resourceVersion: this.#resourceVersion, err: outcome.err }, 'watch expired; relisting');
             this.#resourceVersion = '';
             needList = true;
+            if (++expiredInARow > 1) await sleep(this.#clock, Math.round(this.#backoff.next()), this.#stop.signal);
             break;
           case 'error':
             await this.#failed('watch', outcome.err);
@@ -303,9 +321,10 @@ export class Informer<T extends KubernetesObject> {
         this.#stop.signal.removeEventListener('abort', onAbort);
         resolve(outcome);
       };
+      const ran = (): WatchRun => ({ events, ms: this.#clock.now() - startedAt });
       const onAbort = () => {
         handle?.stop();
-        finish({ kind: 'closed', events, ms: 0, timedOut: false });
+        finish({ kind: 'closed', ...ran(), timedOut: false });
       };
       this.#stop.signal.addEventListener('abort', onAbort, { once: true });
 
@@ -325,15 +344,13 @@ export class Informer<T extends KubernetesObject> {
       };
       const onDone = (err?: unknown) => {
         if (serverError) {
-          finish(serverError.code === 410 ? { kind: 'expired', err: serverError.err } : { kind: 'error', err: serverError.err });
+          finish({ kind: serverError.code === 410 ? 'expired' : 'error', ...ran(), err: serverError.err });
         } else if (err === undefined || err === null || (err as { name?: string }).name === 'TimeoutError') {
           // The server ended the watch (timeoutSeconds), or nothing arrived for client-node's
           // 30 s inactivity window: both are routine; resume from the last resourceVersion.
-          finish({ kind: 'closed', events, ms: this.#clock.now() - startedAt, timedOut: Boolean(err) });
-        } else if (apiStatusOf(err) === 410) {
-          finish({ kind: 'expired', err });
+          finish({ kind: 'closed', ...ran(), timedOut: Boolean(err) });
         } else {
-          finish({ kind: 'error', err });
+          finish({ kind: apiStatusOf(err) === 410 ? 'expired' : 'error', ...ran(), err });
         }
       };
 

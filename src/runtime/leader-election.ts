@@ -175,17 +175,19 @@ export class LeaderElector {
       await sleep(this.#clock, this.#acquireWaitMs(), signal);
     }
     if (signal.aborted) return;
+    // Measured from the renewTime written, not from when the write returned: conservative.
+    let lastRenew = this.#observed?.record.renewTime ?? this.#clock.now();
     this.#startLeading();
     // Renew.
-    let lastRenew = this.#clock.now();
     while (!signal.aborted && this.#leading) {
       await sleep(this.#clock, this.#retryMs, signal);
       if (signal.aborted) break;
-      const remaining = lastRenew + this.#renewDeadlineMs - this.#clock.now();
+      const attemptAt = this.#clock.now(); // the renewTime this attempt writes
+      const remaining = lastRenew + this.#renewDeadlineMs - attemptAt;
       const renewed = remaining > 0 && await this.#withDeadline(this.#tryAcquireOrRenew(), remaining);
       if (signal.aborted) break;
       if (renewed) {
-        lastRenew = this.#clock.now();
+        lastRenew = attemptAt;
       } else if (this.#clock.now() - lastRenew >= this.#renewDeadlineMs || this.#heldByOther()) {
         this.#log.warn({ sinceLastRenewMs: this.#clock.now() - lastRenew, holder: this.leader() }, 'leadership lost');
         await this.#endLeading('lost');

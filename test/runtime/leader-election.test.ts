@@ -10,7 +10,7 @@ import { eventually, forbidUnhandledRejections } from './helpers.js';
 forbidUnhandledRejections();
 
 // Short but valid periods: leaseDuration > renewDeadline + retryPeriod, renewDeadline > 1.2 × retryPeriod.
-const timing = { leaseDurationMs: 2_000, renewDeadlineMs: 1_000, retryPeriodMs: 250 };
+const timing = { leaseDurationMs: 3_000, renewDeadlineMs: 2_000, retryPeriodMs: 500 };
 
 interface Candidate {
   readonly elector: LeaderElector;
@@ -59,7 +59,7 @@ describe('leader election on a real Lease', () => {
     expect(follower.events).toContain(`leader ${leaderId}`);
 
     const lease = await readLease(ns.name);
-    expect(lease.spec).toMatchObject({ holderIdentity: leaderId, leaseDurationSeconds: 2, leaseTransitions: 0 });
+    expect(lease.spec).toMatchObject({ holderIdentity: leaderId, leaseDurationSeconds: 3, leaseTransitions: 0 });
     // MicroTime on the wire (client-node hands it back as a string despite the Date type).
     expect(String(lease.spec?.renewTime)).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$/);
     const renewed = Date.parse(String(lease.spec?.renewTime));
@@ -95,7 +95,7 @@ describe('leader election on a real Lease', () => {
     const tookMs = Date.now() - releasedAt;
     expect(tookMs).toBeLessThan(timing.retryPeriodMs * 1.2 + 500); // one poll, not a lease period
     const lease = await readLease(ns.name);
-    expect(lease.spec).toMatchObject({ holderIdentity: followerId, leaseTransitions: 1, leaseDurationSeconds: 2 });
+    expect(lease.spec).toMatchObject({ holderIdentity: followerId, leaseTransitions: 1, leaseDurationSeconds: 3 });
   });
 
   it('many candidates racing for a missing lease: exactly one wins (409 for the rest)', async () => {
