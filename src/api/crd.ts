@@ -96,7 +96,7 @@ export function toStructural(schema: JsonSchema): JsonSchema {
 }
 
 function versionSchema(def: CrdDefinition): JsonSchema {
-  const json = z.toJSONSchema(def.schema, { target: 'openapi-3.0', io: 'input' }) as JsonSchema;
+  const json = z.toJSONSchema(def.schema, { target: 'openapi-3.0', io: 'input', unrepresentable: 'any' }) as JsonSchema;
   const properties = { ...(json.properties as Record<string, JsonSchema>) };
   properties.apiVersion = { type: 'string' };
   properties.kind = { type: 'string' };

@@ -5,6 +5,9 @@ export const GROUP = 'hivewall.dev';
 export const VERSION = 'v1alpha1';
 export const API_VERSION = `${GROUP}/${VERSION}`;
 
+/** A timestamp as the API returns it: RFC 3339 text, or a Date once @kubernetes/client-node deserialized it. */
+export const timestampSchema = z.union([z.string(), z.date().transform((d) => d.toISOString())]);
+
 export const objectMetaSchema = z.looseObject({
   name: z.string(),
   namespace: z.string().optional(),
@@ -13,9 +16,9 @@ export const objectMetaSchema = z.looseObject({
   resourceVersion: z.string().optional(),
   labels: z.record(z.string(), z.string()).optional(),
   annotations: z.record(z.string(), z.string()).optional(),
-  deletionTimestamp: z.string().optional(),
+  deletionTimestamp: timestampSchema.optional(),
   finalizers: z.array(z.string()).optional(),
-  creationTimestamp: z.string().optional(),
+  creationTimestamp: timestampSchema.optional(),
 });
 
 /** metav1.Condition: the standard status condition shape. */

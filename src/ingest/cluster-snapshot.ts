@@ -28,8 +28,9 @@ const metadataSchema = z.object({
   uid: z.string().optional(),
   labels: labelsSchema,
   ownerReferences: z.array(ownerSchema).optional(),
-  creationTimestamp: z.string().optional(),
-  deletionTimestamp: z.string().optional(),
+  // Text in YAML snapshots; a Date when the object came through @kubernetes/client-node.
+  creationTimestamp: z.union([z.string(), z.date().transform((d) => d.toISOString())]).optional(),
+  deletionTimestamp: z.union([z.string(), z.date().transform((d) => d.toISOString())]).optional(),
 });
 const selectorSchema = z.object({ matchLabels: labelsSchema }).optional();
 

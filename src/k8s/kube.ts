@@ -15,6 +15,15 @@ import {
 
 export const FIELD_MANAGER = 'hivewall';
 
+/** Resources hivewall writes through the plain-JSON path, by kind. */
+const GROUP_PLURALS: Readonly<Record<string, string>> = {
+  NetworkPolicy: 'networkpolicies',
+  CiliumNetworkPolicy: 'ciliumnetworkpolicies',
+  Segmentation: 'segmentations',
+  PolicyProposal: 'policyproposals',
+  TrafficProfile: 'trafficprofiles',
+};
+
 /** An API error with the operation, the object and the HTTP status in one message. */
 export class KubeError extends Error {
   override readonly name = 'KubeError';
@@ -72,6 +81,18 @@ export class Kube {
     return result.items.map((item) => ({ apiVersion, kind, ...item }) as T);
   }
 
+  /**
+   * Lists objects as plain JSON (wire field names, no client-side models): for comparing and
+   * dumping policies exactly as the API server stores them. Works for any `/apis` group.
+   */
+  async listRaw<T>(group: string, version: string, plural: string, namespace: string, labelSelector?: string): Promise<T[]> {
+    const result = await this.call('list', `${plural}.${group} in ${namespace}`, () =>
+      this.custom.listNamespacedCustomObject({ group, version, namespace, plural, ...(labelSelector ? { labelSelector } : {}) }));
+    const list = result as { items?: T[]; apiVersion?: string };
+    const kind = { networkpolicies: 'NetworkPolicy', ciliumnetworkpolicies: 'CiliumNetworkPolicy' }[plural];
+    return (list.items ?? []).map((item) => ({ apiVersion: `${group}/${version}`, ...(kind ? { kind } : {}), ...item }));
+  }
+
   async get<T extends KubernetesObject>(apiVersion: string, kind: string, namespace: string, name: string): Promise<T | undefined> {
     try {
       return await this.objects.read<T>({ apiVersion, kind, metadata: { namespace, name } } as Parameters<KubernetesObjectApi['read']>[0] & T);
@@ -83,18 +104,37 @@ export class Kube {
 
   async create<T extends KubernetesObject>(object: T): Promise<T> {
     this.writes++;
+    const plural = GROUP_PLURALS[object.kind ?? ''];
+    const [group, version] = (object.apiVersion ?? '').split('/');
+    if (plural && group && version && object.metadata?.namespace) {
+      return this.call('create', label(object), async () =>
+        (await this.custom.createNamespacedCustomObject({ group, version, plural, namespace: object.metadata!.namespace!, body: object })) as T);
+    }
     return this.call('create', label(object), () => this.objects.create(object));
   }
 
-  /** Server-side apply with field manager `hivewall`, forcing ownership of the fields hivewall sets. */
+  /**
+   * Server-side apply with field manager `hivewall`, forcing ownership of the fields hivewall sets.
+   * Objects of an API group go out as plain JSON through the generic custom-objects path:
+   * client-node's typed models would rename fields such as NetworkPolicy's `from` (`_from`).
+   */
   async apply<T extends KubernetesObject>(object: T): Promise<T> {
     this.writes++;
+    const plural = GROUP_PLURALS[object.kind ?? ''];
+    const [group, version] = (object.apiVersion ?? '').split('/');
+    if (plural && group && version && object.metadata?.namespace && object.metadata.name) {
+      return this.call('apply', label(object), async () => (await this.custom.patchNamespacedCustomObject(
+        { group, version, plural, namespace: object.metadata!.namespace!, name: object.metadata!.name!, body: object, fieldManager: FIELD_MANAGER, force: true },
+        setHeaderOptions('Content-Type', PatchStrategy.ServerSideApply),
+      )) as T);
+    }
     return this.call('apply', label(object), () => this.objects.patch(object, undefined, undefined, FIELD_MANAGER, true, PatchStrategy.ServerSideApply));
   }
 
   async mergePatch<T extends KubernetesObject>(object: T, patch: Record<string, unknown>): Promise<T> {
     this.writes++;
-    const body = { apiVersion: object.apiVersion, kind: object.kind, metadata: { name: object.metadata?.name, namespace: object.metadata?.namespace }, ...patch } as T;
+    const { metadata, ...rest } = patch as { metadata?: Record<string, unknown> };
+    const body = { apiVersion: object.apiVersion, kind: object.kind, ...rest, metadata: { ...(metadata ?? {}), name: object.metadata?.name, namespace: object.metadata?.namespace } } as T;
     return this.call('patch', label(object), () => this.objects.patch(body, undefined, undefined, FIELD_MANAGER, undefined, PatchStrategy.MergePatch));
   }
 

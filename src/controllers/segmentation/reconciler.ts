@@ -15,7 +15,6 @@ import { buildProposal, comparable, type ProposalDraft } from '../../domain/prop
 import type { Policy } from '../../domain/simulate/index.js';
 import { MANAGED_BY_LABEL, MANAGED_BY_VALUE } from '../../domain/translate/naming.js';
 import type { KubernetesObject as PolicyObject } from '../../domain/translate/networkpolicy.js';
-import { toYaml } from '../../domain/translate/render.js';
 import { Kube } from '../../k8s/kube.js';
 import { AuditEngine } from '../../operator/audit.js';
 import type { ClusterCache } from '../../operator/cluster-cache.js';
@@ -36,7 +35,13 @@ export interface ReconcileContext {
   readonly sourceError: () => string | undefined;
 }
 
-const POLICY_KIND = { NetworkPolicy: ['networking.k8s.io/v1', 'NetworkPolicy'], CiliumNetworkPolicy: ['cilium.io/v2', 'CiliumNetworkPolicy'] } as const;
+const POLICY_KIND = { NetworkPolicy: ['networking.k8s.io', 'v1', 'networkpolicies'], CiliumNetworkPolicy: ['cilium.io', 'v2', 'ciliumnetworkpolicies'] } as const;
+
+/** hivewall's live policies of one flavor in a namespace, as plain JSON. */
+function listOwned(kube: Kube, flavor: keyof typeof POLICY_KIND, namespace: string): Promise<KubernetesObject[]> {
+  const [group, version, plural] = POLICY_KIND[flavor];
+  return kube.listRaw<KubernetesObject>(group, version, plural, namespace, `${MANAGED_BY_LABEL}=${MANAGED_BY_VALUE}`);
+}
 const iso = (ms: number) => new Date(ms).toISOString();
 
 export async function reconcileSegmentation(ctx: ReconcileContext, namespace: string, name: string): Promise<{ requeueAfter?: number }> {
@@ -68,10 +73,9 @@ export async function reconcileSegmentation(ctx: ReconcileContext, namespace: st
   const now = ctx.now();
   const view = namespaceView(ctx.learner, namespace);
   const flavor = seg.spec.flavor;
-  const [policyApi, policyKind] = POLICY_KIND[flavor];
-  const owned = await kube.list<KubernetesObject>(policyApi, policyKind, namespace, `${MANAGED_BY_LABEL}=${MANAGED_BY_VALUE}`);
-  const otherFlavor = flavor === 'NetworkPolicy' ? POLICY_KIND.CiliumNetworkPolicy : POLICY_KIND.NetworkPolicy;
-  const ownedOther = await kube.list<KubernetesObject>(otherFlavor[0], otherFlavor[1], namespace, `${MANAGED_BY_LABEL}=${MANAGED_BY_VALUE}`).catch(() => []);
+  const owned = await listOwned(kube, flavor, namespace);
+  // The other flavor's leftovers (after a flavor change) are removed on apply; the CRD may be absent.
+  const ownedOther = await listOwned(kube, flavor === 'NetworkPolicy' ? 'CiliumNetworkPolicy' : 'NetworkPolicy', namespace).catch(() => []);
   const proposals = (await kube.list<KubernetesObject>(API_VERSION, 'PolicyProposal', namespace, `${SEGMENTATION_LABEL}=${name}`))
     .map((p) => policyProposalSchema.safeParse(p))
     .flatMap((r) => (r.success ? [r.data] : []));
@@ -144,8 +148,8 @@ function approvedProposal(proposals: readonly PolicyProposal[], seg: Segmentatio
 /** Live owned objects equal the approved ones (compared as hivewall writes them). */
 function inSync(want: readonly PolicyObject[], live: readonly PolicyObject[]): boolean {
   if (want.length !== live.length) return false;
-  const liveByName = new Map(live.map((o) => [o.metadata.name, toYaml(comparable(o))]));
-  return want.every((o) => liveByName.get(o.metadata.name) === toYaml(comparable(o)));
+  const liveByName = new Map(live.map((o) => [o.metadata.name, canonical(comparable(o))]));
+  return want.every((o) => liveByName.get(o.metadata.name) === canonical(comparable(o)));
 }
 
 interface ExecuteState {
@@ -250,8 +254,8 @@ async function persistProfile(ctx: ReconcileContext, seg: Segmentation, view: Re
 }
 
 async function deleteOwned(ctx: ReconcileContext, namespace: string): Promise<void> {
-  for (const [apiVersion, kind] of Object.values(POLICY_KIND)) {
-    const owned = await ctx.kube.list<KubernetesObject>(apiVersion, kind, namespace, `${MANAGED_BY_LABEL}=${MANAGED_BY_VALUE}`).catch(() => []);
+  for (const flavor of ['NetworkPolicy', 'CiliumNetworkPolicy'] as const) {
+    const owned = await listOwned(ctx.kube, flavor, namespace).catch(() => []);
     for (const o of owned) await ctx.kube.delete(o);
   }
 }
@@ -266,6 +270,11 @@ async function invalid(ctx: ReconcileContext, raw: KubernetesObject, message: st
   await ctx.kube.patchStatus(GROUP, VERSION, 'segmentations', raw.metadata!.namespace!, raw.metadata!.name!, { phase: 'Invalid', observedGeneration: generation, conditions: [condition] });
   await ctx.kube.event(raw, 'Warning', 'InvalidSpec', message);
   ctx.log.warn({ reason: message }, 'invalid Segmentation');
+}
+
+/** Key-order-independent JSON: the API server returns fields in its own order. */
+function canonical(value: unknown): string {
+  return JSON.stringify(sortDeep(value));
 }
 
 function sameStatus(a: SegmentationStatus | undefined, b: SegmentationStatus): boolean {
