@@ -57,7 +57,7 @@ export async function createSnapshot(input: readonly Obj[]): Promise<void> {
       try {
         await api.create(clean(o));
       } catch (error) {
-        if (apiStatus(error) !== 409) throw new Error(`create ${kind} ${o.metadata?.namespace}/${o.metadata?.name}: ${(error as Error).message}`);
+        if (apiStatus(error) !== 409) throw new Error(`create ${kind} ${o.metadata?.namespace}/${o.metadata?.name}: ${(error as Error).message}`, { cause: error });
       }
       if (kind === 'Pod' && o.status) {
         await core.replaceNamespacedPodStatus({

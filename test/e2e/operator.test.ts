@@ -17,8 +17,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { main as hivewall } from '../../src/cli/main.js';
 import { comparable } from '../../src/domain/proposal.js';
 import type { KubernetesObject as PolicyObject } from '../../src/domain/translate/networkpolicy.js';
-import { toYaml } from '../../src/domain/translate/render.js';
-import { adminKubeconfigPath, bindRole, kubectl, kubectlOk, serviceAccountIdentity, userIdentity, type Identity } from '../harness/index.js';
+import { adminKubeconfigPath, kubectl, kubectlOk, serviceAccountIdentity, userIdentity, type Identity } from '../harness/index.js';
 import { createSnapshot, loadSnapshotObjects } from './cluster-objects.js';
 
 const ROOT = new URL('../../', import.meta.url).pathname;
@@ -66,8 +65,12 @@ async function stopOperator(identity: string, signal: NodeJS.Signals): Promise<v
   operators.delete(identity);
 }
 
-async function getJson(args: string[]): Promise<Record<string, any>> {
-  return JSON.parse(await kubectlOk(['get', ...args, '-o', 'json'], admin())) as Record<string, any>;
+// kubectl JSON output is untyped; the tests read the fields they assert on.
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type Json = Record<string, any>;
+
+async function getJson(args: string[]): Promise<Json> {
+  return JSON.parse(await kubectlOk(['get', ...args, '-o', 'json'], admin())) as Json;
 }
 
 async function eventually<T>(what: string, fn: () => Promise<T | undefined | false>, timeoutMs = 30_000): Promise<T> {
@@ -195,7 +198,7 @@ describe('hivewall operator', () => {
 
   it('audits: a flow the policies would deny shows up in status and blocks promotion', async () => {
     // search → cart:6379 never happened: the approved policies deny it.
-    const template = JSON.parse(lines.find((l) => l.includes('"pod_name":"search-') && l.includes('"TO_ENDPOINT"') && !l.includes('"is_reply":true'))!) as { flow: Record<string, any>; time: string };
+    const template = JSON.parse(lines.find((l) => l.includes('"pod_name":"search-') && l.includes('"TO_ENDPOINT"') && !l.includes('"is_reply":true'))!) as { flow: Json; time: string };
     const denied = structuredClone(template);
     denied.flow.time = new Date().toISOString();
     denied.time = denied.flow.time;
