@@ -2,8 +2,8 @@
  * The `hivewall` command line: `learn` (flows → policies), `graph` (flows → the learned graph).
  * Every failure is one line on stderr and a non-zero exit; no stack traces for user errors.
  */
-import { Command, CommanderError, Option } from 'commander';
-import { CliError, UsageError } from './errors.js';
+import { Command, Option } from 'commander';
+import { runProgram, UsageError } from './errors.js';
 import { runGraph } from './graph-command.js';
 import { runLearn } from './learn-command.js';
 import { runOperator } from './operator-command.js';
@@ -83,23 +83,7 @@ export function buildProgram(io: CliIo): Command {
 
 /** Runs the CLI and returns the exit code. */
 export async function main(argv: readonly string[], io: CliIo = defaultIo): Promise<number> {
-  const program = buildProgram(io);
-  try {
-    await program.parseAsync([...argv], { from: 'user' });
-    return 0;
-  } catch (error) {
-    if (error instanceof CommanderError) {
-      // Commander already printed its one-line message (unknown option, missing argument, --help).
-      return error.exitCode === 0 ? 0 : 2;
-    }
-    if (error instanceof CliError) {
-      io.stderr.write(`hivewall: ${error.message}\n`);
-      return error.exitCode;
-    }
-    const message = error instanceof Error ? error.message : String(error);
-    io.stderr.write(`hivewall: unexpected error: ${message}\n`);
-    return 70;
-  }
+  return runProgram(buildProgram(io), argv, io.stderr, 'hivewall', 70);
 }
 
 export { UsageError };

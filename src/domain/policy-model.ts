@@ -24,15 +24,8 @@ export interface PortSpec {
   readonly protocol: Protocol;
 }
 
-export interface Evidence {
-  readonly client: string;
-  readonly server: string;
-  readonly port: number;
-  readonly protocol: Protocol;
-  readonly count: number;
-  readonly firstSeen: number;
-  readonly lastSeen: number;
-}
+/** The learned edge behind a rule: an EdgeRecord (client, server, port, protocol, count, first and last seen). */
+export type Evidence = EdgeRecord;
 
 export type ModelPeer =
   | { readonly kind: 'workload'; readonly workload: WorkloadPeer; readonly matchLabels: Labels }

@@ -9,8 +9,8 @@
  * Exit codes like the `hivewall` command: 0 done, 1 refused or failed (one line on stderr
  * naming the problem and the fix), 2 bad usage.
  */
-import { Command, CommanderError } from 'commander';
-import { CliError } from '../errors.js';
+import { Command } from 'commander';
+import { runProgram } from '../errors.js';
 import { printProposals, reviewProposal, type Decision, type PluginIo } from './commands.js';
 import { connect, type ConnectionFlags } from './connection.js';
 
@@ -79,21 +79,5 @@ export function buildProgram(io: PluginIo, deps: PluginDeps = {}): Command {
 
 /** Runs the plugin and returns the exit code. */
 export async function main(argv: readonly string[], io: PluginIo = defaultIo, deps: PluginDeps = {}): Promise<number> {
-  const program = buildProgram(io, deps);
-  try {
-    await program.parseAsync([...argv], { from: 'user' });
-    return 0;
-  } catch (error) {
-    if (error instanceof CommanderError) {
-      // Commander already printed its message (unknown option, missing argument, --help).
-      return error.exitCode === 0 ? 0 : 2;
-    }
-    if (error instanceof CliError) {
-      io.stderr.write(`error: ${error.message}\n`);
-      return error.exitCode;
-    }
-    const message = error instanceof Error ? error.message : String(error);
-    io.stderr.write(`error: unexpected: ${message}\n`);
-    return 1;
-  }
+  return runProgram(buildProgram(io, deps), argv, io.stderr, 'error', 1);
 }
