@@ -15,6 +15,8 @@ import { Learner } from '../domain/learner.js';
 import { FlowFileFollower } from '../ingest/follow/index.js';
 import { ConfigMapCheckpointStore } from '../k8s/checkpoint-store.js';
 import type { Kube } from '../k8s/kube.js';
+import { Informer } from '../runtime/informer.js';
+import { kubeListerWatcher, resourcePath } from '../runtime/list-watch.js';
 import { AuditEngine } from './audit.js';
 import { ClusterCache } from './cluster-cache.js';
 import { restoreProfile } from './learning-state.js';
@@ -70,6 +72,12 @@ export async function runLeaderWork(options: LeaderWorkOptions): Promise<void> {
   };
   const ctx = { kube, learner, cluster, audits, log, now, sourceError };
 
+  // Watches make the loop react within a poll: a review, a spec change, or a hand edit of a
+  // hivewall policy (drift) starts a reconcile round at once instead of at the next resync.
+  let changed = false;
+  const informers = watchedResources(kube, log, () => (changed = true));
+  for (const informer of informers) informer.start();
+
   let lastInventory = now();
   let nextRound = 0;
   let lastRound = 0;
@@ -84,8 +92,9 @@ export async function runLeaderWork(options: LeaderWorkOptions): Promise<void> {
         }
       }
       // Promptly after new flows (at most once a second), else on the requeue/resync timer.
-      if (now() >= nextRound || (flowsSinceRound > 0 && now() - lastRound >= 1000)) {
+      if (now() >= nextRound || changed || (flowsSinceRound > 0 && now() - lastRound >= 1000)) {
         lastRound = now();
+        changed = false;
         options.metrics?.onFlows?.(flowsSinceRound);
         flowsSinceRound = 0;
         const requeue = await reconcileAll(ctx, options.metrics);
@@ -105,10 +114,36 @@ export async function runLeaderWork(options: LeaderWorkOptions): Promise<void> {
       await sleep(Math.min(250, config.flowPollMs), signal);
     }
   } finally {
+    for (const informer of informers) informer.stop();
     await follower.stop();
     await reconcileAll(ctx, options.metrics).catch(() => undefined);
     await checkpoint.flush().catch(() => undefined);
   }
+}
+
+/**
+ * Informers on what a Segmentation's reconcile depends on. Each restarts itself after errors and
+ * relists on 410 (src/runtime/informer.ts); the CiliumNetworkPolicy one just keeps retrying on
+ * clusters without Cilium.
+ */
+function watchedResources(kube: Kube, log: Logger, onChange: () => void): Informer<KubernetesObject>[] {
+  const resources = [
+    { name: 'segmentations', group: 'hivewall.dev', version: 'v1alpha1', plural: 'segmentations' },
+    { name: 'policyproposals', group: 'hivewall.dev', version: 'v1alpha1', plural: 'policyproposals' },
+    { name: 'networkpolicies', group: 'networking.k8s.io', version: 'v1', plural: 'networkpolicies', labelSelector: 'app.kubernetes.io/managed-by=hivewall' },
+    { name: 'ciliumnetworkpolicies', group: 'cilium.io', version: 'v2', plural: 'ciliumnetworkpolicies', labelSelector: 'app.kubernetes.io/managed-by=hivewall' },
+  ];
+  return resources.map((r) => {
+    const informer = new Informer<KubernetesObject>({
+      name: r.name,
+      listerWatcher: kubeListerWatcher(kube.config, resourcePath(r)),
+      ...(r.labelSelector ? { labelSelector: r.labelSelector } : {}),
+      resyncPeriodMs: 0,
+      logger: log.child({ component: `informer/${r.name}` }),
+    });
+    informer.addEventHandler({ onAdd: onChange, onUpdate: onChange, onDelete: onChange });
+    return informer;
+  });
 }
 
 async function reconcileAll(ctx: Parameters<typeof reconcileSegmentation>[0], metrics?: OperatorMetrics): Promise<number> {

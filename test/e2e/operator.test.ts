@@ -127,9 +127,9 @@ beforeAll(async () => {
   await kubectlOk(['apply', '-k', join(ROOT, 'deploy')], admin());
   for (const f of ['snapshot-end.yaml']) await createSnapshot(await loadSnapshotObjects(join(EXAMPLE, 'cluster', f)));
   operatorSa = await serviceAccountIdentity('hivewall-system', 'hivewall-operator');
-  reviewer = await userIdentity('alice@example.com', ['security-reviewers']);
+  reviewer = await userIdentity('alice@example.com', ['e2e-security-reviewers']);
   stranger = await userIdentity('mallory@example.com');
-  await kubectlOk(['create', 'clusterrolebinding', 'e2e-reviewers', '--clusterrole=hivewall-reviewer', '--group=security-reviewers'], admin());
+  await kubectlOk(['create', 'clusterrolebinding', 'e2e-reviewers', '--clusterrole=hivewall-reviewer', '--group=e2e-security-reviewers'], admin());
   // A policy written by a user: hivewall must never touch it.
   await writeFile(join(work, 'user-policy.yaml'), `apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: team-allow-metrics, namespace: ${NS}}\nspec:\n  podSelector: {matchLabels: {app.kubernetes.io/name: cart}}\n  ingress: [{ports: [{port: 9090}]}]\n`);
   await kubectlOk(['apply', '-f', join(work, 'user-policy.yaml')], admin());
@@ -137,6 +137,8 @@ beforeAll(async () => {
 
 afterAll(async () => {
   for (const id of [...operators.keys()]) await stopOperator(id, 'SIGKILL');
+  // Cluster-scoped: other test files share the API server.
+  await kubectl(['delete', 'clusterrolebinding', 'e2e-reviewers', '--ignore-not-found'], admin());
 });
 
 describe('hivewall operator', () => {
