@@ -107,7 +107,7 @@ export interface RssBench {
   readonly edgesLarge: number;
 }
 
-export async function runPeakRss(smallLines = 60_000, factor = 10): Promise<RssBench> {
+export async function runPeakRss(smallLines = 60_000, factor = 10, flags: readonly string[] = ['--max-semi-space-size=16']): Promise<RssBench> {
   const dir = mkdtempSync(join(tmpdir(), 'hivewall-rss-'));
   try {
     const small = join(dir, 'small.jsonl');
@@ -116,7 +116,8 @@ export async function runPeakRss(smallLines = 60_000, factor = 10): Promise<RssB
     await repeatShifted(small, large, factor);
     const child = fileURLToPath(import.meta.url);
     const measure = (path: string) => {
-      const r = spawnSync(process.execPath, [child, '--rss-child', path], { encoding: 'utf8' });
+      // The flags `hivewall` runs with (bin/hivewall.js shebang, the Deployment's NODE_OPTIONS).
+      const r = spawnSync(process.execPath, [...flags, child, '--rss-child', path], { encoding: 'utf8' });
       if (r.status !== 0) throw new Error(`rss child failed: ${r.stderr}`);
       return JSON.parse(r.stdout) as { maxRssKb: number; edges: number };
     };

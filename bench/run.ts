@@ -21,6 +21,8 @@ const rss = await runPeakRss();
 print('learn_peak_rss_60k_mb', rss.smallMb, 1);
 print('learn_peak_rss_600k_mb', rss.largeMb, 1);
 print('learn_peak_rss_growth', rss.growth);
+const rssDefault = await runPeakRss(60_000, 10, []);
+print('learn_peak_rss_growth_default_v8_flags', rssDefault.growth);
 print('learn_edges_60k', rss.edgesSmall);
 print('learn_edges_600k', rss.edgesLarge);
 
