@@ -12,6 +12,7 @@ export interface LearnOptions extends FlowInputOptions {
   readonly namespace?: readonly string[];
   readonly flavor: Flavor;
   readonly publicIngress: boolean;
+  readonly allowKubeApiserver?: boolean;
   readonly dns: boolean;
   /** Also write the HTML report here. */
   readonly report?: string;
@@ -22,7 +23,7 @@ export async function runLearn(options: LearnOptions, io: CliIo): Promise<void> 
   const result = generatePolicies(learned.learner, learned.identity, {
     flavor: options.flavor,
     ...(options.namespace ? { namespaces: options.namespace } : {}),
-    allowances: { dns: options.dns, publicIngress: options.publicIngress },
+    allowances: { dns: options.dns, publicIngress: options.publicIngress, kubeApiserver: options.allowKubeApiserver === true },
   });
   const withPolicies = result.namespaces.filter((ns) => ns.model.workloads.length > 0);
   if (withPolicies.length === 0) {

@@ -45,6 +45,7 @@ export function buildProgram(io: CliIo): Command {
     .addOption(new Option('--flavor <flavor>', 'policy flavor').choices(['networkpolicy', 'cilium']).default('networkpolicy'))
     .option('--no-public-ingress', 'never open a LoadBalancer/NodePort workload to 0.0.0.0/0; allow only the observed client addresses')
     .option('--no-dns', 'do not add the DNS allowance (53/UDP and 53/TCP to the observed DNS servers)')
+    .option('--allow-kube-apiserver', 'let every workload with a policy reach the kube-apiserver endpoints, observed or not')
     .option('--report <file>', 'also write a self-contained interactive HTML report: the graph, its evidence and the rules that allow each edge')
     .exitOverride()
     .action(async (options) => {
@@ -76,6 +77,29 @@ export function buildProgram(io: CliIo): Command {
     .exitOverride()
     .action(async (options) => {
       await runOperator(options, io);
+    });
+
+  program
+    .command('agent')
+    .description('run the conntrack node agent (clusters without Cilium): learn this node\'s connections and push edge deltas to the controller')
+    .option('--controller-url <url>', 'the controller\'s edge endpoint base URL (default $HIVEWALL_CONTROLLER_URL)')
+    .option('--node-name <name>', 'this node\'s name (default $NODE_NAME)')
+    .option('--token-file <file>', 'ServiceAccount token sent as Bearer (default /var/run/secrets/kubernetes.io/serviceaccount/token)')
+    .option('--kubeconfig <file>', 'kubeconfig file (default: $KUBECONFIG, else in-cluster service account)')
+    .option('--controller-ca-file <file>', 'CA bundle to verify an https controller URL')
+    .option('--dump-interval-ms <n>', 'full conntrack table dump period (default 60000; 0: only at start)')
+    .option('--ship-interval-ms <n>', 'push edge deltas this often (default 10000)')
+    .option('--inventory-refresh-ms <n>', 'rebuild identity from the watched objects this often when they changed (default 2000)')
+    .option('--retention-ms <n>', 'deleted pods keep resolving this long (default 600000)')
+    .option('--max-buffered-edges <n>', 'most edge deltas kept while the controller is unreachable (default 20000)')
+    .option('--conntrack-prefix <cmd>', 'command prefix for conntrack, e.g. "ip netns exec test" (default none)')
+    .option('--health-port <n>', '/healthz, /readyz and /metrics port (default 8082; 0 picks a free port)')
+    .option('--bind-address <addr>', 'address of the health server (default 0.0.0.0)')
+    .option('--log-level <level>', 'fatal, error, warn, info, debug or trace (default info)')
+    .exitOverride()
+    .action(async (options) => {
+      const { runAgent } = await import('./agent-command.js');
+      await runAgent(options, io);
     });
 
   return program;

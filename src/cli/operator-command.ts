@@ -73,6 +73,7 @@ export async function runOperator(flags: OperatorFlags, io: CliIo): Promise<void
   log.info({ port: bound.port, identity: config.identity }, 'operator starting');
 
   const leaseMs = config.leaseDurationSeconds * 1000;
+  const wouldDenySeen = new Map<string, number>();
   const elector: LeaderElector = new LeaderElector({
     lock: kubeLeaseLock(kubeConfig, config.namespace, config.leaseName),
     identity: config.identity,
@@ -98,6 +99,19 @@ export async function runOperator(flags: OperatorFlags, io: CliIo): Promise<void
                 if (error) metrics.reconcileErrors.inc({ controller: 'segmentation', kind: 'reconcile' });
               },
               onFlows: (count) => metrics.flowsIngested.inc({ source: 'hubble-file', result: 'read' }, count),
+              onRound: (reports) => {
+                const phases = new Map<string, number>();
+                for (const r of reports) {
+                  metrics.graphEdges.set({ namespace: r.namespace }, r.edges);
+                  const before = wouldDenySeen.get(r.namespace) ?? 0;
+                  if (r.wouldDeny > before) metrics.wouldDenyFlows.inc({ namespace: r.namespace }, r.wouldDeny - before);
+                  wouldDenySeen.set(r.namespace, r.wouldDeny);
+                  metrics.policiesApplied.set({ namespace: r.namespace, flavor: r.flavor }, r.policies);
+                  phases.set(r.phase, (phases.get(r.phase) ?? 0) + 1);
+                }
+                metrics.proposals.reset();
+                for (const [phase, n] of phases) metrics.proposals.set({ phase }, n);
+              },
             },
           });
         } finally {

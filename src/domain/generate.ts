@@ -39,9 +39,9 @@ export function generatePolicies(learner: Learner, identity: IdentityResolver, o
   const catalog = WorkloadCatalog.build(identity, learner.observedPods);
   const namespaces = options.namespaces && options.namespaces.length > 0 ? [...new Set(options.namespaces)].sort() : observedNamespaces(graph);
   const cluster = identity.cluster;
-  const apiserverIps = cluster.endpointSlices
-    .filter((s) => s.namespace === 'default' && s.serviceName === 'kubernetes')
-    .flatMap((s) => s.endpoints.flatMap((e) => e.addresses));
+  const apiserverSlices = cluster.endpointSlices.filter((s) => s.namespace === 'default' && s.serviceName === 'kubernetes');
+  const apiserverIps = apiserverSlices.flatMap((s) => s.endpoints.flatMap((e) => e.addresses));
+  const apiserverPorts = [...new Set(apiserverSlices.flatMap((s) => s.ports.map((p) => p.port)))].sort((a, b) => a - b);
   const nodeIps = [...new Set(cluster.nodes.flatMap((n) => n.ips))].sort();
   const podCidrs = [...new Set(cluster.nodes.flatMap((n) => n.podCIDRs))].sort();
   const models = buildPolicyModel({
@@ -50,6 +50,7 @@ export function generatePolicies(learner: Learner, identity: IdentityResolver, o
     namespaces,
     dnsNames: learner.dnsNames,
     apiserverIps,
+    apiserverPorts,
     allowances: options.allowances ?? defaultAllowances,
   });
   return {

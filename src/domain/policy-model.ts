@@ -15,6 +15,8 @@ export interface Allowances {
   readonly dns: boolean;
   /** Workloads behind a LoadBalancer / NodePort Service reached from the world accept 0.0.0.0/0 on that port. */
   readonly publicIngress: boolean;
+  /** Every workload with a policy may reach the kube-apiserver endpoints, observed or not. */
+  readonly kubeApiserver?: boolean;
 }
 
 export const defaultAllowances: Allowances = { dns: true, publicIngress: true };
@@ -41,7 +43,7 @@ export interface ModelRule {
   /** The learned edges behind the rule (an EdgeRecord is an Evidence). */
   readonly evidence: readonly Evidence[];
   /** Why the rule allows more than was observed, when it does (an allowance). */
-  readonly allowance?: 'dns' | 'public-ingress';
+  readonly allowance?: 'dns' | 'public-ingress' | 'kube-apiserver';
 }
 
 export interface WorkloadPolicy {
@@ -72,6 +74,8 @@ export interface ModelInput {
   readonly dnsNames: ReadonlyMap<string, ReadonlySet<string>>;
   /** Every address of the `default/kubernetes` endpoints (an HA control plane has several). */
   readonly apiserverIps: readonly string[];
+  /** The ports of those endpoints (6443 on most clusters), for the kube-apiserver allowance. */
+  readonly apiserverPorts?: readonly number[];
   readonly allowances?: Allowances;
 }
 
@@ -143,6 +147,7 @@ export function buildPolicyModel(input: ModelInput): NamespacePolicies[] {
         builder.evidence.push(edge);
       }
     }
+    if (allowances.kubeApiserver && input.apiserverIps.length > 0) addApiserverAllowance(rules.egress, input);
     ns.workloads.push({
       workload,
       matchLabels: own.matchLabels,
@@ -161,10 +166,10 @@ interface RuleBuilder {
   peer: ModelPeer;
   ports: Map<number, PortSpec>;
   evidence: Evidence[];
-  allowance?: 'dns' | 'public-ingress';
+  allowance?: 'dns' | 'public-ingress' | 'kube-apiserver';
 }
 
-type PeerDecision = { peer: ModelPeer; ports: PortSpec[]; allowance?: 'dns' | 'public-ingress' } | { error: string };
+type PeerDecision = { peer: ModelPeer; ports: PortSpec[]; allowance?: 'dns' | 'public-ingress' | 'kube-apiserver' } | { error: string };
 
 function toModelPeer(
   other: Peer,
@@ -210,6 +215,25 @@ function toModelPeer(
       return { peer: { kind: 'kube-apiserver', ips }, ports: [observed] };
     }
   }
+}
+
+/**
+ * The kube-apiserver allowance: egress to every `default/kubernetes` endpoint on its ports, merged
+ * into an observed kube-apiserver rule when there is one (which then keeps its evidence).
+ */
+function addApiserverAllowance(egress: Map<string, RuleBuilder>, input: ModelInput): void {
+  const ports = (input.apiserverPorts && input.apiserverPorts.length > 0 ? input.apiserverPorts : [443]).map((port) => ({ port, protocol: 'TCP' as const }));
+  const existing = [...egress.values()].find((r) => r.peer.kind === 'kube-apiserver');
+  if (existing) {
+    for (const p of ports) existing.ports.set(p.port * 8 + PROTOCOL_ORDER[p.protocol], p);
+    return;
+  }
+  egress.set(' kube-apiserver', {
+    peer: { kind: 'kube-apiserver', ips: [...input.apiserverIps].sort(compareIps) },
+    ports: new Map(ports.map((p) => [p.port * 8 + PROTOCOL_ORDER[p.protocol], p])),
+    evidence: [],
+    allowance: 'kube-apiserver',
+  });
 }
 
 /** A stable identity for grouping rules by peer (also the sort key of rules). */

@@ -22,6 +22,7 @@ export interface ProposalSpecInput {
   readonly exclude: readonly { readonly kind: string; readonly name: string }[];
   readonly allowDns: boolean;
   readonly allowPublicIngress: boolean;
+  readonly allowKubeApiserver?: boolean;
   readonly externalBy: 'FQDN' | 'CIDR';
 }
 
@@ -32,6 +33,7 @@ export interface ProposalInput {
   readonly catalog: WorkloadCatalog;
   readonly dnsNames: ReadonlyMap<string, ReadonlySet<string>>;
   readonly apiserverIps: readonly string[];
+  readonly apiserverPorts?: readonly number[];
   readonly nodeIps: readonly string[];
   readonly podCidrs: readonly string[];
   /** Live policies hivewall owns in the namespace, for the diff. */
@@ -66,7 +68,8 @@ export function buildProposal(input: ProposalInput): ProposalDraft {
     namespaces: [input.namespace],
     dnsNames: input.spec.externalBy === 'FQDN' ? input.dnsNames : new Map(),
     apiserverIps: input.apiserverIps,
-    allowances: { dns: input.spec.allowDns, publicIngress: input.spec.allowPublicIngress },
+    ...(input.apiserverPorts ? { apiserverPorts: input.apiserverPorts } : {}),
+    allowances: { dns: input.spec.allowDns, publicIngress: input.spec.allowPublicIngress, kubeApiserver: input.spec.allowKubeApiserver ?? false },
   });
   const scoped = scope(model!, input);
   const objects = input.spec.flavor === 'CiliumNetworkPolicy'

@@ -10,7 +10,7 @@ import type { Logger } from 'pino';
 import { API_VERSION } from '../api/meta.js';
 import { trafficProfileSchema } from '../api/traffic-profile.js';
 import type { Config } from '../config.js';
-import { reconcileSegmentation } from '../controllers/segmentation/reconciler.js';
+import { reconcileSegmentation, type ReconcileReport } from '../controllers/segmentation/reconciler.js';
 import { Learner } from '../domain/learner.js';
 import { FlowFileFollower } from '../ingest/follow/index.js';
 import { ConfigMapCheckpointStore } from '../k8s/checkpoint-store.js';
@@ -24,6 +24,8 @@ import { restoreProfile } from './learning-state.js';
 export interface OperatorMetrics {
   onReconcile?(durationMs: number, error: boolean): void;
   onFlows?(count: number): void;
+  /** After each round: what every Segmentation looked like (edges, phase, would-deny, policies). */
+  onRound?(reports: readonly ReconcileReport[]): void;
 }
 
 export interface LeaderWorkOptions {
@@ -148,6 +150,7 @@ function watchedResources(kube: Kube, log: Logger, onChange: () => void): Inform
 
 async function reconcileAll(ctx: Parameters<typeof reconcileSegmentation>[0], metrics?: OperatorMetrics): Promise<number> {
   let requeue = Number.POSITIVE_INFINITY;
+  const reports: ReconcileReport[] = [];
   const segmentations = await ctx.kube.list<KubernetesObject>(API_VERSION, 'Segmentation');
   for (const seg of segmentations) {
     const namespace = seg.metadata?.namespace ?? '';
@@ -157,6 +160,7 @@ async function reconcileAll(ctx: Parameters<typeof reconcileSegmentation>[0], me
     try {
       const result = await reconcileSegmentation({ ...ctx, log }, namespace, name);
       if (result.requeueAfter !== undefined) requeue = Math.min(requeue, result.requeueAfter);
+      if (result.report) reports.push(result.report);
       metrics?.onReconcile?.(performance.now() - started, false);
     } catch (error) {
       metrics?.onReconcile?.(performance.now() - started, true);
@@ -164,6 +168,7 @@ async function reconcileAll(ctx: Parameters<typeof reconcileSegmentation>[0], me
       requeue = Math.min(requeue, 2000);
     }
   }
+  metrics?.onRound?.(reports);
   return requeue;
 }
 

@@ -226,6 +226,14 @@ describe('hivewall operator', () => {
       return l.size === offline.size ? l : undefined;
     });
     for (const [name, yaml] of offline) expect(live.get(name), name).toEqual(comparable(load(yaml) as PolicyObject));
+    // Prometheus metrics of the leader reflect it.
+    const port = /"port":(\d+),"identity":"op-1","msg":"operator starting"/.exec(logs.get('op-1')!.join(''))?.[1];
+    const metrics = await eventually('policies applied metric', async () => {
+      const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+      return text.includes(`hivewall_policies_applied{namespace="shop",flavor="NetworkPolicy"} ${offline.size}`) ? text : undefined;
+    }, 15_000);
+    expect(metrics).toMatch(/hivewall_graph_edges\{namespace="shop"\} \d+/);
+    expect(metrics).toMatch(/hivewall_would_deny_flows_total\{namespace="shop"\} [1-9]/);
     const np = await getJson(['networkpolicy', 'hivewall-cart', '-n', NS, '--show-managed-fields']);
     expect(np.metadata.managedFields.some((f: { manager: string; operation: string }) => f.manager === 'hivewall' && f.operation === 'Apply')).toBe(true);
     expect(np.metadata.ownerReferences[0]).toMatchObject({ kind: 'Segmentation', name: 'shop' });

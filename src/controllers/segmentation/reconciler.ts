@@ -44,7 +44,17 @@ function listOwned(kube: Kube, flavor: keyof typeof POLICY_KIND, namespace: stri
 }
 const iso = (ms: number) => new Date(ms).toISOString();
 
-export async function reconcileSegmentation(ctx: ReconcileContext, namespace: string, name: string): Promise<{ requeueAfter?: number }> {
+/** What a reconcile observed, for metrics. */
+export interface ReconcileReport {
+  readonly namespace: string;
+  readonly phase: string;
+  readonly edges: number;
+  readonly wouldDeny: number;
+  readonly policies: number;
+  readonly flavor: string;
+}
+
+export async function reconcileSegmentation(ctx: ReconcileContext, namespace: string, name: string): Promise<{ requeueAfter?: number; report?: ReconcileReport }> {
   const { kube } = ctx;
   const raw = await kube.get<KubernetesObject>(API_VERSION, 'Segmentation', namespace, name);
   if (!raw) {
@@ -81,6 +91,7 @@ export async function reconcileSegmentation(ctx: ReconcileContext, namespace: st
     .flatMap((r) => (r.success ? [r.data] : []));
 
   const inventory = ctx.cluster.inventory;
+  const apiserverSlices = inventory.endpointSlices.filter((s) => s.namespace === 'default' && s.serviceName === 'kubernetes');
   const draft: ProposalDraft | undefined = view.edges.length === 0 ? undefined : buildProposal({
     namespace,
     spec: {
@@ -90,12 +101,14 @@ export async function reconcileSegmentation(ctx: ReconcileContext, namespace: st
       exclude: seg.spec.workloads.exclude,
       allowDns: seg.spec.allow.dns,
       allowPublicIngress: seg.spec.allow.publicIngress,
+      allowKubeApiserver: seg.spec.allow.kubeApiserver,
       externalBy: seg.spec.egress.external,
     },
     edges: view.edges,
     catalog: WorkloadCatalog.build(ctx.cluster.identity, ctx.learner.observedPods),
     dnsNames: ctx.learner.dnsNames,
-    apiserverIps: inventory.endpointSlices.filter((s) => s.namespace === 'default' && s.serviceName === 'kubernetes').flatMap((s) => s.endpoints.flatMap((e) => e.addresses)),
+    apiserverIps: apiserverSlices.flatMap((s) => s.endpoints.flatMap((e) => e.addresses)),
+    apiserverPorts: [...new Set(apiserverSlices.flatMap((s) => s.ports.map((p) => p.port)))].sort((a, b) => a - b),
     nodeIps: [...new Set(inventory.nodes.flatMap((n) => n.ips))].sort(),
     podCidrs: [...new Set(inventory.nodes.flatMap((n) => n.podCIDRs))].sort(),
     live: owned as PolicyObject[],
@@ -136,7 +149,17 @@ export async function reconcileSegmentation(ctx: ReconcileContext, namespace: st
   if (!sameStatus(seg.status, decision.status)) {
     await kube.patchStatus(GROUP, VERSION, 'segmentations', namespace, name, { ...nullMissing(seg.status, decision.status) });
   }
-  return { requeueAfter: decision.requeueAfter };
+  return {
+    requeueAfter: decision.requeueAfter,
+    report: {
+      namespace,
+      phase: decision.status.phase ?? 'Learning',
+      edges: view.edges.length,
+      wouldDeny: decision.status.audit?.wouldDeny ?? 0,
+      policies: decision.status.phase === 'Enforcing' && seg.spec.delivery === 'Apply' ? (approved?.spec.content.objects.length ?? 0) : 0,
+      flavor,
+    },
+  };
 }
 
 function approvedProposal(proposals: readonly PolicyProposal[], seg: Segmentation): PolicyProposal | undefined {

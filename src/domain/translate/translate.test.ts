@@ -97,6 +97,19 @@ describe('policy rules', () => {
     expect(fe.spec.ingress).toEqual([{ from: [{ ipBlock: { cidr: '203.0.113.7/32' } }], ports: [{ protocol: 'TCP', port: 8080 }] }]);
   });
 
+  it('the kube-apiserver allowance adds egress to every apiserver endpoint, and only when asked', () => {
+    const withAllowance = generatePolicies(learner, identity, { flavor: 'networkpolicy', allowances: { dns: true, publicIngress: true, kubeApiserver: true } });
+    const frontend = withAllowance.namespaces.find((n) => n.namespace === 'shop')!.model.workloads.find((w) => w.workload.name === 'frontend')!;
+    expect(frontend.egress.find((r) => r.peer.kind === 'kube-apiserver')).toEqual({
+      peer: { kind: 'kube-apiserver', ips: ['172.18.0.2'] },
+      ports: [{ port: 6443, protocol: 'TCP' }],
+      evidence: [],
+      allowance: 'kube-apiserver',
+    });
+    const cartEgress = byName.get('hivewall-cart')!.spec.egress as unknown[];
+    expect(JSON.stringify(cartEgress)).not.toContain('172.18.0.2');
+  });
+
   it('keeps DNS on 53/UDP and 53/TCP to the observed DNS server in kube-system', () => {
     const egress = byName.get('hivewall-cart')!.spec.egress as unknown[];
     expect(egress).toContainEqual({
