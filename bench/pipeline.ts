@@ -131,7 +131,10 @@ export async function runPeakRss(smallLines = 60_000, factor = 10, flags: readon
 
 if (process.argv[2] === '--rss-child') {
   const learner = await learnFile(process.argv[3]!);
-  process.stdout.write(JSON.stringify({ maxRssKb: process.resourceUsage().maxRSS, edges: learner.edges.size }));
+  // VmHWM (peak RSS of this process image) rather than getrusage: ru_maxrss survives fork+exec on
+  // Linux, so a child would report its parent's peak.
+  const hwm = /VmHWM:\s+(\d+) kB/.exec(readFileSync('/proc/self/status', 'utf8'))?.[1];
+  process.stdout.write(JSON.stringify({ maxRssKb: hwm ? Number(hwm) : process.resourceUsage().maxRSS, edges: learner.edges.size }));
 } else if (import.meta.url === `file://${process.argv[1]}`) {
   const ingest = await runIngestRatio();
   console.log(`hubble_ingest_ratio=${ingest.ratio.toFixed(2)}`);

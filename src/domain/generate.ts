@@ -35,7 +35,8 @@ export interface GenerateResult {
 }
 
 export function generatePolicies(learner: Learner, identity: IdentityResolver, options: GenerateOptions): GenerateResult {
-  const graph = buildGraph(learner.edges, learner.dnsNames);
+  // Insertion order does not matter here: the model sorts workloads, rules, peers and evidence.
+  const graph = buildGraph(learner.edges, learner.dnsNames, false);
   const catalog = WorkloadCatalog.build(identity, learner.observedPods);
   const namespaces = options.namespaces && options.namespaces.length > 0 ? [...new Set(options.namespaces)].sort() : observedNamespaces(graph);
   const cluster = identity.cluster;

@@ -26,13 +26,18 @@ export interface EdgeAttributes {
 
 export type TrafficGraph = MultiDirectedGraph<NodeAttributes, EdgeAttributes>;
 
-/** Builds the graph; node and edge insertion order is sorted so every output is deterministic. */
-export function buildGraph(store: EdgeStore, dnsNames: ReadonlyMap<string, ReadonlySet<string>> = new Map()): TrafficGraph {
+/**
+ * Builds the graph. With `sorted` (the default, for printing) nodes and edges are inserted in
+ * sorted order so every output is deterministic; policy generation sorts its own results and
+ * skips that cost.
+ */
+export function buildGraph(store: EdgeStore, dnsNames: ReadonlyMap<string, ReadonlySet<string>> = new Map(), sorted = true): TrafficGraph {
   const graph: TrafficGraph = new MultiDirectedGraph<NodeAttributes, EdgeAttributes>({ allowSelfLoops: true });
-  const edges = [...store.edges()].sort(compareEdges);
+  const edges = [...store.edges()];
+  if (sorted) edges.sort(compareEdges);
   const keys = new Set<string>();
   for (const e of edges) keys.add(e.client).add(e.server);
-  for (const key of [...keys].sort()) {
+  for (const key of sorted ? [...keys].sort() : keys) {
     const peer = peerFromKey(key);
     const names = peer.type === 'entity' && peer.ip ? [...(dnsNames.get(peer.ip) ?? [])].sort() : [];
     graph.addNode(key, { peer, label: peerLabel(peer), names });
