@@ -7,7 +7,6 @@
  * then: drift reverted, idle reconcile writes nothing, a kill mid-learning loses no edge, a second
  * replica takes over leadership, and rollback to Learn removes only hivewall's policies.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { appendFile, mkdtemp, readFile, readdir, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -19,8 +18,8 @@ import { comparable } from '../../src/domain/proposal.js';
 import type { KubernetesObject as PolicyObject } from '../../src/domain/translate/networkpolicy.js';
 import { adminKubeconfigPath, kubectl, kubectlOk, serviceAccountIdentity, userIdentity, type Identity } from '../harness/index.js';
 import { createSnapshot, loadSnapshotObjects } from './cluster-objects.js';
+import { eventually as eventuallyIn, getJson, OperatorProcesses, ROOT, type Json } from './operator-process.js';
 
-const ROOT = new URL('../../', import.meta.url).pathname;
 const EXAMPLE = join(ROOT, 'examples/shop');
 const NS = 'shop';
 const admin = () => ({ kubeconfig: adminKubeconfigPath() });
@@ -31,65 +30,10 @@ let lines: string[];
 let operatorSa: Identity;
 let reviewer: Identity;
 let stranger: Identity;
-const operators = new Map<string, ChildProcess>();
-const logs = new Map<string, string[]>();
-
-function startOperator(identity: string): ChildProcess {
-  const child = spawn(process.execPath, [
-    join(ROOT, 'bin/hivewall.js'), 'operator',
-    '--kubeconfig', operatorSa.kubeconfigPath,
-    '--flows-path', flowFile,
-    '--namespace', 'hivewall-system',
-    '--identity', identity,
-    '--lease-duration-seconds', '4',
-    '--resync-ms', '1000',
-    '--inventory-refresh-ms', '2000',
-    '--flow-poll-ms', '100',
-    '--health-port', '0',
-    '--log-level', 'info',
-  ], { stdio: ['ignore', 'pipe', 'pipe'] });
-  const out: string[] = [];
-  logs.set(identity, out);
-  child.stdout!.on('data', (c: Buffer) => out.push(c.toString()));
-  child.stderr!.on('data', (c: Buffer) => out.push(c.toString()));
-  operators.set(identity, child);
-  return child;
-}
-
-async function stopOperator(identity: string, signal: NodeJS.Signals): Promise<void> {
-  const child = operators.get(identity);
-  if (!child || child.exitCode !== null) return;
-  const exited = new Promise((resolve) => child.once('exit', resolve));
-  child.kill(signal);
-  await exited;
-  operators.delete(identity);
-}
-
-// kubectl JSON output is untyped; the tests read the fields they assert on.
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-type Json = Record<string, any>;
-
-async function getJson(args: string[]): Promise<Json> {
-  return JSON.parse(await kubectlOk(['get', ...args, '-o', 'json'], admin())) as Json;
-}
-
-async function eventually<T>(what: string, fn: () => Promise<T | undefined | false>, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const value = await fn();
-      if (value) return value;
-    } catch (error) {
-      last = error;
-    }
-    if (Date.now() > deadline) {
-      const tail = [...logs.values()].map((l) => l.join('').split('\n').slice(-15).join('\n')).join('\n---\n');
-      throw new Error(`timed out waiting for ${what}${last ? `: ${(last as Error).message}` : ''}\noperator logs:\n${tail}`);
-    }
-    await new Promise((r) => setTimeout(r, 250));
-  }
-}
+let operators: OperatorProcesses;
+const startOperator = (identity: string) => operators.start(identity);
+const stopOperator = (identity: string, signal: NodeJS.Signals) => operators.stop(identity, signal);
+const eventually = <T>(what: string, fn: () => Promise<T | undefined | false>, timeoutMs = 30_000) => eventuallyIn(what, fn, timeoutMs, operators);
 
 function canonical(value: unknown): string {
   const sort = (v: unknown): unknown =>
@@ -127,6 +71,7 @@ beforeAll(async () => {
   await kubectlOk(['apply', '-k', join(ROOT, 'deploy')], admin());
   for (const f of ['snapshot-end.yaml']) await createSnapshot(await loadSnapshotObjects(join(EXAMPLE, 'cluster', f)));
   operatorSa = await serviceAccountIdentity('hivewall-system', 'hivewall-operator');
+  operators = new OperatorProcesses(operatorSa.kubeconfigPath, flowFile);
   reviewer = await userIdentity('alice@example.com', ['e2e-security-reviewers']);
   stranger = await userIdentity('mallory@example.com');
   await kubectlOk(['create', 'clusterrolebinding', 'e2e-reviewers', '--clusterrole=hivewall-reviewer', '--group=e2e-security-reviewers'], admin());
@@ -136,7 +81,7 @@ beforeAll(async () => {
 }, 120_000);
 
 afterAll(async () => {
-  for (const id of [...operators.keys()]) await stopOperator(id, 'SIGKILL');
+  await operators.stopAll();
   // Cluster-scoped: other test files share the API server.
   await kubectl(['delete', 'clusterrolebinding', 'e2e-reviewers', '--ignore-not-found'], admin());
 });
@@ -227,7 +172,7 @@ describe('hivewall operator', () => {
     });
     for (const [name, yaml] of offline) expect(live.get(name), name).toEqual(comparable(load(yaml) as PolicyObject));
     // Prometheus metrics of the leader reflect it.
-    const port = /"port":(\d+),"identity":"op-1","msg":"operator starting"/.exec(logs.get('op-1')!.join(''))?.[1];
+    const port = /"port":(\d+),"identity":"op-1","msg":"operator starting"/.exec(operators.logs.get('op-1')!.join(''))?.[1];
     const metrics = await eventually('policies applied metric', async () => {
       const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
       return text.includes(`hivewall_policies_applied{namespace="shop",flavor="NetworkPolicy"} ${offline.size}`) ? text : undefined;
@@ -291,6 +236,6 @@ describe('hivewall operator', () => {
     await eventually('Invalid phase', async () => (await getJson(['segmentation', 'bad', '-n', 'broken'])).status?.phase === 'Invalid');
     const events = await getJson(['events', '-n', 'broken', '--field-selector', 'reason=InvalidSpec']);
     expect(events.items.length).toBeGreaterThan(0);
-    expect(operators.get('op-2')?.exitCode).toBeNull();
+    expect(operators.processes.get('op-2')?.exitCode).toBeNull();
   }, 60_000);
 });

@@ -13,9 +13,11 @@ import { InputError, UsageError } from '../errors.js';
 import { apiFailure, toCliError, type ApiFailure } from './api-errors.js';
 import { whoAmI, type Connection } from './connection.js';
 import { GROUP, PLURAL, VERSION, proposalName, proposalsTable, rfc3339, summarizeProposal, type ProposalSummary } from './format.js';
+import { proposalNotFound } from './reads.js';
 
 export interface PluginIo {
-  readonly stdout: NodeJS.WritableStream;
+  /** `isTTY` decides whether `diff` colours its output. */
+  readonly stdout: NodeJS.WritableStream & { readonly isTTY?: boolean };
   readonly stderr: NodeJS.WritableStream;
 }
 
@@ -43,27 +45,12 @@ async function listProposals(conn: Connection, namespace: string | undefined): P
   return Array.isArray(items) ? items.map(summarizeProposal) : [];
 }
 
-/** The message for "no such proposal": what exists in the namespace instead. */
-async function notFoundMessage(conn: Connection, namespace: string, name: string): Promise<string> {
-  let others: ProposalSummary[];
-  try {
-    others = await listProposals(conn, namespace);
-  } catch {
-    return `policyproposal "${name}" not found in namespace ${namespace}`;
-  }
-  if (others.length === 0) {
-    return `policyproposal "${name}" not found: there are no PolicyProposals in namespace ${namespace} (kubectl hivewall proposals -A lists every namespace)`;
-  }
-  const listed = others.map((p) => `${p.name} (${p.decision}${p.segmentation ? `, ${p.segmentation} r${p.revision ?? '?'}` : ''})`).join(', ');
-  return `policyproposal "${name}" not found in namespace ${namespace}; proposals there: ${listed}`;
-}
-
 async function readProposal(conn: Connection, namespace: string, name: string): Promise<ProposalSummary> {
   const api = conn.kubeConfig.makeApiClient(CustomObjectsApi);
   try {
     return summarizeProposal(await api.getNamespacedCustomObject({ group: GROUP, version: VERSION, namespace, plural: PLURAL, name }));
   } catch (err) {
-    if (apiFailure(err)?.code === 404 && apiFailure(err)?.name) throw new InputError(await notFoundMessage(conn, namespace, name));
+    if (apiFailure(err)?.code === 404 && apiFailure(err)?.name) throw new InputError(await proposalNotFound(conn, namespace, name));
     throw toCliError(err, conn, {
       action: `read policyproposal ${namespace}/${name}`,
       forbidden: forbiddenToReview(namespace),

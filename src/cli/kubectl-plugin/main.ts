@@ -1,18 +1,26 @@
 /**
- * `kubectl hivewall`: the reviewer's commands for PolicyProposals.
+ * `kubectl hivewall`: the reviewer's and the GitOps side of hivewall.
  *
+ *   kubectl hivewall status [-n ns | -A] [-o json|yaml]
  *   kubectl hivewall proposals [-n ns | -A]
+ *   kubectl hivewall diff <proposal> [-n ns] [--stored] [--color auto|always|never]
+ *   kubectl hivewall explain <proposal> [<policy>[/<ingress|egress>[/<index>]]] [-n ns]
  *   kubectl hivewall approve <proposal> [-n ns] [--comment text] [--overwrite]
  *   kubectl hivewall reject  <proposal> [-n ns] [--comment text] [--overwrite]
+ *   kubectl hivewall export --out <dir> [-n ns | -A] [--from approved|enforced] [--include-proposed]
  *
  * Every command takes --kubeconfig and --context and reads KUBECONFIG like kubectl.
  * Exit codes like the `hivewall` command: 0 done, 1 refused or failed (one line on stderr
  * naming the problem and the fix), 2 bad usage.
  */
-import { Command } from 'commander';
+import { Command, Option } from 'commander';
 import { runProgram } from '../errors.js';
 import { printProposals, reviewProposal, type Decision, type PluginIo } from './commands.js';
 import { connect, type ConnectionFlags } from './connection.js';
+import { printDiff, type ColorMode } from './diff.js';
+import { printExplain } from './explain.js';
+import { runExport, type ExportSource } from './export.js';
+import { printStatus, type StatusOutput } from './status.js';
 
 export type { PluginIo } from './commands.js';
 
@@ -31,6 +39,21 @@ interface CommonFlags extends ConnectionFlags {
   readonly overwrite?: boolean;
 }
 
+interface StatusFlags extends CommonFlags {
+  readonly output: StatusOutput;
+}
+
+interface DiffFlags extends ConnectionFlags {
+  readonly stored?: boolean;
+  readonly color: ColorMode;
+}
+
+interface ExportFlags extends CommonFlags {
+  readonly out: string;
+  readonly from: ExportSource;
+  readonly includeProposed?: boolean;
+}
+
 function connectionOptions(cmd: Command, namespaceHelp: string): Command {
   return cmd
     .option('-n, --namespace <namespace>', namespaceHelp)
@@ -43,7 +66,7 @@ export function buildProgram(io: PluginIo, deps: PluginDeps = {}): Command {
   const env = deps.env ?? process.env;
   const now = deps.now ?? (() => new Date());
   const program = new Command('kubectl hivewall')
-    .description('Review hivewall PolicyProposals: list them, approve or reject one as yourself')
+    .description('Review hivewall PolicyProposals (status, diff, explain, approve or reject as yourself) and export approved policies for GitOps')
     .version('0.1.0')
     .configureOutput({ writeOut: (s) => io.stdout.write(s), writeErr: (s) => io.stderr.write(s) })
     .exitOverride();
@@ -72,6 +95,53 @@ export function buildProgram(io: PluginIo, deps: PluginDeps = {}): Command {
   ).action(async (flags: CommonFlags) => {
     const conn = connect(flags, env);
     await printProposals(conn, flags.allNamespaces === true, io, now);
+  });
+
+  connectionOptions(
+    program.command('status')
+      .description('where each Segmentation stands: mode, phase, learning, current proposal, audit would-deny, enforcement')
+      .option('-A, --all-namespaces', 'every namespace')
+      .addOption(new Option('-o, --output <format>', 'table, or the raw status as json or yaml').choices(['table', 'json', 'yaml']).default('table')),
+    'namespace to show (default: the context\'s namespace)',
+  ).action(async (flags: StatusFlags) => {
+    const conn = connect(flags, env);
+    await printStatus(conn, flags.allNamespaces === true, flags.output, io, now);
+  });
+
+  connectionOptions(
+    program.command('diff')
+      .description('the unified diff of a proposal\'s policies against the hivewall policies live now')
+      .argument('<proposal>', 'the PolicyProposal (name, or policyproposal/<name>)')
+      .option('--stored', 'print the diff stored in the proposal when it was written, not against what is live now')
+      .addOption(new Option('--color <when>', 'colour the diff: auto (on a terminal, unless NO_COLOR is set), always, never').choices(['auto', 'always', 'never']).default('auto')),
+    'namespace of the proposal (default: the context\'s namespace)',
+  ).action(async (proposal: string, flags: DiffFlags) => {
+    const conn = connect(flags, env);
+    await printDiff(conn, proposal, { stored: flags.stored === true, color: flags.color }, io, env);
+  });
+
+  connectionOptions(
+    program.command('explain')
+      .description('the evidence behind each rule of a proposal: learned edges, flow counts, first and last seen, allowances')
+      .argument('<proposal>', 'the PolicyProposal (name, or policyproposal/<name>)')
+      .argument('[rule]', 'a policy, or one direction or rule of it: <policy>[/<ingress|egress>[/<index>]] (default: a summary per policy)'),
+    'namespace of the proposal (default: the context\'s namespace)',
+  ).action(async (proposal: string, rule: string | undefined, flags: ConnectionFlags) => {
+    const conn = connect(flags, env);
+    await printExplain(conn, proposal, rule, io);
+  });
+
+  connectionOptions(
+    program.command('export')
+      .description('write the approved (or enforced) policies as a GitOps layout: <out>/<namespace>/<name>.yaml and kustomization.yaml')
+      .requiredOption('--out <dir>', 'output directory, e.g. a folder of your GitOps repository')
+      .option('-A, --all-namespaces', 'every namespace')
+      .addOption(new Option('--from <source>', 'approved: the newest approved proposal per Segmentation; enforced: the hivewall policies live in the cluster').choices(['approved', 'enforced']).default('approved'))
+      .option('--include-proposed', 'export the newest proposal even while it is still pending review'),
+    'namespace to export (default: the context\'s namespace)',
+  ).action(async (flags: ExportFlags) => {
+    const conn = connect(flags, env);
+    await runExport(conn, { out: flags.out, allNamespaces: flags.allNamespaces === true, from: flags.from, includeProposed: flags.includeProposed === true }, io);
   });
 
   return program;

@@ -1,0 +1,196 @@
+/**
+ * `kubectl hivewall explain <proposal> [<policy>[/<ingress|egress>[/<index>]]]`: why each rule of
+ * a proposal exists. For every rule: the peer and ports it allows, whether it allows more than was
+ * observed because the Segmentation asks for it (an allowance), and the learned edges behind it
+ * (client → server, port/protocol, flow count, first and last seen). Without a policy, a summary
+ * per policy. Everything comes from the proposal's recorded evidence: no other read.
+ */
+import { peerFromKey, peerLabel } from '../../domain/peer.js';
+import { DEFAULT_DENY_NAME, WORKLOAD_ANNOTATION } from '../../domain/translate/naming.js';
+import { InputError, UsageError } from '../errors.js';
+import type { PluginIo } from './commands.js';
+import type { Connection } from './connection.js';
+import { proposalName, renderTable, rfc3339, summarizeProposal, type ProposalSummary } from './format.js';
+import { proposalObjects } from './diff.js';
+import { arr, getProposalObject, num, rec, str } from './reads.js';
+
+export type Direction = 'ingress' | 'egress';
+
+export interface Selection {
+  readonly policy: string;
+  readonly direction?: Direction;
+  readonly index?: number;
+}
+
+const SELECTION_HELP = 'expected <policy>, <policy>/ingress, <policy>/egress or <policy>/<ingress|egress>/<index>, e.g. hivewall-cart/egress/0';
+
+/** `hivewall-cart`, `hivewall-cart/ingress`, `hivewall-cart/egress/2`. */
+export function parseSelection(arg: string): Selection {
+  const m = /^([a-z0-9]([-a-z0-9.]*[a-z0-9])?)(?:\/(ingress|egress)(?:\/(0|[1-9][0-9]{0,5}))?)?$/.exec(arg);
+  if (!m?.[1]) throw new UsageError(`"${arg}" is not a policy or rule: ${SELECTION_HELP}`);
+  return {
+    policy: m[1],
+    ...(m[3] ? { direction: m[3] as Direction } : {}),
+    ...(m[4] !== undefined ? { index: Number(m[4]) } : {}),
+  };
+}
+
+export interface EdgeView {
+  readonly client: string;
+  readonly server: string;
+  readonly port: number | undefined;
+  readonly protocol: string;
+  readonly count: number;
+  readonly firstSeen: string;
+  readonly lastSeen: string;
+}
+
+export interface RuleView {
+  readonly policy: string;
+  readonly direction: Direction;
+  readonly index: number;
+  readonly peer: string;
+  readonly ports: readonly string[];
+  readonly allowance: string;
+  readonly edges: readonly EdgeView[];
+}
+
+export function readEvidence(proposal: Record<string, unknown>): RuleView[] {
+  return arr(rec(rec(proposal['spec'])['content'])['evidence']).map((raw) => {
+    const e = rec(raw);
+    return {
+      policy: str(e['policy']),
+      direction: str(e['direction']) === 'egress' ? 'egress' : 'ingress',
+      index: num(e['index']) ?? 0,
+      peer: str(e['peer']),
+      ports: arr(e['ports']).map(str),
+      allowance: str(e['allowance']),
+      edges: arr(e['edges']).map((x) => {
+        const edge = rec(x);
+        return {
+          client: str(edge['client']), server: str(edge['server']), port: num(edge['port']), protocol: str(edge['protocol']),
+          count: num(edge['count']) ?? 0, firstSeen: str(edge['firstSeen']), lastSeen: str(edge['lastSeen']),
+        };
+      }),
+    };
+  });
+}
+
+/** `wl:shop/Deployment/cart` → `shop/Deployment/cart`, `en:world:203.0.113.7` → `world 203.0.113.7`. */
+export function peerDisplay(key: string): string {
+  try {
+    return peerLabel(peerFromKey(key));
+  } catch {
+    return key;
+  }
+}
+
+const time = (iso: string) => (Number.isNaN(Date.parse(iso)) ? iso || '<unknown>' : rfc3339(new Date(iso)));
+const plural = (n: number, one: string, many = `${one}s`) => `${n} ${n === 1 ? one : many}`;
+const flowsOf = (rules: readonly RuleView[]) => rules.reduce((n, r) => n + r.edges.reduce((m, e) => m + e.count, 0), 0);
+const edgesOf = (rules: readonly RuleView[]) => rules.reduce((n, r) => n + r.edges.length, 0);
+
+const ALLOWANCE_WHY: Readonly<Record<string, string>> = {
+  'dns': 'spec.allow.dns keeps name resolution working: 53/UDP and 53/TCP to the observed DNS servers',
+  'public-ingress': 'spec.allow.publicIngress: a workload behind a LoadBalancer or NodePort that was reached from outside accepts any outside address on its serving port',
+  'kube-apiserver': 'spec.allow.kubeApiserver: every segmented workload may reach the kube-apiserver',
+};
+
+/** The text for one rule: what it allows, why, and the edges behind it. */
+export function renderRule(rule: RuleView): string {
+  const lines = [`${rule.direction}/${rule.index}: ${rule.direction === 'ingress' ? 'from' : 'to'} ${rule.peer || '<unknown peer>'} on ${rule.ports.join(', ') || '<no ports>'}`];
+  if (rule.allowance) {
+    const why = ALLOWANCE_WHY[rule.allowance];
+    lines.push(`  allowed beyond observation because the Segmentation asks for it: ${rule.allowance}${why ? ` (${why})` : ''}`);
+  }
+  if (rule.edges.length === 0) {
+    lines.push(rule.allowance ? '  observed: nothing yet' : '  observed: nothing — this rule allows traffic nobody was seen sending');
+    return lines.join('\n') + '\n';
+  }
+  lines.push(`  observed: ${plural(rule.edges.length, 'edge')}, ${plural(flowsOf([rule]), 'flow')}`);
+  const rows = rule.edges.map((e) => [
+    `${peerDisplay(e.client)} → ${peerDisplay(e.server)}`,
+    `${e.port ?? '?'}/${e.protocol || '?'}`,
+    plural(e.count, 'flow'),
+    `first seen ${time(e.firstSeen)}`,
+    `last seen ${time(e.lastSeen)}`,
+  ]);
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
+  for (const r of rows) lines.push(`    ${r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]!))).join('   ')}`);
+  return lines.join('\n') + '\n';
+}
+
+function header(p: ProposalSummary, flavor: string, policies: number): string {
+  const review = p.decision === 'Pending' ? 'Pending review' : `${p.decision}${p.reviewer ? ` by ${p.reviewer}` : ''}`;
+  return `policyproposal ${p.namespace}/${p.name}: segmentation ${p.segmentation || '<none>'}, revision ${p.revision ?? '?'}, ${plural(policies, `${flavor || 'policy'} object`)}, ${review}\n`;
+}
+
+/** The summary: one row per policy with its rules, edges and flows. */
+export function renderSummary(proposal: Record<string, unknown>): string {
+  const p = summarizeProposal(proposal);
+  const content = rec(rec(proposal['spec'])['content']);
+  const objects = proposalObjects(proposal);
+  const evidence = readEvidence(proposal);
+  const names = [...objects.map((o) => o.metadata.name), ...evidence.map((e) => e.policy)].filter((n, i, all) => all.indexOf(n) === i);
+  const workloadOf = new Map(objects.map((o) => [o.metadata.name, str(rec(rec(o.metadata)['annotations'])[WORKLOAD_ANNOTATION])]));
+  const rows = names.map((name) => {
+    const rules = evidence.filter((e) => e.policy === name);
+    const allowances = [...new Set(rules.map((r) => r.allowance).filter((a) => a !== ''))].sort();
+    const workload = workloadOf.get(name) || (name === DEFAULT_DENY_NAME ? '(namespace default deny)' : '<none>');
+    return [
+      name, workload,
+      String(rules.filter((r) => r.direction === 'ingress').length), String(rules.filter((r) => r.direction === 'egress').length),
+      String(edgesOf(rules)), String(flowsOf(rules)), allowances.join(',') || '<none>',
+    ];
+  });
+  let out = header(p, str(content['flavor']), objects.length) + '\n';
+  out += renderTable(['POLICY', 'WORKLOAD', 'INGRESS RULES', 'EGRESS RULES', 'EDGES', 'FLOWS', 'ALLOWANCES'], rows);
+  const skipped = arr(content['skipped']).map(str).filter((s) => s !== '');
+  if (skipped.length > 0) out += `\nleft out (no policy or rule for them):\n${skipped.map((s) => `  ${s}\n`).join('')}`;
+  const example = names.find((n) => n !== DEFAULT_DENY_NAME) ?? names[0];
+  if (example) out += `\nthe evidence behind each rule: kubectl hivewall explain ${p.name} ${example} -n ${p.namespace}\n`;
+  return out;
+}
+
+/** The evidence for one policy, or one direction or rule of it. */
+export function renderSelection(proposal: Record<string, unknown>, selection: Selection): string {
+  const p = summarizeProposal(proposal);
+  const objects = proposalObjects(proposal);
+  const evidence = readEvidence(proposal);
+  const object = objects.find((o) => o.metadata.name === selection.policy);
+  const rules = evidence.filter((e) => e.policy === selection.policy);
+  if (!object && rules.length === 0) {
+    const names = objects.map((o) => o.metadata.name);
+    throw new InputError(`policy "${selection.policy}" is not in policyproposal ${p.namespace}/${p.name}; ${names.length > 0 ? `its policies: ${names.join(', ')}` : 'it has no policies'}`);
+  }
+  const workload = object ? str(rec(rec(object.metadata)['annotations'])[WORKLOAD_ANNOTATION]) : '';
+  let out = `${object?.kind ?? 'policy'} ${selection.policy}${workload ? ` (${workload})` : ''} in policyproposal ${p.namespace}/${p.name}\n`;
+  let chosen = selection.direction ? rules.filter((r) => r.direction === selection.direction) : rules;
+  if (selection.direction && chosen.length === 0) {
+    throw new InputError(`${selection.policy} has no ${selection.direction} rules in policyproposal ${p.namespace}/${p.name}`);
+  }
+  if (rules.length === 0) {
+    return out + (selection.policy === DEFAULT_DENY_NAME
+      ? `\nno rule: it selects every pod in ${p.namespace} and allows nothing (namespace default deny); the other policies allow exactly what was observed\n`
+      : '\nno evidence is recorded for this policy\n');
+  }
+  if (selection.index !== undefined) {
+    const one = chosen.filter((r) => r.index === selection.index);
+    if (one.length === 0) {
+      const indexes = chosen.map((r) => r.index).sort((a, b) => a - b);
+      throw new InputError(`${selection.policy} has no ${selection.direction}/${selection.index} rule: its ${selection.direction} rules are ${indexes.map((i) => `${selection.direction}/${i}`).join(', ')}`);
+    }
+    chosen = one;
+  }
+  const order = (r: RuleView) => (r.direction === 'ingress' ? 0 : 1);
+  for (const rule of [...chosen].sort((a, b) => order(a) - order(b) || a.index - b.index)) out += `\n${renderRule(rule)}`;
+  return out;
+}
+
+export async function printExplain(conn: Connection, arg: string, selectionArg: string | undefined, io: PluginIo): Promise<void> {
+  const name = proposalName(arg);
+  if (!name) throw new UsageError(`"${arg}" is not a PolicyProposal name (expected e.g. web-r3 or policyproposal/web-r3)`);
+  const selection = selectionArg === undefined ? undefined : parseSelection(selectionArg);
+  const proposal = await getProposalObject(conn, conn.namespace, name);
+  io.stdout.write(selection ? renderSelection(proposal, selection) : renderSummary(proposal));
+}

@@ -1,0 +1,79 @@
+/** Running `hivewall operator` as separate processes in tests, and waiting for cluster state. */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { join } from 'node:path';
+import { adminKubeconfigPath, kubectlOk } from '../harness/index.js';
+
+export const ROOT = new URL('../../', import.meta.url).pathname;
+
+// kubectl JSON output is untyped; the tests read the fields they assert on.
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type Json = Record<string, any>;
+
+export class OperatorProcesses {
+  readonly processes = new Map<string, ChildProcess>();
+  readonly logs = new Map<string, string[]>();
+
+  constructor(private readonly kubeconfig: string, private readonly flowFile: string) {}
+
+  /** Starts a replica with short periods (lease 4 s, resync 1 s) on a random health port. */
+  start(identity: string): ChildProcess {
+    const child = spawn(process.execPath, [
+      join(ROOT, 'bin/hivewall.js'), 'operator',
+      '--kubeconfig', this.kubeconfig,
+      '--flows-path', this.flowFile,
+      '--namespace', 'hivewall-system',
+      '--identity', identity,
+      '--lease-duration-seconds', '4',
+      '--resync-ms', '1000',
+      '--inventory-refresh-ms', '2000',
+      '--flow-poll-ms', '100',
+      '--health-port', '0',
+      '--log-level', 'info',
+    ], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const out: string[] = [];
+    this.logs.set(identity, out);
+    child.stdout!.on('data', (c: Buffer) => out.push(c.toString()));
+    child.stderr!.on('data', (c: Buffer) => out.push(c.toString()));
+    this.processes.set(identity, child);
+    return child;
+  }
+
+  async stop(identity: string, signal: NodeJS.Signals): Promise<void> {
+    const child = this.processes.get(identity);
+    if (!child || child.exitCode !== null) return;
+    const exited = new Promise((resolve) => child.once('exit', resolve));
+    child.kill(signal);
+    await exited;
+    this.processes.delete(identity);
+  }
+
+  async stopAll(): Promise<void> {
+    for (const id of [...this.processes.keys()]) await this.stop(id, 'SIGKILL');
+  }
+
+  logTail(lines = 15): string {
+    return [...this.logs.values()].map((l) => l.join('').split('\n').slice(-lines).join('\n')).join('\n---\n');
+  }
+}
+
+export async function getJson(args: string[]): Promise<Json> {
+  return JSON.parse(await kubectlOk(['get', ...args, '-o', 'json'], { kubeconfig: adminKubeconfigPath() })) as Json;
+}
+
+/** Polls `fn` until it returns a truthy value; on timeout the error carries the operator logs. */
+export async function eventually<T>(what: string, fn: () => Promise<T | undefined | false>, timeoutMs = 30_000, operators?: OperatorProcesses): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const value = await fn();
+      if (value) return value;
+    } catch (error) {
+      last = error;
+    }
+    if (Date.now() > deadline) {
+      throw new Error(`timed out waiting for ${what}${last ? `: ${(last as Error).message}` : ''}${operators ? `\noperator logs:\n${operators.logTail()}` : ''}`);
+    }
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
