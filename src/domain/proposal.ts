@@ -8,10 +8,11 @@ import { createTwoFilesPatch } from 'diff';
 import type { WorkloadCatalog } from './catalog.js';
 import type { EdgeRecord } from './edge-store.js';
 import { peerFromKey, peerLabel } from './peer.js';
-import { buildPolicyModel, type ModelPeer, type NamespacePolicies, type WorkloadPolicy } from './policy-model.js';
+import { buildPolicyModel, type ModelPeer, type ModelRule, type NamespacePolicies, type WorkloadPolicy } from './policy-model.js';
 import { matchesSelector, type Selector } from './selector.js';
-import { toCiliumPolicies } from './translate/cilium.js';
-import { toNetworkPolicies, type KubernetesObject } from './translate/networkpolicy.js';
+import { toCiliumPolicies, toRule as ciliumRule } from './translate/cilium.js';
+import { toNetworkPolicies, toRule as networkPolicyRule, type KubernetesObject, type TranslateContext } from './translate/networkpolicy.js';
+import { canonicalPolicyOrder } from './translate/canonical.js';
 import { toYaml } from './translate/render.js';
 import { workloadId } from './translate/naming.js';
 
@@ -72,14 +73,16 @@ export function buildProposal(input: ProposalInput): ProposalDraft {
     allowances: { dns: input.spec.allowDns, publicIngress: input.spec.allowPublicIngress, kubeApiserver: input.spec.allowKubeApiserver ?? false },
   });
   const scoped = scope(model!, input);
-  const objects = input.spec.flavor === 'CiliumNetworkPolicy'
-    ? toCiliumPolicies(scoped.model)
-    : toNetworkPolicies(scoped.model, { nodeIps: input.nodeIps, podCidrs: input.podCidrs });
+  const context: TranslateContext = { nodeIps: input.nodeIps, podCidrs: input.podCidrs };
+  const objects = input.spec.flavor === 'CiliumNetworkPolicy' ? toCiliumPolicies(scoped.model) : toNetworkPolicies(scoped.model, context);
   const digest = createHash('sha256').update(objects.map(toYaml).join('---\n')).digest('hex');
   return {
     objects,
     digest,
-    evidence: evidenceOf(scoped.model, objects, input.formatTime),
+    evidence: evidenceOf(scoped.model, objects, input.formatTime, (rule, direction, fqdn) =>
+      input.spec.flavor === 'CiliumNetworkPolicy'
+        ? ciliumRule(rule, direction, input.namespace, fqdn)
+        : networkPolicyRule(rule, direction === 'ingress' ? 'from' : 'to', input.namespace, context)),
     diff: diffAgainstLive(objects, input.live),
     skipped: scoped.skipped,
     edges: edges.length,
@@ -101,21 +104,36 @@ function scope(model: NamespacePolicies, input: ProposalInput): { model: Namespa
   return { model: { ...model, workloads: model.workloads.filter(keep) }, skipped };
 }
 
-function evidenceOf(model: NamespacePolicies, objects: readonly KubernetesObject[], formatTime: (ms: number) => string): RuleEvidenceOut[] {
+type RenderRule = (rule: ModelRule, direction: 'ingress' | 'egress', fqdnEgress: boolean) => Record<string, unknown> | undefined;
+
+/**
+ * The evidence of every rule, with `index` = the rule's position in the written object (found by
+ * rendering the model rule again), so `explain` points at the YAML a reviewer sees. A rule that
+ * needs no YAML (host ingress under NetworkPolicy) gets index -1.
+ */
+function evidenceOf(model: NamespacePolicies, objects: readonly KubernetesObject[], formatTime: (ms: number) => string, render: RenderRule): RuleEvidenceOut[] {
+  const objectOf = new Map<string, KubernetesObject>();
   const nameOf = new Map<string, string>();
   for (const o of objects) {
     const annotation = (o.metadata.annotations as Record<string, string> | undefined)?.['hivewall.dev/workload'];
-    if (annotation) nameOf.set(`${o.metadata.namespace}/${annotation}`, o.metadata.name);
+    if (annotation) {
+      nameOf.set(`${o.metadata.namespace}/${annotation}`, o.metadata.name);
+      objectOf.set(o.metadata.name, o);
+    }
   }
   const out: RuleEvidenceOut[] = [];
   for (const w of model.workloads) {
     const policy = nameOf.get(`${w.workload.namespace}/${w.workload.kind}/${w.workload.name}`) ?? '';
+    const spec = (objectOf.get(policy) as { spec?: Record<string, unknown[]> } | undefined)?.spec ?? {};
+    const fqdnEgress = w.egress.some((r) => r.peer.kind === 'world' && r.peer.names.length > 0);
     for (const direction of ['ingress', 'egress'] as const) {
-      w[direction].forEach((rule, index) => {
+      const written = (spec[direction] ?? []).map((r) => JSON.stringify(r));
+      for (const rule of w[direction]) {
+        const rendered = render(rule, direction, fqdnEgress);
         out.push({
           policy,
           direction,
-          index,
+          index: rendered === undefined ? -1 : written.indexOf(JSON.stringify(rendered)),
           peer: describePeer(rule.peer),
           ports: rule.ports.map((p) => `${p.port}/${p.protocol}`),
           ...(rule.allowance ? { allowance: rule.allowance } : {}),
@@ -129,7 +147,7 @@ function evidenceOf(model: NamespacePolicies, objects: readonly KubernetesObject
             lastSeen: formatTime(e.lastSeen),
           })),
         });
-      });
+      }
     }
   }
   return out;
@@ -163,18 +181,24 @@ export function diffAgainstLive(objects: readonly KubernetesObject[], live: read
   const patches: string[] = [];
   for (const [k, o] of [...wantByKey].sort(([a], [b]) => (a < b ? -1 : 1))) {
     const current = liveByKey.get(k);
-    const want = toYaml(o);
+    const want = toYaml(canonicalPolicyOrder(o));
     if (!current) added.push(k);
-    const have = current ? toYaml(comparable(current)) : '';
+    const have = current ? toYaml(canonicalPolicyOrder(comparable(current))) : '';
     if (current && have !== want) changed.push(k);
     if (have !== want) patches.push(createTwoFilesPatch(current ? `live/${k}` : '/dev/null', `proposed/${k}`, have, want, '', '', { context: 3 }));
   }
   for (const [k, o] of [...liveByKey].sort(([a], [b]) => (a < b ? -1 : 1))) {
     if (wantByKey.has(k)) continue;
     removed.push(k);
-    patches.push(createTwoFilesPatch(`live/${k}`, '/dev/null', toYaml(comparable(o)), '', '', '', { context: 3 }));
+    patches.push(createTwoFilesPatch(`live/${k}`, '/dev/null', toYaml(canonicalPolicyOrder(comparable(o))), '', '', '', { context: 3 }));
   }
   return { added, changed, removed, unified: patches.join('') };
+}
+
+/** Only hivewall's annotations; none at all when it wrote none (kubectl's last-applied is not ours). */
+function ownAnnotations(annotations: Record<string, string> | undefined): { annotations?: Record<string, string> } {
+  const own = Object.entries(annotations ?? {}).filter(([k]) => k.startsWith('hivewall.dev/'));
+  return own.length > 0 ? { annotations: Object.fromEntries(own) } : {};
 }
 
 /** A live object reduced to what hivewall writes (no status, no server-set metadata, no labels or annotations others added). */
@@ -187,7 +211,7 @@ export function comparable(o: KubernetesObject): KubernetesObject {
       name: o.metadata.name,
       namespace: o.metadata.namespace,
       ...(m.labels ? { labels: Object.fromEntries(Object.entries(m.labels as Record<string, string>).filter(([k]) => k === 'app.kubernetes.io/managed-by')) } : {}),
-      ...(m.annotations ? { annotations: Object.fromEntries(Object.entries(m.annotations as Record<string, string>).filter(([k]) => k.startsWith('hivewall.dev/'))) } : {}),
+      ...ownAnnotations(m.annotations as Record<string, string> | undefined),
     },
     spec: (o as { spec?: unknown }).spec,
   } as KubernetesObject;

@@ -12,7 +12,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import type { KubernetesObject } from '../../domain/translate/networkpolicy.js';
 import { toYaml } from '../../domain/translate/render.js';
 import { main } from '../main.js';
-import { canonicalPolicyOrder } from './canonical.js';
+import { canonicalPolicyOrder } from '../../domain/translate/canonical.js';
 import { writeExport } from './export.js';
 
 const EXAMPLE = fileURLToPath(new URL('../../../examples/shop/', import.meta.url));

@@ -12,7 +12,7 @@
 import { comparable, diffAgainstLive } from '../../domain/proposal.js';
 import type { KubernetesObject } from '../../domain/translate/networkpolicy.js';
 import { UsageError } from '../errors.js';
-import { canonicalPolicyOrder } from './canonical.js';
+import { canonicalPolicyOrder } from '../../domain/translate/canonical.js';
 import type { PluginIo } from './commands.js';
 import type { Connection } from './connection.js';
 import { proposalName } from './format.js';

@@ -21,7 +21,7 @@ import path from 'node:path';
 import type { KubernetesObject } from '../../domain/translate/networkpolicy.js';
 import { InputError, UsageError } from '../errors.js';
 import { writeNamespacePolicies, type WriteResult } from '../write-policies.js';
-import { canonicalPolicyOrder } from './canonical.js';
+import { canonicalPolicyOrder } from '../../domain/translate/canonical.js';
 import type { PluginIo } from './commands.js';
 import type { Connection } from './connection.js';
 import { liveAsWritten, proposalObjects } from './diff.js';

@@ -116,6 +116,13 @@ describe('decide', () => {
     expect(condition(d, 'Enforced')).toMatchObject({ status: 'False', reason: 'GitOpsOutOfSync' });
   });
 
+  it('GitOps delivery never deletes policies either, whatever the mode', () => {
+    for (const mode of ['Learn', 'Audit', 'Enforce']) {
+      const d = decide(input({ spec: spec({ mode, delivery: 'GitOps' }), ownedPolicies: 4 }));
+      expect(types(d)).not.toContain('delete-owned');
+    }
+  });
+
   it('a failing flow source shows as Degraded', () => {
     const d = decide(input({ sourceError: 'flow file /x does not exist (yet)', learning: { flows: 0, edges: 0, lostEvents: 0 }, status: {} }));
     expect(d.status.phase).toBe('Degraded');

@@ -100,8 +100,10 @@ export function decide(input: DecideInput): Decision {
   let requeue = RECHECK_MS;
   if (!stable) requeue = Math.max(1000, Math.min(RECHECK_MS, windowMs - learnedFor, stableMs - quietFor));
 
+  // With GitOps delivery the repository owns the policies: hivewall never writes or deletes them.
+  const mayWrite = spec.delivery === 'Apply';
   if (spec.mode === 'Learn' || !approved) {
-    if (input.ownedPolicies > 0) {
+    if (input.ownedPolicies > 0 && mayWrite) {
       actions.push({ type: 'delete-owned' });
       actions.push({ type: 'event', kind: 'Normal', reason: 'PoliciesRemoved', message: `mode ${spec.mode}: removed ${input.ownedPolicies} hivewall policies` });
     }
@@ -128,7 +130,7 @@ export function decide(input: DecideInput): Decision {
     const alreadyEnforcing = input.status.phase === 'Enforcing' && input.status.approvedProposal === approved.name;
     if (spec.mode === 'Audit') {
       phase = 'Auditing';
-      if (input.ownedPolicies > 0) actions.push({ type: 'delete-owned' });
+      if (input.ownedPolicies > 0 && mayWrite) actions.push({ type: 'delete-owned' });
       conditions.set('Enforced', 'False', 'AuditMode', 'mode is Audit: policies are evaluated, not applied');
     } else if (alreadyEnforcing || (auditedFor >= auditMs && clean)) {
       phase = 'Enforcing';

@@ -48,7 +48,8 @@ function defaultDeny(namespace: string): KubernetesObject {
   };
 }
 
-function toRule(rule: ModelRule, direction: 'ingress' | 'egress', namespace: string, dnsProxy: boolean): Record<string, unknown> {
+/** One model rule as a CiliumNetworkPolicy rule (`dnsProxy`: the workload has FQDN egress). */
+export function toRule(rule: ModelRule, direction: 'ingress' | 'egress', namespace: string, dnsProxy: boolean): Record<string, unknown> {
   const toPorts: Record<string, unknown>[] = [{ ports: rule.ports.map(toPort) }];
   if (direction === 'egress' && rule.allowance === 'dns' && dnsProxy) toPorts[0]!.rules = { dns: [{ matchPattern: '*' }] };
   return { ...toPeer(rule.peer, direction, namespace), toPorts };

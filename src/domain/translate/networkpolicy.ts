@@ -61,7 +61,8 @@ function defaultDeny(namespace: string): KubernetesObject {
   };
 }
 
-function toRule(rule: ModelRule, key: 'from' | 'to', namespace: string, context: TranslateContext): Record<string, unknown> | undefined {
+/** One model rule as a NetworkPolicy rule; undefined when none is needed (host ingress). */
+export function toRule(rule: ModelRule, key: 'from' | 'to', namespace: string, context: TranslateContext): Record<string, unknown> | undefined {
   const peers = toPeers(rule.peer, namespace, key, context);
   if (peers === 'no-rule-needed') return undefined;
   return { [key]: peers, ports: rule.ports.map(toPort) };

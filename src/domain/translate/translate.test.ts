@@ -118,3 +118,36 @@ describe('policy rules', () => {
     });
   });
 });
+
+describe('proposal evidence', () => {
+  it('points every rule at its position in the written object', async () => {
+    const { buildProposal } = await import('../proposal.js');
+    const { WorkloadCatalog } = await import('../catalog.js');
+    const { learner, identity } = scenario();
+    for (const flavor of ['NetworkPolicy', 'CiliumNetworkPolicy'] as const) {
+      const draft = buildProposal({
+        namespace: 'shop',
+        spec: { flavor, minFlowsPerEdge: 1, exclude: [], allowDns: true, allowPublicIngress: true, externalBy: 'FQDN' },
+        edges: learner.edges.edges(),
+        catalog: WorkloadCatalog.build(identity, learner.observedPods),
+        dnsNames: learner.dnsNames,
+        apiserverIps: ['172.18.0.2'],
+        nodeIps: ['172.18.0.2', '172.18.0.3'],
+        podCidrs: [],
+        live: [],
+        formatTime: (ms) => new Date(ms).toISOString(),
+      });
+      const byName = new Map(draft.objects.map((o) => [o.metadata.name, o as unknown as { spec: Record<string, Record<string, unknown>[]> }]));
+      for (const e of draft.evidence) {
+        if (e.index === -1) {
+          expect(flavor === 'NetworkPolicy' && e.peer === 'host' && e.direction === 'ingress', JSON.stringify(e)).toBe(true);
+          continue;
+        }
+        const rule = byName.get(e.policy)!.spec[e.direction]![e.index]!;
+        expect(rule, `${e.policy} ${e.direction}/${e.index}`).toBeDefined();
+        const ports = JSON.stringify(rule.ports ?? rule.toPorts);
+        for (const p of e.ports) expect(ports).toContain(p.split('/')[0]);
+      }
+    }
+  });
+});
