@@ -17,6 +17,8 @@ export interface NodeAttributes {
 }
 
 export interface EdgeAttributes {
+  readonly client: string;
+  readonly server: string;
   readonly port: number;
   readonly protocol: Protocol;
   readonly count: number;
@@ -44,13 +46,8 @@ export function buildGraph(store: EdgeStore, dnsNames: ReadonlyMap<string, Reado
   }
   // Explicit small keys: graphology's generated keys cost more than the edge itself.
   for (const [i, e] of edges.entries()) {
-    graph.addDirectedEdgeWithKey(i, e.client, e.server, {
-      port: e.port,
-      protocol: e.protocol,
-      count: e.count,
-      firstSeen: e.firstSeen,
-      lastSeen: e.lastSeen,
-    });
+    // The record itself is the attribute object: no copy per edge.
+    graph.addDirectedEdgeWithKey(i, e.client, e.server, e);
   }
   return graph;
 }
@@ -60,10 +57,12 @@ export function edgeKey(e: Pick<EdgeRecord, 'client' | 'server' | 'port' | 'prot
 }
 
 /** The graph's edges as records, in the graph's (sorted) order. */
-export function* graphEdges(graph: TrafficGraph): IterableIterator<EdgeRecord> {
-  for (const { source, target, attributes } of graph.edgeEntries()) {
-    yield { client: source, server: target, ...attributes };
-  }
+export function graphEdges(graph: TrafficGraph): EdgeRecord[] {
+  const out: EdgeRecord[] = [];
+  graph.forEachEdge((_key, attributes) => {
+    out.push(attributes);
+  });
+  return out;
 }
 
 export function compareEdges(a: EdgeRecord, b: EdgeRecord): number {
