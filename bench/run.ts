@@ -2,6 +2,7 @@
  * `npm run bench`: every benchmark, printed as `name=value` lines. Speeds are ratios against a
  * baseline measured in the same process (or rates for context), never absolute timing goals.
  */
+import { formatAgentMemoryBench, runAgentMemoryBench } from './agent-memory.js';
 import { runConntrackParseBench } from './conntrack-parse.js';
 import { measureBytesPerEdge, measureGenerate } from './learn-state.js';
 import { runIngestRatio, runPeakRss } from './pipeline.js';
@@ -32,3 +33,5 @@ print('bytes_per_edge_string_map_baseline', edges.baselineMapBytesPerEdge, 1);
 
 const generate = measureGenerate();
 print('generate_2k_workloads_ms', generate.generateMs, 1);
+
+for (const line of formatAgentMemoryBench(runAgentMemoryBench())) console.log(line);

@@ -1,0 +1,286 @@
+/**
+ * The node agent's learning state: conntrack lines in, **edge deltas** out, with memory bounded
+ * by distinct edges — never by conntrack entries or connections.
+ *
+ * - A {@link Learner} (the same engine as `hivewall learn` and the operator) turns flows into
+ *   edges: it deduplicates the many lines of one connection by 5-tuple (dump lines and NEW /
+ *   UPDATE / DESTROY events alike), learns only confirmed connections (`[UNREPLIED]` ones are
+ *   reported, not learned) and resolves IPs to workloads as of the flow's time.
+ * - {@link drain} moves what the Learner counted since the last drain into the **pending**
+ *   buffer: one delta per edge (count, first seen, last seen), found by comparing the Learner's
+ *   cumulative counts with a baseline kept as two numbers per edge.
+ * - {@link nextBatch} freezes up to `maxBatchEdges` pending deltas into a numbered batch
+ *   (`seq`). The same batch is returned again and again until {@link ack} confirms it, so a
+ *   retry after a timeout carries the same `seq` and the controller can ignore a batch it has
+ *   already applied (at-least-once delivery, applied exactly once). Deltas survive a controller
+ *   restart: nothing is dropped until it is acknowledged.
+ * - An edge has at most one pending delta and one in the in-flight batch: the buffer holds at most
+ *   two deltas per distinct edge, however many connections they count.
+ * - The buffer is capped: at most `maxBufferedEdges` pending deltas, plus the one in-flight batch
+ *   of at most `maxBatchEdges`. While the controller is unreachable, known edges keep merging (no
+ *   growth); a *new* edge that does not fit is dropped and counted (`droppedEdges`,
+ *   `droppedConnections`).
+ * - The Learner's own edge table only grows with distinct edges; past `maxLearnerEdges` it is
+ *   drained and replaced by a fresh one (its dedupe table goes with it, so a connection alive
+ *   across the swap can be counted once more — counts are evidence, the edge set is what matters).
+ *
+ * Multi-node rule (optional `localNode` + `nodeOf`): the same pod-to-pod connection is tracked by
+ * the conntrack table of the client's node and of the server's node. Each agent counts a flow
+ * unless its client is a pod or node address known to live on *another* node — that node's agent
+ * counts it — so every connection between two nodes with agents is counted once.
+ */
+import type { Flow, ParseResult, Protocol } from '../domain/flow.js';
+import type { IdentityResolver } from '../domain/identity.js';
+import { Learner, type LearnerOptions } from '../domain/learner.js';
+
+/** One edge's change since the last batch. `count` adds up; `firstSeen`/`lastSeen` widen. */
+export interface EdgeDelta {
+  readonly client: string;
+  readonly server: string;
+  readonly port: number;
+  readonly protocol: Protocol;
+  readonly count: number;
+  readonly firstSeen: number;
+  readonly lastSeen: number;
+}
+
+/** A numbered batch of deltas; `seq` grows by one per new batch of this aggregator. */
+export interface DeltaBatch {
+  readonly seq: number;
+  readonly edges: readonly EdgeDelta[];
+}
+
+export interface AggregatorOptions {
+  readonly identity: IdentityResolver;
+  readonly learner?: LearnerOptions;
+  /** At most this many pending deltas (the in-flight batch comes on top). Default 20,000. */
+  readonly maxBufferedEdges?: number;
+  /** Edges per batch. Default 2,000 (about 300 KB of JSON). */
+  readonly maxBatchEdges?: number;
+  /** The Learner is drained and replaced past this many edges. Default 100,000. */
+  readonly maxLearnerEdges?: number;
+  /** This agent's node; with `nodeOf`, flows whose client lives on another node are left to that node's agent. */
+  readonly localNode?: string;
+  /** The node of a pod IP or node address, when known. */
+  readonly nodeOf?: (ip: string) => string | undefined;
+}
+
+export interface AggregatorStats {
+  /** Connections learned (all Learners so far). */
+  learned: number;
+  /** Flows left to the agent of the client's node. */
+  remoteClient: number;
+  /** Edges waiting for a batch, and in the unacknowledged batch. */
+  pendingEdges: number;
+  inflightEdges: number;
+  /** New edges that did not fit in the buffer, and the connections they carried. */
+  droppedEdges: number;
+  droppedConnections: number;
+  /** Batches made, acknowledged, and rejected by the controller for good. */
+  batches: number;
+  ackedBatches: number;
+  ackedConnections: number;
+  rejectedBatches: number;
+  rejectedConnections: number;
+  /** Learner tables replaced because they grew past `maxLearnerEdges`. */
+  rotations: number;
+}
+
+interface MutableDelta {
+  readonly client: string;
+  readonly server: string;
+  readonly port: number;
+  readonly protocol: Protocol;
+  count: number;
+  firstSeen: number;
+  lastSeen: number;
+}
+
+const deltaKey = (client: string, server: string, port: number, protocol: Protocol) => `${client}\n${server}\n${port}\n${protocol}`;
+
+export class EdgeAggregator {
+  readonly stats: AggregatorStats = {
+    learned: 0,
+    remoteClient: 0,
+    pendingEdges: 0,
+    inflightEdges: 0,
+    droppedEdges: 0,
+    droppedConnections: 0,
+    batches: 0,
+    ackedBatches: 0,
+    ackedConnections: 0,
+    rejectedBatches: 0,
+    rejectedConnections: 0,
+    rotations: 0,
+  };
+
+  readonly #opts: AggregatorOptions;
+  readonly #maxBuffered: number;
+  readonly #maxBatch: number;
+  readonly #maxLearnerEdges: number;
+  #identity: IdentityResolver;
+  #learner: Learner;
+  /** Learned connections of the Learners already replaced. */
+  #learnedBefore = 0;
+  /** Count already drained, per edge index of the current Learner's table (insertion order). */
+  #baseCount = new Float64Array(256);
+  #baseLength = 0;
+  readonly #pending = new Map<string, MutableDelta>();
+  #inflight: DeltaBatch | undefined;
+  #seq = 0;
+
+  constructor(opts: AggregatorOptions) {
+    this.#opts = opts;
+    this.#maxBuffered = opts.maxBufferedEdges ?? 20_000;
+    this.#maxBatch = Math.max(1, opts.maxBatchEdges ?? 2_000);
+    this.#maxLearnerEdges = opts.maxLearnerEdges ?? 100_000;
+    this.#identity = opts.identity;
+    this.#learner = new Learner(this.#identity, opts.learner);
+  }
+
+  /** The current Learner (its stats: skipped lines, unresolved IPs, unanswered attempts). */
+  get learner(): Learner {
+    return this.#learner;
+  }
+
+  /** Connections learned so far, across Learner replacements. */
+  get learnedTotal(): number {
+    return this.#learnedBefore + this.#learner.stats.learned;
+  }
+
+  /** The sequence number of the last batch made (0 before the first). */
+  get lastSeq(): number {
+    return this.#seq;
+  }
+
+  /** Uses a new identity resolver from now on (after an inventory refresh). */
+  setIdentity(identity: IdentityResolver): void {
+    this.#identity = identity;
+    this.#learner.setIdentity(identity);
+  }
+
+  /** Feeds one parsed conntrack line. Never throws on data. */
+  ingest(result: ParseResult): void {
+    if (result.kind === 'flow' && this.#isRemoteClient(result.flow)) {
+      this.stats.remoteClient++;
+      return;
+    }
+    this.#learner.ingest(result);
+    this.stats.learned = this.learnedTotal;
+  }
+
+  #isRemoteClient(flow: Flow): boolean {
+    const local = this.#opts.localNode;
+    if (local === undefined || this.#opts.nodeOf === undefined || flow.isReply) return false;
+    const node = this.#opts.nodeOf(flow.source.ip);
+    return node !== undefined && node !== local;
+  }
+
+  /**
+   * Moves everything the Learner counted since the last drain into the pending buffer (new
+   * edges only while the buffer has room; the rest are dropped and counted).
+   */
+  drain(): void {
+    const store = this.#learner.edges;
+    if (store.size > this.#baseCount.length) {
+      let size = this.#baseCount.length;
+      while (size < store.size) size *= 2;
+      const grown = new Float64Array(size);
+      grown.set(this.#baseCount);
+      this.#baseCount = grown;
+    }
+    let i = 0;
+    for (const edge of store.edges()) {
+      const before = i < this.#baseLength ? this.#baseCount[i]! : 0;
+      const delta = edge.count - before;
+      this.#baseCount[i] = edge.count;
+      i++;
+      if (delta <= 0) continue;
+      const key = deltaKey(edge.client, edge.server, edge.port, edge.protocol);
+      const pending = this.#pending.get(key);
+      if (pending) {
+        pending.count += delta;
+        if (edge.firstSeen < pending.firstSeen) pending.firstSeen = edge.firstSeen;
+        if (edge.lastSeen > pending.lastSeen) pending.lastSeen = edge.lastSeen;
+      } else if (this.#pending.size < this.#maxBuffered) {
+        this.#pending.set(key, { client: edge.client, server: edge.server, port: edge.port, protocol: edge.protocol, count: delta, firstSeen: edge.firstSeen, lastSeen: edge.lastSeen });
+      } else {
+        this.stats.droppedEdges++;
+        this.stats.droppedConnections += delta;
+      }
+    }
+    this.#baseLength = i;
+    if (store.size > this.#maxLearnerEdges) this.#rotate();
+    this.#updateGauges();
+  }
+
+  /** A fresh Learner (its table fully drained above): bounds the edge table, resets the baseline. */
+  #rotate(): void {
+    this.#learnedBefore += this.#learner.stats.learned;
+    this.#learner = new Learner(this.#identity, this.#opts.learner);
+    this.#baseCount = new Float64Array(256);
+    this.#baseLength = 0;
+    this.stats.rotations++;
+  }
+
+  /**
+   * The batch to send: the unacknowledged one again (same `seq`, same deltas), or a new one from
+   * the pending buffer. Undefined when there is nothing to send. Call {@link drain} first.
+   */
+  nextBatch(): DeltaBatch | undefined {
+    if (this.#inflight) return this.#inflight;
+    if (this.#pending.size === 0) return undefined;
+    const edges: EdgeDelta[] = [];
+    for (const [key, delta] of this.#pending) {
+      if (edges.length >= this.#maxBatch) break;
+      this.#pending.delete(key);
+      edges.push({ ...delta });
+    }
+    this.#inflight = { seq: ++this.#seq, edges };
+    this.stats.batches++;
+    this.#updateGauges();
+    return this.#inflight;
+  }
+
+  /** The controller applied batch `seq`: its deltas are gone for good. False for any other seq. */
+  ack(seq: number): boolean {
+    if (this.#inflight?.seq !== seq) return false;
+    this.stats.ackedBatches++;
+    this.stats.ackedConnections += sumCounts(this.#inflight.edges);
+    this.#inflight = undefined;
+    this.#updateGauges();
+    return true;
+  }
+
+  /**
+   * The controller refused batch `seq` for good (400: it can never accept it): drop it, counted,
+   * so that one bad batch cannot block every later one.
+   */
+  reject(seq: number): boolean {
+    if (this.#inflight?.seq !== seq) return false;
+    this.stats.rejectedBatches++;
+    this.stats.rejectedConnections += sumCounts(this.#inflight.edges);
+    this.#inflight = undefined;
+    this.#updateGauges();
+    return true;
+  }
+
+  /** Connections counted in pending and in-flight deltas (not yet acknowledged). */
+  bufferedConnections(): number {
+    let n = this.#inflight ? sumCounts(this.#inflight.edges) : 0;
+    for (const d of this.#pending.values()) n += d.count;
+    return n;
+  }
+
+  #updateGauges(): void {
+    this.stats.pendingEdges = this.#pending.size;
+    this.stats.inflightEdges = this.#inflight?.edges.length ?? 0;
+    this.stats.learned = this.learnedTotal;
+  }
+}
+
+function sumCounts(edges: readonly EdgeDelta[]): number {
+  let n = 0;
+  for (const e of edges) n += e.count;
+  return n;
+}

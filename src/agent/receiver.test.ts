@@ -1,0 +1,207 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { EdgeStore } from '../domain/edge-store.js';
+import { FakeClock } from '../runtime/fake-clock.js';
+import { captureLogger } from '../runtime/testing.js';
+import { AGENT_USERNAME } from './rbac.js';
+import {
+  EdgeReceiver, EdgeReceiverServer, NODE_NAME_EXTRA, tokenReviewAuthenticator,
+  type AuthResult, type EdgeReceiverOptions, type TokenAuthenticator, type TokenReviewCall,
+} from './receiver.js';
+
+const T0 = Date.UTC(2026, 0, 1);
+const AGENT_TOKEN = 'agent-token';
+const OTHER_TOKEN = 'other-sa-token';
+const BOUND_TOKEN = 'bound-to-node-a';
+
+const fakeAuth = (): TokenAuthenticator & { calls: number; down: boolean } => {
+  const known: Record<string, AuthResult> = {
+    [AGENT_TOKEN]: { authenticated: true, username: AGENT_USERNAME, groups: ['system:serviceaccounts'], extra: {} },
+    [OTHER_TOKEN]: { authenticated: true, username: 'system:serviceaccount:shop:default', groups: [], extra: {} },
+    [BOUND_TOKEN]: { authenticated: true, username: AGENT_USERNAME, groups: [], extra: { [NODE_NAME_EXTRA]: ['node-a'] } },
+  };
+  const auth = {
+    calls: 0,
+    down: false,
+    async authenticate(token: string): Promise<AuthResult> {
+      auth.calls++;
+      if (auth.down) throw new Error('connect ECONNREFUSED 127.0.0.1:6443');
+      return known[token] ?? { authenticated: false, error: 'invalid bearer token' };
+    },
+  };
+  return auth;
+};
+
+const servers: EdgeReceiverServer[] = [];
+afterEach(async () => {
+  await Promise.all(servers.splice(0).map((s) => s.close()));
+});
+
+async function start(extra: Partial<EdgeReceiverOptions> = {}) {
+  const store = new EdgeStore();
+  const auth = fakeAuth();
+  const log = captureLogger();
+  const receiver = new EdgeReceiver({ authenticator: auth, store, logger: log.logger, ...extra });
+  const server = new EdgeReceiverServer({ receiver, host: '127.0.0.1', port: 0, logger: log.logger });
+  servers.push(server);
+  const { url } = await server.listen();
+  const post = async (body: unknown, opts: { token?: string | null; path?: string; method?: string; raw?: string } = {}) => {
+    const headers: Record<string, string> = { 'Content-Type': 'application/json' };
+    const token = opts.token === undefined ? AGENT_TOKEN : opts.token;
+    if (token !== null) headers['Authorization'] = `Bearer ${token}`;
+    const method = opts.method ?? 'POST';
+    const res = await fetch(`${url}${opts.path ?? '/v1/edges'}`, { method, headers, ...(method === 'POST' ? { body: opts.raw ?? JSON.stringify(body) } : {}) });
+    return { status: res.status, body: await res.json() as Record<string, unknown>, headers: res.headers };
+  };
+  return { store, auth, log, receiver, post, url };
+}
+
+const edge = (over: Record<string, unknown> = {}) => ({
+  client: 'wl:shop/Deployment/frontend', server: 'wl:shop/Deployment/cart', port: 8080, protocol: 'TCP',
+  count: 3, firstSeen: T0, lastSeen: T0 + 1_000, ...over,
+});
+const batch = (seq: number, edges = [edge()], over: Record<string, unknown> = {}) => ({ node: 'node-a', instance: 'i1', seq, edges, ...over });
+const stored = (store: EdgeStore) => [...store.edges()].map((e) => `${e.client} -> ${e.server} ${e.port}/${e.protocol} x${e.count} ${e.firstSeen - T0}..${e.lastSeen - T0}`);
+
+describe('EdgeReceiver', () => {
+  it('merges an agent batch into the EdgeStore (counts add, first/last widen) and acknowledges its seq', async () => {
+    const { post, store, receiver } = await start();
+    expect(await post(batch(1))).toMatchObject({ status: 200, body: { ack: 1, applied: 1 } });
+    expect(await post(batch(2, [edge({ count: 2, firstSeen: T0 - 5_000, lastSeen: T0 + 500 }), edge({ server: 'en:world:203.0.113.9', port: 443 })]))).toMatchObject({ status: 200, body: { ack: 2, applied: 2 } });
+    expect(stored(store)).toEqual([
+      'wl:shop/Deployment/frontend -> wl:shop/Deployment/cart 8080/TCP x5 -5000..1000',
+      'wl:shop/Deployment/frontend -> en:world:203.0.113.9 443/TCP x3 0..1000',
+    ]);
+    expect(receiver.stats).toMatchObject({ edges: 3, connections: 8 });
+    expect(receiver.stats.requests.accepted).toBe(2);
+  });
+
+  it('a retried batch (same seq) is acknowledged but not counted twice; another agent process has its own sequence', async () => {
+    const { post, store, receiver } = await start();
+    await post(batch(1));
+    expect(await post(batch(1))).toMatchObject({ status: 200, body: { ack: 1, applied: 0, duplicate: true } });
+    expect(stored(store)).toEqual(['wl:shop/Deployment/frontend -> wl:shop/Deployment/cart 8080/TCP x3 0..1000']);
+    expect(await post(batch(1, [edge()], { instance: 'i2' }))).toMatchObject({ status: 200, body: { ack: 1, applied: 1 } });
+    expect(await post(batch(1, [edge()], { node: 'node-b' }))).toMatchObject({ status: 200, body: { applied: 1 } });
+    expect(stored(store)).toEqual(['wl:shop/Deployment/frontend -> wl:shop/Deployment/cart 8080/TCP x9 0..1000']);
+    expect(receiver.stats.requests).toMatchObject({ accepted: 3, duplicate: 1 });
+  });
+
+  it('restored sequences (persisted by the operator) keep a retry after a controller restart from counting twice', async () => {
+    const first = await start();
+    await first.post(batch(4));
+    const saved = first.receiver.sequences();
+    const second = await start();
+    second.receiver.restoreSequences(saved);
+    expect(await second.post(batch(4))).toMatchObject({ status: 200, body: { duplicate: true } });
+    expect(await second.post(batch(5))).toMatchObject({ status: 200, body: { applied: 1 } });
+  });
+
+  it('refuses a missing or rejected token (401) and a token of another ServiceAccount (403), counted', async () => {
+    const { post, store, receiver, log } = await start();
+    const missing = await post(batch(1), { token: null });
+    expect(missing).toMatchObject({ status: 401, body: { reason: 'unauthenticated' } });
+    expect(missing.headers.get('www-authenticate')).toBe('Bearer realm="hivewall"');
+    expect(await post(batch(1), { token: 'forged' })).toMatchObject({ status: 401, body: { error: 'token not accepted' } });
+    expect(await post(batch(1), { token: OTHER_TOKEN })).toMatchObject({ status: 403, body: { error: 'system:serviceaccount:shop:default may not push edges' } });
+    expect(stored(store)).toEqual([]);
+    expect(receiver.stats.requests).toMatchObject({ unauthenticated: 2, forbidden: 1, accepted: 0 });
+    expect(log.find('edge push from a user that is not the agent')[0]).toMatchObject({ username: 'system:serviceaccount:shop:default' });
+    expect(JSON.stringify(log.lines)).not.toContain('forged'); // tokens never reach the log
+  });
+
+  it('a token bound to a node may only push for that node', async () => {
+    const { post } = await start();
+    expect(await post(batch(1), { token: BOUND_TOKEN })).toMatchObject({ status: 200 });
+    expect(await post(batch(1, [edge()], { node: 'node-b' }), { token: BOUND_TOKEN })).toMatchObject({ status: 403, body: { error: 'token of node node-a may not push for node-b' } });
+  });
+
+  it('answers 503 with Retry-After when the TokenReview cannot be made (the agent keeps its deltas)', async () => {
+    const { post, auth, receiver } = await start();
+    auth.down = true;
+    const res = await post(batch(1));
+    expect(res).toMatchObject({ status: 503, body: { reason: 'auth-unavailable' } });
+    expect(res.headers.get('retry-after')).toBe('5');
+    expect(receiver.stats.requests['auth-unavailable']).toBe(1);
+  });
+
+  it.each([
+    ['not JSON', '{"node":', 'bad-json'],
+    ['JSON but not a batch', '[1,2,3]', 'invalid'],
+    ['a bad peer key', JSON.stringify(batch(1, [edge({ client: 'pod:frontend' })])), 'invalid'],
+    ['a zero count', JSON.stringify(batch(1, [edge({ count: 0 })])), 'invalid'],
+    ['a port out of range', JSON.stringify(batch(1, [edge({ port: 70_000 })])), 'invalid'],
+    ['an unknown protocol', JSON.stringify(batch(1, [edge({ protocol: 'GRE' })])), 'invalid'],
+    ['first seen after last seen', JSON.stringify(batch(1, [edge({ firstSeen: T0 + 5, lastSeen: T0 })])), 'invalid'],
+    ['seq 0', JSON.stringify(batch(0)), 'invalid'],
+  ])('refuses %s with 400, counted, without touching the store', async (_name, raw, reason) => {
+    const { post, store, receiver } = await start();
+    expect(await post(undefined, { raw })).toMatchObject({ status: 400, body: { reason } });
+    expect(stored(store)).toEqual([]);
+    expect(receiver.stats.requests[reason as 'invalid' | 'bad-json']).toBe(1);
+  });
+
+  it('bounds the request: a body over maxBodyBytes or more than maxEdges edges is 413', async () => {
+    const { post, receiver } = await start({ maxBodyBytes: 2_000, maxEdges: 5 });
+    expect(await post(batch(1, Array.from({ length: 20 }, (_, i) => edge({ port: i + 1 }))))).toMatchObject({ status: 413, body: { reason: 'too-large' } });
+    expect(await post(batch(1, Array.from({ length: 6 }, (_, i) => edge({ port: i + 1 }))))).toMatchObject({ status: 413, body: { error: 'more than 5 edges' } });
+    expect(await post(batch(1, Array.from({ length: 5 }, (_, i) => edge({ port: i + 1 }))))).toMatchObject({ status: 200 });
+    expect(receiver.stats.requests['too-large']).toBe(2);
+  });
+
+  it('serves only POST /v1/edges', async () => {
+    const { post, auth } = await start();
+    expect(await post(batch(1), { path: '/v1/other' })).toMatchObject({ status: 404 });
+    expect(await post(undefined, { method: 'GET' })).toMatchObject({ status: 405 });
+    expect(auth.calls).toBe(0); // refused before any TokenReview
+  });
+
+  it('defaults to exactly the agent ServiceAccount, and the list is configurable', async () => {
+    expect(AGENT_USERNAME).toBe('system:serviceaccount:hivewall-system:hivewall-agent');
+    const { post } = await start({ allowedUsernames: ['system:serviceaccount:shop:default'] });
+    expect(await post(batch(1))).toMatchObject({ status: 403 });
+    expect(await post(batch(1), { token: OTHER_TOKEN })).toMatchObject({ status: 200 });
+  });
+});
+
+describe('tokenReviewAuthenticator', () => {
+  function setup(ttl?: number) {
+    const clock = new FakeClock(T0);
+    const calls: { token: string; audiences: readonly string[] | undefined }[] = [];
+    const review: TokenReviewCall = async (token, audiences) => {
+      calls.push({ token, audiences });
+      return token === AGENT_TOKEN ? { authenticated: true, user: { username: AGENT_USERNAME, groups: ['g'], extra: { k: ['v'] } } } : { authenticated: false, error: 'invalid bearer token' };
+    };
+    const auth = tokenReviewAuthenticator(review, { clock, audiences: ['hivewall'], ...(ttl !== undefined ? { cacheTtlMs: ttl } : {}) });
+    return { clock, calls, auth };
+  }
+
+  it('maps the TokenReview status, passing the audiences', async () => {
+    const { auth, calls } = setup();
+    expect(await auth.authenticate(AGENT_TOKEN)).toEqual({ authenticated: true, username: AGENT_USERNAME, groups: ['g'], extra: { k: ['v'] } });
+    expect(await auth.authenticate('nope')).toEqual({ authenticated: false, error: 'invalid bearer token' });
+    expect(calls.map((c) => c.audiences)).toEqual([['hivewall'], ['hivewall']]);
+  });
+
+  it('caches answers (60 s positive, 10 s negative) so each batch is not a TokenReview', async () => {
+    const { auth, calls, clock } = setup();
+    await auth.authenticate(AGENT_TOKEN);
+    await auth.authenticate('nope');
+    await clock.advance(9_999);
+    await auth.authenticate(AGENT_TOKEN);
+    await auth.authenticate('nope');
+    expect(calls).toHaveLength(2);
+    await clock.advance(1);
+    await auth.authenticate('nope');
+    expect(calls).toHaveLength(3);
+    await clock.advance(50_000);
+    await auth.authenticate(AGENT_TOKEN);
+    expect(calls).toHaveLength(4);
+  });
+
+  it('cacheTtlMs 0 reviews every time', async () => {
+    const { auth, calls } = setup(0);
+    await auth.authenticate(AGENT_TOKEN);
+    await auth.authenticate(AGENT_TOKEN);
+    expect(calls).toHaveLength(2);
+  });
+});

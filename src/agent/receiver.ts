@@ -1,0 +1,387 @@
+/**
+ * The controller side of the node agents: `POST /v1/edges` (see ./wire.ts), authenticated with
+ * the agents' ServiceAccount tokens, merged into the operator's Learner.
+ *
+ * Per request, in this order (cheap refusals first; no body is read before authentication):
+ * 1. path `/v1/edges` (else 404) and method POST (else 405);
+ * 2. `Authorization: Bearer <token>` → a **TokenReview** (`authentication.k8s.io/v1`) against
+ *    the API server: the same check the API server makes for its own clients. Missing or
+ *    rejected token → 401; the TokenReview call itself failing → 503 (the agent retries);
+ * 3. the authenticated username must be one of `allowedUsernames` (default the agent
+ *    ServiceAccount `system:serviceaccount:hivewall-system:hivewall-agent`) → else 403. A token
+ *    bound to a pod carries its node in `user.extra["authentication.kubernetes.io/node-name"]`
+ *    (Kubernetes ≥ 1.30); when present it must equal the batch's `node` (403 otherwise), so one
+ *    node's agent cannot report for another;
+ * 4. the body: at most `maxBodyBytes` (413), JSON (400 `bad-json`), the schema of ./wire.ts (400
+ *    `invalid`), at most `maxEdges` edges (413);
+ * 5. idempotency: per (user, node, agent instance) the highest `seq` applied is remembered; a batch
+ *    with a `seq` not above it is a retry of one already applied and is acknowledged without
+ *    counting it again (the agent sends one batch at a time and retries it unchanged);
+ * 6. each delta is merged with `EdgeStore.record(client, server, port, protocol, firstSeen,
+ *    count, lastSeen)`: counts add, first/last seen widen. (`restore` is for snapshots, where the
+ *    same edge may be restored twice and must not add up.)
+ *
+ * Every outcome is counted in {@link EdgeReceiver.stats} by result; nothing a client sends can
+ * throw out of the handler.
+ */
+import { createHash } from 'node:crypto';
+import http from 'node:http';
+import https from 'node:https';
+import type { AddressInfo } from 'node:net';
+import { AuthenticationV1Api, type KubeConfig } from '@kubernetes/client-node';
+import type { Logger } from 'pino';
+import type { EdgeStore } from '../domain/edge-store.js';
+import { systemClock, type Clock } from '../runtime/clock.js';
+import { AGENT_USERNAME } from './rbac.js';
+import { EDGES_PATH, edgeBatchSchema, type EdgeAck } from './wire.js';
+
+/** The identity a token stands for, as the API server's TokenReview reports it. */
+export type AuthResult =
+  | {
+      readonly authenticated: true;
+      readonly username: string;
+      readonly groups: readonly string[];
+      readonly extra: Readonly<Record<string, readonly string[]>>;
+    }
+  | { readonly authenticated: false; readonly error?: string };
+
+export interface TokenAuthenticator {
+  /** Rejects only when the answer is unknown (the API server unreachable). */
+  authenticate(token: string): Promise<AuthResult>;
+}
+
+export interface TokenReviewOptions {
+  /** Audiences the token must be for; default: the API server's own. */
+  readonly audiences?: readonly string[];
+  /** Positive answers are reused this long (default 60 s), negative ones 10 s. 0 disables caching. */
+  readonly cacheTtlMs?: number;
+  /** At most this many cached answers. Default 1,024. */
+  readonly maxCacheEntries?: number;
+  readonly clock?: Clock;
+}
+
+/** The `createTokenReview` call, as far as this module needs it (tests may pass their own). */
+export type TokenReviewCall = (token: string, audiences: readonly string[] | undefined) => Promise<{
+  authenticated?: boolean;
+  user?: { username?: string; groups?: string[]; extra?: Record<string, string[]> };
+  error?: string;
+}>;
+
+/** `POST /apis/authentication.k8s.io/v1/tokenreviews` with the given kubeconfig's credentials. */
+export function kubeTokenReview(kubeConfig: KubeConfig): TokenReviewCall {
+  const api = kubeConfig.makeApiClient(AuthenticationV1Api);
+  return async (token, audiences) => {
+    const review = await api.createTokenReview({
+      body: { apiVersion: 'authentication.k8s.io/v1', kind: 'TokenReview', spec: { token, ...(audiences && audiences.length > 0 ? { audiences: [...audiences] } : {}) } },
+    });
+    return review.status ?? {};
+  };
+}
+
+/**
+ * A {@link TokenAuthenticator} backed by TokenReview, with a small cache keyed by the token's
+ * SHA-256 (the token itself is never kept or logged): agents ship every few seconds, and the API
+ * server should not see one review per batch.
+ */
+export function tokenReviewAuthenticator(review: TokenReviewCall, opts: TokenReviewOptions = {}): TokenAuthenticator {
+  const ttl = opts.cacheTtlMs ?? 60_000;
+  const negativeTtl = Math.min(ttl, 10_000);
+  const max = opts.maxCacheEntries ?? 1_024;
+  const clock = opts.clock ?? systemClock;
+  const cache = new Map<string, { result: AuthResult; expires: number }>();
+  return {
+    async authenticate(token) {
+      const key = createHash('sha256').update(token).digest('hex');
+      const now = clock.now();
+      const hit = cache.get(key);
+      if (hit && hit.expires > now) return hit.result;
+      cache.delete(key);
+      const status = await review(token, opts.audiences);
+      const username = status.user?.username;
+      const result: AuthResult = status.authenticated === true && username
+        ? { authenticated: true, username, groups: status.user?.groups ?? [], extra: status.user?.extra ?? {} }
+        : { authenticated: false, ...(status.error ? { error: status.error } : {}) };
+      if (ttl > 0) {
+        cache.set(key, { result, expires: now + (result.authenticated ? ttl : negativeTtl) });
+        while (cache.size > max) cache.delete(cache.keys().next().value!);
+      }
+      return result;
+    },
+  };
+}
+
+/** What happened to a request. */
+export type ReceiverResult =
+  | 'accepted'
+  | 'duplicate'
+  | 'not-found'
+  | 'method-not-allowed'
+  | 'unauthenticated'
+  | 'forbidden'
+  | 'auth-unavailable'
+  | 'too-large'
+  | 'bad-json'
+  | 'invalid'
+  | 'error';
+
+export interface EdgeReceiverOptions {
+  readonly authenticator: TokenAuthenticator;
+  /** Where deltas are merged: the operator Learner's `edges`. */
+  readonly store: Pick<EdgeStore, 'record'>;
+  readonly logger: Logger;
+  /** Usernames allowed to push edges. Default: the agent ServiceAccount of ./rbac.ts. */
+  readonly allowedUsernames?: readonly string[];
+  /** Largest body accepted. Default 4 MiB. */
+  readonly maxBodyBytes?: number;
+  /** Most edges in one batch. Default 20,000. */
+  readonly maxEdges?: number;
+  /** Sequences remembered (one per agent process). Default 4,096; the least recently used go first. */
+  readonly maxAgents?: number;
+  /** Called after a batch was merged (metrics, "new edges arrived" notifications). */
+  readonly onApplied?: (info: { readonly node: string; readonly username: string; readonly edges: number; readonly connections: number }) => void;
+}
+
+export interface EdgeReceiverStats {
+  readonly requests: Record<ReceiverResult, number>;
+  /** Edge deltas merged, and the connections they carried. */
+  edges: number;
+  connections: number;
+}
+
+/** The node-name claim of a pod-bound ServiceAccount token (TokenReview `user.extra`). */
+export const NODE_NAME_EXTRA = 'authentication.kubernetes.io/node-name';
+
+class HttpProblem extends Error {
+  constructor(readonly status: number, readonly result: ReceiverResult, message: string) {
+    super(message);
+  }
+}
+
+export class EdgeReceiver {
+  readonly stats: EdgeReceiverStats = {
+    requests: {
+      accepted: 0, duplicate: 0, 'not-found': 0, 'method-not-allowed': 0, unauthenticated: 0, forbidden: 0,
+      'auth-unavailable': 0, 'too-large': 0, 'bad-json': 0, invalid: 0, error: 0,
+    },
+    edges: 0,
+    connections: 0,
+  };
+
+  readonly #opts: EdgeReceiverOptions;
+  readonly #log: Logger;
+  readonly #allowed: ReadonlySet<string>;
+  readonly #maxBody: number;
+  readonly #maxEdges: number;
+  readonly #maxAgents: number;
+  /** Highest applied seq per `user\nnode\ninstance`, in least-recently-used order. */
+  readonly #applied = new Map<string, number>();
+
+  constructor(opts: EdgeReceiverOptions) {
+    this.#opts = opts;
+    this.#log = opts.logger.child({ component: 'edge-receiver' });
+    this.#allowed = new Set(opts.allowedUsernames ?? [AGENT_USERNAME]);
+    this.#maxBody = opts.maxBodyBytes ?? 4 * 1024 * 1024;
+    this.#maxEdges = opts.maxEdges ?? 20_000;
+    this.#maxAgents = opts.maxAgents ?? 4_096;
+  }
+
+  /** The applied sequence numbers, for the operator to persist with its learned state. */
+  sequences(): Record<string, number> {
+    return Object.fromEntries(this.#applied);
+  }
+
+  /** Restores sequences saved by {@link sequences} (after an operator restart). */
+  restoreSequences(saved: Readonly<Record<string, number>>): void {
+    for (const [key, seq] of Object.entries(saved)) {
+      if (Number.isSafeInteger(seq) && seq > (this.#applied.get(key) ?? 0)) this.#remember(key, seq);
+    }
+  }
+
+  /** The node:http request listener (mount it in any server, or use {@link EdgeReceiverServer}). */
+  readonly handle = (req: http.IncomingMessage, res: http.ServerResponse): void => {
+    this.#handle(req, res).catch((err: unknown) => {
+      this.#count('error');
+      this.#log.error({ err }, 'edge receiver failed');
+      if (!res.headersSent) this.#reply(res, 500, { error: 'internal error' });
+      else res.destroy();
+    });
+  };
+
+  async #handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    try {
+      const ack = await this.#process(req);
+      this.#count(ack.duplicate ? 'duplicate' : 'accepted');
+      this.#reply(res, 200, ack);
+    } catch (err) {
+      if (!(err instanceof HttpProblem)) throw err;
+      this.#count(err.result);
+      const headers: Record<string, string> = {};
+      if (err.status === 401) headers['WWW-Authenticate'] = 'Bearer realm="hivewall"';
+      if (err.status === 503) headers['Retry-After'] = '5';
+      // A refused body is not read: close the connection after the answer instead.
+      if (!req.complete) headers['Connection'] = 'close';
+      this.#reply(res, err.status, { error: err.message, reason: err.result }, headers);
+      if (!req.complete) req.resume();
+    }
+  }
+
+  async #process(req: http.IncomingMessage): Promise<EdgeAck> {
+    const path = (req.url ?? '/').split('?')[0];
+    if (path !== EDGES_PATH) throw new HttpProblem(404, 'not-found', `not found: ${path}`);
+    if (req.method !== 'POST') throw new HttpProblem(405, 'method-not-allowed', 'use POST');
+
+    const header = req.headers.authorization ?? '';
+    const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
+    if (!match) throw new HttpProblem(401, 'unauthenticated', 'a ServiceAccount bearer token is required');
+    let auth: AuthResult;
+    try {
+      auth = await this.#opts.authenticator.authenticate(match[1]!);
+    } catch (err) {
+      this.#log.warn({ err }, 'TokenReview failed');
+      throw new HttpProblem(503, 'auth-unavailable', 'cannot review the token now');
+    }
+    if (!auth.authenticated) {
+      this.#log.warn({ remote: req.socket.remoteAddress, error: auth.error }, 'edge push with a rejected token');
+      throw new HttpProblem(401, 'unauthenticated', 'token not accepted');
+    }
+    if (!this.#allowed.has(auth.username)) {
+      this.#log.warn({ username: auth.username, remote: req.socket.remoteAddress }, 'edge push from a user that is not the agent');
+      throw new HttpProblem(403, 'forbidden', `${auth.username} may not push edges`);
+    }
+
+    const declared = Number(req.headers['content-length'] ?? NaN);
+    if (Number.isFinite(declared) && declared > this.#maxBody) throw new HttpProblem(413, 'too-large', `body over ${this.#maxBody} bytes`);
+    const text = await this.#readBody(req);
+    let json: unknown;
+    try {
+      json = JSON.parse(text);
+    } catch {
+      throw new HttpProblem(400, 'bad-json', 'body is not JSON');
+    }
+    if (json !== null && typeof json === 'object' && Array.isArray((json as { edges?: unknown }).edges)
+      && (json as { edges: unknown[] }).edges.length > this.#maxEdges) {
+      throw new HttpProblem(413, 'too-large', `more than ${this.#maxEdges} edges`);
+    }
+    const parsed = edgeBatchSchema.safeParse(json);
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0];
+      throw new HttpProblem(400, 'invalid', `invalid batch: ${issue ? `${issue.path.join('.')}: ${issue.message}` : 'schema mismatch'}`);
+    }
+    const batch = parsed.data;
+    const boundNode = auth.extra[NODE_NAME_EXTRA]?.[0];
+    if (boundNode !== undefined && boundNode !== batch.node) {
+      this.#log.warn({ username: auth.username, boundNode, node: batch.node }, 'edge push for another node');
+      throw new HttpProblem(403, 'forbidden', `token of node ${boundNode} may not push for ${batch.node}`);
+    }
+
+    const key = `${auth.username}\n${batch.node}\n${batch.instance}`;
+    const last = this.#applied.get(key) ?? 0;
+    if (batch.seq <= last) {
+      this.#remember(key, last);
+      return { ack: batch.seq, applied: 0, duplicate: true };
+    }
+    let connections = 0;
+    for (const e of batch.edges) {
+      this.#opts.store.record(e.client, e.server, e.port, e.protocol, e.firstSeen, e.count, e.lastSeen);
+      connections += e.count;
+    }
+    this.#remember(key, batch.seq);
+    this.stats.edges += batch.edges.length;
+    this.stats.connections += connections;
+    this.#log.debug({ node: batch.node, seq: batch.seq, edges: batch.edges.length, connections }, 'edges merged');
+    this.#opts.onApplied?.({ node: batch.node, username: auth.username, edges: batch.edges.length, connections });
+    return { ack: batch.seq, applied: batch.edges.length };
+  }
+
+  #readBody(req: http.IncomingMessage): Promise<string> {
+    return new Promise((resolve, reject) => {
+      const chunks: Buffer[] = [];
+      let size = 0;
+      let done = false;
+      const fail = (err: Error) => {
+        if (done) return;
+        done = true;
+        reject(err);
+      };
+      req.on('data', (chunk: Buffer) => {
+        if (done) return;
+        size += chunk.length;
+        if (size > this.#maxBody) {
+          fail(new HttpProblem(413, 'too-large', `body over ${this.#maxBody} bytes`));
+          return;
+        }
+        chunks.push(chunk);
+      });
+      req.on('end', () => {
+        if (done) return;
+        done = true;
+        resolve(Buffer.concat(chunks).toString('utf8'));
+      });
+      req.on('error', (err) => fail(new HttpProblem(400, 'bad-json', `request failed: ${err.message}`)));
+      req.on('aborted', () => fail(new HttpProblem(400, 'bad-json', 'request aborted')));
+    });
+  }
+
+  #remember(key: string, seq: number): void {
+    this.#applied.delete(key);
+    this.#applied.set(key, seq);
+    while (this.#applied.size > this.#maxAgents) this.#applied.delete(this.#applied.keys().next().value!);
+  }
+
+  #count(result: ReceiverResult): void {
+    this.stats.requests[result]++;
+  }
+
+  #reply(res: http.ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+    const text = `${JSON.stringify(body)}\n`;
+    res.writeHead(status, { 'Content-Type': 'application/json', 'Cache-Control': 'no-store', 'Content-Length': Buffer.byteLength(text), ...headers });
+    res.end(text);
+  }
+}
+
+export interface EdgeReceiverServerOptions {
+  readonly receiver: EdgeReceiver;
+  readonly host: string;
+  /** 0 picks a free port. */
+  readonly port: number;
+  /** PEM certificate and key: serve HTTPS (recommended: the bearer tokens travel in the request). */
+  readonly tls?: { readonly cert: string | Buffer; readonly key: string | Buffer };
+  readonly logger: Logger;
+}
+
+/** A small HTTP(S) server for the receiver alone. */
+export class EdgeReceiverServer {
+  readonly #server: http.Server | https.Server;
+  readonly #opts: EdgeReceiverServerOptions;
+
+  constructor(opts: EdgeReceiverServerOptions) {
+    this.#opts = opts;
+    this.#server = opts.tls
+      ? https.createServer({ cert: opts.tls.cert, key: opts.tls.key }, opts.receiver.handle)
+      : http.createServer(opts.receiver.handle);
+    this.#server.requestTimeout = 30_000;
+    this.#server.headersTimeout = 10_000;
+    this.#server.keepAliveTimeout = 15_000;
+  }
+
+  listen(): Promise<{ host: string; port: number; url: string }> {
+    return new Promise((resolve, reject) => {
+      this.#server.once('error', reject);
+      this.#server.listen(this.#opts.port, this.#opts.host, () => {
+        this.#server.off('error', reject);
+        this.#server.on('error', (err) => this.#opts.logger.error({ err }, 'edge receiver server error'));
+        const addr = this.#server.address() as AddressInfo;
+        const host = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
+        resolve({ host: addr.address, port: addr.port, url: `${this.#opts.tls ? 'https' : 'http'}://${host}:${addr.port}` });
+      });
+    });
+  }
+
+  async close(): Promise<void> {
+    if (!this.#server.listening) return;
+    await new Promise<void>((resolve) => {
+      this.#server.close(() => resolve());
+      this.#server.closeAllConnections();
+    });
+  }
+}

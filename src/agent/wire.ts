@@ -1,0 +1,71 @@
+/**
+ * The agent → controller wire format: `POST /v1/edges` with a JSON body, answered by an ack.
+ *
+ * ```json
+ * {"node":"node-a","instance":"4f1c…","seq":7,"edges":[
+ *   {"client":"wl:shop/Deployment/frontend","server":"wl:shop/Deployment/cart","port":8080,
+ *    "protocol":"TCP","count":12,"firstSeen":1767225600000,"lastSeen":1767225660000}]}
+ * → 200 {"ack":7,"applied":1}        (or {"ack":7,"duplicate":true} for a retry already applied)
+ * ```
+ *
+ * `instance` is random per agent process; with `node` and the authenticated user it names the
+ * sequence `seq` counts in, so a restarted agent starting again at 1 is not mistaken for a retry.
+ * Peers are the Learner's peer keys (`wl:<ns>/<Kind>/<name>`, `en:<entity>[:<ip>]`).
+ */
+import { z } from 'zod';
+import type { Protocol } from '../domain/flow.js';
+import { peerFromKey } from '../domain/peer.js';
+
+/** The path the controller serves. */
+export const EDGES_PATH = '/v1/edges';
+
+const peerKeySchema = z.string().min(4).max(512).refine((key) => {
+  try {
+    peerFromKey(key);
+    return true;
+  } catch {
+    return false;
+  }
+}, 'not a peer key (wl:<ns>/<Kind>/<name> or en:<entity>[:<ip>])');
+
+/** Milliseconds since the epoch, within reason (no NaN, no year 30000). */
+const timeSchema = z.number().min(0).max(1e14);
+
+export const edgeDeltaSchema = z.object({
+  client: peerKeySchema,
+  server: peerKeySchema,
+  port: z.number().int().min(0).max(65535),
+  protocol: z.enum(['TCP', 'UDP', 'SCTP', 'ICMPv4', 'ICMPv6']) satisfies z.ZodType<Protocol>,
+  count: z.number().int().min(1).max(Number.MAX_SAFE_INTEGER),
+  firstSeen: timeSchema,
+  lastSeen: timeSchema,
+}).refine((e) => e.firstSeen <= e.lastSeen, 'firstSeen after lastSeen');
+
+export const edgeBatchSchema = z.object({
+  node: z.string().min(1).max(253),
+  instance: z.string().min(1).max(64),
+  seq: z.number().int().min(1).max(Number.MAX_SAFE_INTEGER),
+  edges: z.array(edgeDeltaSchema),
+});
+
+export type EdgeBatchBody = z.output<typeof edgeBatchSchema>;
+
+/** The controller's answer to an accepted (or already applied) batch. */
+export interface EdgeAck {
+  readonly ack: number;
+  /** Edges merged by this request (0 for a duplicate). */
+  readonly applied: number;
+  /** True when this `seq` had been applied before: nothing was counted again. */
+  readonly duplicate?: boolean;
+}
+
+/** Parses an ack body; undefined when it is not one. */
+export function parseAck(text: string): EdgeAck | undefined {
+  try {
+    const value = JSON.parse(text) as { ack?: unknown; applied?: unknown; duplicate?: unknown };
+    if (typeof value.ack !== 'number' || !Number.isSafeInteger(value.ack)) return undefined;
+    return { ack: value.ack, applied: typeof value.applied === 'number' ? value.applied : 0, ...(value.duplicate === true ? { duplicate: true } : {}) };
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,156 @@
+/**
+ * `hivewall agent`: the conntrack node agent (one per node, a DaemonSet; see
+ * deploy/agent-daemonset.yaml). Parses its configuration once (flags over environment over
+ * defaults), builds the logger, the informers, the health/metrics server, then runs the agent
+ * (src/agent/agent.ts) until SIGTERM, when it ships what is buffered and exits.
+ */
+import { readFile } from 'node:fs/promises';
+import { KubeConfig } from '@kubernetes/client-node';
+import { z } from 'zod';
+import { Agent } from '../agent/agent.js';
+import { InformerInventorySource } from '../agent/inventory.js';
+import { registerAgentMetrics } from '../agent/metrics.js';
+import { httpTransport } from '../agent/shipper.js';
+import { HealthServer } from '../runtime/health.js';
+import { handleShutdownSignals } from '../runtime/signals.js';
+import { createLogger } from '../telemetry/logger.js';
+import { createMetrics } from '../telemetry/metrics.js';
+import { UsageError } from './errors.js';
+import type { CliIo } from './main.js';
+
+export interface AgentFlags {
+  readonly controllerUrl?: string;
+  readonly nodeName?: string;
+  readonly tokenFile?: string;
+  readonly kubeconfig?: string;
+  readonly controllerCaFile?: string;
+  readonly dumpIntervalMs?: string;
+  readonly shipIntervalMs?: string;
+  readonly inventoryRefreshMs?: string;
+  readonly retentionMs?: string;
+  readonly maxBufferedEdges?: string;
+  readonly conntrackPrefix?: string;
+  readonly healthPort?: string;
+  readonly bindAddress?: string;
+  readonly logLevel?: string;
+}
+
+export const DEFAULT_TOKEN_FILE = '/var/run/secrets/kubernetes.io/serviceaccount/token';
+
+const int = (min: number) => z.coerce.number().int().min(min);
+
+export const agentConfigSchema = z.object({
+  controllerUrl: z.string().url().refine((u) => /^https?:\/\//.test(u), 'must be an http:// or https:// URL'),
+  nodeName: z.string().min(1, 'is required (--node-name or $NODE_NAME)'),
+  tokenFile: z.string().min(1).default(DEFAULT_TOKEN_FILE),
+  kubeconfig: z.string().min(1).optional(),
+  controllerCaFile: z.string().min(1).optional(),
+  dumpIntervalMs: int(0).default(60_000),
+  shipIntervalMs: int(100).default(10_000),
+  inventoryRefreshMs: int(100).default(2_000),
+  retentionMs: int(0).default(600_000),
+  maxBufferedEdges: int(1).default(20_000),
+  /** Whitespace-separated command prefix for conntrack (`ip netns exec test`); empty: none. */
+  conntrackPrefix: z.string().optional(),
+  healthPort: int(0).max(65535).default(8082),
+  bindAddress: z.string().default('0.0.0.0'),
+  logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace']).default('info'),
+});
+
+export type AgentConfig = Readonly<z.output<typeof agentConfigSchema>>;
+
+/** Flags win over environment variables, which win over defaults. */
+export function agentConfig(flags: AgentFlags, env: NodeJS.ProcessEnv): AgentConfig {
+  const pick = (flag: string | undefined, envName: string) => flag ?? env[envName];
+  const raw = Object.fromEntries(Object.entries({
+    controllerUrl: pick(flags.controllerUrl, 'HIVEWALL_CONTROLLER_URL'),
+    nodeName: pick(flags.nodeName, 'NODE_NAME'),
+    tokenFile: pick(flags.tokenFile, 'HIVEWALL_TOKEN_FILE'),
+    kubeconfig: pick(flags.kubeconfig, 'KUBECONFIG'),
+    controllerCaFile: pick(flags.controllerCaFile, 'HIVEWALL_CONTROLLER_CA_FILE'),
+    dumpIntervalMs: pick(flags.dumpIntervalMs, 'HIVEWALL_DUMP_INTERVAL_MS'),
+    shipIntervalMs: pick(flags.shipIntervalMs, 'HIVEWALL_SHIP_INTERVAL_MS'),
+    inventoryRefreshMs: pick(flags.inventoryRefreshMs, 'HIVEWALL_INVENTORY_REFRESH_MS'),
+    retentionMs: pick(flags.retentionMs, 'HIVEWALL_RETENTION_MS'),
+    maxBufferedEdges: pick(flags.maxBufferedEdges, 'HIVEWALL_MAX_BUFFERED_EDGES'),
+    conntrackPrefix: pick(flags.conntrackPrefix, 'HIVEWALL_CONNTRACK_PREFIX'),
+    healthPort: pick(flags.healthPort, 'HIVEWALL_HEALTH_PORT'),
+    bindAddress: pick(flags.bindAddress, 'HIVEWALL_BIND_ADDRESS'),
+    logLevel: pick(flags.logLevel, 'HIVEWALL_LOG_LEVEL'),
+  }).filter(([, v]) => v !== undefined && v !== ''));
+  const parsed = agentConfigSchema.safeParse(raw);
+  if (!parsed.success) {
+    throw new UsageError(`agent configuration: ${parsed.error.issues.map((i) => `${i.path.join('.') || 'config'}: ${i.message}`).join('; ')}`);
+  }
+  return Object.freeze(parsed.data);
+}
+
+export interface AgentRun {
+  readonly agent: Agent;
+  readonly health: HealthServer;
+  readonly healthPort: number;
+  /** Stops everything (what SIGTERM does). */
+  stop(): Promise<void>;
+  /** Settles when the agent has stopped. */
+  readonly done: Promise<void>;
+}
+
+/** Builds and starts the agent; resolves once the health server listens (the agent starts in the background). */
+export async function startAgent(config: AgentConfig, io: CliIo, opts: { readonly handleSignals?: boolean } = {}): Promise<AgentRun> {
+  const log = createLogger({ level: config.logLevel, destination: io.stdout, base: { component: 'agent', node: config.nodeName } });
+  const kubeConfig = new KubeConfig();
+  if (config.kubeconfig) kubeConfig.loadFromFile(config.kubeconfig);
+  else kubeConfig.loadFromCluster();
+  const ca = config.controllerCaFile ? await readFile(config.controllerCaFile) : undefined;
+  const prefix = config.conntrackPrefix?.trim() ? config.conntrackPrefix.trim().split(/\s+/) : [];
+
+  const agent = new Agent({
+    node: config.nodeName,
+    controllerUrl: config.controllerUrl,
+    token: async () => (await readFile(config.tokenFile, 'utf8')).trim(),
+    inventory: new InformerInventorySource({ kubeConfig, logger: log }),
+    logger: log,
+    conntrackPrefix: prefix,
+    dumpIntervalMs: config.dumpIntervalMs,
+    shipIntervalMs: config.shipIntervalMs,
+    inventoryRefreshMs: config.inventoryRefreshMs,
+    retentionMs: config.retentionMs,
+    maxBufferedEdges: config.maxBufferedEdges,
+    transport: httpTransport(ca ? { ca } : {}),
+  });
+
+  const metrics = createMetrics();
+  registerAgentMetrics(metrics.registry, {
+    conntrack: agent.source.stats, aggregator: agent.aggregator.stats, shipper: agent.shipper.stats, identity: agent.history.stats,
+  });
+  const health = new HealthServer({ host: config.bindAddress, port: config.healthPort, registry: metrics.registry, logger: log });
+  for (const [name, check] of Object.entries(agent.checks())) health.addReadyCheck(name, check);
+  const bound = await health.listen();
+  log.info({ healthPort: bound.port, controller: config.controllerUrl, prefix }, 'agent starting');
+  void agent.start();
+
+  let resolveDone: () => void = () => {};
+  const done = new Promise<void>((resolve) => {
+    resolveDone = resolve;
+  });
+  let stopping: Promise<void> | undefined;
+  const stop = () => {
+    stopping ??= (async () => {
+      health.markShuttingDown();
+      await agent.stop();
+      await health.close();
+      resolveDone();
+    })();
+    return stopping;
+  };
+  if (opts.handleSignals ?? true) {
+    handleShutdownSignals({ logger: log, exitAfterShutdown: false, forceExitAfterMs: 25_000, shutdown: stop });
+  }
+  return { agent, health, healthPort: bound.port, stop, done };
+}
+
+/** The `hivewall agent` action: runs until SIGTERM/SIGINT. */
+export async function runAgent(flags: AgentFlags, io: CliIo): Promise<void> {
+  const run = await startAgent(agentConfig(flags, process.env), io);
+  await run.done;
+}
