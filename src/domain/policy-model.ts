@@ -159,6 +159,21 @@ export function buildPolicyModel(input: ModelInput): NamespacePolicies[] {
   return [...result].map(([namespace, v]) => ({ namespace, workloads: v.workloads, skipped: v.skipped, droppedRules: v.droppedRules }));
 }
 
+/** Shared, frozen port specs and one-element lists: the model allocates nothing per edge for them. */
+const PORT_SPECS = new Map<number, PortSpec>();
+const SINGLE_PORTS = new Map<PortSpec, readonly PortSpec[]>();
+function portSpec(port: number, protocol: Protocol): PortSpec {
+  const key = port * 8 + PROTOCOL_ORDER[protocol];
+  let spec = PORT_SPECS.get(key);
+  if (!spec) PORT_SPECS.set(key, (spec = Object.freeze({ port, protocol })));
+  return spec;
+}
+function single(spec: PortSpec): PortSpec[] {
+  let list = SINGLE_PORTS.get(spec);
+  if (!list) SINGLE_PORTS.set(spec, (list = Object.freeze([spec])));
+  return list as PortSpec[];
+}
+
 /** Sort order of protocols in port lists (alphabetical, as comparePorts). */
 const PROTOCOL_ORDER: Readonly<Record<Protocol, number>> = { ICMPv4: 0, ICMPv6: 1, SCTP: 2, TCP: 3, UDP: 4 };
 
@@ -182,7 +197,7 @@ function toModelPeer(
   selectorOf: (w: WorkloadPeer, key: string) => ReturnType<typeof minimalSelector>,
   workloadPeers: Map<string, ModelPeer>,
 ): PeerDecision {
-  const observed: PortSpec = { port: edge.port, protocol: edge.protocol };
+  const observed = portSpec(edge.port, edge.protocol);
   if (edge.protocol === 'ICMPv4' || edge.protocol === 'ICMPv6') return { error: 'ICMP cannot be expressed as a policy port' };
   if (other.type === 'workload') {
     let peer = workloadPeers.get(otherKey);
@@ -194,7 +209,7 @@ function toModelPeer(
     if (direction === 'egress' && allowances.dns && edge.port === DNS_PORT && (edge.protocol === 'UDP' || edge.protocol === 'TCP')) {
       return { peer, ports: [{ port: DNS_PORT, protocol: 'UDP' }, { port: DNS_PORT, protocol: 'TCP' }], allowance: 'dns' };
     }
-    return { peer, ports: [observed] };
+    return { peer, ports: single(observed) };
   }
   switch (other.entity) {
     case 'world': {

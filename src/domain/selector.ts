@@ -47,16 +47,16 @@ export function minimalSelector(own: readonly Labels[], others: readonly Labels[
   const keys = Object.keys(common);
   if (keys.length === 0) return { ok: false, reason: 'its pods share no stable label' };
   const ownSet = new Set(own);
-  const foreign = others.filter((labels) => !ownSet.has(labels));
+  const selectsForeign = (selector: Labels) => others.some((labels) => !ownSet.has(labels) && matchesLabels(selector, labels));
   const ordered = orderKeys(keys, controllerSelector);
   const limit = Math.min(MAX_SELECTOR_LABELS, ordered.length);
   for (let size = 1; size <= limit; size++) {
     for (const combo of combinations(ordered, size)) {
       const selector = Object.fromEntries(combo.map((k) => [k, common[k]!])) as Labels;
-      if (!foreign.some((labels) => matchesLabels(selector, labels))) return { ok: true, matchLabels: sortLabels(selector) };
+      if (!selectsForeign(selector)) return { ok: true, matchLabels: sortLabels(selector) };
     }
   }
-  if (ordered.length > limit && !foreign.some((labels) => matchesLabels(common, labels))) {
+  if (ordered.length > limit && !selectsForeign(common)) {
     return { ok: true, matchLabels: sortLabels(common) };
   }
   return { ok: false, reason: 'every stable label set it has also selects pods of another workload' };
