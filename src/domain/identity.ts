@@ -14,7 +14,7 @@
 import type { FlowEndpoint, ReservedIdentity } from './flow.js';
 import type { ClusterInventory, PodInfo, ServiceInfo } from './inventory.js';
 import { parseCidr, type Cidr } from './ip.js';
-import type { Peer, WorkloadPeer } from './peer.js';
+import { peerKey, type Peer, type WorkloadPeer } from './peer.js';
 import { OwnerIndex, workloadFromPodName } from './workload.js';
 
 export type UnresolvedReason =
@@ -34,6 +34,8 @@ export type Resolution =
       readonly podName?: string;
       /** Pod labels when the flow carried them and the snapshot did not have the pod. */
       readonly labels?: readonly string[];
+      /** `peerKey(peer)`, when the resolver already knows it (saves building it per flow). */
+      readonly key?: string;
     }
   | { readonly ok: false; readonly reason: UnresolvedReason; readonly ip: string; readonly detail?: string };
 
@@ -44,6 +46,9 @@ export interface IdentityOptions {
   readonly serviceCidrs?: readonly string[];
 }
 
+/** Bound on cached pod hints per namespace (memory follows pods, never flows). */
+const HINT_CACHE_PER_NAMESPACE = 50_000;
+
 interface PodCandidate {
   readonly pod: PodInfo;
   readonly workload: WorkloadPeer;
@@ -53,6 +58,7 @@ export class IdentityResolver {
   private readonly owners: OwnerIndex;
   private readonly podsByIp = new Map<string, PodCandidate[]>();
   private readonly podsByName = new Map<string, PodCandidate>();
+  private readonly hintCache = new Map<string, Map<string, { peer: WorkloadPeer; key: string; labels?: readonly string[] }>>();
   private readonly nodeByIp = new Map<string, string>();
   private readonly nodeOfPodIp = new Map<string, string | undefined>();
   private readonly apiserverIps = new Map<string, Set<number>>();
@@ -125,15 +131,29 @@ export class IdentityResolver {
     const port = endpoint.port;
     if (endpoint.reserved) return this.resolveReserved(endpoint.reserved, endpoint, port);
     if (endpoint.namespace && endpoint.podName) {
-      const known = this.podsByName.get(`${endpoint.namespace}/${endpoint.podName}`);
-      if (known) return { ok: true, peer: known.workload, port, podName: endpoint.podName };
-      const labels = labelsToRecord(endpoint.labels ?? []);
-      const workload: WorkloadPeer = endpoint.workload
-        ? { type: 'workload', namespace: endpoint.namespace, kind: endpoint.workload.kind, name: endpoint.workload.name }
-        : workloadFromPodName(endpoint.namespace, endpoint.podName, labels);
-      return { ok: true, peer: workload, port, podName: endpoint.podName, ...(endpoint.labels ? { labels: endpoint.labels } : {}) };
+      const hinted = this.hinted(endpoint.namespace, endpoint.podName, endpoint);
+      return { ok: true, peer: hinted.peer, key: hinted.key, port, podName: endpoint.podName, ...(hinted.labels ? { labels: hinted.labels } : {}) };
     }
     return this.resolveIp(endpoint.ip, port, role, time, other);
+  }
+
+  /**
+   * A pod the flow names: the snapshot's pod if known, else Hubble's `workloads` or the pod
+   * naming rules. Cached per namespace and pod (a busy source names the same pods constantly).
+   */
+  private hinted(namespace: string, podName: string, endpoint: FlowEndpoint): { peer: WorkloadPeer; key: string; labels?: readonly string[] } {
+    let pods = this.hintCache.get(namespace);
+    if (!pods) this.hintCache.set(namespace, (pods = new Map()));
+    const cached = pods.get(podName);
+    if (cached && (cached.labels !== undefined || endpoint.labels === undefined)) return cached;
+    const known = this.podsByName.get(`${namespace}/${podName}`);
+    let peer: WorkloadPeer;
+    if (known) peer = known.workload;
+    else if (endpoint.workload) peer = { type: 'workload', namespace, kind: endpoint.workload.kind, name: endpoint.workload.name };
+    else peer = workloadFromPodName(namespace, podName, labelsToRecord(endpoint.labels ?? []));
+    const entry = { peer, key: peerKey(peer), ...(!known && endpoint.labels ? { labels: endpoint.labels } : {}) };
+    if (pods.size < HINT_CACHE_PER_NAMESPACE) pods.set(podName, entry);
+    return entry;
   }
 
   private resolveReserved(reserved: ReservedIdentity, endpoint: FlowEndpoint, port: number): Resolution {

@@ -188,8 +188,8 @@ export class Learner {
     if (flow.destinationNames && flow.destinationNames.length > 0 && server.peer.type === 'entity' && server.peer.ip) {
       for (const name of flow.destinationNames) this.addDnsName(server.peer.ip, name);
     }
-    const clientKey = peerKey(client.peer);
-    const serverKey = peerKey(server.peer);
+    const clientKey = client.key ?? peerKey(client.peer);
+    const serverKey = server.key ?? peerKey(server.peer);
     const conn: Connection = { time: flow.time, lastSeen: flow.time, state: PENDING_FORWARDED, clientKey, serverKey, port: server.port, protocol: flow.protocol };
     this.remember(key, conn);
     if (!isTraffic) {
