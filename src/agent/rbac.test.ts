@@ -1,10 +1,10 @@
 // deploy/ grants the agent's ServiceAccount exactly AGENT_PERMISSIONS, and runs the DaemonSet as
 // that ServiceAccount with the security context the agent needs (and nothing more). The
 // manifests are read as `kubectl apply -k deploy/` reads them (following kustomization resources).
-import { existsSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { dump, loadAll } from 'js-yaml';
+import { dump } from 'js-yaml';
+import { deployedGrants, findManifest, kustomize, type Manifest, type Subject } from '../testing/deploy-manifests.js';
 import { describe, expect, it } from 'vitest';
 import { expandPermissions, grantKey, policyRules, type Grant } from '../controllers/rbac.js';
 import { AGENT_IDENTITY_KINDS, AGENT_NAMESPACE, AGENT_PERMISSIONS, AGENT_SERVICE_ACCOUNT, AGENT_USERNAME } from './rbac.js';
@@ -12,62 +12,12 @@ import { AGENT_IDENTITY_KINDS, AGENT_NAMESPACE, AGENT_PERMISSIONS, AGENT_SERVICE
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const deployDir = path.join(repo, 'deploy');
 
-interface Manifest {
-  apiVersion: string;
-  kind: string;
-  metadata: { name: string; namespace?: string };
-  [key: string]: unknown;
-}
-interface Rule { apiGroups?: string[]; resources?: string[]; verbs?: string[]; resourceNames?: string[]; nonResourceURLs?: string[] }
-interface Subject { kind: string; name: string; namespace?: string }
-interface Binding extends Manifest { roleRef: { kind: string; name: string }; subjects?: Subject[] }
-
-/** The objects a kustomization directory installs. */
-function kustomize(dir: string, seen = new Set<string>()): Manifest[] {
-  const file = ['kustomization.yaml', 'kustomization.yml', 'Kustomization'].map((n) => path.join(dir, n)).find((f) => existsSync(f));
-  if (!file) throw new Error(`${dir} has no kustomization file`);
-  const { resources = [] } = loadAll(readFileSync(file, 'utf8'))[0] as { resources?: string[] };
-  const out: Manifest[] = [];
-  for (const entry of resources) {
-    const target = path.resolve(dir, entry);
-    if (seen.has(target)) continue;
-    seen.add(target);
-    if (statSync(target).isDirectory()) out.push(...kustomize(target, seen));
-    else for (const doc of loadAll(readFileSync(target, 'utf8'))) if (doc) out.push(doc as Manifest);
-  }
-  return out;
-}
-
-const manifests = kustomize(deployDir);
-const find = <T extends Manifest = Manifest>(kind: string, name: string, namespace?: string): T => {
-  const found = manifests.find((m) => m.kind === kind && m.metadata.name === name && m.metadata.namespace === namespace);
-  if (!found) throw new Error(`deploy/ has no ${kind} ${namespace ? `${namespace}/` : ''}${name}`);
-  return found as T;
-};
+const { manifests } = kustomize(deployDir);
+const find = <T extends Manifest = Manifest>(kind: string, name: string, namespace?: string): T => findManifest<T>(manifests, kind, name, namespace);
 const isAgent = (s: Subject) => s.kind === 'ServiceAccount' && s.name === AGENT_SERVICE_ACCOUNT && s.namespace === AGENT_NAMESPACE;
 
 function deployedAgentGrants(): { grants: Grant[]; problems: string[] } {
-  const grants: Grant[] = [];
-  const problems: string[] = [];
-  const bindings = manifests.filter((m) => m.kind === 'ClusterRoleBinding' || m.kind === 'RoleBinding') as Binding[];
-  for (const b of bindings.filter((b) => (b.subjects ?? []).some(isAgent))) {
-    const scope = b.kind === 'ClusterRoleBinding' ? 'cluster' : b.metadata.namespace ?? 'default';
-    const role = b.roleRef.kind === 'ClusterRole' ? find(b.roleRef.kind, b.roleRef.name) : find(b.roleRef.kind, b.roleRef.name, b.metadata.namespace);
-    if ('aggregationRule' in role) problems.push(`${role.kind} ${role.metadata.name} is aggregated`);
-    for (const rule of (role['rules'] ?? []) as Rule[]) {
-      if (rule.resourceNames?.length) problems.push(`${role.metadata.name}: resourceNames are not modelled in AGENT_PERMISSIONS`);
-      if (rule.nonResourceURLs?.length) problems.push(`${role.metadata.name}: nonResourceURLs are not in AGENT_PERMISSIONS`);
-      for (const apiGroup of rule.apiGroups ?? []) {
-        for (const resource of rule.resources ?? []) {
-          for (const verb of rule.verbs ?? []) {
-            if ([apiGroup, resource, verb].some((x) => x.includes('*'))) problems.push(`${role.metadata.name}: wildcard in ${apiGroup}/${resource}/${verb}`);
-            grants.push({ scope, apiGroup, resource, verb });
-          }
-        }
-      }
-    }
-  }
-  return { grants, problems };
+  return deployedGrants(manifests, isAgent, 'AGENT_PERMISSIONS');
 }
 
 describe('deploy/ RBAC of the node agent', () => {

@@ -1,10 +1,11 @@
 // deploy/ grants the operator exactly OPERATOR_PERMISSIONS: every verb and resource it uses, and
 // nothing more. The manifests are read the way `kubectl apply -k deploy/` reads them (following
 // kustomization resources), so a file that is not installed does not count.
-import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
+import { readdirSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { dump, loadAll } from 'js-yaml';
+import { dump } from 'js-yaml';
+import { deployedGrants, findManifest, kustomize, type Binding, type Manifest, type Rule, type Subject } from '../testing/deploy-manifests.js';
 import { describe, expect, it } from 'vitest';
 import {
   OPERATOR_NAMESPACE, OPERATOR_PERMISSIONS, OPERATOR_SERVICE_ACCOUNT, OPERATOR_USERNAME,
@@ -14,85 +15,15 @@ import {
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const deployDir = path.join(repo, 'deploy');
 
-interface Manifest {
-  apiVersion: string;
-  kind: string;
-  metadata: { name: string; namespace?: string; labels?: Record<string, string> };
-  [key: string]: unknown;
-}
-
-interface Rule {
-  apiGroups?: string[];
-  resources?: string[];
-  verbs?: string[];
-  resourceNames?: string[];
-  nonResourceURLs?: string[];
-}
-
-interface Subject { kind: string; name: string; namespace?: string }
-interface Binding extends Manifest { roleRef: { kind: string; name: string }; subjects?: Subject[] }
-
-/** The kustomization file of a folder, under any of the names kustomize accepts. */
-function kustomizationFile(dir: string): string {
-  const name = ['kustomization.yaml', 'kustomization.yml', 'Kustomization'].find((n) => existsSync(path.join(dir, n)));
-  if (!name) throw new Error(`${dir} has no kustomization file`);
-  return path.join(dir, name);
-}
-
-/** The objects a kustomization directory installs (resources: files and directories, recursively). */
-function kustomize(dir: string, seen = new Set<string>()): { manifests: Manifest[]; files: string[] } {
-  const kustomization = loadAll(readFileSync(kustomizationFile(dir), 'utf8'))[0] as { resources?: string[] };
-  const manifests: Manifest[] = [];
-  const files: string[] = [];
-  for (const entry of kustomization.resources ?? []) {
-    const target = path.resolve(dir, entry);
-    if (seen.has(target)) continue;
-    seen.add(target);
-    if (statSync(target).isDirectory()) {
-      const sub = kustomize(target, seen);
-      manifests.push(...sub.manifests);
-      files.push(...sub.files);
-    } else {
-      files.push(target);
-      for (const doc of loadAll(readFileSync(target, 'utf8'))) if (doc) manifests.push(doc as Manifest);
-    }
-  }
-  return { manifests, files };
-}
-
 const { manifests, files } = kustomize(deployDir);
 const ofKind = <T extends Manifest = Manifest>(kind: string) => manifests.filter((m) => m.kind === kind) as T[];
-const find = <T extends Manifest = Manifest>(kind: string, name: string, namespace?: string): T => {
-  const found = manifests.find((m) => m.kind === kind && m.metadata.name === name && m.metadata.namespace === namespace);
-  if (!found) throw new Error(`deploy/ has no ${kind} ${namespace ? `${namespace}/` : ''}${name}`);
-  return found as T;
-};
+const find = <T extends Manifest = Manifest>(kind: string, name: string, namespace?: string): T => findManifest<T>(manifests, kind, name, namespace);
 
 const isOperator = (s: Subject) => s.kind === 'ServiceAccount' && s.name === OPERATOR_SERVICE_ACCOUNT && s.namespace === OPERATOR_NAMESPACE;
 
 /** Everything deploy/ grants the operator's ServiceAccount, one (scope, group, resource, verb) each. */
 function deployedOperatorGrants(): { grants: Grant[]; problems: string[] } {
-  const grants: Grant[] = [];
-  const problems: string[] = [];
-  const bindings = [...ofKind<Binding>('ClusterRoleBinding'), ...ofKind<Binding>('RoleBinding')];
-  for (const b of bindings.filter((b) => (b.subjects ?? []).some(isOperator))) {
-    const scope = b.kind === 'ClusterRoleBinding' ? 'cluster' : b.metadata.namespace ?? 'default';
-    const role = b.roleRef.kind === 'ClusterRole' ? find(b.roleRef.kind, b.roleRef.name) : find(b.roleRef.kind, b.roleRef.name, b.metadata.namespace);
-    if ('aggregationRule' in role) problems.push(`${role.kind} ${role.metadata.name} is aggregated: its rules are not reviewable here`);
-    for (const rule of (role['rules'] ?? []) as Rule[]) {
-      if (rule.resourceNames?.length) problems.push(`${role.metadata.name}: resourceNames are not modelled in OPERATOR_PERMISSIONS`);
-      if (rule.nonResourceURLs?.length) problems.push(`${role.metadata.name}: nonResourceURLs ${rule.nonResourceURLs.join(',')} are not in OPERATOR_PERMISSIONS`);
-      for (const apiGroup of rule.apiGroups ?? []) {
-        for (const resource of rule.resources ?? []) {
-          for (const verb of rule.verbs ?? []) {
-            if ([apiGroup, resource, verb].some((x) => x.includes('*'))) problems.push(`${role.metadata.name}: wildcard in ${apiGroup}/${resource}/${verb}`);
-            grants.push({ scope, apiGroup, resource, verb });
-          }
-        }
-      }
-    }
-  }
-  return { grants, problems };
+  return deployedGrants(manifests, isOperator, 'OPERATOR_PERMISSIONS');
 }
 
 describe('deploy/ RBAC of the operator', () => {
