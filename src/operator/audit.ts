@@ -29,7 +29,7 @@ export class AuditEngine {
   /** New would-deny pairs since the last drain, for Events. */
   private fresh: AuditSample[] = [];
 
-  constructor(readonly namespace: string, readonly proposal: string, private policies: readonly Policy[], cluster: ClusterModel, private readonly enforcer: 'generic' | 'cilium') {
+  constructor(readonly namespace: string, readonly segmentation: string, readonly proposal: string, private policies: readonly Policy[], cluster: ClusterModel, private readonly enforcer: 'generic' | 'cilium') {
     this.evaluator = createEvaluator(cluster, policies, { networkPolicyEnforcer: enforcer });
   }
 

@@ -102,7 +102,7 @@ export async function runLeaderWork(options: LeaderWorkOptions): Promise<void> {
         const requeue = await reconcileAll(ctx, options.metrics);
         for (const [ns, audit] of audits) {
           for (const sample of audit.drainFresh()) {
-            const seg = { apiVersion: API_VERSION, kind: 'Segmentation', metadata: { namespace: ns, name: audit.proposal.replace(/-r\d+$/, '') } } as KubernetesObject;
+            const seg = { apiVersion: API_VERSION, kind: 'Segmentation', metadata: { namespace: ns, name: audit.segmentation } } as KubernetesObject;
             await kube.event(seg, 'Warning', 'WouldDeny', `${sample.client} -> ${sample.server} ${sample.port}/${sample.protocol} would be denied by ${audit.proposal}`);
           }
         }
