@@ -1,16 +1,41 @@
 /**
  * The operator's configuration: flags and environment parsed once, with zod, into a frozen
  * Config that main passes down. No module reads process.env at import time.
+ *
+ * Flow sources: any combination of the three, at least one —
+ * - `flowsPath`: follow a Hubble flow export file (rotations and gzip backups included);
+ * - `hubbleAddress`: stream flows from hubble-relay's Observer API over gRPC (plaintext or TLS);
+ * - `receiverPort`: serve the conntrack node agents' edge pushes (HTTPS, TokenReview).
  */
 import { z } from 'zod';
 
 export const configSchema = z.object({
   /** Kubeconfig file; absent → in-cluster service account. */
   kubeconfig: z.string().optional(),
-  /** The operator's own namespace (Lease, checkpoint ConfigMap). */
+  /** The operator's own namespace (Lease, checkpoint ConfigMap, receiver certificate). */
   namespace: z.string().min(1).default('hivewall-system'),
   /** Hubble flow export file to follow (rotations and gzip backups included). */
-  flowsPath: z.string().min(1),
+  flowsPath: z.string().min(1).optional(),
+  /** hubble-relay (or a Cilium agent's Hubble server) gRPC address, e.g. `hubble-relay.kube-system.svc:443`. */
+  hubbleAddress: z.string().min(1).optional(),
+  /** Use TLS to hubble-relay; implied by any of the TLS files or the server name. */
+  hubbleTls: z.boolean().default(false),
+  hubbleTlsCaFile: z.string().min(1).optional(),
+  hubbleTlsCertFile: z.string().min(1).optional(),
+  hubbleTlsKeyFile: z.string().min(1).optional(),
+  /** Name the relay's certificate is checked against, e.g. `ui.hubble-relay.cilium.io`. */
+  hubbleTlsServerName: z.string().min(1).optional(),
+  /** Port of the agents' edge receiver (`POST /v1/edges`); absent: no receiver. */
+  receiverPort: z.number().int().min(0).max(65535).optional(),
+  /** Serving certificate and key files for the receiver (e.g. from cert-manager); absent: self-issued (Secret). */
+  receiverCertFile: z.string().min(1).optional(),
+  receiverKeyFile: z.string().min(1).optional(),
+  /** Serve the receiver over plain HTTP (tests only: the agents' tokens would travel in clear text). */
+  receiverInsecure: z.boolean().default(false),
+  /** ServiceAccount (in `namespace`) the agents push as; only it may push edges. */
+  agentServiceAccount: z.string().min(1).default('hivewall-agent'),
+  /** The Service agents reach the receiver through (named in the self-issued certificate). */
+  serviceName: z.string().min(1).default('hivewall-operator'),
   /** This replica's identity in leader election (the pod name). */
   identity: z.string().min(1),
   leaseName: z.string().default('hivewall-operator'),
@@ -24,9 +49,27 @@ export const configSchema = z.object({
   healthPort: z.number().int().min(0).max(65535).default(8081),
   bindAddress: z.string().default('0.0.0.0'),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace']).default('info'),
+}).superRefine((c, ctx) => {
+  if (c.flowsPath === undefined && c.hubbleAddress === undefined && c.receiverPort === undefined) {
+    ctx.addIssue({ code: 'custom', path: ['flowSources'], message: 'no flow source: set flowsPath (a Hubble export file), hubbleAddress (hubble-relay) or receiverPort (conntrack agents)' });
+  }
+  if ((c.receiverCertFile === undefined) !== (c.receiverKeyFile === undefined)) {
+    ctx.addIssue({ code: 'custom', path: ['receiverCertFile'], message: 'receiverCertFile and receiverKeyFile go together' });
+  }
+  if (c.hubbleAddress === undefined && (c.hubbleTls || c.hubbleTlsCaFile || c.hubbleTlsCertFile || c.hubbleTlsKeyFile || c.hubbleTlsServerName)) {
+    ctx.addIssue({ code: 'custom', path: ['hubbleAddress'], message: 'Hubble TLS settings without hubbleAddress' });
+  }
+  if ((c.hubbleTlsCertFile === undefined) !== (c.hubbleTlsKeyFile === undefined)) {
+    ctx.addIssue({ code: 'custom', path: ['hubbleTlsCertFile'], message: 'hubbleTlsCertFile and hubbleTlsKeyFile go together (mTLS)' });
+  }
 });
 
 export type Config = Readonly<z.output<typeof configSchema>>;
+
+/** Whether the Hubble gRPC connection uses TLS. */
+export function hubbleUsesTls(config: Config): boolean {
+  return config.hubbleTls || config.hubbleTlsCaFile !== undefined || config.hubbleTlsCertFile !== undefined || config.hubbleTlsServerName !== undefined;
+}
 
 export class ConfigError extends Error {
   override readonly name = 'ConfigError';

@@ -163,6 +163,44 @@ describe('EdgeReceiver', () => {
   });
 });
 
+describe('EdgeReceiver leadership', () => {
+  it('a detached receiver (not the leader) answers 503 not-leader, closes the connection and merges nothing', async () => {
+    const { post, store, receiver, auth } = await start();
+    receiver.detach();
+    const r = await post(batch(1));
+    expect(r).toMatchObject({ status: 503, body: { reason: 'not-leader' } });
+    expect(r.headers.get('retry-after')).toBe('1');
+    expect(r.headers.get('connection')).toBe('close');
+    expect(auth.calls).toBe(0);
+    expect(stored(store)).toEqual([]);
+    expect(receiver.stats.requests['not-leader']).toBe(1);
+  });
+
+  it('attach() starts merging into the new store with exactly the persisted sequences', async () => {
+    const { post, receiver } = await start();
+    expect((await post(batch(5))).status).toBe(200);
+    const saved = receiver.sequences();
+    expect(Object.values(saved)).toEqual([5]);
+    // Another leader took over, applied seq 6 and 7, and persisted that; this replica leads again.
+    const next = new EdgeStore();
+    receiver.attach(next, Object.fromEntries(Object.keys(saved).map((k) => [k, 7])));
+    expect(await post(batch(7))).toMatchObject({ status: 200, body: { duplicate: true } });
+    expect(stored(next)).toEqual([]);
+    expect(await post(batch(8))).toMatchObject({ status: 200, body: { ack: 8, applied: 1 } });
+    expect(stored(next)).toEqual(['wl:shop/Deployment/frontend -> wl:shop/Deployment/cart 8080/TCP x3 0..1000']);
+  });
+
+  it('an agent whose batch met a non-leader delivers it once the leader is attached, counted once', async () => {
+    const { post, receiver, store } = await start();
+    receiver.detach();
+    expect((await post(batch(1))).status).toBe(503);
+    receiver.attach(store);
+    expect((await post(batch(1))).status).toBe(200);
+    expect((await post(batch(1))).body).toMatchObject({ duplicate: true });
+    expect(stored(store)).toEqual(['wl:shop/Deployment/frontend -> wl:shop/Deployment/cart 8080/TCP x3 0..1000']);
+  });
+});
+
 describe('tokenReviewAuthenticator', () => {
   function setup(ttl?: number) {
     const clock = new FakeClock(T0);

@@ -23,6 +23,13 @@
  *
  * Every outcome is counted in {@link EdgeReceiver.stats} by result; nothing a client sends can
  * throw out of the handler.
+ *
+ * Leadership: every operator replica serves the receiver (the Service spreads agents over them),
+ * but only the leader has a Learner. A receiver without a store ({@link EdgeReceiver.detach}) answers
+ * 503 `not-leader` with `Retry-After: 1` and `Connection: close`, before reading anything else:
+ * the agent keeps the batch and retries on a new connection, which the Service may route to the
+ * leader. {@link EdgeReceiver.attach} hands the receiver the new leader's store together with the
+ * persisted sequence numbers, so a retry of a batch the previous leader stored is not counted twice.
  */
 import { createHash } from 'node:crypto';
 import http from 'node:http';
@@ -119,6 +126,7 @@ export type ReceiverResult =
   | 'unauthenticated'
   | 'forbidden'
   | 'auth-unavailable'
+  | 'not-leader'
   | 'too-large'
   | 'bad-json'
   | 'invalid'
@@ -126,8 +134,8 @@ export type ReceiverResult =
 
 export interface EdgeReceiverOptions {
   readonly authenticator: TokenAuthenticator;
-  /** Where deltas are merged: the operator Learner's `edges`. */
-  readonly store: Pick<EdgeStore, 'record'>;
+  /** Where deltas are merged: the operator Learner's `edges`. Absent: detached until {@link EdgeReceiver.attach}. */
+  readonly store?: EdgeTarget;
   readonly logger: Logger;
   /** Usernames allowed to push edges. Default: the agent ServiceAccount of ./rbac.ts. */
   readonly allowedUsernames?: readonly string[];
@@ -148,6 +156,9 @@ export interface EdgeReceiverStats {
   connections: number;
 }
 
+/** Where the receiver merges deltas: `EdgeStore.record` (the operator may wrap it to audit them too). */
+export type EdgeTarget = Pick<EdgeStore, 'record'>;
+
 /** The node-name claim of a pod-bound ServiceAccount token (TokenReview `user.extra`). */
 export const NODE_NAME_EXTRA = 'authentication.kubernetes.io/node-name';
 
@@ -157,11 +168,13 @@ class HttpProblem extends Error {
   }
 }
 
+const notLeader = () => new HttpProblem(503, 'not-leader', 'this operator replica is not the leader; retry');
+
 export class EdgeReceiver {
   readonly stats: EdgeReceiverStats = {
     requests: {
       accepted: 0, duplicate: 0, 'not-found': 0, 'method-not-allowed': 0, unauthenticated: 0, forbidden: 0,
-      'auth-unavailable': 0, 'too-large': 0, 'bad-json': 0, invalid: 0, error: 0,
+      'auth-unavailable': 0, 'not-leader': 0, 'too-large': 0, 'bad-json': 0, invalid: 0, error: 0,
     },
     edges: 0,
     connections: 0,
@@ -175,6 +188,7 @@ export class EdgeReceiver {
   readonly #maxAgents: number;
   /** Highest applied seq per `user\nnode\ninstance`, in least-recently-used order. */
   readonly #applied = new Map<string, number>();
+  #store: EdgeTarget | undefined;
 
   constructor(opts: EdgeReceiverOptions) {
     this.#opts = opts;
@@ -183,6 +197,26 @@ export class EdgeReceiver {
     this.#maxBody = opts.maxBodyBytes ?? 4 * 1024 * 1024;
     this.#maxEdges = opts.maxEdges ?? 20_000;
     this.#maxAgents = opts.maxAgents ?? 4_096;
+    this.#store = opts.store;
+  }
+
+  /**
+   * Starts merging into `store` (this replica became the leader), with exactly the `sequences`
+   * persisted alongside the learned edges the store was restored from.
+   */
+  attach(store: EdgeTarget, sequences: Readonly<Record<string, number>> = {}): void {
+    this.#applied.clear();
+    this.restoreSequences(sequences);
+    this.#store = store;
+  }
+
+  /** Stops merging (leadership lost or shutdown): pushes are answered 503 `not-leader`. */
+  detach(): void {
+    this.#store = undefined;
+  }
+
+  get attached(): boolean {
+    return this.#store !== undefined;
   }
 
   /** The applied sequence numbers, for the operator to persist with its learned state. */
@@ -217,9 +251,10 @@ export class EdgeReceiver {
       this.#count(err.result);
       const headers: Record<string, string> = {};
       if (err.status === 401) headers['WWW-Authenticate'] = 'Bearer realm="hivewall"';
-      if (err.status === 503) headers['Retry-After'] = '5';
-      // A refused body is not read: close the connection after the answer instead.
-      if (!req.complete) headers['Connection'] = 'close';
+      if (err.status === 503) headers['Retry-After'] = err.result === 'not-leader' ? '1' : '5';
+      // A refused body is not read: close the connection after the answer instead. A replica that
+      // is not the leader closes too, so the agent's retry opens a connection the Service can route elsewhere.
+      if (!req.complete || err.result === 'not-leader') headers['Connection'] = 'close';
       this.#reply(res, err.status, { error: err.message, reason: err.result }, headers);
       if (!req.complete) req.resume();
     }
@@ -229,6 +264,7 @@ export class EdgeReceiver {
     const path = (req.url ?? '/').split('?')[0];
     if (path !== EDGES_PATH) throw new HttpProblem(404, 'not-found', `not found: ${path}`);
     if (req.method !== 'POST') throw new HttpProblem(405, 'method-not-allowed', 'use POST');
+    if (!this.#store) throw notLeader();
 
     const header = req.headers.authorization ?? '';
     const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
@@ -274,6 +310,9 @@ export class EdgeReceiver {
       throw new HttpProblem(403, 'forbidden', `token of node ${boundNode} may not push for ${batch.node}`);
     }
 
+    // Leadership may have moved while the token was reviewed or the body read.
+    const store = this.#store;
+    if (!store) throw notLeader();
     const key = `${auth.username}\n${batch.node}\n${batch.instance}`;
     const last = this.#applied.get(key) ?? 0;
     if (batch.seq <= last) {
@@ -282,7 +321,7 @@ export class EdgeReceiver {
     }
     let connections = 0;
     for (const e of batch.edges) {
-      this.#opts.store.record(e.client, e.server, e.port, e.protocol, e.firstSeen, e.count, e.lastSeen);
+      store.record(e.client, e.server, e.port, e.protocol, e.firstSeen, e.count, e.lastSeen);
       connections += e.count;
     }
     this.#remember(key, batch.seq);

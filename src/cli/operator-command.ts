@@ -3,10 +3,15 @@
  * the Kubernetes client and the health/metrics server, then runs leader election; only the leader
  * learns, audits and reconciles. SIGTERM releases the Lease and persists learned state.
  */
+import { readFile } from 'node:fs/promises';
 import { KubeConfig } from '@kubernetes/client-node';
+import type { Logger } from 'pino';
+import { registerReceiverMetrics } from '../agent/metrics.js';
+import { EdgeReceiver, EdgeReceiverServer, kubeTokenReview, tokenReviewAuthenticator } from '../agent/receiver.js';
 import { ConfigError, parseConfig, type Config } from '../config.js';
 import { Kube } from '../k8s/kube.js';
 import { runLeaderWork } from '../operator/operator.js';
+import { ensureReceiverTls } from '../operator/receiver-tls.js';
 import { LeaderElector } from '../runtime/leader-election.js';
 import { kubeLeaseLock } from '../runtime/lease-lock.js';
 import { HealthServer } from '../runtime/health.js';
@@ -20,6 +25,17 @@ export interface OperatorFlags {
   readonly kubeconfig?: string;
   readonly namespace?: string;
   readonly flowsPath?: string;
+  readonly hubbleAddress?: string;
+  readonly hubbleTls?: boolean;
+  readonly hubbleTlsCaFile?: string;
+  readonly hubbleTlsCertFile?: string;
+  readonly hubbleTlsKeyFile?: string;
+  readonly hubbleTlsServerName?: string;
+  readonly receiverPort?: string;
+  readonly receiverCertFile?: string;
+  readonly receiverKeyFile?: string;
+  readonly receiverInsecure?: boolean;
+  readonly agentServiceAccount?: string;
   readonly identity?: string;
   readonly leaseDurationSeconds?: string;
   readonly resyncMs?: string;
@@ -31,15 +47,28 @@ export interface OperatorFlags {
 }
 
 const num = (v: string | undefined) => (v === undefined ? undefined : Number(v));
+/** `true`/`1`/`yes` → true, anything else false (environment booleans). */
+const bool = (v: string) => /^(true|1|yes)$/i.test(v.trim());
 
 /** Flags win over environment variables (HIVEWALL_*), which win over defaults. */
 export function operatorConfig(flags: OperatorFlags, env: NodeJS.ProcessEnv): Config {
   const pick = <T>(flag: T | undefined, envName: string, convert: (s: string) => T): T | undefined =>
-    flag !== undefined ? flag : env[envName] !== undefined ? convert(env[envName]!) : undefined;
+    flag !== undefined ? flag : env[envName] !== undefined && env[envName] !== '' ? convert(env[envName]!) : undefined;
   const raw = Object.fromEntries(Object.entries({
     kubeconfig: pick(flags.kubeconfig, 'KUBECONFIG', String),
     namespace: pick(flags.namespace, 'HIVEWALL_NAMESPACE', String),
     flowsPath: pick(flags.flowsPath, 'HIVEWALL_FLOWS_PATH', String),
+    hubbleAddress: pick(flags.hubbleAddress, 'HIVEWALL_HUBBLE_ADDRESS', String),
+    hubbleTls: pick(flags.hubbleTls, 'HIVEWALL_HUBBLE_TLS', bool),
+    hubbleTlsCaFile: pick(flags.hubbleTlsCaFile, 'HIVEWALL_HUBBLE_TLS_CA_FILE', String),
+    hubbleTlsCertFile: pick(flags.hubbleTlsCertFile, 'HIVEWALL_HUBBLE_TLS_CERT_FILE', String),
+    hubbleTlsKeyFile: pick(flags.hubbleTlsKeyFile, 'HIVEWALL_HUBBLE_TLS_KEY_FILE', String),
+    hubbleTlsServerName: pick(flags.hubbleTlsServerName, 'HIVEWALL_HUBBLE_TLS_SERVER_NAME', String),
+    receiverPort: pick(num(flags.receiverPort), 'HIVEWALL_RECEIVER_PORT', Number),
+    receiverCertFile: pick(flags.receiverCertFile, 'HIVEWALL_RECEIVER_CERT_FILE', String),
+    receiverKeyFile: pick(flags.receiverKeyFile, 'HIVEWALL_RECEIVER_KEY_FILE', String),
+    receiverInsecure: pick(flags.receiverInsecure, 'HIVEWALL_RECEIVER_INSECURE', bool),
+    agentServiceAccount: pick(flags.agentServiceAccount, 'HIVEWALL_AGENT_SERVICE_ACCOUNT', String),
     identity: pick(flags.identity, 'HOSTNAME', String),
     leaseDurationSeconds: pick(num(flags.leaseDurationSeconds), 'HIVEWALL_LEASE_DURATION_SECONDS', Number),
     resyncMs: pick(num(flags.resyncMs), 'HIVEWALL_RESYNC_MS', Number),
@@ -71,6 +100,30 @@ export async function runOperator(flags: OperatorFlags, io: CliIo): Promise<void
   health.addReadyCheck('reconciling', () => working || !elector.isLeader());
   const bound = await health.listen();
   log.info({ port: bound.port, identity: config.identity }, 'operator starting');
+  let shuttingDown = false;
+  const receiver = config.receiverPort === undefined ? undefined : new EdgeReceiver({
+    authenticator: tokenReviewAuthenticator(kubeTokenReview(kubeConfig)),
+    allowedUsernames: [`system:serviceaccount:${config.namespace}:${config.agentServiceAccount}`],
+    logger: log,
+  });
+  let receiverServer: EdgeReceiverServer | undefined;
+  if (receiver) {
+    registerReceiverMetrics(metrics.registry, receiver.stats);
+    health.addReadyCheck('edge-receiver', () => receiverServer !== undefined);
+    // In the background, retried: an API server that is not reachable yet must not stop the operator.
+    void (async () => {
+      for (let attempt = 0; !shuttingDown && receiverServer === undefined; attempt++) {
+        try {
+          receiverServer = await serveReceiver(config, kube, receiver, log);
+        } catch (error) {
+          const retryInMs = Math.min(30_000, 1_000 * 2 ** attempt);
+          log.error({ err: (error as Error).message, retryInMs }, 'edge receiver cannot start');
+          await new Promise((resolve) => setTimeout(resolve, retryInMs));
+        }
+      }
+      if (shuttingDown) await receiverServer?.close();
+    })();
+  }
 
   const leaseMs = config.leaseDurationSeconds * 1000;
   const wouldDenySeen = new Map<string, number>();
@@ -93,12 +146,14 @@ export async function runOperator(flags: OperatorFlags, io: CliIo): Promise<void
             log,
             signal,
             onReady: () => (working = true),
+            ...(receiver ? { receiver } : {}),
             metrics: {
               onReconcile: (ms, error) => {
                 metrics.reconcileDuration.observe({ controller: 'segmentation', result: error ? 'error' : 'success' }, ms / 1000);
                 if (error) metrics.reconcileErrors.inc({ controller: 'segmentation', kind: 'reconcile' });
               },
-              onFlows: (count) => metrics.flowsIngested.inc({ source: 'hubble-file', result: 'read' }, count),
+              onFlows: (source, count) => metrics.flowsIngested.inc({ source, result: 'read' }, count),
+              onLostEvents: (source, count) => metrics.flowsLost.inc({ source }, count),
               onRound: (reports) => {
                 const phases = new Map<string, number>();
                 for (const r of reports) {
@@ -122,7 +177,6 @@ export async function runOperator(flags: OperatorFlags, io: CliIo): Promise<void
     },
   });
 
-  let shuttingDown = false;
   const stopped = new Promise<void>((resolve) => {
     handleShutdownSignals({
       logger: log,
@@ -132,6 +186,7 @@ export async function runOperator(flags: OperatorFlags, io: CliIo): Promise<void
         shuttingDown = true;
         health.markShuttingDown();
         await elector.stop();
+        await receiverServer?.close();
         await health.close();
         resolve();
       },
@@ -141,8 +196,31 @@ export async function runOperator(flags: OperatorFlags, io: CliIo): Promise<void
     if (shuttingDown) return;
     // Like client-go: a replica that lost its lease exits and is restarted, rather than risk two leaders.
     log.error({}, 'leadership lost; exiting');
+    await receiverServer?.close();
     await health.close();
     throw new CliError('leadership lost', 1);
   });
   await Promise.race([stopped, campaign]);
+}
+
+/**
+ * Serves the agents' edge receiver on every replica (the Service spreads agents over them; only
+ * the leader's receiver is attached to a learner, the others answer `not-leader`). HTTPS with the
+ * given certificate files, else with the certificate the operator issues itself (Secret
+ * hivewall-receiver-tls; its CA is published in ConfigMap hivewall-receiver-ca for the agents).
+ */
+async function serveReceiver(config: Config, kube: Kube, receiver: EdgeReceiver, log: Logger): Promise<EdgeReceiverServer> {
+  let tls: { cert: string | Buffer; key: string | Buffer } | undefined;
+  if (config.receiverInsecure) {
+    log.warn({}, 'edge receiver serves plain HTTP (--receiver-insecure): agent tokens travel in clear text');
+  } else if (config.receiverCertFile && config.receiverKeyFile) {
+    tls = { cert: await readFile(config.receiverCertFile), key: await readFile(config.receiverKeyFile) };
+  } else {
+    const issued = await ensureReceiverTls(kube, { namespace: config.namespace, serviceName: config.serviceName, logger: log });
+    tls = { cert: issued.cert, key: issued.key };
+  }
+  const server = new EdgeReceiverServer({ receiver, host: config.bindAddress, port: config.receiverPort ?? 0, ...(tls ? { tls } : {}), logger: log });
+  const bound = await server.listen();
+  log.info({ url: bound.url }, 'edge receiver listening');
+  return server;
 }

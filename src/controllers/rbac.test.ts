@@ -48,11 +48,19 @@ describe('deploy/ RBAC of the operator', () => {
     }
   });
 
-  it('never lets the operator edit a proposal (its review) or touch secrets and RBAC', () => {
+  it('never lets the operator edit a proposal (its review), read other secrets, or touch RBAC', () => {
     const keys = new Set(deployedOperatorGrants().grants.map(grantKey));
     for (const verb of ['update', 'patch']) expect(keys.has(`cluster hivewall.dev policyproposals ${verb}`)).toBe(false);
     const forbidden = [...keys].filter((k) => / (secrets|roles|rolebindings|clusterroles|clusterrolebindings|serviceaccounts|pods\/exec|users|groups) /.test(k) || / (escalate|bind|impersonate)$/.test(k));
-    expect(forbidden).toEqual([]);
+    expect(forbidden).toEqual([`${OPERATOR_NAMESPACE} core secrets create`]);
+    // Secrets: only create in its namespace (the receiver certificate's first issue); reading and
+    // renewing are limited to that one Secret, so no other Secret's content is ever readable.
+    const secretGrants = [...keys].filter((k) => / secrets/.test(k)).sort();
+    expect(secretGrants).toEqual([
+      `${OPERATOR_NAMESPACE} core secrets create`,
+      `${OPERATOR_NAMESPACE} core secrets/hivewall-receiver-tls get`,
+      `${OPERATOR_NAMESPACE} core secrets/hivewall-receiver-tls update`,
+    ]);
   });
 
   it('runs the Deployment as that ServiceAccount, in its namespace', () => {

@@ -10,7 +10,9 @@
  * - `update`/`patch` of `policyproposals`: the operator creates proposals and writes their status,
  *   but must never be able to edit `spec.review` (its own approval). The ValidatingAdmissionPolicy
  *   `hivewall-review-identity` in `deploy/` is the second line of defence.
- * - secrets, pods/exec, RBAC objects, impersonation, wildcards: nothing hivewall does needs them.
+ * - secrets beyond the edge receiver's own serving certificate (one named Secret in the operator's
+ *   namespace, see src/operator/receiver-tls.ts), pods/exec, RBAC objects, impersonation,
+ *   wildcards: nothing hivewall does needs them.
  */
 
 /** The namespace the operator runs in (`deploy/namespace.yaml`). */
@@ -33,6 +35,8 @@ export interface OperatorPermission {
    * (ClusterRole + ClusterRoleBinding), for the operator works in every segmented namespace.
    */
   readonly namespaced?: typeof OPERATOR_NAMESPACE;
+  /** Only these objects (RBAC `resourceNames`); `create` cannot be limited this way (the name is not known yet). */
+  readonly resourceNames?: readonly string[];
   /** Why the operator needs it. */
   readonly why: string;
 }
@@ -133,6 +137,21 @@ export const OPERATOR_PERMISSIONS: readonly OperatorPermission[] = [
     namespaced: OPERATOR_NAMESPACE,
     why: 'the operator\'s own configuration and bookkeeping in its namespace',
   },
+  {
+    apiGroups: [''],
+    resources: ['secrets'],
+    verbs: ['create'],
+    namespaced: OPERATOR_NAMESPACE,
+    why: 'issue the edge receiver\'s serving certificate the first time (Secret hivewall-receiver-tls)',
+  },
+  {
+    apiGroups: [''],
+    resources: ['secrets'],
+    verbs: ['get', 'update'],
+    namespaced: OPERATOR_NAMESPACE,
+    resourceNames: ['hivewall-receiver-tls'],
+    why: 'read and renew the edge receiver\'s serving certificate, and no other Secret',
+  },
 ];
 
 /** One grant: a single verb on a single resource of one API group, cluster-wide or in one namespace. */
@@ -141,9 +160,11 @@ export interface Grant {
   readonly apiGroup: string;
   readonly resource: string;
   readonly verb: string;
+  /** Set when the grant is limited to one object. */
+  readonly resourceName?: string;
 }
 
-export const grantKey = (g: Grant): string => `${g.scope} ${g.apiGroup === '' ? 'core' : g.apiGroup} ${g.resource} ${g.verb}`;
+export const grantKey = (g: Grant): string => `${g.scope} ${g.apiGroup === '' ? 'core' : g.apiGroup} ${g.resource}${g.resourceName ? `/${g.resourceName}` : ''} ${g.verb}`;
 
 /** Every (scope, group, resource, verb) that `permissions` grant. */
 export function expandPermissions(permissions: readonly OperatorPermission[] = OPERATOR_PERMISSIONS): Grant[] {
@@ -151,7 +172,11 @@ export function expandPermissions(permissions: readonly OperatorPermission[] = O
   for (const p of permissions) {
     for (const apiGroup of p.apiGroups) {
       for (const resource of p.resources) {
-        for (const verb of p.verbs) out.push({ scope: p.namespaced ?? 'cluster', apiGroup, resource, verb });
+        for (const verb of p.verbs) {
+          for (const resourceName of p.resourceNames ?? [undefined]) {
+            out.push({ scope: p.namespaced ?? 'cluster', apiGroup, resource, verb, ...(resourceName ? { resourceName } : {}) });
+          }
+        }
       }
     }
   }
@@ -159,8 +184,8 @@ export function expandPermissions(permissions: readonly OperatorPermission[] = O
 }
 
 /** The RBAC rules for one scope ('cluster' or a namespace), as they appear in deploy/. */
-export function policyRules(scope: string, permissions: readonly OperatorPermission[] = OPERATOR_PERMISSIONS): { apiGroups: string[]; resources: string[]; verbs: string[] }[] {
+export function policyRules(scope: string, permissions: readonly OperatorPermission[] = OPERATOR_PERMISSIONS): { apiGroups: string[]; resources: string[]; resourceNames?: string[]; verbs: string[] }[] {
   return permissions
     .filter((p) => (p.namespaced ?? 'cluster') === scope)
-    .map((p) => ({ apiGroups: [...p.apiGroups], resources: [...p.resources], verbs: [...p.verbs] }));
+    .map((p) => ({ apiGroups: [...p.apiGroups], resources: [...p.resources], ...(p.resourceNames ? { resourceNames: [...p.resourceNames] } : {}), verbs: [...p.verbs] }));
 }

@@ -1,52 +1,100 @@
 /**
- * The flow-file checkpoint kept in a ConfigMap of the operator's namespace, so a restarted (or
- * newly elected) operator resumes where the last one stopped. Saves are deferred: the follower's
- * latest checkpoint is written only by {@link ConfigMapCheckpointStore.flush}, which the operator
- * calls after it persisted the learned profiles — so the stored offset never runs ahead of the
- * stored edges, and a crash can re-read a few flows but never lose one.
+ * Where every live flow source resumes from, kept in one ConfigMap of the operator's namespace
+ * (`hivewall-flow-checkpoint`) so a restarted or newly elected operator continues where the last
+ * leader stopped:
+ *
+ * | key               | source                       | value                                         |
+ * |-------------------|------------------------------|-----------------------------------------------|
+ * | `checkpoint.json` | Hubble export file follower  | file identity + read offset (ingest/follow)   |
+ * | `hubble.json`     | Hubble Observer gRPC stream  | `{"since": "<RFC 3339 ns>"}`: newest flow     |
+ * | `agents.json`     | conntrack agents' receiver   | highest batch `seq` applied per agent process |
+ *
+ * Ordering is what makes this safe: the operator takes a {@link OperatorCheckpoint.snapshot} of
+ * the sources' positions *before* a reconcile round, writes the TrafficProfiles in the round, and
+ * only then {@link OperatorCheckpoint.flush}es that snapshot. The stored position therefore never
+ * runs ahead of the stored edges: a crash can re-read a few flows (the learner's dedupe absorbs
+ * them) but never lose one.
  */
 import type { KubernetesObject } from '@kubernetes/client-node';
-import { parseCheckpoint, type Checkpoint, type CheckpointStore } from '../ingest/follow/index.js';
+import { InvalidCheckpointError, parseCheckpoint, type Checkpoint, type CheckpointStore } from '../ingest/follow/index.js';
 import type { Kube } from './kube.js';
 
-const KEY = 'checkpoint.json';
+export const FILE_KEY = 'checkpoint.json';
+export const HUBBLE_KEY = 'hubble.json';
+export const AGENTS_KEY = 'agents.json';
 
-export class ConfigMapCheckpointStore implements CheckpointStore {
-  private pending: Checkpoint | undefined;
-  private written = '';
+/** Serialized values per key, as stored in the ConfigMap's `data`. */
+export type CheckpointSnapshot = Readonly<Record<string, string>>;
+
+export class OperatorCheckpoint {
+  /** What the sources reported last (not yet stored). */
+  private readonly pending = new Map<string, string>();
+  /** What the ConfigMap holds (as last read or written). */
+  private stored: Record<string, string> = {};
 
   constructor(private readonly kube: Kube, private readonly namespace: string, private readonly name: string) {}
 
-  async load(): Promise<Checkpoint | undefined> {
+  /** Reads the ConfigMap (absent: nothing stored yet). */
+  async load(): Promise<void> {
     const cm = await this.kube.get<KubernetesObject & { data?: Record<string, string> }>('v1', 'ConfigMap', this.namespace, this.name);
-    const text = cm?.data?.[KEY];
-    if (!text) return undefined;
-    const checkpoint = parseCheckpoint(JSON.parse(text));
-    this.written = contentOf(checkpoint);
-    return checkpoint;
+    this.stored = { ...(cm?.data ?? {}) };
   }
 
-  async save(checkpoint: Checkpoint): Promise<void> {
-    this.pending = checkpoint;
+  /** A stored value, parsed as JSON; undefined when absent or unreadable. */
+  read(key: string): unknown {
+    const text = this.stored[key];
+    if (text === undefined) return undefined;
+    try {
+      return JSON.parse(text);
+    } catch {
+      return undefined;
+    }
   }
 
-  /** Writes the latest checkpoint the follower reported, if it changed. */
-  async flush(): Promise<void> {
-    if (!this.pending) return;
-    const content = contentOf(this.pending);
-    if (content === this.written) return;
+  /** Records a source's newest position; nothing is written until a flush. */
+  set(key: string, value: unknown): void {
+    this.pending.set(key, JSON.stringify(value));
+  }
+
+  /** The positions reported so far: take it before a round, flush it after. */
+  snapshot(): CheckpointSnapshot {
+    return Object.fromEntries(this.pending);
+  }
+
+  /** Stores the snapshot's positions (with every other key kept), if anything changed. */
+  async flush(snapshot: CheckpointSnapshot = this.snapshot()): Promise<void> {
+    const data = { ...this.stored, ...snapshot };
+    if (Object.keys(data).every((k) => comparable(k, data[k]!) === comparable(k, this.stored[k]))) return;
     await this.kube.apply({
       apiVersion: 'v1',
       kind: 'ConfigMap',
       metadata: { name: this.name, namespace: this.namespace, labels: { 'app.kubernetes.io/managed-by': 'hivewall' } },
-      data: { [KEY]: JSON.stringify(this.pending) },
+      data,
     } as KubernetesObject);
-    this.written = content;
+    this.stored = data;
+  }
+
+  /** The export-file follower's view of its key. */
+  fileStore(): CheckpointStore {
+    return {
+      load: async () => {
+        if (this.stored[FILE_KEY] === undefined) return undefined;
+        const value = this.read(FILE_KEY);
+        if (value === undefined) throw new InvalidCheckpointError(`ConfigMap ${this.namespace}/${this.name} key ${FILE_KEY} is not JSON`);
+        return parseCheckpoint(value);
+      },
+      save: async (checkpoint: Checkpoint) => this.set(FILE_KEY, checkpoint),
+    };
   }
 }
 
-/** The checkpoint without its save time: what decides whether a write is needed. */
-function contentOf(checkpoint: Checkpoint): string {
-  const { savedAt: _savedAt, ...content } = checkpoint;
-  return JSON.stringify(content);
+/** A value without the follower's save time: what decides whether a write is needed. */
+function comparable(key: string, text: string | undefined): string | undefined {
+  if (key !== FILE_KEY || text === undefined) return text;
+  try {
+    const { savedAt: _savedAt, ...content } = JSON.parse(text) as Checkpoint;
+    return JSON.stringify(content);
+  } catch {
+    return text;
+  }
 }

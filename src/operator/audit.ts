@@ -5,6 +5,7 @@
  * proposal changes. Bounded memory: a fixed dedupe window and a fixed number of samples.
  */
 import type { Flow } from '../domain/flow.js';
+import { peerFromKey } from '../domain/peer.js';
 import { createEvaluator, type ClusterModel, type Evaluator, type Peer, type Policy } from '../domain/simulate/index.js';
 
 const SAMPLE_LIMIT = 10;
@@ -47,21 +48,39 @@ export class AuditEngine {
     if (this.seen.has(key)) return;
     if (this.seen.size >= DEDUPE_LIMIT) this.seen.clear();
     this.seen.add(key);
-    this.flows++;
-    const result = this.evaluator.evaluate({ source: toPeer(flow.source), destination: toPeer(flow.destination, flow.destinationNames), port: flow.destination.port, protocol: flow.protocol });
+    this.evaluate(toPeer(flow.source), toPeer(flow.destination, flow.destinationNames), flow.destination.port, flow.protocol, describe(flow.source), describe(flow.destination), flow.time, 1);
+  }
+
+  /**
+   * Evaluates an edge delta a node agent pushed: `count` connections between two peers (workload
+   * keys `wl:<ns>/<Kind>/<name>` or entities). Agents aggregate per workload, so each workload side
+   * is evaluated as one of its live pods (`podOf`); a workload with no live pod left cannot be
+   * evaluated and is skipped (its policies select nothing now).
+   */
+  observeEdge(edge: { readonly client: string; readonly server: string; readonly port: number; readonly protocol: string; readonly count: number; readonly lastSeen: number }, podOf: (workloadKey: string) => string | undefined): void {
+    if (edge.protocol !== 'TCP' && edge.protocol !== 'UDP' && edge.protocol !== 'SCTP') return;
+    const prefix = `wl:${this.namespace}/`;
+    if (!edge.client.startsWith(prefix) && !edge.server.startsWith(prefix)) return;
+    const client = keyToPeer(edge.client, podOf);
+    const server = keyToPeer(edge.server, podOf);
+    if (!client || !server) return;
+    this.evaluate(client, server, edge.port, edge.protocol, keyLabel(edge.client), keyLabel(edge.server), edge.lastSeen, edge.count);
+  }
+
+  private evaluate(source: Peer, destination: Peer, port: number, protocol: 'TCP' | 'UDP' | 'SCTP', client: string, server: string, at: number, count: number): void {
+    this.flows += count;
+    const result = this.evaluator.evaluate({ source, destination, port, protocol });
     if (result.allowed) return;
-    this.wouldDeny++;
-    const client = describe(flow.source);
-    const server = describe(flow.destination);
-    const id = `${client} ${server} ${flow.destination.port}/${flow.protocol}`;
+    this.wouldDeny += count;
+    const id = `${client} ${server} ${port}/${protocol}`;
     const existing = this.samples.get(id);
-    const time = new Date(flow.time).toISOString();
+    const time = new Date(at).toISOString();
     if (existing) {
-      existing.count++;
+      existing.count += count;
       existing.time = time;
       return;
     }
-    const sample = { time, client, server, port: flow.destination.port, protocol: flow.protocol, count: 1 };
+    const sample = { time, client, server, port, protocol, count };
     if (this.samples.size < SAMPLE_LIMIT) this.samples.set(id, sample);
     this.fresh.push(sample);
   }
@@ -82,6 +101,23 @@ function toPeer(e: Flow['source'], names?: readonly string[]): Peer {
   if (e.namespace && e.podName) return { kind: 'pod', namespace: e.namespace, name: e.podName };
   const entity = e.reserved === 'world' || e.reserved === 'host' || e.reserved === 'remote-node' || e.reserved === 'kube-apiserver' ? e.reserved : undefined;
   return { kind: 'ip', ip: e.ip, ...(entity ? { entity } : {}), ...(names && names.length > 0 ? { dnsNames: names } : {}) };
+}
+
+/** A peer key as the simulator's peer: a workload as one of its pods, an entity by its address. */
+function keyToPeer(key: string, podOf: (workloadKey: string) => string | undefined): Peer | undefined {
+  const peer = peerFromKey(key);
+  if (peer.type === 'workload') {
+    const pod = podOf(key);
+    return pod === undefined ? undefined : { kind: 'pod', namespace: peer.namespace, name: pod };
+  }
+  if (!peer.ip) return undefined; // an entity without an address (e.g. `host` from a node agent) names no IP to evaluate
+  return { kind: 'ip', ip: peer.ip, entity: peer.entity };
+}
+
+/** How an agent edge's side is shown in samples: `ns/Kind/name` or `entity ip`. */
+function keyLabel(key: string): string {
+  const peer = peerFromKey(key);
+  return peer.type === 'workload' ? `${peer.namespace}/${peer.kind}/${peer.name}` : `${peer.entity}${peer.ip ? ` ${peer.ip}` : ''}`;
 }
 
 function describe(e: Flow['source']): string {

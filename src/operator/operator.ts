@@ -1,9 +1,11 @@
 /**
- * The operator process: while it holds the leader Lease it follows the flow file into the learner,
- * keeps the cluster inventory fresh, audits live flows, and reconciles every Segmentation — on a
- * resync timer and promptly after flows arrive or a watched object changes. Learned state is
- * restored from the TrafficProfiles when leadership starts and persisted by every reconcile; the
- * flow checkpoint is flushed only after that, so nothing is lost across restarts or failovers.
+ * The operator process: while it holds the leader Lease it runs the flow sources into the learner
+ * (./flow-sources.ts: export file, Hubble gRPC, agents' edge pushes), keeps the cluster inventory
+ * fresh, audits live flows, and reconciles every Segmentation — on a resync timer and promptly
+ * after flows arrive or a watched object changes. Learned state is restored from the
+ * TrafficProfiles when leadership starts and persisted by every reconcile; the sources' positions
+ * are snapshotted before a round and stored only after it, so nothing is lost across restarts or
+ * failovers.
  */
 import type { KubernetesObject } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
@@ -11,19 +13,20 @@ import { API_VERSION } from '../api/meta.js';
 import { trafficProfileSchema } from '../api/traffic-profile.js';
 import type { Config } from '../config.js';
 import { reconcileSegmentation, type ReconcileReport } from '../controllers/segmentation/reconciler.js';
+import type { EdgeReceiver } from '../agent/receiver.js';
 import { Learner } from '../domain/learner.js';
-import { FlowFileFollower } from '../ingest/follow/index.js';
-import { ConfigMapCheckpointStore } from '../k8s/checkpoint-store.js';
+import { peerKey } from '../domain/peer.js';
+import { OperatorCheckpoint } from '../k8s/checkpoint-store.js';
 import type { Kube } from '../k8s/kube.js';
 import { Informer } from '../runtime/informer.js';
 import { kubeListerWatcher, resourcePath } from '../runtime/list-watch.js';
 import { AuditEngine } from './audit.js';
 import { ClusterCache } from './cluster-cache.js';
+import { FlowSources, type FlowSourceMetrics } from './flow-sources.js';
 import { restoreProfile } from './learning-state.js';
 
-export interface OperatorMetrics {
+export interface OperatorMetrics extends FlowSourceMetrics {
   onReconcile?(durationMs: number, error: boolean): void;
-  onFlows?(count: number): void;
   /** After each round: what every Segmentation looked like (edges, phase, would-deny, policies). */
   onRound?(reports: readonly ReconcileReport[]): void;
 }
@@ -37,6 +40,8 @@ export interface LeaderWorkOptions {
   readonly now?: () => number;
   /** Set once the first full reconcile round finished (readiness). */
   readonly onReady?: () => void;
+  /** The process's edge receiver (when agents push here): attached to the learner while leading. */
+  readonly receiver?: EdgeReceiver;
 }
 
 /** Runs until `signal` aborts (leadership lost or shutdown); then persists and stops cleanly. */
@@ -50,29 +55,18 @@ export async function runLeaderWork(options: LeaderWorkOptions): Promise<void> {
   log.info({ edges: restored }, 'learned state restored');
 
   const audits = new Map<string, AuditEngine>();
-  const checkpoint = new ConfigMapCheckpointStore(kube, config.namespace, 'hivewall-flow-checkpoint');
-  let flowsSinceRound = 0;
-  const follower = new FlowFileFollower({
-    path: config.flowsPath,
-    checkpoint,
-    pollIntervalMs: config.flowPollMs,
-    logger: log.child({ component: 'flow-follower' }),
-    sink: (result) => {
-      learner.ingest(result);
-      if (result.kind === 'flow') {
-        flowsSinceRound++;
-        for (const audit of audits.values()) audit.observe(result.flow);
-      }
-    },
+  const checkpoint = new OperatorCheckpoint(kube, config.namespace, 'hivewall-flow-checkpoint');
+  await checkpoint.load();
+  let podOfWorkload = livePodsByWorkload(cluster);
+  const sources = new FlowSources({
+    config, learner, audits, checkpoint, log,
+    ...(options.receiver ? { receiver: options.receiver } : {}),
+    podOf: (key) => podOfWorkload.get(key),
+    ...(options.metrics ? { metrics: options.metrics } : {}),
   });
-  follower.start();
+  sources.start(await segmentationNamespaces(kube));
 
-  const sourceError = (): string | undefined => {
-    const stats = follower.stats();
-    if (stats.waiting) return `flow file ${config.flowsPath} does not exist (yet)`;
-    return stats.lastError ? `flow source: ${stats.lastError}` : undefined;
-  };
-  const ctx = { kube, learner, cluster, audits, log, now, sourceError };
+  const ctx = { kube, learner, cluster, audits, log, now, sourceError: () => sources.error() };
 
   // Watches make the loop react within a poll: a review, a spec change, or a hand edit of a
   // hivewall policy (drift) starts a reconcile round at once instead of at the next resync.
@@ -81,6 +75,7 @@ export async function runLeaderWork(options: LeaderWorkOptions): Promise<void> {
   for (const informer of informers) informer.start();
 
   let lastInventory = now();
+  let newFlows = 0;
   let nextRound = 0;
   let lastRound = 0;
   let ready = false;
@@ -90,23 +85,27 @@ export async function runLeaderWork(options: LeaderWorkOptions): Promise<void> {
         lastInventory = now();
         if (await cluster.refresh().catch((e: Error) => (log.warn({ err: e.message }, 'inventory refresh failed'), false))) {
           learner.setIdentity(cluster.identity);
+          podOfWorkload = livePodsByWorkload(cluster);
           for (const audit of audits.values()) audit.updateCluster(cluster.clusterModel);
         }
       }
       // Promptly after new flows (at most once a second), else on the requeue/resync timer.
-      if (now() >= nextRound || changed || (flowsSinceRound > 0 && now() - lastRound >= 1000)) {
+      if (now() >= nextRound || changed || (newFlows > 0 && now() - lastRound >= 1000)) {
         lastRound = now();
         changed = false;
-        options.metrics?.onFlows?.(flowsSinceRound);
-        flowsSinceRound = 0;
-        const requeue = await reconcileAll(ctx, options.metrics);
+        newFlows = 0;
+        // Positions as of now: the round below persists at least everything they cover.
+        sources.recordPositions();
+        const positions = checkpoint.snapshot();
+        const { requeue, namespaces } = await reconcileAll(ctx, options.metrics);
+        await sources.setNamespaces(namespaces).catch((e: Error) => log.warn({ err: e.message }, 'restarting the Hubble stream failed'));
         for (const [ns, audit] of audits) {
           for (const sample of audit.drainFresh()) {
             const seg = { apiVersion: API_VERSION, kind: 'Segmentation', metadata: { namespace: ns, name: audit.segmentation } } as KubernetesObject;
             await kube.event(seg, 'Warning', 'WouldDeny', `${sample.client} -> ${sample.server} ${sample.port}/${sample.protocol} would be denied by ${audit.proposal}`);
           }
         }
-        await checkpoint.flush().catch((e: Error) => log.warn({ err: e.message }, 'checkpoint flush failed'));
+        await checkpoint.flush(positions).catch((e: Error) => log.warn({ err: e.message }, 'checkpoint flush failed'));
         nextRound = now() + Math.min(config.resyncMs, requeue);
         if (!ready) {
           ready = true;
@@ -114,12 +113,15 @@ export async function runLeaderWork(options: LeaderWorkOptions): Promise<void> {
         }
       }
       await sleep(Math.min(250, config.flowPollMs), signal);
+      newFlows += sources.takeNewFlows();
     }
   } finally {
     for (const informer of informers) informer.stop();
-    await follower.stop();
+    await sources.stop();
+    sources.recordPositions();
+    const positions = checkpoint.snapshot();
     await reconcileAll(ctx, options.metrics).catch(() => undefined);
-    await checkpoint.flush().catch(() => undefined);
+    await checkpoint.flush(positions).catch(() => undefined);
   }
 }
 
@@ -148,7 +150,8 @@ function watchedResources(kube: Kube, log: Logger, onChange: () => void): Inform
   });
 }
 
-async function reconcileAll(ctx: Parameters<typeof reconcileSegmentation>[0], metrics?: OperatorMetrics): Promise<number> {
+/** Reconciles every Segmentation; returns when to look again and the namespaces that have one. */
+async function reconcileAll(ctx: Parameters<typeof reconcileSegmentation>[0], metrics?: OperatorMetrics): Promise<{ requeue: number; namespaces: string[] }> {
   let requeue = Number.POSITIVE_INFINITY;
   const reports: ReconcileReport[] = [];
   const segmentations = await ctx.kube.list<KubernetesObject>(API_VERSION, 'Segmentation');
@@ -169,7 +172,27 @@ async function reconcileAll(ctx: Parameters<typeof reconcileSegmentation>[0], me
     }
   }
   metrics?.onRound?.(reports);
-  return requeue;
+  return { requeue, namespaces: namespacesOf(segmentations) };
+}
+
+function namespacesOf(segmentations: readonly KubernetesObject[]): string[] {
+  return [...new Set(segmentations.map((s) => s.metadata?.namespace ?? '').filter((n) => n !== ''))].sort();
+}
+
+async function segmentationNamespaces(kube: Kube): Promise<string[]> {
+  return namespacesOf(await kube.list<KubernetesObject>(API_VERSION, 'Segmentation'));
+}
+
+/** One live pod per workload key (the first by name): how agents' workload-level edges are audited. */
+function livePodsByWorkload(cluster: ClusterCache): Map<string, string> {
+  const pods = new Map<string, string>();
+  for (const { pod, workload } of cluster.identity.podsWithWorkloads()) {
+    if (pod.deletedAt !== undefined) continue;
+    const key = peerKey(workload);
+    const current = pods.get(key);
+    if (current === undefined || pod.name < current) pods.set(key, pod.name);
+  }
+  return pods;
 }
 
 async function restoreProfiles(kube: Kube, learner: Learner): Promise<number> {

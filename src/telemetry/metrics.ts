@@ -30,6 +30,8 @@ export interface HivewallMetrics {
   readonly registry: Registry;
   /** Flows read from a source, by `source` (hubble-grpc, hubble-file, conntrack) and `result` (accepted, skipped, invalid, …). */
   readonly flowsIngested: Counter<'source' | 'result'>;
+  /** Flow events a source reported lost (Hubble `lost_events`: ring buffer overflows, relay queue drops), by `source`. */
+  readonly flowsLost: Counter<'source'>;
   /** Edges in the learned graph of a namespace. */
   readonly graphEdges: Gauge<'namespace'>;
   /** PolicyProposals by `phase` (Pending, Approved, Rejected, Superseded, …). */
@@ -69,6 +71,7 @@ export function createMetrics(opts: MetricsOptions = {}): HivewallMetrics {
   const m = {
     registry,
     flowsIngested: new Counter({ name: 'hivewall_flows_ingested_total', help: 'Flows read from a flow source, by source and result.', labelNames: ['source', 'result'] as const, registers }),
+    flowsLost: new Counter({ name: 'hivewall_flow_events_lost_total', help: 'Flow events a source reported lost (Hubble lost_events): the learned graph may miss edges.', labelNames: ['source'] as const, registers }),
     graphEdges: new Gauge({ name: 'hivewall_graph_edges', help: 'Edges in the learned communication graph of a namespace.', labelNames: ['namespace'] as const, registers }),
     proposals: new Gauge({ name: 'hivewall_proposals', help: 'PolicyProposals by phase.', labelNames: ['phase'] as const, registers }),
     reconcileDuration: new Histogram({ name: 'hivewall_reconcile_duration_seconds', help: 'Time spent in one reconcile, by controller and result.', labelNames: ['controller', 'result'] as const, buckets: RECONCILE_BUCKETS, registers }),

@@ -63,8 +63,8 @@ export function findManifest<T extends Manifest = Manifest>(manifests: readonly 
 
 /**
  * Everything the bindings in `manifests` grant to the subjects `isSubject` accepts, one grant per
- * (scope, group, resource, verb), plus what cannot be checked that way (aggregation, resourceNames,
- * nonResourceURLs, wildcards). `listName` names the permissions list in messages.
+ * (scope, group, resource, verb), plus what cannot be checked that way (aggregation, nonResourceURLs,
+ * wildcards). A rule with `resourceNames` grants one (…, resource/name, verb) per name. `listName` names the permissions list in messages.
  */
 export function deployedGrants(manifests: readonly Manifest[], isSubject: (s: Subject) => boolean, listName: string): { grants: Grant[]; problems: string[] } {
   const grants: Grant[] = [];
@@ -75,13 +75,14 @@ export function deployedGrants(manifests: readonly Manifest[], isSubject: (s: Su
     const role = b.roleRef.kind === 'ClusterRole' ? findManifest(manifests, b.roleRef.kind, b.roleRef.name) : findManifest(manifests, b.roleRef.kind, b.roleRef.name, b.metadata.namespace);
     if ('aggregationRule' in role) problems.push(`${role.kind} ${role.metadata.name} is aggregated: its rules are not reviewable here`);
     for (const rule of (role['rules'] ?? []) as Rule[]) {
-      if (rule.resourceNames?.length) problems.push(`${role.metadata.name}: resourceNames are not modelled in ${listName}`);
       if (rule.nonResourceURLs?.length) problems.push(`${role.metadata.name}: nonResourceURLs ${rule.nonResourceURLs.join(',')} are not in ${listName}`);
       for (const apiGroup of rule.apiGroups ?? []) {
         for (const resource of rule.resources ?? []) {
           for (const verb of rule.verbs ?? []) {
             if ([apiGroup, resource, verb].some((x) => x.includes('*'))) problems.push(`${role.metadata.name}: wildcard in ${apiGroup}/${resource}/${verb}`);
-            grants.push({ scope, apiGroup, resource, verb });
+            for (const resourceName of rule.resourceNames?.length ? rule.resourceNames : [undefined]) {
+              grants.push({ scope, apiGroup, resource, verb, ...(resourceName ? { resourceName } : {}) });
+            }
           }
         }
       }

@@ -20,25 +20,28 @@ interface Question {
   /** `resource[.group]` as kubectl takes it. */
   readonly resource: string;
   readonly subresource?: string;
+  /** One object (a grant limited by resourceNames). */
+  readonly name?: string;
   /** undefined: cluster-scoped resource; '*': every namespace (-A); else one namespace. */
   readonly namespace?: string;
 }
 
-function question(verb: string, apiGroup: string, resourcePath: string, namespace: string | undefined): Question {
+function question(verb: string, apiGroup: string, resourcePath: string, namespace: string | undefined, name?: string): Question {
   const [resource = '', subresource] = resourcePath.split('/');
   return {
     verb,
     resource: apiGroup === '' ? resource : `${resource}.${apiGroup}`,
     ...(subresource ? { subresource } : {}),
+    ...(name ? { name } : {}),
     ...(CLUSTER_SCOPED.has(resource) ? {} : { namespace }),
   };
 }
 
 const describeQuestion = (q: Question) =>
-  `${q.verb} ${q.resource}${q.subresource ? `/${q.subresource}` : ''}${q.namespace === '*' ? ' -A' : q.namespace ? ` -n ${q.namespace}` : ''}`;
+  `${q.verb} ${q.resource}${q.name ? `/${q.name}` : ''}${q.subresource ? `/${q.subresource}` : ''}${q.namespace === '*' ? ' -A' : q.namespace ? ` -n ${q.namespace}` : ''}`;
 
 async function canI(q: Question): Promise<string> {
-  const args = ['auth', 'can-i', q.verb, q.resource, `--as=${OPERATOR_USERNAME}`];
+  const args = ['auth', 'can-i', q.verb, q.name ? `${q.resource}/${q.name}` : q.resource, `--as=${OPERATOR_USERNAME}`];
   if (q.subresource) args.push(`--subresource=${q.subresource}`);
   if (q.namespace === '*') args.push('-A');
   else if (q.namespace) args.push('-n', q.namespace);
@@ -66,7 +69,7 @@ const scopeOf = (g: Grant) => (g.scope === 'cluster' ? '*' : g.scope);
 describe('the operator ServiceAccount after kubectl apply -k deploy/', () => {
   it('can do every verb on every resource in OPERATOR_PERMISSIONS, where it is granted', async () => {
     const grants = expandPermissions();
-    const questions = grants.map((g) => question(g.verb, g.apiGroup, g.resource, scopeOf(g)));
+    const questions = grants.map((g) => question(g.verb, g.apiGroup, g.resource, scopeOf(g), g.resourceName));
     expect(questions.length).toBeGreaterThan(60);
     expect(await wrongAnswers(questions, 'yes')).toEqual([]);
   });
@@ -74,7 +77,7 @@ describe('the operator ServiceAccount after kubectl apply -k deploy/', () => {
   it('holds its hivewall-system grants (Lease, ConfigMaps) only there', async () => {
     const local = expandPermissions().filter((g) => g.scope === OPERATOR_NAMESPACE);
     expect(local.length).toBeGreaterThan(0);
-    const elsewhere = local.flatMap((g) => [question(g.verb, g.apiGroup, g.resource, 'default'), question(g.verb, g.apiGroup, g.resource, '*')]);
+    const elsewhere = local.flatMap((g) => [question(g.verb, g.apiGroup, g.resource, 'default', g.resourceName), question(g.verb, g.apiGroup, g.resource, '*', g.resourceName)]);
     expect(await wrongAnswers(elsewhere, 'no')).toEqual([]);
   });
 
@@ -87,6 +90,9 @@ describe('the operator ServiceAccount after kubectl apply -k deploy/', () => {
       { verb: 'update', resource: 'policyproposals.hivewall.dev', subresource: 'finalizers', namespace: 'default' },
       { verb: 'create', resource: 'secrets', namespace: 'default' },
       { verb: 'get', resource: 'secrets', namespace: OPERATOR_NAMESPACE },
+      { verb: 'get', resource: 'secrets', name: 'some-other-secret', namespace: OPERATOR_NAMESPACE },
+      { verb: 'update', resource: 'secrets', name: 'some-other-secret', namespace: OPERATOR_NAMESPACE },
+      { verb: 'delete', resource: 'secrets', name: 'hivewall-receiver-tls', namespace: OPERATOR_NAMESPACE },
       { verb: 'list', resource: 'secrets', namespace: '*' },
       { verb: 'delete', resource: 'namespaces' },
       { verb: 'create', resource: 'namespaces' },

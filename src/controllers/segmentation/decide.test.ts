@@ -128,4 +128,19 @@ describe('decide', () => {
     expect(d.status.phase).toBe('Degraded');
     expect(condition(d, 'Degraded')).toMatchObject({ status: 'True', message: 'flow file /x does not exist (yet)' });
   });
+
+  it('lost flow events turn FlowsComplete False and raise one Warning per increase, without blocking the phase', () => {
+    const clean = decide(input());
+    expect(condition(clean, 'FlowsComplete')).toMatchObject({ status: 'True', reason: 'NoEventsLost' });
+    const lost = decide(input({ learning: { flows: 100, edges: 10, lastNewEdge: T - 3_600_000, lostEvents: 42 } }));
+    expect(condition(lost, 'FlowsComplete')).toMatchObject({ status: 'False', reason: 'EventsLost' });
+    expect(condition(lost, 'FlowsComplete')!.message).toContain('42 flow events');
+    expect(lost.status.learning?.lostEvents).toBe(42);
+    expect(lost.actions).toContainEqual(expect.objectContaining({ type: 'event', kind: 'Warning', reason: 'FlowEventsLost' }));
+    expect(lost.status.phase).toBe(clean.status.phase);
+    // The same count again (next round): the condition stays, no second Event.
+    const again = decide(input({ status: lost.status, learning: { flows: 100, edges: 10, lastNewEdge: T - 3_600_000, lostEvents: 42 } }));
+    expect(condition(again, 'FlowsComplete')).toMatchObject({ status: 'False', lastTransitionTime: condition(lost, 'FlowsComplete')!.lastTransitionTime });
+    expect(again.actions.filter((a) => a.type === 'event' && a.reason === 'FlowEventsLost')).toEqual([]);
+  });
 });

@@ -166,6 +166,16 @@ export function decide(input: DecideInput): Decision {
     }
   }
 
+  // Lost flow events (Hubble ring buffer or relay overflows) mean connections hivewall never saw:
+  // a proposal learned meanwhile may miss edges. Surfaced, not blocking: the reviewer decides.
+  const lost = input.learning.lostEvents;
+  conditions.set('FlowsComplete', lost > 0 ? 'False' : 'True', lost > 0 ? 'EventsLost' : 'NoEventsLost', lost > 0
+    ? `${lost} flow events were reported lost by the flow source; connections seen only in them are missing from the graph (raise Hubble's event buffer or relay capacity, or also follow the export file)`
+    : 'no flow events lost');
+  const lostBefore = input.status.learning?.lostEvents ?? 0;
+  if (lost > lostBefore) {
+    actions.push({ type: 'event', kind: 'Warning', reason: 'FlowEventsLost', message: `${lost - lostBefore} more flow events lost (${lost} in total): the learned graph may be incomplete` });
+  }
   conditions.set('Degraded', input.sourceError ? 'True' : 'False', input.sourceError ? 'FlowSourceError' : 'AsExpected', input.sourceError ?? 'flow sources healthy');
   conditions.set('Ready', 'True', 'Reconciled', `phase ${phase}`);
 
@@ -221,7 +231,7 @@ class Conditions {
   }
 
   list(): Condition[] {
-    const order = ['Ready', 'Learning', 'Proposed', 'Approved', 'AuditClean', 'Enforced', 'Degraded'];
+    const order = ['Ready', 'Learning', 'Proposed', 'Approved', 'AuditClean', 'Enforced', 'FlowsComplete', 'Degraded'];
     return [...this.byType.values()].sort((a, b) => order.indexOf(a.type) - order.indexOf(b.type));
   }
 }

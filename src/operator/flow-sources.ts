@@ -1,0 +1,220 @@
+/**
+ * The leader's live flow sources, all feeding one Learner (and the audits):
+ *
+ * - **Hubble export file** (`flowsPath`): followed like `tail -F` (ingest/follow), resuming from the
+ *   stored file offset.
+ * - **Hubble Observer** (`hubbleAddress`): `GetFlows` with `follow: true` (ingest/hubble-grpc),
+ *   filtered server-side to the namespaces that have a Segmentation, resuming with `since` = the
+ *   newest flow stored. When the set of namespaces changes the stream is restarted with the new
+ *   filter from the newest flow seen (flows repeated at that instant are absorbed by the learner's
+ *   connection dedupe).
+ * - **conntrack agents** (`receiverPort`): the process-wide {@link EdgeReceiver} is attached to the
+ *   learner's edge store with the stored per-agent sequence numbers; agents' deltas are already
+ *   proven connections, aggregated per workload, so they are merged as edges (and audited as such).
+ *
+ * Positions go to the {@link OperatorCheckpoint} ConfigMap after each round (see there for the
+ * ordering that keeps them behind the stored edges).
+ */
+import type { Logger } from 'pino';
+import { hubbleUsesTls, type Config } from '../config.js';
+import type { ParseResult } from '../domain/flow.js';
+import type { Learner } from '../domain/learner.js';
+import type { EdgeReceiver } from '../agent/receiver.js';
+import { FlowFileFollower } from '../ingest/follow/index.js';
+import { HubbleObserverSource, type HubbleObserverEvent } from '../ingest/hubble-grpc/index.js';
+import { AGENTS_KEY, HUBBLE_KEY, type OperatorCheckpoint } from '../k8s/checkpoint-store.js';
+import type { AuditEngine } from './audit.js';
+
+/** Counters the operator exports as metrics, by source. */
+export interface FlowSourceMetrics {
+  onFlows?(source: FlowSourceName, count: number): void;
+  onLostEvents?(source: FlowSourceName, count: number): void;
+}
+
+export type FlowSourceName = 'hubble-file' | 'hubble-grpc' | 'agent';
+
+export interface FlowSourcesOptions {
+  readonly config: Config;
+  readonly learner: Learner;
+  readonly audits: ReadonlyMap<string, AuditEngine>;
+  readonly checkpoint: OperatorCheckpoint;
+  readonly log: Logger;
+  /** The process's receiver, when agents push edges here. */
+  readonly receiver?: EdgeReceiver;
+  /** A live pod of a workload key, for auditing agents' workload-level edges. */
+  readonly podOf: (workloadKey: string) => string | undefined;
+  readonly metrics?: FlowSourceMetrics;
+}
+
+/** A stored Hubble resume point. */
+interface HubblePosition {
+  readonly since: string;
+}
+
+export class FlowSources {
+  private follower: FlowFileFollower | undefined;
+  private hubble: HubbleObserverSource | undefined;
+  private hubbleNamespaces = '';
+  /** The newest flow time of stopped Hubble streams (a restarted stream resumes from it). */
+  private hubbleSince: string | undefined;
+  private newFlows = 0;
+  private readonly lost = new Map<FlowSourceName, number>();
+
+  constructor(private readonly options: FlowSourcesOptions) {}
+
+  /** Starts every configured source; `namespaces` scopes the Hubble stream. */
+  start(namespaces: readonly string[]): void {
+    const { config, checkpoint, log, receiver, learner } = this.options;
+    if (config.flowsPath !== undefined) {
+      this.follower = new FlowFileFollower({
+        path: config.flowsPath,
+        checkpoint: checkpoint.fileStore(),
+        pollIntervalMs: config.flowPollMs,
+        logger: log.child({ component: 'flow-follower' }),
+        sink: (result) => this.ingest('hubble-file', result),
+      });
+      this.follower.start();
+    }
+    if (config.hubbleAddress !== undefined) {
+      const stored = checkpoint.read(HUBBLE_KEY) as Partial<HubblePosition> | undefined;
+      if (typeof stored?.since === 'string' && !Number.isNaN(Date.parse(stored.since))) this.hubbleSince = stored.since;
+      this.startHubble(namespaces);
+    }
+    if (receiver) {
+      const stored = checkpoint.read(AGENTS_KEY);
+      const sequences = typeof stored === 'object' && stored !== null ? stored as Record<string, number> : {};
+      receiver.attach({
+        record: (client, server, port, protocol, firstSeen, count, lastSeen) => {
+          const added = learner.edges.record(client, server, port, protocol, firstSeen, count, lastSeen);
+          this.newFlows += count ?? 1;
+          this.options.metrics?.onFlows?.('agent', count ?? 1);
+          for (const audit of this.options.audits.values()) {
+            audit.observeEdge({ client, server, port, protocol, count: count ?? 1, lastSeen: lastSeen ?? firstSeen }, this.options.podOf);
+          }
+          return added;
+        },
+      }, sequences);
+      log.info({ agents: Object.keys(sequences).length }, 'edge receiver attached to the learner');
+    }
+  }
+
+  /** Restricts the Hubble stream to these namespaces (restarting it when the set changed). */
+  async setNamespaces(namespaces: readonly string[]): Promise<void> {
+    if (this.options.config.hubbleAddress === undefined || scopeKey(namespaces) === this.hubbleNamespaces) return;
+    this.options.log.info({ namespaces }, 'namespaces in scope changed; restarting the Hubble stream');
+    await this.stopHubble();
+    this.startHubble(namespaces);
+  }
+
+  /** Flows (or agent connections) received since the last call. */
+  takeNewFlows(): number {
+    const n = this.newFlows;
+    this.newFlows = 0;
+    return n;
+  }
+
+  /** Events the sources reported lost since this leader started, by source. */
+  lostEvents(): ReadonlyMap<FlowSourceName, number> {
+    return this.lost;
+  }
+
+  /** Why a source is not delivering, for the Segmentations' Degraded condition; undefined when all are fine. */
+  error(): string | undefined {
+    const problems: string[] = [];
+    const { config } = this.options;
+    if (this.follower) {
+      const stats = this.follower.stats();
+      if (stats.waiting) problems.push(`flow file ${config.flowsPath} does not exist (yet)`);
+      else if (stats.lastError) problems.push(`flow file: ${stats.lastError}`);
+    }
+    if (this.hubble) {
+      const stats = this.hubble.stats();
+      if (!stats.connected && stats.lastError) problems.push(`hubble-relay ${config.hubbleAddress}: ${stats.lastError.message}`);
+    }
+    return problems.length > 0 ? problems.join('; ') : undefined;
+  }
+
+  /** Records every source's current position in the checkpoint (call before taking its snapshot). */
+  recordPositions(): void {
+    const { checkpoint, receiver } = this.options;
+    const since = this.hubble?.stats().lastFlowTime ?? this.hubbleSince;
+    if (since !== undefined) checkpoint.set(HUBBLE_KEY, { since } satisfies HubblePosition);
+    if (receiver?.attached) checkpoint.set(AGENTS_KEY, receiver.sequences());
+  }
+
+  /** Stops every source; the receiver answers `not-leader` from now on. */
+  async stop(): Promise<void> {
+    this.options.receiver?.detach();
+    await Promise.all([this.follower?.stop(), this.stopHubble()]);
+  }
+
+  private ingest(source: FlowSourceName, result: ParseResult): void {
+    this.options.learner.ingest(result);
+    if (result.kind === 'flow') {
+      this.newFlows++;
+      this.options.metrics?.onFlows?.(source, 1);
+      for (const audit of this.options.audits.values()) audit.observe(result.flow);
+    } else if (result.kind === 'lost-events') {
+      this.lost.set(source, (this.lost.get(source) ?? 0) + result.count);
+      this.options.metrics?.onLostEvents?.(source, result.count);
+    }
+  }
+
+  private startHubble(namespaces: readonly string[]): void {
+    const { config, log } = this.options;
+    this.hubbleNamespaces = scopeKey(namespaces);
+    const tls = hubbleUsesTls(config)
+      ? {
+          ...(config.hubbleTlsCaFile ? { caFile: config.hubbleTlsCaFile } : {}),
+          ...(config.hubbleTlsCertFile ? { certFile: config.hubbleTlsCertFile } : {}),
+          ...(config.hubbleTlsKeyFile ? { keyFile: config.hubbleTlsKeyFile } : {}),
+          ...(config.hubbleTlsServerName ? { serverName: config.hubbleTlsServerName } : {}),
+        }
+      : undefined;
+    const hubbleLog = log.child({ component: 'hubble-observer' });
+    this.hubble = new HubbleObserverSource({
+      address: config.hubbleAddress!,
+      // No Segmentation yet: nothing is in scope, but an empty whitelist would mean "every flow";
+      // a namespace name that cannot exist keeps the stream open and empty instead.
+      namespaces: namespaces.length > 0 ? namespaces : ['-'],
+      ...(tls ? { tls } : {}),
+      ...(this.hubbleSince !== undefined ? { since: new Date(Date.parse(this.hubbleSince)) } : {}),
+      logger: hubbleLog,
+      sink: (result) => this.ingest('hubble-grpc', result),
+      onEvent: (event) => logHubbleEvent(hubbleLog, event),
+    });
+    this.hubble.start();
+  }
+
+  private async stopHubble(): Promise<void> {
+    const hubble = this.hubble;
+    if (!hubble) return;
+    this.hubble = undefined;
+    await hubble.stop();
+    this.hubbleSince = hubble.stats().lastFlowTime ?? this.hubbleSince;
+  }
+}
+
+function scopeKey(namespaces: readonly string[]): string {
+  return [...new Set(namespaces)].sort().join(',');
+}
+
+/** Connection changes at info/warn; Hubble's node status notices (a node's agent went away) at info. */
+function logHubbleEvent(log: Logger, event: HubbleObserverEvent): void {
+  switch (event.type) {
+    case 'connected':
+      log.info({ since: event.since }, 'hubble stream established');
+      break;
+    case 'disconnected':
+      log.warn({ err: event.error.message, code: event.error.code, attempt: event.attempt, retryInMs: event.retryInMs }, 'hubble stream lost; reconnecting');
+      break;
+    case 'lost-events':
+      log.warn({ source: event.source, count: event.count, total: event.total }, 'hubble reports lost flow events: the graph may be incomplete');
+      break;
+    case 'node-status':
+      log.info({ node: event.node, detail: event.detail }, 'hubble node status');
+      break;
+    case 'stopped':
+      break;
+  }
+}
