@@ -13,14 +13,18 @@ export class OperatorProcesses {
   readonly processes = new Map<string, ChildProcess>();
   readonly logs = new Map<string, string[]>();
 
-  constructor(private readonly kubeconfig: string, private readonly flowFile: string) {}
+  /** `flowFile`: the Hubble export file every replica follows; absent: only the sources given to {@link start}. */
+  constructor(private readonly kubeconfig: string, private readonly flowFile?: string) {}
 
-  /** Starts a replica with short periods (lease 4 s, resync 1 s) on a random health port. */
-  start(identity: string): ChildProcess {
+  /**
+   * Starts a replica with short periods (lease 4 s, resync 1 s) on a random health port.
+   * `extraArgs` adds flow sources or other flags (e.g. `--receiver-port 0`, `--hubble-address …`).
+   */
+  start(identity: string, extraArgs: readonly string[] = []): ChildProcess {
     const child = spawn(process.execPath, [
       join(ROOT, 'bin/hivewall.js'), 'operator',
       '--kubeconfig', this.kubeconfig,
-      '--flows-path', this.flowFile,
+      ...(this.flowFile !== undefined ? ['--flows-path', this.flowFile] : []),
       '--namespace', 'hivewall-system',
       '--identity', identity,
       '--lease-duration-seconds', '4',
@@ -29,6 +33,7 @@ export class OperatorProcesses {
       '--flow-poll-ms', '100',
       '--health-port', '0',
       '--log-level', 'info',
+      ...extraArgs,
     ], { stdio: ['ignore', 'pipe', 'pipe'] });
     const out: string[] = [];
     this.logs.set(identity, out);
