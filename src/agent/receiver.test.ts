@@ -243,3 +243,34 @@ describe('tokenReviewAuthenticator', () => {
     expect(calls).toHaveLength(2);
   });
 });
+
+describe('EdgeReceiverServer TLS', () => {
+  it('serves a renewed certificate to new connections after setTls', async () => {
+    const { issueCa, issueLeaf } = await import('../operator/receiver-tls.js');
+    const now = new Date();
+    const names = ['hivewall-operator.hivewall-system.svc'];
+    const caA = await issueCa({ now, validityMs: 86_400_000 * 30 });
+    const caB = await issueCa({ now, validityMs: 86_400_000 * 30 });
+    const leafA = await issueLeaf({ ca: caA, dnsNames: names, now, validityMs: 86_400_000 * 7 });
+    const leafB = await issueLeaf({ ca: caB, dnsNames: names, now, validityMs: 86_400_000 * 7 });
+    const log = captureLogger();
+    const receiver = new EdgeReceiver({ authenticator: fakeAuth(), store: new EdgeStore(), logger: log.logger });
+    const server = new EdgeReceiverServer({ receiver, host: '127.0.0.1', port: 0, tls: leafA, logger: log.logger });
+    servers.push(server);
+    const { port } = await server.listen();
+    const https = await import('node:https');
+    const status = (ca: string) => new Promise<number | string>((resolve) => {
+      const req = https.request({ host: '127.0.0.1', port, path: '/v1/edges', method: 'GET', ca, servername: names[0], agent: false }, (res) => {
+        res.resume();
+        resolve(res.statusCode ?? 0);
+      });
+      req.on('error', (err: NodeJS.ErrnoException) => resolve(err.code ?? err.message));
+      req.end();
+    });
+    expect(await status(caA.cert)).toBe(405);
+    expect(await status(caB.cert)).toMatch(/CERT|SIGNATURE|UNABLE/);
+    server.setTls(leafB);
+    expect(await status(caB.cert)).toBe(405);
+    expect(await status(caA.cert)).toMatch(/CERT|SIGNATURE|UNABLE/);
+  });
+});

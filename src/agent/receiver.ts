@@ -403,6 +403,12 @@ export class EdgeReceiverServer {
     this.#server.keepAliveTimeout = 15_000;
   }
 
+  /** Serves a renewed certificate to new connections from now on (HTTPS servers only). */
+  setTls(tls: { readonly cert: string | Buffer; readonly key: string | Buffer }): void {
+    if (!(this.#server instanceof https.Server)) throw new Error('the edge receiver serves plain HTTP; no certificate to replace');
+    this.#server.setSecureContext({ cert: tls.cert, key: tls.key });
+  }
+
   listen(): Promise<{ host: string; port: number; url: string }> {
     return new Promise((resolve, reject) => {
       this.#server.once('error', reject);

@@ -222,5 +222,28 @@ async function serveReceiver(config: Config, kube: Kube, receiver: EdgeReceiver,
   const server = new EdgeReceiverServer({ receiver, host: config.bindAddress, port: config.receiverPort ?? 0, ...(tls ? { tls } : {}), logger: log });
   const bound = await server.listen();
   log.info({ url: bound.url }, 'edge receiver listening');
+  if (tls && !config.receiverCertFile) keepCertificateFresh(config, kube, server, log, String(tls.cert));
   return server;
+}
+
+/**
+ * A long-running replica checks the self-issued certificate twice a day: when it is renewed (by
+ * this replica or another; the Secret is shared), new connections get the new one. The timer does
+ * not keep the process alive.
+ */
+function keepCertificateFresh(config: Config, kube: Kube, server: EdgeReceiverServer, log: Logger, served: string): void {
+  let current = served;
+  const check = async () => {
+    try {
+      const issued = await ensureReceiverTls(kube, { namespace: config.namespace, serviceName: config.serviceName, logger: log });
+      if (issued.cert !== current) {
+        server.setTls(issued);
+        log.info({ notAfter: issued.notAfter.toISOString() }, 'edge receiver certificate renewed');
+      }
+      current = issued.cert;
+    } catch (error) {
+      log.warn({ err: (error as Error).message }, 'edge receiver certificate check failed; serving the current one');
+    }
+  };
+  setInterval(() => void check(), 12 * 3_600_000).unref();
 }
