@@ -21,7 +21,7 @@ import type { ParseResult } from '../domain/flow.js';
 import type { Learner } from '../domain/learner.js';
 import type { EdgeReceiver } from '../agent/receiver.js';
 import { FlowFileFollower } from '../ingest/follow/index.js';
-import { HubbleObserverSource, type HubbleObserverEvent } from '../ingest/hubble-grpc/index.js';
+import { HubbleObserverSource } from '../ingest/hubble-grpc/index.js';
 import { AGENTS_KEY, HUBBLE_KEY, type OperatorCheckpoint } from '../k8s/checkpoint-store.js';
 import type { AuditEngine } from './audit.js';
 
@@ -171,7 +171,6 @@ export class FlowSources {
           ...(config.hubbleTlsServerName ? { serverName: config.hubbleTlsServerName } : {}),
         }
       : undefined;
-    const hubbleLog = log.child({ component: 'hubble-observer' });
     this.hubble = new HubbleObserverSource({
       address: config.hubbleAddress!,
       // No Segmentation yet: nothing is in scope, but an empty whitelist would mean "every flow";
@@ -179,9 +178,9 @@ export class FlowSources {
       namespaces: namespaces.length > 0 ? namespaces : ['-'],
       ...(tls ? { tls } : {}),
       ...(this.hubbleSince !== undefined ? { since: new Date(Date.parse(this.hubbleSince)) } : {}),
-      logger: hubbleLog,
+      logger: log,
+      // The source logs connects, disconnects, lost events and node status itself.
       sink: (result) => this.ingest('hubble-grpc', result),
-      onEvent: (event) => logHubbleEvent(hubbleLog, event),
     });
     this.hubble.start();
   }
@@ -197,24 +196,4 @@ export class FlowSources {
 
 function scopeKey(namespaces: readonly string[]): string {
   return [...new Set(namespaces)].sort().join(',');
-}
-
-/** Connection changes at info/warn; Hubble's node status notices (a node's agent went away) at info. */
-function logHubbleEvent(log: Logger, event: HubbleObserverEvent): void {
-  switch (event.type) {
-    case 'connected':
-      log.info({ since: event.since }, 'hubble stream established');
-      break;
-    case 'disconnected':
-      log.warn({ err: event.error.message, code: event.error.code, attempt: event.attempt, retryInMs: event.retryInMs }, 'hubble stream lost; reconnecting');
-      break;
-    case 'lost-events':
-      log.warn({ source: event.source, count: event.count, total: event.total }, 'hubble reports lost flow events: the graph may be incomplete');
-      break;
-    case 'node-status':
-      log.info({ node: event.node, detail: event.detail }, 'hubble node status');
-      break;
-    case 'stopped':
-      break;
-  }
 }
