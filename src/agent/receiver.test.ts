@@ -244,6 +244,20 @@ describe('tokenReviewAuthenticator', () => {
   });
 });
 
+describe('EdgeReceiver with a durable target', () => {
+  it('acknowledges a batch only once the target stored it; a failed store is 503 not-stored and the retry is acknowledged without counting twice', async () => {
+    const store = new EdgeStore();
+    let outcome: 'store' | 'fail' = 'fail';
+    const target = { record: store.record.bind(store), persisted: () => (outcome === 'store' ? Promise.resolve() : Promise.reject(new Error('the learned state could not be stored; retry'))) };
+    const { post, receiver } = await start({ store: target });
+    expect(await post(batch(1))).toMatchObject({ status: 503, body: { reason: 'not-stored' } });
+    expect(receiver.stats.requests['not-stored']).toBe(1);
+    outcome = 'store';
+    expect(await post(batch(1))).toMatchObject({ status: 200, body: { ack: 1, duplicate: true } });
+    expect(stored(store)).toEqual(['wl:shop/Deployment/frontend -> wl:shop/Deployment/cart 8080/TCP x3 0..1000']);
+  });
+});
+
 describe('EdgeReceiverServer TLS', () => {
   it('serves a renewed certificate to new connections after setTls', async () => {
     const { issueCa, issueLeaf } = await import('../operator/receiver-tls.js');

@@ -17,6 +17,8 @@
  * 5. idempotency: per (user, node, agent instance) the highest `seq` applied is remembered; a batch
  *    with a `seq` not above it is a retry of one already applied and is acknowledged without
  *    counting it again (the agent sends one batch at a time and retries it unchanged);
+ *    with a durable target ({@link EdgeTarget.persisted}) the answer waits until the batch is stored
+ *    (503 `not-stored` when storing failed: the agent keeps the batch and retries);
  * 6. each delta is merged with `EdgeStore.record(client, server, port, protocol, firstSeen,
  *    count, lastSeen)`: counts add, first/last seen widen. (`restore` is for snapshots, where the
  *    same edge may be restored twice and must not add up.)
@@ -127,6 +129,7 @@ export type ReceiverResult =
   | 'forbidden'
   | 'auth-unavailable'
   | 'not-leader'
+  | 'not-stored'
   | 'too-large'
   | 'bad-json'
   | 'invalid'
@@ -156,8 +159,16 @@ export interface EdgeReceiverStats {
   connections: number;
 }
 
-/** Where the receiver merges deltas: `EdgeStore.record` (the operator may wrap it to audit them too). */
-export type EdgeTarget = Pick<EdgeStore, 'record'>;
+/** Where the receiver merges deltas: an `EdgeStore`, or the operator's learner (which also audits them). */
+export interface EdgeTarget {
+  record(...args: Parameters<EdgeStore['record']>): unknown;
+  /**
+   * Resolves once everything recorded so far is stored durably; rejects when storing failed. When
+   * present, a batch (or a retry of one) is acknowledged only after it resolves, so an agent never
+   * drops deltas the controller could still lose; a rejection is answered 503 and retried.
+   */
+  persisted?(): Promise<void>;
+}
 
 /** The node-name claim of a pod-bound ServiceAccount token (TokenReview `user.extra`). */
 export const NODE_NAME_EXTRA = 'authentication.kubernetes.io/node-name';
@@ -174,7 +185,7 @@ export class EdgeReceiver {
   readonly stats: EdgeReceiverStats = {
     requests: {
       accepted: 0, duplicate: 0, 'not-found': 0, 'method-not-allowed': 0, unauthenticated: 0, forbidden: 0,
-      'auth-unavailable': 0, 'not-leader': 0, 'too-large': 0, 'bad-json': 0, invalid: 0, error: 0,
+      'auth-unavailable': 0, 'not-leader': 0, 'not-stored': 0, 'too-large': 0, 'bad-json': 0, invalid: 0, error: 0,
     },
     edges: 0,
     connections: 0,
@@ -317,6 +328,7 @@ export class EdgeReceiver {
     const last = this.#applied.get(key) ?? 0;
     if (batch.seq <= last) {
       this.#remember(key, last);
+      await this.#durable(store);
       return { ack: batch.seq, applied: 0, duplicate: true };
     }
     let connections = 0;
@@ -329,7 +341,18 @@ export class EdgeReceiver {
     this.stats.connections += connections;
     this.#log.debug({ node: batch.node, seq: batch.seq, edges: batch.edges.length, connections }, 'edges merged');
     this.#opts.onApplied?.({ node: batch.node, username: auth.username, edges: batch.edges.length, connections });
+    await this.#durable(store);
     return { ack: batch.seq, applied: batch.edges.length };
+  }
+
+  /** Waits until the target has stored what it recorded (see {@link EdgeTarget.persisted}). */
+  async #durable(store: EdgeTarget): Promise<void> {
+    if (!store.persisted) return;
+    try {
+      await store.persisted();
+    } catch (err) {
+      throw new HttpProblem(503, 'not-stored', (err as Error).message);
+    }
   }
 
   #readBody(req: http.IncomingMessage): Promise<string> {

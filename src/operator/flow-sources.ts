@@ -12,8 +12,12 @@
  *   learner's edge store with the stored per-agent sequence numbers; agents' deltas are already
  *   proven connections, aggregated per workload, so they are merged as edges (and audited as such).
  *
- * Positions go to the {@link OperatorCheckpoint} ConfigMap after each round (see there for the
- * ordering that keeps them behind the stored edges).
+ * Rounds: {@link FlowSources.beginRound} records every source's position and holds new input in a
+ * queue until {@link FlowSources.endRound}, so the TrafficProfiles a round writes contain exactly
+ * what the positions cover: after a restart nothing is read twice or missed (a crash between the
+ * profile writes and the checkpoint write can still re-read one round's worth; edges are never
+ * lost). An agent's batch is acknowledged only once a round that covers it is stored
+ * ({@link FlowSources.persisted}); if storing fails the agent gets a 503 and retries.
  */
 import type { Logger } from 'pino';
 import { hubbleUsesTls, type Config } from '../config.js';
@@ -22,7 +26,7 @@ import type { Learner } from '../domain/learner.js';
 import type { EdgeReceiver } from '../agent/receiver.js';
 import { FlowFileFollower } from '../ingest/follow/index.js';
 import { HubbleObserverSource } from '../ingest/hubble-grpc/index.js';
-import { AGENTS_KEY, HUBBLE_KEY, type OperatorCheckpoint } from '../k8s/checkpoint-store.js';
+import { AGENTS_KEY, HUBBLE_KEY, type CheckpointSnapshot, type OperatorCheckpoint } from '../k8s/checkpoint-store.js';
 import type { AuditEngine } from './audit.js';
 
 /** Counters the operator exports as metrics, by source. */
@@ -59,6 +63,11 @@ export class FlowSources {
   private hubbleSince: string | undefined;
   private newFlows = 0;
   private readonly lost = new Map<FlowSourceName, number>();
+  /** Input that arrived during a round, applied when it ends. */
+  private held: (() => void)[] | undefined;
+  /** Rounds begun; input applied while generation is g is stored by the flush of round g + 1. */
+  private generation = 0;
+  private waiters: { readonly generation: number; readonly resolve: () => void; readonly reject: (e: Error) => void }[] = [];
 
   constructor(private readonly options: FlowSourcesOptions) {}
 
@@ -70,8 +79,12 @@ export class FlowSources {
         path: config.flowsPath,
         checkpoint: checkpoint.fileStore(),
         pollIntervalMs: config.flowPollMs,
+        // After every batch: saving only records the position in memory (the ConfigMap is written
+        // after rounds), and a round's snapshot must not lag behind what was delivered.
+        checkpointEveryLines: 1,
+        checkpointIntervalMs: 0,
         logger: log.child({ component: 'flow-follower' }),
-        sink: (result) => this.ingest('hubble-file', result),
+        sink: (result) => this.hold(() => this.ingest('hubble-file', result)),
       });
       this.follower.start();
     }
@@ -84,15 +97,13 @@ export class FlowSources {
       const stored = checkpoint.read(AGENTS_KEY);
       const sequences = typeof stored === 'object' && stored !== null ? stored as Record<string, number> : {};
       receiver.attach({
-        record: (client, server, port, protocol, firstSeen, count, lastSeen) => {
-          const added = learner.edges.record(client, server, port, protocol, firstSeen, count, lastSeen);
-          this.newFlows += count ?? 1;
-          this.options.metrics?.onFlows?.('agent', count ?? 1);
-          for (const audit of this.options.audits.values()) {
-            audit.observeEdge({ client, server, port, protocol, count: count ?? 1, lastSeen: lastSeen ?? firstSeen }, this.options.podOf);
-          }
-          return added;
-        },
+        record: (client, server, port, protocol, firstSeen, count = 1, lastSeen = firstSeen) => this.hold(() => {
+          learner.edges.record(client, server, port, protocol, firstSeen, count, lastSeen);
+          this.newFlows += count;
+          this.options.metrics?.onFlows?.('agent', count);
+          for (const audit of this.options.audits.values()) audit.observeEdge({ client, server, port, protocol, count, lastSeen }, this.options.podOf);
+        }),
+        persisted: () => this.persisted(),
       }, sequences);
       log.info({ agents: Object.keys(sequences).length }, 'edge receiver attached to the learner');
     }
@@ -104,6 +115,37 @@ export class FlowSources {
     this.options.log.info({ namespaces }, 'namespaces in scope changed; restarting the Hubble stream');
     await this.stopHubble();
     this.startHubble(namespaces);
+  }
+
+  /**
+   * Starts a round: records every source's position in the checkpoint and returns that snapshot;
+   * input arriving until {@link endRound} is held back so the round's profiles match it exactly.
+   */
+  beginRound(): CheckpointSnapshot {
+    this.recordPositions();
+    this.generation++;
+    this.held ??= [];
+    return this.options.checkpoint.snapshot();
+  }
+
+  /**
+   * Ends a round: `stored` says whether its profiles and checkpoint were written. Agents' batches
+   * applied before the round began are then acknowledged (or refused with a retry when not stored);
+   * held input is applied.
+   */
+  endRound(stored: boolean): void {
+    const covered = this.waiters.filter((w) => w.generation < this.generation);
+    this.waiters = this.waiters.filter((w) => w.generation >= this.generation);
+    for (const w of covered) {
+      if (stored) w.resolve();
+      else w.reject(new Error('the learned state could not be stored; retry'));
+    }
+    this.release();
+  }
+
+  /** Resolves once the input applied so far is stored (a later round's checkpoint covers it). */
+  persisted(): Promise<void> {
+    return new Promise((resolve, reject) => this.waiters.push({ generation: this.generation, resolve, reject }));
   }
 
   /** Flows (or agent connections) received since the last call. */
@@ -134,18 +176,35 @@ export class FlowSources {
     return problems.length > 0 ? problems.join('; ') : undefined;
   }
 
-  /** Records every source's current position in the checkpoint (call before taking its snapshot). */
-  recordPositions(): void {
+  /** Records every source's current position in the checkpoint. */
+  private recordPositions(): void {
     const { checkpoint, receiver } = this.options;
     const since = this.hubble?.stats().lastFlowTime ?? this.hubbleSince;
     if (since !== undefined) checkpoint.set(HUBBLE_KEY, { since } satisfies HubblePosition);
     if (receiver?.attached) checkpoint.set(AGENTS_KEY, receiver.sequences());
   }
 
-  /** Stops every source; the receiver answers `not-leader` from now on. */
+  /** Stops every source; the receiver answers `not-leader` from now on. Held input is applied. */
   async stop(): Promise<void> {
     this.options.receiver?.detach();
     await Promise.all([this.follower?.stop(), this.stopHubble()]);
+    this.release();
+  }
+
+  /** After the last round: batches not stored by now are refused (the agents retry with the next leader). */
+  abandonWaiters(): void {
+    for (const w of this.waiters.splice(0)) w.reject(new Error('this operator replica stopped leading; retry'));
+  }
+
+  private hold(apply: () => void): void {
+    if (this.held) this.held.push(apply);
+    else apply();
+  }
+
+  private release(): void {
+    const held = this.held ?? [];
+    this.held = undefined;
+    for (const apply of held) apply();
   }
 
   private ingest(source: FlowSourceName, result: ParseResult): void {
@@ -180,7 +239,7 @@ export class FlowSources {
       ...(this.hubbleSince !== undefined ? { since: new Date(Date.parse(this.hubbleSince)) } : {}),
       logger: log,
       // The source logs connects, disconnects, lost events and node status itself.
-      sink: (result) => this.ingest('hubble-grpc', result),
+      sink: (result) => this.hold(() => this.ingest('hubble-grpc', result)),
     });
     this.hubble.start();
   }

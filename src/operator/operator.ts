@@ -66,7 +66,7 @@ export async function runLeaderWork(options: LeaderWorkOptions): Promise<void> {
   });
   sources.start(await segmentationNamespaces(kube));
 
-  const ctx = { kube, learner, cluster, audits, log, now, sourceError: () => sources.error() };
+  const ctx = { kube, learner, cluster, audits, log, now, sourceError: () => sources.error(), writtenProfiles: new Map<string, string>() };
 
   // Watches make the loop react within a poll: a review, a spec change, or a hand edit of a
   // hivewall policy (drift) starts a reconcile round at once instead of at the next resync.
@@ -94,18 +94,25 @@ export async function runLeaderWork(options: LeaderWorkOptions): Promise<void> {
         lastRound = now();
         changed = false;
         newFlows = 0;
-        // Positions as of now: the round below persists at least everything they cover.
-        sources.recordPositions();
-        const positions = checkpoint.snapshot();
-        const { requeue, namespaces } = await reconcileAll(ctx, options.metrics);
-        await sources.setNamespaces(namespaces).catch((e: Error) => log.warn({ err: e.message }, 'restarting the Hubble stream failed'));
+        // Positions as of now; input arriving during the round waits, so the profiles the round
+        // writes hold exactly what the positions cover.
+        const positions = sources.beginRound();
+        let stored = false;
+        let requeue = config.resyncMs;
+        let namespaces: string[] | undefined;
+        try {
+          ({ requeue, namespaces, stored } = await reconcileAll(ctx, options.metrics));
+          if (stored) stored = await checkpoint.flush(positions).then(() => true, (e: Error) => (log.warn({ err: e.message }, 'checkpoint flush failed'), false));
+        } finally {
+          sources.endRound(stored);
+        }
+        if (namespaces) await sources.setNamespaces(namespaces).catch((e: Error) => log.warn({ err: e.message }, 'restarting the Hubble stream failed'));
         for (const [ns, audit] of audits) {
           for (const sample of audit.drainFresh()) {
             const seg = { apiVersion: API_VERSION, kind: 'Segmentation', metadata: { namespace: ns, name: audit.segmentation } } as KubernetesObject;
             await kube.event(seg, 'Warning', 'WouldDeny', `${sample.client} -> ${sample.server} ${sample.port}/${sample.protocol} would be denied by ${audit.proposal}`);
           }
         }
-        await checkpoint.flush(positions).catch((e: Error) => log.warn({ err: e.message }, 'checkpoint flush failed'));
         nextRound = now() + Math.min(config.resyncMs, requeue);
         if (!ready) {
           ready = true;
@@ -118,10 +125,11 @@ export async function runLeaderWork(options: LeaderWorkOptions): Promise<void> {
   } finally {
     for (const informer of informers) informer.stop();
     await sources.stop();
-    sources.recordPositions();
-    const positions = checkpoint.snapshot();
-    await reconcileAll(ctx, options.metrics).catch(() => undefined);
-    await checkpoint.flush(positions).catch(() => undefined);
+    const positions = sources.beginRound();
+    const last = await reconcileAll(ctx, options.metrics).catch(() => undefined);
+    const stored = last?.stored === true && await checkpoint.flush(positions).then(() => true, () => false);
+    sources.endRound(stored);
+    sources.abandonWaiters();
   }
 }
 
@@ -150,9 +158,15 @@ function watchedResources(kube: Kube, log: Logger, onChange: () => void): Inform
   });
 }
 
-/** Reconciles every Segmentation; returns when to look again and the namespaces that have one. */
-async function reconcileAll(ctx: Parameters<typeof reconcileSegmentation>[0], metrics?: OperatorMetrics): Promise<{ requeue: number; namespaces: string[] }> {
+/**
+ * Reconciles every Segmentation; returns when to look again, the namespaces that have one, and
+ * whether every reconcile succeeded (so the learned state is stored).
+ */
+async function reconcileAll(ctx: Parameters<typeof reconcileSegmentation>[0], metrics?: OperatorMetrics): Promise<{ requeue: number; namespaces: string[]; stored: boolean }> {
   let requeue = Number.POSITIVE_INFINITY;
+  let stored = true;
+  const storedNamespaces = new Set<string>();
+  const roundCtx = { ...ctx, profileStored: (namespace: string) => storedNamespaces.add(namespace) };
   const reports: ReconcileReport[] = [];
   const segmentations = await ctx.kube.list<KubernetesObject>(API_VERSION, 'Segmentation');
   for (const seg of segmentations) {
@@ -161,7 +175,7 @@ async function reconcileAll(ctx: Parameters<typeof reconcileSegmentation>[0], me
     const log = ctx.log.child({ namespace, name, reconcileId: Math.random().toString(36).slice(2, 10) });
     const started = performance.now();
     try {
-      const result = await reconcileSegmentation({ ...ctx, log }, namespace, name);
+      const result = await reconcileSegmentation({ ...roundCtx, log }, namespace, name);
       if (result.requeueAfter !== undefined) requeue = Math.min(requeue, result.requeueAfter);
       if (result.report) reports.push(result.report);
       metrics?.onReconcile?.(performance.now() - started, false);
@@ -169,10 +183,12 @@ async function reconcileAll(ctx: Parameters<typeof reconcileSegmentation>[0], me
       metrics?.onReconcile?.(performance.now() - started, true);
       log.error({ err: (error as Error).message }, 'reconcile failed');
       requeue = Math.min(requeue, 2000);
+      // Failing after its profile was stored (applying policies, status) does not hold the sources back.
+      if (!storedNamespaces.has(namespace)) stored = false;
     }
   }
   metrics?.onRound?.(reports);
-  return { requeue, namespaces: namespacesOf(segmentations) };
+  return { requeue, namespaces: namespacesOf(segmentations), stored };
 }
 
 function namespacesOf(segmentations: readonly KubernetesObject[]): string[] {

@@ -33,6 +33,10 @@ export interface ReconcileContext {
   readonly now: () => number;
   /** Set when a flow source is failing: the Segmentation reports Degraded. */
   readonly sourceError: () => string | undefined;
+  /** Told when a namespace's learned edges are stored (or had nothing new to store). */
+  readonly profileStored?: (namespace: string) => void;
+  /** The profile spec last written per namespace/name, so an unchanged profile costs no read. */
+  readonly writtenProfiles?: Map<string, string>;
 }
 
 const POLICY_KIND = { NetworkPolicy: ['networking.k8s.io', 'v1', 'networkpolicies'], CiliumNetworkPolicy: ['cilium.io', 'v2', 'ciliumnetworkpolicies'] } as const;
@@ -82,6 +86,10 @@ export async function reconcileSegmentation(ctx: ReconcileContext, namespace: st
 
   const now = ctx.now();
   const view = namespaceView(ctx.learner, namespace);
+  // First, so a failure further down (applying policies, writing status) never keeps the learned
+  // edges from being stored: the flow sources' checkpoint advances only once every profile is.
+  await persistProfile(ctx, seg, view);
+  ctx.profileStored?.(namespace);
   const flavor = seg.spec.flavor;
   const owned = await listOwned(kube, flavor, namespace);
   // The other flavor's leftovers (after a flavor change) are removed on apply; the CRD may be absent.
@@ -145,7 +153,6 @@ export async function reconcileSegmentation(ctx: ReconcileContext, namespace: st
   });
 
   for (const action of decision.actions) await execute(ctx, seg, raw, action, { draft, proposals, owned: [...owned, ...ownedOther], view });
-  await persistProfile(ctx, seg, view);
   if (!sameStatus(seg.status, decision.status)) {
     await kube.patchStatus(GROUP, VERSION, 'segmentations', namespace, name, { ...nullMissing(seg.status, decision.status) });
   }
@@ -260,9 +267,16 @@ async function persistProfile(ctx: ReconcileContext, seg: Segmentation, view: Re
   if (view.edges.length === 0) return;
   const namespace = seg.metadata.namespace!;
   const spec = toProfileSpec(seg.metadata.name, view, ctx.learner.dnsNames, ctx.learner.stats.lostEvents);
+  // Keyed by the Segmentation's uid: a re-created Segmentation (its old profile garbage-collected) writes afresh.
+  const cacheKey = `${namespace}/${seg.metadata.name}/${seg.metadata.uid ?? ''}`;
+  const content = JSON.stringify({ ...spec, lostEvents: 0 });
+  if (ctx.writtenProfiles?.get(cacheKey) === content) return;
   const existing = await ctx.kube.get<KubernetesObject>(API_VERSION, 'TrafficProfile', namespace, seg.metadata.name);
   const stored = existing ? trafficProfileSchema.safeParse(existing) : undefined;
-  if (stored?.success && JSON.stringify({ ...stored.data.spec, lostEvents: 0 }) === JSON.stringify({ ...spec, lostEvents: 0 })) return;
+  if (stored?.success && JSON.stringify({ ...stored.data.spec, lostEvents: 0 }) === content) {
+    ctx.writtenProfiles?.set(cacheKey, content);
+    return;
+  }
   await ctx.kube.apply({
     apiVersion: API_VERSION,
     kind: 'TrafficProfile',
@@ -274,6 +288,7 @@ async function persistProfile(ctx: ReconcileContext, seg: Segmentation, view: Re
     },
     spec,
   } as KubernetesObject);
+  ctx.writtenProfiles?.set(cacheKey, content);
 }
 
 async function deleteOwned(ctx: ReconcileContext, namespace: string): Promise<void> {
