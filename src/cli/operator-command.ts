@@ -162,7 +162,7 @@ export async function runOperator(flags: OperatorFlags, io: CliIo): Promise<void
                   if (r.wouldDeny > before) metrics.wouldDenyFlows.inc({ namespace: r.namespace }, r.wouldDeny - before);
                   wouldDenySeen.set(r.namespace, r.wouldDeny);
                   metrics.policiesApplied.set({ namespace: r.namespace, flavor: r.flavor }, r.policies);
-                  phases.set(r.phase, (phases.get(r.phase) ?? 0) + 1);
+                  for (const phase of r.proposalPhases) phases.set(phase, (phases.get(phase) ?? 0) + 1);
                 }
                 metrics.proposals.reset();
                 for (const [phase, n] of phases) metrics.proposals.set({ phase }, n);

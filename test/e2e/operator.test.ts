@@ -179,6 +179,12 @@ describe('hivewall operator', () => {
     }, 15_000);
     expect(metrics).toMatch(/hivewall_graph_edges\{namespace="shop"\} \d+/);
     expect(metrics).toMatch(/hivewall_would_deny_flows_total\{namespace="shop"\} [1-9]/);
+    // Proposals by their own phase (the one enforced; earlier revisions superseded), not Segmentations.
+    const enforcedProposals = await eventually('proposal phase metric', async () => {
+      const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+      return /hivewall_proposals\{phase="Enforced"\} 1\n/.test(text) ? text : undefined;
+    }, 15_000);
+    expect(enforcedProposals).not.toMatch(/hivewall_proposals\{phase="Enforcing"\}/);
     const np = await getJson(['networkpolicy', 'hivewall-cart', '-n', NS, '--show-managed-fields']);
     expect(np.metadata.managedFields.some((f: { manager: string; operation: string }) => f.manager === 'hivewall' && f.operation === 'Apply')).toBe(true);
     expect(np.metadata.ownerReferences[0]).toMatchObject({ kind: 'Segmentation', name: 'shop' });

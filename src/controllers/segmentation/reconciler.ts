@@ -56,6 +56,8 @@ export interface ReconcileReport {
   readonly wouldDeny: number;
   readonly policies: number;
   readonly flavor: string;
+  /** The phase of each of the Segmentation's PolicyProposals. */
+  readonly proposalPhases: readonly string[];
 }
 
 export async function reconcileSegmentation(ctx: ReconcileContext, namespace: string, name: string): Promise<{ requeueAfter?: number; report?: ReconcileReport }> {
@@ -165,6 +167,8 @@ export async function reconcileSegmentation(ctx: ReconcileContext, namespace: st
       wouldDeny: decision.status.audit?.wouldDeny ?? 0,
       policies: decision.status.phase === 'Enforcing' && seg.spec.delivery === 'Apply' ? (approved?.spec.content.objects.length ?? 0) : 0,
       flavor,
+      // As read at the start of this round (a proposal written in it is counted from the next).
+      proposalPhases: proposals.map((p) => p.status?.phase ?? p.spec.review.decision),
     },
   };
 }
