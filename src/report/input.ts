@@ -1,7 +1,8 @@
 /**
  * What a report is made from. `hivewall learn --report` passes the learned graph, the generated
- * policies and the learner's denied pairs; the operator will also pass what its live policies
- * allow (`enforced`) and what its audit found they would deny (`wouldDeny`).
+ * policies and the learner's denied pairs; `kubectl hivewall report` passes the graph of the
+ * TrafficProfiles, the policies of a stored PolicyProposal (`proposed`), what the live policies
+ * allow (`enforced`) and what the audit found they would deny (`wouldDeny`).
  */
 import type { Flavor, GeneratedNamespace } from '../domain/generate.js';
 import type { TrafficGraph } from '../domain/graph.js';
@@ -52,11 +53,38 @@ export interface ReportStats {
   readonly lastFlowAt?: number;
 }
 
+/** A rule of a stored proposal with the learned edges behind it (the proposal's evidence). */
+export interface ProposedRule extends PolicyRuleRef {
+  readonly description: string;
+  /** Set when the rule allows more than was observed because the Segmentation asks for it. */
+  readonly allowance?: string;
+  readonly edges: readonly EdgeIdentity[];
+}
+
+/**
+ * The policies of one namespace as a stored PolicyProposal records them (objects, and evidence per
+ * rule), for when no policy model is at hand: what the cluster's report shows as proposed.
+ */
+export interface ProposedNamespace {
+  readonly namespace: string;
+  /** Policy objects in the proposal (default deny included). */
+  readonly policies: number;
+  /** The workload (peer key) each policy selects, with the labels it selects it by. */
+  readonly workloads: readonly { readonly workload: string; readonly policy: string; readonly matchLabels: Readonly<Record<string, string>> }[];
+  readonly rules: readonly ProposedRule[];
+  /** Workloads (peer keys) with traffic that got no policy, and why. */
+  readonly skipped: readonly { readonly workload: string; readonly reason: string }[];
+  /** Rules left out: the workload (peer key), the direction, the peer (peer key), why. */
+  readonly droppedRules: readonly { readonly workload: string; readonly direction: 'ingress' | 'egress'; readonly peer: string; readonly reason: string }[];
+}
+
 export interface ReportInput {
   /** The learned graph (nodes: workloads and entities; edges: allowed connections with evidence). */
   readonly graph: TrafficGraph;
   /** The generated (proposed) policies: their model carries the evidence behind every rule. */
   readonly generated: readonly GeneratedNamespace[];
+  /** Proposed policies as stored PolicyProposals record them (in addition to `generated`). */
+  readonly proposed?: readonly ProposedNamespace[];
   readonly flavor: Flavor;
   readonly title?: string;
   /** Where the data came from, shown under the title. */

@@ -55,7 +55,7 @@ export function buildReportData(input: ReportInput): ReportData {
   }
 
   // Proposed: every rule of the generated model names the learned edges behind it.
-  const scope = new Set(input.generated.map((g) => g.namespace));
+  const scope = new Set([...input.generated.map((g) => g.namespace), ...(input.proposed ?? []).map((p) => p.namespace)]);
   const policyOf = new Map<string, { namespace: string; name: string; matchLabels: Readonly<Record<string, string>> }>();
   const skippedOf = new Map<string, string>();
   const droppedOf = new Map<string, string>();
@@ -84,6 +84,28 @@ export function buildReportData(input: ReportInput): ReportData {
             if (b) b.proposed.push(ref);
           }
         });
+      }
+    }
+  }
+
+  // Proposed, as a stored proposal records it: the same, from its objects and per-rule evidence.
+  for (const ns of input.proposed ?? []) {
+    policies += ns.policies;
+    for (const skip of ns.skipped) skippedOf.set(skip.workload, skip.reason);
+    for (const d of ns.droppedRules) droppedOf.set(`${d.workload} ${d.direction} ${d.peer}`, d.reason);
+    for (const w of ns.workloads) policyOf.set(w.workload, { namespace: ns.namespace, name: w.policy, matchLabels: w.matchLabels });
+    for (const rule of ns.rules) {
+      const ref: ReportRuleRef = {
+        namespace: rule.namespace,
+        policy: rule.policy,
+        direction: rule.direction,
+        ...(rule.rule !== undefined ? { rule: rule.rule } : {}),
+        description: rule.description,
+        ...(rule.allowance ? { allowance: rule.allowance } : {}),
+      };
+      for (const evidence of rule.edges) {
+        const b = edges.get(identityKey(evidence));
+        if (b && !b.proposed.some((r) => sameRef(r, ref))) b.proposed.push(ref);
       }
     }
   }
@@ -255,6 +277,10 @@ function identityKey(e: EdgeIdentity): string {
 
 function workloadKey(w: { namespace: string; kind: string; name: string }): string {
   return `wl:${w.namespace}/${w.kind}/${w.name}`;
+}
+
+function sameRef(a: ReportRuleRef, b: ReportRuleRef): boolean {
+  return a.namespace === b.namespace && a.policy === b.policy && a.direction === b.direction && a.rule === b.rule && a.description === b.description;
 }
 
 function toRuleRef(r: PolicyRuleRef): ReportRuleRef {

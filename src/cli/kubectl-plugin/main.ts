@@ -1,5 +1,5 @@
 /**
- * `kubectl hivewall`: the reviewer's and the GitOps side of hivewall.
+ * `kubectl hivewall`: the reviewer's and the GitOps side of hivewall, and its HTML report.
  *
  *   kubectl hivewall status [-n ns | -A] [-o json|yaml]
  *   kubectl hivewall proposals [-n ns | -A]
@@ -8,18 +8,21 @@
  *   kubectl hivewall approve <proposal> [-n ns] [--comment text] [--overwrite]
  *   kubectl hivewall reject  <proposal> [-n ns] [--comment text] [--overwrite]
  *   kubectl hivewall export --out <dir> [-n ns | -A] [--from approved|enforced] [--include-proposed]
+ *   kubectl hivewall report --out <file.html> [-n ns | -A] [--proposal <name>]
  *
  * Every command takes --kubeconfig and --context and reads KUBECONFIG like kubectl.
  * Exit codes like the `hivewall` command: 0 done, 1 refused or failed (one line on stderr
  * naming the problem and the fix), 2 bad usage.
  */
 import { Command, Option } from 'commander';
+import type { ReportAssets } from '../../report/assets.js';
 import { runProgram } from '../errors.js';
 import { printProposals, reviewProposal, type Decision, type PluginIo } from './commands.js';
 import { connect, type ConnectionFlags } from './connection.js';
 import { printDiff, type ColorMode } from './diff.js';
 import { printExplain } from './explain.js';
 import { runExport, type ExportSource } from './export.js';
+import { runReport } from './report.js';
 import { printStatus, type StatusOutput } from './status.js';
 
 export type { PluginIo } from './commands.js';
@@ -29,6 +32,8 @@ export interface PluginDeps {
   readonly env?: NodeJS.ProcessEnv;
   /** Clock for reviewedAt and ages (default: the system clock). */
   readonly now?: () => Date;
+  /** The report's browser bundle (default: the build's dist/report/ files). */
+  readonly reportAssets?: ReportAssets;
 }
 
 const defaultIo: PluginIo = { stdout: process.stdout, stderr: process.stderr };
@@ -54,6 +59,11 @@ interface ExportFlags extends CommonFlags {
   readonly includeProposed?: boolean;
 }
 
+interface ReportFlags extends CommonFlags {
+  readonly out: string;
+  readonly proposal?: string;
+}
+
 function connectionOptions(cmd: Command, namespaceHelp: string): Command {
   return cmd
     .option('-n, --namespace <namespace>', namespaceHelp)
@@ -66,7 +76,7 @@ export function buildProgram(io: PluginIo, deps: PluginDeps = {}): Command {
   const env = deps.env ?? process.env;
   const now = deps.now ?? (() => new Date());
   const program = new Command('kubectl hivewall')
-    .description('Review hivewall PolicyProposals (status, diff, explain, approve or reject as yourself) and export approved policies for GitOps')
+    .description('Review hivewall PolicyProposals (status, diff, explain, approve or reject as yourself), export approved policies for GitOps, and write an HTML report of the learned graph')
     .version('0.1.0')
     .configureOutput({ writeOut: (s) => io.stdout.write(s), writeErr: (s) => io.stderr.write(s) })
     .exitOverride();
@@ -142,6 +152,22 @@ export function buildProgram(io: PluginIo, deps: PluginDeps = {}): Command {
   ).action(async (flags: ExportFlags) => {
     const conn = connect(flags, env);
     await runExport(conn, { out: flags.out, allNamespaces: flags.allNamespaces === true, from: flags.from, includeProposed: flags.includeProposed === true }, io);
+  });
+
+  connectionOptions(
+    program.command('report')
+      .summary('write an HTML report (one file, works offline): the learned graph with proposed, enforced and would-deny edges')
+      .description('write one self-contained HTML file (works offline): the learned graph of workloads and edges, coloured by namespace, '
+        + 'each edge with its port, protocol and evidence, proposed vs enforced vs would-deny told apart. Reads the TrafficProfile, the '
+        + 'current PolicyProposal and the Segmentation status (hivewall-viewer is enough) and, to judge what is enforced, the live '
+        + 'hivewall policies (list on networkpolicies or ciliumnetworkpolicies; without it the status\'s word is used)')
+      .requiredOption('--out <file>', 'the HTML file to write, e.g. report.html (folders are created)')
+      .option('-A, --all-namespaces', 'every namespace with a Segmentation, in one graph')
+      .option('--proposal <name>', 'show this PolicyProposal as proposed (default: the newest one not superseded)'),
+    'namespace to report on (default: the context\'s namespace)',
+  ).action(async (flags: ReportFlags) => {
+    const conn = connect(flags, env);
+    await runReport(conn, { out: flags.out, allNamespaces: flags.allNamespaces === true, ...(flags.proposal !== undefined ? { proposal: flags.proposal } : {}) }, io, deps.reportAssets);
   });
 
   return program;
