@@ -11,6 +11,7 @@ import { EdgeReceiver, EdgeReceiverServer, kubeTokenReview, tokenReviewAuthentic
 import { ConfigError, parseConfig, type Config } from '../config.js';
 import { Kube } from '../k8s/kube.js';
 import { runLeaderWork } from '../operator/operator.js';
+import { backoffDelay } from '../runtime/backoff.js';
 import { ensureReceiverTls } from '../operator/receiver-tls.js';
 import { LeaderElector } from '../runtime/leader-election.js';
 import { kubeLeaseLock } from '../runtime/lease-lock.js';
@@ -140,11 +141,11 @@ export async function runOperator(flags: OperatorFlags, io: CliIo): Promise<void
       onStartedLeading: async (signal: AbortSignal) => {
         log.info({}, 'started leading');
         try {
-          await runLeaderWork({
+          await untilAborted(signal, log, (attemptSignal) => runLeaderWork({
             config,
             kube,
             log,
-            signal,
+            signal: attemptSignal,
             onReady: () => (working = true),
             ...(receiver ? { receiver } : {}),
             metrics: {
@@ -154,6 +155,7 @@ export async function runOperator(flags: OperatorFlags, io: CliIo): Promise<void
               },
               onFlows: (source, count) => metrics.flowsIngested.inc({ source, result: 'read' }, count),
               onLostEvents: (source, count) => metrics.flowsLost.inc({ source }, count),
+              onSkipped: (source, reason) => metrics.flowsIngested.inc({ source, result: reason }),
               onRound: (reports) => {
                 const phases = new Map<string, number>();
                 for (const r of reports) {
@@ -168,7 +170,7 @@ export async function runOperator(flags: OperatorFlags, io: CliIo): Promise<void
                 for (const [phase, n] of phases) metrics.proposals.set({ phase }, n);
               },
             },
-          });
+          }));
         } finally {
           working = false;
         }
@@ -246,4 +248,25 @@ function keepCertificateFresh(config: Config, kube: Kube, server: EdgeReceiverSe
     }
   };
   setInterval(() => void check(), 12 * 3_600_000).unref();
+}
+
+/**
+ * Runs the leader's work until leadership ends: if it fails (the API server unreachable at start,
+ * a 429 while it restarts), it is started again after a capped backoff instead of leaving a
+ * replica that holds the Lease and does nothing.
+ */
+async function untilAborted(signal: AbortSignal, log: Logger, work: (signal: AbortSignal) => Promise<void>): Promise<void> {
+  for (let failures = 0; !signal.aborted; failures++) {
+    try {
+      await work(signal);
+      return;
+    } catch (error) {
+      const retryInMs = backoffDelay(failures, { baseMs: 1_000, capMs: 30_000 });
+      log.error({ err: (error as Error).message, retryInMs }, 'leader work failed; starting it again');
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, retryInMs);
+        signal.addEventListener('abort', () => (clearTimeout(timer), resolve()), { once: true });
+      });
+    }
+  }
 }

@@ -80,4 +80,21 @@ describe('FlowSources rounds', () => {
     flowSources.abandonWaiters();
     expect(await last).toMatch(/stopped leading/);
   });
+
+  it('with a Hubble source and no Segmentation yet, opens no stream (an empty filter would mean every flow) and starts one later', async () => {
+    const learner = new Learner(new IdentityResolver(emptyInventory));
+    const log = captureLogger('info');
+    const flowSources = new FlowSources({
+      config: parseConfig({ identity: 't', hubbleAddress: '127.0.0.1:1' }),
+      learner, audits: new Map(), checkpoint: new OperatorCheckpoint({} as Kube, 'hivewall-system', 'cp'), log: log.logger, podOf: () => undefined,
+    });
+    sources.push(flowSources);
+    expect(() => flowSources.start([])).not.toThrow();
+    expect(flowSources.error()).toBeUndefined();
+    expect(log.find('no Segmentation yet: the Hubble stream starts with the first one')).toHaveLength(1);
+    await flowSources.setNamespaces(['shop']);
+    // Now a stream is tried (nothing listens on port 1): the failure shows as the source's error.
+    await until(() => flowSources.error() !== undefined);
+    expect(flowSources.error()).toMatch(/^hubble-relay 127\.0\.0\.1:1: /);
+  });
 });

@@ -4,10 +4,11 @@
  * - **Hubble export file** (`flowsPath`): followed like `tail -F` (ingest/follow), resuming from the
  *   stored file offset.
  * - **Hubble Observer** (`hubbleAddress`): `GetFlows` with `follow: true` (ingest/hubble-grpc),
- *   filtered server-side to the namespaces that have a Segmentation, resuming with `since` = the
- *   newest flow stored. When the set of namespaces changes the stream is restarted with the new
- *   filter from the newest flow seen (flows repeated at that instant are absorbed by the learner's
- *   connection dedupe).
+ *   filtered server-side to the namespaces that have a Segmentation (none: no stream), resuming
+ *   from the stored resume point: `since` = the newest flow stored, to the nanosecond, and the
+ *   identities of the flows and lost-event notices already counted there, which the resumed stream
+ *   repeats and the source drops. When the set of namespaces changes the stream is restarted with
+ *   the new filter from the same kind of point.
  * - **conntrack agents** (`receiverPort`): the process-wide {@link EdgeReceiver} is attached to the
  *   learner's edge store with the stored per-agent sequence numbers; agents' deltas are already
  *   proven connections, aggregated per workload, so they are merged as edges (and audited as such).
@@ -25,7 +26,7 @@ import type { ParseResult } from '../domain/flow.js';
 import type { Learner } from '../domain/learner.js';
 import type { EdgeReceiver } from '../agent/receiver.js';
 import { FlowFileFollower } from '../ingest/follow/index.js';
-import { HubbleObserverSource } from '../ingest/hubble-grpc/index.js';
+import { HubbleObserverSource, parseTimestampNanos, type HubbleResumePoint } from '../ingest/hubble-grpc/index.js';
 import { AGENTS_KEY, HUBBLE_KEY, type CheckpointSnapshot, type OperatorCheckpoint } from '../k8s/checkpoint-store.js';
 import type { AuditEngine } from './audit.js';
 
@@ -33,6 +34,8 @@ import type { AuditEngine } from './audit.js';
 export interface FlowSourceMetrics {
   onFlows?(source: FlowSourceName, count: number): void;
   onLostEvents?(source: FlowSourceName, count: number): void;
+  /** A line or message that was not a usable flow: `malformed`, `schema-mismatch`, `too-long`, … */
+  onSkipped?(source: FlowSourceName, reason: string): void;
 }
 
 export type FlowSourceName = 'hubble-file' | 'hubble-grpc' | 'agent';
@@ -50,17 +53,13 @@ export interface FlowSourcesOptions {
   readonly metrics?: FlowSourceMetrics;
 }
 
-/** A stored Hubble resume point. */
-interface HubblePosition {
-  readonly since: string;
-}
 
 export class FlowSources {
   private follower: FlowFileFollower | undefined;
   private hubble: HubbleObserverSource | undefined;
   private hubbleNamespaces = '';
   /** The newest flow time of stopped Hubble streams (a restarted stream resumes from it). */
-  private hubbleSince: string | undefined;
+  private hubbleResume: HubbleResumePoint | undefined;
   private newFlows = 0;
   private readonly lost = new Map<FlowSourceName, number>();
   /** Input that arrived during a round, applied when it ends. */
@@ -89,8 +88,7 @@ export class FlowSources {
       this.follower.start();
     }
     if (config.hubbleAddress !== undefined) {
-      const stored = checkpoint.read(HUBBLE_KEY) as Partial<HubblePosition> | undefined;
-      if (typeof stored?.since === 'string' && !Number.isNaN(Date.parse(stored.since))) this.hubbleSince = stored.since;
+      this.hubbleResume = parseResumePoint(checkpoint.read(HUBBLE_KEY));
       this.startHubble(namespaces);
     }
     if (receiver) {
@@ -179,8 +177,8 @@ export class FlowSources {
   /** Records every source's current position in the checkpoint. */
   private recordPositions(): void {
     const { checkpoint, receiver } = this.options;
-    const since = this.hubble?.stats().lastFlowTime ?? this.hubbleSince;
-    if (since !== undefined) checkpoint.set(HUBBLE_KEY, { since } satisfies HubblePosition);
+    const resume = this.hubble?.resumePoint() ?? this.hubbleResume;
+    if (resume !== undefined) checkpoint.set(HUBBLE_KEY, resume);
     if (receiver?.attached) checkpoint.set(AGENTS_KEY, receiver.sequences());
   }
 
@@ -216,12 +214,19 @@ export class FlowSources {
     } else if (result.kind === 'lost-events') {
       this.lost.set(source, (this.lost.get(source) ?? 0) + result.count);
       this.options.metrics?.onLostEvents?.(source, result.count);
+    } else if (result.kind === 'skip') {
+      this.options.metrics?.onSkipped?.(source, result.reason);
     }
   }
 
+  /** Streams the namespaces' flows; with no namespace in scope there is nothing to ask for (an empty filter would mean every flow). */
   private startHubble(namespaces: readonly string[]): void {
     const { config, log } = this.options;
     this.hubbleNamespaces = scopeKey(namespaces);
+    if (namespaces.length === 0) {
+      log.info({}, 'no Segmentation yet: the Hubble stream starts with the first one');
+      return;
+    }
     const tls = hubbleUsesTls(config)
       ? {
           ...(config.hubbleTlsCaFile ? { caFile: config.hubbleTlsCaFile } : {}),
@@ -232,11 +237,9 @@ export class FlowSources {
       : undefined;
     this.hubble = new HubbleObserverSource({
       address: config.hubbleAddress!,
-      // No Segmentation yet: nothing is in scope, but an empty whitelist would mean "every flow";
-      // a namespace name that cannot exist keeps the stream open and empty instead.
-      namespaces: namespaces.length > 0 ? namespaces : ['-'],
+      namespaces,
       ...(tls ? { tls } : {}),
-      ...(this.hubbleSince !== undefined ? { since: new Date(Date.parse(this.hubbleSince)) } : {}),
+      ...(this.hubbleResume !== undefined ? { resumeFrom: this.hubbleResume } : {}),
       logger: log,
       // The source logs connects, disconnects, lost events and node status itself.
       sink: (result) => this.hold(() => this.ingest('hubble-grpc', result)),
@@ -249,8 +252,17 @@ export class FlowSources {
     if (!hubble) return;
     this.hubble = undefined;
     await hubble.stop();
-    this.hubbleSince = hubble.stats().lastFlowTime ?? this.hubbleSince;
+    this.hubbleResume = hubble.resumePoint() ?? this.hubbleResume;
   }
+}
+
+/** The stored Hubble resume point, if it is one (anything else: start with new flows). */
+function parseResumePoint(value: unknown): HubbleResumePoint | undefined {
+  if (typeof value !== 'object' || value === null) return undefined;
+  const { since, seen, lostEvents } = value as Record<string, unknown>;
+  if (typeof since !== 'string' || parseTimestampNanos(since) === undefined) return undefined;
+  const strings = (v: unknown) => (Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : []);
+  return { since, seen: strings(seen), lostEvents: strings(lostEvents) };
 }
 
 function scopeKey(namespaces: readonly string[]): string {

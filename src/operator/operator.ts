@@ -101,7 +101,11 @@ export async function runLeaderWork(options: LeaderWorkOptions): Promise<void> {
         let requeue = config.resyncMs;
         let namespaces: string[] | undefined;
         try {
-          ({ requeue, namespaces, stored } = await reconcileAll(ctx, options.metrics));
+          // Listing the Segmentations can fail (API server restarting, 429): try again soon.
+          ({ requeue, namespaces, stored } = await reconcileAll(ctx, options.metrics).catch((e: Error) => {
+            log.error({ err: e.message }, 'reconcile round failed');
+            return { requeue: 2000, namespaces: undefined, stored: false };
+          }));
           if (stored) stored = await checkpoint.flush(positions).then(() => true, (e: Error) => (log.warn({ err: e.message }, 'checkpoint flush failed'), false));
         } finally {
           sources.endRound(stored);
@@ -211,12 +215,21 @@ function livePodsByWorkload(cluster: ClusterCache): Map<string, string> {
   return pods;
 }
 
+/**
+ * Restores every stored TrafficProfile into the learner. Each profile stored the learner's lost-event
+ * count of its time, so the largest is where the count continues (else a restart would report an
+ * incomplete graph as complete).
+ */
 async function restoreProfiles(kube: Kube, learner: Learner): Promise<number> {
   let edges = 0;
+  let lostEvents = 0;
   for (const raw of await kube.list<KubernetesObject>(API_VERSION, 'TrafficProfile')) {
     const parsed = trafficProfileSchema.safeParse(raw);
-    if (parsed.success) edges += restoreProfile(learner, parsed.data.spec);
+    if (!parsed.success) continue;
+    edges += restoreProfile(learner, parsed.data.spec);
+    lostEvents = Math.max(lostEvents, parsed.data.spec.lostEvents);
   }
+  learner.stats.lostEvents = Math.max(learner.stats.lostEvents, lostEvents);
   return edges;
 }
 

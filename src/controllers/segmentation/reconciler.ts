@@ -273,11 +273,12 @@ async function persistProfile(ctx: ReconcileContext, seg: Segmentation, view: Re
   const spec = toProfileSpec(seg.metadata.name, view, ctx.learner.dnsNames, ctx.learner.stats.lostEvents);
   // Keyed by the Segmentation's uid: a re-created Segmentation (its old profile garbage-collected) writes afresh.
   const cacheKey = `${namespace}/${seg.metadata.name}/${seg.metadata.uid ?? ''}`;
-  const content = JSON.stringify({ ...spec, lostEvents: 0 });
+  // lostEvents included: a restart continues the count from the stored profiles.
+  const content = JSON.stringify(spec);
   if (ctx.writtenProfiles?.get(cacheKey) === content) return;
   const existing = await ctx.kube.get<KubernetesObject>(API_VERSION, 'TrafficProfile', namespace, seg.metadata.name);
   const stored = existing ? trafficProfileSchema.safeParse(existing) : undefined;
-  if (stored?.success && JSON.stringify({ ...stored.data.spec, lostEvents: 0 }) === content) {
+  if (stored?.success && JSON.stringify(stored.data.spec) === content) {
     ctx.writtenProfiles?.set(cacheKey, content);
     return;
   }

@@ -74,6 +74,15 @@ export function formatTimestamp(value: unknown): string {
   return `${base}${fraction}Z`;
 }
 
+/** Nanoseconds since the epoch of an RFC 3339 UTC time with up to 9 fraction digits (as {@link formatTimestamp} writes), else undefined. */
+export function parseTimestampNanos(text: string): bigint | undefined {
+  const m = /^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})(?:\.(\d{1,9}))?Z$/.exec(text);
+  if (!m) return undefined;
+  const ms = Date.parse(`${m[1]}Z`);
+  if (Number.isNaN(ms)) return undefined;
+  return BigInt(ms / 1000) * 1_000_000_000n + BigInt((m[2] ?? '').padEnd(9, '0'));
+}
+
 /**
  * Converts a decoded message of type `type` (full name, e.g. `observer.GetFlowsResponse`) to its
  * protojson shape. Fields missing from the plan (none, with the bundled .proto files) are copied.

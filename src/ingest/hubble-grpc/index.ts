@@ -17,10 +17,11 @@ export {
   type HubbleObserverOptions,
   type HubbleObserverSink,
   type HubbleObserverStats,
+  type HubbleResumePoint,
   type HubbleTlsOptions,
 } from './source.js';
 export { namespaceWhitelist, type FlowFilterObject } from './filter.js';
 export { backoffCeiling, backoffDelay, DEFAULT_BACKOFF, type BackoffPolicy } from './backoff.js';
 export { GET_FLOWS_PATH, LOADER_OPTIONS, loadHubbleDefinitions, protoDirCandidates, resolveProtoDir, type HubbleDefinitions } from './definitions.js';
-export { formatTimestamp, timestampFromNanos, timestampNanos, toProtojson } from './convert.js';
+export { formatTimestamp, parseTimestampNanos, timestampFromNanos, timestampNanos, toProtojson } from './convert.js';
 export { flowIdentity, ResumeTracker } from './resume.js';

@@ -2,7 +2,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { backoffCeiling, backoffDelay } from './backoff.js';
-import { formatTimestamp, timestampFromNanos, timestampNanos, toProtojson } from './convert.js';
+import { formatTimestamp, parseTimestampNanos, timestampFromNanos, timestampNanos, toProtojson } from './convert.js';
 import { loadHubbleDefinitions } from './definitions.js';
 import { namespaceWhitelist } from './filter.js';
 import { flowIdentity, ResumeTracker } from './resume.js';
@@ -83,8 +83,41 @@ describe('ResumeTracker', () => {
 
   it('identifies flows by uuid, else by content', () => {
     expect(flowIdentity({ uuid: 'u-1', verdict: 'FORWARDED' })).toBe('uuid:u-1');
-    expect(flowIdentity({ uuid: '', verdict: 'FORWARDED' })).toBe('content:{"uuid":"","verdict":"FORWARDED"}');
+    expect(flowIdentity({ uuid: '', verdict: 'FORWARDED' })).toBe(flowIdentity({ uuid: '', verdict: 'FORWARDED' }));
+    expect(flowIdentity({ uuid: '', verdict: 'FORWARDED' })).not.toBe(flowIdentity({ uuid: '', verdict: 'DROPPED' }));
     expect(flowIdentity({ IP: { source: '10.0.0.1' } })).not.toBe(flowIdentity({ IP: { source: '10.0.0.2' } }));
+  });
+});
+
+describe('ResumeTracker across processes', () => {
+  it('a tracker built from a persisted resume point drops exactly what the previous process delivered at the boundary', () => {
+    const first = new ResumeTracker();
+    first.beginStream();
+    expect(first.flow(100n, 'a')).toBe('new');
+    expect(first.flow(200n, 'b')).toBe('new');
+    expect(first.flow(200n, 'c')).toBe('new');
+    expect(first.lostEvent('lost-1')).toBe('new');
+    const point = first.resumePoint()!;
+    expect(point).toEqual({ since: 200n, seen: ['b', 'c'], lostEvents: ['lost-1'] });
+    // A new process: the server replays from `since` inclusive.
+    const next = new ResumeTracker(point.since, { seen: point.seen, lostEvents: point.lostEvents });
+    next.beginStream();
+    expect(next.since()).toBe(200n);
+    expect([next.flow(200n, 'b'), next.flow(200n, 'c'), next.lostEvent('lost-1'), next.flow(200n, 'd'), next.flow(300n, 'e')]).toEqual(['duplicate', 'duplicate', 'duplicate', 'new', 'new']);
+  });
+
+  it('flow identities stay short without a uuid (they are persisted)', () => {
+    const id = flowIdentity({ time: '2026-01-01T00:00:00.000000001Z', source: { namespace: 'x'.repeat(500) } });
+    expect(id).toMatch(/^sha256:[A-Za-z0-9_-]{43}$/);
+    expect(flowIdentity({ uuid: 'f1' })).toBe('uuid:f1');
+  });
+
+  it('parses RFC 3339 times to the nanosecond, as formatTimestamp writes them', () => {
+    for (const ns of [0n, 1n, 1_767_225_600_045_509_788n, 1_767_225_600_045_000_000n, 1_767_225_600_000_000_000n]) {
+      expect(parseTimestampNanos(formatTimestamp(timestampFromNanos(ns)))).toBe(ns);
+    }
+    expect(parseTimestampNanos('2026-01-01T00:00:00.5Z')).toBe(1_767_225_600_500_000_000n);
+    for (const bad of ['2026-01-01 00:00:00Z', '2026-01-01T00:00:00.1234567890Z', 'yesterday']) expect(parseTimestampNanos(bad)).toBeUndefined();
   });
 });
 

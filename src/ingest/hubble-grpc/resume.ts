@@ -10,7 +10,11 @@
  * Lost-event notices are not time-filtered by Hubble (their timestamp is when the loss was
  * detected), so a resumed stream may repeat the ones that sit after the resume point in the ring;
  * the tracker remembers the most recent ones and drops repeats.
+ *
+ * Across processes: {@link ResumeTracker.resumePoint} is what to persist, and a tracker built from
+ * it continues exactly where the previous process stopped.
  */
+import { createHash } from 'node:crypto';
 
 /** Lost-event identities remembered for de-duplication. */
 const LOST_EVENT_MEMORY = 256;
@@ -26,8 +30,25 @@ export class ResumeTracker {
   private resume: { readonly since: bigint; readonly seen: ReadonlySet<string> } | undefined;
   private readonly lostEvents = new Set<string>();
 
-  constructor(initialSince?: bigint) {
-    if (initialSince !== undefined) this.newest = initialSince;
+  /**
+   * `initial`: where a previous process stopped (persisted {@link ResumeTracker.resumePoint}), so the
+   * first stream of a new process drops the boundary flows and lost-event notices it already counted.
+   */
+  constructor(initialSince?: bigint, initial: { readonly seen?: Iterable<string>; readonly lostEvents?: Iterable<string> } = {}) {
+    if (initialSince !== undefined) {
+      this.newest = initialSince;
+      this.atNewest = new Set(initial.seen ?? []);
+    }
+    for (const key of initial.lostEvents ?? []) this.lostEvents.add(key);
+  }
+
+  /**
+   * What a new process needs to resume exactly: the newest flow time, the identities of the flows
+   * seen at it, and the most recent lost-event notices (at most `lostEventLimit`).
+   */
+  resumePoint(lostEventLimit = 32): { since: bigint; seen: string[]; lostEvents: string[] } | undefined {
+    if (this.newest === undefined) return undefined;
+    return { since: this.newest, seen: [...this.atNewest], lostEvents: [...this.lostEvents].slice(-lostEventLimit) };
   }
 
   /** The `since` for the next request (the newest flow time seen), if any. */
@@ -76,12 +97,13 @@ export class ResumeTracker {
 }
 
 /**
- * A flow's identity: its `uuid` when the server sets one (Hubble does since Cilium 1.11), else its
- * whole decoded content (time, addresses, ports, endpoints, observation point, ...), which tells
- * apart every two flows that differ in anything hivewall could see.
+ * A flow's identity: its `uuid` when the server sets one (Hubble does since Cilium 1.11), else a
+ * SHA-256 of its whole decoded content (time, addresses, ports, endpoints, observation point, ...),
+ * which tells apart every two flows that differ in anything hivewall could see. Short either way,
+ * because the identities at the resume point are persisted.
  */
 export function flowIdentity(flow: Record<string, unknown>): string {
   const uuid = flow['uuid'];
   if (typeof uuid === 'string' && uuid !== '') return `uuid:${uuid}`;
-  return `content:${JSON.stringify(flow)}`;
+  return `sha256:${createHash('sha256').update(JSON.stringify(flow)).digest('base64url')}`;
 }

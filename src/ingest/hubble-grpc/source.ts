@@ -25,7 +25,7 @@ import type { Logger } from 'pino';
 import type { ParseResult, SkipReason } from '../../domain/flow.js';
 import { hubbleValueResult } from '../hubble/parse.js';
 import { backoffDelay, type BackoffPolicy } from './backoff.js';
-import { formatTimestamp, timestampFromNanos, timestampNanos, toProtojson } from './convert.js';
+import { formatTimestamp, parseTimestampNanos, timestampFromNanos, timestampNanos, toProtojson } from './convert.js';
 import { loadHubbleDefinitions, type HubbleDefinitions } from './definitions.js';
 import { namespaceWhitelist, type FlowFilterObject } from './filter.js';
 import { flowIdentity, ResumeTracker } from './resume.js';
@@ -80,6 +80,12 @@ export interface HubbleObserverOptions {
   readonly onEvent?: (event: HubbleObserverEvent) => void;
   /** `since` of the first request (e.g. the last flow time persisted with the graph); default: new flows only. */
   readonly since?: Date;
+  /**
+   * Where a previous process stopped ({@link HubbleObserverSource.resumePoint}, persisted): takes
+   * precedence over `since`; the first request asks from exactly that nanosecond and drops the flows
+   * and lost-event notices that process had already delivered.
+   */
+  readonly resumeFrom?: HubbleResumePoint;
   readonly backoff?: BackoffPolicy;
   /** A connection attempt that is not READY after this long is abandoned (default 10 s). */
   readonly connectTimeoutMs?: number;
@@ -95,6 +101,15 @@ export interface HubbleObserverOptions {
   /** Uniform in [0, 1); default Math.random. */
   readonly random?: () => number;
   readonly clock?: HubbleClock;
+}
+
+/** A persisted resume position: RFC 3339 time with nanoseconds, and identities already delivered. */
+export interface HubbleResumePoint {
+  readonly since: string;
+  /** {@link flowIdentity} of the flows delivered at exactly `since`. */
+  readonly seen: readonly string[];
+  /** The most recent lost-event notices delivered (their identities). */
+  readonly lostEvents?: readonly string[];
 }
 
 export interface HubbleObserverError {
@@ -202,8 +217,13 @@ export class HubbleObserverSource {
     this.clock = options.clock ?? systemClock;
     this.random = options.random ?? Math.random;
     this.whitelist = namespaceWhitelist(options.namespaces ?? []);
-    const since = options.since;
-    this.tracker = new ResumeTracker(since === undefined ? undefined : BigInt(since.getTime()) * 1_000_000n);
+    const resumeNanos = options.resumeFrom === undefined ? undefined : parseTimestampNanos(options.resumeFrom.since);
+    if (resumeNanos !== undefined) {
+      this.tracker = new ResumeTracker(resumeNanos, { seen: options.resumeFrom!.seen, lostEvents: options.resumeFrom!.lostEvents ?? [] });
+    } else {
+      const since = options.since;
+      this.tracker = new ResumeTracker(since === undefined ? undefined : BigInt(since.getTime()) * 1_000_000n);
+    }
   }
 
   /** Starts streaming (idempotent). Loading the .proto files may throw here; everything after is retried. */
@@ -232,6 +252,13 @@ export class HubbleObserverSource {
     const done = new Promise<void>((resolve) => this.stopWaiters.push(resolve));
     attempt.call.cancel();
     return done;
+  }
+
+  /** Where this source stands, to persist and hand to the next process as `resumeFrom`. */
+  resumePoint(): HubbleResumePoint | undefined {
+    const point = this.tracker.resumePoint();
+    if (point === undefined) return undefined;
+    return { since: formatTimestamp(timestampFromNanos(point.since)), seen: point.seen, lostEvents: point.lostEvents };
   }
 
   stats(): HubbleObserverStats {

@@ -5,6 +5,7 @@
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
@@ -64,6 +65,8 @@ export interface RunningHubbleServer {
   requests(): Record<string, unknown>[];
   /** Resolves when an event matching `predicate` has been printed. */
   waitFor(predicate: (event: ServerEvent) => boolean, timeoutMs?: number): Promise<ServerEvent>;
+  /** Lets a feed held by {@link HubbleServerOptions.holdAfter} go on (SIGUSR1). */
+  resume(): void;
   stop(): Promise<void>;
 }
 
@@ -72,13 +75,18 @@ export interface HubbleServerOptions {
   readonly preload?: boolean;
   readonly disconnectAfter?: readonly number[];
   readonly intervalMs?: number;
+  /** Listen address (default `127.0.0.1:0`, a random port), e.g. one from {@link unusedPort}. */
+  readonly listen?: string;
+  /** Feed only the first N scenario lines until {@link RunningHubbleServer.resume} (prints `held`, `resumed`, `fed`). */
+  readonly holdAfter?: number;
   readonly tls?: { readonly cert: string; readonly key: string; readonly clientCa?: string };
 }
 
-/** Starts the server on 127.0.0.1 with a random port and waits for it to listen. */
+/** Starts the server (by default on 127.0.0.1 with a random port) and waits for it to listen. */
 export async function startHubbleServer(binary: string, options: HubbleServerOptions): Promise<RunningHubbleServer> {
-  const args = ['-listen', '127.0.0.1:0', '-scenario', options.scenario];
+  const args = ['-listen', options.listen ?? '127.0.0.1:0', '-scenario', options.scenario];
   if (options.preload === true) args.push('-preload');
+  if (options.holdAfter !== undefined) args.push('-hold-after', String(options.holdAfter));
   if (options.disconnectAfter !== undefined) args.push('-disconnect-after', options.disconnectAfter.join(','));
   if (options.intervalMs !== undefined) args.push('-interval', `${options.intervalMs}ms`);
   if (options.tls !== undefined) {
@@ -138,6 +146,9 @@ export async function startHubbleServer(binary: string, options: HubbleServerOpt
     events,
     requests: () => events.filter((e) => e.event === 'request').map((e) => e['request'] as Record<string, unknown>),
     waitFor,
+    resume: () => {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGUSR1');
+    },
     stop: async () => {
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
       await exited;
@@ -174,6 +185,18 @@ export async function generateCerts(binary: string): Promise<TestCerts> {
     serverName,
     cleanup: () => rm(dir, { recursive: true, force: true }),
   };
+}
+
+/** A 127.0.0.1 port nobody listens on right now (bound, then closed). */
+export function unusedPort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const probe = createServer();
+    probe.once('error', reject);
+    probe.listen(0, '127.0.0.1', () => {
+      const address = probe.address();
+      probe.close(() => (typeof address === 'object' && address !== null ? resolve(address.port) : reject(new Error('no port'))));
+    });
+  });
 }
 
 /** Polls `condition` every 10 ms until it holds, or rejects after `timeoutMs`. */
