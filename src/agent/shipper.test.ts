@@ -1,10 +1,13 @@
+import https from 'node:https';
 import { createServer } from 'node:net';
-import { afterEach, describe, expect, it } from 'vitest';
+import type { TLSSocket } from 'node:tls';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { EdgeStore } from '../domain/edge-store.js';
 import type { ParseResult } from '../domain/flow.js';
 import { IdentityResolver } from '../domain/identity.js';
 import { FakeClock, flushPromises } from '../runtime/fake-clock.js';
 import { captureLogger } from '../runtime/testing.js';
+import { issueCa, issueLeaf, receiverDnsNames, type KeyPairPem } from '../operator/receiver-tls.js';
 import { deploymentPod, endpoint, flow, inventory } from '../testing/builders.js';
 import { EdgeAggregator } from './aggregator.js';
 import { AGENT_USERNAME } from './rbac.js';
@@ -232,5 +235,101 @@ describe('Shipper over HTTP to a real EdgeReceiver', () => {
     expect(shipper.stats.outcomes.unauthorized).toBe(1);
     expect(receiver.stats.requests.unauthenticated).toBe(1);
     expect(aggregator.bufferedConnections()).toBe(1);
+  });
+});
+
+describe('httpTransport over HTTPS: servername (kubeconfig\'s tls-server-name)', () => {
+  // The operator's receiver certificate names the Service, never the address an agent may dial.
+  const SERVICE_NAME = 'hivewall-operator.hivewall-system.svc';
+  let ca: KeyPairPem;
+  let leaf: KeyPairPem;
+  let otherCa: KeyPairPem;
+  beforeAll(async () => {
+    const now = new Date();
+    ca = await issueCa({ now, validityMs: 86_400_000 });
+    leaf = await issueLeaf({ ca, dnsNames: receiverDnsNames('hivewall-operator', 'hivewall-system'), now, validityMs: 86_400_000 });
+    otherCa = await issueCa({ now, validityMs: 86_400_000 });
+  });
+
+  /** A TLS EdgeReceiver on 127.0.0.1 serving `leaf`; records the SNI of every TLS connection. */
+  async function tlsReceiver() {
+    const log = captureLogger();
+    const store = new EdgeStore();
+    const receiver = new EdgeReceiver({
+      authenticator: { authenticate: async (t) => (t === 'agent' ? { authenticated: true, username: AGENT_USERNAME, groups: [], extra: {} } : { authenticated: false }) },
+      store, logger: log.logger,
+    });
+    const server = new EdgeReceiverServer({ receiver, host: '127.0.0.1', port: 0, tls: { cert: leaf.cert, key: leaf.key }, logger: log.logger });
+    const { url, port } = await server.listen();
+    stops.push(() => server.close());
+    return { receiver, store, url, port };
+  }
+
+  async function ship(url: string, transport: Transport) {
+    const aggregator = new EdgeAggregator({ identity: new IdentityResolver(cluster) });
+    const shipper = new Shipper({ aggregator, controllerUrl: url, node: 'node-a', token: async () => 'agent', logger: captureLogger().logger, transport, clock: new FakeClock(), timeoutMs: 5_000 });
+    aggregator.ingest(conn(3, 4));
+    aggregator.ingest(conn(3, 4));
+    return { ok: await shipper.shipOnce(), shipper, aggregator };
+  }
+
+  it('verifies the certificate against servername and sends it as SNI, while connecting to the URL\'s address', async () => {
+    const { url, store } = await tlsReceiver();
+    expect(url).toMatch(/^https:\/\/127\.0\.0\.1:\d+$/);
+    const { ok, shipper } = await ship(url, httpTransport({ ca: ca.cert, servername: SERVICE_NAME }));
+    expect(shipper.stats.lastError).toBeUndefined();
+    expect(ok).toBe(true);
+    expect([...store.edges()].map((e) => `${e.client} -> ${e.server} ${e.port}/${e.protocol} x${e.count}`)).toEqual(['wl:shop/Deployment/app3 -> wl:shop/Deployment/app4 8080/TCP x2']);
+  });
+
+  it('sends servername as SNI (the server sees it)', async () => {
+    const seen: (string | false | null)[] = [];
+    const server = https.createServer({ cert: leaf.cert, key: leaf.key }, (req, res) => {
+      seen.push((req.socket as TLSSocket).servername);
+      res.writeHead(200, { 'Content-Type': 'application/json' });
+      res.end(JSON.stringify({ ack: 1, applied: 0 }));
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    stops.push(() => new Promise<void>((resolve) => { server.close(() => resolve()); server.closeAllConnections(); }));
+    const { port } = server.address() as { port: number };
+    const res = await httpTransport({ ca: ca.cert, servername: SERVICE_NAME })({ url: `https://127.0.0.1:${port}/v1/edges`, headers: {}, body: '{}', timeoutMs: 5_000 });
+    expect(res.status).toBe(200);
+    expect(seen).toEqual([SERVICE_NAME]);
+  });
+
+  it.each([
+    ['no servername: the certificate does not name 127.0.0.1', {}, 'ERR_TLS_CERT_ALTNAME_INVALID'],
+    ['a servername the certificate does not carry', { servername: 'hivewall-operator.other-namespace.svc' }, 'ERR_TLS_CERT_ALTNAME_INVALID'],
+  ] as const)('refuses the receiver with the right CA but %s: kept for retry', async (_name, extra, code) => {
+    const { url, receiver } = await tlsReceiver();
+    const { ok, shipper, aggregator } = await ship(url, httpTransport({ ca: ca.cert, ...extra }));
+    expect(ok).toBe(false);
+    expect(shipper.stats.outcomes.retry).toBe(1);
+    expect(shipper.stats.lastError).toContain(code);
+    expect(aggregator.bufferedConnections()).toBe(2);
+    expect(receiver.stats.requests.accepted).toBe(0);
+  });
+
+  it('servername does not stand in for trust: a certificate from another CA is refused', async () => {
+    const { url, receiver } = await tlsReceiver();
+    const { ok, shipper } = await ship(url, httpTransport({ ca: otherCa.cert, servername: SERVICE_NAME }));
+    expect(ok).toBe(false);
+    expect(shipper.stats.lastError).toMatch(/UNABLE_TO_VERIFY_LEAF_SIGNATURE|unable to verify|self[- ]signed/i);
+    expect(receiver.stats.requests.accepted).toBe(0);
+  });
+
+  it('is ignored for http:// URLs', async () => {
+    const store = new EdgeStore();
+    const log = captureLogger();
+    const receiver = new EdgeReceiver({
+      authenticator: { authenticate: async () => ({ authenticated: true, username: AGENT_USERNAME, groups: [], extra: {} }) },
+      store, logger: log.logger,
+    });
+    const server = new EdgeReceiverServer({ receiver, host: '127.0.0.1', port: 0, logger: log.logger });
+    const { url } = await server.listen();
+    stops.push(() => server.close());
+    const { ok } = await ship(url, httpTransport({ servername: SERVICE_NAME }));
+    expect(ok).toBe(true);
+    expect(receiver.stats.requests.accepted).toBe(1);
   });
 });

@@ -41,6 +41,13 @@ export type Transport = (request: TransportRequest) => Promise<TransportResponse
 export interface HttpTransportOptions {
   /** PEM CA bundle to verify an HTTPS controller (e.g. the service CA); default: the system's. */
   readonly ca?: string | Buffer;
+  /**
+   * The name the controller's certificate must carry, sent as SNI, instead of the URL's host (like
+   * kubeconfig's `tls-server-name`): for a controller reached by an address or a name its
+   * certificate does not list, e.g. `https://10.96.0.20:8443` with a certificate for
+   * `hivewall-operator.hivewall-system.svc`. Only for https URLs; the URL still says where to connect.
+   */
+  readonly servername?: string;
   /** Largest response body read. Default 64 KiB. */
   readonly maxResponseBytes?: number;
 }
@@ -48,7 +55,9 @@ export interface HttpTransportOptions {
 /** node:http / node:https, chosen by the URL's scheme, keep-alive, with a hard timeout. */
 export function httpTransport(opts: HttpTransportOptions = {}): Transport {
   const httpAgent = new http.Agent({ keepAlive: true, maxSockets: 2 });
-  const httpsAgent = new https.Agent({ keepAlive: true, maxSockets: 2, ...(opts.ca ? { ca: opts.ca } : {}) });
+  // `servername` is both the SNI sent and the name node:tls verifies the certificate against
+  // (tls.checkServerIdentity(servername, cert)); on the Agent it also keys the connection pool.
+  const httpsAgent = new https.Agent({ keepAlive: true, maxSockets: 2, ...(opts.ca ? { ca: opts.ca } : {}), ...(opts.servername ? { servername: opts.servername } : {}) });
   const maxResponse = opts.maxResponseBytes ?? 64 * 1024;
   return (request) => new Promise<TransportResponse>((resolve, reject) => {
     const url = new URL(request.url);
@@ -57,6 +66,7 @@ export function httpTransport(opts: HttpTransportOptions = {}): Transport {
       method: 'POST',
       headers: { ...request.headers, 'Content-Length': Buffer.byteLength(request.body) },
       agent: secure ? httpsAgent : httpAgent,
+      ...(secure && opts.servername ? { servername: opts.servername } : {}),
       timeout: request.timeoutMs,
     }, (res) => {
       const chunks: Buffer[] = [];

@@ -24,6 +24,7 @@ export interface AgentFlags {
   readonly tokenFile?: string;
   readonly kubeconfig?: string;
   readonly controllerCaFile?: string;
+  readonly controllerServerName?: string;
   readonly dumpIntervalMs?: string;
   readonly shipIntervalMs?: string;
   readonly inventoryRefreshMs?: string;
@@ -45,6 +46,12 @@ export const agentConfigSchema = z.object({
   tokenFile: z.string().min(1).default(DEFAULT_TOKEN_FILE),
   kubeconfig: z.string().min(1).optional(),
   controllerCaFile: z.string().min(1).optional(),
+  /**
+   * The name to verify the controller's certificate against and send as SNI instead of the URL's
+   * host (kubeconfig's `tls-server-name`), e.g. `hivewall-operator.hivewall-system.svc` when the
+   * agent dials the Service's ClusterIP or a forwarded port.
+   */
+  controllerServerName: z.string().regex(/^[A-Za-z0-9]([A-Za-z0-9.-]{0,251}[A-Za-z0-9])?$/, 'must be a DNS name').optional(),
   dumpIntervalMs: int(0).default(60_000),
   shipIntervalMs: int(100).default(10_000),
   inventoryRefreshMs: int(100).default(2_000),
@@ -68,6 +75,7 @@ export function agentConfig(flags: AgentFlags, env: NodeJS.ProcessEnv): AgentCon
     tokenFile: pick(flags.tokenFile, 'HIVEWALL_TOKEN_FILE'),
     kubeconfig: pick(flags.kubeconfig, 'KUBECONFIG'),
     controllerCaFile: pick(flags.controllerCaFile, 'HIVEWALL_CONTROLLER_CA_FILE'),
+    controllerServerName: pick(flags.controllerServerName, 'HIVEWALL_CONTROLLER_SERVER_NAME'),
     dumpIntervalMs: pick(flags.dumpIntervalMs, 'HIVEWALL_DUMP_INTERVAL_MS'),
     shipIntervalMs: pick(flags.shipIntervalMs, 'HIVEWALL_SHIP_INTERVAL_MS'),
     inventoryRefreshMs: pick(flags.inventoryRefreshMs, 'HIVEWALL_INVENTORY_REFRESH_MS'),
@@ -116,7 +124,7 @@ export async function startAgent(config: AgentConfig, io: CliIo, opts: { readonl
     inventoryRefreshMs: config.inventoryRefreshMs,
     retentionMs: config.retentionMs,
     maxBufferedEdges: config.maxBufferedEdges,
-    transport: httpTransport(ca ? { ca } : {}),
+    transport: httpTransport({ ...(ca ? { ca } : {}), ...(config.controllerServerName ? { servername: config.controllerServerName } : {}) }),
   });
 
   const metrics = createMetrics();
@@ -126,7 +134,7 @@ export async function startAgent(config: AgentConfig, io: CliIo, opts: { readonl
   const health = new HealthServer({ host: config.bindAddress, port: config.healthPort, registry: metrics.registry, logger: log });
   for (const [name, check] of Object.entries(agent.checks())) health.addReadyCheck(name, check);
   const bound = await health.listen();
-  log.info({ healthPort: bound.port, controller: config.controllerUrl, prefix }, 'agent starting');
+  log.info({ healthPort: bound.port, controller: config.controllerUrl, ...(config.controllerServerName ? { serverName: config.controllerServerName } : {}), prefix }, 'agent starting');
   void agent.start();
 
   let resolveDone: () => void = () => {};

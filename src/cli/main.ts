@@ -98,6 +98,7 @@ export function buildProgram(io: CliIo): Command {
     .option('--token-file <file>', 'ServiceAccount token sent as Bearer (default /var/run/secrets/kubernetes.io/serviceaccount/token)')
     .option('--kubeconfig <file>', 'kubeconfig file (default: $KUBECONFIG, else in-cluster service account)')
     .option('--controller-ca-file <file>', 'CA bundle to verify an https controller URL')
+    .option('--controller-server-name <name>', 'name to verify the controller\'s certificate against and send as SNI instead of the URL\'s host (default $HIVEWALL_CONTROLLER_SERVER_NAME)')
     .option('--dump-interval-ms <n>', 'full conntrack table dump period (default 60000; 0: only at start)')
     .option('--ship-interval-ms <n>', 'push edge deltas this often (default 10000)')
     .option('--inventory-refresh-ms <n>', 'rebuild identity from the watched objects this often when they changed (default 2000)')

@@ -27,13 +27,17 @@
 // that call has taken its reader position), one line every -interval, as if the flows were
 // observed live; -preload puts it in the ring before serving. -disconnect-after N1,N2,... aborts
 // the i-th GetFlows call with UNAVAILABLE after it has sent Ni messages (0: never), so a client's
-// resume can be exercised.
+// resume can be exercised. -hold-after N stops feeding after the first N lines until the server gets
+// SIGUSR1 (a SIGUSR1 that comes earlier is remembered), so a test can act at a known point of a live
+// stream (e.g. restart the client) and then let the rest of the scenario follow.
 //
 // stdout carries one JSON object per line for the test harness: {"event":"listening","address":...},
 // {"event":"request","call":n,"request":{...}} (the request as the server decoded it, protojson
-// with proto field names), {"event":"disconnect",...}, {"event":"end",...}.
+// with proto field names), {"event":"disconnect",...}, {"event":"end",...}, and from the feeder
+// {"event":"held","after":N}, {"event":"resumed","after":N}, {"event":"fed","events":n} (all lines
+// are in the ring).
 //
-//	hubble-server -scenario flows.jsonl [-listen 127.0.0.1:0] [-preload] [-interval 0]
+//	hubble-server -scenario flows.jsonl [-listen 127.0.0.1:0] [-preload] [-interval 0] [-hold-after N]
 //	              [-disconnect-after 4,0] [-tls-cert c.pem -tls-key k.pem [-tls-client-ca ca.pem]]
 //	hubble-server gencerts -dir DIR [-server-name relay.hubble.test]
 package main
@@ -155,6 +159,8 @@ type server struct {
 	scenario        []*event
 	interval        time.Duration
 	disconnectAfter []int
+	holdAfter       int            // feed only this many lines until resume (0: no hold)
+	resume          chan os.Signal // SIGUSR1
 	feedOnce        sync.Once
 	feedCtx         context.Context
 
@@ -165,6 +171,15 @@ type server struct {
 func (s *server) feed() {
 	go func() {
 		for i, e := range s.scenario {
+			if s.holdAfter > 0 && i == s.holdAfter {
+				s.out.emit(map[string]any{"event": "held", "after": i})
+				select {
+				case <-s.resume:
+				case <-s.feedCtx.Done():
+					return
+				}
+				s.out.emit(map[string]any{"event": "resumed", "after": i})
+			}
 			if i > 0 && s.interval > 0 {
 				select {
 				case <-time.After(s.interval):
@@ -174,6 +189,7 @@ func (s *server) feed() {
 			}
 			s.ring.append(e)
 		}
+		s.out.emit(map[string]any{"event": "fed", "events": len(s.scenario)})
 	}()
 }
 
@@ -503,6 +519,7 @@ func run() error {
 	preload := flag.Bool("preload", false, "put the whole scenario in the ring before serving")
 	interval := flag.Duration("interval", 0, "delay between scenario lines when fed live")
 	disconnect := flag.String("disconnect-after", "", "comma-separated: abort the i-th GetFlows call after that many messages (0: never)")
+	holdAfter := flag.Int("hold-after", 0, "feed only the first N scenario lines, the rest after SIGUSR1 (0: no hold)")
 	certFile := flag.String("tls-cert", "", "server certificate (PEM); enables TLS")
 	keyFile := flag.String("tls-key", "", "server private key (PEM)")
 	clientCA := flag.String("tls-client-ca", "", "CA bundle (PEM) to require and verify client certificates (mTLS)")
@@ -518,6 +535,12 @@ func run() error {
 	if err != nil {
 		return err
 	}
+	if *holdAfter < 0 || (*holdAfter > 0 && *preload) {
+		return errors.New("-hold-after needs a positive count and live feeding (not -preload)")
+	}
+	// Registered before "listening" is printed: SIGUSR1 would otherwise end the process.
+	resume := make(chan os.Signal, 1)
+	signal.Notify(resume, syscall.SIGUSR1)
 
 	ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer cancel()
@@ -536,6 +559,8 @@ func run() error {
 		scenario:        scenario,
 		interval:        *interval,
 		disconnectAfter: counts,
+		holdAfter:       *holdAfter,
+		resume:          resume,
 		feedCtx:         ctx,
 	}
 	if *preload {
