@@ -47,6 +47,20 @@ function describe(error: unknown): string {
   return error instanceof Error ? error.message.split('\n')[0]! : String(error);
 }
 
+/** The Retry-After of a throttled response in ms (1 s when absent, at most 5 s). */
+function retryAfterMs(error: unknown): number {
+  const headers = (error as { headers?: Record<string, string | string[] | undefined> }).headers ?? {};
+  const value = headers['retry-after'] ?? headers['Retry-After'];
+  const seconds = Number(Array.isArray(value) ? value[0] : value);
+  return Number.isFinite(seconds) && seconds >= 0 ? Math.min(5_000, seconds * 1_000) : 1_000;
+}
+
+/** For reads and deletes: "not found" is an answer (undefined), not an error. */
+function absentIf404(error: unknown): undefined {
+  if (statusOf(error) === 404) return undefined;
+  throw error;
+}
+
 export function statusOf(error: unknown): number | undefined {
   const code = (error as { code?: unknown }).code;
   return typeof code === 'number' ? code : undefined;
@@ -67,11 +81,23 @@ export class Kube {
     this.core = config.makeApiClient(CoreV1Api);
   }
 
+  /**
+   * Runs one API call. A 429 (the API server's priority and fairness, or storage re-initializing
+   * after a CRD change) was not processed, so it is retried after the server's Retry-After (capped
+   * at 5 s), up to 3 times, as client-go does; anything else becomes a {@link KubeError}.
+   */
   private async call<T>(operation: string, object: string, fn: () => Promise<T>): Promise<T> {
-    try {
-      return await fn();
-    } catch (error) {
-      throw new KubeError(operation, object, statusOf(error), error);
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await fn();
+      } catch (error) {
+        const status = statusOf(error);
+        if (status === 429 && attempt < 3) {
+          await new Promise((resolve) => setTimeout(resolve, retryAfterMs(error)));
+          continue;
+        }
+        throw new KubeError(operation, object, status, error);
+      }
     }
   }
 
@@ -94,12 +120,8 @@ export class Kube {
   }
 
   async get<T extends KubernetesObject>(apiVersion: string, kind: string, namespace: string, name: string): Promise<T | undefined> {
-    try {
-      return await this.objects.read<T>({ apiVersion, kind, metadata: { namespace, name } } as Parameters<KubernetesObjectApi['read']>[0] & T);
-    } catch (error) {
-      if (statusOf(error) === 404) return undefined;
-      throw new KubeError('get', `${kind} ${namespace}/${name}`, statusOf(error), error);
-    }
+    return this.call('get', `${kind} ${namespace}/${name}`, () =>
+      this.objects.read<T>({ apiVersion, kind, metadata: { namespace, name } } as Parameters<KubernetesObjectApi['read']>[0] & T).catch(absentIf404));
   }
 
   async create<T extends KubernetesObject>(object: T): Promise<T> {
@@ -140,11 +162,7 @@ export class Kube {
 
   async delete(object: KubernetesObject): Promise<void> {
     this.writes++;
-    try {
-      await this.objects.delete(object);
-    } catch (error) {
-      if (statusOf(error) !== 404) throw new KubeError('delete', label(object), statusOf(error), error);
-    }
+    await this.call('delete', label(object), () => this.objects.delete(object).catch(absentIf404));
   }
 
   /** JSON merge patch of a custom resource's status subresource. */
