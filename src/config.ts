@@ -42,8 +42,10 @@ export const configSchema = z.object({
   leaseDurationSeconds: z.number().int().min(2).default(15),
   /** How often every Segmentation is reconciled even without events (ms). */
   resyncMs: z.number().int().min(100).default(10_000),
-  /** How often the cluster inventory is re-listed (ms). */
-  inventoryRefreshMs: z.number().int().min(100).default(15_000),
+  /** How often identity is rebuilt from the watched cluster objects when they changed (ms). */
+  inventoryRefreshMs: z.number().int().min(100).default(2_000),
+  /** The leader's work starts only once the cluster inventory is listed; it gives up (and retries) after this long (ms). */
+  inventorySyncTimeoutMs: z.number().int().min(100).default(60_000),
   /** Poll period of the flow file (ms). */
   flowPollMs: z.number().int().min(10).default(500),
   healthPort: z.number().int().min(0).max(65535).default(8081),

@@ -1,6 +1,6 @@
 /**
  * The agent's view of the cluster for identity: the kinds of {@link AGENT_IDENTITY_KINDS}, kept
- * current by list+watch informers (one per kind, cluster-wide) and turned into a
+ * current by list+watch informers (../k8s/cluster-informers.ts) and turned into a
  * {@link ClusterInventory} by the same InventoryBuilder the offline snapshot path and the operator
  * use — one set of identity rules everywhere.
  *
@@ -11,8 +11,8 @@ import type { KubeConfig, KubernetesObject } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import type { ClusterInventory } from '../domain/inventory.js';
 import { InventoryBuilder } from '../ingest/cluster-snapshot.js';
-import { Informer } from '../runtime/informer.js';
-import { kubeListerWatcher, resourcePath, type ListerWatcher } from '../runtime/list-watch.js';
+import { ClusterInformers } from '../k8s/cluster-informers.js';
+import type { ListerWatcher } from '../runtime/list-watch.js';
 import { AGENT_IDENTITY_KINDS } from './rbac.js';
 
 /** Where the agent's inventory comes from (informers in production, a fixed one in tests). */
@@ -61,16 +61,6 @@ export class StaticInventorySource implements InventorySource {
   }
 }
 
-/** `apps/v1` → group `apps`, version `v1`; `v1` → core. */
-function splitApiVersion(apiVersion: string): { group: string; version: string } {
-  const slash = apiVersion.indexOf('/');
-  return slash < 0 ? { group: '', version: apiVersion } : { group: apiVersion.slice(0, slash), version: apiVersion.slice(slash + 1) };
-}
-
-const PLURALS: Readonly<Record<string, string>> = {
-  Pod: 'pods', Service: 'services', Node: 'nodes', EndpointSlice: 'endpointslices', ReplicaSet: 'replicasets', Job: 'jobs',
-};
-
 export interface InformerInventoryOptions {
   readonly logger: Logger;
   /** Builds the list/watch seam of one kind (default: client-node with `kubeConfig`). */
@@ -78,49 +68,31 @@ export interface InformerInventoryOptions {
   readonly kubeConfig?: KubeConfig;
 }
 
-/** One informer per agent identity kind. */
+/** One informer per agent identity kind (see ../k8s/cluster-informers.ts). */
 export class InformerInventorySource implements InventorySource {
-  version = 0;
-  readonly #informers: { apiVersion: string; kind: string; informer: Informer<KubernetesObject> }[] = [];
+  readonly #informers: ClusterInformers;
 
   constructor(opts: InformerInventoryOptions) {
-    for (const [apiVersion, kind] of AGENT_IDENTITY_KINDS) {
-      const plural = PLURALS[kind];
-      if (!plural) throw new Error(`no plural known for ${kind}`);
-      const listerWatcher = opts.listerWatcher?.(apiVersion, kind)
-        ?? kubeListerWatcher<KubernetesObject>(requireKubeConfig(opts.kubeConfig), resourcePath({ ...splitApiVersion(apiVersion), plural }));
-      const informer = new Informer<KubernetesObject>({ name: plural, listerWatcher, logger: opts.logger.child({ component: 'inventory' }) });
-      const bump = () => {
-        this.version++;
-      };
-      informer.addEventHandler({ onAdd: bump, onUpdate: (a, b) => { if (a !== b) bump(); }, onDelete: bump });
-      this.#informers.push({ apiVersion, kind, informer });
-    }
+    this.#informers = new ClusterInformers({ kinds: AGENT_IDENTITY_KINDS, ...opts });
+  }
+
+  get version(): number {
+    return this.#informers.version;
   }
 
   start(): void {
-    for (const { informer } of this.#informers) informer.start();
+    this.#informers.start();
   }
 
-  async stop(): Promise<void> {
-    await Promise.all(this.#informers.map(({ informer }) => informer.stop()));
+  stop(): Promise<void> {
+    return this.#informers.stop();
   }
 
   synced(): boolean {
-    return this.#informers.every(({ informer }) => informer.hasSynced());
+    return this.#informers.synced();
   }
 
   inventory(): ClusterInventory {
-    const objects: KubernetesObject[] = [];
-    for (const { apiVersion, kind, informer } of this.#informers) {
-      // Items of a list carry no kind of their own; the builder needs it.
-      for (const object of informer.list()) objects.push({ ...object, apiVersion, kind });
-    }
-    return inventoryFromObjects(objects);
+    return inventoryFromObjects(this.#informers.objects());
   }
-}
-
-function requireKubeConfig(kubeConfig: KubeConfig | undefined): KubeConfig {
-  if (!kubeConfig) throw new Error('InformerInventorySource needs a kubeConfig or a listerWatcher');
-  return kubeConfig;
 }

@@ -41,6 +41,7 @@ export interface OperatorFlags {
   readonly leaseDurationSeconds?: string;
   readonly resyncMs?: string;
   readonly inventoryRefreshMs?: string;
+  readonly inventorySyncTimeoutMs?: string;
   readonly flowPollMs?: string;
   readonly healthPort?: string;
   readonly bindAddress?: string;
@@ -74,6 +75,7 @@ export function operatorConfig(flags: OperatorFlags, env: NodeJS.ProcessEnv): Co
     leaseDurationSeconds: pick(num(flags.leaseDurationSeconds), 'HIVEWALL_LEASE_DURATION_SECONDS', Number),
     resyncMs: pick(num(flags.resyncMs), 'HIVEWALL_RESYNC_MS', Number),
     inventoryRefreshMs: pick(num(flags.inventoryRefreshMs), 'HIVEWALL_INVENTORY_REFRESH_MS', Number),
+    inventorySyncTimeoutMs: pick(num(flags.inventorySyncTimeoutMs), 'HIVEWALL_INVENTORY_SYNC_TIMEOUT_MS', Number),
     flowPollMs: pick(num(flags.flowPollMs), 'HIVEWALL_FLOW_POLL_MS', Number),
     healthPort: pick(num(flags.healthPort), 'HIVEWALL_HEALTH_PORT', Number),
     bindAddress: pick(flags.bindAddress, 'HIVEWALL_BIND_ADDRESS', String),

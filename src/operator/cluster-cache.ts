@@ -1,18 +1,22 @@
 /**
  * What the operator knows about the cluster for identity and audit: the objects
- * `hivewall learn --cluster` reads from a snapshot, listed live from the API server and refreshed
- * periodically. It feeds the same InventoryBuilder as the offline path, so identity rules are
- * shared, and keeps the raw objects for the policy simulator's cluster model.
+ * `hivewall learn --cluster` reads from a snapshot, kept current by list+watch informers
+ * (../k8s/cluster-informers.ts) and rebuilt when they changed. It feeds the same InventoryBuilder
+ * as the offline path, so identity rules are shared, and keeps the raw objects for the policy
+ * simulator's cluster model.
  */
-import type { KubernetesObject } from '@kubernetes/client-node';
+import type { KubeConfig } from '@kubernetes/client-node';
+import type { Logger } from 'pino';
 import { IdentityResolver } from '../domain/identity.js';
 import type { ClusterInventory } from '../domain/inventory.js';
 import { buildClusterModel, type ClusterModel } from '../domain/simulate/index.js';
 import { InventoryBuilder } from '../ingest/cluster-snapshot.js';
-import type { Kube } from '../k8s/kube.js';
+import { ClusterInformers, type KindRef } from '../k8s/cluster-informers.js';
+import type { ListerWatcher } from '../runtime/list-watch.js';
+import type { KubernetesObject } from '@kubernetes/client-node';
 
-/** The kinds identity needs, as [apiVersion, kind]. */
-export const IDENTITY_KINDS: readonly (readonly [string, string])[] = [
+/** The kinds identity and the simulator need. */
+export const IDENTITY_KINDS: readonly KindRef[] = [
   ['v1', 'Namespace'],
   ['v1', 'Node'],
   ['v1', 'Pod'],
@@ -26,16 +30,24 @@ export const IDENTITY_KINDS: readonly (readonly [string, string])[] = [
   ['batch/v1', 'CronJob'],
 ];
 
+export interface ClusterCacheOptions {
+  readonly kubeConfig?: KubeConfig;
+  readonly logger: Logger;
+  /** Test seam: the list/watch of one kind. */
+  readonly listerWatcher?: (apiVersion: string, kind: string) => ListerWatcher<KubernetesObject>;
+}
+
 export class ClusterCache {
   private inventoryValue: ClusterInventory = { namespaces: [], nodes: [], pods: [], controllers: [], services: [], endpointSlices: [] };
-  private objects: KubernetesObject[] = [];
   private resolver = new IdentityResolver(this.inventoryValue);
   private model: ClusterModel = buildClusterModel([]);
-  /** Bumped on every refresh that changed anything. */
-  version = 0;
-  private fingerprint = '';
+  private readonly informers: ClusterInformers;
+  /** The informers' version the current inventory was built from. */
+  private builtFrom = -1;
 
-  constructor(private readonly kube: Kube) {}
+  constructor(opts: ClusterCacheOptions) {
+    this.informers = new ClusterInformers({ kinds: IDENTITY_KINDS, ...opts });
+  }
 
   get inventory(): ClusterInventory {
     return this.inventoryValue;
@@ -49,21 +61,35 @@ export class ClusterCache {
     return this.model;
   }
 
-  /** Lists every identity kind; returns true when something changed. */
-  async refresh(): Promise<boolean> {
-    const lists = await Promise.all(IDENTITY_KINDS.map(([apiVersion, kind]) => this.kube.list(apiVersion, kind)));
-    const objects = lists.flat();
-    const fingerprint = objects.map((o) => `${o.kind}/${o.metadata?.namespace}/${o.metadata?.name}@${o.metadata?.resourceVersion}`).sort().join('\n');
-    if (fingerprint === this.fingerprint) return false;
-    this.fingerprint = fingerprint;
+  /**
+   * Starts watching; resolves once every kind is listed and the first inventory is built. Throws
+   * after `timeoutMs` (e.g. no permission to list): the caller retries the whole leader start.
+   */
+  async start(timeoutMs = 60_000): Promise<void> {
+    this.informers.start();
+    if (!(await this.informers.waitForSync(timeoutMs))) {
+      await this.informers.stop();
+      throw new Error(`the cluster inventory (pods, services, nodes, owners) was not listed within ${timeoutMs} ms: is the API server reachable, and may this ServiceAccount list them?`);
+    }
+    this.refresh();
+  }
+
+  stop(): Promise<void> {
+    return this.informers.stop();
+  }
+
+  /** Rebuilds the inventory if a watched object changed since the last build; true when it did. */
+  refresh(): boolean {
+    const version = this.informers.version;
+    if (version === this.builtFrom) return false;
+    this.builtFrom = version;
+    const objects = this.informers.objects();
     const builder = new InventoryBuilder();
     builder.beginSnapshot(0);
     for (const o of objects) builder.addDocument(o, 'api');
-    this.objects = objects;
     this.inventoryValue = builder.build();
     this.resolver = new IdentityResolver(this.inventoryValue);
-    this.model = buildClusterModel(this.objects);
-    this.version++;
+    this.model = buildClusterModel(objects);
     return true;
   }
 }

@@ -48,15 +48,22 @@ export interface LeaderWorkOptions {
 export async function runLeaderWork(options: LeaderWorkOptions): Promise<void> {
   const { config, kube, log, signal } = options;
   const now = options.now ?? Date.now;
-  const cluster = new ClusterCache(kube);
-  await cluster.refresh();
+  const cluster = new ClusterCache({ kubeConfig: kube.config, logger: log });
+  await cluster.start(config.inventorySyncTimeoutMs);
   const learner = new Learner(cluster.identity);
-  const restored = await restoreProfiles(kube, learner);
-  log.info({ edges: restored }, 'learned state restored');
+  const checkpoint = new OperatorCheckpoint(kube, config.namespace, 'hivewall-flow-checkpoint');
+  let namespaces: string[];
+  try {
+    const restored = await restoreProfiles(kube, learner);
+    log.info({ edges: restored }, 'learned state restored');
+    await checkpoint.load();
+    namespaces = await segmentationNamespaces(kube);
+  } catch (error) {
+    await cluster.stop();
+    throw error;
+  }
 
   const audits = new Map<string, AuditEngine>();
-  const checkpoint = new OperatorCheckpoint(kube, config.namespace, 'hivewall-flow-checkpoint');
-  await checkpoint.load();
   let podOfWorkload = livePodsByWorkload(cluster);
   const sources = new FlowSources({
     config, learner, audits, checkpoint, log,
@@ -64,7 +71,7 @@ export async function runLeaderWork(options: LeaderWorkOptions): Promise<void> {
     podOf: (key) => podOfWorkload.get(key),
     ...(options.metrics ? { metrics: options.metrics } : {}),
   });
-  sources.start(await segmentationNamespaces(kube));
+  sources.start(namespaces);
 
   const ctx = { kube, learner, cluster, audits, log, now, sourceError: () => sources.error(), writtenProfiles: new Map<string, string>() };
 
@@ -83,7 +90,7 @@ export async function runLeaderWork(options: LeaderWorkOptions): Promise<void> {
     while (!signal.aborted) {
       if (now() - lastInventory >= config.inventoryRefreshMs) {
         lastInventory = now();
-        if (await cluster.refresh().catch((e: Error) => (log.warn({ err: e.message }, 'inventory refresh failed'), false))) {
+        if (cluster.refresh()) {
           learner.setIdentity(cluster.identity);
           podOfWorkload = livePodsByWorkload(cluster);
           for (const audit of audits.values()) audit.updateCluster(cluster.clusterModel);
@@ -127,7 +134,8 @@ export async function runLeaderWork(options: LeaderWorkOptions): Promise<void> {
       newFlows += sources.takeNewFlows();
     }
   } finally {
-    for (const informer of informers) informer.stop();
+    for (const informer of informers) void informer.stop();
+    await cluster.stop();
     await sources.stop();
     const positions = sources.beginRound();
     const last = await reconcileAll(ctx, options.metrics).catch(() => undefined);

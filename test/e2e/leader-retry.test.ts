@@ -43,10 +43,10 @@ describe('operator leader work', () => {
     const flows = join(work, 'flows.log');
     await writeFile(flows, '');
     operators = new OperatorProcesses(sa.kubeconfigPath, flows);
-    operators.start('retry-1', ['--namespace', system.name]);
+    operators.start('retry-1', ['--namespace', system.name, '--inventory-sync-timeout-ms', '3000']);
     const failures = () => (operators!.logs.get('retry-1') ?? []).join('').split('\n').filter((l) => l.includes('leader work failed; starting it again'));
     await eventually('a failed start of the leader work', async () => failures().length >= 2, 30_000, operators);
-    expect(failures()[0]).toMatch(/forbidden/i);
+    expect(failures()[0]).toMatch(/was not listed within 3000 ms.*may this ServiceAccount list them/);
 
     await kubectlOk(['apply', '-f', '-'], { ...admin(), input: `apiVersion: hivewall.dev/v1alpha1\nkind: Segmentation\nmetadata: {name: retry, namespace: ${app.name}}\nspec: {mode: Learn}\n` });
     binding = `hivewall-retry-${system.name}`;

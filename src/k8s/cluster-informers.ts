@@ -1,0 +1,89 @@
+/**
+ * A watched view of some Kubernetes kinds: one list+watch informer per kind (cluster-wide, with
+ * restarts and relists on 410, src/runtime/informer.ts), a version that grows with every change,
+ * and the cached objects with their `apiVersion`/`kind` set. The node agent watches the kinds it
+ * needs for identity, the operator those it needs for identity and for the policy simulator —
+ * instead of re-listing them, which would load the API server with O(pods) every few seconds.
+ */
+import type { KubeConfig, KubernetesObject } from '@kubernetes/client-node';
+import type { Logger } from 'pino';
+import { Informer } from '../runtime/informer.js';
+import { kubeListerWatcher, resourcePath, type ListerWatcher } from '../runtime/list-watch.js';
+
+/** A kind as `[apiVersion, kind]`, e.g. `['apps/v1', 'ReplicaSet']`. */
+export type KindRef = readonly [apiVersion: string, kind: string];
+
+/** Resource names of the kinds hivewall watches. */
+const PLURALS: Readonly<Record<string, string>> = {
+  Namespace: 'namespaces', Node: 'nodes', Pod: 'pods', Service: 'services', EndpointSlice: 'endpointslices',
+  ReplicaSet: 'replicasets', Deployment: 'deployments', StatefulSet: 'statefulsets', DaemonSet: 'daemonsets',
+  Job: 'jobs', CronJob: 'cronjobs',
+};
+
+/** `apps/v1` → group `apps`, version `v1`; `v1` → core. */
+function splitApiVersion(apiVersion: string): { group: string; version: string } {
+  const slash = apiVersion.indexOf('/');
+  return slash < 0 ? { group: '', version: apiVersion } : { group: apiVersion.slice(0, slash), version: apiVersion.slice(slash + 1) };
+}
+
+export interface ClusterInformersOptions {
+  readonly kinds: readonly KindRef[];
+  readonly logger: Logger;
+  /** Builds the list/watch seam of one kind (default: client-node with `kubeConfig`). */
+  readonly listerWatcher?: (apiVersion: string, kind: string) => ListerWatcher<KubernetesObject>;
+  readonly kubeConfig?: KubeConfig;
+}
+
+export class ClusterInformers {
+  /** Grows whenever an object was added, changed or deleted. */
+  version = 0;
+  readonly #informers: { apiVersion: string; kind: string; informer: Informer<KubernetesObject> }[] = [];
+
+  constructor(opts: ClusterInformersOptions) {
+    for (const [apiVersion, kind] of opts.kinds) {
+      const plural = PLURALS[kind];
+      if (!plural) throw new Error(`no plural known for ${kind}`);
+      const listerWatcher = opts.listerWatcher?.(apiVersion, kind)
+        ?? kubeListerWatcher<KubernetesObject>(requireKubeConfig(opts.kubeConfig), resourcePath({ ...splitApiVersion(apiVersion), plural }));
+      const informer = new Informer<KubernetesObject>({ name: plural, listerWatcher, logger: opts.logger.child({ component: 'inventory' }) });
+      const bump = () => {
+        this.version++;
+      };
+      informer.addEventHandler({ onAdd: bump, onUpdate: (a, b) => { if (a !== b) bump(); }, onDelete: bump });
+      this.#informers.push({ apiVersion, kind, informer });
+    }
+  }
+
+  start(): void {
+    for (const { informer } of this.#informers) informer.start();
+  }
+
+  async stop(): Promise<void> {
+    await Promise.all(this.#informers.map(({ informer }) => informer.stop()));
+  }
+
+  /** True once every kind has been listed. */
+  synced(): boolean {
+    return this.#informers.every(({ informer }) => informer.hasSynced());
+  }
+
+  /** Resolves true once every kind has been listed, false after `timeoutMs` or a stop. */
+  async waitForSync(timeoutMs = Infinity): Promise<boolean> {
+    const results = await Promise.all(this.#informers.map(({ informer }) => informer.waitForSync(timeoutMs)));
+    return results.every(Boolean);
+  }
+
+  /** Every cached object, with `apiVersion` and `kind` (items of a list carry none of their own). */
+  objects(): KubernetesObject[] {
+    const objects: KubernetesObject[] = [];
+    for (const { apiVersion, kind, informer } of this.#informers) {
+      for (const object of informer.list()) objects.push({ ...object, apiVersion, kind });
+    }
+    return objects;
+  }
+}
+
+function requireKubeConfig(kubeConfig: KubeConfig | undefined): KubeConfig {
+  if (!kubeConfig) throw new Error('ClusterInformers needs a kubeConfig or a listerWatcher');
+  return kubeConfig;
+}
