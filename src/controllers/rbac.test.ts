@@ -74,17 +74,30 @@ describe('deploy/ RBAC of the operator', () => {
 describe('deploy/ roles for people', () => {
   const rulesOf = (name: string) => (find('ClusterRole', name)['rules'] as Rule[]).flatMap((r) =>
     (r.apiGroups ?? []).flatMap((g) => (r.resources ?? []).flatMap((res) => (r.verbs ?? []).map((v) => `${g} ${res} ${v}`)))).sort();
-  const read = (resources: string[]) => resources.flatMap((r) => ['get', 'list', 'watch'].map((v) => `hivewall.dev ${r} ${v}`));
+  const read = (group: string, resources: string[]) => resources.flatMap((r) => ['get', 'list', 'watch'].map((v) => `${group} ${r} ${v}`));
+  const hivewallReads = read('hivewall.dev', ['segmentations', 'policyproposals', 'trafficprofiles']);
+  // The live policies a proposal is compared with (`kubectl hivewall diff`, report, export --from enforced).
+  const livePolicyReads = [...read('networking.k8s.io', ['networkpolicies']), ...read('cilium.io', ['ciliumnetworkpolicies'])];
+  const READ_VERBS = new Set(['get', 'list', 'watch']);
 
-  it('hivewall-reviewer reads hivewall objects and updates proposals, nothing else', () => {
+  it('hivewall-reviewer reads hivewall objects and the live policies, and updates proposals, nothing else', () => {
     expect(rulesOf('hivewall-reviewer')).toEqual([
-      ...read(['segmentations', 'policyproposals', 'trafficprofiles']),
+      ...hivewallReads, ...livePolicyReads,
       'hivewall.dev policyproposals update', 'hivewall.dev policyproposals patch',
     ].sort());
   });
 
-  it('hivewall-viewer is read-only', () => {
-    expect(rulesOf('hivewall-viewer')).toEqual(read(['segmentations', 'policyproposals', 'trafficprofiles']).sort());
+  it('hivewall-viewer is read-only: hivewall objects and the live policies', () => {
+    expect(rulesOf('hivewall-viewer')).toEqual([...hivewallReads, ...livePolicyReads].sort());
+  });
+
+  it.each(['hivewall-reviewer', 'hivewall-viewer'])('%s never writes policies or Segmentations, and never reads Secrets', (name) => {
+    const rules = rulesOf(name);
+    const verb = (k: string) => k.split(' ')[2]!;
+    expect(rules.filter((k) => / (networkpolicies|ciliumnetworkpolicies) /.test(k) && !READ_VERBS.has(verb(k)))).toEqual([]);
+    expect(rules.filter((k) => /^hivewall\.dev (segmentations|trafficprofiles)/.test(k) && !READ_VERBS.has(verb(k)))).toEqual([]);
+    expect(rules.filter((k) => /\/status /.test(k))).toEqual([]);
+    expect(rules.filter((k) => / (secrets|\*) /.test(k) || / \*$/.test(k) || k.startsWith('* '))).toEqual([]);
   });
 
   it('deploy/ binds neither role to anyone (admins decide who reviews)', () => {

@@ -1,7 +1,9 @@
 // `kubectl apply -k deploy/` on the real API server, then the review workflow against it:
 // a hivewall-reviewer approves with `kubectl hivewall approve`; a stranger, the operator's
 // ServiceAccount and a reviewer signing in someone else's name are refused — by RBAC first,
-// and by the ValidatingAdmissionPolicy hivewall-review-identity where RBAC would allow it.
+// and by the ValidatingAdmissionPolicy hivewall-review-identity where RBAC would allow it. The roles
+// for people read the live policies (so `kubectl hivewall diff` needs no other binding) and write
+// none.
 import { execFile } from 'node:child_process';
 import { mkdtemp, symlink } from 'node:fs/promises';
 import path from 'node:path';
@@ -39,6 +41,25 @@ async function grantReviewer(namespace: string, user: string): Promise<void> {
 
 const mergePatch = (review: Record<string, string>) => JSON.stringify({ spec: { review } });
 
+/** A live NetworkPolicy hivewall owns, as the operator would have applied it. */
+async function liveHivewallPolicy(namespace: string, port: number): Promise<void> {
+  await kubectlOk(['apply', '-f', '-'], { input: JSON.stringify({
+    apiVersion: 'networking.k8s.io/v1', kind: 'NetworkPolicy',
+    metadata: { name: 'hivewall-web', namespace, labels: { 'app.kubernetes.io/managed-by': 'hivewall' } },
+    spec: { podSelector: { matchLabels: { app: 'web' } }, policyTypes: ['Ingress'], ingress: [{ ports: [{ protocol: 'TCP', port }] }] },
+  }) });
+}
+
+/** `kubectl auth can-i`, impersonating `user`: 'yes' or 'no'. */
+async function canI(user: string, verb: string, resource: string, namespace: string): Promise<string> {
+  const r = await kubectl(['auth', 'can-i', verb, resource, '-n', namespace, `--as=${user}`]);
+  const answer = r.stdout.trim();
+  if (answer !== 'yes' && answer !== 'no') throw new Error(`kubectl auth can-i ${verb} ${resource} --as=${user}: ${r.stderr}`);
+  return answer;
+}
+
+const LIVE_POLICIES = ['networkpolicies.networking.k8s.io', 'ciliumnetworkpolicies.cilium.io'];
+
 describe('kubectl apply -k deploy/', () => {
   it('installed everything, and applying again changes nothing', async () => {
     const admission = adminKubeConfig().makeApiClient(AdmissionregistrationV1Api);
@@ -65,6 +86,71 @@ describe('kubectl apply -k deploy/', () => {
     expect(changed).toEqual([]);
     // The same through a dry run of the whole folder: the API server accepts every object as is.
     expect((await kubectl(['apply', '-k', deployDir, '--dry-run=server'])).code).toBe(0);
+  });
+});
+
+describe('the roles for people read the live policies they review', () => {
+  it.each(['hivewall-reviewer', 'hivewall-viewer'])('%s: get, list and watch on NetworkPolicies and CiliumNetworkPolicies; no policy or Segmentation write, no Secret', async (role) => {
+    const ns = await testNamespace('roles');
+    const user = `${role}-user`;
+    await kubectlOk(['create', 'rolebinding', role, '-n', ns.name, `--clusterrole=${role}`, `--user=${user}`]);
+    const answers: string[] = [];
+    const ask = async (verb: string, resource: string) => answers.push(`${verb} ${resource}: ${await canI(user, verb, resource, ns.name)}`);
+    for (const resource of LIVE_POLICIES) {
+      for (const verb of ['get', 'list', 'watch', 'create', 'update', 'patch', 'delete', 'deletecollection']) await ask(verb, resource);
+    }
+    for (const verb of ['create', 'update', 'patch', 'delete']) await ask(verb, 'segmentations.hivewall.dev');
+    for (const verb of ['get', 'list']) await ask(verb, 'secrets');
+    const reads = new Set(['get', 'list', 'watch']);
+    expect(answers).toEqual([
+      ...LIVE_POLICIES.flatMap((r) => ['get', 'list', 'watch', 'create', 'update', 'patch', 'delete', 'deletecollection'].map((v) => `${v} ${r}: ${reads.has(v) ? 'yes' : 'no'}`)),
+      ...['create', 'update', 'patch', 'delete'].map((v) => `${v} segmentations.hivewall.dev: no`),
+      'get secrets: no', 'list secrets: no',
+    ]);
+    // Only in the namespace of the binding.
+    expect(await canI(user, 'list', 'networkpolicies.networking.k8s.io', 'default')).toBe('no');
+  });
+
+  it('a hivewall-viewer diffs a proposal against the live policies with no other binding', async (ctx) => {
+    ctx.skip(!canIssueUserCertificates(), NO_CLIENT_CA);
+    const ns = await testNamespace('review');
+    await createProposal(ns.name, 'shop-r1');
+    await liveHivewallPolicy(ns.name, 8080);
+    const vic = await userIdentity('vic-viewer');
+    await kubectlOk(['create', 'rolebinding', 'viewers', '-n', ns.name, '--clusterrole=hivewall-viewer', `--user=${vic.username}`]);
+    const diff = await plugin(['diff', 'shop-r1', '-n', ns.name], vic.kubeconfigPath);
+    expect(diff.stderr).toBe(`policyproposal ${ns.name}/shop-r1 against the live policies in ${ns.name}: 0 added, 1 changed, 0 removed, 0 unchanged\n`);
+    expect(diff.code).toBe(0);
+    expect(diff.stdout).toContain('+++ proposed/NetworkPolicy/hivewall-web\n');
+  });
+
+  it('a NetworkPolicy proposal diffs for someone who may not list CiliumNetworkPolicies; without NetworkPolicy read the error names the roles', async (ctx) => {
+    ctx.skip(!canIssueUserCertificates(), NO_CLIENT_CA);
+    const ns = await testNamespace('review');
+    await createProposal(ns.name, 'shop-r1');
+    await liveHivewallPolicy(ns.name, 8080);
+    const [nick, hana] = await Promise.all([userIdentity('nick-np-only'), userIdentity('hana-hivewall-only')]);
+    const hivewallReads = { apiGroups: [GROUP], resources: ['segmentations', 'policyproposals', 'trafficprofiles'], verbs: ['get', 'list', 'watch'] };
+    // A hand-made role: hivewall's objects and NetworkPolicies, no CiliumNetworkPolicies.
+    await bindRole({ namespace: ns.name, subject: nick, rules: [hivewallReads, { apiGroups: ['networking.k8s.io'], resources: ['networkpolicies'], verbs: ['get', 'list', 'watch'] }] });
+    await bindRole({ namespace: ns.name, subject: hana, rules: [hivewallReads] });
+
+    const diff = await plugin(['diff', 'shop-r1', '-n', ns.name], nick.kubeconfigPath);
+    expect(diff.code).toBe(0);
+    const counts = `policyproposal ${ns.name}/shop-r1 against the live policies in ${ns.name}: 0 added, 1 changed, 0 removed, 0 unchanged\n`;
+    // The API server authorizes before it looks the resource up: the note comes with or without Cilium's CRD.
+    expect(diff.stderr).toBe(`note: you may not list ciliumnetworkpolicies.cilium.io in ${ns.name}: the diff leaves them out (the proposal has none; `
+      + `live ones hivewall owns would be leftovers of an earlier flavor, which applying removes)\n${counts}`);
+    expect(diff.stdout).toContain('+++ proposed/NetworkPolicy/hivewall-web\n');
+
+    const denied = await plugin(['diff', 'shop-r1', '-n', ns.name], hana.kubeconfigPath);
+    expect(denied.code).toBe(1);
+    expect(denied.stderr).toMatch(new RegExp(`^error: you are not allowed to list networkpolicies\\.networking\\.k8s\\.io in ${ns.name}: `
+      + 'ask for the hivewall-viewer \\(read-only\\) or hivewall-reviewer ClusterRole, which read the live NetworkPolicies and CiliumNetworkPolicies '
+      + `\\(the roles of an older hivewall do not: kubectl apply -k deploy/ updates them\\); or print the diff stored in the proposal: kubectl hivewall diff shop-r1 -n ${ns.name} --stored `
+      + '\\(the API server said: .*User "hana-hivewall-only" cannot list resource "networkpolicies"'));
+    expect(denied.stderr).not.toContain('view ClusterRole');
+    expect((await plugin(['diff', 'shop-r1', '-n', ns.name, '--stored'], hana.kubeconfigPath)).code).toBe(0);
   });
 });
 

@@ -14,7 +14,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawn } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
-import { adminKubeconfigPath, ciliumCrd, kubectl, kubectlOk, serviceAccountIdentity, userIdentity, type Identity } from '../harness/index.js';
+import { adminKubeconfigPath, kubectl, kubectlOk, serviceAccountIdentity, userIdentity, type Identity } from '../harness/index.js';
 import { createSnapshot, loadSnapshotObjects } from '../e2e/cluster-objects.js';
 import { eventually, getJson, OperatorProcesses, ROOT, type Json } from '../e2e/operator-process.js';
 import { newConnections } from './flows.js';
@@ -29,7 +29,6 @@ let reviewer: Identity;
 /** The reader of the reviewer and GitOps guides: in the group their RoleBindings name. */
 let rita: Identity;
 let operators: OperatorProcesses;
-let viewRules: Json[] | undefined;
 
 /** The `kubectl` lines of a markdown document's `sh` blocks (comments after `#` dropped). */
 export function kubectlLines(markdown: string, section?: string): string[] {
@@ -99,26 +98,13 @@ async function newEdge(client: string, server: string, port: number, revision: n
   await proposalExists(`shop-r${revision}`);
 }
 
-/** The built-in `view` ClusterRole reads NetworkPolicies; here nothing aggregates its rules (no controller-manager): do what it would. */
-async function viewReadsNetworkPolicies(): Promise<void> {
-  const view = await getJson(['clusterrole', 'view']);
-  viewRules = (view.rules ?? []) as Json[];
-  const rules = [...viewRules, { apiGroups: ['networking.k8s.io'], resources: ['networkpolicies'], verbs: ['get', 'list', 'watch'] }];
-  await kubectlOk(['patch', 'clusterrole', 'view', '--type=merge', '-p', JSON.stringify({ rules })], admin());
-}
-
-/** The reviewer guide's bindings, for the GitOps guide when it runs alone (`-t gitops`). */
+/**
+ * The reviewer guide's binding, for the GitOps guide when it runs alone (`-t gitops`): only
+ * hivewall-reviewer, which also reads the live policies `diff` and `export --from enforced` compare.
+ */
 async function reviewerBindings(): Promise<void> {
-  const bindings = [
-    ['rolebinding', 'hivewall-reviewers', '-n', 'shop', '--clusterrole=hivewall-reviewer', '--group=shop-security'],
-    ['rolebinding', 'shop-security-view', '-n', 'shop', '--clusterrole=view', '--group=shop-security'],
-    ...(ciliumCrd().installed ? [
-      ['role', 'cilium-policy-reader', '-n', 'shop', '--verb=get,list,watch', '--resource=ciliumnetworkpolicies.cilium.io'],
-      ['rolebinding', 'shop-security-cilium-policies', '-n', 'shop', '--role=cilium-policy-reader', '--group=shop-security'],
-    ] : []),
-  ];
-  for (const b of bindings) if ((await kubectl(['get', b[0]!, b[1]!, '-n', 'shop'], admin())).code !== 0) await kubectlOk(['create', ...b], admin());
-  if (!viewRules) await viewReadsNetworkPolicies();
+  const binding = ['rolebinding', 'hivewall-reviewers', '-n', 'shop', '--clusterrole=hivewall-reviewer', '--group=shop-security'];
+  if ((await kubectl(['get', binding[0]!, binding[1]!, '-n', 'shop'], admin())).code !== 0) await kubectlOk(['create', ...binding], admin());
 }
 
 beforeAll(async () => {
@@ -146,9 +132,7 @@ afterAll(async () => {
   await collectGarbage();
   await operators?.stopAll();
   await kubectl(['delete', 'clusterrolebinding', 'docs-reviewers', 'hivewall-reviewers', '--ignore-not-found'], admin());
-  await kubectl(['delete', 'rolebinding', 'hivewall-reviewers', 'hivewall-viewers', 'shop-security-view', 'shop-security-cilium-policies', '-n', 'shop', '--ignore-not-found'], admin());
-  await kubectl(['delete', 'role', 'cilium-policy-reader', '-n', 'shop', '--ignore-not-found'], admin());
-  if (viewRules) await kubectl(['patch', 'clusterrole', 'view', '--type=merge', '-p', JSON.stringify({ rules: viewRules })], admin());
+  await kubectl(['delete', 'rolebinding', 'hivewall-reviewers', 'hivewall-viewers', '-n', 'shop', '--ignore-not-found'], admin());
 });
 
 describe('documented walkthroughs', () => {
@@ -185,8 +169,6 @@ async function terminal(name: string): Promise<Shell> {
 }
 
 const guideRun = (shell: Shell): GuideRun => ({ shell, reader: rita.kubeconfigPath, admin: adminKubeconfigPath(), proposalExists });
-/** The Cilium lines need Cilium's CRD (the test cluster usually has it; `kubectl create role` checks the resource exists). */
-const withCilium = (step: Step): Step => (ciliumCrd().installed ? step : { ...step, skip: `for clusters with Cilium: ${ciliumCrd().reason}` });
 const created = (kind: string, name: string) => (r: { stdout: string }) => expect(r.stdout).toBe(`${kind}.rbac.authorization.k8s.io/${name} created\n`);
 
 describe('the reviewer and GitOps guides', () => {
@@ -200,16 +182,12 @@ describe('the reviewer and GitOps guides', () => {
     await eventually('shop-r1 enforced', async () => (await phase()) === 'Enforcing', 30_000, operators);
     await newEdge('prometheus-0', 'catalog-xhz2lgm2nd-52sfr', 9090, 2);
     await eventually('the audit of shop-r1 counts the new flows', async () => (await segmentation()).status?.audit?.wouldDeny === 3, 15_000, operators);
-    await viewReadsNetworkPolicies();
 
     const shell = await terminal('reviewer');
     const steps: Step[] = [
       { cmd: 'kubectl create rolebinding hivewall-reviewers -n shop --clusterrole=hivewall-reviewer --group=shop-security', as: 'admin', check: created('rolebinding', 'hivewall-reviewers') },
       { cmd: 'kubectl create clusterrolebinding hivewall-reviewers --clusterrole=hivewall-reviewer --group=platform-security', as: 'admin', check: created('clusterrolebinding', 'hivewall-reviewers') },
       { cmd: 'kubectl create rolebinding hivewall-viewers -n shop --clusterrole=hivewall-viewer --group=shop-developers', as: 'admin', check: created('rolebinding', 'hivewall-viewers') },
-      { cmd: 'kubectl create rolebinding shop-security-view -n shop --clusterrole=view --group=shop-security', as: 'admin', check: created('rolebinding', 'shop-security-view') },
-      withCilium({ cmd: 'kubectl create role cilium-policy-reader -n shop --verb=get,list,watch --resource=ciliumnetworkpolicies.cilium.io', as: 'admin', check: created('role', 'cilium-policy-reader') }),
-      withCilium({ cmd: 'kubectl create rolebinding shop-security-cilium-policies -n shop --role=cilium-policy-reader --group=shop-security', as: 'admin', check: created('rolebinding', 'shop-security-cilium-policies') }),
       { cmd: 'kubectl auth can-i patch policyproposals.hivewall.dev -n shop', check: (r) => expect(r.stdout).toBe('yes\n') },
       { cmd: 'npm ci && npm run build && npm link', skip: 'installs the plugin globally; the test puts kubectl-hivewall on PATH itself (the same program)' },
       { cmd: 'kubectl hivewall --help', check: (r) => { for (const c of ['status', 'proposals', 'diff', 'explain', 'approve', 'reject', 'export']) expect(r.stdout).toMatch(new RegExp(`^ {2}${c} `, 'm')); } },
@@ -226,20 +204,35 @@ describe('the reviewer and GitOps guides', () => {
       },
       {
         cmd: 'kubectl hivewall diff shop-r2 -n shop',
+        // No note about a policy kind left out: hivewall-reviewer, rita's only binding, reads both.
         stderr: /^policyproposal shop\/shop-r2 against the live policies in shop: 0 added, 1 changed, 0 removed, 13 unchanged\n$/,
-        check: (r) => {
+        check: async (r) => {
           expect(diffedPolicies(r.stdout)).toEqual(['hivewall-catalog']);
           expect(r.stdout).toMatch(/^\+ +app\.kubernetes\.io\/name: prometheus$/m);
           expect(r.stdout).toMatch(/^\+ +port: 9090$/m);
           expect(r.stdout).not.toMatch(/^-(?!--)/m); // only additions
+          for (const resource of ['networkpolicies.networking.k8s.io', 'ciliumnetworkpolicies.cilium.io']) {
+            for (const verb of ['list', 'create', 'delete']) {
+              expect((await shell.run(`kubectl auth can-i ${verb} ${resource} -n shop`, rita.kubeconfigPath)).stdout, `${verb} ${resource}`).toBe(verb === 'list' ? 'yes\n' : 'no\n');
+            }
+          }
         },
       },
       {
         cmd: 'kubectl hivewall explain shop-r2 -n shop',
-        check: (r) => {
+        check: async (r) => {
           expect(r.stdout).toMatch(/^policyproposal shop\/shop-r2: segmentation shop, revision 2, 14 NetworkPolicy objects, Pending review\n/);
           expect(r.stdout).toMatch(/^hivewall-default-deny +\(namespace default deny\) +0 +0 +0 +0 +<none>$/m);
-          expect(r.stdout).toMatch(/^hivewall-catalog +Deployment\/catalog +\d+ +2 +\d+ +\d+ +dns$/m);
+          expect(r.stdout).toMatch(/^hivewall-catalog +Deployment\/catalog +4 +2 +\d+ +\d+ +dns$/m);
+          // The rule counts are the rules each policy has: kubelet probes (host) need none.
+          const objects = (await getJson(['policyproposal', 'shop-r2', '-n', 'shop'])).spec.content.objects as Json[];
+          const rows = r.stdout.split('\n').filter((l) => l.startsWith('hivewall-')).map((l) => l.split(/\s{3,}/));
+          expect(rows.map((c) => c[0]).sort()).toEqual(objects.map((o) => o.metadata.name as string).sort());
+          for (const o of objects) {
+            const count = (direction: string) => String(((o.spec[direction] ?? []) as Json[]).length);
+            expect(rows.find((c) => c[0] === o.metadata.name)?.slice(2, 4), o.metadata.name as string).toEqual([count('ingress'), count('egress')]);
+          }
+          expect(r.stdout).toContain('\nhost traffic (node → pod, kubelet probes) is allowed without a rule: counted in EDGES and FLOWS, not in INGRESS RULES\n');
         },
       },
       {
@@ -248,6 +241,9 @@ describe('the reviewer and GitOps guides', () => {
           expect(r.stdout).toMatch(/^NetworkPolicy hivewall-catalog \(Deployment\/catalog\) in policyproposal shop\/shop-r2\n/);
           expect(r.stdout).toMatch(/^ingress\/0: from monitoring\/StatefulSet\/prometheus on 9090\/TCP\n {2}observed: 1 edge, 3 flows\n {4}monitoring\/StatefulSet\/prometheus → shop\/Deployment\/catalog +9090\/TCP +3 flows +first seen \S+ +last seen \S+$/m);
           expect(r.stdout).toMatch(/allowed beyond observation because the Segmentation asks for it: dns/);
+          expect(r.stdout.match(/^ingress\/\d+:/gm)).toEqual(['ingress/0:', 'ingress/1:', 'ingress/2:', 'ingress/3:']);
+          expect(r.stdout).not.toMatch(/(ingress|egress)\/-1/);
+          expect(r.stdout).toMatch(/\n\nhost \(node → pod, allowed without a rule\): from host on \d+\/TCP\n {2}no rule needed: .*\n {2}observed: \d+ edges?, \d+ flows?\n {4}host → shop\/Deployment\/catalog /);
         },
       },
       { cmd: 'kubectl get policyproposal shop-r2 -n shop -o yaml', check: (r) => expect(r.stdout).toMatch(/kind: PolicyProposal[\s\S]*name: shop-r2[\s\S]*evidence:/) },
@@ -280,7 +276,7 @@ describe('the reviewer and GitOps guides', () => {
     ];
     const document = 'docs/reviewer-guide.md';
     const skipped = await runGuide(document, shCommands(await readFile(join(ROOT, document), 'utf8')), steps, guideRun(shell));
-    expect(skipped.filter((s) => !s.skip!.startsWith('for clusters with Cilium')).map((s) => s.cmd)).toEqual(['npm ci && npm run build && npm link']);
+    expect(skipped.map((s) => s.cmd)).toEqual(['npm ci && npm run build && npm link']);
     // The operator takes the approved revision on: it audits shop-r2, then enforces it.
     await eventually('shop-r2 enforced', async () => (await segmentation()).status?.approvedProposal === 'shop-r2' && (await phase()) === 'Enforcing', 30_000, operators);
   }, 180_000);

@@ -75,11 +75,6 @@ beforeAll(async () => {
     [rita, vera] = await Promise.all([userIdentity('rita', ['security-reviewers']), userIdentity('vera')]);
     await kubectlOk(['create', 'rolebinding', 'reviewers', '-n', ns.name, '--clusterrole=hivewall-reviewer', `--user=${rita.username}`]);
     await kubectlOk(['create', 'rolebinding', 'viewers', '-n', ns.name, '--clusterrole=hivewall-viewer', `--user=${vera.username}`]);
-    // What the built-in view ClusterRole gives on a real cluster (nothing aggregates it here).
-    await bindRole({ namespace: ns.name, subject: rita, rules: [
-      { apiGroups: ['networking.k8s.io'], resources: ['networkpolicies'], verbs: ['get', 'list'] },
-      { apiGroups: ['cilium.io'], resources: ['ciliumnetworkpolicies'], verbs: ['get', 'list'] },
-    ] });
   }
   timings['namespace, proposal, live policies, users'] = Date.now() - t;
   process.stderr.write(`[test/plugin] ${Object.entries(timings).map(([k, v]) => `${k} ${v} ms`).join(', ')}\n`);
@@ -231,11 +226,16 @@ describe('kubectl hivewall diff', () => {
 
   it('says which role is missing and which proposals exist', async (ctx) => {
     needsUsers(ctx);
-    // vera may read proposals (hivewall-viewer) but not NetworkPolicies.
-    const denied = await hw(['diff', 'shop-r1', '-n', ns.name], vera.kubeconfigPath);
+    // vera (hivewall-viewer) reads the live policies too: the same diff as the reviewer's.
+    const viewer = await hw(['diff', 'shop-r1', '-n', ns.name], vera.kubeconfigPath);
+    expect(viewer).toMatchObject({ code: 0, stderr: `policyproposal ${ns.name}/shop-r1 against the live policies in ${ns.name}: 1 added, 1 changed, 1 removed, 12 unchanged\n` });
+    // hana's hand-made role reads proposals but not NetworkPolicies.
+    const hana = await userIdentity('hana');
+    await bindRole({ namespace: ns.name, subject: hana, rules: [{ apiGroups: ['hivewall.dev'], resources: ['segmentations', 'policyproposals', 'trafficprofiles'], verbs: ['get', 'list'] }] });
+    const denied = await hw(['diff', 'shop-r1', '-n', ns.name], hana.kubeconfigPath);
     expect(denied.code).toBe(1);
-    expect(denied.stderr).toMatch(new RegExp(`^error: you are not allowed to list networkpolicies.networking.k8s.io in ${ns.name}: ask for read access to networkpolicies.networking.k8s.io there \\(the built-in view ClusterRole has it: kubectl create rolebinding <name> -n ${ns.name} --clusterrole=view --user=<you>\\); or print the diff stored in the proposal: kubectl hivewall diff shop-r1 -n ${ns.name} --stored \\(the API server said: .*User "vera" cannot list resource "networkpolicies"`));
-    expect((await hw(['diff', 'shop-r1', '-n', ns.name, '--stored'], vera.kubeconfigPath)).code).toBe(0);
+    expect(denied.stderr).toMatch(new RegExp(`^error: you are not allowed to list networkpolicies.networking.k8s.io in ${ns.name}: ask for the hivewall-viewer \\(read-only\\) or hivewall-reviewer ClusterRole, which read the live NetworkPolicies and CiliumNetworkPolicies \\(the roles of an older hivewall do not: kubectl apply -k deploy/ updates them\\); or print the diff stored in the proposal: kubectl hivewall diff shop-r1 -n ${ns.name} --stored \\(the API server said: .*User "hana" cannot list resource "networkpolicies"`));
+    expect((await hw(['diff', 'shop-r1', '-n', ns.name, '--stored'], hana.kubeconfigPath)).code).toBe(0);
 
     const missing = await hw(['diff', 'shop-r9', '-n', ns.name], rita.kubeconfigPath);
     expect(missing).toMatchObject({ code: 1, stdout: '' });

@@ -6,6 +6,11 @@
  * so the server's own key order never shows up as a change. `--stored` prints the diff recorded in
  * the proposal when it was written instead.
  *
+ * Only the policy kinds the proposal holds (its flavor) must be readable: a NetworkPolicy proposal
+ * diffs for someone who may not list CiliumNetworkPolicies. The other kind is read when allowed
+ * (live policies of an earlier flavor show as removed); when not, a note on stderr says it is left
+ * out.
+ *
  * The diff goes to stdout (plain, for `patch` or a pull request; coloured on a terminal), the
  * counts to stderr.
  */
@@ -16,7 +21,7 @@ import { canonicalPolicyOrder } from '../../domain/translate/canonical.js';
 import type { PluginIo } from './commands.js';
 import type { Connection } from './connection.js';
 import { proposalName } from './format.js';
-import { arr, getProposalObject, listManagedPolicies, rec, str } from './reads.js';
+import { arr, getProposalObject, listManagedPolicies, POLICY_APIS, rec, str, type PolicyKind } from './reads.js';
 
 export type ColorMode = 'auto' | 'always' | 'never';
 
@@ -49,6 +54,15 @@ export function proposalObjects(proposal: Record<string, unknown>): KubernetesOb
     .map(rec)
     .filter((o) => str(o['kind']) !== '' && str(rec(o['metadata'])['name']) !== '')
     .map((o) => o as unknown as KubernetesObject);
+}
+
+/**
+ * The policy kinds a diff of this proposal cannot do without: the kinds of its objects and its
+ * flavor. Empty only for a proposal that names no known kind; then every kind is needed.
+ */
+export function neededPolicyKinds(proposal: Record<string, unknown>): PolicyKind[] {
+  const named = new Set([...proposalObjects(proposal).map((o) => o.kind), str(rec(rec(proposal['spec'])['content'])['flavor'])]);
+  return POLICY_APIS.map((a) => a.kind).filter((k) => named.has(k));
 }
 
 export interface DiffCounts {
@@ -102,7 +116,14 @@ export async function printDiff(conn: Connection, arg: string, opts: DiffOptions
     const counts = { added: arr(stored['added']).map(str), changed: arr(stored['changed']).map(str), removed: arr(stored['removed']).map(str) };
     io.stderr.write(`policyproposal ${namespace}/${name} against the live policies when it was written: ${countsLine(counts, objects.length)}\n`);
   } else {
-    const live = await listManagedPolicies(conn, namespace, { instead: `or print the diff stored in the proposal: kubectl hivewall diff ${name} -n ${namespace} --stored` });
+    const need = neededPolicyKinds(proposal);
+    const { policies: live, unread } = await listManagedPolicies(conn, namespace, {
+      instead: `or print the diff stored in the proposal: kubectl hivewall diff ${name} -n ${namespace} --stored`,
+      ...(need.length > 0 ? { need } : {}),
+    });
+    for (const what of unread) {
+      io.stderr.write(`note: you may not list ${what} in ${namespace}: the diff leaves them out (the proposal has none; live ones hivewall owns would be leftovers of an earlier flavor, which applying removes)\n`);
+    }
     const diff = diffWithLive(objects, live);
     unified = diff.unified;
     io.stderr.write(`policyproposal ${namespace}/${name} against the live policies in ${namespace}: ${countsLine(diff, objects.length)}\n`);

@@ -4,6 +4,10 @@
  * observed because the Segmentation asks for it (an allowance), and the learned edges behind it
  * (client → server, port/protocol, flow count, first and last seen). Without a policy, a summary
  * per policy. Everything comes from the proposal's recorded evidence: no other read.
+ *
+ * Evidence with index -1 is traffic the policy needs no rule for: under NetworkPolicy, host
+ * ingress (node → pod, kubelet probes: a pod's own node can always reach it). It is shown as what
+ * it is, never as a rule `ingress/-1`, and the rule counts leave it out.
  */
 import { peerFromKey, peerLabel } from '../../domain/peer.js';
 import { DEFAULT_DENY_NAME, WORKLOAD_ANNOTATION } from '../../domain/translate/naming.js';
@@ -55,6 +59,17 @@ export interface RuleView {
   readonly edges: readonly EdgeView[];
 }
 
+/** Evidence of a rule written in the policy (index ≥ 0); index -1 has no rule. */
+export const isWrittenRule = (rule: RuleView): boolean => rule.index >= 0;
+
+/** Host ingress without a rule: the node reaching its pods, which NetworkPolicy always allows. */
+const isHostIngress = (rule: RuleView): boolean => !isWrittenRule(rule) && rule.direction === 'ingress' && rule.peer === 'host';
+
+/** The written rules of one direction: distinct indexes (rules the policy merged count once). */
+export function ruleCount(rules: readonly RuleView[], direction: Direction): number {
+  return new Set(rules.filter((r) => r.direction === direction && isWrittenRule(r)).map((r) => r.index)).size;
+}
+
 export function readEvidence(proposal: Record<string, unknown>): RuleView[] {
   return arr(rec(rec(proposal['spec'])['content'])['evidence']).map((raw) => {
     const e = rec(raw);
@@ -98,13 +113,20 @@ const ALLOWANCE_WHY: Readonly<Record<string, string>> = {
 
 /** The text for one rule: what it allows, why, and the edges behind it. */
 export function renderRule(rule: RuleView): string {
-  const lines = [`${rule.direction}/${rule.index}: ${rule.direction === 'ingress' ? 'from' : 'to'} ${rule.peer || '<unknown peer>'} on ${rule.ports.join(', ') || '<no ports>'}`];
+  const ports = rule.ports.join(', ') || '<no ports>';
+  const peer = `${rule.direction === 'ingress' ? 'from' : 'to'} ${rule.peer || '<unknown peer>'}`;
+  const lines = isHostIngress(rule)
+    ? [`host (node → pod, allowed without a rule): ${peer} on ${ports}`,
+      '  no rule needed: under NetworkPolicy a pod\'s own node (kubelet probes) can always reach it']
+    : isWrittenRule(rule)
+      ? [`${rule.direction}/${rule.index}: ${peer} on ${ports}`]
+      : [`${rule.direction} without a rule: ${peer} on ${ports}`, `  the policy has no ${rule.direction} rule for this observed traffic`];
   if (rule.allowance) {
     const why = ALLOWANCE_WHY[rule.allowance];
     lines.push(`  allowed beyond observation because the Segmentation asks for it: ${rule.allowance}${why ? ` (${why})` : ''}`);
   }
   if (rule.edges.length === 0) {
-    lines.push(rule.allowance ? '  observed: nothing yet' : '  observed: nothing — this rule allows traffic nobody was seen sending');
+    lines.push(rule.allowance || !isWrittenRule(rule) ? '  observed: nothing yet' : '  observed: nothing — this rule allows traffic nobody was seen sending');
     return lines.join('\n') + '\n';
   }
   lines.push(`  observed: ${plural(rule.edges.length, 'edge')}, ${plural(flowsOf([rule]), 'flow')}`);
@@ -125,7 +147,10 @@ function header(p: ProposalSummary, flavor: string, policies: number): string {
   return `policyproposal ${p.namespace}/${p.name}: segmentation ${p.segmentation || '<none>'}, revision ${p.revision ?? '?'}, ${plural(policies, `${flavor || 'policy'} object`)}, ${review}\n`;
 }
 
-/** The summary: one row per policy with its rules, edges and flows. */
+/**
+ * The summary: one row per policy with its rules (written ones only), and the edges and flows of
+ * all its evidence (host ingress too, which needs no rule).
+ */
 export function renderSummary(proposal: Record<string, unknown>): string {
   const p = summarizeProposal(proposal);
   const content = rec(rec(proposal['spec'])['content']);
@@ -139,12 +164,15 @@ export function renderSummary(proposal: Record<string, unknown>): string {
     const workload = workloadOf.get(name) || (name === DEFAULT_DENY_NAME ? '(namespace default deny)' : '<none>');
     return [
       name, workload,
-      String(rules.filter((r) => r.direction === 'ingress').length), String(rules.filter((r) => r.direction === 'egress').length),
+      String(ruleCount(rules, 'ingress')), String(ruleCount(rules, 'egress')),
       String(edgesOf(rules)), String(flowsOf(rules)), allowances.join(',') || '<none>',
     ];
   });
   let out = header(p, str(content['flavor']), objects.length) + '\n';
   out += renderTable(['POLICY', 'WORKLOAD', 'INGRESS RULES', 'EGRESS RULES', 'EDGES', 'FLOWS', 'ALLOWANCES'], rows);
+  if (evidence.some(isHostIngress)) {
+    out += '\nhost traffic (node → pod, kubelet probes) is allowed without a rule: counted in EDGES and FLOWS, not in INGRESS RULES\n';
+  }
   const skipped = arr(content['skipped']).map(str).filter((s) => s !== '');
   if (skipped.length > 0) out += `\nleft out (no policy or rule for them):\n${skipped.map((s) => `  ${s}\n`).join('')}`;
   const example = names.find((n) => n !== DEFAULT_DENY_NAME) ?? names[0];
@@ -175,14 +203,18 @@ export function renderSelection(proposal: Record<string, unknown>, selection: Se
       : '\nno evidence is recorded for this policy\n');
   }
   if (selection.index !== undefined) {
-    const one = chosen.filter((r) => r.index === selection.index);
+    const one = chosen.filter((r) => isWrittenRule(r) && r.index === selection.index);
     if (one.length === 0) {
-      const indexes = chosen.map((r) => r.index).sort((a, b) => a - b);
-      throw new InputError(`${selection.policy} has no ${selection.direction}/${selection.index} rule: its ${selection.direction} rules are ${indexes.map((i) => `${selection.direction}/${i}`).join(', ')}`);
+      const indexes = [...new Set(chosen.filter(isWrittenRule).map((r) => r.index))].sort((a, b) => a - b);
+      const which = indexes.length > 0
+        ? `its ${selection.direction} rules are ${indexes.map((i) => `${selection.direction}/${i}`).join(', ')}`
+        : `it has no ${selection.direction} rules${chosen.some(isHostIngress) ? ' (its host traffic needs none)' : ''}`;
+      throw new InputError(`${selection.policy} has no ${selection.direction}/${selection.index} rule: ${which}`);
     }
     chosen = one;
   }
-  const order = (r: RuleView) => (r.direction === 'ingress' ? 0 : 1);
+  // Ingress before egress; in each, the written rules by index, then what needs no rule.
+  const order = (r: RuleView) => (r.direction === 'ingress' ? 0 : 2) + (isWrittenRule(r) ? 0 : 1);
   for (const rule of [...chosen].sort((a, b) => order(a) - order(b) || a.index - b.index)) out += `\n${renderRule(rule)}`;
   return out;
 }

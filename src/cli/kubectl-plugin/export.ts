@@ -15,7 +15,9 @@
  *   pull request before the decision.
  * - enforced: the live NetworkPolicies / CiliumNetworkPolicies labelled
  *   `app.kubernetes.io/managed-by=hivewall`, reduced to what hivewall writes (no status, no
- *   server-set metadata, no labels or annotations others added).
+ *   server-set metadata, no labels or annotations others added). Both kinds must be readable
+ *   (the hivewall-viewer and hivewall-reviewer roles read them): an export that says it is what is
+ *   live never leaves a kind out.
  */
 import path from 'node:path';
 import type { KubernetesObject } from '../../domain/translate/networkpolicy.js';
@@ -131,7 +133,7 @@ export async function runExport(conn: Connection, opts: ExportOptions, io: Plugi
   const where = namespace ? `namespace ${namespace}` : 'any namespace';
   let exports: NamespaceExport[];
   if (opts.from === 'enforced') {
-    exports = groupLive(await listManagedPolicies(conn, namespace));
+    exports = groupLive((await listManagedPolicies(conn, namespace)).policies);
     if (exports.length === 0) {
       throw new InputError(`nothing to export: no live NetworkPolicy or CiliumNetworkPolicy labelled app.kubernetes.io/managed-by=hivewall in ${where} (kubectl hivewall status${namespace ? ` -n ${namespace}` : ' -A'} shows what is enforced)`);
     }

@@ -159,8 +159,8 @@ export function buildProgram(io: PluginIo, deps: PluginDeps = {}): Command {
       .summary('write an HTML report (one file, works offline): the learned graph with proposed, enforced and would-deny edges')
       .description('write one self-contained HTML file (works offline): the learned graph of workloads and edges, coloured by namespace, '
         + 'each edge with its port, protocol and evidence, proposed vs enforced vs would-deny told apart. Reads the TrafficProfile, the '
-        + 'current PolicyProposal and the Segmentation status (hivewall-viewer is enough) and, to judge what is enforced, the live '
-        + 'hivewall policies (list on networkpolicies or ciliumnetworkpolicies; without it the status\'s word is used)')
+        + 'current PolicyProposal, the Segmentation status and, to judge what is enforced, the live hivewall policies '
+        + '(hivewall-viewer or hivewall-reviewer can read all of them; without the live policies the status\'s word is used)')
       .requiredOption('--out <file>', 'the HTML file to write, e.g. report.html (folders are created)')
       .option('-A, --all-namespaces', 'every namespace with a Segmentation, in one graph')
       .option('--proposal <name>', 'show this PolicyProposal as proposed (default: the newest one not superseded)'),

@@ -113,21 +113,44 @@ export const POLICY_APIS = [
   { group: 'cilium.io', version: 'v2', plural: 'ciliumnetworkpolicies', kind: 'CiliumNetworkPolicy' },
 ] as const;
 
+export type PolicyKind = (typeof POLICY_APIS)[number]['kind'];
+
+/**
+ * Who may read the live policies: hivewall's roles for people include it (deploy/user-roles.yaml).
+ * A cluster still carrying roles from before that gets them with `kubectl apply -k deploy/`.
+ */
+export const LIVE_POLICY_ROLE_HINT = 'ask for the hivewall-viewer (read-only) or hivewall-reviewer ClusterRole, which read the live '
+  + 'NetworkPolicies and CiliumNetworkPolicies (the roles of an older hivewall do not: kubectl apply -k deploy/ updates them)';
+
 export interface ReadLiveOptions {
   /** Appended to the "not allowed" message: what else the user can do (e.g. `diff --stored`). */
   readonly instead?: string;
+  /**
+   * The policy kinds the caller cannot do without (default: all of them). Another kind is read
+   * too, but when the user may not list it, it is left out (named in `unread`) instead of failing.
+   */
+  readonly need?: readonly PolicyKind[];
+}
+
+export interface LivePolicies {
+  readonly policies: KubernetesObject[];
+  /** The kinds not needed that the user may not list, as `ciliumnetworkpolicies.cilium.io`: left out of `policies`. */
+  readonly unread: readonly string[];
 }
 
 /**
  * The live policies hivewall owns (label `app.kubernetes.io/managed-by=hivewall`) in a namespace,
  * or in all of them, as plain JSON with apiVersion and kind set. A policy API that is not served
- * (no Cilium CRD) has no objects.
+ * (no Cilium CRD) has no objects. A kind the caller needs (`opts.need`) that the user may not list
+ * is an error that says which role reads it; another kind is left out and named in `unread`.
  */
-export async function listManagedPolicies(conn: Connection, namespace: string | undefined, opts: ReadLiveOptions = {}): Promise<KubernetesObject[]> {
+export async function listManagedPolicies(conn: Connection, namespace: string | undefined, opts: ReadLiveOptions = {}): Promise<LivePolicies> {
   const api = conn.kubeConfig.makeApiClient(CustomObjectsApi);
   const labelSelector = `${MANAGED_BY_LABEL}=${MANAGED_BY_VALUE}`;
-  const out: KubernetesObject[] = [];
+  const policies: KubernetesObject[] = [];
+  const unread: string[] = [];
   for (const { group, version, plural, kind } of POLICY_APIS) {
+    const needed = opts.need === undefined || opts.need.includes(kind);
     let list: unknown;
     try {
       list = await retrying(() => namespace === undefined
@@ -137,10 +160,12 @@ export async function listManagedPolicies(conn: Connection, namespace: string | 
       const f = apiFailure(err);
       // The resource itself is missing (a 404 without an object name): Cilium is not installed.
       if (f?.code === 404 && !f.name) continue;
+      if (f?.code === 403 && !needed) {
+        unread.push(`${plural}.${group}`);
+        continue;
+      }
       const where = namespace ? `in ${namespace}` : 'in all namespaces';
-      const grant = namespace
-        ? `ask for read access to ${plural}.${group} there (the built-in view ClusterRole has it: kubectl create rolebinding <name> -n ${namespace} --clusterrole=view --user=<you>)`
-        : `use -n <namespace>, or ask for a cluster-wide binding of the built-in view ClusterRole`;
+      const grant = namespace ? LIVE_POLICY_ROLE_HINT : 'use -n <namespace>, or ask for a cluster-wide binding of hivewall-viewer (it reads the live policies)';
       throw toCliError(err, conn, {
         action: `list ${plural}.${group} ${where}`,
         forbidden: (fail) => `you are not allowed to list ${plural}.${group} ${where}: ${grant}${opts.instead ? `; ${opts.instead}` : ''} (the API server said: ${fail.message})`,
@@ -148,8 +173,8 @@ export async function listManagedPolicies(conn: Connection, namespace: string | 
     }
     for (const item of arr(rec(list)['items'])) {
       const o = rec(item);
-      out.push({ ...o, apiVersion: `${group}/${version}`, kind, metadata: { ...rec(o['metadata']), name: str(rec(o['metadata'])['name']) } } as KubernetesObject);
+      policies.push({ ...o, apiVersion: `${group}/${version}`, kind, metadata: { ...rec(o['metadata']), name: str(rec(o['metadata'])['name']) } } as KubernetesObject);
     }
   }
-  return out;
+  return { policies, unread };
 }

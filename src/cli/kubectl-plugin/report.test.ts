@@ -123,7 +123,7 @@ describe('kubectl hivewall report', () => {
     const r = await run(['report', '--out', file], routes);
     expect(r.code).toBe(0);
     expect(r.out).toBe(`wrote ${file}: 6 workloads, 10 edges (1 proposed, 7 enforced, 2 would-deny)\n`);
-    expect(r.err).toContain('note: you may not list networkpolicies.networking.k8s.io in shop: enforced edges are judged on the objects of shop-r1, which the Segmentation status reports in sync with the live policies; for the live view, ask for list on networkpolicies.networking.k8s.io there (the built-in view ClusterRole has it: kubectl create rolebinding <name> -n shop --clusterrole=view --user=<you>)\n');
+    expect(r.err).toContain('note: you may not list networkpolicies.networking.k8s.io in shop: enforced edges are judged on the objects of shop-r1, which the Segmentation status reports in sync with the live policies; for the live view, ask for the hivewall-viewer (read-only) or hivewall-reviewer ClusterRole, which read the live NetworkPolicies and CiliumNetworkPolicies (the roles of an older hivewall do not: kubectl apply -k deploy/ updates them)\n');
   });
 
   it('without read access to live policies and no word from the status: nothing is shown as enforced', async () => {

@@ -13,12 +13,12 @@
  * - would-deny: the audit findings in the Segmentation's status.
  *
  * Permissions: get/list on segmentations, trafficprofiles and policyproposals (hivewall.dev) in the
- * namespace — the hivewall-viewer or hivewall-reviewer ClusterRole. Reading the live policies also
- * needs list on networkpolicies.networking.k8s.io (or ciliumnetworkpolicies.cilium.io) there (the
- * built-in view ClusterRole has networkpolicies). Without it the report still works: when the
- * Segmentation status says the live policies are in sync with the approved proposal (phase
- * Enforcing), the approved proposal's objects stand in for them; otherwise nothing is shown as
- * enforced. Either way a note on stderr says so.
+ * namespace, and list on the live policies of the Segmentation's flavor (networkpolicies.networking.k8s.io
+ * or ciliumnetworkpolicies.cilium.io) — the hivewall-viewer or hivewall-reviewer ClusterRole has
+ * all of it. Without list on the live policies (a role of an older deploy/, or a hand-made one)
+ * the report still works: when the Segmentation status says the live policies are in sync with
+ * the approved proposal (phase Enforcing), the approved proposal's objects stand in for them;
+ * otherwise nothing is shown as enforced. Either way a note on stderr says so.
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -39,7 +39,7 @@ import { apiFailure, toCliError } from './api-errors.js';
 import type { PluginIo } from './commands.js';
 import type { Connection } from './connection.js';
 import { GROUP, VERSION, proposalName } from './format.js';
-import { arr, listProposalObjects, listSegmentations, POLICY_APIS, proposalNotFound, rec, retrying, str, VIEWER_ROLE_HINT } from './reads.js';
+import { arr, LIVE_POLICY_ROLE_HINT, listProposalObjects, listSegmentations, POLICY_APIS, proposalNotFound, rec, retrying, str, VIEWER_ROLE_HINT } from './reads.js';
 
 export interface ReportOptions {
   readonly out: string;
@@ -241,7 +241,7 @@ async function readLive(conn: Connection, seg: Segmentation, proposals: readonly
     const status = seg.status;
     const approved = proposals.find((p) => p.metadata.name === status?.approvedProposal);
     const cannot = `you may not list ${api.plural}.${api.group} in ${namespace}`;
-    const grant = `for the live view, ask for list on ${api.plural}.${api.group} there${api.kind === 'NetworkPolicy' ? ` (the built-in view ClusterRole has it: kubectl create rolebinding <name> -n ${namespace} --clusterrole=view --user=<you>)` : ''}`;
+    const grant = `for the live view, ${LIVE_POLICY_ROLE_HINT}`;
     if (status?.phase === 'Enforcing' && status.enforcement?.inSync === true && approved) {
       notes.push(`${cannot}: enforced edges are judged on the objects of ${approved.metadata.name}, which the Segmentation status reports in sync with the live policies; ${grant}`);
       return { from: 'status', proposal: approved.metadata.name, policies: approved.spec.content.objects as unknown as KubernetesObject[] };
