@@ -94,6 +94,15 @@ describe('EdgeAggregator', () => {
     expect(agg.stats).toMatchObject({ pendingEdges: 2, inflightEdges: 1, droppedEdges: 1, droppedConnections: 1 });
     expect(agg.bufferedConnections()).toBe(103);
     expect(agg.learnedTotal).toBe(104);
+    // The drop is reported to the controller once, with the next batch cut (not with a retry of the in-flight one).
+    const inflight = agg.nextBatch()!;
+    expect(inflight.droppedConnections).toBeUndefined();
+    agg.ack(inflight.seq);
+    const next = agg.nextBatch()!;
+    expect(next.droppedConnections).toBe(1);
+    expect(agg.nextBatch()).toBe(next);
+    agg.ack(next.seq);
+    expect(agg.nextBatch()).toBeUndefined();
   });
 
   it('splits a large buffer into batches of maxBatchEdges', () => {

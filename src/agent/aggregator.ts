@@ -48,6 +48,11 @@ export interface EdgeDelta {
 export interface DeltaBatch {
   readonly seq: number;
   readonly edges: readonly EdgeDelta[];
+  /**
+   * Connections dropped because the buffer was full since the previous batch was cut: the
+   * controller counts them as lost (the graph may miss edges), like Hubble's lost events.
+   */
+  readonly droppedConnections?: number;
 }
 
 export interface AggregatorOptions {
@@ -128,6 +133,8 @@ export class EdgeAggregator {
   readonly #pending = new Map<string, MutableDelta>();
   #inflight: DeltaBatch | undefined;
   #seq = 0;
+  /** `stats.droppedConnections` as of the last batch cut (the rest is reported with the next). */
+  #reportedDropped = 0;
 
   constructor(opts: AggregatorOptions) {
     this.#opts = opts;
@@ -229,14 +236,16 @@ export class EdgeAggregator {
    */
   nextBatch(): DeltaBatch | undefined {
     if (this.#inflight) return this.#inflight;
-    if (this.#pending.size === 0) return undefined;
+    const dropped = this.stats.droppedConnections - this.#reportedDropped;
+    if (this.#pending.size === 0 && dropped === 0) return undefined;
     const edges: EdgeDelta[] = [];
     for (const [key, delta] of this.#pending) {
       if (edges.length >= this.#maxBatch) break;
       this.#pending.delete(key);
       edges.push({ ...delta });
     }
-    this.#inflight = { seq: ++this.#seq, edges };
+    this.#reportedDropped = this.stats.droppedConnections;
+    this.#inflight = { seq: ++this.#seq, edges, ...(dropped > 0 ? { droppedConnections: dropped } : {}) };
     this.stats.batches++;
     this.#updateGauges();
     return this.#inflight;

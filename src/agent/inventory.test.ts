@@ -106,7 +106,7 @@ describe('metrics', () => {
       identity: { livePods: 10, rememberedPods: 1, forgottenPods: 0, updates: 2 },
     };
     registerAgentMetrics(registry, stats);
-    registerReceiverMetrics(registry, { requests: { accepted: 2, duplicate: 1, 'not-found': 0, 'method-not-allowed': 0, unauthenticated: 1, forbidden: 1, 'auth-unavailable': 0, 'not-leader': 0, 'not-stored': 0, 'too-large': 0, 'bad-json': 1, invalid: 0, error: 0 }, edges: 3, connections: 9 });
+    registerReceiverMetrics(registry, { requests: { accepted: 2, duplicate: 1, 'not-found': 0, 'method-not-allowed': 0, unauthenticated: 1, forbidden: 1, 'auth-unavailable': 0, 'not-leader': 0, 'not-stored': 0, 'too-large': 0, 'bad-json': 1, invalid: 0, error: 0 }, edges: 3, connections: 9, dropped: 2 });
     const text = await registry.metrics();
     for (const line of [
       'hivewall_agent_conntrack_lines_total{origin="events",result="read"} 5',
@@ -119,6 +119,7 @@ describe('metrics', () => {
       'hivewall_edge_receiver_requests_total{result="forbidden"} 1',
       'hivewall_edge_receiver_requests_total{result="bad-json"} 1',
       'hivewall_edge_receiver_connections_total 9',
+      'hivewall_edge_receiver_dropped_connections_total 2',
     ]) expect(text).toContain(line);
     stats.aggregator.pendingEdges = 0;
     expect(await registry.metrics()).toContain('hivewall_agent_buffered_edges{state="pending"} 0');

@@ -77,4 +77,5 @@ export function registerReceiverMetrics(registry: Registry, stats: EdgeReceiverS
   statCounter(registry, 'hivewall_edge_receiver_requests_total', 'Edge pushes from node agents, by result (accepted, duplicate, unauthenticated, forbidden, bad-json, …).', ['result'], () =>
     Object.entries(stats.requests).map(([result, n]) => [{ result }, n]));
   statCounter(registry, 'hivewall_edge_receiver_connections_total', 'Connections merged from node agents.', [], () => [[{}, stats.connections]]);
+  statCounter(registry, 'hivewall_edge_receiver_dropped_connections_total', 'Connections node agents reported dropped before shipping (their buffer was full).', [], () => [[{}, stats.dropped]]);
 }

@@ -258,6 +258,20 @@ describe('EdgeReceiver with a durable target', () => {
   });
 });
 
+describe('EdgeReceiver: connections an agent dropped', () => {
+  it('passes them to the target once (a retried batch is not counted again) and counts them', async () => {
+    const store = new EdgeStore();
+    const lost: number[] = [];
+    const { post, receiver } = await start({ store: { record: store.record.bind(store), lost: (n) => lost.push(n) } });
+    expect((await post(batch(1, [edge()], { dropped: 7 }))).status).toBe(200);
+    expect((await post(batch(1, [edge()], { dropped: 7 }))).body).toMatchObject({ duplicate: true });
+    expect((await post(batch(2, [edge()]))).status).toBe(200);
+    expect(lost).toEqual([7]);
+    expect(receiver.stats.dropped).toBe(7);
+    expect((await post(batch(3, [edge()], { dropped: -1 }))).status).toBe(400);
+  });
+});
+
 describe('EdgeReceiverServer TLS', () => {
   it('serves a renewed certificate to new connections after setTls', async () => {
     const { issueCa, issueLeaf } = await import('../operator/receiver-tls.js');

@@ -157,6 +157,8 @@ export interface EdgeReceiverStats {
   /** Edge deltas merged, and the connections they carried. */
   edges: number;
   connections: number;
+  /** Connections agents reported dropped before shipping. */
+  dropped: number;
 }
 
 /** Where the receiver merges deltas: an `EdgeStore`, or the operator's learner (which also audits them). */
@@ -168,6 +170,8 @@ export interface EdgeTarget {
    * drops deltas the controller could still lose; a rejection is answered 503 and retried.
    */
   persisted?(): Promise<void>;
+  /** Connections an agent dropped before shipping them (its buffer was full): the graph may miss edges. */
+  lost?(connections: number): void;
 }
 
 /** The node-name claim of a pod-bound ServiceAccount token (TokenReview `user.extra`). */
@@ -189,6 +193,7 @@ export class EdgeReceiver {
     },
     edges: 0,
     connections: 0,
+    dropped: 0,
   };
 
   readonly #opts: EdgeReceiverOptions;
@@ -335,6 +340,11 @@ export class EdgeReceiver {
     for (const e of batch.edges) {
       store.record(e.client, e.server, e.port, e.protocol, e.firstSeen, e.count, e.lastSeen);
       connections += e.count;
+    }
+    if (batch.dropped) {
+      store.lost?.(batch.dropped);
+      this.stats.dropped += batch.dropped;
+      this.#log.warn({ node: batch.node, dropped: batch.dropped }, 'agent dropped connections (its buffer was full)');
     }
     this.#remember(key, batch.seq);
     this.stats.edges += batch.edges.length;

@@ -46,6 +46,8 @@ export const edgeBatchSchema = z.object({
   instance: z.string().min(1).max(64),
   seq: z.number().int().min(1).max(Number.MAX_SAFE_INTEGER),
   edges: z.array(edgeDeltaSchema),
+  /** Connections the agent dropped (buffer full) since its previous batch: counted as lost by the controller. */
+  dropped: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER).optional(),
 });
 
 export type EdgeBatchBody = z.output<typeof edgeBatchSchema>;

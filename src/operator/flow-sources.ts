@@ -102,6 +102,11 @@ export class FlowSources {
           for (const audit of this.options.audits.values()) audit.observeEdge({ client, server, port, protocol, count, lastSeen }, this.options.podOf);
         }),
         persisted: () => this.persisted(),
+        lost: (connections) => this.hold(() => {
+          learner.stats.lostEvents += connections;
+          this.lost.set('agent', (this.lost.get('agent') ?? 0) + connections);
+          this.options.metrics?.onLostEvents?.('agent', connections);
+        }),
       }, sequences);
       log.info({ agents: Object.keys(sequences).length }, 'edge receiver attached to the learner');
     }
