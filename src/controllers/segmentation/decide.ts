@@ -170,7 +170,7 @@ export function decide(input: DecideInput): Decision {
   // a proposal learned meanwhile may miss edges. Surfaced, not blocking: the reviewer decides.
   const lost = input.learning.lostEvents;
   conditions.set('FlowsComplete', lost > 0 ? 'False' : 'True', lost > 0 ? 'EventsLost' : 'NoEventsLost', lost > 0
-    ? `${lost} flow events were reported lost by the flow source; connections seen only in them are missing from the graph (raise Hubble's event buffer or relay capacity, or also follow the export file)`
+    ? `${lost} flow events were reported lost by the flow sources; connections seen only in them are missing from the graph (Hubble: raise the event buffer or relay capacity, or also follow the export file; agents: raise --max-buffered-edges or restore their connection to the operator)`
     : 'no flow events lost');
   const lostBefore = input.status.learning?.lostEvents ?? 0;
   if (lost > lostBefore) {
