@@ -198,15 +198,40 @@ describe('kubectl hivewall report', () => {
   });
 });
 
-/** The objects of a scenario as the operator writes them, created as cluster admin. */
+const reviewers = new Map<string, Promise<Identity>>();
+/** The scenario's reviewer as a user of their own, allowed to review proposals (client certificate). */
+function scenarioReviewer(name: string): Promise<Identity> {
+  let identity = reviewers.get(name);
+  if (!identity) {
+    identity = (async () => {
+      const user = await userIdentity(name);
+      await bindRole({ subject: user, rules: [{ apiGroups: [GROUP], resources: ['policyproposals'], verbs: ['get', 'patch'] }] });
+      return user;
+    })();
+    reviewers.set(name, identity);
+  }
+  return identity;
+}
+
+/** The objects of a scenario as the operator writes them (created as cluster admin), reviewed by their reviewer. */
 async function createScenario(s: ClusterScenario): Promise<void> {
   const seg = s.segmentation as { spec: Record<string, unknown>; status: Record<string, unknown> };
   await createSegmentation(s.namespace, 'shop', seg.spec, seg.status);
   const { metadata: profileMeta, ...profile } = s.profile as { metadata: { name: string } };
   await custom().createNamespacedCustomObject({ group: GROUP, version: VERSION, namespace: s.namespace, plural: 'trafficprofiles', body: { ...profile, metadata: { name: profileMeta.name, labels: { 'hivewall.dev/segmentation': 'shop' } } } });
   for (const raw of s.proposals) {
-    const { status, ...proposal } = raw as { status: Record<string, unknown>; metadata: { name: string } };
-    await custom().createNamespacedCustomObject({ group: GROUP, version: VERSION, namespace: s.namespace, plural: 'policyproposals', body: proposal });
+    const { status, ...proposal } = raw as { status: Record<string, unknown>; metadata: { name: string }; spec: { review: { decision: string; reviewer?: string } } };
+    // As on a real cluster: proposals are created Pending (the admission policy refuses pre-approved
+    // ones once deploy/ is applied) and a review is written by its reviewer.
+    const { review } = proposal.spec;
+    await custom().createNamespacedCustomObject({ group: GROUP, version: VERSION, namespace: s.namespace, plural: 'policyproposals', body: { ...proposal, spec: { ...proposal.spec, review: { decision: 'Pending' } } } });
+    if (review.decision !== 'Pending') {
+      const reviewer = await scenarioReviewer(review.reviewer ?? 'rita');
+      await reviewer.kubeConfig.makeApiClient(CustomObjectsApi).patchNamespacedCustomObject(
+        { group: GROUP, version: VERSION, namespace: s.namespace, plural: 'policyproposals', name: proposal.metadata.name, body: { spec: { review } } },
+        setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
+      );
+    }
     await custom().patchNamespacedCustomObjectStatus(
       { group: GROUP, version: VERSION, namespace: s.namespace, plural: 'policyproposals', name: proposal.metadata.name, body: { status } },
       setHeaderOptions('Content-Type', PatchStrategy.MergePatch),

@@ -83,16 +83,27 @@ export async function reviewProposal(
     throw new InputError(`policyproposal ${namespace}/${name} was already ${current.decision.toLowerCase()} by ${by}${at}: pass --overwrite to replace that decision`);
   }
 
-  const patch = {
-    metadata: { resourceVersion: current.resourceVersion },
-    spec: { review: { decision, reviewer: user, comment: opts.comment ?? null, reviewedAt: rfc3339(now()) } },
-  };
+  const review = { decision, reviewer: user, comment: opts.comment ?? null, reviewedAt: rfc3339(now()) };
   const api = conn.kubeConfig.makeApiClient(CustomObjectsApi);
+  let read = current;
   try {
-    await api.patchNamespacedCustomObject(
-      { group: GROUP, version: VERSION, namespace, plural: PLURAL, name, body: patch },
-      setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
-    );
+    // The patch carries the resourceVersion read, so a concurrent *review* is a conflict. The
+    // operator also writes the proposal (its status phase) at any time; when the review is still
+    // the one this command looked at, the conflict was only that, and the patch is sent again.
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await api.patchNamespacedCustomObject(
+          { group: GROUP, version: VERSION, namespace, plural: PLURAL, name, body: { metadata: { resourceVersion: read.resourceVersion }, spec: { review } } },
+          setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
+        );
+        break;
+      } catch (err) {
+        if (apiFailure(err)?.code !== 409 || attempt >= 4) throw err;
+        const again = await readProposal(conn, namespace, name);
+        if (again.decision !== current.decision || again.reviewer !== current.reviewer || again.reviewedAt !== current.reviewedAt) throw err;
+        read = again;
+      }
+    }
   } catch (err) {
     throw toCliError(err, conn, {
       action: `${verb} policyproposal ${namespace}/${name}`,
