@@ -1,23 +1,13 @@
 import { mkdtemp, readFile, readdir, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PassThrough, Readable } from 'node:stream';
 import { gzipSync } from 'node:zlib';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { main, type CliIo } from './main.js';
+import { captureRun } from '../testing/cli-run.js';
+import { main } from './main.js';
 
 /** Runs the CLI in-process with captured output. */
-async function run(args: string[], stdin = ''): Promise<{ code: number; out: string; err: string }> {
-  const out = new PassThrough();
-  const err = new PassThrough();
-  let outText = '';
-  let errText = '';
-  out.on('data', (c) => (outText += c));
-  err.on('data', (c) => (errText += c));
-  const io: CliIo = { stdout: out, stderr: err, stdin: Readable.from([stdin]) };
-  const code = await main(args, io);
-  return { code, out: outText, err: errText };
-}
+const run = (args: string[], stdin = '') => captureRun((io) => main(args, io), stdin);
 
 const hubbleLine = (src: { ip: string; pod: string; ns: string; app: string }, dst: { ip: string; pod: string; ns: string; app: string }, port: number, sport: number, extra = '') =>
   JSON.stringify({

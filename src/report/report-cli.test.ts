@@ -3,9 +3,9 @@ import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PassThrough, Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { main, type CliIo } from '../cli/main.js';
+import { captureRun } from '../testing/cli-run.js';
+import { main } from '../cli/main.js';
 import { ASSET_DIR, packageRoot, SCRIPT_FILE } from './assets.js';
 import type { ReportData } from './data.js';
 import { embeddedData } from './testing.js';
@@ -16,17 +16,7 @@ const title = built
   ? 'hivewall learn --report'
   : `hivewall learn --report — SKIPPED: ${join(ASSET_DIR, SCRIPT_FILE)} is not built (run npm run build)`;
 
-async function run(args: string[]): Promise<{ code: number; out: string; err: string }> {
-  const out = new PassThrough();
-  const err = new PassThrough();
-  let outText = '';
-  let errText = '';
-  out.on('data', (c) => (outText += c));
-  err.on('data', (c) => (errText += c));
-  const io: CliIo = { stdout: out, stderr: err, stdin: Readable.from([]) };
-  const code = await main(args, io);
-  return { code, out: outText, err: errText };
-}
+const run = (args: string[]) => captureRun((io) => main(args, io));
 
 describe.skipIf(!built)(title, () => {
   let dir: string;

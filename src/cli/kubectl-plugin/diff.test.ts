@@ -2,12 +2,10 @@
 // stand-in for the API server (plain HTTP): which policy kinds must be readable, and what a refusal
 // says. diff needs only the kinds its proposal holds; export of what is live needs every kind.
 // The real API server and RBAC: test/plugin/review-gitops.test.ts and test/deploy/review.test.ts.
-import { mkdtemp, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { PassThrough } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { captureRun, standInKubeconfig } from '../../testing/cli-run.js';
 import { neededPolicyKinds } from './diff.js';
 import { main } from './main.js';
 
@@ -53,21 +51,8 @@ beforeAll(async () => {
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const port = (server.address() as { port: number }).port;
-  dir = await mkdtemp(path.join(tmpdir(), 'hivewall-diff-plugin-'));
-  kubeconfig = path.join(dir, 'kubeconfig');
-  await writeFile(kubeconfig, `apiVersion: v1
-kind: Config
-clusters:
-  - name: c1
-    cluster: { server: "http://127.0.0.1:${port}", insecure-skip-tls-verify: true }
-users:
-  - name: u1
-    user: { token: abc }
-contexts:
-  - name: one
-    context: { cluster: c1, user: u1, namespace: ${NS} }
-current-context: one
-`);
+  kubeconfig = await standInKubeconfig(`http://127.0.0.1:${port}`, NS);
+  dir = path.dirname(kubeconfig);
 });
 
 afterAll(async () => {
@@ -76,14 +61,7 @@ afterAll(async () => {
 
 async function run(args: string[], table: [string, Route][]): Promise<{ code: number; out: string; err: string }> {
   routes = new Map(table);
-  const out = new PassThrough();
-  const err = new PassThrough();
-  let outText = '';
-  let errText = '';
-  out.on('data', (c) => (outText += c));
-  err.on('data', (c) => (errText += c));
-  const code = await main(args, { stdout: out, stderr: err }, { env: { HOME: '/nonexistent-home', KUBECONFIG: kubeconfig, NO_COLOR: '1' } });
-  return { code, out: outText, err: errText };
+  return captureRun((io) => main(args, io, { env: { HOME: '/nonexistent-home', KUBECONFIG: kubeconfig, NO_COLOR: '1' } }));
 }
 
 const ROLE_HINT = 'ask for the hivewall-viewer (read-only) or hivewall-reviewer ClusterRole, which read the live NetworkPolicies and CiliumNetworkPolicies '

@@ -4,24 +4,15 @@ import { mkdtemp, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { PassThrough } from 'node:stream';
 import { ApiException } from '@kubernetes/client-node';
 import { describe, expect, it } from 'vitest';
+import { captureRun } from '../../testing/cli-run.js';
 import { admissionDenial, apiFailure, toCliError, unreachableReason } from './api-errors.js';
 import { connect } from './connection.js';
 import { humanAge, proposalName, proposalsTable, rfc3339, summarizeProposal } from './format.js';
 import { main } from './main.js';
 
-async function run(args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ code: number; out: string; err: string }> {
-  const out = new PassThrough();
-  const err = new PassThrough();
-  let outText = '';
-  let errText = '';
-  out.on('data', (c) => (outText += c));
-  err.on('data', (c) => (errText += c));
-  const code = await main(args, { stdout: out, stderr: err }, { env: { HOME: '/nonexistent-home', ...env } });
-  return { code, out: outText, err: errText };
-}
+const run = (args: string[], env: NodeJS.ProcessEnv = {}) => captureRun((io) => main(args, io, { env: { HOME: '/nonexistent-home', ...env } }));
 
 const kubeconfigYaml = (server: string, namespace?: string) => `apiVersion: v1
 kind: Config

@@ -6,8 +6,8 @@ import { createServer, type Server } from 'node:http';
 import { createServer as createNetServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { PassThrough } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { captureRun, standInKubeconfig } from '../../testing/cli-run.js';
 import { clusterScenario } from '../../testing/report-scenario.js';
 import type { ReportData } from '../../report/data.js';
 import { embeddedData, STUB_ASSETS } from '../../report/testing.js';
@@ -60,39 +60,18 @@ beforeAll(async () => {
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const port = (server.address() as { port: number }).port;
   dir = await mkdtemp(path.join(tmpdir(), 'hivewall-report-plugin-'));
-  kubeconfig = path.join(dir, 'kubeconfig');
-  await writeFile(kubeconfig, kubeconfigYaml(`http://127.0.0.1:${port}`));
+  kubeconfig = await standInKubeconfig(`http://127.0.0.1:${port}`, NS);
 });
 
 afterAll(async () => {
   await new Promise((resolve) => server?.close(resolve));
 });
 
-const kubeconfigYaml = (url: string) => `apiVersion: v1
-kind: Config
-clusters:
-  - name: c1
-    cluster: { server: "${url}", insecure-skip-tls-verify: true }
-users:
-  - name: u1
-    user: { token: abc }
-contexts:
-  - name: one
-    context: { cluster: c1, user: u1, namespace: ${NS} }
-current-context: one
-`;
 
 async function run(args: string[], routes = defaultRoutes(), config = kubeconfig): Promise<{ code: number; out: string; err: string }> {
   api.routes = routes;
   api.requests.length = 0;
-  const out = new PassThrough();
-  const err = new PassThrough();
-  let outText = '';
-  let errText = '';
-  out.on('data', (c) => (outText += c));
-  err.on('data', (c) => (errText += c));
-  const code = await main(args, { stdout: out, stderr: err }, { env: { HOME: '/nonexistent-home', KUBECONFIG: config }, reportAssets: STUB_ASSETS });
-  return { code, out: outText, err: errText };
+  return captureRun((io) => main(args, io, { env: { HOME: '/nonexistent-home', KUBECONFIG: config }, reportAssets: STUB_ASSETS }));
 }
 
 describe('kubectl hivewall report', () => {
@@ -190,8 +169,7 @@ describe('kubectl hivewall report', () => {
     await new Promise<void>((resolve) => srv.listen(0, '127.0.0.1', resolve));
     const port = (srv.address() as { port: number }).port;
     await new Promise((resolve) => srv.close(resolve));
-    const config = path.join(dir, 'closed-kubeconfig');
-    await writeFile(config, kubeconfigYaml(`http://127.0.0.1:${port}`));
+    const config = await standInKubeconfig(`http://127.0.0.1:${port}`, NS);
     const r = await run(['report', '--out', path.join(dir, 'never.html')], defaultRoutes(), config);
     expect(r.code).toBe(1);
     expect(r.err).toMatch(new RegExp(`^error: cannot reach the Kubernetes API server at http://127\\.0\\.0\\.1:${port} \\(context "one"\\): .*ECONNREFUSED`));

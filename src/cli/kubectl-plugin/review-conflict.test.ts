@@ -2,12 +2,9 @@
 // phase), against a small stand-in for the API server that enforces resourceVersion preconditions
 // like the real one: a conflict caused only by the operator's write is retried; a conflict caused
 // by someone else's review is reported. The real API server: test/deploy/review.test.ts.
-import { mkdtemp, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
-import { PassThrough } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { captureRun, standInKubeconfig } from '../../testing/cli-run.js';
 import { main } from './main.js';
 
 const NS = 'shop';
@@ -61,32 +58,14 @@ beforeAll(async () => {
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const port = (server.address() as { port: number }).port;
-  const dir = await mkdtemp(path.join(tmpdir(), 'hivewall-review-conflict-'));
-  kubeconfig = path.join(dir, 'kubeconfig');
-  await writeFile(kubeconfig, `apiVersion: v1
-kind: Config
-clusters: [{ name: c1, cluster: { server: "http://127.0.0.1:${port}", insecure-skip-tls-verify: true } }]
-users: [{ name: u1, user: { token: abc } }]
-contexts: [{ name: one, context: { cluster: c1, user: u1, namespace: ${NS} } }]
-current-context: one
-`);
+  kubeconfig = await standInKubeconfig(`http://127.0.0.1:${(server.address() as { port: number }).port}`, NS);
 });
 
 afterAll(async () => {
   await new Promise((resolve) => server?.close(resolve));
 });
 
-async function run(args: string[]): Promise<{ code: number; out: string; err: string }> {
-  const out = new PassThrough();
-  const err = new PassThrough();
-  let outText = '';
-  let errText = '';
-  out.on('data', (c) => (outText += c));
-  err.on('data', (c) => (errText += c));
-  const code = await main(args, { stdout: out, stderr: err }, { env: { HOME: '/nonexistent-home', KUBECONFIG: kubeconfig, NO_COLOR: '1' } });
-  return { code, out: outText, err: errText };
-}
+const run = (args: string[]) => captureRun((io) => main(args, io, { env: { HOME: '/nonexistent-home', KUBECONFIG: kubeconfig, NO_COLOR: '1' } }));
 
 describe('reviewing while the proposal changes', () => {
   it('retries when only the operator wrote meanwhile (the review is still the one read)', async () => {
