@@ -12,7 +12,9 @@ import type { Logger } from 'pino';
 import { API_VERSION } from '../api/meta.js';
 import { trafficProfileSchema } from '../api/traffic-profile.js';
 import type { Config } from '../config.js';
-import { reconcileSegmentation, type ReconcileReport } from '../controllers/segmentation/reconciler.js';
+import { apiReads, cachedReads, type ReadInformers, type SegmentationReads } from '../controllers/segmentation/reads.js';
+import { reconcileSegmentation, type ReconcileContext, type ReconcileReport } from '../controllers/segmentation/reconciler.js';
+import { MANAGED_BY_LABEL, MANAGED_BY_VALUE } from '../domain/translate/naming.js';
 import type { EdgeReceiver } from '../agent/receiver.js';
 import { Learner } from '../domain/learner.js';
 import { peerKey } from '../domain/peer.js';
@@ -73,13 +75,16 @@ export async function runLeaderWork(options: LeaderWorkOptions): Promise<void> {
   });
   sources.start(namespaces);
 
-  const ctx = { kube, learner, cluster, audits, log, now, sourceError: () => sources.error(), writtenProfiles: new Map<string, string>() };
+  const ctx: ReconcileContext & { reads?: SegmentationReads } = { kube, learner, cluster, audits, log, now, sourceError: () => sources.error(), writtenProfiles: new Map<string, string>() };
 
   // Watches make the loop react within a poll: a review, a spec change, or a hand edit of a
   // hivewall policy (drift) starts a reconcile round at once instead of at the next resync.
   let changed = false;
-  const informers = watchedResources(kube, log, () => (changed = true));
+  const watched = watchedResources(kube, log, () => (changed = true));
+  const informers = [watched.segmentations, watched.proposals, watched.policies.NetworkPolicy, watched.policies.CiliumNetworkPolicy];
   for (const informer of informers) informer.start();
+  // From now on a round reads what it needs from these caches (src/controllers/segmentation/reads.ts).
+  ctx.reads = cachedReads(watched, apiReads(kube));
 
   let lastInventory = now();
   let newFlows = 0;
@@ -150,14 +155,9 @@ export async function runLeaderWork(options: LeaderWorkOptions): Promise<void> {
  * relists on 410 (src/runtime/informer.ts); the CiliumNetworkPolicy one just keeps retrying on
  * clusters without Cilium.
  */
-function watchedResources(kube: Kube, log: Logger, onChange: () => void): Informer<KubernetesObject>[] {
-  const resources = [
-    { name: 'segmentations', group: 'hivewall.dev', version: 'v1alpha1', plural: 'segmentations' },
-    { name: 'policyproposals', group: 'hivewall.dev', version: 'v1alpha1', plural: 'policyproposals' },
-    { name: 'networkpolicies', group: 'networking.k8s.io', version: 'v1', plural: 'networkpolicies', labelSelector: 'app.kubernetes.io/managed-by=hivewall' },
-    { name: 'ciliumnetworkpolicies', group: 'cilium.io', version: 'v2', plural: 'ciliumnetworkpolicies', labelSelector: 'app.kubernetes.io/managed-by=hivewall' },
-  ];
-  return resources.map((r) => {
+function watchedResources(kube: Kube, log: Logger, onChange: () => void): ReadInformers {
+  const owned = `${MANAGED_BY_LABEL}=${MANAGED_BY_VALUE}`;
+  const make = (r: { name: string; group: string; version: string; plural: string; labelSelector?: string }) => {
     const informer = new Informer<KubernetesObject>({
       name: r.name,
       listerWatcher: kubeListerWatcher(kube.config, resourcePath(r)),
@@ -167,7 +167,15 @@ function watchedResources(kube: Kube, log: Logger, onChange: () => void): Inform
     });
     informer.addEventHandler({ onAdd: onChange, onUpdate: onChange, onDelete: onChange });
     return informer;
-  });
+  };
+  return {
+    segmentations: make({ name: 'segmentations', group: 'hivewall.dev', version: 'v1alpha1', plural: 'segmentations' }),
+    proposals: make({ name: 'policyproposals', group: 'hivewall.dev', version: 'v1alpha1', plural: 'policyproposals' }),
+    policies: {
+      NetworkPolicy: make({ name: 'networkpolicies', group: 'networking.k8s.io', version: 'v1', plural: 'networkpolicies', labelSelector: owned }),
+      CiliumNetworkPolicy: make({ name: 'ciliumnetworkpolicies', group: 'cilium.io', version: 'v2', plural: 'ciliumnetworkpolicies', labelSelector: owned }),
+    },
+  };
 }
 
 /**
@@ -180,7 +188,7 @@ async function reconcileAll(ctx: Parameters<typeof reconcileSegmentation>[0], me
   const storedNamespaces = new Set<string>();
   const roundCtx = { ...ctx, profileStored: (namespace: string) => storedNamespaces.add(namespace) };
   const reports: ReconcileReport[] = [];
-  const segmentations = await ctx.kube.list<KubernetesObject>(API_VERSION, 'Segmentation');
+  const segmentations = await (ctx.reads ?? apiReads(ctx.kube)).segmentations();
   for (const seg of segmentations) {
     const namespace = seg.metadata?.namespace ?? '';
     const name = seg.metadata?.name ?? '';

@@ -15,14 +15,15 @@ import { buildProposal, comparable, type ProposalDraft } from '../../domain/prop
 import type { Policy } from '../../domain/simulate/index.js';
 import { MANAGED_BY_LABEL, MANAGED_BY_VALUE } from '../../domain/translate/naming.js';
 import type { KubernetesObject as PolicyObject } from '../../domain/translate/networkpolicy.js';
-import { Kube } from '../../k8s/kube.js';
+import { Kube, KubeError } from '../../k8s/kube.js';
 import { AuditEngine } from '../../operator/audit.js';
 import type { ClusterCache } from '../../operator/cluster-cache.js';
 import { namespaceView, toProfileSpec } from '../../operator/learning-state.js';
 import { decide, proposalName, type Action, type ProposalFact } from './decide.js';
+import { apiReads, SEGMENTATION_LABEL, type SegmentationReads } from './reads.js';
 
 export const FINALIZER = 'hivewall.dev/cleanup';
-export const SEGMENTATION_LABEL = 'hivewall.dev/segmentation';
+export { SEGMENTATION_LABEL };
 
 export interface ReconcileContext {
   readonly kube: Kube;
@@ -37,15 +38,12 @@ export interface ReconcileContext {
   readonly profileStored?: (namespace: string) => void;
   /** The profile spec last written per namespace/name, so an unchanged profile costs no read. */
   readonly writtenProfiles?: Map<string, string>;
+  /** Where the Segmentation, its proposals and the live policies are read (default: the API server). */
+  readonly reads?: SegmentationReads;
 }
 
-const POLICY_KIND = { NetworkPolicy: ['networking.k8s.io', 'v1', 'networkpolicies'], CiliumNetworkPolicy: ['cilium.io', 'v2', 'ciliumnetworkpolicies'] } as const;
-
-/** hivewall's live policies of one flavor in a namespace, as plain JSON. */
-function listOwned(kube: Kube, flavor: keyof typeof POLICY_KIND, namespace: string): Promise<KubernetesObject[]> {
-  const [group, version, plural] = POLICY_KIND[flavor];
-  return kube.listRaw<KubernetesObject>(group, version, plural, namespace, `${MANAGED_BY_LABEL}=${MANAGED_BY_VALUE}`);
-}
+/** The context's reads, or the API server's. */
+const readsOf = (ctx: ReconcileContext): SegmentationReads => ctx.reads ?? apiReads(ctx.kube);
 const iso = (ms: number) => new Date(ms).toISOString();
 
 /** What a reconcile observed, for metrics. */
@@ -62,7 +60,8 @@ export interface ReconcileReport {
 
 export async function reconcileSegmentation(ctx: ReconcileContext, namespace: string, name: string): Promise<{ requeueAfter?: number; report?: ReconcileReport }> {
   const { kube } = ctx;
-  const raw = await kube.get<KubernetesObject>(API_VERSION, 'Segmentation', namespace, name);
+  const reads = readsOf(ctx);
+  const raw = await reads.segmentation(namespace, name);
   if (!raw) {
     ctx.audits.delete(namespace);
     return {};
@@ -93,10 +92,10 @@ export async function reconcileSegmentation(ctx: ReconcileContext, namespace: st
   await persistProfile(ctx, seg, view);
   ctx.profileStored?.(namespace);
   const flavor = seg.spec.flavor;
-  const owned = await listOwned(kube, flavor, namespace);
+  const owned = await reads.owned(flavor, namespace);
   // The other flavor's leftovers (after a flavor change) are removed on apply; the CRD may be absent.
-  const ownedOther = await listOwned(kube, flavor === 'NetworkPolicy' ? 'CiliumNetworkPolicy' : 'NetworkPolicy', namespace).catch(() => []);
-  const proposals = (await kube.list<KubernetesObject>(API_VERSION, 'PolicyProposal', namespace, `${SEGMENTATION_LABEL}=${name}`))
+  const ownedOther = await reads.owned(flavor === 'NetworkPolicy' ? 'CiliumNetworkPolicy' : 'NetworkPolicy', namespace).catch(() => []);
+  const proposals = (await reads.proposals(namespace, name))
     .map((p) => policyProposalSchema.safeParse(p))
     .flatMap((r) => (r.success ? [r.data] : []));
 
@@ -223,7 +222,16 @@ async function execute(ctx: ReconcileContext, seg: Segmentation, raw: Kubernetes
           review: { decision: 'Pending' },
         },
       };
-      await kube.create(proposal as KubernetesObject);
+      try {
+        await kube.create(proposal as KubernetesObject);
+      } catch (error) {
+        // Read from a cache that had not seen it yet: the revision exists, the next round sees it.
+        if (error instanceof KubeError && error.status === 409) {
+          log.debug({ proposal: proposal.metadata.name }, 'proposal already exists');
+          return;
+        }
+        throw error;
+      }
       log.info({ proposal: proposal.metadata.name, objects: draft.objects.length }, 'proposal created');
       return;
     }
@@ -298,7 +306,8 @@ async function persistProfile(ctx: ReconcileContext, seg: Segmentation, view: Re
 
 async function deleteOwned(ctx: ReconcileContext, namespace: string): Promise<void> {
   for (const flavor of ['NetworkPolicy', 'CiliumNetworkPolicy'] as const) {
-    const owned = await listOwned(ctx.kube, flavor, namespace).catch(() => []);
+    // From the API server, not a cache: removing must not miss a policy.
+    const owned = await apiReads(ctx.kube).owned(flavor, namespace).catch(() => []);
     for (const o of owned) await ctx.kube.delete(o);
   }
 }

@@ -1,0 +1,45 @@
+import type { KubernetesObject } from '@kubernetes/client-node';
+import { describe, expect, it } from 'vitest';
+import type { Informer } from '../../runtime/informer.js';
+import { cachedReads, type SegmentationReads } from './reads.js';
+
+/** The part of an Informer the reads use, over a fixed cache. */
+function cache(synced: boolean, objects: KubernetesObject[]): Informer<KubernetesObject> {
+  return {
+    hasSynced: () => synced,
+    list: (namespace?: string) => objects.filter((o) => namespace === undefined || o.metadata?.namespace === namespace),
+    get: (name: string, namespace?: string) => objects.find((o) => o.metadata?.name === name && o.metadata?.namespace === namespace),
+  } as unknown as Informer<KubernetesObject>;
+}
+
+const meta = (namespace: string, name: string, labels: Record<string, string> = {}) => ({ metadata: { namespace, name, labels } });
+
+describe('cachedReads', () => {
+  const calls: string[] = [];
+  const fallback: SegmentationReads = {
+    segmentations: async () => (calls.push('segmentations'), []),
+    segmentation: async (ns, name) => (calls.push(`segmentation ${ns}/${name}`), undefined),
+    owned: async (flavor, ns) => (calls.push(`owned ${flavor} ${ns}`), []),
+    proposals: async (ns, seg) => (calls.push(`proposals ${ns}/${seg}`), []),
+  };
+  const informers = {
+    segmentations: cache(true, [meta('shop', 'shop'), meta('web', 'web')]),
+    proposals: cache(true, [meta('shop', 'shop-r1', { 'hivewall.dev/segmentation': 'shop' }), meta('shop', 'other-r1', { 'hivewall.dev/segmentation': 'other' }), meta('web', 'web-r1', { 'hivewall.dev/segmentation': 'web' })]),
+    policies: { NetworkPolicy: cache(true, [meta('shop', 'hivewall-cart'), meta('web', 'hivewall-web')]), CiliumNetworkPolicy: cache(false, []) },
+  };
+  const reads = cachedReads(informers, fallback);
+
+  it('serves synced kinds from the caches, typed, without asking the API server', async () => {
+    expect((await reads.segmentations()).map((o) => `${o.apiVersion} ${o.kind} ${o.metadata?.name}`)).toEqual(['hivewall.dev/v1alpha1 Segmentation shop', 'hivewall.dev/v1alpha1 Segmentation web']);
+    expect(await reads.segmentation('shop', 'shop')).toMatchObject({ apiVersion: 'hivewall.dev/v1alpha1', kind: 'Segmentation', metadata: { name: 'shop' } });
+    expect(await reads.segmentation('shop', 'gone')).toBeUndefined();
+    expect((await reads.proposals('shop', 'shop')).map((o) => `${o.kind} ${o.metadata?.name}`)).toEqual(['PolicyProposal shop-r1']);
+    expect((await reads.owned('NetworkPolicy', 'shop')).map((o) => `${o.apiVersion} ${o.kind} ${o.metadata?.name}`)).toEqual(['networking.k8s.io/v1 NetworkPolicy hivewall-cart']);
+    expect(calls).toEqual([]);
+  });
+
+  it('asks the API server for a kind whose informer has not synced (e.g. no Cilium CRD)', async () => {
+    expect(await reads.owned('CiliumNetworkPolicy', 'shop')).toEqual([]);
+    expect(calls).toEqual(['owned CiliumNetworkPolicy shop']);
+  });
+});

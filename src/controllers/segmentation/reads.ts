@@ -1,0 +1,79 @@
+/**
+ * What a Segmentation reconcile reads: the Segmentation, hivewall's live policies in its namespace,
+ * and its proposals. {@link apiReads} asks the API server every time; the operator passes
+ * {@link cachedReads}, served from the informers it already runs for its watches, so a round
+ * costs no reads at all once they are synced (client-go controllers read from listers the same
+ * way). A kind whose informer has not synced (e.g. CiliumNetworkPolicy on a cluster without
+ * Cilium) is read from the API server, which also gives the right error.
+ *
+ * Caches can lag a write by the watch latency; the reconcile tolerates it (a proposal created
+ * twice is an AlreadyExists that is ignored, a stale finalizer patch is a conflict retried next
+ * round), and every watch event starts a new round, which then sees the change.
+ */
+import type { KubernetesObject } from '@kubernetes/client-node';
+import { API_VERSION } from '../../api/meta.js';
+import { MANAGED_BY_LABEL, MANAGED_BY_VALUE } from '../../domain/translate/naming.js';
+import type { Kube } from '../../k8s/kube.js';
+import type { Informer } from '../../runtime/informer.js';
+
+export type PolicyFlavor = 'NetworkPolicy' | 'CiliumNetworkPolicy';
+
+export const POLICY_KIND = { NetworkPolicy: ['networking.k8s.io', 'v1', 'networkpolicies'], CiliumNetworkPolicy: ['cilium.io', 'v2', 'ciliumnetworkpolicies'] } as const;
+
+/** The label that ties a proposal (or profile) to its Segmentation. */
+export const SEGMENTATION_LABEL = 'hivewall.dev/segmentation';
+
+export interface SegmentationReads {
+  /** Every Segmentation, cluster-wide. */
+  segmentations(): Promise<KubernetesObject[]>;
+  segmentation(namespace: string, name: string): Promise<KubernetesObject | undefined>;
+  /** hivewall's live policies of one flavor in a namespace, as plain JSON with apiVersion and kind. */
+  owned(flavor: PolicyFlavor, namespace: string): Promise<KubernetesObject[]>;
+  /** The PolicyProposals of a Segmentation. */
+  proposals(namespace: string, segmentation: string): Promise<KubernetesObject[]>;
+}
+
+/** Reads straight from the API server. */
+export function apiReads(kube: Kube): SegmentationReads {
+  return {
+    segmentations: () => kube.list<KubernetesObject>(API_VERSION, 'Segmentation'),
+    segmentation: (namespace, name) => kube.get<KubernetesObject>(API_VERSION, 'Segmentation', namespace, name),
+    owned: (flavor, namespace) => {
+      const [group, version, plural] = POLICY_KIND[flavor];
+      return kube.listRaw<KubernetesObject>(group, version, plural, namespace, `${MANAGED_BY_LABEL}=${MANAGED_BY_VALUE}`);
+    },
+    proposals: (namespace, segmentation) => kube.list<KubernetesObject>(API_VERSION, 'PolicyProposal', namespace, `${SEGMENTATION_LABEL}=${segmentation}`),
+  };
+}
+
+export interface ReadInformers {
+  readonly segmentations: Informer<KubernetesObject>;
+  readonly proposals: Informer<KubernetesObject>;
+  /** Informers on hivewall's policies (label selector managed-by=hivewall), by flavor. */
+  readonly policies: Readonly<Record<PolicyFlavor, Informer<KubernetesObject>>>;
+}
+
+/** Reads from the informers' caches when they are synced, else from the API server. */
+export function cachedReads(informers: ReadInformers, fallback: SegmentationReads): SegmentationReads {
+  // Items of a list carry no apiVersion/kind; everything downstream expects them.
+  const typed = (objects: readonly KubernetesObject[], apiVersion: string, kind: string) => objects.map((o) => ({ ...o, apiVersion, kind }));
+  return {
+    segmentations: async () => (informers.segmentations.hasSynced() ? typed(informers.segmentations.list(), API_VERSION, 'Segmentation') : fallback.segmentations()),
+    segmentation: async (namespace, name) => {
+      if (!informers.segmentations.hasSynced()) return fallback.segmentation(namespace, name);
+      const found = informers.segmentations.get(name, namespace);
+      return found ? { ...found, apiVersion: API_VERSION, kind: 'Segmentation' } : undefined;
+    },
+    owned: async (flavor, namespace) => {
+      const informer = informers.policies[flavor];
+      if (!informer.hasSynced()) return fallback.owned(flavor, namespace);
+      const [group, version] = POLICY_KIND[flavor];
+      return typed(informer.list(namespace), `${group}/${version}`, flavor);
+    },
+    proposals: async (namespace, segmentation) => {
+      if (!informers.proposals.hasSynced()) return fallback.proposals(namespace, segmentation);
+      const mine = informers.proposals.list(namespace).filter((p) => p.metadata?.labels?.[SEGMENTATION_LABEL] === segmentation);
+      return typed(mine, API_VERSION, 'PolicyProposal');
+    },
+  };
+}
