@@ -65,7 +65,9 @@ describe('FlowSources rounds', () => {
   it('acknowledges stored input only: persisted() resolves after the next stored round, rejects when storing failed', async () => {
     const { flowSources } = await fileSources();
     const settled = (p: Promise<void>) => p.then(() => 'stored', (e: Error) => `refused: ${e.message}`);
+    expect(flowSources.hasWaiters()).toBe(false);
     const before = settled(flowSources.persisted());
+    expect(flowSources.hasWaiters()).toBe(true);
     flowSources.beginRound();
     const during = settled(flowSources.persisted());
     flowSources.endRound(true);

@@ -151,6 +151,11 @@ export class FlowSources {
     return new Promise((resolve, reject) => this.waiters.push({ generation: this.generation, resolve, reject }));
   }
 
+  /** Whether an agent waits for its batch to be stored (the operator then starts a round soon). */
+  hasWaiters(): boolean {
+    return this.waiters.length > 0;
+  }
+
   /** Flows (or agent connections) received since the last call. */
   takeNewFlows(): number {
     const n = this.newFlows;

@@ -102,7 +102,8 @@ export async function runLeaderWork(options: LeaderWorkOptions): Promise<void> {
         }
       }
       // Promptly after new flows (at most once a second), else on the requeue/resync timer.
-      if (now() >= nextRound || changed || (newFlows > 0 && now() - lastRound >= 1000)) {
+      // Agents waiting for an acknowledgement count as news too (a batch may carry only drops).
+      if (now() >= nextRound || changed || ((newFlows > 0 || sources.hasWaiters()) && now() - lastRound >= 1000)) {
         lastRound = now();
         changed = false;
         newFlows = 0;
