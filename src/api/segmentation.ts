@@ -61,6 +61,9 @@ export const wouldDenySampleSchema = z.object({
   port: z.number().int(),
   protocol: z.string(),
   count: z.number().int(),
+  /** The client and server as hivewall's peer keys (`wl:<ns>/<Kind>/<name>`, `en:<entity>[:<ip>]`), when known. */
+  clientKey: z.string().optional(),
+  serverKey: z.string().optional(),
 });
 
 export const segmentationStatusSchema = z.object({

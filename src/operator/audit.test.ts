@@ -44,6 +44,8 @@ describe('AuditEngine.observeEdge (node agents\' workload-level edges)', () => {
       'shop/Deployment/frontend -> shop/Deployment/cart 9090/TCP x2',
     ]);
     expect(audit.drainFresh()).toHaveLength(2);
+    // The findings name the workloads as peer keys, for reports.
+    expect(audit.sampleList()[0]).toMatchObject({ clientKey: 'wl:other/Deployment/scraper', serverKey: 'wl:shop/Deployment/cart' });
   });
 
   it('ignores edges of other namespaces, workloads without a live pod, and ICMP', () => {
@@ -59,5 +61,17 @@ describe('AuditEngine.observeEdge (node agents\' workload-level edges)', () => {
     audit.observeEdge(edge('en:world:203.0.113.7', 'wl:shop/Deployment/cart', 8080, 4), podOf);
     expect(audit).toMatchObject({ flows: 4, wouldDeny: 4 });
     expect(audit.sampleList()[0]).toMatchObject({ client: 'world 203.0.113.7', server: 'shop/Deployment/cart' });
+  });
+
+  it('a denied flow names its pods, and their workloads as peer keys when the inventory knows them', () => {
+    const audit = new AuditEngine('shop', 'shop', 'shop-r1', policies, cluster, 'generic');
+    const flow = {
+      time: Date.UTC(2026, 0, 1), verdict: 'FORWARDED', confirmed: true, isReply: false, protocol: 'TCP',
+      source: { ip: '10.0.1.5', port: 40000, namespace: 'other', podName: 'scraper-1' },
+      destination: { ip: '10.0.0.20', port: 8080, namespace: 'shop', podName: 'cart-5f8-xyz' },
+    } as unknown as Parameters<AuditEngine['observe']>[0];
+    audit.observe(flow, (ns, pod) => (pod === 'scraper-1' ? `wl:${ns}/Deployment/scraper` : undefined));
+    expect(audit.sampleList()).toEqual([expect.objectContaining({ client: 'other/scraper-1', server: 'shop/cart-5f8-xyz', clientKey: 'wl:other/Deployment/scraper', count: 1 })]);
+    expect(audit.sampleList()[0]!.serverKey).toBeUndefined();
   });
 });

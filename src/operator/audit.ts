@@ -14,12 +14,19 @@ const TRAFFIC = new Set(['FORWARDED', 'AUDIT', 'REDIRECTED', 'TRACED', 'TRANSLAT
 
 export interface AuditSample {
   time: string;
+  /** As seen: `ns/pod`, `ns/Kind/name` (agents) or `<entity> <ip>`. */
   client: string;
   server: string;
   port: number;
   protocol: string;
   count: number;
+  /** The workload or entity behind each side, as a peer key, when known (reports group by it). */
+  clientKey?: string;
+  serverKey?: string;
 }
+
+/** The workload of a pod as a peer key (`wl:<ns>/<Kind>/<name>`), if the inventory knows the pod. */
+export type WorkloadKeyOf = (namespace: string, pod: string) => string | undefined;
 
 export class AuditEngine {
   flows = 0;
@@ -40,7 +47,7 @@ export class AuditEngine {
   }
 
   /** Evaluates one flow if it is a new connection touching this namespace. */
-  observe(flow: Flow): void {
+  observe(flow: Flow, workloadKeyOf?: WorkloadKeyOf): void {
     if (flow.isReply || !TRAFFIC.has(flow.verdict) || !flow.confirmed) return;
     if (flow.protocol !== 'TCP' && flow.protocol !== 'UDP' && flow.protocol !== 'SCTP') return;
     if (flow.source.namespace !== this.namespace && flow.destination.namespace !== this.namespace) return;
@@ -48,7 +55,8 @@ export class AuditEngine {
     if (this.seen.has(key)) return;
     if (this.seen.size >= DEDUPE_LIMIT) this.seen.clear();
     this.seen.add(key);
-    this.evaluate(toPeer(flow.source), toPeer(flow.destination, flow.destinationNames), flow.destination.port, flow.protocol, describe(flow.source), describe(flow.destination), flow.time, 1);
+    this.evaluate(toPeer(flow.source), toPeer(flow.destination, flow.destinationNames), flow.destination.port, flow.protocol, describe(flow.source), describe(flow.destination), flow.time, 1,
+      endpointKey(flow.source, workloadKeyOf), endpointKey(flow.destination, workloadKeyOf));
   }
 
   /**
@@ -64,10 +72,10 @@ export class AuditEngine {
     const client = keyToPeer(edge.client, podOf);
     const server = keyToPeer(edge.server, podOf);
     if (!client || !server) return;
-    this.evaluate(client, server, edge.port, edge.protocol, keyLabel(edge.client), keyLabel(edge.server), edge.lastSeen, edge.count);
+    this.evaluate(client, server, edge.port, edge.protocol, keyLabel(edge.client), keyLabel(edge.server), edge.lastSeen, edge.count, edge.client, edge.server);
   }
 
-  private evaluate(source: Peer, destination: Peer, port: number, protocol: 'TCP' | 'UDP' | 'SCTP', client: string, server: string, at: number, count: number): void {
+  private evaluate(source: Peer, destination: Peer, port: number, protocol: 'TCP' | 'UDP' | 'SCTP', client: string, server: string, at: number, count: number, clientKey?: string, serverKey?: string): void {
     this.flows += count;
     const result = this.evaluator.evaluate({ source, destination, port, protocol });
     if (result.allowed) return;
@@ -80,7 +88,7 @@ export class AuditEngine {
       existing.time = time;
       return;
     }
-    const sample = { time, client, server, port, protocol, count };
+    const sample: AuditSample = { time, client, server, port, protocol, count, ...(clientKey ? { clientKey } : {}), ...(serverKey ? { serverKey } : {}) };
     if (this.samples.size < SAMPLE_LIMIT) this.samples.set(id, sample);
     this.fresh.push(sample);
   }
@@ -118,6 +126,14 @@ function keyToPeer(key: string, podOf: (workloadKey: string) => string | undefin
 function keyLabel(key: string): string {
   const peer = peerFromKey(key);
   return peer.type === 'workload' ? `${peer.namespace}/${peer.kind}/${peer.name}` : `${peer.entity}${peer.ip ? ` ${peer.ip}` : ''}`;
+}
+
+/** A flow endpoint's peer key: its pod's workload, or the entity and address. */
+function endpointKey(e: Flow['source'], workloadKeyOf: WorkloadKeyOf | undefined): string | undefined {
+  if (e.namespace && e.podName) return workloadKeyOf?.(e.namespace, e.podName);
+  if (e.reserved === 'host') return 'en:host';
+  if (e.reserved === 'world' || e.reserved === 'remote-node' || e.reserved === 'kube-apiserver') return `en:${e.reserved}:${e.ip}`;
+  return undefined;
 }
 
 function describe(e: Flow['source']): string {

@@ -28,7 +28,7 @@ import type { EdgeReceiver } from '../agent/receiver.js';
 import { FlowFileFollower } from '../ingest/follow/index.js';
 import { HubbleObserverSource, parseTimestampNanos, type HubbleResumePoint } from '../ingest/hubble-grpc/index.js';
 import { AGENTS_KEY, HUBBLE_KEY, type CheckpointSnapshot, type OperatorCheckpoint } from '../k8s/checkpoint-store.js';
-import type { AuditEngine } from './audit.js';
+import type { AuditEngine, WorkloadKeyOf } from './audit.js';
 
 /** Counters the operator exports as metrics, by source. */
 export interface FlowSourceMetrics {
@@ -50,6 +50,8 @@ export interface FlowSourcesOptions {
   readonly receiver?: EdgeReceiver;
   /** A live pod of a workload key, for auditing agents' workload-level edges. */
   readonly podOf: (workloadKey: string) => string | undefined;
+  /** The workload of a pod, so audit findings name it. */
+  readonly workloadKeyOf?: WorkloadKeyOf;
   readonly metrics?: FlowSourceMetrics;
 }
 
@@ -220,7 +222,7 @@ export class FlowSources {
     if (result.kind === 'flow') {
       this.newFlows++;
       this.options.metrics?.onFlows?.(source, 1);
-      for (const audit of this.options.audits.values()) audit.observe(result.flow);
+      for (const audit of this.options.audits.values()) audit.observe(result.flow, this.options.workloadKeyOf);
     } else if (result.kind === 'lost-events') {
       this.lost.set(source, (this.lost.get(source) ?? 0) + result.count);
       this.options.metrics?.onLostEvents?.(source, result.count);

@@ -71,6 +71,10 @@ export async function runLeaderWork(options: LeaderWorkOptions): Promise<void> {
     config, learner, audits, checkpoint, log,
     ...(options.receiver ? { receiver: options.receiver } : {}),
     podOf: (key) => podOfWorkload.get(key),
+    workloadKeyOf: (namespace, pod) => {
+      const workload = cluster.identity.workloadOfPod(namespace, pod);
+      return workload ? peerKey(workload) : undefined;
+    },
     ...(options.metrics ? { metrics: options.metrics } : {}),
   });
   sources.start(namespaces);

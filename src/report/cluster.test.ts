@@ -4,7 +4,7 @@ import { segmentationSchema, type Segmentation } from '../api/segmentation.js';
 import { trafficProfileSchema } from '../api/traffic-profile.js';
 import { graphEdges } from '../domain/graph.js';
 import type { KubernetesObject } from '../domain/translate/networkpolicy.js';
-import { auditPeerKey, chooseProposal, clusterReportInput, keyFromLabel, parseSkipped, proposedNamespace, type LiveState, type NamespaceObjects } from './cluster.js';
+import { auditFindings, auditPeerKey, chooseProposal, clusterReportInput, keyFromLabel, parseSkipped, proposedNamespace, type LiveState, type NamespaceObjects } from './cluster.js';
 import { clusterScenario, type ClusterScenario, type ScenarioFlavor } from '../testing/report-scenario.js';
 import type { ReportData, ReportEdge } from './data.js';
 import { describeLiveRule, enforcedEdges, proposalFacts } from './enforced.js';
@@ -238,6 +238,16 @@ describe('audit samples as peer keys', () => {
     ['198.51.100.1', 'en:world:198.51.100.1'],
   ])('%s → %s', (text, key) => {
     expect(auditPeerKey(text, known)).toBe(key);
+  });
+
+  it('uses the peer keys the operator recorded with a finding, not pod-name matching', () => {
+    const segmentation = {
+      apiVersion: 'hivewall.dev/v1alpha1', kind: 'Segmentation', metadata: { namespace: 'shop', name: 'shop' }, spec: {},
+      status: { approvedProposal: 'shop-r1', audit: { flows: 3, wouldDeny: 3, samples: [
+        { time: '2026-01-01T00:00:00Z', client: 'shop/unknown-1234', server: 'shop/debug', port: 80, protocol: 'TCP', count: 3, clientKey: 'wl:shop/StatefulSet/unknown', serverKey: 'wl:shop/Deployment/web' },
+      ] } },
+    } as unknown as Parameters<typeof auditFindings>[0];
+    expect(auditFindings(segmentation, known).edges).toEqual([expect.objectContaining({ client: 'wl:shop/StatefulSet/unknown', server: 'wl:shop/Deployment/web', count: 3 })]);
   });
 });
 

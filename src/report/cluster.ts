@@ -203,8 +203,9 @@ export function auditFindings(segmentation: Segmentation, known: ReadonlySet<str
   const edges: WouldDenyEdge[] = [];
   const notes: string[] = [];
   for (const s of samples) {
-    const client = auditPeerKey(s.client, known);
-    const server = auditPeerKey(s.server, known);
+    // The operator records the peer keys; older statuses name pods, matched by Kubernetes' pod naming.
+    const client = s.clientKey ?? auditPeerKey(s.client, known);
+    const server = s.serverKey ?? auditPeerKey(s.server, known);
     const time = Date.parse(s.time);
     edges.push({ client, server, port: s.port, protocol: s.protocol, count: s.count, reason, ...(Number.isFinite(time) ? { lastSeen: time } : {}) });
   }

@@ -155,7 +155,9 @@ describe('hivewall operator', () => {
       const s = await getJson(['segmentation', 'shop', '-n', NS]);
       return (s.status?.audit?.wouldDeny ?? 0) >= 1 ? s : undefined;
     });
-    expect(seg.status.audit.samples[0]).toMatchObject({ port: 6379, protocol: 'TCP' });
+    // The finding names the pods as seen and, for reports, their workloads as peer keys.
+    expect(seg.status.audit.samples[0]).toMatchObject({ port: 6379, protocol: 'TCP', clientKey: 'wl:shop/Deployment/search' });
+    expect(seg.status.audit.samples[0].client).toMatch(/^shop\/search-/);
     await new Promise((r) => setTimeout(r, 4000));
     const refused = await getJson(['segmentation', 'shop', '-n', NS]);
     expect(refused.status.phase).toBe('Auditing');
