@@ -248,6 +248,22 @@ describe('the reviewer and GitOps guides', () => {
       },
       { cmd: 'kubectl get policyproposal shop-r2 -n shop -o yaml', check: (r) => expect(r.stdout).toMatch(/kind: PolicyProposal[\s\S]*name: shop-r2[\s\S]*evidence:/) },
       {
+        cmd: 'kubectl hivewall report -n shop --out shop-report.html',
+        check: async (r) => {
+          // r1 is enforced; the one new edge (prometheus → catalog) is what r2 proposes, and the audit
+          // of r1 saw it denied: it shows as would-deny, everything else as enforced.
+          const m = /^wrote shop-report\.html: (\d+) workloads, (\d+) edges \((\d+) proposed, (\d+) enforced, (\d+) would-deny\)\n$/.exec(r.stdout);
+          expect(m, r.stdout).not.toBeNull();
+          const [workloads, edges, proposed, enforced, wouldDeny] = m!.slice(1).map(Number) as [number, number, number, number, number];
+          expect(workloads).toBeGreaterThan(10);
+          expect({ proposed, wouldDeny, enforced }).toEqual({ proposed: 0, wouldDeny: 1, enforced: edges - 1 });
+          const html = await readFile(join(work, 'reviewer', 'shop-report.html'), 'utf8');
+          expect(html).toMatch(/^<!DOCTYPE html>/i);
+          expect(html).not.toMatch(/<script[^>]+src=["']https?:/i);
+          expect(html).toContain('prometheus');
+        },
+      },
+      {
         cmd: 'kubectl hivewall approve shop-r2 -n shop --comment "prometheus scrapes catalog since 2.4"',
         check: async (r) => {
           expect(r.stdout).toBe('policyproposal.hivewall.dev/shop-r2 approved by rita in namespace shop (segmentation shop, revision 2)\n');
