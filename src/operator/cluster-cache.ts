@@ -5,7 +5,7 @@
  * as the offline path, so identity rules are shared, and keeps the raw objects for the policy
  * simulator's cluster model.
  */
-import type { KubeConfig } from '@kubernetes/client-node';
+import type { KubeConfig, KubernetesObject } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { IdentityResolver } from '../domain/identity.js';
 import type { ClusterInventory } from '../domain/inventory.js';
@@ -13,7 +13,6 @@ import { buildClusterModel, type ClusterModel } from '../domain/simulate/index.j
 import { InventoryBuilder } from '../ingest/cluster-snapshot.js';
 import { ClusterInformers, type KindRef } from '../k8s/cluster-informers.js';
 import type { ListerWatcher } from '../runtime/list-watch.js';
-import type { KubernetesObject } from '@kubernetes/client-node';
 
 /** The kinds identity and the simulator need. */
 export const IDENTITY_KINDS: readonly KindRef[] = [
