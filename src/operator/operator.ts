@@ -13,7 +13,7 @@ import { API_VERSION } from '../api/meta.js';
 import { trafficProfileSchema } from '../api/traffic-profile.js';
 import type { Config } from '../config.js';
 import { apiReads, cachedReads, type ReadInformers, type SegmentationReads } from '../controllers/segmentation/reads.js';
-import { reconcileSegmentation, type ReconcileContext, type ReconcileReport } from '../controllers/segmentation/reconciler.js';
+import { reconcileSegmentation, storeProfileOnly, type ReconcileContext, type ReconcileReport } from '../controllers/segmentation/reconciler.js';
 import { MANAGED_BY_LABEL, MANAGED_BY_VALUE } from '../domain/translate/naming.js';
 import type { EdgeReceiver } from '../agent/receiver.js';
 import { Learner } from '../domain/learner.js';
@@ -26,6 +26,7 @@ import { AuditEngine } from './audit.js';
 import { ClusterCache } from './cluster-cache.js';
 import { FlowSources, type FlowSourceMetrics } from './flow-sources.js';
 import { restoreProfile } from './learning-state.js';
+import { RoundBackoff } from './round-backoff.js';
 
 export interface OperatorMetrics extends FlowSourceMetrics {
   onReconcile?(durationMs: number, error: boolean): void;
@@ -79,7 +80,9 @@ export async function runLeaderWork(options: LeaderWorkOptions): Promise<void> {
   });
   sources.start(namespaces);
 
-  const ctx: ReconcileContext & { reads?: SegmentationReads } = { kube, learner, cluster, audits, log, now, sourceError: () => sources.error(), writtenProfiles: new Map<string, string>() };
+  const ctx: ReconcileContext & { reads?: SegmentationReads; backoff: RoundBackoff } = {
+    kube, learner, cluster, audits, log, now, sourceError: () => sources.error(), writtenProfiles: new Map<string, string>(), backoff: new RoundBackoff(),
+  };
 
   // Watches make the loop react within a poll: a review, a spec change, or a hand edit of a
   // hivewall policy (drift) starts a reconcile round at once instead of at the next resync.
@@ -187,27 +190,44 @@ function watchedResources(kube: Kube, log: Logger, onChange: () => void): ReadIn
  * Reconciles every Segmentation; returns when to look again, the namespaces that have one, and
  * whether every reconcile succeeded (so the learned state is stored).
  */
-async function reconcileAll(ctx: Parameters<typeof reconcileSegmentation>[0], metrics?: OperatorMetrics): Promise<{ requeue: number; namespaces: string[]; stored: boolean }> {
+async function reconcileAll(ctx: Parameters<typeof reconcileSegmentation>[0] & { backoff?: RoundBackoff }, metrics?: OperatorMetrics): Promise<{ requeue: number; namespaces: string[]; stored: boolean }> {
   let requeue = Number.POSITIVE_INFINITY;
   let stored = true;
   const storedNamespaces = new Set<string>();
   const roundCtx = { ...ctx, profileStored: (namespace: string) => storedNamespaces.add(namespace) };
   const reports: ReconcileReport[] = [];
   const segmentations = await (ctx.reads ?? apiReads(ctx.kube)).segmentations();
+  const backoff = ctx.backoff;
+  // Keyed by generation too: a changed spec is reconciled at once, as an update event would be in client-go.
+  const keyOf = (s: KubernetesObject) => `${s.metadata?.namespace}/${s.metadata?.name}#${s.metadata?.generation ?? 0}`;
+  backoff?.retain(new Set(segmentations.map(keyOf)));
   for (const seg of segmentations) {
     const namespace = seg.metadata?.namespace ?? '';
     const name = seg.metadata?.name ?? '';
+    const key = keyOf(seg);
     const log = ctx.log.child({ namespace, name, reconcileId: Math.random().toString(36).slice(2, 10) });
+    const waiting = backoff?.waiting(key, ctx.now()) ?? 0;
+    if (waiting > 0) {
+      // Backing off after failures: only its learned edges are stored, so the sources go on.
+      requeue = Math.min(requeue, waiting);
+      await storeProfileOnly({ ...roundCtx, log }, namespace, name).catch((e: Error) => {
+        log.warn({ err: e.message }, 'storing the learned edges failed');
+        stored = false;
+      });
+      continue;
+    }
     const started = performance.now();
     try {
       const result = await reconcileSegmentation({ ...roundCtx, log }, namespace, name);
       if (result.requeueAfter !== undefined) requeue = Math.min(requeue, result.requeueAfter);
       if (result.report) reports.push(result.report);
+      backoff?.succeeded(key);
       metrics?.onReconcile?.(performance.now() - started, false);
     } catch (error) {
       metrics?.onReconcile?.(performance.now() - started, true);
-      log.error({ err: (error as Error).message }, 'reconcile failed');
-      requeue = Math.min(requeue, 2000);
+      const retryInMs = backoff?.failed(key, ctx.now()) ?? 2_000;
+      log.error({ err: (error as Error).message, retryInMs }, 'reconcile failed');
+      requeue = Math.min(requeue, retryInMs);
       // Failing after its profile was stored (applying policies, status) does not hold the sources back.
       if (!storedNamespaces.has(namespace)) stored = false;
     }

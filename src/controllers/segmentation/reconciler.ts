@@ -274,6 +274,19 @@ async function execute(ctx: ReconcileContext, seg: Segmentation, raw: Kubernetes
   }
 }
 
+/**
+ * Stores only the learned edges of a Segmentation (for one that is backing off after failed
+ * reconciles, so the flow sources' positions can still advance). Nothing for an invalid or
+ * deleted one: its edges are not stored by a full reconcile either.
+ */
+export async function storeProfileOnly(ctx: ReconcileContext, namespace: string, name: string): Promise<void> {
+  const raw = await readsOf(ctx).segmentation(namespace, name);
+  const parsed = raw ? segmentationSchema.safeParse(raw) : undefined;
+  if (!parsed?.success || parsed.data.metadata.deletionTimestamp) return;
+  await persistProfile(ctx, parsed.data, namespaceView(ctx.learner, namespace));
+  ctx.profileStored?.(namespace);
+}
+
 /** Persists the namespace's learned edges (only when they changed since what is stored). */
 async function persistProfile(ctx: ReconcileContext, seg: Segmentation, view: ReturnType<typeof namespaceView>): Promise<void> {
   if (view.edges.length === 0) return;
