@@ -26,6 +26,7 @@ import { IdentityResolver } from '../src/domain/identity.js';
 import type { ClusterInventory, PodInfo } from '../src/domain/inventory.js';
 import { conntrackEntryToFlow } from '../src/ingest/conntrack/flow.js';
 import { parseConntrackLine } from '../src/ingest/conntrack/parse.js';
+import { mulberry32 as prng } from '../scripts/example-shop/rand.js';
 
 export interface AgentMemoryResult {
   readonly entries: number;
@@ -65,17 +66,6 @@ function inventory(): ClusterInventory {
   };
 }
 
-/** mulberry32: small, fast, deterministic. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /**
  * Calls `emit` with `entries` conntrack lines: connections as NEW + UPDATE + DESTROY events (three

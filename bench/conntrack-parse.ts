@@ -21,6 +21,7 @@ import { parseIPv6 } from '../src/ingest/conntrack/ip.js';
 import { parseConntrackLine } from '../src/ingest/conntrack/parse.js';
 import { readConntrackEntries } from '../src/ingest/conntrack/read.js';
 import type { ConntrackEntry, ConntrackTuple } from '../src/ingest/conntrack/types.js';
+import { mulberry32 as prng } from '../scripts/example-shop/rand.js';
 
 export interface ConntrackParseBenchOptions {
   /** Lines to generate. Default 1,000,000. */
@@ -48,17 +49,6 @@ export interface ConntrackParseBenchResult {
   readonly readerLinesPerSecond: number;
 }
 
-/** mulberry32: small, fast, deterministic. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const FORMATS: ReadonlyArray<[ConntrackFormat, number]> = [
   ['proc', 0.2],

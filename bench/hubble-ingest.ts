@@ -17,6 +17,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { pathToFileURL } from 'node:url';
 import { readHubbleFile } from '../src/ingest/hubble/index.js';
+import { mulberry32 as prng } from '../scripts/example-shop/rand.js';
 
 export interface HubbleIngestBenchOptions {
   /** Lines in the generated file (default 200 000). */
@@ -50,17 +51,6 @@ export interface HubbleIngestBenchResult {
 
 // ---- a realistic Hubble export file -------------------------------------------------------------
 
-/** mulberry32. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 interface Pod {
   readonly ns: string;

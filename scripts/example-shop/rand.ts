@@ -7,6 +7,28 @@
 const K8S_ALPHABET = 'bcdfghjklmnpqrstvwxz2456789';
 const HEX = '0123456789abcdef';
 
+/** mulberry32's output for a state that was just advanced by {@link MULBERRY32_STEP}. */
+function mulberry32Output(state: number): number {
+  let t = state;
+  t = Math.imul(t ^ (t >>> 15), t | 1);
+  t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+  return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+}
+
+const MULBERRY32_STEP = 0x6d2b79f5;
+
+/**
+ * mulberry32: a small, fast, seeded generator of uniform numbers in [0, 1). The project's one copy,
+ * also used by the benchmarks' input generators and by property tests that must be replayable.
+ */
+export function mulberry32(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (state + MULBERRY32_STEP) >>> 0;
+    return mulberry32Output(state);
+  };
+}
+
 export class Rng {
   private state: number;
 
@@ -16,11 +38,8 @@ export class Rng {
 
   /** Uniform in [0, 1). */
   next(): number {
-    this.state = (this.state + 0x6d2b79f5) >>> 0;
-    let t = this.state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+    this.state = (this.state + MULBERRY32_STEP) >>> 0;
+    return mulberry32Output(this.state);
   }
 
   /** Integer in [lo, hi] (both inclusive). */

@@ -14,6 +14,7 @@ import { toYaml } from '../../domain/translate/render.js';
 import { main } from '../main.js';
 import { canonicalPolicyOrder } from '../../domain/translate/canonical.js';
 import { writeExport } from './export.js';
+import { mulberry32 as random } from '../../../scripts/example-shop/rand.js';
 
 const EXAMPLE = fileURLToPath(new URL('../../../examples/shop/', import.meta.url));
 const GOLDEN = fileURLToPath(new URL('../../domain/translate/testdata/', import.meta.url));
@@ -35,17 +36,6 @@ async function learn(flavor: 'networkpolicy' | 'cilium'): Promise<{ out: string;
   return { out, files };
 }
 
-/** A deterministic PRNG (mulberry32), so a failing shuffle can be replayed from its seed. */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Every object's keys in a random order, at every depth (arrays keep their order). */
 function shuffleKeys(value: unknown, next: () => number): unknown {

@@ -9,6 +9,7 @@ import { describe, expect, it } from 'vitest';
 import { parseHubbleLine } from './parse.js';
 import { jsonName } from './proto.js';
 import { scanHubbleBytesOutcome, scanHubbleLine } from './scan.js';
+import { mulberry32 as rng } from '../../../scripts/example-shop/rand.js';
 
 // ---- a JSON model that can hold duplicate keys and number spellings -----------------------------
 
@@ -21,17 +22,6 @@ class Num {
 }
 type Model = null | boolean | number | string | Num | Obj | readonly Model[];
 
-/** mulberry32: the serializer's style choices come from one generated seed. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 interface Style {
   readonly shuffle: boolean;
