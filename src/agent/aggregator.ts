@@ -29,20 +29,13 @@
  * unless its client is a pod or node address known to live on *another* node — that node's agent
  * counts it — so every connection between two nodes with agents is counted once.
  */
+import type { EdgeRecord } from '../domain/edge-store.js';
 import type { Flow, ParseResult, Protocol } from '../domain/flow.js';
 import type { IdentityResolver } from '../domain/identity.js';
 import { Learner, type LearnerOptions } from '../domain/learner.js';
 
-/** One edge's change since the last batch. `count` adds up; `firstSeen`/`lastSeen` widen. */
-export interface EdgeDelta {
-  readonly client: string;
-  readonly server: string;
-  readonly port: number;
-  readonly protocol: Protocol;
-  readonly count: number;
-  readonly firstSeen: number;
-  readonly lastSeen: number;
-}
+/** One edge's change since the last batch (an edge record): `count` adds up; `firstSeen`/`lastSeen` widen. */
+export type EdgeDelta = EdgeRecord;
 
 /** A numbered batch of deltas; `seq` grows by one per new batch of this aggregator. */
 export interface DeltaBatch {

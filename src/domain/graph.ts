@@ -4,7 +4,6 @@
  * evidence. Policies are derived from this graph; `hivewall graph` prints it as text, JSON or DOT.
  */
 import { MultiDirectedGraph } from 'graphology';
-import type { Protocol } from './flow.js';
 import type { EdgeRecord, EdgeStore } from './edge-store.js';
 import { compareIps } from './ip.js';
 import { peerFromKey, peerLabel, type Peer } from './peer.js';
@@ -16,15 +15,8 @@ export interface NodeAttributes {
   readonly names: readonly string[];
 }
 
-export interface EdgeAttributes {
-  readonly client: string;
-  readonly server: string;
-  readonly port: number;
-  readonly protocol: Protocol;
-  readonly count: number;
-  readonly firstSeen: number;
-  readonly lastSeen: number;
-}
+/** An edge of the graph carries the learned edge record itself. */
+export type EdgeAttributes = EdgeRecord;
 
 export type TrafficGraph = MultiDirectedGraph<NodeAttributes, EdgeAttributes>;
 
