@@ -55,8 +55,10 @@ export class AuditEngine {
     if (this.seen.has(key)) return;
     if (this.seen.size >= DEDUPE_LIMIT) this.seen.clear();
     this.seen.add(key);
-    this.evaluate(toPeer(flow.source), toPeer(flow.destination, flow.destinationNames), flow.destination.port, flow.protocol, describe(flow.source), describe(flow.destination), flow.time, 1,
-      endpointKey(flow.source, workloadKeyOf), endpointKey(flow.destination, workloadKeyOf));
+    this.evaluate(toPeer(flow.source), toPeer(flow.destination, flow.destinationNames), flow.destination.port, flow.protocol, flow.time, 1, () => ({
+      client: describe(flow.source), server: describe(flow.destination),
+      clientKey: endpointKey(flow.source, workloadKeyOf), serverKey: endpointKey(flow.destination, workloadKeyOf),
+    }));
   }
 
   /**
@@ -72,14 +74,19 @@ export class AuditEngine {
     const client = keyToPeer(edge.client, podOf);
     const server = keyToPeer(edge.server, podOf);
     if (!client || !server) return;
-    this.evaluate(client, server, edge.port, edge.protocol, keyLabel(edge.client), keyLabel(edge.server), edge.lastSeen, edge.count, edge.client, edge.server);
+    this.evaluate(client, server, edge.port, edge.protocol, edge.lastSeen, edge.count, () => ({
+      client: keyLabel(edge.client), server: keyLabel(edge.server), clientKey: edge.client, serverKey: edge.server,
+    }));
   }
 
-  private evaluate(source: Peer, destination: Peer, port: number, protocol: 'TCP' | 'UDP' | 'SCTP', client: string, server: string, at: number, count: number, clientKey?: string, serverKey?: string): void {
+  /** Evaluates `count` connections; `names` says how to show them, asked only when they would be denied. */
+  private evaluate(source: Peer, destination: Peer, port: number, protocol: 'TCP' | 'UDP' | 'SCTP', at: number, count: number,
+    names: () => { client: string; server: string; clientKey?: string | undefined; serverKey?: string | undefined }): void {
     this.flows += count;
     const result = this.evaluator.evaluate({ source, destination, port, protocol });
     if (result.allowed) return;
     this.wouldDeny += count;
+    const { client, server, clientKey, serverKey } = names();
     const id = `${client} ${server} ${port}/${protocol}`;
     const existing = this.samples.get(id);
     const time = new Date(at).toISOString();

@@ -60,10 +60,11 @@ export class FlowSources {
   private follower: FlowFileFollower | undefined;
   private hubble: HubbleObserverSource | undefined;
   private hubbleNamespaces = '';
-  /** The newest flow time of stopped Hubble streams (a restarted stream resumes from it). */
+  /** Where a (re)started Hubble stream resumes: stored by the last leader, or left by the stopped stream. */
   private hubbleResume: HubbleResumePoint | undefined;
   private newFlows = 0;
-  private readonly lost = new Map<FlowSourceName, number>();
+  /** Flows (agents: connections) read per source since the metrics were last told; told in batches, not per flow. */
+  private readonly unreported = new Map<FlowSourceName, number>();
   /** Input that arrived during a round, applied when it ends. */
   private held: (() => void)[] | undefined;
   /** Rounds begun; input applied while generation is g is stored by the flush of round g + 1. */
@@ -85,7 +86,7 @@ export class FlowSources {
         checkpointEveryLines: 1,
         checkpointIntervalMs: 0,
         logger: log.child({ component: 'flow-follower' }),
-        sink: (result) => this.hold(() => this.ingest('hubble-file', result)),
+        sink: this.sink('hubble-file'),
       });
       this.follower.start();
     }
@@ -99,16 +100,12 @@ export class FlowSources {
       receiver.attach({
         record: (client, server, port, protocol, firstSeen, count = 1, lastSeen = firstSeen) => this.hold(() => {
           learner.edges.record(client, server, port, protocol, firstSeen, count, lastSeen);
-          this.newFlows += count;
-          this.options.metrics?.onFlows?.('agent', count);
+          this.counted('agent', count);
           for (const audit of this.options.audits.values()) audit.observeEdge({ client, server, port, protocol, count, lastSeen }, this.options.podOf);
         }),
         persisted: () => this.persisted(),
-        lost: (connections) => this.hold(() => {
-          learner.stats.lostEvents += connections;
-          this.lost.set('agent', (this.lost.get('agent') ?? 0) + connections);
-          this.options.metrics?.onLostEvents?.('agent', connections);
-        }),
+        // Counted like Hubble's lost events: the graph may miss what the agent could not keep.
+        lost: (connections) => this.hold(() => this.ingest('agent', { kind: 'lost-events', source: 'agent-buffer', count: connections })),
       }, sequences);
       log.info({ agents: Object.keys(sequences).length }, 'edge receiver attached to the learner');
     }
@@ -158,16 +155,13 @@ export class FlowSources {
     return this.waiters.length > 0;
   }
 
-  /** Flows (or agent connections) received since the last call. */
+  /** Flows (or agent connections) received since the last call; also tells the metrics. */
   takeNewFlows(): number {
     const n = this.newFlows;
     this.newFlows = 0;
+    for (const [source, count] of this.unreported) this.options.metrics?.onFlows?.(source, count);
+    this.unreported.clear();
     return n;
-  }
-
-  /** Events the sources reported lost since this leader started, by source. */
-  lostEvents(): ReadonlyMap<FlowSourceName, number> {
-    return this.lost;
   }
 
   /** Why a source is not delivering, for the Segmentations' Degraded condition; undefined when all are fine. */
@@ -206,6 +200,19 @@ export class FlowSources {
     for (const w of this.waiters.splice(0)) w.reject(new Error('this operator replica stopped leading; retry'));
   }
 
+  /** A source's sink: results are applied now, or queued while a round holds input back. */
+  private sink(source: FlowSourceName): (result: ParseResult) => void {
+    return (result) => {
+      if (this.held) this.held.push(() => this.ingest(source, result));
+      else this.ingest(source, result);
+    };
+  }
+
+  private counted(source: FlowSourceName, count: number): void {
+    this.newFlows += count;
+    this.unreported.set(source, (this.unreported.get(source) ?? 0) + count);
+  }
+
   private hold(apply: () => void): void {
     if (this.held) this.held.push(apply);
     else apply();
@@ -220,11 +227,9 @@ export class FlowSources {
   private ingest(source: FlowSourceName, result: ParseResult): void {
     this.options.learner.ingest(result);
     if (result.kind === 'flow') {
-      this.newFlows++;
-      this.options.metrics?.onFlows?.(source, 1);
+      this.counted(source, 1);
       for (const audit of this.options.audits.values()) audit.observe(result.flow, this.options.workloadKeyOf);
     } else if (result.kind === 'lost-events') {
-      this.lost.set(source, (this.lost.get(source) ?? 0) + result.count);
       this.options.metrics?.onLostEvents?.(source, result.count);
     } else if (result.kind === 'skip') {
       this.options.metrics?.onSkipped?.(source, result.reason);
@@ -254,7 +259,7 @@ export class FlowSources {
       ...(this.hubbleResume !== undefined ? { resumeFrom: this.hubbleResume } : {}),
       logger: log,
       // The source logs connects, disconnects, lost events and node status itself.
-      sink: (result) => this.hold(() => this.ingest('hubble-grpc', result)),
+      sink: this.sink('hubble-grpc'),
     });
     this.hubble.start();
   }

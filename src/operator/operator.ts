@@ -150,6 +150,7 @@ export async function runLeaderWork(options: LeaderWorkOptions): Promise<void> {
     for (const informer of informers) void informer.stop();
     await cluster.stop();
     await sources.stop();
+    sources.takeNewFlows(); // the last counts to the metrics
     const positions = sources.beginRound();
     const last = await reconcileAll(ctx, options.metrics).catch(() => undefined);
     const stored = last?.stored === true && await checkpoint.flush(positions).then(() => true, () => false);
