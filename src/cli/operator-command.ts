@@ -121,7 +121,7 @@ export async function runOperator(flags: OperatorFlags, io: CliIo): Promise<void
         } catch (error) {
           const retryInMs = Math.min(30_000, 1_000 * 2 ** attempt);
           log.error({ err: (error as Error).message, retryInMs }, 'edge receiver cannot start');
-          await new Promise((resolve) => setTimeout(resolve, retryInMs));
+          await new Promise((resolve) => setTimeout(resolve, retryInMs).unref());
         }
       }
       if (shuttingDown) await receiverServer?.close();

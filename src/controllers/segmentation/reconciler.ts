@@ -23,7 +23,6 @@ import { decide, proposalName, type Action, type ProposalFact } from './decide.j
 import { apiReads, SEGMENTATION_LABEL, type SegmentationReads } from './reads.js';
 
 export const FINALIZER = 'hivewall.dev/cleanup';
-export { SEGMENTATION_LABEL };
 
 export interface ReconcileContext {
   readonly kube: Kube;
