@@ -119,7 +119,7 @@ export async function runOperator(flags: OperatorFlags, io: CliIo): Promise<void
         try {
           receiverServer = await serveReceiver(config, kube, receiver, log);
         } catch (error) {
-          const retryInMs = Math.min(30_000, 1_000 * 2 ** attempt);
+          const retryInMs = backoffDelay(attempt, { baseMs: 1_000, capMs: 30_000 });
           log.error({ err: (error as Error).message, retryInMs }, 'edge receiver cannot start');
           await new Promise((resolve) => setTimeout(resolve, retryInMs).unref());
         }
