@@ -79,7 +79,7 @@ export async function runIngestRatio(lines = 200_000, runs = 3): Promise<Pipelin
 }
 
 /** Writes `base` repeated `times` times, each copy shifted by one hour: more flows, the same edges. */
-async function repeatShifted(base: string, target: string, times: number): Promise<void> {
+export async function repeatShifted(base: string, target: string, times: number): Promise<void> {
   const lines = readFileSync(base, 'utf8').split('\n').filter((l) => l.length > 0);
   const out = createWriteStream(target);
   for (let copy = 0; copy < times; copy++) {

@@ -1,12 +1,16 @@
 #!/usr/bin/env -S node --max-semi-space-size=16
 // --max-semi-space-size=16: a young generation capped at 16 MiB keeps peak memory following the
 // learned edges rather than the flow volume on long streaming runs (bench: learn_peak_rss_growth).
-// The `hivewall` command. Needs Node.js 24 LTS; `npm ci` installs it (devDependency `node`),
-// and npm scripts put it first on PATH.
+// The `hivewall` command: runs the bundle `npm run build` writes (scripts/build-bundles.ts).
+// Needs Node.js 24 LTS; `npm ci` installs it (devDependency `node`), and npm scripts put it first
+// on PATH. The single-executable binary (`npm run build:binaries`) needs no Node.js at all.
+import module from 'node:module';
+
 const major = Number(process.versions.node.split('.')[0]);
 if (major < 22) {
   process.stderr.write(`hivewall: Node.js ${process.versions.node} is too old; hivewall needs Node.js 24 (run it through npm, or use node_modules/.bin/node)\n`);
   process.exit(2);
 }
-const { main } = await import('../dist/src/cli/main.js');
-process.exitCode = await main(process.argv.slice(2));
+// Node keeps the compiled code on disk (in the OS temporary folder): later starts skip compiling.
+module.enableCompileCache?.();
+module.createRequire(import.meta.url)('../dist/bundle/hivewall.cjs');

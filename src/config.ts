@@ -32,6 +32,15 @@ export const configSchema = z.object({
   receiverKeyFile: z.string().min(1).optional(),
   /** Serve the receiver over plain HTTP (tests only: the agents' tokens would travel in clear text). */
   receiverInsecure: z.boolean().default(false),
+  /** The audience agents' tokens must be issued for (a projected ServiceAccount token); checked in the TokenReview. */
+  receiverAudience: z.string().min(1).default('hivewall-receiver'),
+  /**
+   * At most this many distinct edges are learned in all (default 500,000, roughly 40–80 MB) and per
+   * namespace (default 50,000); new edges beyond either are counted as lost and the Segmentation
+   * shows FlowsComplete=False, so no tenant or node can grow the operator's memory without bound.
+   */
+  maxEdges: z.number().int().min(1).default(500_000),
+  maxEdgesPerNamespace: z.number().int().min(1).default(50_000),
   /** ServiceAccount (in `namespace`) the agents push as; only it may push edges. */
   agentServiceAccount: z.string().min(1).default('hivewall-agent'),
   /** The Service agents reach the receiver through (named in the self-issued certificate). */

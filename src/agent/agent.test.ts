@@ -140,15 +140,16 @@ describe('hivewall agent (CLI)', () => {
     const config = agentConfig({ controllerUrl: 'https://ctl:8443', shipIntervalMs: '500' }, { NODE_NAME: 'node-a', HIVEWALL_SHIP_INTERVAL_MS: '900', HIVEWALL_DUMP_INTERVAL_MS: '0' });
     expect(config).toMatchObject({
       controllerUrl: 'https://ctl:8443', nodeName: 'node-a', shipIntervalMs: 500, dumpIntervalMs: 0,
-      tokenFile: '/var/run/secrets/kubernetes.io/serviceaccount/token', healthPort: 8082, retentionMs: 600_000,
+      tokenFile: '/var/run/secrets/hivewall/receiver-token/token', healthPort: 8082, retentionMs: 600_000,
     });
   });
 
   it.each([
     [{}, { NODE_NAME: 'n' }, 'controllerUrl'],
-    [{ controllerUrl: 'ftp://x' }, { NODE_NAME: 'n' }, 'must be an http:// or https:// URL'],
-    [{ controllerUrl: 'http://x' }, {}, 'nodeName'],
-    [{ controllerUrl: 'http://x', nodeName: 'n', shipIntervalMs: 'soon' }, {}, 'shipIntervalMs'],
+    [{ controllerUrl: 'ftp://x' }, { NODE_NAME: 'n' }, 'must be an https:// URL'],
+    [{ controllerUrl: 'http://x:8443' }, { NODE_NAME: 'n' }, 'must be an https:// URL (the agent\'s token travels in every request; plain http:// is refused)'],
+    [{ controllerUrl: 'https://x' }, {}, 'nodeName'],
+    [{ controllerUrl: 'https://x', nodeName: 'n', shipIntervalMs: 'soon' }, {}, 'shipIntervalMs'],
   ])('refuses a bad configuration with a usage error (%j)', (flags, env, message) => {
     expect(() => agentConfig(flags, env)).toThrow(message);
   });
@@ -179,7 +180,7 @@ describe('hivewall agent (CLI)', () => {
       'users: [{name: u, user: {token: t}}]',
       'contexts: [{name: c, context: {cluster: c, user: u}}]',
     ].join('\n'));
-    const config = agentConfig({ controllerUrl: 'http://127.0.0.1:9', nodeName: 'node-a', kubeconfig, healthPort: '0', bindAddress: '127.0.0.1', logLevel: 'fatal', tokenFile: path.join(dir, 'token') }, {});
+    const config = agentConfig({ controllerUrl: 'https://127.0.0.1:9', nodeName: 'node-a', kubeconfig, healthPort: '0', bindAddress: '127.0.0.1', logLevel: 'fatal', tokenFile: path.join(dir, 'token') }, {});
     const io: CliIo = { stdout: new PassThrough(), stderr: new PassThrough(), stdin: Readable.from(['']) };
     const run: AgentRun = await startAgent(config, io, { handleSignals: false });
     stops.push(() => run.stop());

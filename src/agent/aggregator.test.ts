@@ -57,6 +57,42 @@ describe('EdgeAggregator', () => {
     expect(agg.learner.stats.skipped.unconfirmed).toBe(1);
   });
 
+  it('ships a TCP connection left SYN_SENT [UNREPLIED] as unanswered, never as learned (real lines)', () => {
+    const agg = new EdgeAggregator({ identity: identity(), unansweredAfterMs: 3000 });
+    const tuple = 'src=10.244.0.1 dst=10.244.1.2 sport=40001 dport=5432';
+    const reply = 'src=10.244.1.2 dst=10.244.0.1 sport=5432 dport=40001';
+    agg.ingest(line(`[1767225600.000100]\t    [NEW] ipv4     2 tcp      6 120 SYN_SENT ${tuple} [UNREPLIED] ${reply}`));
+    agg.ingest(line(`ipv4     2 tcp      6 118 SYN_SENT ${tuple} [UNREPLIED] ${reply} mark=0 use=1`));
+    agg.drain(T0 + 2999);
+    expect(agg.nextBatch()).toBeUndefined();
+    agg.drain(T0 + 3000);
+    const batch = agg.nextBatch();
+    expect(edgesOf(batch)).toEqual([]);
+    expect(batch?.unanswered?.map((e) => `${e.client} -> ${e.server} ${e.port}/${e.protocol} x${e.count}`)).toEqual(['wl:shop/Deployment/client0 -> wl:shop/Deployment/server1 5432/TCP x1']);
+    expect(agg.stats.unanswered).toBe(1);
+    agg.ack(batch!.seq);
+    agg.drain(T0 + 60_000);
+    expect(agg.nextBatch()).toBeUndefined();
+  });
+
+  it('a refused connect (RST: the entry closes and is destroyed) is not shipped as unanswered (real lines)', () => {
+    const agg = new EdgeAggregator({ identity: identity(), unansweredAfterMs: 3000 });
+    const tuple = 'src=10.244.0.1 dst=10.244.1.2 sport=40002 dport=7777';
+    const reply = 'src=10.244.1.2 dst=10.244.0.1 sport=7777 dport=40002';
+    agg.ingest(line(`[1767225600.000100]\t    [NEW] ipv4     2 tcp      6 120 SYN_SENT ${tuple} [UNREPLIED] ${reply}`));
+    agg.ingest(line(`[1767225600.000300]\t[DESTROY] ipv4     2 tcp      6 ${tuple} [UNREPLIED] ${reply}`));
+    agg.drain(T0 + 10_000);
+    expect(agg.nextBatch()).toBeUndefined();
+    expect(agg.stats.unanswered).toBe(0);
+  });
+
+  it('an unanswered UDP packet is not shipped as unanswered (no handshake to tell a drop)', () => {
+    const agg = new EdgeAggregator({ identity: identity(), unansweredAfterMs: 1000 });
+    agg.ingest(line('ipv4     2 udp      17 28 src=10.244.0.1 dst=10.244.1.1 sport=4000 dport=9999 [UNREPLIED] src=10.244.1.1 dst=10.244.0.1 sport=9999 dport=4000 mark=0 use=1'));
+    agg.drain(T0 + 10_000);
+    expect(agg.nextBatch()).toBeUndefined();
+  });
+
   it('re-sends the unacknowledged batch unchanged; what is learned meanwhile waits for the next seq', () => {
     const agg = new EdgeAggregator({ identity: identity() });
     agg.ingest(connection(0, 0, 80));

@@ -42,10 +42,16 @@ export interface DeltaBatch {
   readonly seq: number;
   readonly edges: readonly EdgeDelta[];
   /**
-   * Connections dropped because the buffer was full since the previous batch was cut: the
-   * controller counts them as lost (the graph may miss edges), like Hubble's lost events.
+   * Connections dropped because the buffer was full, plus events the flow source lost (Hubble
+   * `lost_events`), since the previous batch was cut: the controller counts them as lost events
+   * (the graph may miss edges; the Segmentation's FlowsComplete says so).
    */
   readonly droppedConnections?: number;
+  /**
+   * TCP connections that got no reply (`SYN_SENT [UNREPLIED]` for {@link AggregatorOptions.unansweredAfterMs}),
+   * per edge: never learned; the controller counts them as denied when an enforced policy covers a side.
+   */
+  readonly unanswered?: readonly EdgeDelta[];
 }
 
 export interface AggregatorOptions {
@@ -61,6 +67,8 @@ export interface AggregatorOptions {
   readonly localNode?: string;
   /** The node of a pod IP or node address, when known. */
   readonly nodeOf?: (ip: string) => string | undefined;
+  /** A TCP connection with no reply for this long is shipped as unanswered. Default 5 s. */
+  readonly unansweredAfterMs?: number;
 }
 
 export interface AggregatorStats {
@@ -82,6 +90,11 @@ export interface AggregatorStats {
   rejectedConnections: number;
   /** Learner tables replaced because they grew past `maxLearnerEdges`. */
   rotations: number;
+  /** Events the flow source reported lost before the agent saw them (Hubble `lost_events`). */
+  sourceLostEvents: number;
+  /** Unanswered TCP connections found, and those of new edges that did not fit in the buffer. */
+  unanswered: number;
+  droppedUnanswered: number;
 }
 
 interface MutableDelta {
@@ -110,6 +123,9 @@ export class EdgeAggregator {
     rejectedBatches: 0,
     rejectedConnections: 0,
     rotations: 0,
+    sourceLostEvents: 0,
+    unanswered: 0,
+    droppedUnanswered: 0,
   };
 
   readonly #opts: AggregatorOptions;
@@ -124,6 +140,8 @@ export class EdgeAggregator {
   #baseCount = new Float64Array(256);
   #baseLength = 0;
   readonly #pending = new Map<string, MutableDelta>();
+  /** Unanswered connections per edge, waiting for a batch (never learned). */
+  readonly #unanswered = new Map<string, MutableDelta>();
   #inflight: DeltaBatch | undefined;
   #seq = 0;
   /** `stats.droppedConnections` as of the last batch cut (the rest is reported with the next). */
@@ -135,7 +153,29 @@ export class EdgeAggregator {
     this.#maxBatch = Math.max(1, opts.maxBatchEdges ?? 2_000);
     this.#maxLearnerEdges = opts.maxLearnerEdges ?? 100_000;
     this.#identity = opts.identity;
-    this.#learner = new Learner(this.#identity, opts.learner);
+    this.#learner = this.#newLearner();
+  }
+
+  /** A Learner whose unanswered TCP connections land in {@link #unanswered}. */
+  #newLearner(): Learner {
+    return new Learner(this.#identity, {
+      ...this.#opts.learner,
+      onDenied: (d) => {
+        if (d.reason !== 'UNREPLIED' || d.protocol !== 'TCP') return;
+        this.stats.unanswered++;
+        const key = deltaKey(d.client, d.server, d.port, d.protocol);
+        const pending = this.#unanswered.get(key);
+        if (pending) {
+          pending.count++;
+          if (d.time < pending.firstSeen) pending.firstSeen = d.time;
+          if (d.time > pending.lastSeen) pending.lastSeen = d.time;
+        } else if (this.#unanswered.size < this.#maxBuffered) {
+          this.#unanswered.set(key, { client: d.client, server: d.server, port: d.port, protocol: d.protocol, count: 1, firstSeen: d.time, lastSeen: d.time });
+        } else {
+          this.stats.droppedUnanswered++;
+        }
+      },
+    });
   }
 
   /** The current Learner (its stats: skipped lines, unresolved IPs, unanswered attempts). */
@@ -159,8 +199,9 @@ export class EdgeAggregator {
     this.#learner.setIdentity(identity);
   }
 
-  /** Feeds one parsed conntrack line. Never throws on data. */
+  /** Feeds one parsed conntrack line or Hubble message. Never throws on data. */
   ingest(result: ParseResult): void {
+    if (result.kind === 'lost-events') this.stats.sourceLostEvents += result.count;
     if (result.kind === 'flow' && this.#isRemoteClient(result.flow)) {
       this.stats.remoteClient++;
       return;
@@ -178,9 +219,11 @@ export class EdgeAggregator {
 
   /**
    * Moves everything the Learner counted since the last drain into the pending buffer (new
-   * edges only while the buffer has room; the rest are dropped and counted).
+   * edges only while the buffer has room; the rest are dropped and counted). With `now`, TCP
+   * connections unanswered for `unansweredAfterMs` by then are given up on and shipped as unanswered.
    */
-  drain(): void {
+  drain(now?: number): void {
+    if (now !== undefined) this.#learner.expireUnanswered(now, this.#opts.unansweredAfterMs ?? 5000);
     const store = this.#learner.edges;
     if (store.size > this.#baseCount.length) {
       let size = this.#baseCount.length;
@@ -217,7 +260,7 @@ export class EdgeAggregator {
   /** A fresh Learner (its table fully drained above): bounds the edge table, resets the baseline. */
   #rotate(): void {
     this.#learnedBefore += this.#learner.stats.learned;
-    this.#learner = new Learner(this.#identity, this.#opts.learner);
+    this.#learner = this.#newLearner();
     this.#baseCount = new Float64Array(256);
     this.#baseLength = 0;
     this.stats.rotations++;
@@ -229,16 +272,12 @@ export class EdgeAggregator {
    */
   nextBatch(): DeltaBatch | undefined {
     if (this.#inflight) return this.#inflight;
-    const dropped = this.stats.droppedConnections - this.#reportedDropped;
-    if (this.#pending.size === 0 && dropped === 0) return undefined;
-    const edges: EdgeDelta[] = [];
-    for (const [key, delta] of this.#pending) {
-      if (edges.length >= this.#maxBatch) break;
-      this.#pending.delete(key);
-      edges.push({ ...delta });
-    }
-    this.#reportedDropped = this.stats.droppedConnections;
-    this.#inflight = { seq: ++this.#seq, edges, ...(dropped > 0 ? { droppedConnections: dropped } : {}) };
+    const dropped = this.stats.droppedConnections + this.stats.sourceLostEvents - this.#reportedDropped;
+    if (this.#pending.size === 0 && this.#unanswered.size === 0 && dropped === 0) return undefined;
+    const edges = takeUpTo(this.#pending, this.#maxBatch);
+    const unanswered = takeUpTo(this.#unanswered, this.#maxBatch);
+    this.#reportedDropped = this.stats.droppedConnections + this.stats.sourceLostEvents;
+    this.#inflight = { seq: ++this.#seq, edges, ...(dropped > 0 ? { droppedConnections: dropped } : {}), ...(unanswered.length > 0 ? { unanswered } : {}) };
     this.stats.batches++;
     this.#updateGauges();
     return this.#inflight;
@@ -267,6 +306,11 @@ export class EdgeAggregator {
     return true;
   }
 
+  /** Nothing to send: no pending or in-flight deltas, no drop or loss left to report. */
+  get idle(): boolean {
+    return this.#pending.size === 0 && this.#inflight === undefined && this.stats.droppedConnections + this.stats.sourceLostEvents === this.#reportedDropped;
+  }
+
   /** Connections counted in pending and in-flight deltas (not yet acknowledged). */
   bufferedConnections(): number {
     let n = this.#inflight ? sumCounts(this.#inflight.edges) : 0;
@@ -279,6 +323,17 @@ export class EdgeAggregator {
     this.stats.inflightEdges = this.#inflight?.edges.length ?? 0;
     this.stats.learned = this.learnedTotal;
   }
+}
+
+/** Removes and returns up to `max` deltas of a buffer, oldest first. */
+function takeUpTo(buffer: Map<string, MutableDelta>, max: number): EdgeDelta[] {
+  const out: EdgeDelta[] = [];
+  for (const [key, delta] of buffer) {
+    if (out.length >= max) break;
+    buffer.delete(key);
+    out.push({ ...delta });
+  }
+  return out;
 }
 
 function sumCounts(edges: readonly EdgeDelta[]): number {

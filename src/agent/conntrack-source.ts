@@ -107,7 +107,7 @@ const MISSING = /no such file or directory|command not found|not found in \$?PAT
 const DEFAULT_RESTART_BACKOFF: BackoffPolicy = { baseMs: 1_000, capMs: 60_000, jitter: 0.2 };
 
 function emptySkips(): Record<SkipReason, number> {
-  return { empty: 0, malformed: 0, 'schema-mismatch': 0, 'too-long': 0, 'unsupported-protocol': 0 };
+  return { empty: 0, malformed: 0, 'schema-mismatch': 0, 'too-long': 0, 'unsupported-protocol': 0, 'invalid-name': 0 };
 }
 
 export class ConntrackSource {

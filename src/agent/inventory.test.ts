@@ -93,6 +93,10 @@ describe('wire format', () => {
     const body = { node: 'n', instance: 'i', seq: 1, edges: [{ client: 'en:host', server: 'en:kube-apiserver:10.0.0.1', port: 6443, protocol: 'TCP', count: 1, firstSeen: 1, lastSeen: 2 }] };
     expect(edgeBatchSchema.safeParse(body).success).toBe(true);
     expect(edgeBatchSchema.safeParse({ ...body, edges: [{ ...body.edges[0], client: 'en:moon' }] }).success).toBe(false);
+    // Names that are not Kubernetes names never enter from a node.
+    for (const client of ['wl:../Deployment/x', 'wl:shop/Deployment/a/../../b', 'wl:shop/../Deployment/x', 'en:world:not-an-ip']) {
+      expect(edgeBatchSchema.safeParse({ ...body, edges: [{ ...body.edges[0], client }] }).success, client).toBe(false);
+    }
   });
 });
 
@@ -100,13 +104,13 @@ describe('metrics', () => {
   it('exposes the modules\' stats as Prometheus series at scrape time', async () => {
     const registry = new Registry();
     const stats = {
-      conntrack: { lines: { events: 5, dump: 2 }, flows: 6, skipped: { empty: 0, malformed: 1, 'schema-mismatch': 0, 'too-long': 0, 'unsupported-protocol': 0 }, eventStarts: 2, eventExits: { exited: 1 }, stderrLines: 1, dumps: { ok: 3, failed: 1 }, errors: { exited: 1, 'dump-failed': 1 } },
-      aggregator: { learned: 4, remoteClient: 0, pendingEdges: 2, inflightEdges: 1, droppedEdges: 1, droppedConnections: 7, batches: 1, ackedBatches: 0, ackedConnections: 0, rejectedBatches: 0, rejectedConnections: 0, rotations: 0 },
+      conntrack: { lines: { events: 5, dump: 2 }, flows: 6, skipped: { empty: 0, malformed: 1, 'schema-mismatch': 0, 'too-long': 0, 'unsupported-protocol': 0, 'invalid-name': 0 }, eventStarts: 2, eventExits: { exited: 1 }, stderrLines: 1, dumps: { ok: 3, failed: 1 }, errors: { exited: 1, 'dump-failed': 1 } },
+      aggregator: { learned: 4, remoteClient: 0, pendingEdges: 2, inflightEdges: 1, droppedEdges: 1, droppedConnections: 7, batches: 1, ackedBatches: 0, ackedConnections: 0, rejectedBatches: 0, rejectedConnections: 0, rotations: 0, sourceLostEvents: 0, unanswered: 0, droppedUnanswered: 0 },
       shipper: { requests: 3, outcomes: { acked: 1, retry: 2, unauthorized: 0, rejected: 0 }, consecutiveFailures: 2, lastAckAt: undefined, lastError: 'x' },
       identity: { livePods: 10, rememberedPods: 1, forgottenPods: 0, updates: 2 },
     };
     registerAgentMetrics(registry, stats);
-    registerReceiverMetrics(registry, { requests: { accepted: 2, duplicate: 1, 'not-found': 0, 'method-not-allowed': 0, unauthenticated: 1, forbidden: 1, 'auth-unavailable': 0, 'not-leader': 0, 'not-stored': 0, 'too-large': 0, 'bad-json': 1, invalid: 0, error: 0 }, edges: 3, connections: 9, dropped: 2 });
+    registerReceiverMetrics(registry, { requests: { accepted: 2, duplicate: 1, 'not-found': 0, 'method-not-allowed': 0, unauthenticated: 1, forbidden: 1, 'auth-unavailable': 0, 'not-leader': 0, 'not-stored': 0, 'too-large': 0, 'bad-json': 1, invalid: 0, 'rate-limited': 0, error: 0 }, edges: 3, connections: 9, dropped: 2, refused: { 'not-on-node': 4 } });
     const text = await registry.metrics();
     for (const line of [
       'hivewall_agent_conntrack_lines_total{origin="events",result="read"} 5',
@@ -120,6 +124,7 @@ describe('metrics', () => {
       'hivewall_edge_receiver_requests_total{result="bad-json"} 1',
       'hivewall_edge_receiver_connections_total 9',
       'hivewall_edge_receiver_dropped_connections_total 2',
+      'hivewall_edge_receiver_edges_refused_total{reason="not-on-node"} 4',
     ]) expect(text).toContain(line);
     stats.aggregator.pendingEdges = 0;
     expect(await registry.metrics()).toContain('hivewall_agent_buffered_edges{state="pending"} 0');

@@ -28,7 +28,7 @@ describe('deploy/ RBAC of the node agent', () => {
     const needed = new Set(expandPermissions(AGENT_PERMISSIONS).map(grantKey));
     const missing = [...needed].filter((k) => !granted.has(k)).sort();
     const extra = [...granted].filter((k) => !needed.has(k)).sort();
-    const hint = `deploy/agent-rbac.yaml should grant:\n# ClusterRole hivewall-agent\n${dump(policyRules('cluster', AGENT_PERMISSIONS), { flowLevel: 2 })}`;
+    const hint = `deploy/base/agent-rbac.yaml should grant:\n# ClusterRole hivewall-agent\n${dump(policyRules('cluster', AGENT_PERMISSIONS), { flowLevel: 2 })}`;
     expect({ missing, extra }, hint).toEqual({ missing: [], extra: [] });
   });
 

@@ -1,6 +1,6 @@
 /**
  * The Kubernetes API permissions the conntrack node agent (`hivewall agent`) needs — the one
- * machine-readable list (DESIGN.md §5 style 6). `deploy/agent-rbac.yaml` must grant the agent's
+ * machine-readable list (DESIGN.md §5 style 6). `deploy/base/agent-rbac.yaml` must grant the agent's
  * ServiceAccount exactly these; `rbac.test.ts` parses `deploy/` and fails with the rules to paste
  * when they drift apart.
  *
@@ -19,7 +19,7 @@ import { OPERATOR_NAMESPACE } from '../controllers/rbac.js';
 
 /** The namespace the agent DaemonSet runs in (the operator's). */
 export const AGENT_NAMESPACE = OPERATOR_NAMESPACE;
-/** The agent's ServiceAccount (`deploy/agent-rbac.yaml`). */
+/** The agent's ServiceAccount (`deploy/base/agent-rbac.yaml`). */
 export const AGENT_SERVICE_ACCOUNT = 'hivewall-agent';
 /** The username the API server (and the controller's TokenReview) sees for an agent. */
 export const AGENT_USERNAME = `system:serviceaccount:${AGENT_NAMESPACE}:${AGENT_SERVICE_ACCOUNT}`;

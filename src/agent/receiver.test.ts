@@ -201,13 +201,16 @@ describe('EdgeReceiver leadership', () => {
   });
 });
 
+const API_TOKEN = 'api-server-token';
+
 describe('tokenReviewAuthenticator', () => {
   function setup(ttl?: number) {
     const clock = new FakeClock(T0);
     const calls: { token: string; audiences: readonly string[] | undefined }[] = [];
     const review: TokenReviewCall = async (token, audiences) => {
       calls.push({ token, audiences });
-      return token === AGENT_TOKEN ? { authenticated: true, user: { username: AGENT_USERNAME, groups: ['g'], extra: { k: ['v'] } } } : { authenticated: false, error: 'invalid bearer token' };
+      if (token === API_TOKEN) return { authenticated: true, audiences: ['https://kubernetes.default.svc'], user: { username: AGENT_USERNAME } };
+      return token === AGENT_TOKEN ? { authenticated: true, audiences: ['hivewall'], user: { username: AGENT_USERNAME, groups: ['g'], extra: { k: ['v'] } } } : { authenticated: false, error: 'invalid bearer token' };
     };
     const auth = tokenReviewAuthenticator(review, { clock, audiences: ['hivewall'], ...(ttl !== undefined ? { cacheTtlMs: ttl } : {}) });
     return { clock, calls, auth };
@@ -218,6 +221,11 @@ describe('tokenReviewAuthenticator', () => {
     expect(await auth.authenticate(AGENT_TOKEN)).toEqual({ authenticated: true, username: AGENT_USERNAME, groups: ['g'], extra: { k: ['v'] } });
     expect(await auth.authenticate('nope')).toEqual({ authenticated: false, error: 'invalid bearer token' });
     expect(calls.map((c) => c.audiences)).toEqual([['hivewall'], ['hivewall']]);
+  });
+
+  it('refuses a valid token of another audience (the agent\'s API-server token), even when the review says authenticated', async () => {
+    const { auth } = setup();
+    expect(await auth.authenticate(API_TOKEN)).toEqual({ authenticated: false, error: 'token not issued for audience hivewall' });
   });
 
   it('caches answers (60 s positive, 10 s negative) so each batch is not a TokenReview', async () => {
@@ -269,6 +277,20 @@ describe('EdgeReceiver: connections an agent dropped', () => {
     expect(lost).toEqual([7]);
     expect(receiver.stats.dropped).toBe(7);
     expect((await post(batch(3, [edge()], { dropped: -1 }))).status).toBe(400);
+  });
+});
+
+describe('EdgeReceiver: unanswered connections', () => {
+  it('passes them to the target as unanswered, never into the learned edges, and once per batch', async () => {
+    const store = new EdgeStore();
+    const unanswered: string[] = [];
+    const { post } = await start({ store: { record: store.record.bind(store), unanswered: (c, s, port, proto, first, count) => unanswered.push(`${c} -> ${s} ${port}/${proto} x${count} @${first}`) } });
+    const denied = { ...edge(), port: 5432, count: 2 };
+    expect((await post(batch(1, [], { unanswered: [denied] }))).status).toBe(200);
+    expect((await post(batch(1, [], { unanswered: [denied] }))).body).toMatchObject({ duplicate: true });
+    expect(unanswered).toEqual([`${denied.client} -> ${denied.server} 5432/TCP x2 @${denied.firstSeen}`]);
+    expect(stored(store)).toEqual([]);
+    expect((await post(batch(2, [], { unanswered: [{ ...denied, client: 'not a key' }] }))).status).toBe(400);
   });
 });
 

@@ -4,7 +4,9 @@
  *
  * Per request, in this order (cheap refusals first; no body is read before authentication):
  * 1. path `/v1/edges` (else 404) and method POST (else 405);
- * 2. `Authorization: Bearer <token>` → a **TokenReview** (`authentication.k8s.io/v1`) against
+ * 2. a source address whose authentications keep failing is answered 429 `rate-limited` without
+ *    another TokenReview (./auth-limiter.ts);
+ *    `Authorization: Bearer <token>` → a **TokenReview** (`authentication.k8s.io/v1`) against
  *    the API server: the same check the API server makes for its own clients. Missing or
  *    rejected token → 401; the TokenReview call itself failing → 503 (the agent retries);
  * 3. the authenticated username must be one of `allowedUsernames` (default the agent
@@ -19,7 +21,12 @@
  *    counting it again (the agent sends one batch at a time and retries it unchanged);
  *    with a durable target ({@link EdgeTarget.persisted}) the answer waits until the batch is stored
  *    (503 `not-stored` when storing failed: the agent keeps the batch and retries);
- * 6. each delta is merged with `EdgeStore.record(client, server, port, protocol, firstSeen,
+ * 6. node binding: when the target can tell ({@link EdgeTarget.refusal}, the operator's inventory
+ *    via ./node-binding.ts), an edge whose client and server are both elsewhere than the
+ *    batch's node (a pod there at the edge's time, or the node itself) is refused: not merged,
+ *    counted in {@link EdgeReceiverStats.refused} by reason and logged with the node; the rest of
+ *    the batch is merged and the ack says how many were refused;
+ * 7. each delta is merged with `EdgeStore.record(client, server, port, protocol, firstSeen,
  *    count, lastSeen)`: counts add, first/last seen widen. (`restore` is for snapshots, where the
  *    same edge may be restored twice and must not add up.)
  *
@@ -39,8 +46,10 @@ import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { AuthenticationV1Api, type KubeConfig } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
+import type { ReportedEdge } from '../domain/edge-binding.js';
 import type { EdgeStore } from '../domain/edge-store.js';
 import { systemClock, type Clock } from '../runtime/clock.js';
+import { AuthFailureLimiter } from './auth-limiter.js';
 import { AGENT_USERNAME } from './rbac.js';
 import { EDGES_PATH, edgeBatchSchema, type EdgeAck } from './wire.js';
 
@@ -72,6 +81,8 @@ export interface TokenReviewOptions {
 /** The `createTokenReview` call, as far as this module needs it (tests may pass their own). */
 export type TokenReviewCall = (token: string, audiences: readonly string[] | undefined) => Promise<{
   authenticated?: boolean;
+  /** The audiences the token was found valid for (set when audiences were asked for). */
+  audiences?: string[];
   user?: { username?: string; groups?: string[]; extra?: Record<string, string[]> };
   error?: string;
 }>;
@@ -107,6 +118,14 @@ export function tokenReviewAuthenticator(review: TokenReviewCall, opts: TokenRev
       cache.delete(key);
       const status = await review(token, opts.audiences);
       const username = status.user?.username;
+      // TokenReview semantics: with spec.audiences set, the token is good only for the audiences
+      // the API server lists in status.audiences (an authenticator that ignores audiences lists none).
+      const wanted = opts.audiences ?? [];
+      const audienceOk = wanted.length === 0 || (status.audiences ?? []).some((a) => wanted.includes(a));
+      if (status.authenticated === true && username && !audienceOk) {
+        status.authenticated = false;
+        status.error = `token not issued for audience ${wanted.join(', ')}`;
+      }
       const result: AuthResult = status.authenticated === true && username
         ? { authenticated: true, username, groups: status.user?.groups ?? [], extra: status.user?.extra ?? {} }
         : { authenticated: false, ...(status.error ? { error: status.error } : {}) };
@@ -133,6 +152,7 @@ export type ReceiverResult =
   | 'too-large'
   | 'bad-json'
   | 'invalid'
+  | 'rate-limited'
   | 'error';
 
 export interface EdgeReceiverOptions {
@@ -148,6 +168,8 @@ export interface EdgeReceiverOptions {
   readonly maxEdges?: number;
   /** Sequences remembered (one per agent process). Default 4,096; the least recently used go first. */
   readonly maxAgents?: number;
+  /** Limits failed authentications per source address. Default: {@link AuthFailureLimiter}'s defaults. */
+  readonly authFailures?: AuthFailureLimiter;
   /** Called after a batch was merged (metrics, "new edges arrived" notifications). */
   readonly onApplied?: (info: { readonly node: string; readonly username: string; readonly edges: number; readonly connections: number }) => void;
 }
@@ -159,6 +181,8 @@ export interface EdgeReceiverStats {
   connections: number;
   /** Connections agents reported dropped before shipping. */
   dropped: number;
+  /** Edges refused (not merged), by reason (`not-on-node`, `unknown-node`). */
+  readonly refused: Record<string, number>;
 }
 
 /** Where the receiver merges deltas: an `EdgeStore`, or the operator's learner (which also audits them). */
@@ -172,13 +196,17 @@ export interface EdgeTarget {
   persisted?(): Promise<void>;
   /** Connections an agent dropped before shipping them (its buffer was full): the graph may miss edges. */
   lost?(connections: number): void;
+  /** Why `node`'s agent may not report this edge (see ./node-binding.ts), or undefined when it may. */
+  refusal?(node: string, edge: ReportedEdge): string | undefined;
+  /** TCP connections an agent saw unanswered (`SYN_SENT [UNREPLIED]`) on an edge: never learned, counted as denials. */
+  unanswered?(...args: Parameters<EdgeStore['record']>): void;
 }
 
 /** The node-name claim of a pod-bound ServiceAccount token (TokenReview `user.extra`). */
 export const NODE_NAME_EXTRA = 'authentication.kubernetes.io/node-name';
 
 class HttpProblem extends Error {
-  constructor(readonly status: number, readonly result: ReceiverResult, message: string) {
+  constructor(readonly status: number, readonly result: ReceiverResult, message: string, readonly retryAfterS?: number) {
     super(message);
   }
 }
@@ -189,11 +217,12 @@ export class EdgeReceiver {
   readonly stats: EdgeReceiverStats = {
     requests: {
       accepted: 0, duplicate: 0, 'not-found': 0, 'method-not-allowed': 0, unauthenticated: 0, forbidden: 0,
-      'auth-unavailable': 0, 'not-leader': 0, 'not-stored': 0, 'too-large': 0, 'bad-json': 0, invalid: 0, error: 0,
+      'auth-unavailable': 0, 'not-leader': 0, 'not-stored': 0, 'too-large': 0, 'bad-json': 0, invalid: 0, 'rate-limited': 0, error: 0,
     },
     edges: 0,
     connections: 0,
     dropped: 0,
+    refused: {},
   };
 
   readonly #opts: EdgeReceiverOptions;
@@ -202,6 +231,7 @@ export class EdgeReceiver {
   readonly #maxBody: number;
   readonly #maxEdges: number;
   readonly #maxAgents: number;
+  readonly #authFailures: AuthFailureLimiter;
   /** Highest applied seq per `user\nnode\ninstance`, in least-recently-used order. */
   readonly #applied = new Map<string, number>();
   #store: EdgeTarget | undefined;
@@ -213,6 +243,7 @@ export class EdgeReceiver {
     this.#maxBody = opts.maxBodyBytes ?? 4 * 1024 * 1024;
     this.#maxEdges = opts.maxEdges ?? 20_000;
     this.#maxAgents = opts.maxAgents ?? 4_096;
+    this.#authFailures = opts.authFailures ?? new AuthFailureLimiter();
     this.#store = opts.store;
   }
 
@@ -268,6 +299,7 @@ export class EdgeReceiver {
       const headers: Record<string, string> = {};
       if (err.status === 401) headers['WWW-Authenticate'] = 'Bearer realm="hivewall"';
       if (err.status === 503) headers['Retry-After'] = err.result === 'not-leader' ? '1' : '5';
+      if (err.retryAfterS !== undefined) headers['Retry-After'] = String(err.retryAfterS);
       // A refused body is not read: close the connection after the answer instead. A replica that
       // is not the leader closes too, so the agent's retry opens a connection the Service can route elsewhere.
       if (!req.complete || err.result === 'not-leader') headers['Connection'] = 'close';
@@ -282,9 +314,15 @@ export class EdgeReceiver {
     if (req.method !== 'POST') throw new HttpProblem(405, 'method-not-allowed', 'use POST');
     if (!this.#store) throw notLeader();
 
+    const remote = req.socket.remoteAddress ?? 'unknown';
+    const waitMs = this.#authFailures.blockedFor(remote);
+    if (waitMs > 0) throw new HttpProblem(429, 'rate-limited', `too many failed authentications from ${remote}; retry in ${Math.ceil(waitMs / 1000)} s`, Math.ceil(waitMs / 1000));
     const header = req.headers.authorization ?? '';
     const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
-    if (!match) throw new HttpProblem(401, 'unauthenticated', 'a ServiceAccount bearer token is required');
+    if (!match) {
+      this.#authFailures.failed(remote);
+      throw new HttpProblem(401, 'unauthenticated', 'a ServiceAccount bearer token is required');
+    }
     let auth: AuthResult;
     try {
       auth = await this.#opts.authenticator.authenticate(match[1]!);
@@ -293,6 +331,7 @@ export class EdgeReceiver {
       throw new HttpProblem(503, 'auth-unavailable', 'cannot review the token now');
     }
     if (!auth.authenticated) {
+      this.#authFailures.failed(remote);
       this.#log.warn({ remote: req.socket.remoteAddress, error: auth.error }, 'edge push with a rejected token');
       throw new HttpProblem(401, 'unauthenticated', 'token not accepted');
     }
@@ -337,22 +376,37 @@ export class EdgeReceiver {
       return { ack: batch.seq, applied: 0, duplicate: true };
     }
     let connections = 0;
+    let applied = 0;
+    const refused: Record<string, number> = {};
     for (const e of batch.edges) {
+      const reason = store.refusal?.(batch.node, e);
+      if (reason !== undefined) {
+        refused[reason] = (refused[reason] ?? 0) + 1;
+        this.stats.refused[reason] = (this.stats.refused[reason] ?? 0) + 1;
+        continue;
+      }
       store.record(e.client, e.server, e.port, e.protocol, e.firstSeen, e.count, e.lastSeen);
       connections += e.count;
+      applied++;
     }
+    if (applied < batch.edges.length) {
+      const sample = batch.edges.find((e) => store.refusal?.(batch.node, e) !== undefined);
+      this.#log.warn({ node: batch.node, username: auth.username, refused, sample: sample ? `${sample.client} -> ${sample.server} ${sample.port}/${sample.protocol}` : undefined }, 'edges refused: neither side on the reporting node');
+    }
+    for (const e of batch.unanswered ?? []) store.unanswered?.(e.client, e.server, e.port, e.protocol, e.firstSeen, e.count, e.lastSeen);
     if (batch.dropped) {
       store.lost?.(batch.dropped);
       this.stats.dropped += batch.dropped;
       this.#log.warn({ node: batch.node, dropped: batch.dropped }, 'agent dropped connections (its buffer was full)');
     }
     this.#remember(key, batch.seq);
-    this.stats.edges += batch.edges.length;
+    this.stats.edges += applied;
     this.stats.connections += connections;
-    this.#log.debug({ node: batch.node, seq: batch.seq, edges: batch.edges.length, connections }, 'edges merged');
-    this.#opts.onApplied?.({ node: batch.node, username: auth.username, edges: batch.edges.length, connections });
+    this.#log.debug({ node: batch.node, seq: batch.seq, edges: applied, connections }, 'edges merged');
+    this.#opts.onApplied?.({ node: batch.node, username: auth.username, edges: applied, connections });
     await this.#durable(store);
-    return { ack: batch.seq, applied: batch.edges.length };
+    const refusedCount = batch.edges.length - applied;
+    return { ack: batch.seq, applied, ...(refusedCount > 0 ? { refused: refusedCount } : {}) };
   }
 
   /** Waits until the target has stored what it recorded (see {@link EdgeTarget.persisted}). */

@@ -193,7 +193,7 @@ export class Shipper {
 
   async #shipRound(): Promise<boolean> {
     const aggregator = this.#opts.aggregator;
-    aggregator.drain();
+    aggregator.drain(this.#clock.now());
     for (;;) {
       const batch = aggregator.nextBatch();
       if (!batch) break;
@@ -217,7 +217,7 @@ export class Shipper {
     } catch (err) {
       return this.#fail('retry', `cannot read the ServiceAccount token: ${(err as Error).message}`, batch);
     }
-    const body = JSON.stringify({ node: this.#opts.node, instance: this.instance, seq: batch.seq, edges: batch.edges, ...(batch.droppedConnections ? { dropped: batch.droppedConnections } : {}) });
+    const body = JSON.stringify({ node: this.#opts.node, instance: this.instance, seq: batch.seq, edges: batch.edges, ...(batch.droppedConnections ? { dropped: batch.droppedConnections } : {}), ...(batch.unanswered ? { unanswered: batch.unanswered } : {}) });
     this.stats.requests++;
     let response: TransportResponse;
     try {

@@ -8,25 +8,25 @@
  * → 200 {"ack":7,"applied":1}        (or {"ack":7,"duplicate":true} for a retry already applied)
  * ```
  *
+ * `unanswered` (optional, same shape as `edges`) carries TCP connections that got no reply: they
+ * are never learned, only counted as denials of enforced policies.
+ *
  * `instance` is random per agent process; with `node` and the authenticated user it names the
  * sequence `seq` counts in, so a restarted agent starting again at 1 is not mistaken for a retry.
  * Peers are the Learner's peer keys (`wl:<ns>/<Kind>/<name>`, `en:<entity>[:<ip>]`).
  */
 import { z } from 'zod';
 import type { Protocol } from '../domain/flow.js';
-import { peerFromKey } from '../domain/peer.js';
+import { invalidPeerKey } from '../domain/peer.js';
 
 /** The path the controller serves. */
 export const EDGES_PATH = '/v1/edges';
 
-const peerKeySchema = z.string().min(4).max(512).refine((key) => {
-  try {
-    peerFromKey(key);
-    return true;
-  } catch {
-    return false;
-  }
-}, 'not a peer key (wl:<ns>/<Kind>/<name> or en:<entity>[:<ip>])');
+/** A peer key whose names follow Kubernetes' syntax (a node cannot hand in `..` or `/` as a name). */
+const peerKeySchema = z.string().min(4).max(512).superRefine((key, ctx) => {
+  const reason = invalidPeerKey(key);
+  if (reason !== undefined) ctx.addIssue({ code: 'custom', message: `not a peer key (wl:<ns>/<Kind>/<name> or en:<entity>[:<ip>]): ${reason}` });
+});
 
 /** Milliseconds since the epoch, within reason (no NaN, no year 30000). */
 const timeSchema = z.number().min(0).max(1e14);
@@ -48,6 +48,11 @@ export const edgeBatchSchema = z.object({
   edges: z.array(edgeDeltaSchema),
   /** Connections the agent dropped (buffer full) since its previous batch: counted as lost by the controller. */
   dropped: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER).optional(),
+  /**
+   * TCP connections that stayed `SYN_SENT [UNREPLIED]`, per edge (same shape as `edges`): never
+   * learned; counted as denied when an enforced policy covers either side.
+   */
+  unanswered: z.array(edgeDeltaSchema).max(20_000).optional(),
 });
 
 export type EdgeBatchBody = z.output<typeof edgeBatchSchema>;
@@ -59,6 +64,8 @@ export interface EdgeAck {
   readonly applied: number;
   /** True when this `seq` had been applied before: nothing was counted again. */
   readonly duplicate?: boolean;
+  /** Edges of the batch refused for good (neither side on the reporting node): not merged, not to be resent. */
+  readonly refused?: number;
 }
 
 /** Parses an ack body; undefined when it is not one. */

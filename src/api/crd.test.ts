@@ -34,11 +34,12 @@ describe('Segmentation schema', () => {
     expect(seg.spec).toEqual({
       mode: 'Learn',
       flavor: 'NetworkPolicy',
-      learning: { window: '24h', stableFor: '1h', minFlowsPerEdge: 1 },
+      learning: { window: '24h', stableFor: '1h', minFlowsPerEdge: 1, requireCoverage: false },
       workloads: { exclude: [] },
       allow: { dns: true, kubeApiserver: false, publicIngress: true },
       egress: { external: 'FQDN' },
       promotion: { requireApproval: true, auditPeriod: '1h', allowedWouldDeny: 0 },
+      enforcement: { rollback: { maxDenied: 20, window: '5m' } },
       delivery: 'Apply',
     });
   });
@@ -47,9 +48,23 @@ describe('Segmentation schema', () => {
     ['mode', { mode: 'Yolo' }],
     ['window', { learning: { window: 'a day' } }],
     ['allowedWouldDeny', { promotion: { allowedWouldDeny: -1 } }],
+    ['matchLabels key with a space', { workloads: { selector: { matchLabels: { 'bad key': 'x' } } } }],
+    ['matchLabels key with two slashes', { workloads: { selector: { matchLabels: { 'a/b/c': 'x' } } } }],
+    ['matchLabels key with a 254-character prefix', { workloads: { selector: { matchLabels: { [`${'a'.repeat(254)}/x`]: 'y' } } } }],
+    ['matchLabels value with a slash', { workloads: { selector: { matchLabels: { app: 'a/b' } } } }],
+    ['matchExpressions key with a colon', { workloads: { selector: { matchExpressions: [{ key: 'k8s:app', operator: 'Exists' }] } } }],
+    ['matchExpressions value of 64 characters', { workloads: { selector: { matchExpressions: [{ key: 'app', operator: 'In', values: ['v'.repeat(64)] }] } } }],
+    ['rollback maxDenied below -1', { enforcement: { rollback: { maxDenied: -2 } } }],
+    ['rollback window', { enforcement: { rollback: { window: 'soon' } } }],
   ])('rejects a bad %s', (_name, spec) => {
     const r = segmentationSchema.safeParse({ apiVersion: 'hivewall.dev/v1alpha1', kind: 'Segmentation', metadata: { name: 's' }, spec });
     expect(r.success).toBe(false);
+  });
+
+  it('accepts Kubernetes label syntax in selectors', () => {
+    const selector = { matchLabels: { 'app.kubernetes.io/name': 'cart', tier: '', [`${'a'.repeat(253)}/${'n'.repeat(63)}`]: 'v'.repeat(63) }, matchExpressions: [{ key: 'example.com/A_b.c-D', operator: 'In', values: ['x.Y_z-1', ''] }] };
+    const r = segmentationSchema.safeParse({ apiVersion: 'hivewall.dev/v1alpha1', kind: 'Segmentation', metadata: { name: 's' }, spec: { workloads: { selector } } });
+    expect(r.success).toBe(true);
   });
 
   it.each([

@@ -16,6 +16,20 @@ export const evidenceSchema = z.object({
   count: z.number().int(),
   firstSeen: z.string(),
   lastSeen: z.string(),
+  denied: z
+    .object({
+      count: z.number().int(),
+      since: z.string(),
+      note: z.string().describe('"denied N times since <time> while enforced"'),
+    })
+    .optional()
+    .describe('Set when enforced policies denied this edge: it is proposed so a reviewer can allow it, never allowed without approval.'),
+});
+
+export const coverageSchema = z.object({
+  workload: z.string().describe('The workload (`<ns>/<Kind>/<name>`).'),
+  reason: z.enum(['CronJobDidNotRun', 'CronJobPeriodLongerThanWindow', 'ScaledToZero', 'CreatedLate', 'NoFlows']),
+  message: z.string(),
 });
 
 export const ruleEvidenceSchema = z.object({
@@ -43,6 +57,7 @@ export const proposalContentSchema = z
       unified: z.string().default('').describe('Unified diff of the YAML against the live policies when the proposal was written.'),
     }),
     skipped: z.array(z.string()).default([]).describe('Workloads or rules left out, with why (no unique selector, ICMP).'),
+    coverage: z.array(coverageSchema).default([]).describe('What the learning window could not have seen: workloads whose traffic may be missing from this proposal.'),
   })
   .meta({ 'x-kubernetes-validations': [{ rule: 'self == oldSelf', message: 'proposal content is immutable; a new graph makes a new revision' }] });
 
@@ -51,13 +66,25 @@ export const reviewSchema = z.object({
   reviewer: z.string().optional().describe('The Kubernetes user who decided; the API server checks it is the requesting user.'),
   comment: z.string().optional(),
   reviewedAt: z.string().optional(),
+  proposalUID: z.string().optional().describe('The uid of the proposal the reviewer decided on; the admission policy requires it to be this object\'s uid.'),
+  contentDigest: z.string().optional().describe('The spec.contentDigest the reviewer decided on; the admission policy requires it to equal this object\'s.'),
 });
 
 export const policyProposalSchema = z.object({
   apiVersion: z.literal(API_VERSION),
   kind: z.literal('PolicyProposal'),
   metadata: objectMetaSchema,
-  spec: z.object({ content: proposalContentSchema, review: reviewSchema.prefault({}) }),
+  spec: z
+    .object({
+      content: proposalContentSchema,
+      contentDigest: z
+        .string()
+        .regex(/^sha256:[0-9a-f]{64}$/, 'sha256:<64 hex digits>')
+        .optional()
+        .describe('sha256 of the canonical spec.content, written by the operator at creation; immutable. A review pins it.'),
+      review: reviewSchema.prefault({}),
+    })
+    .meta({ 'x-kubernetes-validations': [{ rule: 'has(self.contentDigest) == has(oldSelf.contentDigest) && (!has(self.contentDigest) || self.contentDigest == oldSelf.contentDigest)', message: 'spec.contentDigest is immutable' }] }),
   status: z
     .object({
       phase: z.enum(['Pending', 'Approved', 'Rejected', 'Superseded', 'Auditing', 'Enforced']).optional(),
@@ -69,3 +96,4 @@ export const policyProposalSchema = z.object({
 export type PolicyProposal = z.output<typeof policyProposalSchema>;
 export type ProposalContent = z.output<typeof proposalContentSchema>;
 export type RuleEvidence = z.output<typeof ruleEvidenceSchema>;
+export type CoverageWarning = z.output<typeof coverageSchema>;

@@ -4,6 +4,7 @@
  */
 import { z } from 'zod';
 import { DURATION_PATTERN } from './duration.js';
+import { DEFAULT_MAX_DENIED, DEFAULT_ROLLBACK_WINDOW } from '../domain/denials.js';
 import { API_VERSION, conditionSchema, labelSelectorSchema, objectMetaSchema } from './meta.js';
 
 const duration = (fallback: string, description: string) =>
@@ -21,6 +22,7 @@ export const segmentationSpecSchema = z
         window: duration('24h', 'Learn for at least this long before proposing.'),
         stableFor: duration('1h', 'Propose only after no new edge appeared for this long.'),
         minFlowsPerEdge: z.number().int().min(1).default(1).describe('Edges seen fewer times are left out of proposals (noise).'),
+        requireCoverage: z.boolean().default(false).describe('Propose only when the window could have seen every workload (the proposal\'s coverage list is empty): no CronJob that did not run, no workload scaled to zero, created late or never seen in a flow.'),
       })
       .prefault({})
       .describe('The learning window and when the graph counts as stable.'),
@@ -50,6 +52,17 @@ export const segmentationSpecSchema = z
         allowedWouldDeny: z.number().int().min(0).default(0).describe('Promotion to Enforce is refused while more live flows than this would be denied.'),
       })
       .prefault({}),
+    enforcement: z
+      .object({
+        rollback: z
+          .object({
+            maxDenied: z.number().int().min(-1).default(DEFAULT_MAX_DENIED).describe('Roll back once more than this many connections were denied by the enforced policies within the window; -1 never rolls back.'),
+            window: duration(DEFAULT_ROLLBACK_WINDOW, 'The sliding window the denied connections are counted in.'),
+          })
+          .prefault({})
+          .describe('The safety net while enforcing: past the budget, the policies of the workloads whose traffic was denied are removed (delivery Apply) until a new proposal is approved.'),
+      })
+      .prefault({}),
     delivery: z.enum(['Apply', 'GitOps']).default('Apply').describe('Apply: hivewall applies and keeps the policies. GitOps: hivewall never writes policies and reports whether the live ones match the approved proposal.'),
   })
   .describe('What hivewall should do for this namespace.');
@@ -66,6 +79,23 @@ export const wouldDenySampleSchema = z.object({
   serverKey: z.string().optional(),
 });
 
+export const deniedEdgeSchema = z.object({
+  client: z.string().describe('Peer key of the client (`wl:<ns>/<Kind>/<name>`, `en:<entity>[:<ip>]`).'),
+  server: z.string(),
+  port: z.number().int(),
+  protocol: z.string(),
+  count: z.number().int(),
+  firstDenied: z.string(),
+  lastDenied: z.string(),
+});
+
+export const rolledBackSchema = z.object({
+  proposal: z.string().describe('The approved proposal whose policies were rolled back; a newer approved proposal ends the rollback.'),
+  at: z.string(),
+  workloads: z.array(z.string()).describe('Workloads (peer keys) whose policies were removed.'),
+  policies: z.array(z.string()).describe('Names of the policies removed (and kept away until a new approval).'),
+});
+
 export const segmentationStatusSchema = z.object({
   observedGeneration: z.number().int().optional(),
   phase: z.enum(['Learning', 'Proposed', 'Approved', 'Auditing', 'Enforcing', 'Invalid', 'Degraded']).optional(),
@@ -77,6 +107,7 @@ export const segmentationStatusSchema = z.object({
       edges: z.number().int().optional(),
       lastNewEdge: z.string().optional(),
       lostEvents: z.number().int().optional(),
+      refusedEdges: z.number().int().optional().describe('New edges of this namespace not learned because the operator\'s edge limit was reached.'),
     })
     .optional(),
   proposal: z.object({ name: z.string(), revision: z.number().int(), decision: z.string().optional() }).optional(),
@@ -90,7 +121,14 @@ export const segmentationStatusSchema = z.object({
     })
     .optional(),
   enforcement: z
-    .object({ policies: z.number().int().optional(), lastApplied: z.string().optional(), inSync: z.boolean().optional(), driftReverted: z.number().int().optional() })
+    .object({
+      policies: z.number().int().optional(),
+      lastApplied: z.string().optional(),
+      inSync: z.boolean().optional(),
+      driftReverted: z.number().int().optional(),
+      denied: z.array(deniedEdgeSchema).optional().describe('Edges the enforced policies denied (Hubble POLICY_DENIED drops, connections left SYN_SENT unanswered), most denied first.'),
+      rolledBack: rolledBackSchema.optional(),
+    })
     .optional(),
 });
 
@@ -105,3 +143,5 @@ export const segmentationSchema = z.object({
 export type SegmentationSpec = z.output<typeof segmentationSpecSchema>;
 export type SegmentationStatus = z.infer<typeof segmentationStatusSchema>;
 export type Segmentation = z.output<typeof segmentationSchema>;
+export type DeniedEdgeStatus = z.infer<typeof deniedEdgeSchema>;
+export type RolledBackStatus = z.infer<typeof rolledBackSchema>;

@@ -20,7 +20,7 @@ export const trafficProfileSchema = z.object({
      * protocol 0 TCP, 1 UDP, 2 SCTP, 3 ICMPv4, 4 ICMPv6; times in Unix milliseconds.
      */
     edges: z.array(z.array(z.number())).default([]),
-    /** DNS names seen for external addresses: `ip name name ...` per entry. */
+    /** DNS names a client workload of this namespace resolved for an external address: `<client peer key> <ip> <name> ...` per entry. */
     dnsNames: z.array(z.string()).default([]),
     flows: z.number().int().default(0),
     lostEvents: z.number().int().default(0),

@@ -1,17 +1,22 @@
 /**
- * `hivewall agent`: the conntrack node agent (one per node, a DaemonSet; see
- * deploy/agent-daemonset.yaml). Parses its configuration once (flags over environment over
- * defaults), builds the logger, the informers, the health/metrics server, then runs the agent
- * (src/agent/agent.ts) until SIGTERM, when it ships what is buffered and exits.
+ * `hivewall agent`: the node agent (one per node, a DaemonSet). `--source conntrack` (default;
+ * deploy/base/agent-daemonset.yaml) reads the kernel's conntrack table and resolves addresses with
+ * informers (src/agent/agent.ts); `--source hubble` (deploy/cilium/) follows the node-local Hubble
+ * socket and needs no informers (src/agent/hubble-agent.ts). Parses its configuration once (flags
+ * over environment over defaults), builds the logger, the health/metrics server, then runs the
+ * agent until SIGTERM, when it ships what is buffered and exits.
  */
 import { readFile } from 'node:fs/promises';
 import { KubeConfig } from '@kubernetes/client-node';
 import { z } from 'zod';
 import { Agent } from '../agent/agent.js';
+import { DEFAULT_HUBBLE_SOCKET, HubbleAgent } from '../agent/hubble-agent.js';
 import { InformerInventorySource } from '../agent/inventory.js';
-import { registerAgentMetrics } from '../agent/metrics.js';
+import { registerAgentMetrics, registerHubbleAgentMetrics } from '../agent/metrics.js';
 import { httpTransport } from '../agent/shipper.js';
-import { HealthServer } from '../runtime/health.js';
+import type { Logger } from 'pino';
+import type { Registry } from 'prom-client';
+import { HealthServer, type CheckResult } from '../runtime/health.js';
 import { handleShutdownSignals } from '../runtime/signals.js';
 import { createLogger } from '../telemetry/logger.js';
 import { createMetrics } from '../telemetry/metrics.js';
@@ -19,6 +24,9 @@ import { UsageError } from './errors.js';
 import type { CliIo } from './main.js';
 
 export interface AgentFlags {
+  readonly source?: string;
+  readonly hubbleAddress?: string;
+  readonly resumeFile?: string;
   readonly controllerUrl?: string;
   readonly nodeName?: string;
   readonly tokenFile?: string;
@@ -36,12 +44,24 @@ export interface AgentFlags {
   readonly logLevel?: string;
 }
 
-export const DEFAULT_TOKEN_FILE = '/var/run/secrets/kubernetes.io/serviceaccount/token';
+/**
+ * The projected ServiceAccount token for the receiver (audience hivewall-receiver, bound to the
+ * agent's pod and so to its node; deploy/agent-daemonset.yaml mounts it here). The API-server token
+ * is not sent: the receiver refuses tokens of other audiences.
+ */
+export const DEFAULT_TOKEN_FILE = '/var/run/secrets/hivewall/receiver-token/token';
 
 const int = (min: number) => z.coerce.number().int().min(min);
 
 export const agentConfigSchema = z.object({
-  controllerUrl: z.string().url().refine((u) => /^https?:\/\//.test(u), 'must be an http:// or https:// URL'),
+  /** Where flows come from: the kernel's conntrack table, or the node-local Hubble server (Cilium). */
+  source: z.enum(['conntrack', 'hubble']).default('conntrack'),
+  /** `unix:///path` (Cilium's socket) or a gRPC `host:port` target. */
+  hubbleAddress: z.string().min(1).refine((a) => a.startsWith('unix:') || a.includes(':'), 'must be unix:///path or host:port').default(DEFAULT_HUBBLE_SOCKET),
+  /** Hubble source: where the resume point is kept across restarts (absent: new flows only after a restart). */
+  resumeFile: z.string().min(1).optional(),
+  /** The receiver; https:// only: the agent's token travels in every request. */
+  controllerUrl: z.string().url().refine((u) => /^https:\/\//i.test(u), 'must be an https:// URL (the agent\'s token travels in every request; plain http:// is refused)'),
   nodeName: z.string().min(1, 'is required (--node-name or $NODE_NAME)'),
   tokenFile: z.string().min(1).default(DEFAULT_TOKEN_FILE),
   kubeconfig: z.string().min(1).optional(),
@@ -70,6 +90,9 @@ export type AgentConfig = Readonly<z.output<typeof agentConfigSchema>>;
 export function agentConfig(flags: AgentFlags, env: NodeJS.ProcessEnv): AgentConfig {
   const pick = (flag: string | undefined, envName: string) => flag ?? env[envName];
   const raw = Object.fromEntries(Object.entries({
+    source: pick(flags.source, 'HIVEWALL_AGENT_SOURCE'),
+    hubbleAddress: pick(flags.hubbleAddress, 'HIVEWALL_HUBBLE_ADDRESS'),
+    resumeFile: pick(flags.resumeFile, 'HIVEWALL_RESUME_FILE'),
     controllerUrl: pick(flags.controllerUrl, 'HIVEWALL_CONTROLLER_URL'),
     nodeName: pick(flags.nodeName, 'NODE_NAME'),
     tokenFile: pick(flags.tokenFile, 'HIVEWALL_TOKEN_FILE'),
@@ -131,10 +154,48 @@ export async function startAgent(config: AgentConfig, io: CliIo, opts: { readonl
   registerAgentMetrics(metrics.registry, {
     conntrack: agent.source.stats, aggregator: agent.aggregator.stats, shipper: agent.shipper.stats, identity: agent.history.stats,
   });
-  const health = new HealthServer({ host: config.bindAddress, port: config.healthPort, registry: metrics.registry, logger: log });
+  const served = await serve(config, log, metrics.registry, agent, opts, { controller: config.controllerUrl, ...(config.controllerServerName ? { serverName: config.controllerServerName } : {}), prefix });
+  return { agent, ...served };
+}
+
+export interface HubbleAgentRun extends Omit<AgentRun, 'agent'> {
+  readonly agent: HubbleAgent;
+}
+
+/** Builds and starts the Hubble agent; resolves once the health server listens. */
+export async function startHubbleAgent(config: AgentConfig, io: CliIo, opts: { readonly handleSignals?: boolean } = {}): Promise<HubbleAgentRun> {
+  const log = createLogger({ level: config.logLevel, destination: io.stdout, base: { component: 'agent', node: config.nodeName } });
+  const ca = config.controllerCaFile ? await readFile(config.controllerCaFile) : undefined;
+  const agent = new HubbleAgent({
+    node: config.nodeName,
+    controllerUrl: config.controllerUrl,
+    token: async () => (await readFile(config.tokenFile, 'utf8')).trim(),
+    logger: log,
+    hubbleAddress: config.hubbleAddress,
+    ...(config.resumeFile ? { resumeFile: config.resumeFile } : {}),
+    shipIntervalMs: config.shipIntervalMs,
+    maxBufferedEdges: config.maxBufferedEdges,
+    transport: httpTransport({ ...(ca ? { ca } : {}), ...(config.controllerServerName ? { servername: config.controllerServerName } : {}) }),
+  });
+  const metrics = createMetrics();
+  registerHubbleAgentMetrics(metrics.registry, { hubble: () => agent.hubbleStats(), agent: agent.stats, aggregator: agent.aggregator.stats, shipper: agent.shipper.stats });
+  const served = await serve(config, log, metrics.registry, agent, opts, { controller: config.controllerUrl, hubble: config.hubbleAddress });
+  return { agent, ...served };
+}
+
+/** The health/metrics server, the agent started in the background, and the shutdown on SIGTERM. */
+async function serve(
+  config: AgentConfig,
+  log: Logger,
+  registry: Registry,
+  agent: { start(): Promise<void>; stop(): Promise<void>; checks(): Record<string, () => CheckResult> },
+  opts: { readonly handleSignals?: boolean },
+  fields: Record<string, unknown>,
+): Promise<Omit<AgentRun, 'agent'>> {
+  const health = new HealthServer({ host: config.bindAddress, port: config.healthPort, registry, logger: log });
   for (const [name, check] of Object.entries(agent.checks())) health.addReadyCheck(name, check);
   const bound = await health.listen();
-  log.info({ healthPort: bound.port, controller: config.controllerUrl, ...(config.controllerServerName ? { serverName: config.controllerServerName } : {}), prefix }, 'agent starting');
+  log.info({ healthPort: bound.port, source: config.source, ...fields }, 'agent starting');
   void agent.start();
 
   let resolveDone: () => void = () => {};
@@ -154,11 +215,12 @@ export async function startAgent(config: AgentConfig, io: CliIo, opts: { readonl
   if (opts.handleSignals ?? true) {
     handleShutdownSignals({ logger: log, exitAfterShutdown: false, forceExitAfterMs: 25_000, shutdown: stop });
   }
-  return { agent, health, healthPort: bound.port, stop, done };
+  return { health, healthPort: bound.port, stop, done };
 }
 
 /** The `hivewall agent` action: runs until SIGTERM/SIGINT. */
 export async function runAgent(flags: AgentFlags, io: CliIo): Promise<void> {
-  const run = await startAgent(agentConfig(flags, process.env), io);
+  const config = agentConfig(flags, process.env);
+  const run = config.source === 'hubble' ? await startHubbleAgent(config, io) : await startAgent(config, io);
   await run.done;
 }

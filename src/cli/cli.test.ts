@@ -100,6 +100,8 @@ describe('hivewall learn', () => {
     { name: 'unknown flag', args: () => ['learn', '--flows', 'a', '--out', 'b', '--bogus'], code: 2, message: /^error: unknown option '--bogus'\n$/ },
     { name: 'missing --out', args: () => ['learn', '--flows', join(dir, 'good.jsonl')], code: 2, message: /required option '--out <dir>' not specified/ },
     { name: 'bad flavor', args: () => ['learn', '--flows', 'a', '--out', 'b', '--flavor', 'calico'], code: 2, message: /argument 'calico' is invalid/ },
+    { name: 'zero workers', args: () => ['learn', '--flows', join(dir, 'good.jsonl'), '--out', join(dir, 'x'), '--workers', '0'], code: 2, message: /^hivewall: --workers "0" is not a whole number from 1 to 64\n$/ },
+    { name: 'fractional workers', args: () => ['graph', '--flows', join(dir, 'good.jsonl'), '--workers', '1.5'], code: 2, message: /--workers "1.5" is not a whole number/ },
     { name: 'directory as flows', args: () => ['learn', '--flows', dir, '--out', join(dir, 'x')], code: 1, message: /is a directory/ },
     { name: 'missing cluster snapshot', args: () => ['learn', '--flows', join(dir, 'good.jsonl'), '--cluster', join(dir, 'none.yaml'), '--out', join(dir, 'x')], code: 1, message: /cluster snapshot .*none\.yaml: no such file or directory/ },
   ];

@@ -59,4 +59,15 @@ describe('deploy/ configuration', () => {
     expect(volume.configMap?.name).toBe(RECEIVER_TLS_DEFAULTS.caConfigMapName);
     expect(path.basename(config.controllerCaFile!)).toBe('ca.crt');
   });
+
+  it('the agent sends a projected token of the audience the operator checks, bound to its pod (and node)', () => {
+    const config = agentConfig({}, { ...env(ag, {}), NODE_NAME: 'node-a' });
+    const opConfig = operatorConfig(flags(op.args!.slice(1)), { ...env(op, { HIVEWALL_NAMESPACE: 'hivewall-system' }), HOSTNAME: 'hivewall-operator-abc' });
+    const mount = ag.volumeMounts!.find((m) => config.tokenFile.startsWith(`${m.mountPath}/`))!;
+    const volume = agent.spec.template.spec.volumes!.find((v) => v.name === mount.name)! as { projected?: { sources: { serviceAccountToken?: { audience?: string; path: string } }[] } };
+    const token = volume.projected?.sources.find((s) => s.serviceAccountToken)?.serviceAccountToken;
+    expect(token?.audience).toBe(opConfig.receiverAudience);
+    expect(opConfig.receiverAudience).toBe('hivewall-receiver');
+    expect(path.basename(config.tokenFile)).toBe(token?.path);
+  });
 });

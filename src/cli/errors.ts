@@ -1,4 +1,5 @@
 import { CommanderError, type Command } from 'commander';
+import { escapeControl } from './terminal.js';
 
 /**
  * Errors the CLI reports as one clear line and a non-zero exit, never a stack trace.
@@ -42,11 +43,11 @@ export async function runProgram(
   } catch (error) {
     if (error instanceof CommanderError) return error.exitCode === 0 ? 0 : 2;
     if (error instanceof CliError) {
-      stderr.write(`${prefix}: ${error.message}\n`);
+      stderr.write(`${prefix}: ${escapeControl(error.message)}\n`);
       return error.exitCode;
     }
     const message = error instanceof Error ? error.message : String(error);
-    stderr.write(`${prefix}: unexpected error: ${message}\n`);
+    stderr.write(`${prefix}: unexpected error: ${escapeControl(message)}\n`);
     return unexpectedCode;
   }
 }

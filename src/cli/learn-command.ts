@@ -5,7 +5,7 @@ import { InputError } from './errors.js';
 import { learnFromInputs, type FlowInputOptions } from './learn-pipeline.js';
 import type { CliIo } from './main.js';
 import { summarize } from './summary.js';
-import { writeNamespacePolicies } from './write-policies.js';
+import { OutputPathError, planNamespacePolicies, writePlan } from './write-policies.js';
 
 export interface LearnOptions extends FlowInputOptions {
   readonly out: string;
@@ -29,9 +29,17 @@ export async function runLearn(options: LearnOptions, io: CliIo): Promise<void> 
   if (withPolicies.length === 0) {
     throw new InputError(`no policy to write: no workload with learned traffic in ${options.namespace?.join(', ') ?? 'any non-system namespace'} (${learned.learner.stats.flows} flows read)`);
   }
+  let plans;
+  try {
+    // Every namespace is checked before the first file is written.
+    plans = result.namespaces.map((ns) => planNamespacePolicies(options.out, ns.namespace, ns.objects));
+  } catch (error) {
+    if (error instanceof OutputPathError) throw new InputError(error.message);
+    throw error;
+  }
   let changed = 0;
-  for (const ns of result.namespaces) {
-    const written = await writeNamespacePolicies(options.out, ns.namespace, ns.objects);
+  for (const plan of plans) {
+    const written = await writePlan(plan);
     changed += written.written.length + written.removed.length;
   }
   if (options.report) await writeReportFile(options.report, learnReportInput(learned.learner, result, options.flavor, options.flows));

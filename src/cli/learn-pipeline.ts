@@ -2,6 +2,7 @@
  * Shared by `learn` and `graph`: load the snapshot, read every flow input into a Learner,
  * and report progress on a terminal (pipes stay quiet).
  */
+import { availableParallelism } from 'node:os';
 import { loadClusterSnapshot, SnapshotError, type LoadedSnapshot } from '../ingest/cluster-snapshot.js';
 import { readFlowInput, FlowInputError, type FlowFormat, type InputStats } from '../ingest/flow-input.js';
 import { emptyInventory } from '../domain/inventory.js';
@@ -19,6 +20,8 @@ export interface FlowInputOptions {
   readonly podCidr?: readonly string[];
   readonly serviceCidr?: readonly string[];
   readonly quiet?: boolean;
+  /** Parser threads for large plain Hubble files (`--workers`, as text from the command line). */
+  readonly workers?: string;
 }
 
 export interface Learned {
@@ -41,11 +44,12 @@ export async function learnFromInputs(options: FlowInputOptions, io: CliIo): Pro
     ...(options.until ? { until: parseTime('--until', options.until) } : {}),
   });
   const progress = new Progress(io, options.quiet === true);
+  const workers = parseWorkers(options.workers);
   const inputs: InputStats[] = [];
   if (options.flows.filter((f) => f === '-').length > 1) throw new UsageError('--flows - (stdin) can be given only once');
   for (const path of options.flows) {
     try {
-      inputs.push(await readFlowInput(path === '-' ? { stdin: io.stdin } : { path }, options.format, (result) => learner.ingest(result), (lines) => progress.update(path, lines)));
+      inputs.push(await readFlowInput(path === '-' ? { stdin: io.stdin } : { path }, options.format, (result) => learner.ingest(result), (lines) => progress.update(path, lines), { workers }));
     } catch (error) {
       if (error instanceof FlowInputError) throw new InputError(error.message);
       throw error;
@@ -70,6 +74,14 @@ async function loadSnapshot(path: string): Promise<LoadedSnapshot> {
     if (error instanceof SnapshotError) throw new InputError(error.message);
     throw error;
   }
+}
+
+/** `--workers`: 1 to 64 parser threads; default one per CPU core. */
+function parseWorkers(text: string | undefined): number {
+  if (text === undefined) return availableParallelism();
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < 1 || n > 64) throw new UsageError(`--workers ${JSON.stringify(text)} is not a whole number from 1 to 64`);
+  return n;
 }
 
 function parseTime(flag: string, text: string): number {

@@ -1,12 +1,14 @@
 /**
- * The `hivewall` command line: `learn` (flows → policies), `graph` (flows → the learned graph).
- * Every failure is one line on stderr and a non-zero exit; no stack traces for user errors.
+ * The `hivewall` command line: `learn` (flows → policies), `graph` (flows → the learned graph),
+ * `operator` and `agent`. Every failure is one line on stderr and a non-zero exit; no stack
+ * traces for user errors.
+ *
+ * Each subcommand's module is imported only when that subcommand runs, so `--help` and a
+ * command's start load just commander and what the command needs (bench: cli_help_overhead_ms).
+ * Keep it so: import nothing here but commander, `./errors.js` and types.
  */
 import { Command, Option } from 'commander';
 import { runProgram, UsageError } from './errors.js';
-import { runGraph } from './graph-command.js';
-import { runLearn } from './learn-command.js';
-import { runOperator } from './operator-command.js';
 
 export interface CliIo {
   readonly stdout: NodeJS.WritableStream & { isTTY?: boolean };
@@ -27,6 +29,7 @@ function flowInputOptions(command: Command): Command {
     .option('--until <time>', 'ignore flows at or after this RFC 3339 time')
     .option('--pod-cidr <cidr>', 'pod CIDR (beyond the nodes\' podCIDRs): unknown addresses inside are reported, not world; repeatable', collect)
     .option('--service-cidr <cidr>', 'service CIDR: unknown addresses inside are reported, not world; repeatable', collect)
+    .option('--workers <n>', 'threads parsing a large plain Hubble file (default: one per CPU core; 1: no extra threads); the result is the same')
     .option('-q, --quiet', 'no progress and no summary');
 }
 
@@ -49,6 +52,7 @@ export function buildProgram(io: CliIo): Command {
     .option('--report <file>', 'also write a self-contained interactive HTML report: the graph, its evidence and the rules that allow each edge')
     .exitOverride()
     .action(async (options) => {
+      const { runLearn } = await import('./learn-command.js');
       await runLearn(options, io);
     });
 
@@ -57,6 +61,7 @@ export function buildProgram(io: CliIo): Command {
     .addOption(new Option('-o, --output <format>', 'output format').choices(['text', 'json', 'dot']).default('text'))
     .exitOverride()
     .action(async (options) => {
+      const { runGraph } = await import('./graph-command.js');
       await runGraph(options, io);
     });
 
@@ -77,6 +82,9 @@ export function buildProgram(io: CliIo): Command {
     .option('--receiver-key-file <file>', 'receiver serving key')
     .option('--receiver-insecure', 'serve the receiver over plain HTTP (tests only: tokens would travel in clear text)')
     .option('--agent-service-account <name>', 'ServiceAccount in --namespace the agents push as (default hivewall-agent)')
+    .option('--receiver-audience <audience>', 'audience the agents\' projected tokens must carry, checked by TokenReview (default hivewall-receiver)')
+    .option('--max-edges <n>', 'distinct edges learned in all; new ones beyond are counted as lost (default 500000)')
+    .option('--max-edges-per-namespace <n>', 'distinct edges learned per namespace; new ones beyond are counted as lost (default 50000)')
     .option('--identity <name>', 'this replica\'s leader-election identity (default: $HOSTNAME)')
     .option('--lease-duration-seconds <n>', 'leader Lease duration (default 15)')
     .option('--resync-ms <n>', 'reconcile every Segmentation at least this often (default 10000)')
@@ -88,15 +96,19 @@ export function buildProgram(io: CliIo): Command {
     .option('--log-level <level>', 'fatal, error, warn, info, debug or trace (default info)')
     .exitOverride()
     .action(async (options) => {
+      const { runOperator } = await import('./operator-command.js');
       await runOperator(options, io);
     });
 
   program
     .command('agent')
-    .description('run the conntrack node agent (clusters without Cilium): learn this node\'s connections and push edge deltas to the controller')
+    .description('run the node agent: learn this node\'s connections (conntrack, or Cilium\'s node-local Hubble) and push edge deltas to the controller')
+    .option('--source <source>', 'conntrack (default; clusters without Cilium) or hubble (the node-local Hubble server) (default $HIVEWALL_AGENT_SOURCE)')
+    .option('--hubble-address <addr>', 'hubble source: the node-local Hubble server (default unix:///var/run/cilium/hubble.sock)')
+    .option('--resume-file <file>', 'hubble source: keep the resume point here across restarts (default $HIVEWALL_RESUME_FILE; none: new flows only)')
     .option('--controller-url <url>', 'the controller\'s edge endpoint base URL (default $HIVEWALL_CONTROLLER_URL)')
     .option('--node-name <name>', 'this node\'s name (default $NODE_NAME)')
-    .option('--token-file <file>', 'ServiceAccount token sent as Bearer (default /var/run/secrets/kubernetes.io/serviceaccount/token)')
+    .option('--token-file <file>', 'projected ServiceAccount token (audience hivewall-receiver) sent as Bearer (default /var/run/secrets/hivewall/receiver-token/token)')
     .option('--kubeconfig <file>', 'kubeconfig file (default: $KUBECONFIG, else in-cluster service account)')
     .option('--controller-ca-file <file>', 'CA bundle to verify an https controller URL')
     .option('--controller-server-name <name>', 'name to verify the controller\'s certificate against and send as SNI instead of the URL\'s host (default $HIVEWALL_CONTROLLER_SERVER_NAME)')

@@ -37,6 +37,9 @@ export interface OperatorFlags {
   readonly receiverKeyFile?: string;
   readonly receiverInsecure?: boolean;
   readonly agentServiceAccount?: string;
+  readonly receiverAudience?: string;
+  readonly maxEdges?: string;
+  readonly maxEdgesPerNamespace?: string;
   readonly identity?: string;
   readonly leaseDurationSeconds?: string;
   readonly resyncMs?: string;
@@ -71,6 +74,9 @@ export function operatorConfig(flags: OperatorFlags, env: NodeJS.ProcessEnv): Co
     receiverKeyFile: pick(flags.receiverKeyFile, 'HIVEWALL_RECEIVER_KEY_FILE', String),
     receiverInsecure: pick(flags.receiverInsecure, 'HIVEWALL_RECEIVER_INSECURE', bool),
     agentServiceAccount: pick(flags.agentServiceAccount, 'HIVEWALL_AGENT_SERVICE_ACCOUNT', String),
+    receiverAudience: pick(flags.receiverAudience, 'HIVEWALL_RECEIVER_AUDIENCE', String),
+    maxEdges: pick(num(flags.maxEdges), 'HIVEWALL_MAX_EDGES', Number),
+    maxEdgesPerNamespace: pick(num(flags.maxEdgesPerNamespace), 'HIVEWALL_MAX_EDGES_PER_NAMESPACE', Number),
     identity: pick(flags.identity, 'HOSTNAME', String),
     leaseDurationSeconds: pick(num(flags.leaseDurationSeconds), 'HIVEWALL_LEASE_DURATION_SECONDS', Number),
     resyncMs: pick(num(flags.resyncMs), 'HIVEWALL_RESYNC_MS', Number),
@@ -105,7 +111,9 @@ export async function runOperator(flags: OperatorFlags, io: CliIo): Promise<void
   log.info({ port: bound.port, identity: config.identity }, 'operator starting');
   let shuttingDown = false;
   const receiver = config.receiverPort === undefined ? undefined : new EdgeReceiver({
-    authenticator: tokenReviewAuthenticator(kubeTokenReview(kubeConfig)),
+    // Only tokens issued for the receiver (the agents' projected token): an API-server token stolen
+    // elsewhere, or the receiver's own token replayed, is not accepted here.
+    authenticator: tokenReviewAuthenticator(kubeTokenReview(kubeConfig), { audiences: [config.receiverAudience] }),
     allowedUsernames: [`system:serviceaccount:${config.namespace}:${config.agentServiceAccount}`],
     logger: log,
   });
@@ -156,6 +164,7 @@ export async function runOperator(flags: OperatorFlags, io: CliIo): Promise<void
                 if (error) metrics.reconcileErrors.inc({ controller: 'segmentation', kind: 'reconcile' });
               },
               onFlows: (source, count) => metrics.flowsIngested.inc({ source, result: 'read' }, count),
+              onDenied: (namespace, count) => metrics.deniedFlows.inc({ namespace }, count),
               onLostEvents: (source, count) => metrics.flowsLost.inc({ source }, count),
               onSkipped: (source, reason) => metrics.flowsIngested.inc({ source, result: reason }),
               onRound: (reports) => {

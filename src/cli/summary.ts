@@ -3,6 +3,7 @@ import type { GeneratedNamespace } from '../domain/generate.js';
 import type { Learner } from '../domain/learner.js';
 import { peerFromKey, peerLabel } from '../domain/peer.js';
 import type { Learned } from './learn-pipeline.js';
+import { escapeControl } from './terminal.js';
 
 const n = (x: number) => x.toLocaleString('en-US');
 
@@ -12,6 +13,7 @@ const SKIP_LABELS: [keyof Learner['stats']['skipped'], string][] = [
   ['too-long', 'line too long'],
   ['empty', 'empty'],
   ['unsupported-protocol', 'unsupported protocol'],
+  ['invalid-name', 'invalid Kubernetes name'],
   ['non-flow', 'non-flow'],
   ['reply', 'reply'],
   ['duplicate', 'duplicate observation'],
@@ -57,5 +59,6 @@ export function summarize(learned: Learned, generated?: { namespaces: readonly G
   const unresolved = [...learner.unresolved.values()].sort((a, b) => b.count - a.count);
   for (const u of unresolved.slice(0, 20)) lines.push(`unresolved ${u.ip} (${u.reason}${u.detail ? `: ${u.detail}` : ''}) x${n(u.count)}`);
   if (unresolved.length > 20) lines.push(`unresolved ... ${n(unresolved.length - 20)} more addresses`);
-  return `${lines.join('\n')}\n`;
+  // Reasons, names and paths come from the input: never raw control characters on a terminal.
+  return escapeControl(`${lines.join('\n')}\n`);
 }

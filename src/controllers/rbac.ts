@@ -1,10 +1,10 @@
 /**
  * The Kubernetes API permissions the hivewall operator needs — the one machine-readable list.
  *
- * `deploy/operator-rbac.yaml` must grant exactly these (nothing missing, nothing more);
+ * `deploy/base/operator-rbac.yaml` must grant exactly these (nothing missing, nothing more);
  * `rbac.test.ts` parses `deploy/` and fails with the rules to paste when they drift apart.
  * When a controller needs another verb or resource, add it here first, say why, then update
- * `deploy/operator-rbac.yaml` until the test passes (DESIGN.md §5, style 6).
+ * `deploy/base/operator-rbac.yaml` until the test passes (DESIGN.md §5, style 6).
  *
  * Deliberately absent:
  * - `update`/`patch` of `policyproposals`: the operator creates proposals and writes their status,
@@ -15,9 +15,9 @@
  *   wildcards: nothing hivewall does needs them.
  */
 
-/** The namespace the operator runs in (`deploy/namespace.yaml`). */
+/** The namespace the operator runs in (`deploy/base/namespace.yaml`). */
 export const OPERATOR_NAMESPACE = 'hivewall-system';
-/** The operator's ServiceAccount (`deploy/operator-rbac.yaml`). */
+/** The operator's ServiceAccount (`deploy/base/operator-rbac.yaml`). */
 export const OPERATOR_SERVICE_ACCOUNT = 'hivewall-operator';
 /** The username the API server sees for the operator. */
 export const OPERATOR_USERNAME = `system:serviceaccount:${OPERATOR_NAMESPACE}:${OPERATOR_SERVICE_ACCOUNT}`;
@@ -84,8 +84,8 @@ export const OPERATOR_PERMISSIONS: readonly OperatorPermission[] = [
   {
     apiGroups: ['hivewall.dev'],
     resources: ['policyproposals'],
-    verbs: ['get', 'list', 'watch', 'create', 'delete'],
-    why: 'write proposals (content is immutable) and remove superseded ones; never edit a review',
+    verbs: ['get', 'list', 'watch', 'create'],
+    why: 'write proposals (content is immutable; a superseded one is marked in its status, never deleted); never edit a review',
   },
   {
     apiGroups: ['hivewall.dev'],
@@ -96,7 +96,7 @@ export const OPERATOR_PERMISSIONS: readonly OperatorPermission[] = [
   {
     apiGroups: ['hivewall.dev'],
     resources: ['trafficprofiles'],
-    verbs: READ_WRITE,
+    verbs: ['get', 'list', 'watch', 'create', 'update', 'patch'],
     why: 'persist the learned graph per namespace so a restart loses nothing',
   },
   {
@@ -114,8 +114,8 @@ export const OPERATOR_PERMISSIONS: readonly OperatorPermission[] = [
   {
     apiGroups: ['', 'events.k8s.io'],
     resources: ['events'],
-    verbs: ['create', 'patch'],
-    why: 'Events on Segmentations and proposals (patch: the recorder aggregates repeats)',
+    verbs: ['create'],
+    why: 'Events on Segmentations and proposals (each one created; nothing aggregates them by patch)',
   },
   {
     apiGroups: ['authentication.k8s.io'],

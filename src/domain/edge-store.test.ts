@@ -44,3 +44,44 @@ describe('EdgeStore', () => {
     );
   });
 });
+
+describe('EdgeStore limits', () => {
+  const wl = (ns: string, name: string) => `wl:${ns}/Deployment/${name}`;
+
+  it('refuses new edges beyond the per-namespace bound, counts them for that namespace, keeps counting stored ones', () => {
+    const store = new EdgeStore(16, { maxEdgesPerNamespace: 2 });
+    expect(store.record(wl('evil', 'a'), wl('evil', 'b'), 80, 'TCP', 1)).toBe(true);
+    expect(store.record(wl('evil', 'a'), wl('evil', 'c'), 80, 'TCP', 1)).toBe(true);
+    for (let i = 0; i < 1000; i++) expect(store.record(wl('evil', `x${i}`), wl('evil', 'b'), 80, 'TCP', 2)).toBe(false);
+    // Another namespace still learns; an existing edge still counts.
+    expect(store.record(wl('shop', 'web'), wl('shop', 'cart'), 8080, 'TCP', 3)).toBe(true);
+    expect(store.record(wl('evil', 'a'), wl('evil', 'b'), 80, 'TCP', 4)).toBe(false);
+    expect(store.size).toBe(3);
+    expect([...store.edges()].find((e) => e.server === wl('evil', 'b'))?.count).toBe(2);
+    expect(store.refusedIn('evil')).toBe(1000);
+    expect(store.refusedIn('shop')).toBe(0);
+    expect(store.refusedEdges).toBe(1000);
+    // A cross-namespace edge into a full namespace is refused for both namespaces it touches.
+    expect(store.record(wl('shop', 'web'), wl('evil', 'z'), 80, 'TCP', 5)).toBe(false);
+    expect(store.refusedIn('shop')).toBe(1);
+    // Refused peers are not interned: memory does not follow them.
+    expect(() => store.peerKey(5)).toThrow(RangeError);
+  });
+
+  it('refuses new edges beyond the overall bound, whatever the namespace', () => {
+    const store = new EdgeStore(16, { maxEdges: 3 });
+    for (let i = 0; i < 10; i++) store.record(wl(`ns${i}`, 'a'), 'en:world:203.0.113.5', 443, 'TCP', i);
+    expect(store.size).toBe(3);
+    expect(store.refusedEdges).toBe(7);
+    expect(store.refusedIn('ns9')).toBe(1);
+    expect(store.refusedIn('ns0')).toBe(0);
+  });
+
+  it('restoring a profile is bounded the same way', () => {
+    const store = new EdgeStore(16, { maxEdgesPerNamespace: 1 });
+    store.restore(wl('shop', 'a'), wl('shop', 'b'), 80, 'TCP', 3, 1, 2);
+    store.restore(wl('shop', 'a'), wl('shop', 'c'), 80, 'TCP', 3, 1, 2);
+    expect(store.size).toBe(1);
+    expect(store.refusedIn('shop')).toBe(1);
+  });
+});

@@ -23,6 +23,20 @@ export interface EdgeRecord {
 
 const EMPTY = -1;
 
+/**
+ * Bounds on the distinct edges a store keeps: in all, and per namespace (an edge counts for the
+ * namespace of each workload side). A new edge beyond either bound is refused — counted per
+ * namespace in {@link EdgeStore.refusedIn}, never stored, its peers not interned — so memory stays
+ * bounded whatever flows or agents send; edges already stored keep counting.
+ */
+export interface EdgeLimits {
+  readonly maxEdges?: number;
+  readonly maxEdgesPerNamespace?: number;
+}
+
+/** Namespaces whose refusals are counted apart; the rest add up under '*'. */
+const MAX_REFUSAL_KEYS = 10_000;
+
 export class EdgeStore {
   private readonly peerIds = new Map<string, number>();
   private readonly peerKeys: string[] = [];
@@ -38,8 +52,17 @@ export class EdgeStore {
   private index: Int32Array;
   private mask: number;
   private newestEdgeTime = Number.NEGATIVE_INFINITY;
+  private readonly maxEdges: number;
+  private readonly maxPerNamespace: number;
+  /** Stored edges per namespace (only tracked when a per-namespace bound is set). */
+  private readonly perNamespace = new Map<string, number>();
+  /** New edges refused by the bounds, per namespace ('' for an edge without a workload side). */
+  private readonly refused = new Map<string, number>();
+  private refusedTotal = 0;
 
-  constructor(initialCapacity = 256) {
+  constructor(initialCapacity = 256, limits: EdgeLimits = {}) {
+    this.maxEdges = limits.maxEdges ?? Number.POSITIVE_INFINITY;
+    this.maxPerNamespace = limits.maxEdgesPerNamespace ?? Number.POSITIVE_INFINITY;
     this.capacity = Math.max(16, nextPowerOfTwo(initialCapacity));
     this.client = new Uint32Array(this.capacity);
     this.server = new Uint32Array(this.capacity);
@@ -54,6 +77,16 @@ export class EdgeStore {
   /** Number of distinct edges. */
   get size(): number {
     return this.length;
+  }
+
+  /** New edges refused by the bounds, in all. */
+  get refusedEdges(): number {
+    return this.refusedTotal;
+  }
+
+  /** New edges touching `namespace` refused by the bounds (see {@link EdgeLimits}). */
+  refusedIn(namespace: string): number {
+    return (this.refused.get(namespace) ?? 0) + (this.refused.get('*') ?? 0);
   }
 
   /** Time the most recent new edge was first seen (ms), or -Infinity when empty. */
@@ -84,25 +117,21 @@ export class EdgeStore {
    * and the latest as `lastTime`.
    */
   record(clientKey: string, serverKey: string, port: number, protocol: Protocol, time: number, count = 1, lastTime = time): boolean {
+    const existing = this.find(clientKey, serverKey, port, protocol);
+    if (existing !== undefined) {
+      this.counts[existing]! += count;
+      if (time < this.first[existing]!) this.first[existing] = time;
+      if (lastTime > this.last[existing]!) this.last[existing] = lastTime;
+      return false;
+    }
+    const namespaces = edgeNamespaces(clientKey, serverKey);
+    if (!this.admits(namespaces)) return false;
+    if (this.length === this.capacity) this.grow();
     const c = this.peerId(clientKey);
     const s = this.peerId(serverKey);
     const pp = ((port & 0xffff) << 3) | PROTOCOL_CODE[protocol];
     let slot = hash3(c, s, pp) & this.mask;
-    for (;;) {
-      const at = this.index[slot]!;
-      if (at === EMPTY) break;
-      if (this.client[at] === c && this.server[at] === s && this.portProto[at] === pp) {
-        this.counts[at]! += count;
-        if (time < this.first[at]!) this.first[at] = time;
-        if (lastTime > this.last[at]!) this.last[at] = lastTime;
-        return false;
-      }
-      slot = (slot + 1) & this.mask;
-    }
-    if (this.length === this.capacity) {
-      this.grow();
-      return this.record(clientKey, serverKey, port, protocol, time, count, lastTime);
-    }
+    while (this.index[slot] !== EMPTY) slot = (slot + 1) & this.mask;
     const at = this.length++;
     this.client[at] = c;
     this.server[at] = s;
@@ -112,7 +141,20 @@ export class EdgeStore {
     this.last[at] = lastTime;
     this.index[slot] = at;
     if (time > this.newestEdgeTime) this.newestEdgeTime = time;
+    if (this.maxPerNamespace !== Number.POSITIVE_INFINITY) for (const ns of namespaces) this.perNamespace.set(ns, (this.perNamespace.get(ns) ?? 0) + 1);
     return true;
+  }
+
+  /** Whether a new edge of these namespaces fits the bounds; counts the refusal when not. */
+  private admits(namespaces: readonly string[]): boolean {
+    const full = this.length >= this.maxEdges || namespaces.some((ns) => (this.perNamespace.get(ns) ?? 0) >= this.maxPerNamespace);
+    if (!full) return true;
+    this.refusedTotal++;
+    for (const ns of namespaces.length > 0 ? namespaces : ['']) {
+      const key = this.refused.has(ns) || this.refused.size < MAX_REFUSAL_KEYS ? ns : '*';
+      this.refused.set(key, (this.refused.get(key) ?? 0) + 1);
+    }
+    return false;
   }
 
   /**
@@ -186,6 +228,17 @@ export class EdgeStore {
       this.index[slot] = i;
     }
   }
+}
+
+/** The namespaces of an edge's workload sides (`wl:<ns>/...`), without repeats. */
+function edgeNamespaces(clientKey: string, serverKey: string): string[] {
+  const out: string[] = [];
+  for (const key of [clientKey, serverKey]) {
+    if (!key.startsWith('wl:')) continue;
+    const ns = key.slice(3, key.indexOf('/', 3) >>> 0);
+    if (ns !== '' && !out.includes(ns)) out.push(ns);
+  }
+  return out;
 }
 
 function copyInto<T extends Uint32Array | Float64Array>(target: T, source: T): T {

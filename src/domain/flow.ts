@@ -79,10 +79,19 @@ export interface Flow {
   /** Hubble drop reason name for DROPPED flows. */
   readonly dropReason?: string;
   /**
+   * The policies Cilium names as denying this flow (Hubble `egress_denied_by` / `ingress_denied_by`),
+   * as `<namespace>/<name>`, when the source reports them.
+   */
+  readonly deniedBy?: readonly string[];
+  /**
    * Proof the connection worked in both directions (conntrack: not [UNREPLIED]).
    * Hubble flows are confirmed by definition of their verdict; false means "report, don't learn".
    */
   readonly confirmed: boolean;
+  /** conntrack's protocol state word (`SYN_SENT`, `ESTABLISHED`, …), when the source reports one. */
+  readonly connectionState?: string;
+  /** conntrack `[DESTROY]`: the kernel removed the connection's entry. */
+  readonly ended?: boolean;
 }
 
 /** Non-flow lines a flow source may deliver (Hubble `GetFlowsResponse` envelope variants). */
@@ -99,6 +108,8 @@ export type SkipReason =
   | 'malformed'
   | 'schema-mismatch'
   | 'too-long'
-  | 'unsupported-protocol';
+  | 'unsupported-protocol'
+  /** A namespace, pod, workload or label that breaks Kubernetes name syntax (src/domain/k8s-names.ts). */
+  | 'invalid-name';
 
 export type ParseResult = SourceEvent | { readonly kind: 'skip'; readonly reason: SkipReason; readonly detail?: string };

@@ -3,7 +3,8 @@
  * CiliumNetworkPolicy objects per namespace. Pure and deterministic.
  */
 import { WorkloadCatalog } from './catalog.js';
-import { buildGraph, graphEdges, type TrafficGraph } from './graph.js';
+import type { EdgeRecord } from './edge-store.js';
+import { buildGraph, type TrafficGraph } from './graph.js';
 import type { IdentityResolver } from './identity.js';
 import type { Learner } from './learner.js';
 import { peerFromKey } from './peer.js';
@@ -30,15 +31,16 @@ export interface GeneratedNamespace {
 }
 
 export interface GenerateResult {
+  /** The learned graph, built on first use (the report draws it; generation itself does not need it). */
   readonly graph: TrafficGraph;
   readonly namespaces: readonly GeneratedNamespace[];
 }
 
 export function generatePolicies(learner: Learner, identity: IdentityResolver, options: GenerateOptions): GenerateResult {
-  // Insertion order does not matter here: the model sorts workloads, rules, peers and evidence.
-  const graph = buildGraph(learner.edges, learner.dnsNames, false);
+  // Order does not matter here: the model sorts workloads, rules, peers and evidence.
+  const edges = [...learner.edges.edges()];
   const catalog = WorkloadCatalog.build(identity, learner.observedPods);
-  const namespaces = options.namespaces && options.namespaces.length > 0 ? [...new Set(options.namespaces)].sort() : observedNamespaces(graph);
+  const namespaces = options.namespaces && options.namespaces.length > 0 ? [...new Set(options.namespaces)].sort() : observedNamespaces(edges);
   const cluster = identity.cluster;
   const apiserverSlices = cluster.endpointSlices.filter((s) => s.namespace === 'default' && s.serviceName === 'kubernetes');
   const apiserverIps = apiserverSlices.flatMap((s) => s.endpoints.flatMap((e) => e.addresses));
@@ -46,7 +48,7 @@ export function generatePolicies(learner: Learner, identity: IdentityResolver, o
   const nodeIps = [...new Set(cluster.nodes.flatMap((n) => n.ips))].sort();
   const podCidrs = [...new Set(cluster.nodes.flatMap((n) => n.podCIDRs))].sort();
   const models = buildPolicyModel({
-    edges: graphEdges(graph),
+    edges,
     catalog,
     namespaces,
     dnsNames: learner.dnsNames,
@@ -54,8 +56,11 @@ export function generatePolicies(learner: Learner, identity: IdentityResolver, o
     apiserverPorts,
     allowances: options.allowances ?? defaultAllowances,
   });
+  let graph: TrafficGraph | undefined;
   return {
-    graph,
+    get graph() {
+      return (graph ??= buildGraph(learner.edges, learner.dnsNames, false));
+    },
     namespaces: models.map((model) => ({
       namespace: model.namespace,
       model,
@@ -65,11 +70,13 @@ export function generatePolicies(learner: Learner, identity: IdentityResolver, o
 }
 
 /** Every non-system namespace that has a workload on some edge. */
-export function observedNamespaces(graph: TrafficGraph): string[] {
+export function observedNamespaces(edges: readonly EdgeRecord[]): string[] {
+  const keys = new Set<string>();
+  for (const e of edges) keys.add(e.client).add(e.server);
   const out = new Set<string>();
-  graph.forEachNode((key) => {
+  for (const key of keys) {
     const peer = peerFromKey(key);
     if (peer.type === 'workload' && !SYSTEM_NAMESPACES.has(peer.namespace)) out.add(peer.namespace);
-  });
+  }
   return [...out].sort();
 }

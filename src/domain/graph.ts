@@ -4,6 +4,7 @@
  * evidence. Policies are derived from this graph; `hivewall graph` prints it as text, JSON or DOT.
  */
 import { MultiDirectedGraph } from 'graphology';
+import type { DnsNames } from './dns-names.js';
 import type { EdgeRecord, EdgeStore } from './edge-store.js';
 import { compareIps } from './ip.js';
 import { peerFromKey, peerLabel, type Peer } from './peer.js';
@@ -11,7 +12,7 @@ import { peerFromKey, peerLabel, type Peer } from './peer.js';
 export interface NodeAttributes {
   readonly peer: Peer;
   readonly label: string;
-  /** DNS names of a world peer. */
+  /** DNS names any client resolved for a world peer (for display; a policy uses only its own workload's). */
   readonly names: readonly string[];
 }
 
@@ -25,7 +26,7 @@ export type TrafficGraph = MultiDirectedGraph<NodeAttributes, EdgeAttributes>;
  * sorted order so every output is deterministic; policy generation sorts its own results and
  * skips that cost.
  */
-export function buildGraph(store: EdgeStore, dnsNames: ReadonlyMap<string, ReadonlySet<string>> = new Map(), sorted = true): TrafficGraph {
+export function buildGraph(store: EdgeStore, dnsNames?: Pick<DnsNames, 'namesForIp'>, sorted = true): TrafficGraph {
   const graph: TrafficGraph = new MultiDirectedGraph<NodeAttributes, EdgeAttributes>({ allowSelfLoops: true });
   const edges = [...store.edges()];
   if (sorted) edges.sort(compareEdges);
@@ -33,7 +34,7 @@ export function buildGraph(store: EdgeStore, dnsNames: ReadonlyMap<string, Reado
   for (const e of edges) keys.add(e.client).add(e.server);
   for (const key of sorted ? [...keys].sort() : keys) {
     const peer = peerFromKey(key);
-    const names = peer.type === 'entity' && peer.ip ? [...(dnsNames.get(peer.ip) ?? [])].sort() : [];
+    const names = peer.type === 'entity' && peer.ip && dnsNames ? dnsNames.namesForIp(peer.ip) : [];
     graph.addNode(key, { peer, label: peerLabel(peer), names });
   }
   // Explicit small keys: graphology's generated keys cost more than the edge itself.

@@ -42,6 +42,14 @@ export interface ControllerInfo {
   readonly owners: readonly OwnerRef[];
   /** `spec.selector.matchLabels` (for CronJob: `spec.jobTemplate.spec.selector`), when present. */
   readonly selector?: Readonly<Record<string, string>>;
+  /** creationTimestamp in ms. */
+  readonly createdAt?: number;
+  /** `spec.replicas` of a Deployment or StatefulSet, when set. */
+  readonly replicas?: number;
+  /** CronJob `spec.schedule`, `spec.timeZone` and `spec.suspend`. */
+  readonly schedule?: string;
+  readonly timeZone?: string;
+  readonly suspend?: boolean;
 }
 
 export interface ServicePort {

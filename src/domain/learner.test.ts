@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { deploymentPod, endpoint, flow, inventory, service } from '../testing/builders.js';
 import { IdentityResolver } from './identity.js';
-import { Learner } from './learner.js';
+import { Learner, type Denial } from './learner.js';
 
 const T0 = Date.UTC(2026, 10, 2, 10, 0, 0);
 const frontend = deploymentPod('shop', 'frontend', '10.244.0.5');
@@ -46,6 +46,20 @@ describe('Learner', () => {
     );
     expect(edges(l)).toEqual(['wl:shop/Deployment/frontend -> wl:shop/Deployment/cart 8080/TCP x1']);
     expect(l.stats.skipped.duplicate).toBe(1);
+  });
+
+  it('settlePending learns connections waiting for a reply and keeps them, so later observations stay duplicates', () => {
+    const l = new Learner(new IdentityResolver(cluster));
+    const out = (port: number, time: number) => flow(endpoint('10.244.0.5', port), endpoint('198.51.100.7', 443), { time, observationPoint: 'TO_STACK' });
+    expect(l.ingestFlow(out(40000, T0))).toBe('pending');
+    expect(l.ingestFlow(flow(endpoint('10.244.0.5', 40009), endpoint('10.244.1.7', 9999), { time: T0, confirmed: false }))).toBe('unconfirmed');
+    l.settlePending();
+    expect(edges(l)).toEqual(['wl:shop/Deployment/frontend -> en:world:198.51.100.7 443/TCP x1']);
+    expect(l.ingestFlow(out(40000, T0 + 1000))).toBe('duplicate'); // the FIN of the same connection
+    l.settlePending();
+    expect(edges(l)).toEqual(['wl:shop/Deployment/frontend -> en:world:198.51.100.7 443/TCP x1']);
+    l.finish(); // the unconfirmed attempt is still reported as unanswered, never learned
+    expect([...l.dropped.values()].map((d) => d.reason)).toEqual(['UNREPLIED']);
   });
 
   it('forwarded at the source but dropped by the destination is denied, not learned', () => {
@@ -129,12 +143,15 @@ describe('Learner', () => {
     expect([...l.unresolved.values()]).toEqual([{ ip: '10.244.1.99', reason: 'unknown-pod-ip', count: 1 }]);
   });
 
-  it('DNS answers name external peers', () => {
+  it('DNS answers name external peers for the workload they were sent to, and for no other', () => {
     const l = learn(
       flow(endpoint('10.244.0.9', 53), endpoint('10.244.0.5', 33000), { protocol: 'UDP', isReply: true, dnsAnswer: { query: 'api.stripe.example', ips: ['203.0.113.50'] } }),
       flow(endpoint('10.244.0.5', 40000), endpoint('203.0.113.50', 443)),
+      flow(endpoint('10.244.1.7', 40001), endpoint('203.0.113.50', 443)),
     );
-    expect([...(l.dnsNames.get('203.0.113.50') ?? [])]).toEqual(['api.stripe.example']);
+    expect(edges(l).map((e) => e.split(' ')[0]).sort()).toEqual(['wl:shop/Deployment/cart', 'wl:shop/Deployment/frontend']);
+    expect(l.dnsNames.namesFor('wl:shop/Deployment/frontend', '203.0.113.50')).toEqual(['api.stripe.example']);
+    expect(l.dnsNames.namesFor('wl:shop/Deployment/cart', '203.0.113.50')).toEqual([]);
   });
 
   it('Hubble pod hints resolve without a snapshot', () => {
@@ -167,5 +184,52 @@ describe('Learner', () => {
     l.ingest({ kind: 'lost-events', source: 'PERF_EVENT_RING_BUFFER', count: 12 });
     l.ingest({ kind: 'node-status', detail: 'x' });
     expect(l.stats).toMatchObject({ events: 4, lostEvents: 12, skipped: { malformed: 1, 'schema-mismatch': 1, 'non-flow': 2 } });
+  });
+});
+
+describe('Learner denials (onDenied)', () => {
+  const collect = () => {
+    const denials: Denial[] = [];
+    const learner = new Learner(new IdentityResolver(cluster), { onDenied: (d) => denials.push(d) });
+    return { learner, denials };
+  };
+
+  it('a POLICY_DENIED drop is told once per connection, with direction and the denying policies', () => {
+    const { learner, denials } = collect();
+    const denied = { verdict: 'DROPPED' as const, dropReason: 'POLICY_DENIED', trafficDirection: 'INGRESS' as const, deniedBy: ['shop/hivewall-cart'] };
+    learner.ingestFlow(flow(endpoint('10.244.0.5', 40000), endpoint('10.244.1.7', 8080), { time: T0, ...denied }));
+    learner.ingestFlow(flow(endpoint('10.244.0.5', 40000), endpoint('10.244.1.7', 8080), { time: T0 + 1000, ...denied }));
+    learner.ingestFlow(flow(endpoint('10.244.0.5', 40001), endpoint('10.244.1.7', 8080), { time: T0 + 2000, ...denied }));
+    learner.finish();
+    expect(denials).toEqual([
+      { client: 'wl:shop/Deployment/frontend', server: 'wl:shop/Deployment/cart', port: 8080, protocol: 'TCP', reason: 'POLICY_DENIED', time: T0, direction: 'INGRESS', deniedBy: ['shop/hivewall-cart'] },
+      { client: 'wl:shop/Deployment/frontend', server: 'wl:shop/Deployment/cart', port: 8080, protocol: 'TCP', reason: 'POLICY_DENIED', time: T0 + 2000, direction: 'INGRESS', deniedBy: ['shop/hivewall-cart'] },
+    ]);
+    expect(edges(learner)).toEqual([]);
+  });
+
+  const unreplied = (port: number, time: number, confirmed = false) => flow(endpoint('10.244.0.5', port), endpoint('10.244.1.7', 8080), { time, confirmed });
+  const cases: { name: string; flows: ReturnType<typeof unreplied>[]; now: number; expired: number; later: number; learned: string[] }[] = [
+    { name: 'unanswered for the threshold: denied, not learned', flows: [unreplied(40000, T0)], now: T0 + 5000, expired: 1, later: 0, learned: [] },
+    { name: 'still within the threshold: waits', flows: [unreplied(40000, T0)], now: T0 + 4999, expired: 0, later: 1, learned: [] },
+    { name: 'answered before the threshold: learned, never denied', flows: [unreplied(40000, T0), unreplied(40000, T0 + 20, true)], now: T0 + 10_000, expired: 0, later: 0, learned: ['wl:shop/Deployment/frontend -> wl:shop/Deployment/cart 8080/TCP x1'] },
+  ];
+  it.each(cases)('expireUnanswered: $name', ({ flows, now, expired, later, learned }) => {
+    const { learner, denials } = collect();
+    for (const f of flows) learner.ingestFlow(f);
+    expect(learner.expireUnanswered(now, 5000)).toBe(expired);
+    expect(denials.map((d) => `${d.reason} ${d.time}`)).toEqual(expired > 0 ? [`UNREPLIED ${T0}`] : []);
+    expect(learner.expireUnanswered(now + 60_000, 5000)).toBe(later);
+    learner.finish();
+    expect(edges(learner)).toEqual(learned);
+    expect(denials).toHaveLength(expired + later);
+  });
+
+  it('an unanswered connection released at the end of a batch is told as UNREPLIED once', () => {
+    const { learner, denials } = collect();
+    learner.ingestFlow(unreplied(40000, T0));
+    learner.ingestFlow(unreplied(40000, T0 + 1000));
+    learner.finish();
+    expect(denials.map((d) => d.reason)).toEqual(['UNREPLIED']);
   });
 });

@@ -10,11 +10,13 @@
  * - Unconfirmed connections (conntrack [UNREPLIED]) are reported, not learned.
  * - AUDIT (and REDIRECTED) flows are traffic that happened; socket traces (TRACED, TRANSLATED)
  *   are neither traffic proof nor drops and are skipped.
- * - DNS answers and Hubble `destination_names` name external peers.
+ * - DNS answers and Hubble `destination_names` name external peers, for the client workload that
+ *   resolved them only (src/domain/dns-names.ts): a DNS answer belongs to the pod it was sent to.
  * Raw flows are never stored: memory follows edges and distinct peers, not flows.
  */
 import type { Flow, ParseResult, SkipReason } from './flow.js';
-import { EdgeStore } from './edge-store.js';
+import { DnsNames } from './dns-names.js';
+import { EdgeStore, type EdgeLimits } from './edge-store.js';
 import type { IdentityResolver, Resolution, UnresolvedReason } from './identity.js';
 import { peerKey, type Peer } from './peer.js';
 
@@ -27,6 +29,29 @@ export interface LearnerOptions {
   readonly since?: number;
   /** Flows at or after this time (ms) are ignored. */
   readonly until?: number;
+  /** Bounds on the distinct edges kept (the operator's --max-edges flags); none by default. */
+  readonly limits?: EdgeLimits;
+  /**
+   * Told once per connection that was denied: a drop of a resolved connection (its `reason` is the
+   * drop reason, e.g. POLICY_DENIED) or an unconfirmed one given up on (`UNREPLIED`). The operator
+   * counts denials of its enforced policies from this; nothing here is learned as an edge.
+   */
+  readonly onDenied?: (denial: Denial) => void;
+}
+
+/** A denied connection attempt, resolved to peers. */
+export interface Denial {
+  readonly client: string;
+  readonly server: string;
+  readonly port: number;
+  readonly protocol: Flow['protocol'];
+  readonly reason: string;
+  /** When it was denied (the drop's time; for UNREPLIED the connection's first observation). */
+  readonly time: number;
+  /** Hubble's traffic direction of the drop: EGRESS (the client's policy) or INGRESS (the server's). */
+  readonly direction?: 'INGRESS' | 'EGRESS';
+  /** Names (`<namespace>/<name>`) of the policies Cilium reported as denying it, when it did. */
+  readonly deniedBy?: readonly string[];
 }
 
 export type FlowSkipReason = 'reply' | 'duplicate' | 'dropped' | 'unconfirmed' | 'unresolved' | 'out-of-window' | 'cilium-internal' | 'socket-trace';
@@ -66,7 +91,7 @@ const TRAFFIC_VERDICTS = new Set(['FORWARDED', 'AUDIT', 'REDIRECTED']);
 const TRACE_VERDICTS = new Set(['TRACED', 'TRANSLATED']);
 
 export class Learner {
-  readonly edges = new EdgeStore();
+  readonly edges: EdgeStore;
   readonly stats: LearnStats = {
     events: 0,
     flows: 0,
@@ -77,6 +102,7 @@ export class Learner {
       'schema-mismatch': 0,
       'too-long': 0,
       'unsupported-protocol': 0,
+      'invalid-name': 0,
       'non-flow': 0,
       reply: 0,
       duplicate: 0,
@@ -89,8 +115,8 @@ export class Learner {
     },
     lostEvents: 0,
   };
-  /** DNS names per external IP (from DNS answers and destination_names). */
-  readonly dnsNames = new Map<string, Set<string>>();
+  /** DNS names of external IPs per client workload (from DNS answers and destination_names). */
+  readonly dnsNames = new DnsNames();
   readonly dropped = new Map<string, DroppedPair>();
   readonly unresolved = new Map<string, UnresolvedIp>();
   /** Pod labels reported by the flow source, per workload key and pod name (when no snapshot knows the pod). */
@@ -105,15 +131,20 @@ export class Learner {
   private readonly dedupeCapacity: number;
   private readonly since: number;
   private readonly until: number;
+  private readonly onDenied: ((denial: Denial) => void) | undefined;
+  /** 5-tuples of connections waiting for a reply ({@link expireUnanswered} looks only at these). */
+  private readonly unreplied = new Set<string>();
 
   constructor(
     private identity: IdentityResolver,
     options: LearnerOptions = {},
   ) {
+    this.edges = new EdgeStore(256, options.limits);
     this.dedupeWindowMs = options.dedupeWindowMs ?? DEFAULT_DEDUPE_WINDOW_MS;
     this.dedupeCapacity = options.dedupeCapacity ?? DEFAULT_DEDUPE_CAPACITY;
     this.since = options.since ?? Number.NEGATIVE_INFINITY;
     this.until = options.until ?? Number.POSITIVE_INFINITY;
+    this.onDenied = options.onDenied;
   }
 
   /** Swaps the identity source (the operator rebuilds it when the cluster changes). */
@@ -149,7 +180,7 @@ export class Learner {
    */
   ingestFlow(flow: Flow): 'learned' | 'pending' | FlowSkipReason {
     this.stats.flows++;
-    if (flow.dnsAnswer) this.recordDnsAnswer(flow.dnsAnswer.query, flow.dnsAnswer.ips);
+    if (flow.dnsAnswer) this.recordDnsAnswer(flow);
     if (flow.time < this.since || flow.time >= this.until) return this.skip('out-of-window');
     if (flow.source.reserved === 'health' || flow.destination.reserved === 'health') return this.skip('cilium-internal');
     if (TRACE_VERDICTS.has(flow.verdict)) return this.skip('socket-trace');
@@ -166,11 +197,15 @@ export class Learner {
       // A sliding window: NEW, UPDATE, DESTROY and later dumps of one long connection stay one.
       if (flow.time > known.lastSeen) known.lastSeen = flow.time;
       if (!isTraffic) {
+        if (!known.denied) this.denied(known, dropReason(flow), flow.time, flow);
         if (known.state !== LEARNED) known.state = DENIED;
+        this.unreplied.delete(key);
         this.noteDropped(known.clientKey, known.serverKey, known.port, flow.protocol, dropReason(flow));
         return this.skip('dropped');
       }
+      if (known.state === PENDING_UNREPLIED) known.silent = silentlyDropped(flow, known.silent);
       if (flow.confirmed && (known.state === PENDING_UNREPLIED || (known.state === PENDING_FORWARDED && provesDelivery(flow)))) {
+        this.unreplied.delete(key);
         this.learn(known);
         return 'learned';
       }
@@ -185,15 +220,17 @@ export class Learner {
       if (!server.ok) this.noteUnresolved(server);
       return this.skip('unresolved');
     }
-    if (flow.destinationNames && flow.destinationNames.length > 0 && server.peer.type === 'entity' && server.peer.ip) {
-      for (const name of flow.destinationNames) this.addDnsName(server.peer.ip, name);
-    }
     const clientKey = client.key ?? peerKey(client.peer);
     const serverKey = server.key ?? peerKey(server.peer);
-    const conn: Connection = { time: flow.time, lastSeen: flow.time, state: PENDING_FORWARDED, clientKey, serverKey, port: server.port, protocol: flow.protocol };
+    // Hubble's destination_names come from the source endpoint's own DNS lookups.
+    if (flow.destinationNames && flow.destinationNames.length > 0 && client.peer.type === 'workload' && server.peer.type === 'entity' && server.peer.ip) {
+      for (const name of flow.destinationNames) this.addDnsName(clientKey, server.peer.ip, name);
+    }
+    const conn: Connection = { time: flow.time, lastSeen: flow.time, state: PENDING_FORWARDED, clientKey, serverKey, port: server.port, protocol: flow.protocol, denied: false, silent: silentlyDropped(flow, true) };
     this.remember(key, conn);
     if (!isTraffic) {
       conn.state = DENIED;
+      this.denied(conn, dropReason(flow), flow.time, flow);
       this.noteDropped(clientKey, serverKey, server.port, flow.protocol, dropReason(flow));
       return this.skip('dropped');
     }
@@ -201,6 +238,7 @@ export class Learner {
     this.noteObservedPod(server, serverKey);
     if (!flow.confirmed) {
       conn.state = PENDING_UNREPLIED;
+      this.unreplied.add(key);
       return this.skip('unconfirmed');
     }
     if (provesDelivery(flow)) {
@@ -210,9 +248,45 @@ export class Learner {
     return 'pending';
   }
 
+  /**
+   * Learns every connection still waiting for proof of delivery (seen leaving its source, no drop
+   * seen) and keeps it in the dedupe table, so later observations of it stay duplicates. For a
+   * source whose every counted flow is complete where it is observed (a Hubble node agent: see
+   * src/agent/hubble-agent.ts), nothing later can deny such a connection; waiting for a reply the
+   * agent does not ask for would only delay the edge. Conntrack's unreplied entries stay pending.
+   */
+  settlePending(): void {
+    for (const conn of this.recent.values()) if (conn.state === PENDING_FORWARDED) this.learn(conn);
+  }
+
   /** Ends a batch: pending connections are resolved (learned, or reported as unanswered). */
   finish(): void {
     for (const [key, conn] of [...this.recent]) this.release(key, conn);
+  }
+
+  /**
+   * Gives up on connections that got no reply for `afterMs` by `now`: they are reported as
+   * unanswered (`UNREPLIED`, see {@link LearnerOptions.onDenied}), never learned. A TCP SYN that a
+   * NetworkPolicy drops leaves its conntrack entry `SYN_SENT [UNREPLIED]` while the client retries
+   * (1 s, 3 s, 7 s, …), so a few seconds without a reply tell a dropped connection from a slow one.
+   * Only the connections waiting for a reply are looked at.
+   */
+  expireUnanswered(now: number, afterMs: number): number {
+    let expired = 0;
+    for (const key of this.unreplied) {
+      const conn = this.recent.get(key);
+      if (conn === undefined || conn.state !== PENDING_UNREPLIED) {
+        this.unreplied.delete(key);
+        continue;
+      }
+      if (now - conn.time < afterMs) continue;
+      this.unreplied.delete(key);
+      conn.state = DENIED;
+      if (conn.silent) this.denied(conn, 'UNREPLIED', conn.time);
+      this.noteDropped(conn.clientKey, conn.serverKey, conn.port, conn.protocol, 'UNREPLIED');
+      expired++;
+    }
+    return expired;
   }
 
   private skip(reason: FlowSkipReason): FlowSkipReason {
@@ -235,9 +309,11 @@ export class Learner {
    */
   private release(key: string, conn: Connection): void {
     this.recent.delete(key);
+    this.unreplied.delete(key);
     if (conn.state === PENDING_FORWARDED) this.learn(conn);
     else if (conn.state === PENDING_UNREPLIED) {
       conn.state = DENIED;
+      if (conn.silent) this.denied(conn, 'UNREPLIED', conn.time);
       this.noteDropped(conn.clientKey, conn.serverKey, conn.port, conn.protocol, 'UNREPLIED');
     }
   }
@@ -253,16 +329,35 @@ export class Learner {
     }
   }
 
-  private recordDnsAnswer(query: string, ips: readonly string[]): void {
-    for (const ip of ips) this.addDnsName(ip, query);
+  /** Tells {@link LearnerOptions.onDenied} about a connection, once. */
+  private denied(conn: Connection, reason: string, time: number, flow?: Flow): void {
+    conn.denied = true;
+    if (!this.onDenied) return;
+    const direction = flow?.trafficDirection === 'INGRESS' || flow?.trafficDirection === 'EGRESS' ? flow.trafficDirection : undefined;
+    this.onDenied({
+      client: conn.clientKey, server: conn.serverKey, port: conn.port, protocol: conn.protocol, reason, time,
+      ...(direction ? { direction } : {}),
+      ...(flow?.deniedBy && flow.deniedBy.length > 0 ? { deniedBy: flow.deniedBy } : {}),
+    });
   }
 
-  private addDnsName(ip: string, rawName: string): void {
+  /**
+   * A DNS answer names its addresses for the workload it was sent to (the destination of a reply;
+   * the sender of anything else) and for no one else. An answer to no known workload names nothing.
+   */
+  private recordDnsAnswer(flow: Flow): void {
+    const answer = flow.dnsAnswer!;
+    const [clientEnd, serverEnd] = flow.isReply ? [flow.destination, flow.source] : [flow.source, flow.destination];
+    const client = this.identity.resolve(clientEnd, 'client', flow.time, serverEnd);
+    if (!client.ok || client.peer.type !== 'workload') return;
+    const clientKey = client.key ?? peerKey(client.peer);
+    for (const ip of answer.ips) this.addDnsName(clientKey, ip, answer.query);
+  }
+
+  private addDnsName(client: string, ip: string, rawName: string): void {
     const name = rawName.toLowerCase().replace(/\.$/, '');
     if (name.length === 0) return;
-    let names = this.dnsNames.get(ip);
-    if (!names) this.dnsNames.set(ip, (names = new Set()));
-    names.add(name);
+    this.dnsNames.add(client, ip, name);
   }
 
   private noteDropped(clientKey: string, serverKey: string, port: number, protocol: string, reason: string): void {
@@ -309,6 +404,21 @@ interface Connection {
   readonly serverKey: string;
   readonly port: number;
   readonly protocol: Flow['protocol'];
+  /** Whether {@link LearnerOptions.onDenied} was told about it (once per connection). */
+  denied: boolean;
+  /**
+   * For an unanswered connection: nothing but silence so far (a TCP entry still SYN_SENT, or a
+   * source without states). A refused connect (RST: conntrack moves to CLOSE) or an entry the
+   * kernel destroyed is not a silent drop and is never told as one.
+   */
+  silent: boolean;
+}
+
+/** Whether an observation of an unanswered connection keeps it a silent drop (see {@link Connection.silent}). */
+function silentlyDropped(flow: Flow, before: boolean): boolean {
+  if (flow.ended) return false;
+  if (flow.connectionState !== undefined && flow.connectionState !== 'SYN_SENT' && flow.protocol === 'TCP') return false;
+  return before;
 }
 
 /**

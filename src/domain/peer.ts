@@ -5,6 +5,8 @@
  * StatefulSet, DaemonSet, or the bare Pod). An entity is everything that is not a pod:
  * the world (per IP, with DNS names), the local host, another node, the kube-apiserver.
  */
+import { isValidIp } from './ip.js';
+import { invalidWorkload } from './k8s-names.js';
 
 export type WorkloadKind = 'Deployment' | 'StatefulSet' | 'DaemonSet' | 'CronJob' | 'Job' | 'ReplicaSet' | 'Pod' | (string & {});
 
@@ -57,4 +59,21 @@ export function peerFromKey(key: string): Peer {
 export function peerLabel(peer: Peer): string {
   if (peer.type === 'workload') return `${peer.namespace}/${peer.kind}/${peer.name}`;
   return peer.ip === undefined ? peer.entity : `${peer.entity} ${peer.ip}`;
+}
+
+/**
+ * Why a peer key that arrived from outside (an agent, a stored profile) cannot be a peer, or
+ * undefined: it must parse, name a workload by valid Kubernetes names (src/domain/k8s-names.ts)
+ * and an entity by a valid address.
+ */
+export function invalidPeerKey(key: string): string | undefined {
+  let peer: Peer;
+  try {
+    peer = peerFromKey(key);
+  } catch (error) {
+    return (error as Error).message;
+  }
+  if (peer.type === 'workload') return invalidWorkload(peer.namespace, peer.kind, peer.name);
+  if (peer.ip !== undefined && !isValidIp(peer.ip)) return `${JSON.stringify(peer.ip)} is not an IP address`;
+  return undefined;
 }

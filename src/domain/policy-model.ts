@@ -3,6 +3,7 @@
  * must send, derived only from learned edges plus the explicit allowances (DESIGN.md §1, §4).
  * Translation into NetworkPolicy or CiliumNetworkPolicy objects is a separate, pure step.
  */
+import type { DnsNameLookup } from './dns-names.js';
 import type { Protocol } from './flow.js';
 import type { EdgeRecord } from './edge-store.js';
 import type { WorkloadCatalog } from './catalog.js';
@@ -71,7 +72,8 @@ export interface ModelInput {
   readonly edges: Iterable<EdgeRecord>;
   readonly catalog: WorkloadCatalog;
   readonly namespaces: readonly string[];
-  readonly dnsNames: ReadonlyMap<string, ReadonlySet<string>>;
+  /** DNS names per client workload: a world peer is named by what the policy's own workload resolved. */
+  readonly dnsNames: DnsNameLookup;
   /** Every address of the `default/kubernetes` endpoints (an HA control plane has several). */
   readonly apiserverIps: readonly string[];
   /** The ports of those endpoints (6443 on most clusters), for the kube-apiserver allowance. */
@@ -218,7 +220,7 @@ function toModelPeer(
       }
       const ip = other.ip ?? '';
       if (!ip) return { error: 'world peer without an address' };
-      const names = [...(input.dnsNames.get(ip) ?? [])].sort();
+      const names = direction === 'egress' ? input.dnsNames.namesFor(edge.client, ip) : [];
       return { peer: { kind: 'world', ip, names }, ports: [observed] };
     }
     case 'host':

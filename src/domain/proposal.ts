@@ -6,7 +6,9 @@
 import { createHash } from 'node:crypto';
 import { createTwoFilesPatch } from 'diff';
 import type { WorkloadCatalog } from './catalog.js';
+import { NO_DNS_NAMES, type DnsNameLookup } from './dns-names.js';
 import type { EdgeRecord } from './edge-store.js';
+import { edgeId, type DeniedEdge } from './denials.js';
 import { peerFromKey, peerLabel } from './peer.js';
 import { buildPolicyModel, type ModelPeer, type ModelRule, type NamespacePolicies, type WorkloadPolicy } from './policy-model.js';
 import { matchesSelector, type Selector } from './selector.js';
@@ -32,13 +34,18 @@ export interface ProposalInput {
   readonly spec: ProposalSpecInput;
   readonly edges: Iterable<EdgeRecord>;
   readonly catalog: WorkloadCatalog;
-  readonly dnsNames: ReadonlyMap<string, ReadonlySet<string>>;
+  readonly dnsNames: DnsNameLookup;
   readonly apiserverIps: readonly string[];
   readonly apiserverPorts?: readonly number[];
   readonly nodeIps: readonly string[];
   readonly podCidrs: readonly string[];
   /** Live policies hivewall owns in the namespace, for the diff. */
   readonly live: readonly KubernetesObject[];
+  /**
+   * Edges enforced policies denied: proposed (whatever `minFlowsPerEdge`) so that a reviewer can
+   * allow them, and marked in their evidence. Never learned: they exist only here and in status.
+   */
+  readonly denied?: readonly DeniedEdge[];
   readonly formatTime: (ms: number) => string;
 }
 
@@ -49,7 +56,7 @@ export interface RuleEvidenceOut {
   readonly peer: string;
   readonly ports: string[];
   readonly allowance?: string;
-  readonly edges: { client: string; server: string; port: number; protocol: string; count: number; firstSeen: string; lastSeen: string }[];
+  readonly edges: { client: string; server: string; port: number; protocol: string; count: number; firstSeen: string; lastSeen: string; denied?: { count: number; since: string; note: string } }[];
 }
 
 export interface ProposalDraft {
@@ -62,12 +69,17 @@ export interface ProposalDraft {
 }
 
 export function buildProposal(input: ProposalInput): ProposalDraft {
-  const edges = [...input.edges].filter((e) => e.count >= input.spec.minFlowsPerEdge);
+  const denied = new Map((input.denied ?? []).map((d) => [edgeId(d), d]));
+  const edges = [...input.edges].filter((e) => e.count >= input.spec.minFlowsPerEdge || denied.has(edgeId(e)));
+  const learned = new Set(edges.map(edgeId));
+  for (const [id, d] of denied) {
+    if (!learned.has(id)) edges.push({ client: d.client, server: d.server, port: d.port, protocol: d.protocol, count: d.count, firstSeen: d.firstDenied, lastSeen: d.lastDenied });
+  }
   const [model] = buildPolicyModel({
     edges,
     catalog: input.catalog,
     namespaces: [input.namespace],
-    dnsNames: input.spec.externalBy === 'FQDN' ? input.dnsNames : new Map(),
+    dnsNames: input.spec.externalBy === 'FQDN' ? input.dnsNames : NO_DNS_NAMES,
     apiserverIps: input.apiserverIps,
     ...(input.apiserverPorts ? { apiserverPorts: input.apiserverPorts } : {}),
     allowances: { dns: input.spec.allowDns, publicIngress: input.spec.allowPublicIngress, kubeApiserver: input.spec.allowKubeApiserver ?? false },
@@ -79,7 +91,7 @@ export function buildProposal(input: ProposalInput): ProposalDraft {
   return {
     objects,
     digest,
-    evidence: evidenceOf(scoped.model, objects, input.formatTime, (rule, direction, fqdn) =>
+    evidence: evidenceOf(scoped.model, objects, input.formatTime, denied, (rule, direction, fqdn) =>
       input.spec.flavor === 'CiliumNetworkPolicy'
         ? ciliumRule(rule, direction, input.namespace, fqdn)
         : networkPolicyRule(rule, direction === 'ingress' ? 'from' : 'to', input.namespace, context)),
@@ -87,6 +99,43 @@ export function buildProposal(input: ProposalInput): ProposalDraft {
     skipped: scoped.skipped,
     edges: edges.length,
   };
+}
+
+/** An edge as a reviewer reads it: `shop/Deployment/web -> shop/Deployment/api 8080/TCP`. */
+export function describeEdge(e: { readonly client: string; readonly server: string; readonly port: number; readonly protocol: string }): string {
+  return `${peerLabel(peerFromKey(e.client))} -> ${peerLabel(peerFromKey(e.server))} ${e.port}/${e.protocol}`;
+}
+
+/**
+ * The learned edges an earlier revision's evidence shows that the learned graph no longer has,
+ * described and sorted. Learning only adds edges (the edge store never forgets one), so any edge
+ * here means learned state was lost (a deleted TrafficProfile, a restart in between): a revision
+ * built now would silently narrow what was allowed before.
+ */
+export function edgesMissingFrom(
+  previousEvidence: readonly { readonly edges: readonly { readonly client: string; readonly server: string; readonly port: number; readonly protocol: string }[] }[],
+  learned: Iterable<Pick<EdgeRecord, 'client' | 'server' | 'port' | 'protocol'>>,
+): string[] {
+  const key = (e: { client: string; server: string; port: number; protocol: string }) => `${e.client} ${e.server} ${e.port}/${e.protocol}`;
+  const have = new Set<string>();
+  for (const e of learned) have.add(key(e));
+  const missing = new Map<string, string>();
+  for (const rule of previousEvidence) {
+    for (const e of rule.edges) {
+      const k = key(e);
+      if (!have.has(k) && !missing.has(k)) missing.set(k, describeEdge(e));
+    }
+  }
+  return [...missing.values()].sort();
+}
+
+/** {@link edgesMissingFrom} the newest of `revisions` (none: nothing is missing). */
+export function edgesMissingFromNewest(
+  revisions: readonly { readonly revision: number; readonly evidence: Parameters<typeof edgesMissingFrom>[0] }[],
+  learned: Iterable<Pick<EdgeRecord, 'client' | 'server' | 'port' | 'protocol'>>,
+): string[] {
+  const newest = [...revisions].sort((a, b) => b.revision - a.revision)[0];
+  return newest ? edgesMissingFrom(newest.evidence, learned) : [];
 }
 
 /** Drops excluded workloads and workloads the Segmentation's selector does not select. */
@@ -111,7 +160,7 @@ type RenderRule = (rule: ModelRule, direction: 'ingress' | 'egress', fqdnEgress:
  * rendering the model rule again), so `explain` points at the YAML a reviewer sees. A rule that
  * needs no YAML (host ingress under NetworkPolicy) gets index -1.
  */
-function evidenceOf(model: NamespacePolicies, objects: readonly KubernetesObject[], formatTime: (ms: number) => string, render: RenderRule): RuleEvidenceOut[] {
+function evidenceOf(model: NamespacePolicies, objects: readonly KubernetesObject[], formatTime: (ms: number) => string, denied: ReadonlyMap<string, DeniedEdge>, render: RenderRule): RuleEvidenceOut[] {
   const objectOf = new Map<string, KubernetesObject>();
   const nameOf = new Map<string, string>();
   for (const o of objects) {
@@ -145,12 +194,20 @@ function evidenceOf(model: NamespacePolicies, objects: readonly KubernetesObject
             count: e.count,
             firstSeen: formatTime(e.firstSeen),
             lastSeen: formatTime(e.lastSeen),
+            ...deniedMark(denied.get(edgeId(e)), formatTime),
           })),
         });
       }
     }
   }
   return out;
+}
+
+/** The evidence mark of an edge enforced policies denied: "denied N times since <time> while enforced". */
+function deniedMark(d: DeniedEdge | undefined, formatTime: (ms: number) => string): { denied?: { count: number; since: string; note: string } } {
+  if (!d) return {};
+  const since = formatTime(d.firstDenied);
+  return { denied: { count: d.count, since, note: `denied ${d.count} times since ${since} while enforced` } };
 }
 
 function describePeer(peer: ModelPeer): string {

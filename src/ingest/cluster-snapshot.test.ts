@@ -47,6 +47,28 @@ describe('loadClusterSnapshot', () => {
     await writeFile(join(dir, 'bad.yaml'), 'items: [unclosed\n');
     await expect(loadClusterSnapshot(join(dir, 'bad.yaml'))).rejects.toThrow(/not valid YAML/);
   });
+
+  it('refuses YAML aliases and files over the size cap, saying what was refused', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'hivewall-snap-'));
+    await writeFile(join(dir, 'alias.yaml'), 'x: &x {a: 1}\nkind: List\nitems: [*x]\n');
+    await expect(loadClusterSnapshot(join(dir, 'alias.yaml'))).rejects.toThrow(/alias\.yaml: YAML aliases are not accepted in a cluster snapshot/);
+    await writeFile(join(dir, 'big.yaml'), `kind: List\nitems: []\n${'#'.repeat(100)}\n`);
+    await expect(loadClusterSnapshot(join(dir, 'big.yaml'), { maxBytes: 64 })).rejects.toThrow(/big\.yaml: \d+ bytes is more than the 64 bytes a snapshot may have; nothing was read/);
+  });
+
+  it.each([
+    ['a namespace ..', { kind: 'Pod', metadata: { name: 'p', namespace: '..' } }, /metadata.namespace: not a DNS-1123 label/],
+    ['a pod name with a slash', { kind: 'Pod', metadata: { name: 'a/b', namespace: 'shop' } }, /metadata.name: not a DNS-1123 subdomain/],
+    ['an owner name climbing out', { kind: 'Pod', metadata: { name: 'p', namespace: 'shop', ownerReferences: [{ kind: 'ReplicaSet', name: '../../x' }] } }, /ownerReferences.0.name: not a DNS-1123 subdomain/],
+    ['a label with an escape', { kind: 'Pod', metadata: { name: 'p', namespace: 'shop', labels: { app: 'x\u001b[2J' } } }, /label value/],
+    ['a Deployment in namespace a/b', { kind: 'Deployment', metadata: { name: 'd', namespace: 'a/b' } }, /metadata.namespace: not a DNS-1123 label/],
+  ])('skips an object with %s as a problem', (_name, object, reason) => {
+    const builder = new InventoryBuilder();
+    builder.addDocument(object, 'snap.yaml');
+    expect(builder.problems).toHaveLength(1);
+    expect(builder.problems[0]!.reason).toMatch(reason);
+    expect(builder.build().pods).toEqual([]);
+  });
 });
 
 describe('InventoryBuilder (property)', () => {

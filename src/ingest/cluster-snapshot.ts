@@ -4,12 +4,18 @@
  * (a `List`), multi-document YAML, JSON, or a directory of such files (several snapshots over
  * time: a pod present in an earlier file only is kept with its lifetime, so flows of a replaced
  * pod still resolve). Every object is validated with zod where it enters; an object that does
- * not fit is counted and skipped with its reason, never fatal.
+ * not fit is counted and skipped with its reason, never fatal. Names, namespaces, owners and labels
+ * must follow Kubernetes' syntax (src/domain/k8s-names.ts): they become peers and file names.
+ *
+ * A snapshot is untrusted input: YAML aliases are refused (`kubectl get -o yaml` never writes
+ * them, and nested aliases expand exponentially in whatever walks the result) and a file larger
+ * than {@link MAX_SNAPSHOT_BYTES} is refused before it is read.
  */
 import { readFile, readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { loadAll } from 'js-yaml';
 import { z } from 'zod';
+import { invalidLabels, isDns1123Label, isDns1123Subdomain, isKind } from '../domain/k8s-names.js';
 import type {
   ClusterInventory,
   ControllerInfo,
@@ -20,11 +26,19 @@ import type {
   ServiceInfo,
 } from '../domain/inventory.js';
 
-const labelsSchema = z.record(z.string(), z.string()).optional();
-const ownerSchema = z.object({ kind: z.string(), name: z.string(), uid: z.string().optional(), controller: z.boolean().optional() });
+/** A snapshot file larger than this is refused (a V8 string holds at most ~512 MiB). */
+export const MAX_SNAPSHOT_BYTES = 256 * 1024 * 1024;
+
+const objectName = z.string().refine(isDns1123Subdomain, 'not a DNS-1123 subdomain');
+const namespaceName = z.string().refine(isDns1123Label, 'not a DNS-1123 label');
+const labelsSchema = z.record(z.string(), z.string()).superRefine((labels, ctx) => {
+  const reason = invalidLabels(labels);
+  if (reason !== undefined) ctx.addIssue({ code: 'custom', message: reason });
+}).optional();
+const ownerSchema = z.object({ kind: z.string().refine(isKind, 'not a Kubernetes kind'), name: objectName, uid: z.string().optional(), controller: z.boolean().optional() });
 const metadataSchema = z.object({
-  name: z.string().min(1),
-  namespace: z.string().optional(),
+  name: objectName,
+  namespace: namespaceName.optional(),
   uid: z.string().optional(),
   labels: labelsSchema,
   ownerReferences: z.array(ownerSchema).optional(),
@@ -35,7 +49,7 @@ const metadataSchema = z.object({
 const selectorSchema = z.object({ matchLabels: labelsSchema }).optional();
 
 const podSchema = z.object({
-  metadata: metadataSchema.extend({ namespace: z.string() }),
+  metadata: metadataSchema.extend({ namespace: namespaceName }),
   spec: z.object({
     nodeName: z.string().optional(),
     hostNetwork: z.boolean().optional(),
@@ -51,15 +65,19 @@ const podSchema = z.object({
 });
 
 const controllerSchema = z.object({
-  metadata: metadataSchema.extend({ namespace: z.string() }),
+  metadata: metadataSchema.extend({ namespace: namespaceName }),
   spec: z.object({
     selector: selectorSchema,
     jobTemplate: z.object({ spec: z.object({ selector: selectorSchema }).optional() }).optional(),
+    replicas: z.number().int().min(0).optional().catch(undefined),
+    schedule: z.string().max(1000).optional().catch(undefined),
+    timeZone: z.string().max(100).optional().catch(undefined),
+    suspend: z.boolean().optional().catch(undefined),
   }).optional(),
 });
 
 const serviceSchema = z.object({
-  metadata: metadataSchema.extend({ namespace: z.string() }),
+  metadata: metadataSchema.extend({ namespace: namespaceName }),
   spec: z.object({
     type: z.string().optional(),
     clusterIP: z.string().optional(),
@@ -78,7 +96,7 @@ const serviceSchema = z.object({
 });
 
 const endpointSliceSchema = z.object({
-  metadata: metadataSchema.extend({ namespace: z.string() }),
+  metadata: metadataSchema.extend({ namespace: namespaceName }),
   endpoints: z.array(z.object({
     addresses: z.array(z.string()),
     targetRef: z.object({ kind: z.string().optional(), name: z.string().optional() }).optional(),
@@ -87,7 +105,7 @@ const endpointSliceSchema = z.object({
 });
 
 const endpointsSchema = z.object({
-  metadata: metadataSchema.extend({ namespace: z.string() }),
+  metadata: metadataSchema.extend({ namespace: namespaceName }),
   subsets: z.array(z.object({
     addresses: z.array(z.object({ ip: z.string(), targetRef: z.object({ name: z.string().optional() }).optional() })).optional(),
     ports: z.array(z.object({ name: z.string().optional(), port: z.number().int(), protocol: z.string().optional() })).optional(),
@@ -100,7 +118,7 @@ const nodeSchema = z.object({
   status: z.object({ addresses: z.array(z.object({ type: z.string(), address: z.string() })).optional() }).optional(),
 });
 
-const namespaceSchema = z.object({ metadata: metadataSchema });
+const namespaceSchema = z.object({ metadata: metadataSchema.extend({ name: namespaceName }) });
 
 const CONTROLLER_KINDS = new Set(['ReplicaSet', 'Deployment', 'StatefulSet', 'DaemonSet', 'Job', 'CronJob', 'ReplicationController']);
 
@@ -122,7 +140,8 @@ export class SnapshotError extends Error {
 }
 
 /** Loads a file or a directory (its `.yaml`, `.yml` and `.json` files, sorted by name = time order). */
-export async function loadClusterSnapshot(path: string): Promise<LoadedSnapshot> {
+export async function loadClusterSnapshot(path: string, limits: { maxBytes?: number } = {}): Promise<LoadedSnapshot> {
+  const maxBytes = limits.maxBytes ?? MAX_SNAPSHOT_BYTES;
   let info;
   try {
     info = await stat(path);
@@ -135,11 +154,15 @@ export async function loadClusterSnapshot(path: string): Promise<LoadedSnapshot>
   if (files.length === 0) throw new SnapshotError(`cluster snapshot ${path}: the directory has no .yaml, .yml or .json file`);
   const builder = new InventoryBuilder();
   for (const [index, file] of files.entries()) {
+    const size = (await stat(file)).size;
+    if (size > maxBytes) throw new SnapshotError(`cluster snapshot ${file}: ${size} bytes is more than the ${maxBytes} bytes a snapshot may have; nothing was read`);
     let documents: unknown[];
     try {
-      documents = loadAll(await readFile(file, 'utf8'));
+      documents = loadAll(await readFile(file, 'utf8'), { maxAliases: 0, filename: file });
     } catch (error) {
-      throw new SnapshotError(`cluster snapshot ${file}: not valid YAML (${(error as Error).message.split('\n')[0]})`);
+      const message = (error as Error).message.split('\n')[0] ?? '';
+      if (/alias/i.test(message)) throw new SnapshotError(`cluster snapshot ${file}: YAML aliases are not accepted in a cluster snapshot (kubectl get -o yaml never writes them; nested aliases can expand without bound); nothing was read`);
+      throw new SnapshotError(`cluster snapshot ${file}: not valid YAML (${message})`);
     }
     builder.beginSnapshot(index);
     for (const doc of documents) builder.addDocument(doc, file);
@@ -299,6 +322,7 @@ export class InventoryBuilder {
         const c = parse(controllerSchema);
         if (!c) return;
         const selector = c.spec?.selector?.matchLabels ?? c.spec?.jobTemplate?.spec?.selector?.matchLabels;
+        const createdAt = parseTime(c.metadata.creationTimestamp);
         this.controllers.set(`${c.metadata.namespace}/${kind}/${c.metadata.name}`, {
           kind,
           namespace: c.metadata.namespace,
@@ -306,6 +330,11 @@ export class InventoryBuilder {
           ...(c.metadata.uid ? { uid: c.metadata.uid } : {}),
           owners: c.metadata.ownerReferences ?? [],
           ...(selector ? { selector } : {}),
+          ...(createdAt !== undefined ? { createdAt } : {}),
+          ...((kind === 'Deployment' || kind === 'StatefulSet') && c.spec?.replicas !== undefined ? { replicas: c.spec.replicas } : {}),
+          ...(kind === 'CronJob' && c.spec?.schedule !== undefined ? { schedule: c.spec.schedule } : {}),
+          ...(kind === 'CronJob' && c.spec?.timeZone !== undefined ? { timeZone: c.spec.timeZone } : {}),
+          ...(kind === 'CronJob' && c.spec?.suspend === true ? { suspend: true } : {}),
         });
       }
     }

@@ -10,6 +10,7 @@ import { stat } from 'node:fs/promises';
 import { createGunzip } from 'node:zlib';
 import type { ParseResult } from '../domain/flow.js';
 import { readConntrack } from './conntrack/read.js';
+import { parallelAvailable, readHubbleParallel } from './hubble/parallel.js';
 import { readHubble } from './hubble/reader.js';
 
 export type FlowFormat = 'auto' | 'hubble' | 'conntrack';
@@ -29,15 +30,25 @@ export class FlowInputError extends Error {
 
 export type FlowInputSource = { readonly path: string } | { readonly stdin: NodeJS.ReadableStream };
 
+export interface FlowReadOptions {
+  /** Parser threads for a plain Hubble file of at least {@link PARALLEL_MIN_BYTES} (default 1: the calling thread). */
+  readonly workers?: number;
+}
+
+/** Smaller files parse faster than threads start. */
+export const PARALLEL_MIN_BYTES = 1024 * 1024;
+
 export async function readFlowInput(
   source: FlowInputSource,
   format: FlowFormat,
   sink: (result: ParseResult) => void,
   progress: (lines: number) => void = () => {},
+  options: FlowReadOptions = {},
 ): Promise<InputStats> {
   const name = 'path' in source ? source.path : '(stdin)';
   let raw: NodeJS.ReadableStream;
   let mtime: number | undefined;
+  let size = 0;
   if ('path' in source) {
     let info;
     try {
@@ -48,6 +59,7 @@ export async function readFlowInput(
     }
     if (info.isDirectory()) throw new FlowInputError(`flows ${source.path}: is a directory; give the files (e.g. ${source.path}/*)`);
     mtime = info.mtimeMs;
+    size = info.size;
     raw = createReadStream(source.path, { highWaterMark: 256 * 1024 });
   } else {
     raw = source.stdin;
@@ -80,7 +92,9 @@ export async function readFlowInput(
     if (detected === 'hubble' && 'path' in source && !gzip) {
       // A plain file: the reader's own pooled reads are faster than the stream already opened.
       (raw as NodeJS.ReadableStream & { destroy(): void }).destroy();
-      await readHubble(source.path, counted);
+      const workers = options.workers ?? 1;
+      if (workers > 1 && size >= PARALLEL_MIN_BYTES && parallelAvailable()) await readHubbleParallel(source.path, counted, { workers });
+      else await readHubble(source.path, counted);
     } else if (detected === 'hubble') await readHubble(stream, counted);
     else await readConntrack(stream, counted, mtime !== undefined ? { time: mtime } : {});
   } catch (error) {

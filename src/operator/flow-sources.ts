@@ -24,11 +24,14 @@ import type { Logger } from 'pino';
 import { hubbleUsesTls, type Config } from '../config.js';
 import type { ParseResult } from '../domain/flow.js';
 import type { Learner } from '../domain/learner.js';
+import type { NodePlacements } from '../agent/node-binding.js';
 import type { EdgeReceiver } from '../agent/receiver.js';
+import type { ReportedEdge } from '../domain/edge-binding.js';
 import { FlowFileFollower } from '../ingest/follow/index.js';
 import { HubbleObserverSource, parseTimestampNanos, type HubbleResumePoint } from '../ingest/hubble-grpc/index.js';
 import { AGENTS_KEY, HUBBLE_KEY, type CheckpointSnapshot, type OperatorCheckpoint } from '../k8s/checkpoint-store.js';
 import type { AuditEngine, WorkloadKeyOf } from './audit.js';
+import type { DenialRegistry } from './denial-registry.js';
 
 /** Counters the operator exports as metrics, by source. */
 export interface FlowSourceMetrics {
@@ -48,6 +51,10 @@ export interface FlowSourcesOptions {
   readonly log: Logger;
   /** The process's receiver, when agents push edges here. */
   readonly receiver?: EdgeReceiver;
+  /** Which workloads run on which node (from the inventory): the receiver refuses edges of other nodes. */
+  readonly placements?: NodePlacements;
+  /** Where denials of enforced policies are counted (agents' unanswered connections; Hubble's drops come through the learner). */
+  readonly denials?: DenialRegistry;
   /** A live pod of a workload key, for auditing agents' workload-level edges. */
   readonly podOf: (workloadKey: string) => string | undefined;
   /** The workload of a pod, so audit findings name it. */
@@ -103,9 +110,13 @@ export class FlowSources {
           this.counted('agent', count);
           for (const audit of this.options.audits.values()) audit.observeEdge({ client, server, port, protocol, count, lastSeen }, this.options.podOf);
         }),
+        // Not held for the round: a denial changes no stored state, and a rollback must not wait.
+        unanswered: (client, server, port, protocol, firstSeen, count = 1) => this.options.denials?.observe({ client, server, port, protocol, reason: 'UNREPLIED', time: firstSeen }, count),
         persisted: () => this.persisted(),
         // Counted like Hubble's lost events: the graph may miss what the agent could not keep.
         lost: (connections) => this.hold(() => this.ingest('agent', { kind: 'lost-events', source: 'agent-buffer', count: connections })),
+        // An agent reports only what its node's pods or the node itself did (src/agent/node-binding.ts).
+        ...(this.options.placements ? { refusal: (node: string, edge: ReportedEdge) => this.options.placements!.refusal(node, edge) } : {}),
       }, sequences);
       log.info({ agents: Object.keys(sequences).length }, 'edge receiver attached to the learner');
     }

@@ -15,7 +15,7 @@ function bigNamespace(): Learner {
     learner.edges.record(client, 'wl:kube-system/Deployment/coredns', 53, 'UDP', T, 99_999, T + 86_400_000);
     learner.edges.record(client, `en:world:203.0.113.${w % 250}`, 443, 'TCP', T, 10, T + 1);
   }
-  for (let i = 0; i < 250; i++) learner.dnsNames.set(`203.0.113.${i}`, new Set([`api-${i}.partner.example`]));
+  for (let w = 0; w < 500; w++) learner.dnsNames.add(`wl:big/Deployment/service-with-a-realistic-name-${w}`, `203.0.113.${w % 250}`, `api-${w % 250}.partner.example`);
   return learner;
 }
 
@@ -37,6 +37,24 @@ describe('TrafficProfile encoding', () => {
     restoreProfile(restored, spec);
     const key = (l: Learner) => [...l.edges.edges()].map((e) => JSON.stringify(e)).sort();
     expect(key(restored)).toEqual(key(learner));
-    expect([...restored.dnsNames.get('203.0.113.7')!]).toEqual(['api-7.partner.example']);
+    expect(restored.dnsNames.namesFor('wl:big/Deployment/service-with-a-realistic-name-7', '203.0.113.7')).toEqual(['api-7.partner.example']);
+    expect(restored.dnsNames.namesFor('wl:big/Deployment/service-with-a-realistic-name-8', '203.0.113.7')).toEqual([]);
+  });
+
+  it('restores DNS names only per client, valid, and of the profile\'s own namespace', () => {
+    const spec = {
+      segmentation: 'shop', peers: [], edges: [], flows: 0, lostEvents: 0,
+      dnsNames: [
+        'wl:shop/Deployment/cart 203.0.113.7 api.partner.example',
+        'wl:payments/Deployment/pay 203.0.113.7 attacker.example',
+        '203.0.113.7 old-format.example',
+        'wl:shop/Deployment/cart 203.0.113.7 evil\u001b[31m.example',
+        'wl:../Deployment/x 203.0.113.7 x.example',
+      ],
+    };
+    const restored = new Learner(new IdentityResolver(emptyInventory));
+    restoreProfile(restored, spec, 'shop');
+    expect(restored.dnsNames.namesFor('wl:shop/Deployment/cart', '203.0.113.7')).toEqual(['api.partner.example']);
+    expect(restored.dnsNames.clients).toBe(1);
   });
 });

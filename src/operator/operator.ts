@@ -15,6 +15,7 @@ import type { Config } from '../config.js';
 import { apiReads, cachedReads, type ReadInformers, type SegmentationReads } from '../controllers/segmentation/reads.js';
 import { reconcileSegmentation, storeProfileOnly, type ReconcileContext, type ReconcileReport } from '../controllers/segmentation/reconciler.js';
 import { MANAGED_BY_LABEL, MANAGED_BY_VALUE } from '../domain/translate/naming.js';
+import { NodePlacements } from '../agent/node-binding.js';
 import type { EdgeReceiver } from '../agent/receiver.js';
 import { Learner } from '../domain/learner.js';
 import { peerKey } from '../domain/peer.js';
@@ -24,6 +25,7 @@ import { Informer } from '../runtime/informer.js';
 import { kubeListerWatcher, resourcePath } from '../runtime/list-watch.js';
 import { AuditEngine } from './audit.js';
 import { ClusterCache } from './cluster-cache.js';
+import { DenialRegistry } from './denial-registry.js';
 import { FlowSources, type FlowSourceMetrics } from './flow-sources.js';
 import { restoreProfile } from './learning-state.js';
 import { RoundBackoff } from './round-backoff.js';
@@ -32,6 +34,8 @@ export interface OperatorMetrics extends FlowSourceMetrics {
   onReconcile?(durationMs: number, error: boolean): void;
   /** After each round: what every Segmentation looked like (edges, phase, would-deny, policies). */
   onRound?(reports: readonly ReconcileReport[]): void;
+  /** Connections an enforced policy of the namespace denied. */
+  onDenied?(namespace: string, count: number): void;
 }
 
 export interface LeaderWorkOptions {
@@ -53,7 +57,20 @@ export async function runLeaderWork(options: LeaderWorkOptions): Promise<void> {
   const now = options.now ?? Date.now;
   const cluster = new ClusterCache({ kubeConfig: kube.config, logger: log });
   await cluster.start(config.inventorySyncTimeoutMs);
-  const learner = new Learner(cluster.identity);
+  // Watches and crossed rollback budgets make the loop react within a poll (see below).
+  let changed = false;
+  const denials = new DenialRegistry({
+    now,
+    // Past a namespace's rollback budget: reconcile now, the rollback must not wait for a resync.
+    onCrossed: (namespace) => {
+      log.warn({ namespace }, 'rollback budget crossed');
+      changed = true;
+    },
+    ...(options.metrics?.onDenied ? { onDenied: options.metrics.onDenied.bind(options.metrics) } : {}),
+  });
+  const learner = new Learner(cluster.identity, { limits: { maxEdges: config.maxEdges, maxEdgesPerNamespace: config.maxEdgesPerNamespace }, onDenied: (denial) => denials.observe(denial) });
+  const placements = new NodePlacements();
+  placements.update(cluster.inventory, cluster.identity, now());
   const checkpoint = new OperatorCheckpoint(kube, config.namespace, 'hivewall-flow-checkpoint');
   let namespaces: string[];
   try {
@@ -69,8 +86,8 @@ export async function runLeaderWork(options: LeaderWorkOptions): Promise<void> {
   const audits = new Map<string, AuditEngine>();
   let podOfWorkload = livePodsByWorkload(cluster);
   const sources = new FlowSources({
-    config, learner, audits, checkpoint, log,
-    ...(options.receiver ? { receiver: options.receiver } : {}),
+    config, learner, audits, checkpoint, log, denials,
+    ...(options.receiver ? { receiver: options.receiver, placements } : {}),
     podOf: (key) => podOfWorkload.get(key),
     workloadKeyOf: (namespace, pod) => {
       const workload = cluster.identity.workloadOfPod(namespace, pod);
@@ -81,12 +98,11 @@ export async function runLeaderWork(options: LeaderWorkOptions): Promise<void> {
   sources.start(namespaces);
 
   const ctx: ReconcileContext & { reads?: SegmentationReads; backoff: RoundBackoff } = {
-    kube, learner, cluster, audits, log, now, sourceError: () => sources.error(), writtenProfiles: new Map<string, string>(), backoff: new RoundBackoff(),
+    kube, learner, cluster, audits, log, now, sourceError: () => sources.error(), writtenProfiles: new Map<string, string>(), backoff: new RoundBackoff(), denials,
   };
 
   // Watches make the loop react within a poll: a review, a spec change, or a hand edit of a
   // hivewall policy (drift) starts a reconcile round at once instead of at the next resync.
-  let changed = false;
   const watched = watchedResources(kube, log, () => (changed = true));
   const informers = [watched.segmentations, watched.proposals, watched.policies.NetworkPolicy, watched.policies.CiliumNetworkPolicy];
   for (const informer of informers) informer.start();
@@ -104,6 +120,7 @@ export async function runLeaderWork(options: LeaderWorkOptions): Promise<void> {
         lastInventory = now();
         if (cluster.refresh()) {
           learner.setIdentity(cluster.identity);
+          placements.update(cluster.inventory, cluster.identity, now());
           podOfWorkload = livePodsByWorkload(cluster);
           for (const audit of audits.values()) audit.updateCluster(cluster.clusterModel);
         }
@@ -268,7 +285,7 @@ async function restoreProfiles(kube: Kube, learner: Learner): Promise<number> {
   for (const raw of await kube.list<KubernetesObject>(API_VERSION, 'TrafficProfile')) {
     const parsed = trafficProfileSchema.safeParse(raw);
     if (!parsed.success) continue;
-    edges += restoreProfile(learner, parsed.data.spec);
+    edges += restoreProfile(learner, parsed.data.spec, parsed.data.metadata.namespace);
     lostEvents = Math.max(lostEvents, parsed.data.spec.lostEvents);
   }
   learner.stats.lostEvents = Math.max(learner.stats.lostEvents, lostEvents);

@@ -1,9 +1,11 @@
 /**
  * The browser side of the report, built by `npm run build` (esbuild, `src/report/build-assets.ts`)
- * into `dist/report/bundle.js` and `dist/report/bundle.css` and read from there at run time.
+ * into `dist/report/bundle.js` and `dist/report/bundle.css` and read from there at run time; a
+ * single-executable binary (scripts/build-binaries.ts) carries them as its assets of those names.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
+import sea from 'node:sea';
 import { fileURLToPath } from 'node:url';
 
 export interface ReportAssets {
@@ -24,9 +26,10 @@ export class ReportAssetsMissingError extends Error {
 
 let cached: ReportAssets | undefined;
 
-/** Reads (once) the built bundle from `<package root>/dist/report/`. */
+/** Reads (once) the built bundle from `<package root>/dist/report/` (or the binary's assets). */
 export function loadReportAssets(): ReportAssets {
   if (cached) return cached;
+  if (sea.isSea()) return (cached = { script: sea.getAsset(SCRIPT_FILE, 'utf8'), style: sea.getAsset(STYLE_FILE, 'utf8') });
   const dir = join(packageRoot(), ASSET_DIR);
   const script = join(dir, SCRIPT_FILE);
   const style = join(dir, STYLE_FILE);

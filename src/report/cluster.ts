@@ -60,7 +60,7 @@ export interface ClusterReport {
 export function clusterReportInput(namespaces: readonly NamespaceObjects[], options: ClusterReportOptions = {}): ClusterReport {
   const notes: string[] = [];
   const learner = new Learner(new IdentityResolver(emptyInventory));
-  for (const ns of namespaces) restoreProfile(learner, ns.profile.spec);
+  for (const ns of namespaces) restoreProfile(learner, ns.profile.spec, ns.profile.metadata.namespace);
   const graph = buildGraph(learner.edges, learner.dnsNames);
 
   let connections = 0;

@@ -13,6 +13,7 @@
  * an isolating live policy (or, for ingress from the pod's own node, by the rule that a pod cannot
  * block its node). Pure.
  */
+import type { DnsNameLookup } from '../domain/dns-names.js';
 import { hostCidr } from '../domain/ip.js';
 import { peerFromKey } from '../domain/peer.js';
 import {
@@ -38,8 +39,8 @@ export interface EnforcementInput {
   readonly policies: readonly KubernetesObject[];
   /** Labels known for each workload (peer key → labels). */
   readonly workloadLabels: ReadonlyMap<string, Labels>;
-  /** DNS names of external addresses (for `toFQDNs`). */
-  readonly dnsNames?: ReadonlyMap<string, ReadonlySet<string>>;
+  /** DNS names of external addresses per client workload (for `toFQDNs`). */
+  readonly dnsNames?: DnsNameLookup;
   /** Addresses of the node, for edges to `host` (NetworkPolicy can name a node only by address). */
   readonly hostIps?: readonly string[];
   /** Who enforces NetworkPolicy objects: `cilium` reads ipBlock like a Cilium CIDR rule. */
@@ -156,13 +157,13 @@ function buildWorld(input: EnforcementInput): World {
     }
     return { kind: 'pod', namespace: peer.namespace, name };
   };
-  const entityOf = (key: string): SimPeer | undefined => {
+  const entityOf = (key: string, client?: string): SimPeer | undefined => {
     const peer = peerFromKey(key);
     if (peer.type !== 'entity') return undefined;
     switch (peer.entity) {
       case 'world': {
         if (!peer.ip) return undefined;
-        const names = [...(input.dnsNames?.get(peer.ip) ?? [])].sort();
+        const names = client !== undefined && input.dnsNames ? input.dnsNames.namesFor(client, peer.ip) : [];
         return { kind: 'ip', ip: peer.ip, entity: 'world', ...(names.length > 0 ? { dnsNames: names } : {}) };
       }
       case 'host':
@@ -186,7 +187,7 @@ function buildWorld(input: EnforcementInput): World {
     try {
       const self = edge.client === edge.server;
       source = podOf(edge.client, self) ?? entityOf(edge.client);
-      destination = podOf(edge.server, false) ?? entityOf(edge.server);
+      destination = podOf(edge.server, false) ?? entityOf(edge.server, edge.client);
     } catch {
       source = undefined; // not a peer key: not judged
     }

@@ -8,6 +8,7 @@ import { emptyInventory } from '../domain/inventory.js';
 import { buildPolicyModel } from '../domain/policy-model.js';
 import { toCiliumPolicies } from '../domain/translate/cilium.js';
 import { toNetworkPolicies } from '../domain/translate/networkpolicy.js';
+import { DnsNames } from '../domain/dns-names.js';
 import type { ReportAssets } from './assets.js';
 import type { ReportInput } from './input.js';
 
@@ -46,7 +47,8 @@ export function demoInput(options: DemoOptions = {}): ReportInput {
   store.record(api, dns, 53, 'UDP', T0, 90, T0 + 3_500_000);
   store.record(api, external, 443, 'TCP', T0 + 60_000, 12, T0 + 1_800_000);
   options.extraEdges?.(store);
-  const dnsNames = new Map([['203.0.113.50', new Set([options.dnsName ?? 'api.payments.example'])]]);
+  const dnsNames = new DnsNames();
+  dnsNames.add(api, '203.0.113.50', options.dnsName ?? 'api.payments.example');
   const graph = buildGraph(store, dnsNames);
   const observedPods = new Map<string, Map<string, readonly string[]>>([
     [web, new Map([['web-1', ['app=web']]])],

@@ -6,7 +6,7 @@ describe('createMetrics', () => {
     const m = createMetrics();
     const names = (await m.registry.getMetricsAsJSON()).map((x) => x.name);
     expect(names.filter((n) => n.startsWith('hivewall_')).sort()).toEqual([
-      'hivewall_flow_events_lost_total', 'hivewall_flows_ingested_total', 'hivewall_graph_edges', 'hivewall_informer_handler_errors_total',
+      'hivewall_denied_flows_total', 'hivewall_flow_events_lost_total', 'hivewall_flows_ingested_total', 'hivewall_graph_edges', 'hivewall_informer_handler_errors_total',
       'hivewall_informer_objects', 'hivewall_informer_restarts_total', 'hivewall_leader_status',
       'hivewall_policies_applied', 'hivewall_proposals', 'hivewall_reconcile_duration_seconds',
       'hivewall_reconcile_errors_total', 'hivewall_would_deny_flows_total', 'hivewall_workqueue_adds_total',

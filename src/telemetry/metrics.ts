@@ -42,6 +42,8 @@ export interface HivewallMetrics {
   readonly reconcileErrors: Counter<'controller' | 'kind'>;
   /** Live flows the approved policies would deny (Audit mode), by namespace. */
   readonly wouldDenyFlows: Counter<'namespace'>;
+  /** Connections the enforced policies denied (Hubble POLICY_DENIED, agents' unanswered SYNs), by namespace. */
+  readonly deniedFlows: Counter<'namespace'>;
   /** Policies hivewall currently has applied, by namespace and `flavor` (NetworkPolicy, CiliumNetworkPolicy). */
   readonly policiesApplied: Gauge<'namespace' | 'flavor'>;
   readonly workqueueDepth: Gauge<'name'>;
@@ -77,6 +79,7 @@ export function createMetrics(opts: MetricsOptions = {}): HivewallMetrics {
     reconcileDuration: new Histogram({ name: 'hivewall_reconcile_duration_seconds', help: 'Time spent in one reconcile, by controller and result.', labelNames: ['controller', 'result'] as const, buckets: RECONCILE_BUCKETS, registers }),
     reconcileErrors: new Counter({ name: 'hivewall_reconcile_errors_total', help: 'Failed reconciles, by controller and kind (retryable, terminal).', labelNames: ['controller', 'kind'] as const, registers }),
     wouldDenyFlows: new Counter({ name: 'hivewall_would_deny_flows_total', help: 'Live flows the approved policies would deny (Audit mode), by namespace.', labelNames: ['namespace'] as const, registers }),
+    deniedFlows: new Counter({ name: 'hivewall_denied_flows_total', help: 'Connections the enforced hivewall policies denied (Hubble POLICY_DENIED drops, connections left SYN_SENT unanswered), by namespace.', labelNames: ['namespace'] as const, registers }),
     policiesApplied: new Gauge({ name: 'hivewall_policies_applied', help: 'Policies hivewall has applied, by namespace and flavor.', labelNames: ['namespace', 'flavor'] as const, registers }),
     workqueueDepth: new Gauge({ name: 'hivewall_workqueue_depth', help: 'Keys queued and ready, by queue.', labelNames: ['name'] as const, registers }),
     workqueueAdds: new Counter({ name: 'hivewall_workqueue_adds_total', help: 'Keys added (not counting duplicates of queued keys), by queue.', labelNames: ['name'] as const, registers }),

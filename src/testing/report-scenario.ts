@@ -66,7 +66,7 @@ export function clusterScenario(namespace: string, flavor: ScenarioFlavor = 'Net
   // Seen after revision 1 was proposed.
   record(keys.worker, keys.db, 5432, 'TCP', t(70), 4, t(80));
   record(keys.web, keys.cache, 6379, 'TCP', t(75), 9, t(90));
-  learner.dnsNames.set('203.0.113.50', new Set(['api.payments.example']));
+  learner.dnsNames.add(keys.api, '203.0.113.50', 'api.payments.example');
   const pods: [string, string, string[]][] = [
     [keys.web, 'web-7d9c5b-abcde', ['app=web', 'tier=front', 'pod-template-hash=7d9c5b']],
     [keys.api, 'api-6f7d8-qwert', ['app=api', 'pod-template-hash=6f7d8']],

@@ -1,5 +1,5 @@
 // `hivewall agent` as it runs in a cluster, end to end: the CLI's startAgent with the agent
-// ServiceAccount's kubeconfig (RBAC from deploy/agent-rbac.yaml, applied here) watching pods,
+// ServiceAccount's kubeconfig (RBAC from deploy/base/agent-rbac.yaml, applied here) watching pods,
 // ReplicaSets, Services and EndpointSlices in the real API server; conntrack in a network
 // namespace; edge deltas to an EdgeReceiver that authenticates the agent's token with TokenReview.
 // Then a pod is deleted and a late connection to its IP still resolves to its workload.
@@ -14,6 +14,7 @@ import { EdgeReceiver, EdgeReceiverServer, kubeTokenReview, tokenReviewAuthentic
 import { agentConfig, startAgent, type AgentRun } from '../../src/cli/agent-command.js';
 import type { CliIo } from '../../src/cli/main.js';
 import { EdgeStore } from '../../src/domain/edge-store.js';
+import { issueCa, issueLeaf } from '../../src/operator/receiver-tls.js';
 import { captureLogger } from '../../src/runtime/testing.js';
 import { adminKubeConfig, apiStatus, bindRole, createNamespace, kubectl, serviceAccountIdentity, type TestNamespace } from '../harness/index.js';
 import { eventually } from '../runtime/helpers.js';
@@ -35,6 +36,8 @@ describe.skipIf(unavailable !== undefined)('hivewall agent (CLI) against the API
   let server: EdgeReceiverServer;
   let store: EdgeStore;
   let controllerUrl: string;
+  /** The receiver's CA, as the agent reads it from the ConfigMap mount. */
+  let caFile: string;
   let clusterIp: string;
   const created: KubernetesObject[] = [];
 
@@ -47,8 +50,8 @@ describe.skipIf(unavailable !== undefined)('hivewall agent (CLI) against the API
     } catch (err) {
       if (apiStatus(err) !== 409) throw err;
     }
-    const applied = await kubectl(['apply', '-f', path.join(repo, 'deploy', 'agent-rbac.yaml')]);
-    if (applied.code !== 0) throw new Error(`kubectl apply deploy/agent-rbac.yaml: ${applied.stderr}`);
+    const applied = await kubectl(['apply', '-f', path.join(repo, 'deploy', 'base', 'agent-rbac.yaml')]);
+    if (applied.code !== 0) throw new Error(`kubectl apply deploy/base/agent-rbac.yaml: ${applied.stderr}`);
     ns = await createNamespace('agent-cli');
 
     // Two Deployments' worth of objects, as the controllers would have made them.
@@ -83,8 +86,13 @@ describe.skipIf(unavailable !== undefined)('hivewall agent (CLI) against the API
     await bindRole({ subject: reviewer, rules: [{ apiGroups: ['authentication.k8s.io'], resources: ['tokenreviews'], verbs: ['create'] }] });
     store = new EdgeStore();
     const receiver = new EdgeReceiver({ authenticator: tokenReviewAuthenticator(kubeTokenReview(reviewer.kubeConfig)), store, logger: log.logger });
-    server = new EdgeReceiverServer({ receiver, host: '127.0.0.1', port: 0, logger: log.logger });
+    // HTTPS, as in production: the agent refuses an http:// receiver (its token travels in every request).
+    const now = new Date();
+    const ca = await issueCa({ now, validityMs: 3_600_000 });
+    server = new EdgeReceiverServer({ receiver, host: '127.0.0.1', port: 0, tls: await issueLeaf({ ca, dnsNames: ['hivewall-operator.hivewall-system.svc'], now, validityMs: 3_600_000 }), logger: log.logger });
     controllerUrl = (await server.listen()).url;
+    caFile = path.join(await mkdtemp(path.join(tmpdir(), 'hivewall-ca-')), 'ca.crt');
+    await writeFile(caFile, ca.cert);
 
     // The node: the two pods' addresses and the Service's DNAT (to the ClusterIP the API server allocated).
     await netns.create([WEB, API], `${clusterIp}/32`, `table ip hivewall_test {
@@ -114,7 +122,7 @@ describe.skipIf(unavailable !== undefined)('hivewall agent (CLI) against the API
     const tokenFile = path.join(dir, 'token');
     await writeFile(tokenFile, `${agentSa.token}\n`);
     const config = agentConfig({
-      controllerUrl, nodeName: 'node-a', kubeconfig: agentSa.kubeconfigPath, tokenFile, conntrackPrefix: netns.prefix.join(' '),
+      controllerUrl, controllerCaFile: caFile, controllerServerName: 'hivewall-operator.hivewall-system.svc', nodeName: 'node-a', kubeconfig: agentSa.kubeconfigPath, tokenFile, conntrackPrefix: netns.prefix.join(' '),
       dumpIntervalMs: '1000', shipIntervalMs: '300', inventoryRefreshMs: '200', healthPort: '0', bindAddress: '127.0.0.1', logLevel: 'warn',
     }, {});
     const io: CliIo = { stdout: new PassThrough(), stderr: new PassThrough(), stdin: Readable.from(['']) };

@@ -111,7 +111,7 @@ describe.skipIf(unavailable !== undefined)('hivewall agent on real kernel conntr
 
   beforeAll(async () => {
     // The API server side: the agent's ServiceAccount in hivewall-system, an intruder elsewhere,
-    // and a reviewer allowed to create TokenReviews (as the operator is, deploy/operator-rbac.yaml).
+    // and a reviewer allowed to create TokenReviews (as the operator is, deploy/base/operator-rbac.yaml).
     const core = adminKubeConfig().makeApiClient(CoreV1Api);
     try {
       await core.createNamespace({ body: { metadata: { name: AGENT_NAMESPACE } } });

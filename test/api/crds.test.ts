@@ -24,12 +24,39 @@ describe('Segmentation CRD', () => {
     ['an unknown mode', 'mode: Yolo', /Unsupported value: "Yolo"/],
     ['a malformed window', 'learning: {window: "a day"}', /spec.learning.window/],
     ['a negative would-deny budget', 'promotion: {allowedWouldDeny: -1}', /spec.promotion.allowedWouldDeny/],
+    // Label syntax in the selector (k8s.io/apimachinery IsQualifiedName / IsValidLabelValue).
+    ['a matchLabels key with a space', 'workloads: {selector: {matchLabels: {"bad key": x}}}', /spec.workloads.selector.matchLabels: Invalid value: .*every matchLabels key must be a Kubernetes label key/],
+    ['a matchLabels key starting with a dash', 'workloads: {selector: {matchLabels: {-app: x}}}', /every matchLabels key must be a Kubernetes label key/],
+    ['a matchLabels key with two slashes', 'workloads: {selector: {matchLabels: {"a/b/c": x}}}', /every matchLabels key must be a Kubernetes label key/],
+    ['a matchLabels key with a 64-character name', `workloads: {selector: {matchLabels: {${'a'.repeat(64)}: x}}}`, /every matchLabels key must be a Kubernetes label key/],
+    ['a matchLabels key with a 254-character prefix', `workloads: {selector: {matchLabels: {${'a'.repeat(254)}/x: v}}}`, /every matchLabels key must be a Kubernetes label key/],
+    ['a matchLabels value with a slash', 'workloads: {selector: {matchLabels: {app: "a/b"}}}', /spec.workloads.selector.matchLabels.app: Invalid value: "a\/b": spec.workloads.selector.matchLabels.app in body should match/],
+    ['a matchExpressions key with a colon', 'workloads: {selector: {matchExpressions: [{key: "k8s:app", operator: Exists}]}}', /spec.workloads.selector.matchExpressions\[0\].key: Invalid value: "k8s:app": spec.workloads.selector.matchExpressions\[0\].key in body should match/],
+    ['a matchExpressions value too long', `workloads: {selector: {matchExpressions: [{key: app, operator: In, values: [${'v'.repeat(64)}]}]}}`, /spec.workloads.selector.matchExpressions\[0\].values\[0\]: Too long/],
   ])('rejects %s', async (_name, specLine, message) => {
     const ns = await testNamespace('crd');
     const file = await writeTempManifest(`apiVersion: hivewall.dev/v1alpha1\nkind: Segmentation\nmetadata: {name: bad, namespace: ${ns.name}}\nspec:\n  ${specLine}\n`);
     const r = await kubectl(['apply', '-f', file], kc());
     expect(r.code).not.toBe(0);
     expect(r.stderr).toMatch(message);
+  });
+});
+
+describe('Segmentation selector syntax', () => {
+  it('accepts prefixed keys, empty values and every operator', async () => {
+    const ns = await testNamespace('crd');
+    const file = await writeTempManifest(`apiVersion: hivewall.dev/v1alpha1
+kind: Segmentation
+metadata: {name: ok, namespace: ${ns.name}}
+spec:
+  workloads:
+    selector:
+      matchLabels: {app.kubernetes.io/name: cart, tier: "", ${'a'.repeat(63)}: ${'b'.repeat(63)}, example.com/A_b.c-D: x.Y_z-1}
+      matchExpressions:
+        - {key: app.kubernetes.io/part-of, operator: In, values: [shop, ""]}
+        - {key: canary, operator: DoesNotExist}
+`);
+    await kubectlOk(['apply', '-f', file], kc());
   });
 });
 

@@ -4,12 +4,15 @@ import { execFile } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { AdmissionregistrationV1Api, CustomObjectsApi } from '@kubernetes/client-node';
+import { proposalContentDigest } from '../../src/domain/approval.js';
 import { adminKubeConfig, apiErrorMessage, apiStatus, kubectl, type KubectlResult } from '../harness/index.js';
 
 export const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 export const deployDir = path.join(repo, 'deploy');
 export const pluginBin = path.join(repo, 'bin', 'kubectl-hivewall.js');
 export const POLICY = 'hivewall-review-identity';
+/** The admission policies deploy/admission-policy.yaml installs. */
+export const ADMISSION_POLICIES = [POLICY, 'hivewall-segmentation-guard'];
 
 export interface ProcResult {
   readonly code: number;
@@ -49,17 +52,19 @@ export async function applyDeploy(): Promise<KubectlResult> {
 }
 
 /**
- * Remove the admission policy again when a test file is done. It is cluster-wide and checks every
- * PolicyProposal write, so left installed it would also judge unrelated test files that write
+ * Remove the admission policies again when a test file is done. They are cluster-wide and check every
+ * PolicyProposal and Segmentation write, so left installed they would also judge unrelated test files that write
  * proposals as cluster admin without signing the review. (Everything else of deploy/ only grants.)
  */
 export async function removeAdmissionPolicy(): Promise<void> {
   const admission = adminKubeConfig().makeApiClient(AdmissionregistrationV1Api);
-  for (const remove of [() => admission.deleteValidatingAdmissionPolicyBinding({ name: POLICY }), () => admission.deleteValidatingAdmissionPolicy({ name: POLICY })]) {
-    try {
-      await remove();
-    } catch (err) {
-      if (apiStatus(err) !== 404) throw err;
+  for (const name of ADMISSION_POLICIES) {
+    for (const remove of [() => admission.deleteValidatingAdmissionPolicyBinding({ name }), () => admission.deleteValidatingAdmissionPolicy({ name })]) {
+      try {
+        await remove();
+      } catch (err) {
+        if (apiStatus(err) !== 404) throw err;
+      }
     }
   }
 }
@@ -73,26 +78,34 @@ export interface ProposalReview {
   reviewer?: string;
   comment?: string;
   reviewedAt?: string;
+  proposalUID?: string;
+  contentDigest?: string;
 }
 
 export function proposalBody(name: string, review?: ProposalReview): Record<string, unknown> {
+  const content = {
+    segmentation: 'shop',
+    revision: 1,
+    flavor: 'NetworkPolicy',
+    digest: 'sha256:0f1e2d3c',
+    objects: [{ apiVersion: 'networking.k8s.io/v1', kind: 'NetworkPolicy', metadata: { name: 'hivewall-web' }, spec: { podSelector: { matchLabels: { app: 'web' } }, policyTypes: ['Ingress'] } }],
+    evidence: [],
+    diff: { added: ['NetworkPolicy/hivewall-web'] },
+  };
   return {
     apiVersion: `${GROUP}/${VERSION}`,
     kind: 'PolicyProposal',
     metadata: { name },
-    spec: {
-      content: {
-        segmentation: 'shop',
-        revision: 1,
-        flavor: 'NetworkPolicy',
-        digest: 'sha256:0f1e2d3c',
-        objects: [{ apiVersion: 'networking.k8s.io/v1', kind: 'NetworkPolicy', metadata: { name: 'hivewall-web' }, spec: { podSelector: { matchLabels: { app: 'web' } }, policyTypes: ['Ingress'] } }],
-        evidence: [],
-        diff: { added: ['NetworkPolicy/hivewall-web'] },
-      },
-      ...(review ? { review } : {}),
-    },
+    // As the operator writes it: the digest a review pins (src/domain/approval.ts).
+    spec: { content, contentDigest: proposalContentDigest(content), ...(review ? { review } : {}) },
   };
+}
+
+/** What a review must pin (src/domain/approval.ts): the proposal's uid and spec.contentDigest. */
+export async function reviewPins(namespace: string, name: string): Promise<{ proposalUID: string; contentDigest: string }> {
+  const api = adminKubeConfig().makeApiClient(CustomObjectsApi);
+  const obj = await api.getNamespacedCustomObject({ group: GROUP, version: VERSION, namespace, plural: PLURAL, name }) as { metadata: { uid: string }; spec: { contentDigest: string } };
+  return { proposalUID: obj.metadata.uid, contentDigest: obj.spec.contentDigest };
 }
 
 /** Create a PolicyProposal (as admin unless another CustomObjectsApi is given). */

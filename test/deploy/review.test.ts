@@ -15,7 +15,7 @@ import {
   NO_CLIENT_CA, serviceAccountIdentity, testNamespace, userIdentity,
 } from '../harness/index.js';
 import {
-  applyDeploy, buildPlugin, createProposal, removeAdmissionPolicy, deployDir, GROUP, plugin, pluginBin, PLURAL, POLICY, readReview, VERSION, waitForPolicy,
+  applyDeploy, buildPlugin, createProposal, removeAdmissionPolicy, reviewPins, deployDir, GROUP, plugin, pluginBin, PLURAL, POLICY, readReview, VERSION, waitForPolicy,
 } from './deploy-helpers.js';
 
 const timings: Record<string, number> = {};
@@ -287,7 +287,8 @@ describe('reviewing a PolicyProposal', () => {
     expect(forged.stderr).toContain(`ValidatingAdmissionPolicy '${POLICY}' with binding '${POLICY}' denied request: spec.review.reviewer must be the requesting user (rita)`);
 
     // Leaving an earlier reviewer's name in place while changing the decision is the same forgery.
-    await kubectlOk(['patch', 'policyproposal', 'shop-r1', '-n', ns.name, '--type=merge', '-p', mergePatch({ decision: 'Rejected', reviewer: 'hivewall-admin', reviewedAt: '2025-01-31T12:00:00Z' })]);
+    const pins = await reviewPins(ns.name, 'shop-r1');
+    await kubectlOk(['patch', 'policyproposal', 'shop-r1', '-n', ns.name, '--type=merge', '-p', mergePatch({ decision: 'Rejected', reviewer: 'hivewall-admin', reviewedAt: '2025-01-31T12:00:00Z', ...pins })]);
     const keep = await kubectl(['patch', 'policyproposal', 'shop-r1', '-n', ns.name, '--type=merge', '-p', JSON.stringify({ spec: { review: { decision: 'Approved' } } })], as);
     expect(keep.stderr).toContain('spec.review.reviewer must be the requesting user (rita)');
 
@@ -297,9 +298,9 @@ describe('reviewing a PolicyProposal', () => {
     expect(untimed.stderr).toContain('a decision other than Pending needs spec.review.reviewedAt');
 
     // Signing as oneself passes; other edits (labels) never need a signature.
-    await kubectlOk(['patch', 'policyproposal', 'shop-r1', '-n', ns.name, '--type=merge', '-p', mergePatch({ decision: 'Approved', reviewer: 'rita', reviewedAt: '2025-01-31T12:00:00Z' })], as);
+    await kubectlOk(['patch', 'policyproposal', 'shop-r1', '-n', ns.name, '--type=merge', '-p', mergePatch({ decision: 'Approved', reviewer: 'rita', reviewedAt: '2025-01-31T12:00:00Z', ...pins })], as);
     await kubectlOk(['label', 'policyproposal', 'shop-r1', '-n', ns.name, 'team=shop']);
-    expect(await readReview(ns.name, 'shop-r1')).toEqual({ decision: 'Approved', reviewer: 'rita', reviewedAt: '2025-01-31T12:00:00Z' });
+    expect(await readReview(ns.name, 'shop-r1')).toEqual({ decision: 'Approved', reviewer: 'rita', reviewedAt: '2025-01-31T12:00:00Z', ...pins });
   });
 
   it('nobody creates a pre-approved proposal, not even a cluster admin; the operator creates Pending ones', async () => {

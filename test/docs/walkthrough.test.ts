@@ -200,7 +200,7 @@ describe('the reviewer and GitOps guides', () => {
       },
       {
         cmd: 'kubectl hivewall proposals -n shop',
-        check: (r) => expect(r.stdout).toMatch(/^NAMESPACE +NAME +SEGMENTATION +REVISION +DECISION +REVIEWER +AGE\nshop +shop-r1 +shop +1 +Approved +carol@example\.com +\S+\nshop +shop-r2 +shop +2 +Pending +<none> +\S+\n$/),
+        check: (r) => expect(r.stdout).toMatch(/^NAMESPACE +NAME +SEGMENTATION +REVISION +DECISION +REVIEWER +AGE\nshop +shop-r1 +shop +1 +Approved +carol@example\.com +\S+\nshop +shop-r2 +shop +2 +Pending +<none> +\S+\n\nshop\/shop-r1: 1 coverage warning \(traffic the learning window could not have seen\): kubectl hivewall explain shop-r1 -n shop\nshop\/shop-r2: 1 coverage warning \(traffic the learning window could not have seen\): kubectl hivewall explain shop-r2 -n shop\n$/),
       },
       {
         cmd: 'kubectl hivewall diff shop-r2 -n shop',

@@ -356,8 +356,11 @@ spec:
 ` });
 
     const agentSa = await serviceAccountIdentity(SYSTEM_NS, 'hivewall-agent');
+    // As deploy/agent-daemonset.yaml projects it: a token for the receiver's audience (the
+    // kubeconfig's API-server token is for the agent's own reads).
+    const receiverToken = await serviceAccountIdentity(SYSTEM_NS, 'hivewall-agent', { audiences: ['hivewall-receiver'] });
     const tokenFile = path.join(work, 'token');
-    await writeFile(tokenFile, `${agentSa.token}\n`);
+    await writeFile(tokenFile, `${receiverToken.token}\n`);
     const config = agentConfig({
       controllerUrl: `https://127.0.0.1:${receiverPort}`, controllerCaFile: caFile, controllerServerName: SERVER_NAME,
       nodeName: NODE, kubeconfig: agentSa.kubeconfigPath, tokenFile, conntrackPrefix: netns.prefix.join(' '),
@@ -508,6 +511,82 @@ spec:
     const verdicts = await judge(proposal.spec.content.objects as Json[], [[API, DNS, 53, 'UDP'], [API, DNS, 5353, 'UDP'], [API, WEB, 8080, 'TCP']]);
     expect(verdicts).toEqual({ 'api -> dns 53/UDP': true, 'api -> dns 5353/UDP': false, 'api -> web 8080/TCP': false });
   }, 60_000);
+
+  it('safety net: an nftables drop leaves a real SYN_SENT [UNREPLIED] entry; counted as denied, the client\'s policy rolled back, the edge proposed for review only', async () => {
+    // Enforce the latest proposal (no reviewer needed for one without denied edges), roll back on the first denial.
+    // Turning review off must be signed by the requesting user (the hivewall-segmentation-guard admission policy).
+    const me = (await kubectlOk(['auth', 'whoami', '-o', 'jsonpath={.status.userInfo.username}'], admin())).trim();
+    await kubectlOk(['apply', '-f', '-'], { ...admin(), input: `apiVersion: hivewall.dev/v1alpha1
+kind: Segmentation
+metadata: {name: shop, namespace: ${shop.name}, annotations: {hivewall.dev/approval-waived-by: ${me}}}
+spec:
+  mode: Enforce
+  flavor: NetworkPolicy
+  learning: {window: 2s, stableFor: 2s}
+  promotion: {requireApproval: false, auditPeriod: 1s}
+  enforcement: {rollback: {maxDenied: 0, window: 5m}}
+` });
+    const live = async () => new Set(((await getJson(['networkpolicies', '-n', shop.name, '-l', 'app.kubernetes.io/managed-by=hivewall'])).items as Json[]).map((o) => o.metadata.name as string));
+    const enforced = await eventually('Enforcing with every policy live', async () => {
+      const seg = await getJson(['segmentation', 'shop', '-n', shop.name]);
+      return seg.status?.phase === 'Enforcing' && (await live()).size === 4 ? seg : undefined;
+    }, 30_000);
+    const approved = enforced.status.approvedProposal as string;
+
+    // The node drops reporter's SYNs to the DNS pod on 53/TCP, as an iptables/nftables CNI enforcing a policy would.
+    // Dropped where they arrive (input), after conntrack confirmed the entry on the way out: a drop in
+    // the output hook would discard the SYN before its entry is confirmed, leaving no entry at all.
+    await netns.exec('nft', ['add', 'table', 'ip', 'hivewall_deny']);
+    await netns.exec('nft', ['add', 'chain', 'ip', 'hivewall_deny', 'in', '{ type filter hook input priority 0 ; }']);
+    await netns.exec('nft', ['add', 'rule', 'ip', 'hivewall_deny', 'in', 'ip', 'saddr', REPORTER, 'ip', 'daddr', DNS, 'tcp', 'dport', '53', 'drop']);
+    const client = netns.node(`const c = require('net').connect({ host: process.argv[1], port: 53, localAddress: process.argv[2], localPort: 46001 }); c.on('error', () => {}); console.log('started'); setInterval(() => {}, 1000);`, [DNS, REPORTER]);
+    try {
+      await client.waitFor('started');
+      const started = Date.now();
+      // The kernel holds the entry SYN_SENT [UNREPLIED] while the client retries.
+      const entry = await eventually('a SYN_SENT [UNREPLIED] conntrack entry', async () => {
+        const out = await netns.exec('conntrack', ['-L', '-p', 'tcp', '--orig-src', REPORTER, '--orig-port-src', '46001']).catch(() => '');
+        return out.includes('SYN_SENT') && out.includes('[UNREPLIED]') ? out : undefined;
+      }, 10_000);
+      expect(entry).toContain(`dport=53`);
+
+      const remaining = await eventually('reporter rolled back', async () => {
+        const names = await live();
+        return names.has('hivewall-reporter') ? undefined : names;
+      }, 30_000);
+      // Unanswered for 5 s (the agent's threshold), shipped, counted, rolled back.
+      expect(Date.now() - started).toBeLessThan(5_000 + 10_000);
+      expect([...remaining].sort()).toEqual(['hivewall-api', 'hivewall-web']);
+      const seg = await eventually('RolledBack=True', async () => {
+        const s = await getJson(['segmentation', 'shop', '-n', shop.name]);
+        return (s.status?.conditions as Json[] | undefined)?.find((c) => c.type === 'RolledBack' && c.status === 'True') ? s : undefined;
+      });
+      const denied = `${wl(shop.name, 'reporter')} -> ${wl(dnsNs.name, 'dns')} 53/TCP`;
+      expect((seg.status.enforcement.denied as Json[]).map((e) => `${e.client} -> ${e.server} ${e.port}/${e.protocol} x${e.count}`)).toEqual([`${denied} x1`]);
+      expect(seg.status.enforcement.rolledBack).toMatchObject({ proposal: approved, workloads: [wl(shop.name, 'reporter')], policies: ['hivewall-default-deny', 'hivewall-reporter'] });
+      const starting = logEntries(ops, IDENTITY).filter((e) => e.msg === 'operator starting').at(-1)!;
+      expect(metric(await metricsOf(starting.port as number), `hivewall_denied_flows_total{namespace="${shop.name}"}`)).toBe(1);
+      // Never learned: the agent shipped it as unanswered; the TrafficProfile has no such edge.
+      expect(profileEdges((await trafficProfile())!).some((e) => e.startsWith(denied))).toBe(false);
+
+      // The follow-up proposal carries the denied edge, marked, and is not approved without a reviewer.
+      const next = await eventually('a follow-up proposal with the denied edge', async () => {
+        const name = (await getJson(['segmentation', 'shop', '-n', shop.name])).status?.proposal?.name as string | undefined;
+        if (!name || name === approved) return undefined;
+        const p = await getJson(['policyproposal', name, '-n', shop.name]);
+        return (p.spec.content.evidence as Json[]).some((r) => (r.edges as Json[]).some((e) => e.denied)) ? p : undefined;
+      }, 30_000);
+      const marked = [...new Set((next.spec.content.evidence as Json[]).flatMap((r) => (r.edges as Json[]).filter((e) => e.denied).map((e) => `${e.client} -> ${e.server} ${e.port}/${e.protocol}: ${(e.denied.note as string).replace(/since \S+/, 'since T')}`)))];
+      expect(marked).toEqual([`${denied}: denied 1 times since T while enforced`]);
+      await sleep(2_000);
+      const after = await getJson(['segmentation', 'shop', '-n', shop.name]);
+      expect(after.status.approvedProposal).toBe(approved);
+      expect((await live()).has('hivewall-reporter')).toBe(false);
+    } finally {
+      client.kill();
+      await netns.exec('nft', ['delete', 'table', 'ip', 'hivewall_deny']).catch(() => undefined);
+    }
+  }, 90_000);
 });
 
 if (unavailable !== undefined) {

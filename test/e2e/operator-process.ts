@@ -13,16 +13,25 @@ export class OperatorProcesses {
   readonly processes = new Map<string, ChildProcess>();
   readonly logs = new Map<string, string[]>();
 
-  /** `flowFile`: the Hubble export file every replica follows; absent: only the sources given to {@link start}. */
-  constructor(private readonly kubeconfig: string, private readonly flowFile?: string) {}
+  /**
+   * `flowFile`: the Hubble export file every replica follows; absent: only the sources given to
+   * {@link start}. `launch`: starts `hivewall <args>`; default: bin/hivewall.js of the checkout
+   * with this Node.js (test/e2e/image.test.ts runs the image's instead).
+   */
+  constructor(
+    private readonly kubeconfig: string,
+    private readonly flowFile?: string,
+    private readonly launch: (args: readonly string[]) => ChildProcess = (args) =>
+      spawn(process.execPath, [join(ROOT, 'bin/hivewall.js'), ...args], { stdio: ['ignore', 'pipe', 'pipe'] }),
+  ) {}
 
   /**
    * Starts a replica with short periods (lease 4 s, resync 1 s) on a random health port.
    * `extraArgs` adds flow sources or other flags (e.g. `--receiver-port 0`, `--hubble-address …`).
    */
   start(identity: string, extraArgs: readonly string[] = []): ChildProcess {
-    const child = spawn(process.execPath, [
-      join(ROOT, 'bin/hivewall.js'), 'operator',
+    const child = this.launch([
+      'operator',
       '--kubeconfig', this.kubeconfig,
       ...(this.flowFile !== undefined ? ['--flows-path', this.flowFile] : []),
       '--namespace', 'hivewall-system',
@@ -34,7 +43,7 @@ export class OperatorProcesses {
       '--health-port', '0',
       '--log-level', 'info',
       ...extraArgs,
-    ], { stdio: ['ignore', 'pipe', 'pipe'] });
+    ]);
     const out: string[] = [];
     this.logs.set(identity, out);
     child.stdout!.on('data', (c: Buffer) => out.push(c.toString()));

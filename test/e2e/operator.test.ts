@@ -126,8 +126,12 @@ describe('hivewall operator', () => {
 
   it('lets only a reviewer approve: strangers and the operator are refused by the API server', async () => {
     const name = (await getJson(['segmentation', 'shop', '-n', NS])).status.proposal.name as string;
+    // Pinned to the proposal's uid and content digest, as `kubectl hivewall approve` writes it.
+    const proposal = await getJson(['policyproposal', name, '-n', NS]);
+    const pins = { proposalUID: proposal.metadata.uid as string, contentDigest: proposal.spec.contentDigest as string };
+    expect(pins.contentDigest).toMatch(/^sha256:[0-9a-f]{64}$/);
     const patch = (who: Identity, reviewerName: string) => kubectl(['patch', 'policyproposal', name, '-n', NS, '--type=merge', '-p',
-      JSON.stringify({ spec: { review: { decision: 'Approved', reviewer: reviewerName, reviewedAt: new Date().toISOString() } } })], { kubeconfig: who.kubeconfigPath });
+      JSON.stringify({ spec: { review: { decision: 'Approved', reviewer: reviewerName, reviewedAt: new Date().toISOString(), ...pins } } })], { kubeconfig: who.kubeconfigPath });
     const byStranger = await patch(stranger, stranger.username);
     expect(byStranger.code).not.toBe(0);
     expect(byStranger.stderr).toMatch(/forbidden/i);
@@ -182,9 +186,13 @@ describe('hivewall operator', () => {
     expect(metrics).toMatch(/hivewall_graph_edges\{namespace="shop"\} \d+/);
     expect(metrics).toMatch(/hivewall_would_deny_flows_total\{namespace="shop"\} [1-9]/);
     // Proposals by their own phase (the one enforced; earlier revisions superseded), not Segmentations.
+    // The gauge counts every Segmentation's proposals, and other test files share this cluster (their
+    // Segmentations may hold Enforced proposals too): shop's one Enforced proposal must be among them.
     const enforcedProposals = await eventually('proposal phase metric', async () => {
       const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
-      return /hivewall_proposals\{phase="Enforced"\} 1\n/.test(text) ? text : undefined;
+      const items = (await getJson(['policyproposals', '-n', NS])).items as { status?: { phase?: string } }[];
+      const shopEnforced = items.filter((p) => p.status?.phase === 'Enforced').length;
+      return shopEnforced === 1 && /hivewall_proposals\{phase="Enforced"\} [1-9]\d*\n/.test(text) ? text : undefined;
     }, 15_000);
     expect(enforcedProposals).not.toMatch(/hivewall_proposals\{phase="Enforcing"\}/);
     const np = await getJson(['networkpolicy', 'hivewall-cart', '-n', NS, '--show-managed-fields']);

@@ -14,7 +14,7 @@
 //   - `first` with no `since` starts at the oldest event; `number` limits flows when not following.
 //   - lost events are neither time-filtered nor matched against filters.
 //   - whitelist: at least one filter matches (OR); blacklist: no filter matches; inside one
-//     FlowFilter every set field must match (AND). Only `source_pod` / `destination_pod` are
+//     FlowFilter every set field must match (AND). Only `source_pod` / `destination_pod` / `reply` are
 //     implemented, with Cilium's semantics (pkg/hubble/filters/k8s.go filterByNamespacedName and
 //     pkg/hubble/k8s.ParseNamespaceName); any other filter field is rejected with
 //     InvalidArgument so a test notices instead of silently getting unfiltered flows.
@@ -37,7 +37,11 @@
 // {"event":"held","after":N}, {"event":"resumed","after":N}, {"event":"fed","events":n} (all lines
 // are in the ring).
 //
-//	hubble-server -scenario flows.jsonl [-listen 127.0.0.1:0] [-preload] [-interval 0] [-hold-after N]
+// -listen takes a TCP address or a unix socket (`unix:///var/run/cilium/hubble.sock`, as a Cilium
+// agent's node-local Hubble server listens), so one server per test "node" can play that node's
+// Hubble. Filters: `source_pod`, `destination_pod` and `reply` (Cilium's filterByReplyField).
+//
+//	hubble-server -scenario flows.jsonl [-listen 127.0.0.1:0|unix:///path/hubble.sock] [-preload] [-interval 0] [-hold-after N]
 //	              [-disconnect-after 4,0] [-tls-cert c.pem -tls-key k.pem [-tls-client-ca ca.pem]]
 //	hubble-server gencerts -dir DIR [-server-name relay.hubble.test]
 package main
@@ -56,6 +60,8 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -367,13 +373,13 @@ func buildFilters(in []*flowpb.FlowFilter) (filters, error) {
 	for _, ff := range in {
 		var unsupported []string
 		ff.ProtoReflect().Range(func(fd protoreflect.FieldDescriptor, _ protoreflect.Value) bool {
-			if name := string(fd.Name()); name != "source_pod" && name != "destination_pod" {
+			if name := string(fd.Name()); name != "source_pod" && name != "destination_pod" && name != "reply" {
 				unsupported = append(unsupported, name)
 			}
 			return true
 		})
 		if len(unsupported) > 0 {
-			return nil, status.Errorf(codes.InvalidArgument, "hubble-server implements only source_pod and destination_pod filters, got %s", strings.Join(unsupported, ", "))
+			return nil, status.Errorf(codes.InvalidArgument, "hubble-server implements only source_pod, destination_pod and reply filters, got %s", strings.Join(unsupported, ", "))
 		}
 		var f filter
 		if names := ff.GetSourcePod(); names != nil {
@@ -390,9 +396,23 @@ func buildFilters(in []*flowpb.FlowFilter) (filters, error) {
 			}
 			f = append(f, m)
 		}
+		if replies := ff.GetReply(); replies != nil {
+			f = append(f, replyField(replies))
+		}
 		out = append(out, f)
 	}
 	return out, nil
+}
+
+// replyField is Cilium's filterByReplyField (pkg/hubble/filters/reply.go): a flow whose is_reply is
+// unknown matches only when it is DROPPED (then it counts as not a reply).
+func replyField(replies []bool) func(*flowpb.Flow) bool {
+	return func(f *flowpb.Flow) bool {
+		if f.GetIsReply() == nil && f.GetVerdict() != flowpb.Verdict_DROPPED {
+			return false
+		}
+		return slices.Contains(replies, f.GetIsReply().GetValue())
+	}
 }
 
 // namespacedName is Cilium's filterByNamespacedName: `ns/prefix` matches an endpoint in namespace
@@ -514,7 +534,7 @@ func run() error {
 	if len(os.Args) > 1 && os.Args[1] == "gencerts" {
 		return genCerts(os.Args[2:])
 	}
-	listen := flag.String("listen", "127.0.0.1:0", "address to listen on")
+	listen := flag.String("listen", "127.0.0.1:0", "address to listen on: host:port, or unix:///path for a unix socket")
 	scenarioFile := flag.String("scenario", "", "JSON-lines file of observer.GetFlowsResponse in protojson (required)")
 	preload := flag.Bool("preload", false, "put the whole scenario in the ring before serving")
 	interval := flag.Duration("interval", 0, "delay between scenario lines when fed live")
@@ -572,7 +592,7 @@ func run() error {
 	grpcServer := grpc.NewServer(opts...)
 	observerpb.RegisterObserverServer(grpcServer, srv)
 
-	lis, err := net.Listen("tcp", *listen)
+	lis, err := listenOn(*listen)
 	if err != nil {
 		return err
 	}
@@ -582,6 +602,29 @@ func run() error {
 		grpcServer.Stop()
 	}()
 	return grpcServer.Serve(lis)
+}
+
+// listenOn listens on `unix:///path` (or `unix:path`; a stale socket file is replaced, as Cilium's
+// Hubble server does for /var/run/cilium/hubble.sock) or on a TCP `host:port`.
+func listenOn(address string) (net.Listener, error) {
+	path, isUnix := strings.CutPrefix(address, "unix://")
+	if !isUnix {
+		path, isUnix = strings.CutPrefix(address, "unix:")
+	}
+	if !isUnix {
+		return net.Listen("tcp", address)
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return nil, err
+	}
+	if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return nil, err
+	}
+	lis, err := net.Listen("unix", path)
+	if err != nil {
+		return nil, err
+	}
+	return lis, nil
 }
 
 func main() {

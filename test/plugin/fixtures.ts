@@ -12,6 +12,7 @@ import { load } from 'js-yaml';
 import { learnFromInputs } from '../../src/cli/learn-pipeline.js';
 import { main as hivewall } from '../../src/cli/main.js';
 import { main as kubectlHivewall } from '../../src/cli/kubectl-plugin/main.js';
+import { proposalContentDigest } from '../../src/domain/approval.js';
 import { generatePolicies } from '../../src/domain/generate.js';
 import { peerLabel } from '../../src/domain/peer.js';
 import type { ModelPeer, ModelRule } from '../../src/domain/policy-model.js';
@@ -122,6 +123,10 @@ export async function createSegmentation(namespace: string, name: string, spec: 
 /** A PolicyProposal as the operator writes it (Pending), with the diff against `live` at creation. */
 export async function createShopProposal(namespace: string, revision: number, objects: readonly KubernetesObject[], evidence: readonly RuleEvidenceOut[], live: readonly KubernetesObject[] = []): Promise<string> {
   const name = `shop-r${revision}`;
+  const content = {
+    segmentation: 'shop', revision, flavor: 'NetworkPolicy', digest: `sha256:r${revision}`,
+    objects, evidence, diff: diffAgainstLive(objects, live), skipped: ['shop/Pod/debug-shell: no unique selector (bare pod)'],
+  };
   await custom().createNamespacedCustomObject({
     group: GROUP, version: VERSION, namespace, plural: 'policyproposals',
     body: {
@@ -129,10 +134,9 @@ export async function createShopProposal(namespace: string, revision: number, ob
       kind: 'PolicyProposal',
       metadata: { name, labels: { 'hivewall.dev/segmentation': 'shop', 'app.kubernetes.io/managed-by': 'hivewall' } },
       spec: {
-        content: {
-          segmentation: 'shop', revision, flavor: 'NetworkPolicy', digest: `sha256:r${revision}`,
-          objects, evidence, diff: diffAgainstLive(objects, live), skipped: ['shop/Pod/debug-shell: no unique selector (bare pod)'],
-        },
+        content,
+        // As the operator writes it: the digest a review pins (src/domain/approval.ts).
+        contentDigest: proposalContentDigest(content),
         review: { decision: 'Pending' },
       },
     },

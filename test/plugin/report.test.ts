@@ -73,7 +73,7 @@ function edge(data: ReportData, client: string, server: string): ReportEdge {
 beforeAll(async () => {
   const built = buildReportAssets(repo).then((a) => { assets = a; });
   // The ClusterRoles for people (hivewall-viewer, hivewall-reviewer) as deploy/ ships them.
-  await kubectlOk(['apply', '-f', path.join(repo, 'deploy', 'user-roles.yaml')]);
+  await kubectlOk(['apply', '-f', path.join(repo, 'deploy', 'base', 'user-roles.yaml')]);
   [ns, learning, empty] = await Promise.all([createNamespace('report'), createNamespace('report-learning'), createNamespace('report-empty')]);
   out = await mkdtemp(path.join(tmpdir(), 'hivewall-report-it-'));
   scenario = clusterScenario(ns.name);

@@ -3,17 +3,21 @@
  *
  * A review is a JSON merge patch of the proposal's `spec.review` (never its status):
  * decision, reviewer = the requesting user as the API server reports it (SelfSubjectReview),
- * comment, reviewedAt. The patch carries the resourceVersion that was read, so a concurrent
- * review is a conflict instead of being overwritten. The API server checks the rest:
- * RBAC (the hivewall-reviewer ClusterRole) and the ValidatingAdmissionPolicy
- * hivewall-review-identity (the reviewer is the requesting user; the operator cannot review).
+ * comment, reviewedAt, and the pins proposalUID (the proposal's metadata.uid) and contentDigest
+ * (its spec.contentDigest, after checking that spec.content really hashes to it), so the decision
+ * holds only for the object and content this command read. The patch carries the resourceVersion
+ * that was read, so a concurrent review is a conflict instead of being overwritten. The API server
+ * checks the rest: RBAC (the hivewall-reviewer ClusterRole) and the ValidatingAdmissionPolicy
+ * hivewall-review-identity (the reviewer is the requesting user; the operator cannot review; the
+ * pins match the object).
  */
 import { CustomObjectsApi, PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
 import { InputError, UsageError } from '../errors.js';
 import { apiFailure, toCliError, type ApiFailure } from './api-errors.js';
 import { whoAmI, type Connection } from './connection.js';
-import { GROUP, PLURAL, VERSION, proposalName, proposalsTable, rfc3339, summarizeProposal, type ProposalSummary } from './format.js';
+import { GROUP, PLURAL, VERSION, proposalName, proposalsTable, proposalWarnings, rfc3339, summarizeProposal, type ProposalSummary } from './format.js';
 import { proposalNotFound } from './reads.js';
+import { escapeControl } from '../terminal.js';
 
 export interface PluginIo {
   /** `isTTY` decides whether `diff` colours its output. */
@@ -77,13 +81,19 @@ export async function reviewProposal(
     const by = current.reviewer === user ? 'you' : current.reviewer || 'an unknown reviewer';
     const at = current.reviewedAt ? ` at ${current.reviewedAt}` : '';
     if (current.decision === decision && current.reviewer === user && opts.comment === undefined) {
-      io.stdout.write(`policyproposal.${GROUP}/${name} was already ${decision.toLowerCase()} by you${at} (unchanged)\n`);
+      io.stdout.write(escapeControl(`policyproposal.${GROUP}/${name} was already ${decision.toLowerCase()} by you${at} (unchanged)\n`));
       return;
     }
     throw new InputError(`policyproposal ${namespace}/${name} was already ${current.decision.toLowerCase()} by ${by}${at}: pass --overwrite to replace that decision`);
   }
 
-  const review = { decision, reviewer: user, comment: opts.comment ?? null, reviewedAt: rfc3339(now()) };
+  if (current.contentDigest === '' || current.computedDigest !== current.contentDigest) {
+    throw new InputError(current.contentDigest === ''
+      ? `policyproposal ${namespace}/${name} has no spec.contentDigest (written by an older hivewall): it cannot be ${decision.toLowerCase()}; delete it and the operator proposes it again`
+      : `policyproposal ${namespace}/${name}: its content hashes to ${current.computedDigest ?? '(invalid content)'}, not to its spec.contentDigest ${current.contentDigest}: refusing to ${verb} content that is not what was proposed`);
+  }
+  // Pinned to what was read: the API server refuses the decision for any other object or content.
+  const review = { decision, reviewer: user, comment: opts.comment ?? null, reviewedAt: rfc3339(now()), proposalUID: current.uid, contentDigest: current.contentDigest };
   const api = conn.kubeConfig.makeApiClient(CustomObjectsApi);
   let read = current;
   try {
@@ -100,7 +110,9 @@ export async function reviewProposal(
       } catch (err) {
         if (apiFailure(err)?.code !== 409 || attempt >= 4) throw err;
         const again = await readProposal(conn, namespace, name);
-        if (again.decision !== current.decision || again.reviewer !== current.reviewer || again.reviewedAt !== current.reviewedAt) throw err;
+        // Retried only when it is the same object (uid), the same content and the same review.
+        if (again.uid !== current.uid || again.contentDigest !== current.contentDigest || again.computedDigest !== current.computedDigest
+          || again.decision !== current.decision || again.reviewer !== current.reviewer || again.reviewedAt !== current.reviewedAt) throw err;
         read = again;
       }
     }
@@ -113,7 +125,7 @@ export async function reviewProposal(
     });
   }
   const what = current.segmentation ? ` (segmentation ${current.segmentation}, revision ${current.revision ?? '?'})` : '';
-  io.stdout.write(`policyproposal.${GROUP}/${name} ${decision.toLowerCase()} by ${user} in namespace ${namespace}${what}\n`);
+  io.stdout.write(escapeControl(`policyproposal.${GROUP}/${name} ${decision.toLowerCase()} by ${user} in namespace ${namespace}${what}\n`));
 }
 
 /** The proposals table, for one namespace or all of them. */
@@ -135,5 +147,5 @@ export async function printProposals(conn: Connection, allNamespaces: boolean, i
     io.stderr.write(namespace ? `No PolicyProposals found in namespace ${namespace}.\n` : 'No PolicyProposals found.\n');
     return;
   }
-  io.stdout.write(proposalsTable(proposals, now()));
+  io.stdout.write(escapeControl(proposalsTable(proposals, now()) + proposalWarnings(proposals)));
 }

@@ -22,6 +22,7 @@ import type { PluginIo } from './commands.js';
 import type { Connection } from './connection.js';
 import { proposalName } from './format.js';
 import { arr, getProposalObject, listManagedPolicies, POLICY_APIS, rec, str, type PolicyKind } from './reads.js';
+import { escapeControl } from '../terminal.js';
 
 export type ColorMode = 'auto' | 'always' | 'never';
 
@@ -129,5 +130,7 @@ export async function printDiff(conn: Connection, arg: string, opts: DiffOptions
     io.stderr.write(`policyproposal ${namespace}/${name} against the live policies in ${namespace}: ${countsLine(diff, objects.length)}\n`);
   }
   if (unified === '') return;
-  io.stdout.write(useColor(opts.color, io.stdout, env) ? colorizeDiff(unified) : unified);
+  // Escaped before colouring: the only escapes on the terminal are the diff's own colours.
+  const safe = escapeControl(unified);
+  io.stdout.write(useColor(opts.color, io.stdout, env) ? colorizeDiff(safe) : safe);
 }

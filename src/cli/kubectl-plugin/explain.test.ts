@@ -176,3 +176,37 @@ describe('explain on a proposal the operator builds', () => {
     expect(renderSelection(p, { policy: 'hivewall-frontend', direction: 'ingress' })).toMatch(/^ingress\/\d: from host on 8080\/TCP$/m);
   });
 });
+
+describe('explain: denied edges and coverage, apart from what was learned', () => {
+  const edge = { client: 'wl:shop/Deployment/frontend', server: 'wl:shop/StatefulSet/cart-redis', port: 6379, protocol: 'TCP', count: 12, firstSeen: '2026-12-05T12:00:00Z', lastSeen: '2026-12-05T12:00:01Z' };
+  const note = 'denied 12 times since 2026-12-05T12:00:00.000Z while enforced';
+  const proposal = {
+    metadata: { namespace: 'shop', name: 'shop-r2' },
+    spec: {
+      review: { decision: 'Pending' },
+      content: {
+        segmentation: 'shop', revision: 2, flavor: 'NetworkPolicy', objects: [],
+        evidence: [
+          { policy: 'hivewall-cart-redis', direction: 'ingress', index: 0, peer: 'shop/Deployment/frontend', ports: ['6379/TCP'], edges: [{ ...edge, denied: { count: 12, since: '2026-12-05T12:00:00.000Z', note } }] },
+          { policy: 'hivewall-frontend', direction: 'egress', index: 0, peer: 'shop/StatefulSet/cart-redis', ports: ['6379/TCP'], edges: [{ ...edge, denied: { count: 12, since: '2026-12-05T12:00:00.000Z', note } }] },
+        ],
+        coverage: [{ workload: 'shop/CronJob/weekly-audit', reason: 'CronJobDidNotRun', message: 'CronJob weekly-audit did not run during the learning window' }],
+      },
+    },
+  };
+
+  it('the summary lists the denied edge once and the coverage warnings', () => {
+    const text = renderSummary(proposal);
+    expect(text).toContain(`\ndenied while enforced (proposed so you can allow them; nothing allows them until you approve):\n  shop/Deployment/frontend → shop/StatefulSet/cart-redis 6379/TCP: ${note}\n`);
+    expect(text).toContain('\ncoverage: traffic the learning window could not have seen (these workloads\' policies may deny what they do later):\n  shop/CronJob/weekly-audit CronJobDidNotRun: CronJob weekly-audit did not run during the learning window\n');
+  });
+
+  it('a rule shows its denied edge as denied', () => {
+    expect(renderSelection(proposal, { policy: 'hivewall-cart-redis' })).toContain(`  DENIED while enforced: shop/Deployment/frontend → shop/StatefulSet/cart-redis 6379/TCP was ${note}; proposed for review, allowed only once approved`);
+  });
+
+  it('a proposal without either shows neither', () => {
+    const plain = { ...proposal, spec: { ...proposal.spec, content: { ...proposal.spec.content, evidence: [{ ...proposal.spec.content.evidence[0]!, edges: [edge] }], coverage: [] } } };
+    expect(renderSummary(plain)).not.toMatch(/denied while enforced|coverage:/);
+  });
+});

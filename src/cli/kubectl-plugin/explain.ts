@@ -17,6 +17,7 @@ import type { Connection } from './connection.js';
 import { proposalName, renderTable, rfc3339, summarizeProposal, type ProposalSummary } from './format.js';
 import { proposalObjects } from './diff.js';
 import { arr, getProposalObject, num, rec, str } from './reads.js';
+import { escapeControl } from '../terminal.js';
 
 export type Direction = 'ingress' | 'egress';
 
@@ -47,6 +48,8 @@ export interface EdgeView {
   readonly count: number;
   readonly firstSeen: string;
   readonly lastSeen: string;
+  /** "denied N times since <time> while enforced", when enforced policies denied this edge. */
+  readonly denied?: string;
 }
 
 export interface RuleView {
@@ -85,6 +88,7 @@ export function readEvidence(proposal: Record<string, unknown>): RuleView[] {
         return {
           client: str(edge['client']), server: str(edge['server']), port: num(edge['port']), protocol: str(edge['protocol']),
           count: num(edge['count']) ?? 0, firstSeen: str(edge['firstSeen']), lastSeen: str(edge['lastSeen']),
+          ...(str(rec(edge['denied'])['note']) ? { denied: str(rec(edge['denied'])['note']) } : {}),
         };
       }),
     };
@@ -139,6 +143,9 @@ export function renderRule(rule: RuleView): string {
   ]);
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
   for (const r of rows) lines.push(`    ${r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]!))).join('   ')}`);
+  for (const e of rule.edges.filter((x) => x.denied)) {
+    lines.push(`  DENIED while enforced: ${peerDisplay(e.client)} → ${peerDisplay(e.server)} ${e.port ?? '?'}/${e.protocol || '?'} was ${e.denied}; proposed for review, allowed only once approved`);
+  }
   return lines.join('\n') + '\n';
 }
 
@@ -175,9 +182,25 @@ export function renderSummary(proposal: Record<string, unknown>): string {
   }
   const skipped = arr(content['skipped']).map(str).filter((s) => s !== '');
   if (skipped.length > 0) out += `\nleft out (no policy or rule for them):\n${skipped.map((s) => `  ${s}\n`).join('')}`;
+  out += deniedSection(evidence) + coverageSection(content);
   const example = names.find((n) => n !== DEFAULT_DENY_NAME) ?? names[0];
   if (example) out += `\nthe evidence behind each rule: kubectl hivewall explain ${p.name} ${example} -n ${p.namespace}\n`;
   return out;
+}
+
+/** Edges proposed because enforced policies denied them, apart from the learned ones. */
+function deniedSection(evidence: readonly RuleView[]): string {
+  const lines = new Set<string>();
+  for (const rule of evidence) for (const e of rule.edges) if (e.denied) lines.add(`  ${peerDisplay(e.client)} → ${peerDisplay(e.server)} ${e.port ?? '?'}/${e.protocol || '?'}: ${e.denied}\n`);
+  if (lines.size === 0) return '';
+  return `\ndenied while enforced (proposed so you can allow them; nothing allows them until you approve):\n${[...lines].sort().join('')}`;
+}
+
+/** spec.content.coverage: what the learning window could not have seen. */
+function coverageSection(content: Record<string, unknown>): string {
+  const warnings = arr(content['coverage']).map(rec);
+  if (warnings.length === 0) return '';
+  return `\ncoverage: traffic the learning window could not have seen (these workloads' policies may deny what they do later):\n${warnings.map((w) => `  ${str(w['workload'])} ${str(w['reason'])}: ${str(w['message'])}\n`).join('')}`;
 }
 
 /** The evidence for one policy, or one direction or rule of it. */
@@ -224,5 +247,5 @@ export async function printExplain(conn: Connection, arg: string, selectionArg: 
   if (!name) throw new UsageError(`"${arg}" is not a PolicyProposal name (expected e.g. web-r3 or policyproposal/web-r3)`);
   const selection = selectionArg === undefined ? undefined : parseSelection(selectionArg);
   const proposal = await getProposalObject(conn, conn.namespace, name);
-  io.stdout.write(selection ? renderSelection(proposal, selection) : renderSummary(proposal));
+  io.stdout.write(escapeControl(selection ? renderSelection(proposal, selection) : renderSummary(proposal)));
 }

@@ -22,13 +22,14 @@
 import path from 'node:path';
 import type { KubernetesObject } from '../../domain/translate/networkpolicy.js';
 import { InputError, UsageError } from '../errors.js';
-import { writeNamespacePolicies, type WriteResult } from '../write-policies.js';
+import { OutputPathError, planNamespacePolicies, writePlan, type NamespacePlan, type WriteResult } from '../write-policies.js';
 import { canonicalPolicyOrder } from '../../domain/translate/canonical.js';
 import type { PluginIo } from './commands.js';
 import type { Connection } from './connection.js';
 import { liveAsWritten, proposalObjects } from './diff.js';
 import { summarizeProposal, type ProposalSummary } from './format.js';
 import { listManagedPolicies, listProposalObjects, listSegmentations, rec, str } from './reads.js';
+import { escapeControl } from '../terminal.js';
 
 export type ExportSource = 'approved' | 'enforced';
 
@@ -109,9 +110,14 @@ export function groupLive(live: readonly KubernetesObject[]): NamespaceExport[] 
     .map(([namespace, objects]) => ({ namespace, objects: objects.sort((a, b) => a.metadata.name.localeCompare(b.metadata.name) || a.kind.localeCompare(b.kind)), source: 'live policies', notes: [] }));
 }
 
+/** One namespace folder checked (names, paths inside `outDir`) in canonical key order; throws OutputPathError. */
+export function planExport(outDir: string, namespace: string, objects: readonly KubernetesObject[]): NamespacePlan {
+  return planNamespacePolicies(outDir, namespace, objects.map(canonicalPolicyOrder));
+}
+
 /** Write one namespace folder: canonical key order, then the learn writer. */
 export function writeExport(outDir: string, namespace: string, objects: readonly KubernetesObject[]): Promise<WriteResult> {
-  return writeNamespacePolicies(outDir, namespace, objects.map(canonicalPolicyOrder));
+  return Promise.resolve().then(() => writePlan(planExport(outDir, namespace, objects)));
 }
 
 function report(out: string, e: NamespaceExport, r: WriteResult): string {
@@ -143,16 +149,26 @@ export async function runExport(conn: Connection, opts: ExportOptions, io: Plugi
     exports = chooseProposals(proposals, segmentations, opts.includeProposed);
   }
   const writable = exports.filter((e) => e.objects.length > 0);
-  for (const e of exports) for (const note of e.notes) io.stderr.write(`note: ${note}\n`);
+  for (const e of exports) for (const note of e.notes) io.stderr.write(escapeControl(`note: ${note}\n`));
   if (writable.length === 0) throw new InputError(`nothing to export in ${where}: no approved PolicyProposal (see the notes above)`);
   const out = path.resolve(opts.out);
+  // Names in proposals are not checked by the API server: every folder is checked before the first write.
+  const plans = new Map<NamespaceExport, NamespacePlan>();
+  for (const e of writable) {
+    try {
+      plans.set(e, planExport(out, e.namespace, e.objects));
+    } catch (err) {
+      if (err instanceof OutputPathError) throw new InputError(`refusing to export ${JSON.stringify(e.namespace)}: ${err.message}`);
+      throw err;
+    }
+  }
   for (const e of writable) {
     let result: WriteResult;
     try {
-      result = await writeExport(out, e.namespace, e.objects);
+      result = await writePlan(plans.get(e)!);
     } catch (err) {
       throw new InputError(`cannot write the policies of ${e.namespace} into ${path.join(opts.out, e.namespace)}: ${err instanceof Error ? err.message : String(err)}`);
     }
-    io.stdout.write(report(opts.out, e, result));
+    io.stdout.write(escapeControl(report(opts.out, e, result)));
   }
 }

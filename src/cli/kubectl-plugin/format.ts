@@ -1,4 +1,5 @@
 /** Pure helpers of the plugin: reading proposals leniently, kubectl-style ages and tables. */
+import { proposalContentDigest } from '../../domain/approval.js';
 
 export const GROUP = 'hivewall.dev';
 export const VERSION = 'v1alpha1';
@@ -16,6 +17,17 @@ export interface ProposalSummary {
   readonly reviewer: string;
   readonly reviewedAt: string;
   readonly phase: string;
+  /** metadata.uid, and the review's pins to it and to spec.contentDigest. */
+  readonly uid: string;
+  /** spec.contentDigest as stored, and the digest of spec.content computed here (undefined: invalid content). */
+  readonly contentDigest: string;
+  readonly computedDigest: string | undefined;
+  readonly pinnedUID: string;
+  readonly pinnedDigest: string;
+  /** Coverage warnings: workloads the learning window could not have seen. */
+  readonly coverage: number;
+  /** Distinct edges proposed because enforced policies denied them. */
+  readonly denied: number;
 }
 
 const str = (v: unknown): string => (typeof v === 'string' ? v : '');
@@ -40,7 +52,38 @@ export function summarizeProposal(raw: unknown): ProposalSummary {
     reviewer: str(review['reviewer']),
     reviewedAt: str(review['reviewedAt']),
     phase: str(status['phase']),
+    uid: str(metadata['uid']),
+    contentDigest: str(spec['contentDigest']),
+    computedDigest: proposalContentDigest(spec['content']),
+    pinnedUID: str(review['proposalUID']),
+    pinnedDigest: str(review['contentDigest']),
+    coverage: Array.isArray(content['coverage']) ? content['coverage'].length : 0,
+    denied: deniedEdgeCount(content['evidence']),
   };
+}
+
+/** Distinct client/server/port/protocol of evidence edges marked `denied`. */
+function deniedEdgeCount(evidence: unknown): number {
+  const edges = new Set<string>();
+  for (const rule of Array.isArray(evidence) ? evidence : []) {
+    for (const edge of Array.isArray(obj(rule)['edges']) ? (obj(rule)['edges'] as unknown[]) : []) {
+      const e = obj(edge);
+      if (Object.keys(obj(e['denied'])).length > 0) edges.add(`${str(e['client'])} ${str(e['server'])} ${String(e['port'])}/${str(e['protocol'])}`);
+    }
+  }
+  return edges.size;
+}
+
+/** Lines under the proposals table for proposals a reviewer must look at closely (none: empty). */
+export function proposalWarnings(proposals: readonly ProposalSummary[]): string {
+  const lines = [...proposals].sort(compareProposals).filter((p) => p.coverage > 0 || p.denied > 0).map((p) => {
+    const parts = [
+      ...(p.denied > 0 ? [`${p.denied} denied ${p.denied === 1 ? 'edge' : 'edges'} (denied while enforced, proposed for review)`] : []),
+      ...(p.coverage > 0 ? [`${p.coverage} coverage ${p.coverage === 1 ? 'warning' : 'warnings'} (traffic the learning window could not have seen)`] : []),
+    ];
+    return `${p.namespace}/${p.name}: ${parts.join('; ')}: kubectl hivewall explain ${p.name} -n ${p.namespace}\n`;
+  });
+  return lines.length > 0 ? `\n${lines.join('')}` : '';
 }
 
 /** `web-r3`, `policyproposal/web-r3`, `pp/web-r3`, `policyproposals.hivewall.dev/web-r3` → `web-r3`. */

@@ -9,7 +9,7 @@ import { describe, expect, it } from 'vitest';
 import { captureRun } from '../../testing/cli-run.js';
 import { admissionDenial, apiFailure, toCliError, unreachableReason } from './api-errors.js';
 import { connect } from './connection.js';
-import { humanAge, proposalName, proposalsTable, rfc3339, summarizeProposal } from './format.js';
+import { humanAge, proposalName, proposalsTable, proposalWarnings, rfc3339, summarizeProposal } from './format.js';
 import { main } from './main.js';
 
 const run = (args: string[], env: NodeJS.ProcessEnv = {}) => captureRun((io) => main(args, io, { env: { HOME: '/nonexistent-home', ...env } }));
@@ -95,6 +95,24 @@ describe('proposalsTable', () => {
       'shop        shop-r2   shop           2          Pending    <none>     60m',
       '',
     ].join('\n'));
+  });
+
+  it('names proposals with denied edges or coverage warnings under the table, and nothing else', () => {
+    const p = (name: string, content: Record<string, unknown>) => summarizeProposal({ metadata: { namespace: 'shop', name }, spec: { content: { segmentation: 'shop', revision: Number(name.slice(-1)), ...content } } });
+    const denied = { denied: { count: 3, since: 't', note: 'n' } };
+    const e = { client: 'a', server: 'b', port: 1, protocol: 'TCP' };
+    const warnings = proposalWarnings([
+      p('shop-r1', {}),
+      p('shop-r2', { evidence: [{ edges: [{ ...e, ...denied }] }, { edges: [{ ...e, ...denied }, { ...e, port: 2 }] }], coverage: [{}, {}] }),
+      p('shop-r3', { coverage: [{}] }),
+    ]);
+    expect(warnings).toBe([
+      '',
+      'shop/shop-r2: 1 denied edge (denied while enforced, proposed for review); 2 coverage warnings (traffic the learning window could not have seen): kubectl hivewall explain shop-r2 -n shop',
+      'shop/shop-r3: 1 coverage warning (traffic the learning window could not have seen): kubectl hivewall explain shop-r3 -n shop',
+      '',
+    ].join('\n'));
+    expect(proposalWarnings([p('shop-r1', {})])).toBe('');
   });
 
   it('reads odd objects without failing', () => {

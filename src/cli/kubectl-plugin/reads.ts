@@ -116,7 +116,7 @@ export const POLICY_APIS = [
 export type PolicyKind = (typeof POLICY_APIS)[number]['kind'];
 
 /**
- * Who may read the live policies: hivewall's roles for people include it (deploy/user-roles.yaml).
+ * Who may read the live policies: hivewall's roles for people include it (deploy/base/user-roles.yaml).
  * A cluster still carrying roles from before that gets them with `kubectl apply -k deploy/`.
  */
 export const LIVE_POLICY_ROLE_HINT = 'ask for the hivewall-viewer (read-only) or hivewall-reviewer ClusterRole, which read the live '

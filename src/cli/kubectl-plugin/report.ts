@@ -40,6 +40,7 @@ import type { PluginIo } from './commands.js';
 import type { Connection } from './connection.js';
 import { GROUP, VERSION, proposalName } from './format.js';
 import { arr, LIVE_POLICY_ROLE_HINT, listProposalObjects, listSegmentations, POLICY_APIS, proposalNotFound, rec, retrying, str, VIEWER_ROLE_HINT } from './reads.js';
+import { escapeControl } from '../terminal.js';
 
 export interface ReportOptions {
   readonly out: string;
@@ -74,9 +75,9 @@ export async function runReport(conn: Connection, opts: ReportOptions, io: Plugi
     data = await writeReport(conn, opts, { namespace, wanted, segmentations, profiles, proposals, notes, invalidSegmentations: rawSegmentations.length - segmentations.length }, assets);
   } finally {
     // Said before the result or the error (an object left out may be why).
-    for (const note of notes) io.stderr.write(`note: ${note}\n`);
+    for (const note of notes) io.stderr.write(escapeControl(`note: ${note}\n`));
   }
-  io.stdout.write(`${summaryLine(opts.out, data)}\n`);
+  io.stdout.write(escapeControl(`${summaryLine(opts.out, data)}\n`));
 }
 
 interface ReadObjects {

@@ -4,14 +4,21 @@
 // by someone else's review is reported. The real API server: test/deploy/review.test.ts.
 import { createServer, type Server } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { proposalContentDigest } from '../../domain/approval.js';
 import { captureRun, standInKubeconfig } from '../../testing/cli-run.js';
 import { main } from './main.js';
 
 const NS = 'shop';
 const PATH = `/apis/hivewall.dev/v1alpha1/namespaces/${NS}/policyproposals/shop-r2`;
 
-interface Review { decision: string; reviewer?: string; reviewedAt?: string; comment?: string | null }
+interface Review { decision: string; reviewer?: string; reviewedAt?: string; comment?: string | null; proposalUID?: string; contentDigest?: string }
 let resourceVersion = 1;
+/** The proposal's uid and content: a delete and re-create under the same name changes both. */
+let uid = 'uid-1';
+let objects: unknown[] = [];
+/** When set, served as spec.contentDigest instead of the content's digest. */
+let storedDigest: string | undefined;
+const content = () => ({ segmentation: 'shop', revision: 2, flavor: 'NetworkPolicy', digest: 'd', objects, evidence: [], diff: {} });
 let review: Review = { decision: 'Pending' };
 /** Runs after every GET of the proposal: what "someone else" does meanwhile. */
 let afterGet: () => void = () => {};
@@ -21,8 +28,8 @@ let kubeconfig: string;
 
 const proposal = () => ({
   apiVersion: 'hivewall.dev/v1alpha1', kind: 'PolicyProposal',
-  metadata: { name: 'shop-r2', namespace: NS, resourceVersion: String(resourceVersion), labels: { 'hivewall.dev/segmentation': 'shop' } },
-  spec: { review, content: { segmentation: 'shop', revision: 2, flavor: 'NetworkPolicy', objects: [], evidence: [], diff: {} } },
+  metadata: { name: 'shop-r2', namespace: NS, uid, resourceVersion: String(resourceVersion), labels: { 'hivewall.dev/segmentation': 'shop' } },
+  spec: { review, content: content(), contentDigest: storedDigest ?? proposalContentDigest(content()) },
   status: { phase: 'Pending' },
 });
 
@@ -81,7 +88,42 @@ describe('reviewing while the proposal changes', () => {
     expect(r.code).toBe(0);
     expect(r.out).toContain('approved by rita');
     expect(patches).toBe(2);
-    expect(review).toMatchObject({ decision: 'Approved', reviewer: 'rita', comment: 'ok' });
+    expect(review).toMatchObject({ decision: 'Approved', reviewer: 'rita', comment: 'ok', proposalUID: 'uid-1', contentDigest: proposalContentDigest(content()) });
+  });
+
+  it('does not carry the approval over to a proposal deleted and re-created under the same name (new uid and content)', async () => {
+    resourceVersion = 11;
+    review = { decision: 'Pending' };
+    uid = 'uid-1';
+    objects = [];
+    patches = 0;
+    let gets = 0;
+    afterGet = () => {
+      if (gets++ === 0) {
+        uid = 'uid-2';
+        objects = [{ apiVersion: 'networking.k8s.io/v1', kind: 'NetworkPolicy', metadata: { name: 'hivewall-wide' }, spec: { podSelector: {}, ingress: [{}] } }];
+        resourceVersion++;
+      }
+    };
+    const r = await run(['approve', 'shop-r2']);
+    expect(r.code).toBe(1);
+    expect(r.err).toMatch(/changed while you were reviewing it/);
+    expect(patches).toBe(1);
+    expect(review).toEqual({ decision: 'Pending' });
+    uid = 'uid-1';
+    objects = [];
+  });
+
+  it('refuses content that does not hash to its spec.contentDigest, without patching', async () => {
+    review = { decision: 'Pending' };
+    patches = 0;
+    afterGet = () => {};
+    storedDigest = proposalContentDigest({ ...content(), revision: 3 });
+    const r = await run(['approve', 'shop-r2']);
+    storedDigest = undefined;
+    expect(r.code).toBe(1);
+    expect(r.err).toContain('refusing to approve content that is not what was proposed');
+    expect(patches).toBe(0);
   });
 
   it('reports a conflict when someone else reviewed meanwhile, and changes nothing', async () => {

@@ -8,7 +8,9 @@ import { dump } from 'js-yaml';
 import type { PluginIo } from './commands.js';
 import type { Connection } from './connection.js';
 import { GROUP, VERSION, humanAge, renderTable } from './format.js';
+import { APPROVAL_WAIVED_BY_ANNOTATION } from '../../domain/approval.js';
 import { arr, listSegmentations, num, rec, str } from './reads.js';
+import { escapeControl } from '../terminal.js';
 
 export type StatusOutput = 'table' | 'json' | 'yaml';
 
@@ -34,6 +36,11 @@ export interface SegmentationView {
   readonly inSync: boolean | undefined;
   readonly conditions: readonly ConditionView[];
   readonly status: Record<string, unknown>;
+  /**
+   * Set when `spec.promotion.requireApproval` is false: who signed that (the
+   * hivewall.dev/approval-waived-by annotation, checked by the admission policy), '' when nobody did.
+   */
+  readonly approvalWaivedBy: string | undefined;
 }
 
 export function viewSegmentation(raw: unknown): SegmentationView {
@@ -62,7 +69,16 @@ export function viewSegmentation(raw: unknown): SegmentationView {
       return { type: str(r['type']), status: str(r['status']), reason: str(r['reason']), message: str(r['message']) };
     }),
     status,
+    approvalWaivedBy: rec(spec['promotion'])['requireApproval'] === false ? str(rec(metadata['annotations'])[APPROVAL_WAIVED_BY_ANNOTATION]) : undefined,
   };
+}
+
+/** The line under a Segmentation whose proposals are enforced without review, or undefined. */
+export function waiverLine(v: SegmentationView): string | undefined {
+  if (v.approvalWaivedBy === undefined) return undefined;
+  return v.approvalWaivedBy
+    ? `    approval waived by ${JSON.stringify(v.approvalWaivedBy)} (promotion.requireApproval: false): proposals are enforced without a review`
+    : `    promotion.requireApproval is false but unsigned (no ${APPROVAL_WAIVED_BY_ANNOTATION} annotation): proposals still need a review`;
 }
 
 /**
@@ -77,6 +93,8 @@ export function attention(conditions: readonly ConditionView[]): ConditionView[]
       case 'Ready':
       case 'AuditClean':
         return c.status === 'False';
+      case 'Approved':
+        return c.status === 'False' && (c.reason === 'ReviewNotPinned' || c.reason === 'ContentDigestMismatch' || c.reason === 'ObjectsNotApplicable');
       case 'Enforced':
         return c.status === 'False' && (c.reason === 'PromotionRefused' || c.reason === 'GitOpsOutOfSync');
       default:
@@ -110,6 +128,8 @@ export function statusTable(segmentations: readonly SegmentationView[], now: Dat
   const out: string[] = [lines[0] ?? ''];
   sorted.forEach((v, i) => {
     out.push(lines[i + 1] ?? '');
+    const waiver = waiverLine(v);
+    if (waiver) out.push(waiver);
     for (const c of attention(v.conditions)) out.push(`    ${c.type}=${c.status} ${c.reason}: ${c.message}`);
   });
   return out.join('\n') + '\n';
@@ -131,12 +151,12 @@ export async function printStatus(conn: Connection, allNamespaces: boolean, outp
   const namespace = allNamespaces ? undefined : conn.namespace;
   const views = (await listSegmentations(conn, namespace)).map(viewSegmentation);
   if (output !== 'table') {
-    io.stdout.write(rawStatus(views, output));
+    io.stdout.write(escapeControl(rawStatus(views, output)));
     return;
   }
   if (views.length === 0) {
     io.stderr.write(namespace ? `No Segmentations found in namespace ${namespace}.\n` : 'No Segmentations found.\n');
     return;
   }
-  io.stdout.write(statusTable(views, now()));
+  io.stdout.write(escapeControl(statusTable(views, now())));
 }

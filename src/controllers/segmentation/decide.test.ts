@@ -56,16 +56,27 @@ describe('decide', () => {
   });
 
   it('mode Learn never enforces and removes owned policies', () => {
-    const d = decide(input({ spec: spec({ mode: 'Learn' }), proposals: [proposal({ decision: 'Approved' })], ownedPolicies: 3 }));
+    const d = decide(input({ spec: spec({ mode: 'Learn' }), proposals: [proposal({ decision: 'Approved' })], approved: { name: 'shop-r1' }, ownedPolicies: 3 }));
     expect(types(d)).toContain('delete-owned');
     expect(types(d)).not.toContain('apply');
   });
 
   it('an approval starts the audit; the audit period must pass before enforcing', () => {
-    const d = decide(input({ spec: spec({ mode: 'Enforce' }), proposals: [proposal({ decision: 'Approved', reviewer: 'alice' })] }));
+    const d = decide(input({ spec: spec({ mode: 'Enforce' }), proposals: [proposal({ decision: 'Approved', reviewer: 'alice' })], approved: { name: 'shop-r1', reviewer: 'alice' } }));
     expect(types(d)).toEqual(['reset-audit', 'mark-proposal']);
     expect(d.status.phase).toBe('Auditing');
     expect(condition(d, 'Approved')?.message).toBe('shop-r1 approved by alice');
+  });
+
+  it('an approval refused by judgeProposals is never audited or applied: Approved False with the reason, one Warning', () => {
+    const refused = [{ name: 'shop-r1', reason: 'ReviewNotPinned' as const, message: 'shop-r1: the approval was not given to this object and content' }];
+    const d = decide(input({ spec: spec({ mode: 'Enforce' }), proposals: [proposal({ decision: 'Approved', reviewer: 'alice' })], approvalRefused: refused, ownedPolicies: 2 }));
+    expect(types(d)).not.toContain('apply');
+    expect(types(d)).not.toContain('reset-audit');
+    expect(condition(d, 'Approved')).toMatchObject({ status: 'False', reason: 'ReviewNotPinned', message: 'refused shop-r1: the approval was not given to this object and content' });
+    expect(d.actions).toContainEqual({ type: 'event', kind: 'Warning', reason: 'ReviewNotPinned', message: refused[0]!.message });
+    const again = decide(input({ spec: spec({ mode: 'Enforce' }), status: d.status, proposals: [proposal({ decision: 'Approved' })], approvalRefused: refused }));
+    expect(again.actions.filter((a) => a.type === 'event' && a.reason === 'ReviewNotPinned')).toEqual([]);
   });
 
   const auditing = (since: number, wouldDeny: number, allowed = 0) =>
@@ -73,6 +84,7 @@ describe('decide', () => {
       spec: spec({ mode: 'Enforce', promotion: { auditPeriod: '30m', allowedWouldDeny: allowed } }),
       status: { learning: { windowStart: new Date(T - 7_200_000).toISOString() }, approvedProposal: 'shop-r1', audit: { since: new Date(since).toISOString() } },
       proposals: [proposal({ decision: 'Approved' })],
+      approved: { name: 'shop-r1', reviewer: 'alice' },
       audit: { flows: 50, wouldDeny, samples: [] },
       liveInSync: false,
     });
@@ -142,5 +154,129 @@ describe('decide', () => {
     const again = decide(input({ status: lost.status, learning: { flows: 100, edges: 10, lastNewEdge: T - 3_600_000, lostEvents: 42 } }));
     expect(condition(again, 'FlowsComplete')).toMatchObject({ status: 'False', lastTransitionTime: condition(lost, 'FlowsComplete')!.lastTransitionTime });
     expect(again.actions.filter((a) => a.type === 'event' && a.reason === 'FlowEventsLost')).toEqual([]);
+  });
+
+  it('edges refused by the edge limit turn FlowsComplete False (EdgeLimitReached) with one Warning per increase', () => {
+    const learning = { flows: 100, edges: 10, lastNewEdge: T - 3_600_000, lostEvents: 0, refusedEdges: 7 };
+    const d = decide(input({ learning }));
+    expect(condition(d, 'FlowsComplete')).toMatchObject({ status: 'False', reason: 'EdgeLimitReached' });
+    expect(condition(d, 'FlowsComplete')!.message).toContain('7 new edges of this namespace were not learned: the operator\'s edge limit is reached');
+    expect(d.status.learning?.refusedEdges).toBe(7);
+    expect(d.actions).toContainEqual(expect.objectContaining({ type: 'event', kind: 'Warning', reason: 'EdgeLimitReached' }));
+    const again = decide(input({ status: d.status, learning }));
+    expect(again.actions.filter((a) => a.type === 'event' && a.reason === 'EdgeLimitReached')).toEqual([]);
+  });
+
+  describe('a proposal never silently narrows', () => {
+    const lostEdges = ['shop/Deployment/web -> shop/Deployment/api 8080/TCP', 'shop/Deployment/web -> shop/StatefulSet/db 5432/TCP'];
+
+    it('a graph that lost edges of the newest revision is not proposed: condition names the edges, one Warning Event', () => {
+      const d = decide(input({ draftDigest: 'd2', proposals: [proposal({ decision: 'Approved' })], lostEdges }));
+      expect(types(d)).not.toContain('create-proposal');
+      expect(condition(d, 'EdgesComplete')).toMatchObject({ status: 'False', reason: 'LearnedStateLost' });
+      for (const edge of lostEdges) expect(condition(d, 'EdgesComplete')!.message).toContain(edge);
+      expect(condition(d, 'EdgesComplete')!.message).toContain('learned state was lost');
+      expect(d.actions).toContainEqual(expect.objectContaining({ type: 'event', kind: 'Warning', reason: 'NarrowerProposalRefused' }));
+      // Next round, same loss: the condition stays, no second Event, still no proposal.
+      const again = decide(input({ status: d.status, draftDigest: 'd2', proposals: [proposal({ decision: 'Approved' })], lostEdges }));
+      expect(again.actions).toEqual([]);
+      expect(condition(again, 'EdgesComplete')).toMatchObject({ status: 'False', lastTransitionTime: condition(d, 'EdgesComplete')!.lastTransitionTime });
+    });
+
+    it('once the edges are learned again the condition clears and a wider revision is proposed', () => {
+      const lost = decide(input({ draftDigest: 'd2', proposals: [proposal()], lostEdges }));
+      const back = decide(input({ status: lost.status, draftDigest: 'd3', proposals: [proposal()], lostEdges: [] }));
+      expect(condition(back, 'EdgesComplete')).toMatchObject({ status: 'True', reason: 'NoEdgeLost' });
+      expect(back.actions[0]).toEqual({ type: 'create-proposal', revision: 2 });
+    });
+
+    it('no revision repeats the digest of an earlier one', () => {
+      const d = decide(input({ draftDigest: 'd1', proposals: [proposal(), proposal({ name: 'shop-r2', revision: 2, digest: 'd2' })] }));
+      expect(types(d)).not.toContain('create-proposal');
+      expect(d.status.proposal).toEqual({ name: 'shop-r2', revision: 2, decision: 'Pending' });
+    });
+
+    it('a Segmentation that never lost anything shows no EdgesComplete condition', () => {
+      expect(condition(decide(input()), 'EdgesComplete')).toBeUndefined();
+    });
+  });
+});
+
+describe('decide: the enforcement safety net', () => {
+  const enforcing = (over: Partial<DecideInput> = {}, specOver: Record<string, unknown> = {}): DecideInput => {
+    const base = input({
+      spec: spec({ mode: 'Enforce', promotion: { auditPeriod: '30m' }, enforcement: { rollback: { maxDenied: 2, window: '1m' } }, ...specOver }),
+      status: { learning: { windowStart: new Date(T - 7_200_000).toISOString() }, approvedProposal: 'shop-r1', phase: 'Enforcing', audit: { since: new Date(T - 3_600_000).toISOString() } },
+      proposals: [proposal({ decision: 'Approved' })],
+      approved: { name: 'shop-r1' },
+      audit: { flows: 50, wouldDeny: 0, samples: [] },
+      liveInSync: true,
+      rollbackPolicies: (workloads) => ['hivewall-default-deny', ...workloads.map((w) => `hivewall-${w.split('/').at(-1)}`)].sort(),
+    });
+    return { ...base, ...over };
+  };
+  const deniedEdge = { client: 'wl:shop/Deployment/frontend', server: 'wl:shop/Deployment/cart', port: 8080, protocol: 'TCP', count: 3 };
+  const denials = (crossed: boolean, proposalName = 'shop-r1') => ({
+    namespace: 'shop', proposal: proposalName, crossed, inWindow: 3,
+    edges: [{ ...deniedEdge, firstDenied: '2026-11-27T09:59:50.000Z', lastDenied: '2026-11-27T09:59:59.000Z' }],
+    recent: [deniedEdge],
+  });
+
+  it('past the budget: removes the denied workloads\' policies, RolledBack=True naming the edge, a Warning Event', () => {
+    const d = decide(enforcing({ denials: denials(true) }));
+    expect(d.actions).toContainEqual({ type: 'apply', proposal: 'shop-r1', exclude: ['hivewall-cart', 'hivewall-default-deny', 'hivewall-frontend'] });
+    expect(d.actions).toContainEqual(expect.objectContaining({ type: 'event', kind: 'Warning', reason: 'RolledBack' }));
+    expect(condition(d, 'RolledBack')).toMatchObject({ status: 'True', reason: 'DeniedTraffic' });
+    expect(condition(d, 'RolledBack')?.message).toContain('shop/Deployment/frontend -> shop/Deployment/cart 8080/TCP (3x)');
+    expect(d.status.enforcement?.rolledBack).toEqual({ proposal: 'shop-r1', at: new Date(T).toISOString(), workloads: ['wl:shop/Deployment/cart', 'wl:shop/Deployment/frontend'], policies: ['hivewall-cart', 'hivewall-default-deny', 'hivewall-frontend'] });
+    expect(d.status.enforcement?.denied).toEqual(denials(true).edges);
+    expect(condition(d, 'Enforced')).toMatchObject({ status: 'True', reason: 'PartlyRolledBack' });
+  });
+
+  it('below the budget: nothing is removed, the denied edges are counted', () => {
+    const d = decide(enforcing({ denials: denials(false) }));
+    expect(types(d)).toEqual([]);
+    expect(condition(d, 'RolledBack')).toMatchObject({ status: 'False', reason: 'WithinBudget' });
+    expect(d.status.enforcement?.denied).toHaveLength(1);
+    expect(d.status.enforcement?.rolledBack).toBeUndefined();
+  });
+
+  it('once rolled back, the removed policies stay away (drift repair keeps excluding them) and no second Event', () => {
+    const first = decide(enforcing({ denials: denials(true) }));
+    const again = decide(enforcing({ status: first.status, denials: denials(true), now: T + 5000 }));
+    expect(types(again)).toEqual([]);
+    const drifted = decide(enforcing({ status: first.status, denials: denials(false), liveInSync: false, now: T + 600_000 }));
+    expect(drifted.actions).toEqual([{ type: 'apply', proposal: 'shop-r1', exclude: ['hivewall-cart', 'hivewall-default-deny', 'hivewall-frontend'] }, expect.objectContaining({ reason: 'DriftReverted' })]);
+    expect(drifted.status.enforcement?.rolledBack).toEqual(first.status.enforcement?.rolledBack);
+  });
+
+  it('a newly approved proposal ends the rollback and is applied whole', () => {
+    const first = decide(enforcing({ denials: denials(true) }));
+    const next = decide(enforcing({ status: { ...first.status, audit: { since: new Date(T - 3_600_000).toISOString() } }, proposals: [proposal({ decision: 'Approved' }), proposal({ name: 'shop-r2', revision: 2, digest: 'd2', decision: 'Approved' })], approved: { name: 'shop-r2' }, draftDigest: 'd2', now: T + 60_000 }));
+    expect(next.status.enforcement?.rolledBack).toBeUndefined();
+    expect(next.actions.filter((a) => a.type === 'apply')).toEqual([]);
+    expect(next.actions).toContainEqual({ type: 'reset-audit', proposal: 'shop-r2' });
+  });
+
+  it('GitOps: removes nothing; Enforced=False DeniedTraffic names the edges', () => {
+    const d = decide(enforcing({ denials: denials(true) }, { delivery: 'GitOps' }));
+    expect(types(d)).toEqual(['event']);
+    expect(d.actions[0]).toMatchObject({ kind: 'Warning', reason: 'DeniedTraffic' });
+    expect(condition(d, 'Enforced')).toMatchObject({ status: 'False', reason: 'DeniedTraffic' });
+    expect(condition(d, 'Enforced')?.message).toContain('shop/Deployment/frontend -> shop/Deployment/cart 8080/TCP');
+    expect(d.status.enforcement?.rolledBack?.policies).toEqual([]);
+  });
+
+  it('counts of another proposal are not this one\'s', () => {
+    const d = decide(enforcing({ denials: denials(true, 'shop-r0') }));
+    expect(types(d)).toEqual([]);
+  });
+
+  it('learning.requireCoverage holds the proposal back while the window could not see everything', () => {
+    const d = decide(input({ spec: spec({ learning: { window: '1h', stableFor: '10m', requireCoverage: true } }), coverageGaps: 2 }));
+    expect(types(d)).toEqual([]);
+    expect(condition(d, 'Proposed')).toMatchObject({ status: 'False', reason: 'CoverageIncomplete' });
+    expect(types(decide(input({ spec: spec({ learning: { window: '1h', stableFor: '10m', requireCoverage: true } }), coverageGaps: 0 })))).toEqual(['create-proposal', 'event']);
+    expect(types(decide(input({ coverageGaps: 2 })))).toEqual(['create-proposal', 'event']);
   });
 });

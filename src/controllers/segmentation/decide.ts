@@ -12,7 +12,9 @@
  */
 import { parseDuration } from '../../api/duration.js';
 import type { Condition } from '../../api/meta.js';
-import type { SegmentationSpec, SegmentationStatus } from '../../api/segmentation.js';
+import type { DeniedEdgeStatus, RolledBackStatus, SegmentationSpec, SegmentationStatus } from '../../api/segmentation.js';
+import type { ApprovalJudgement } from '../../domain/approval.js';
+import { describeDeniedEdge, workloadsOfDenials } from '../../domain/denials.js';
 
 export interface ProposalFact {
   readonly name: string;
@@ -30,22 +32,54 @@ export interface DecideInput {
   readonly generation: number;
   readonly spec: SegmentationSpec;
   readonly status: SegmentationStatus;
-  readonly learning: { readonly flows: number; readonly edges: number; readonly lastNewEdge?: number; readonly lostEvents: number };
+  readonly learning: {
+    readonly flows: number;
+    readonly edges: number;
+    readonly lastNewEdge?: number;
+    readonly lostEvents: number;
+    /** New edges of this namespace refused by the operator's edge bounds (--max-edges, --max-edges-per-namespace). */
+    readonly refusedEdges?: number;
+  };
   /** Digest of what the current graph would propose (undefined when there is nothing to propose). */
   readonly draftDigest?: string;
+  /**
+   * Edges the newest revision allowed that the learned graph no longer has (proposal.ts
+   * `edgesMissingFrom`): learned state was lost, and no narrower revision is proposed.
+   */
+  readonly lostEdges?: readonly string[];
+  /** The Segmentation's own proposals (bound by ownerReference and content). */
   readonly proposals: readonly ProposalFact[];
+  /** The proposal that counts as approved, decided by judgeProposals (src/domain/approval.ts). */
+  readonly approved?: ApprovalJudgement['approved'];
+  /** Proposals refused although approved (pins, digest, objects): reported, never enforced. */
+  readonly approvalRefused?: ApprovalJudgement['refused'];
   readonly audit?: { readonly flows: number; readonly wouldDeny: number; readonly samples: NonNullable<NonNullable<SegmentationStatus['audit']>['samples']> };
   /** Whether the live owned policies equal the enforced proposal's objects. */
   readonly liveInSync: boolean;
   readonly ownedPolicies: number;
   readonly sourceError?: string;
+  /** Coverage warnings of the current draft (what the window could not have seen). */
+  readonly coverageGaps?: number;
+  /** Denials of the enforced proposal's policies, counted since it was enforced. */
+  readonly denials?: {
+    readonly namespace: string;
+    readonly proposal: string;
+    /** Every denied edge (status.enforcement.denied), already formatted. */
+    readonly edges: readonly DeniedEdgeStatus[];
+    /** Edges denied within the rollback window: their workloads are rolled back. */
+    readonly recent: readonly { readonly client: string; readonly server: string; readonly port: number; readonly protocol: string; readonly count: number }[];
+    readonly crossed: boolean;
+    readonly inWindow: number;
+  };
+  /** The policy names a rollback of these workloads removes (src/domain/denials.ts rollbackPolicyNames). */
+  readonly rollbackPolicies?: (workloads: readonly string[]) => string[];
 }
 
 export type Action =
   | { readonly type: 'create-proposal'; readonly revision: number }
   | { readonly type: 'supersede-proposal'; readonly name: string }
   | { readonly type: 'mark-proposal'; readonly name: string; readonly phase: 'Auditing' | 'Enforced' }
-  | { readonly type: 'apply'; readonly proposal: string }
+  | { readonly type: 'apply'; readonly proposal: string; readonly exclude?: readonly string[] }
   | { readonly type: 'delete-owned' }
   | { readonly type: 'reset-audit'; readonly proposal: string }
   | { readonly type: 'event'; readonly kind: 'Normal' | 'Warning'; readonly reason: string; readonly message: string };
@@ -58,6 +92,8 @@ export interface Decision {
 }
 
 const RECHECK_MS = 10_000;
+/** Lost edges named in the condition and the Event (the rest are counted). */
+const LOST_EDGES_SHOWN = 10;
 
 export function decide(input: DecideInput): Decision {
   const { spec, now } = input;
@@ -73,30 +109,56 @@ export function decide(input: DecideInput): Decision {
   const stable = input.learning.edges > 0 && learnedFor >= windowMs && quietFor >= stableMs;
 
   const latest = [...input.proposals].sort((a, b) => b.revision - a.revision)[0];
-  const approved = [...input.proposals]
-    .filter((p) => p.decision === 'Approved' || (!spec.promotion.requireApproval && p.decision !== 'Rejected'))
-    .sort((a, b) => b.revision - a.revision)[0];
+  const approved = input.approved;
+  const refused = input.approvalRefused ?? [];
 
   // Learning and proposing go on in every mode: new edges after enforcement open a follow-up proposal.
   conditions.set('Learning', 'True', stable ? 'GraphStable' : 'Learning',
     stable ? `graph stable: ${input.learning.edges} edges, no new edge for ${spec.learning.stableFor}`
       : `learning since ${windowStart}: ${input.learning.edges} edges, ${input.learning.flows} flows`);
-  if (stable && input.draftDigest && latest?.digest !== input.draftDigest) {
+  const coverageBlocks = spec.learning.requireCoverage && (input.coverageGaps ?? 0) > 0;
+  // A proposal never silently narrows, and no revision repeats an earlier one.
+  const lostEdges = input.lostEdges ?? [];
+  const repeats = input.proposals.some((p) => p.digest === input.draftDigest);
+  if (lostEdges.length > 0 && latest) {
+    const shown = lostEdges.slice(0, LOST_EDGES_SHOWN).join(', ') + (lostEdges.length > LOST_EDGES_SHOWN ? ` and ${lostEdges.length - LOST_EDGES_SHOWN} more` : '');
+    const message = `${lostEdges.length} edge(s) allowed by ${latest.name} are missing from the learned graph (learned state was lost; learning only adds edges): ${shown}. No narrower revision is proposed; they return when traffic shows them again`;
+    const before = input.status.conditions?.find((c) => c.type === 'EdgesComplete');
+    if (before?.status !== 'False' || before.message !== message) {
+      actions.push({ type: 'event', kind: 'Warning', reason: 'NarrowerProposalRefused', message });
+    }
+    conditions.set('EdgesComplete', 'False', 'LearnedStateLost', message);
+  } else if (input.status.conditions?.some((c) => c.type === 'EdgesComplete')) {
+    conditions.set('EdgesComplete', 'True', 'NoEdgeLost', `every edge ${latest ? `of ${latest.name} ` : ''}is in the learned graph`);
+  }
+  if (stable && input.draftDigest && !repeats && lostEdges.length === 0 && !coverageBlocks) {
     const revision = (latest?.revision ?? 0) + 1;
     actions.push({ type: 'create-proposal', revision });
     for (const p of input.proposals) if (p.decision === 'Pending' && p.phase !== 'Superseded') actions.push({ type: 'supersede-proposal', name: p.name });
     actions.push({ type: 'event', kind: 'Normal', reason: 'ProposalCreated', message: `revision ${revision} proposed from ${input.learning.edges} edges` });
   }
   const proposed = latest !== undefined || actions.some((a) => a.type === 'create-proposal');
-  conditions.set('Proposed', proposed ? 'True' : 'False', proposed ? 'ProposalWritten' : 'WaitingForStableGraph',
-    latest ? `latest proposal ${latest.name} (revision ${latest.revision}, ${latest.decision})` : 'no proposal yet');
-  conditions.set('Approved', approved ? 'True' : 'False', approved ? 'Approved' : latest?.decision === 'Rejected' ? 'Rejected' : 'WaitingForReview',
-    approved ? `${approved.name} approved${approved.reviewer ? ` by ${approved.reviewer}` : ''}` : 'no approved proposal');
+  const coverageMessage = `learning.requireCoverage: ${input.coverageGaps ?? 0} workloads the window could not have seen (CronJobs that did not run, workloads scaled to zero, created late or without flows)`;
+  if (coverageBlocks && !proposed) conditions.set('Proposed', 'False', 'CoverageIncomplete', coverageMessage);
+  else conditions.set('Proposed', proposed ? 'True' : 'False', proposed ? 'ProposalWritten' : 'WaitingForStableGraph',
+    latest ? `latest proposal ${latest.name} (revision ${latest.revision}, ${latest.decision})${coverageBlocks && stable && latest.digest !== input.draftDigest ? `; no new revision: ${coverageMessage}` : ''}` : 'no proposal yet');
+  const refusal = refused[0];
+  conditions.set('Approved', approved ? 'True' : 'False',
+    approved ? 'Approved' : refusal ? refusal.reason : latest?.decision === 'Rejected' ? 'Rejected' : 'WaitingForReview',
+    [approved ? `${approved.name} approved${approved.reviewer ? ` by ${approved.reviewer}` : ' (approval waived)'}` : refusal ? '' : 'no approved proposal',
+      ...refused.map((r) => `refused ${r.message}`)].filter((m) => m !== '').join('; '));
+  const refusedBefore = input.status.conditions?.find((c) => c.type === 'Approved')?.message ?? '';
+  for (const r of refused) {
+    if (!refusedBefore.includes(`refused ${r.message}`)) actions.push({ type: 'event', kind: 'Warning', reason: r.reason, message: r.message });
+  }
 
   let phase: NonNullable<SegmentationStatus['phase']> = proposed ? 'Proposed' : 'Learning';
   let audit = input.status.audit;
   let approvedProposal = input.status.approvedProposal;
   let enforcement = input.status.enforcement;
+  // A rollback lasts until a newer proposal is approved: kept through Audit mode and restarts.
+  let rolledBack: RolledBackStatus | undefined = approved && input.status.enforcement?.rolledBack?.proposal === approved.name ? input.status.enforcement.rolledBack : undefined;
+  let denied: DeniedEdgeStatus[] | undefined = approved && input.status.approvedProposal === approved.name ? input.status.enforcement?.denied : undefined;
   let requeue = RECHECK_MS;
   if (!stable) requeue = Math.max(1000, Math.min(RECHECK_MS, windowMs - learnedFor, stableMs - quietFor));
 
@@ -134,20 +196,32 @@ export function decide(input: DecideInput): Decision {
       conditions.set('Enforced', 'False', 'AuditMode', 'mode is Audit: policies are evaluated, not applied');
     } else if (alreadyEnforcing || (auditedFor >= auditMs && clean)) {
       phase = 'Enforcing';
-      if (spec.delivery === 'Apply') {
-        if (!input.liveInSync || !alreadyEnforcing) actions.push({ type: 'apply', proposal: approved.name });
+      const safety = rollbackDecision(input, approved.name, alreadyEnforcing, iso(now));
+      actions.push(...safety.actions);
+      rolledBack = safety.rolledBack;
+      denied = safety.denied;
+      if (rolledBack && spec.delivery === 'Apply') {
+        conditions.set('RolledBack', 'True', 'DeniedTraffic', `removed ${rolledBack.policies.join(', ')} (workloads ${rolledBack.workloads.map(label).join(', ')}): ${safety.edgesText}; approve a new proposal to enforce them again`);
+      } else conditions.set('RolledBack', 'False', rolledBack ? 'GitOpsDelivery' : 'WithinBudget', rolledBack ? 'delivery is GitOps: hivewall removes nothing' : budgetText(spec, input));
+      if (rolledBack && spec.delivery === 'GitOps') {
+        conditions.set('Enforced', 'False', 'DeniedTraffic', `the enforced policies denied traffic past the rollback budget: ${safety.edgesText}; remove or fix them in the repository, and review the follow-up proposal`);
+        enforcement = { ...(enforcement ?? {}), inSync: input.liveInSync };
+      } else if (spec.delivery === 'Apply') {
+        const exclude = rolledBack?.policies ?? [];
+        if (!input.liveInSync || !alreadyEnforcing || safety.newlyRolledBack) actions.push({ type: 'apply', proposal: approved.name, ...(exclude.length > 0 ? { exclude } : {}) });
         if (!alreadyEnforcing) {
           actions.push({ type: 'mark-proposal', name: approved.name, phase: 'Enforced' });
           actions.push({ type: 'event', kind: 'Normal', reason: 'Enforced', message: `${approved.name} enforced after ${Math.round(auditedFor / 1000)}s of clean audit` });
-        } else if (!input.liveInSync) {
+        } else if (!input.liveInSync && !safety.newlyRolledBack) {
           actions.push({ type: 'event', kind: 'Warning', reason: 'DriftReverted', message: 'a hivewall policy was changed or deleted by hand; restored' });
         }
-        conditions.set('Enforced', 'True', 'Applied', `${approved.name} applied with server-side apply`);
+        if (rolledBack) conditions.set('Enforced', 'True', 'PartlyRolledBack', `${approved.name} applied except the rolled-back ${rolledBack.policies.join(', ')}`);
+        else conditions.set('Enforced', 'True', 'Applied', `${approved.name} applied with server-side apply`);
         enforcement = {
           policies: enforcement?.policies ?? 0,
           inSync: true,
           lastApplied: !input.liveInSync || !alreadyEnforcing ? iso(now) : (enforcement?.lastApplied ?? iso(now)),
-          driftReverted: (enforcement?.driftReverted ?? 0) + (alreadyEnforcing && !input.liveInSync ? 1 : 0),
+          driftReverted: (enforcement?.driftReverted ?? 0) + (alreadyEnforcing && !input.liveInSync && !safety.newlyRolledBack ? 1 : 0),
         };
       } else {
         conditions.set('Enforced', input.liveInSync ? 'True' : 'False', input.liveInSync ? 'GitOpsInSync' : 'GitOpsOutOfSync',
@@ -166,15 +240,25 @@ export function decide(input: DecideInput): Decision {
     }
   }
 
+  if (phase !== 'Enforcing' && input.status.conditions?.some((c) => c.type === 'RolledBack')) {
+    conditions.set('RolledBack', 'False', 'NotEnforcing', `phase ${phase}`);
+  }
+
   // Lost flow events (Hubble ring buffer or relay overflows) mean connections hivewall never saw:
   // a proposal learned meanwhile may miss edges. Surfaced, not blocking: the reviewer decides.
   const lost = input.learning.lostEvents;
-  conditions.set('FlowsComplete', lost > 0 ? 'False' : 'True', lost > 0 ? 'EventsLost' : 'NoEventsLost', lost > 0
-    ? `${lost} flow events were reported lost by the flow sources; connections seen only in them are missing from the graph (Hubble: raise the event buffer or relay capacity, or also follow the export file; agents: raise --max-buffered-edges or restore their connection to the operator)`
-    : 'no flow events lost');
+  const overLimit = input.learning.refusedEdges ?? 0;
+  const lostMessage = `${lost} flow events were reported lost by the flow sources; connections seen only in them are missing from the graph (Hubble: raise the event buffer or relay capacity, or also follow the export file; agents: raise --max-buffered-edges or restore their connection to the operator)`;
+  const limitMessage = `${overLimit} new edges of this namespace were not learned: the operator's edge limit is reached (--max-edges-per-namespace, --max-edges); the graph is incomplete and a proposal would miss them`;
+  conditions.set('FlowsComplete', lost > 0 || overLimit > 0 ? 'False' : 'True', overLimit > 0 ? 'EdgeLimitReached' : lost > 0 ? 'EventsLost' : 'NoEventsLost',
+    [overLimit > 0 ? limitMessage : '', lost > 0 ? lostMessage : ''].filter((m) => m !== '').join('; ') || 'no flow events lost');
   const lostBefore = input.status.learning?.lostEvents ?? 0;
   if (lost > lostBefore) {
     actions.push({ type: 'event', kind: 'Warning', reason: 'FlowEventsLost', message: `${lost - lostBefore} more flow events lost (${lost} in total): the learned graph may be incomplete` });
+  }
+  const overLimitBefore = input.status.learning?.refusedEdges ?? 0;
+  if (overLimit > overLimitBefore) {
+    actions.push({ type: 'event', kind: 'Warning', reason: 'EdgeLimitReached', message: `${overLimit - overLimitBefore} more new edges not learned (${overLimit} in total): the edge limit is reached` });
   }
   conditions.set('Degraded', input.sourceError ? 'True' : 'False', input.sourceError ? 'FlowSourceError' : 'AsExpected', input.sourceError ?? 'flow sources healthy');
   conditions.set('Ready', 'True', 'Reconciled', `phase ${phase}`);
@@ -189,15 +273,76 @@ export function decide(input: DecideInput): Decision {
       edges: input.learning.edges,
       ...(input.learning.lastNewEdge !== undefined ? { lastNewEdge: iso(input.learning.lastNewEdge) } : {}),
       lostEvents: input.learning.lostEvents,
+      ...(overLimit > 0 ? { refusedEdges: overLimit } : {}),
     },
     ...(latest || actions.some((a) => a.type === 'create-proposal')
       ? { proposal: proposalRef(input.name, latest, actions) }
       : {}),
     ...(approvedProposal ? { approvedProposal } : {}),
     ...(audit ? { audit } : {}),
-    ...(enforcement ? { enforcement } : {}),
+    ...(enforcement ? { enforcement: withDenials(enforcement, denied, rolledBack) } : {}),
   };
   return { status, actions, requeueAfter: requeue };
+}
+
+/** At most this many denied edges are kept in status (most denied first). */
+const MAX_DENIED_IN_STATUS = 50;
+
+interface RollbackOutcome {
+  readonly actions: Action[];
+  readonly rolledBack: RolledBackStatus | undefined;
+  readonly newlyRolledBack: boolean;
+  readonly denied: DeniedEdgeStatus[] | undefined;
+  readonly edgesText: string;
+}
+
+/**
+ * The safety net while enforcing (spec.enforcement.rollback): once more than `maxDenied`
+ * connections were denied within the window, the workloads on either side of the recently denied
+ * edges are rolled back — their policies (and the default deny, see rollbackPolicyNames) are
+ * removed and stay removed for this proposal; a newer approved proposal ends the rollback. With
+ * GitOps nothing is removed; the outcome is reported the same way.
+ */
+function rollbackDecision(input: DecideInput, proposal: string, alreadyEnforcing: boolean, now: string): RollbackOutcome {
+  const counted = input.denials?.proposal === proposal ? input.denials : undefined;
+  const stored = input.status.enforcement?.rolledBack?.proposal === proposal ? input.status.enforcement.rolledBack : undefined;
+  const storedDenied = input.status.approvedProposal === proposal ? input.status.enforcement?.denied : undefined;
+  const denied = counted ? [...counted.edges].sort((a, b) => b.count - a.count).slice(0, MAX_DENIED_IN_STATUS) : storedDenied;
+  const actions: Action[] = [];
+  let rolledBack = stored;
+  let newlyRolledBack = false;
+  if (alreadyEnforcing && counted?.crossed) {
+    const workloads = workloadsOfDenials(counted.recent, counted.namespace);
+    const added = workloads.filter((w) => !stored?.workloads.includes(w));
+    if (added.length > 0) {
+      const all = [...new Set([...(stored?.workloads ?? []), ...workloads])].sort();
+      const policies = input.spec.delivery === 'Apply' ? (input.rollbackPolicies?.(all) ?? []) : [];
+      rolledBack = { proposal, at: now, workloads: all, policies };
+      newlyRolledBack = true;
+      const edgesText = counted.recent.map(describeDeniedEdge).join(', ');
+      actions.push(input.spec.delivery === 'Apply'
+        ? { type: 'event', kind: 'Warning', reason: 'RolledBack', message: `${counted.inWindow} connections denied within ${input.spec.enforcement.rollback.window} (budget ${input.spec.enforcement.rollback.maxDenied}): removed ${policies.join(', ')}; denied ${edgesText}` }
+        : { type: 'event', kind: 'Warning', reason: 'DeniedTraffic', message: `${counted.inWindow} connections denied within ${input.spec.enforcement.rollback.window} (budget ${input.spec.enforcement.rollback.maxDenied}); delivery is GitOps, nothing removed; denied ${edgesText}` });
+    }
+  }
+  const edgesText = (denied ?? []).filter((e) => !rolledBack || rolledBack.workloads.includes(e.client) || rolledBack.workloads.includes(e.server))
+    .slice(0, 10).map((e) => describeDeniedEdge(e)).join(', ') || 'no edge recorded';
+  return { actions, rolledBack, newlyRolledBack, denied, edgesText };
+}
+
+function withDenials(enforcement: NonNullable<SegmentationStatus['enforcement']>, denied: DeniedEdgeStatus[] | undefined, rolledBack: RolledBackStatus | undefined): NonNullable<SegmentationStatus['enforcement']> {
+  const { denied: _d, rolledBack: _r, ...rest } = enforcement;
+  return { ...rest, ...(denied && denied.length > 0 ? { denied } : {}), ...(rolledBack ? { rolledBack } : {}) };
+}
+
+function budgetText(spec: SegmentationSpec, input: DecideInput): string {
+  const { maxDenied, window } = spec.enforcement.rollback;
+  if (maxDenied < 0) return 'rollback disabled (maxDenied -1)';
+  return `${input.denials?.inWindow ?? 0} connections denied within ${window} (rollback past ${maxDenied})`;
+}
+
+function label(key: string): string {
+  return key.startsWith('wl:') ? key.slice(3) : key;
 }
 
 /** Proposal names are deterministic: `<segmentation>-r<revision>`. */
@@ -231,7 +376,7 @@ class Conditions {
   }
 
   list(): Condition[] {
-    const order = ['Ready', 'Learning', 'Proposed', 'Approved', 'AuditClean', 'Enforced', 'FlowsComplete', 'Degraded'];
+    const order = ['Ready', 'Learning', 'Proposed', 'Approved', 'AuditClean', 'Enforced', 'RolledBack', 'FlowsComplete', 'EdgesComplete', 'Degraded'];
     return [...this.byType.values()].sort((a, b) => order.indexOf(a.type) - order.indexOf(b.type));
   }
 }

@@ -13,6 +13,8 @@ function cache(synced: boolean, objects: KubernetesObject[]): Informer<Kubernete
 }
 
 const meta = (namespace: string, name: string, labels: Record<string, string> = {}) => ({ metadata: { namespace, name, labels } });
+/** A proposal whose immutable content names `segmentation`, labelled `label` (which must not matter). */
+const proposal = (namespace: string, name: string, segmentation: string, label = segmentation) => ({ ...meta(namespace, name, { 'hivewall.dev/segmentation': label }), spec: { content: { segmentation } } });
 
 describe('cachedReads', () => {
   const calls: string[] = [];
@@ -24,7 +26,8 @@ describe('cachedReads', () => {
   };
   const informers = {
     segmentations: cache(true, [meta('shop', 'shop'), meta('web', 'web')]),
-    proposals: cache(true, [meta('shop', 'shop-r1', { 'hivewall.dev/segmentation': 'shop' }), meta('shop', 'other-r1', { 'hivewall.dev/segmentation': 'other' }), meta('web', 'web-r1', { 'hivewall.dev/segmentation': 'web' })]),
+    // other-r1 was relabelled to shop by someone who may patch proposals: the label binds nothing.
+    proposals: cache(true, [proposal('shop', 'shop-r1', 'shop'), proposal('shop', 'other-r1', 'other', 'shop'), proposal('shop', 'shop-r2', 'shop', 'other'), proposal('web', 'web-r1', 'web')]),
     policies: { NetworkPolicy: cache(true, [meta('shop', 'hivewall-cart'), meta('web', 'hivewall-web')]), CiliumNetworkPolicy: cache(false, []) },
   };
   const reads = cachedReads(informers, fallback);
@@ -33,7 +36,7 @@ describe('cachedReads', () => {
     expect((await reads.segmentations()).map((o) => `${o.apiVersion} ${o.kind} ${o.metadata?.name}`)).toEqual(['hivewall.dev/v1alpha1 Segmentation shop', 'hivewall.dev/v1alpha1 Segmentation web']);
     expect(await reads.segmentation('shop', 'shop')).toMatchObject({ apiVersion: 'hivewall.dev/v1alpha1', kind: 'Segmentation', metadata: { name: 'shop' } });
     expect(await reads.segmentation('shop', 'gone')).toBeUndefined();
-    expect((await reads.proposals('shop', 'shop')).map((o) => `${o.kind} ${o.metadata?.name}`)).toEqual(['PolicyProposal shop-r1']);
+    expect((await reads.proposals('shop', 'shop')).map((o) => `${o.kind} ${o.metadata?.name}`)).toEqual(['PolicyProposal shop-r1', 'PolicyProposal shop-r2']);
     expect((await reads.owned('NetworkPolicy', 'shop')).map((o) => `${o.apiVersion} ${o.kind} ${o.metadata?.name}`)).toEqual(['networking.k8s.io/v1 NetworkPolicy hivewall-cart']);
     expect(calls).toEqual([]);
   });

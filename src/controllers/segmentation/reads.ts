@@ -20,7 +20,12 @@ export type PolicyFlavor = 'NetworkPolicy' | 'CiliumNetworkPolicy';
 
 export const POLICY_KIND = { NetworkPolicy: ['networking.k8s.io', 'v1', 'networkpolicies'], CiliumNetworkPolicy: ['cilium.io', 'v2', 'ciliumnetworkpolicies'] } as const;
 
-/** The label that ties a proposal (or profile) to its Segmentation. */
+/**
+ * The label a proposal (or profile) carries with its Segmentation's name, for people and
+ * `kubectl -l`. Anyone who may patch a proposal can change it, so it binds nothing: a proposal
+ * belongs to a Segmentation by its controller ownerReference and `spec.content.segmentation`
+ * (src/domain/approval.ts).
+ */
 export const SEGMENTATION_LABEL = 'hivewall.dev/segmentation';
 
 export interface SegmentationReads {
@@ -29,7 +34,7 @@ export interface SegmentationReads {
   segmentation(namespace: string, name: string): Promise<KubernetesObject | undefined>;
   /** hivewall's live policies of one flavor in a namespace, as plain JSON with apiVersion and kind. */
   owned(flavor: PolicyFlavor, namespace: string): Promise<KubernetesObject[]>;
-  /** The PolicyProposals of a Segmentation. */
+  /** The PolicyProposals naming a Segmentation in their immutable `spec.content.segmentation` (not by label). */
   proposals(namespace: string, segmentation: string): Promise<KubernetesObject[]>;
 }
 
@@ -42,7 +47,7 @@ export function apiReads(kube: Kube): SegmentationReads {
       const [group, version, plural] = POLICY_KIND[flavor];
       return kube.listRaw<KubernetesObject>(group, version, plural, namespace, `${MANAGED_BY_LABEL}=${MANAGED_BY_VALUE}`);
     },
-    proposals: (namespace, segmentation) => kube.list<KubernetesObject>(API_VERSION, 'PolicyProposal', namespace, `${SEGMENTATION_LABEL}=${segmentation}`),
+    proposals: async (namespace, segmentation) => (await kube.list<KubernetesObject>(API_VERSION, 'PolicyProposal', namespace)).filter((p) => contentSegmentation(p) === segmentation),
   };
 }
 
@@ -72,8 +77,13 @@ export function cachedReads(informers: ReadInformers, fallback: SegmentationRead
     },
     proposals: async (namespace, segmentation) => {
       if (!informers.proposals.hasSynced()) return fallback.proposals(namespace, segmentation);
-      const mine = informers.proposals.list(namespace).filter((p) => p.metadata?.labels?.[SEGMENTATION_LABEL] === segmentation);
+      const mine = informers.proposals.list(namespace).filter((p) => contentSegmentation(p) === segmentation);
       return typed(mine, API_VERSION, 'PolicyProposal');
     },
   };
+}
+
+/** `spec.content.segmentation` of a raw proposal. */
+function contentSegmentation(p: KubernetesObject): unknown {
+  return (p as { spec?: { content?: { segmentation?: unknown } } }).spec?.content?.segmentation;
 }

@@ -6,12 +6,13 @@
 import type { KubernetesObject } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { GROUP, VERSION, API_VERSION } from '../../api/meta.js';
-import { policyProposalSchema, type PolicyProposal } from '../../api/policy-proposal.js';
+import { policyProposalSchema, proposalContentSchema, type PolicyProposal } from '../../api/policy-proposal.js';
 import { segmentationSchema, type Segmentation, type SegmentationStatus } from '../../api/segmentation.js';
 import { trafficProfileSchema } from '../../api/traffic-profile.js';
+import { judgeProposals } from '../../domain/approval.js';
 import { WorkloadCatalog } from '../../domain/catalog.js';
 import type { Learner } from '../../domain/learner.js';
-import { buildProposal, comparable, type ProposalDraft } from '../../domain/proposal.js';
+import { buildProposal, comparable, edgesMissingFromNewest, type ProposalDraft } from '../../domain/proposal.js';
 import type { Policy } from '../../domain/simulate/index.js';
 import { MANAGED_BY_LABEL, MANAGED_BY_VALUE } from '../../domain/translate/naming.js';
 import type { KubernetesObject as PolicyObject } from '../../domain/translate/networkpolicy.js';
@@ -19,7 +20,10 @@ import { Kube, KubeError } from '../../k8s/kube.js';
 import { AuditEngine } from '../../operator/audit.js';
 import type { ClusterCache } from '../../operator/cluster-cache.js';
 import { namespaceView, toProfileSpec } from '../../operator/learning-state.js';
+import { approvalCandidate, approvalSegmentation, proposalContentDigest } from './approval-facts.js';
+import type { DenialRegistry } from '../../operator/denial-registry.js';
 import { decide, proposalName, type Action, type ProposalFact } from './decide.js';
+import { coverageOf, deniedEdges, rolledBackPolicies, safetyInputs, trackEnforcement } from './safety.js';
 import { apiReads, SEGMENTATION_LABEL, type SegmentationReads } from './reads.js';
 
 export const FINALIZER = 'hivewall.dev/cleanup';
@@ -39,6 +43,8 @@ export interface ReconcileContext {
   readonly writtenProfiles?: Map<string, string>;
   /** Where the Segmentation, its proposals and the live policies are read (default: the API server). */
   readonly reads?: SegmentationReads;
+  /** Denials of enforced policies, per namespace (the safety net, ./safety.ts). */
+  readonly denials?: DenialRegistry;
 }
 
 /** The context's reads, or the API server's. */
@@ -63,6 +69,7 @@ export async function reconcileSegmentation(ctx: ReconcileContext, namespace: st
   const raw = await reads.segmentation(namespace, name);
   if (!raw) {
     ctx.audits.delete(namespace);
+    ctx.denials?.release(namespace);
     return {};
   }
   const parsed = segmentationSchema.safeParse(raw);
@@ -73,6 +80,7 @@ export async function reconcileSegmentation(ctx: ReconcileContext, namespace: st
   }
   const seg = parsed.data;
   if (seg.metadata.deletionTimestamp) {
+    ctx.denials?.release(namespace);
     await deleteOwned(ctx, namespace);
     ctx.audits.delete(namespace);
     if (seg.metadata.finalizers?.includes(FINALIZER)) {
@@ -98,9 +106,14 @@ export async function reconcileSegmentation(ctx: ReconcileContext, namespace: st
     .map((p) => policyProposalSchema.safeParse(p))
     .flatMap((r) => (r.success ? [r.data] : []));
 
+  // Only proposals bound to this Segmentation (ownerReference + spec.content.segmentation) count.
+  const judgement = judgeProposals(approvalSegmentation(seg), proposals.map(approvalCandidate));
+  const approved = proposals.find((p) => p.metadata.name === judgement.approved?.name);
+  const denialView = approved ? ctx.denials?.view(namespace, approved.metadata.name) : undefined;
+  const denied = deniedEdges(denialView, seg.status, approved);
   const inventory = ctx.cluster.inventory;
   const apiserverSlices = inventory.endpointSlices.filter((s) => s.namespace === 'default' && s.serviceName === 'kubernetes');
-  const draft: ProposalDraft | undefined = view.edges.length === 0 ? undefined : buildProposal({
+  const draft: ProposalDraft | undefined = view.edges.length === 0 && denied.length === 0 ? undefined : buildProposal({
     namespace,
     spec: {
       flavor,
@@ -121,9 +134,11 @@ export async function reconcileSegmentation(ctx: ReconcileContext, namespace: st
     podCidrs: [...new Set(inventory.nodes.flatMap((n) => n.podCIDRs))].sort(),
     live: owned as PolicyObject[],
     formatTime: iso,
+    denied,
   });
+  const coverage = coverageOf(seg, inventory.controllers.filter((c) => c.namespace === namespace), view.edges, now);
 
-  const facts: ProposalFact[] = proposals.map((p) => ({
+  const facts: ProposalFact[] = proposals.filter((p) => judgement.bound.includes(p.metadata.name)).map((p) => ({
     name: p.metadata.name,
     revision: p.spec.content.revision,
     digest: p.spec.content.digest,
@@ -131,10 +146,10 @@ export async function reconcileSegmentation(ctx: ReconcileContext, namespace: st
     ...(p.spec.review.reviewer ? { reviewer: p.spec.review.reviewer } : {}),
     ...(p.status?.phase ? { phase: p.status.phase } : {}),
   }));
-  const approved = approvedProposal(proposals, seg);
   const audit = approved ? ctx.audits.get(namespace) : undefined;
   const auditFacts = audit && audit.proposal === approved?.metadata.name ? { flows: audit.flows, wouldDeny: audit.wouldDeny, samples: audit.sampleList() } : undefined;
-  const liveInSync = approved ? inSync(approved.spec.content.objects as PolicyObject[], owned as PolicyObject[]) && ownedOther.length === 0 : owned.length === 0;
+  const excluded = new Set(rolledBackPolicies(seg.status, approved));
+  const liveInSync = approved ? inSync((approved.spec.content.objects as PolicyObject[]).filter((o) => !excluded.has(o.metadata.name)), owned as PolicyObject[]) && ownedOther.length === 0 : owned.length === 0;
   const sourceError = ctx.sourceError();
 
   const decision = decide({
@@ -143,16 +158,22 @@ export async function reconcileSegmentation(ctx: ReconcileContext, namespace: st
     generation: seg.metadata.generation ?? 0,
     spec: seg.spec,
     status: seg.status ?? {},
-    learning: { flows: view.flows, edges: view.edges.length, ...(view.lastNewEdge !== undefined ? { lastNewEdge: view.lastNewEdge } : {}), lostEvents: ctx.learner.stats.lostEvents },
+    learning: { flows: view.flows, edges: view.edges.length, ...(view.lastNewEdge !== undefined ? { lastNewEdge: view.lastNewEdge } : {}), lostEvents: ctx.learner.stats.lostEvents, refusedEdges: ctx.learner.edges.refusedIn(namespace) },
     ...(draft ? { draftDigest: draft.digest } : {}),
+    lostEdges: edgesMissingFromNewest(proposals.map((p) => p.spec.content), view.edges),
     proposals: facts,
+    ...(judgement.approved ? { approved: judgement.approved } : {}),
+    approvalRefused: judgement.refused,
     ...(auditFacts ? { audit: auditFacts } : {}),
     liveInSync,
     ownedPolicies: owned.length + ownedOther.length,
     ...(sourceError ? { sourceError } : {}),
+    coverageGaps: coverage.length,
+    ...safetyInputs(namespace, denialView, approved),
   });
 
-  for (const action of decision.actions) await execute(ctx, seg, raw, action, { draft, proposals, owned: [...owned, ...ownedOther], view });
+  for (const action of decision.actions) await execute(ctx, seg, raw, action, { draft, coverage, proposals, owned: [...owned, ...ownedOther], view });
+  trackEnforcement(ctx.denials, seg, decision.status, approved);
   if (!sameStatus(seg.status, decision.status)) {
     await kube.patchStatus(GROUP, VERSION, 'segmentations', namespace, name, { ...nullMissing(seg.status, decision.status) });
   }
@@ -171,12 +192,6 @@ export async function reconcileSegmentation(ctx: ReconcileContext, namespace: st
   };
 }
 
-function approvedProposal(proposals: readonly PolicyProposal[], seg: Segmentation): PolicyProposal | undefined {
-  return [...proposals]
-    .filter((p) => p.spec.review.decision === 'Approved' || (!seg.spec.promotion.requireApproval && p.spec.review.decision !== 'Rejected'))
-    .sort((a, b) => b.spec.content.revision - a.spec.content.revision)[0];
-}
-
 /** Live owned objects equal the approved ones (compared as hivewall writes them). */
 function inSync(want: readonly PolicyObject[], live: readonly PolicyObject[]): boolean {
   if (want.length !== live.length) return false;
@@ -186,6 +201,7 @@ function inSync(want: readonly PolicyObject[], live: readonly PolicyObject[]): b
 
 interface ExecuteState {
   readonly draft: ProposalDraft | undefined;
+  readonly coverage: ReturnType<typeof coverageOf>;
   readonly proposals: readonly PolicyProposal[];
   readonly owned: readonly KubernetesObject[];
   readonly view: ReturnType<typeof namespaceView>;
@@ -198,6 +214,18 @@ async function execute(ctx: ReconcileContext, seg: Segmentation, raw: Kubernetes
   switch (action.type) {
     case 'create-proposal': {
       const draft = state.draft!;
+      // Parsed, so the digest covers exactly what the API server stores (schema defaults included).
+      const content = proposalContentSchema.parse({
+        segmentation: seg.metadata.name,
+        revision: action.revision,
+        flavor: seg.spec.flavor,
+        digest: draft.digest,
+        objects: draft.objects,
+        evidence: draft.evidence,
+        diff: draft.diff,
+        skipped: draft.skipped,
+        coverage: state.coverage,
+      });
       const proposal = {
         apiVersion: API_VERSION,
         kind: 'PolicyProposal',
@@ -208,16 +236,8 @@ async function execute(ctx: ReconcileContext, seg: Segmentation, raw: Kubernetes
           ownerReferences: [{ apiVersion: API_VERSION, kind: 'Segmentation', name: seg.metadata.name, uid: seg.metadata.uid!, controller: true }],
         },
         spec: {
-          content: {
-            segmentation: seg.metadata.name,
-            revision: action.revision,
-            flavor: seg.spec.flavor,
-            digest: draft.digest,
-            objects: draft.objects,
-            evidence: draft.evidence,
-            diff: draft.diff,
-            skipped: draft.skipped,
-          },
+          content,
+          contentDigest: proposalContentDigest(content),
           review: { decision: 'Pending' },
         },
       };
@@ -248,7 +268,11 @@ async function execute(ctx: ReconcileContext, seg: Segmentation, raw: Kubernetes
     }
     case 'apply': {
       const proposal = state.proposals.find((p) => p.metadata.name === action.proposal)!;
-      const want = proposal.spec.content.objects as unknown as KubernetesObject[];
+      // judgeProposals checked the kinds and namespaces; every object is written into this namespace only.
+      // A rollback leaves the removed policies out (and deletes them below as stale).
+      const want = (proposal.spec.content.objects as unknown as KubernetesObject[])
+        .filter((o) => !action.exclude?.includes(o.metadata?.name ?? ''))
+        .map((o) => ({ ...o, metadata: { ...o.metadata, namespace } }));
       const names = new Set(want.map((o) => `${o.kind}/${o.metadata?.name}`));
       for (const object of want) {
         await kube.apply({
@@ -260,7 +284,7 @@ async function execute(ctx: ReconcileContext, seg: Segmentation, raw: Kubernetes
         } as KubernetesObject);
       }
       for (const stale of state.owned) if (!names.has(`${stale.kind}/${stale.metadata?.name}`)) await kube.delete(stale);
-      log.info({ proposal: action.proposal, policies: want.length }, 'policies applied');
+      log.info({ proposal: action.proposal, policies: want.length, rolledBack: action.exclude ?? [] }, 'policies applied');
       return;
     }
     case 'delete-owned':

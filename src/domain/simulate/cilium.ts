@@ -112,7 +112,8 @@ export function endpointSelectorMatches(
  * "all network endpoints inside of the local cluster ... as well as the host, remote-node, and init
  * identities" (and, since Cilium 1.11, kube-apiserver); `world` "all endpoints outside of the
  * cluster"; `all` "the combination of all known clusters as well world". A kube-apiserver address is
- * not `world`. A caller-given entity wins over the model's classification.
+ * `world` too when it runs outside the cluster (its address is no node's). A caller-given entity wins
+ * over the model's classification.
  */
 export function peerEntities(peer: Endpoint, subject: PodModel): ReadonlySet<CiliumEntity> {
   if (isPodNetworkPod(peer)) return new Set<CiliumEntity>(['cluster', 'all']);
@@ -125,11 +126,14 @@ export function peerEntities(peer: Endpoint, subject: PodModel): ReadonlySet<Cil
   } else {
     if (peer.kubeApiserver) base.push('kube-apiserver');
     if (nodeEntity !== undefined) base.push(nodeEntity);
-    if (base.length === 0) base.push('world');
+    // Not a node, so not an in-cluster entity: `world`, even when it serves the kube-apiserver
+    // (Cilium's ipcache adds reserved:world to every such address; checked against its engine,
+    // test/oracle/README.md).
+    if (nodeEntity === undefined) base.push('world');
   }
   const entities = new Set<CiliumEntity>(base);
   entities.add('all');
-  if (!entities.has('world')) entities.add('cluster');
+  if (!entities.has('world') || entities.has('kube-apiserver')) entities.add('cluster');
   return entities;
 }
 
@@ -249,14 +253,15 @@ function entryMatches(entry: AnyRule, namespace: string | undefined, side: Side)
  * selects it"; `enableDefaultDeny`: "If not specified, the default is true for each traffic direction
  * that has rules ... if a policy only has Ingress or IngressDeny rules, then the default for ingress is
  * true"); "Rules with EnableDefaultDeny disabled are ignored when determining the default mode."
+ * `enableDefaultDeny: true` on a direction without rules does nothing: Cilium attaches the default-deny
+ * flag to the policy entries of that direction's rules, and there are none (checked against Cilium's
+ * engine, test/oracle/README.md).
  */
 export function ruleEnforces(rule: CiliumRule, direction: Side['direction']): boolean {
-  const explicit = rule.enableDefaultDeny?.[direction];
-  if (explicit === true) return true;
-  if (explicit === false) return false;
   const allows = direction === 'ingress' ? list(rule.ingress) : list(rule.egress);
   const denies = direction === 'ingress' ? list(rule.ingressDeny) : list(rule.egressDeny);
-  return allows.length + denies.length > 0;
+  if (allows.length + denies.length === 0) return false;
+  return rule.enableDefaultDeny?.[direction] !== false;
 }
 
 /**

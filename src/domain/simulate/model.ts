@@ -275,7 +275,7 @@ export interface EvaluateOptions {
    * Who enforces NetworkPolicy objects. `generic` (default): ipBlock follows `ipBlockMatchesPodIPs`
    * and matches node and kube-apiserver addresses. `cilium`: ipBlock behaves like a Cilium CIDR rule
    * ("By default, CIDR-based selectors do not match in-cluster entities (pods or nodes)"): it selects
-   * only `world` addresses (plus nodes with `cidrMatchesNodes`), never pods or the kube-apiserver.
+   * only `world` addresses (plus nodes with `cidrMatchesNodes`), never pods (a kube-apiserver outside the nodes is a `world` address).
    */
   readonly networkPolicyEnforcer?: 'generic' | 'cilium';
   /** Cilium `--policy-cidr-match-mode=nodes`: CIDR rules also select node addresses. Default false. */

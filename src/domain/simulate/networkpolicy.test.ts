@@ -467,7 +467,9 @@ describe('networkPolicyEnforcer: cilium (ipBlock as a Cilium CIDR rule)', () => 
     ['world address', '0.0.0.0/0', '203.0.113.7', true, true],
     ['pod address', '0.0.0.0/0', '10.244.0.11', true, false],
     ['node address', '192.168.0.0/16', '192.168.0.2', true, false],
-    ['kube-apiserver address', '172.20.0.1/32', '172.20.0.1', true, false],
+    // Regression (differential test against Cilium's engine, test/oracle): a kube-apiserver outside
+    // the cluster is a world address with CIDR labels to Cilium (pkg/ipcache/metadata.go resolveLabels).
+    ['kube-apiserver address (outside the nodes)', '172.20.0.1/32', '172.20.0.1', true, true],
   ];
   for (const [name, cidr, to, generic, cilium] of table) {
     it(`${name}: generic ${String(generic)}, cilium ${String(cilium)}`, () => {

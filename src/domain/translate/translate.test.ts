@@ -151,3 +151,35 @@ describe('proposal evidence', () => {
     }
   });
 });
+
+describe('proposal of edges enforced policies denied', () => {
+  it('adds the denied edge as a rule (even below minFlowsPerEdge), marks its evidence, and changes nothing else', async () => {
+    const { buildProposal } = await import('../proposal.js');
+    const { WorkloadCatalog } = await import('../catalog.js');
+    const { learner, identity } = scenario();
+    const build = (denied: Parameters<typeof buildProposal>[0]['denied']) => buildProposal({
+      namespace: 'shop',
+      spec: { flavor: 'NetworkPolicy', minFlowsPerEdge: 5, exclude: [], allowDns: true, allowPublicIngress: true, externalBy: 'FQDN' },
+      edges: [...learner.edges.edges()].map((e) => ({ ...e, count: 5 })),
+      catalog: WorkloadCatalog.build(identity, learner.observedPods),
+      dnsNames: learner.dnsNames,
+      apiserverIps: ['172.18.0.2'],
+      nodeIps: ['172.18.0.2', '172.18.0.3'],
+      podCidrs: [],
+      live: [],
+      formatTime: (ms) => new Date(ms).toISOString(),
+      ...(denied ? { denied } : {}),
+    });
+    const before = build(undefined);
+    const denied = { client: 'wl:shop/Deployment/frontend', server: 'wl:shop/StatefulSet/cart-redis', port: 6379, protocol: 'TCP' as const, count: 2, firstDenied: T0 + 60_000, lastDenied: T0 + 61_000 };
+    const after = build([denied]);
+    const marked = after.evidence.flatMap((r) => r.edges.filter((e) => e.denied).map((e) => `${r.policy} ${r.direction} ${e.client} -> ${e.server} ${e.port}: ${e.denied!.note}`));
+    expect(marked.sort()).toEqual([
+      `hivewall-cart-redis ingress wl:shop/Deployment/frontend -> wl:shop/StatefulSet/cart-redis 6379: denied 2 times since ${new Date(T0 + 60_000).toISOString()} while enforced`,
+      `hivewall-frontend egress wl:shop/Deployment/frontend -> wl:shop/StatefulSet/cart-redis 6379: denied 2 times since ${new Date(T0 + 60_000).toISOString()} while enforced`,
+    ]);
+    const changed = after.objects.filter((o, i) => JSON.stringify(o) !== JSON.stringify(before.objects[i])).map((o) => o.metadata.name);
+    expect(changed.sort()).toEqual(['hivewall-cart-redis', 'hivewall-frontend']);
+    expect(after.objects.map((o) => o.metadata.name)).toEqual(before.objects.map((o) => o.metadata.name));
+  });
+});

@@ -24,19 +24,19 @@ const cases: ReadonlyArray<{ name: string; line: string; want: Flow; nat: { dnat
   {
     name: 'Service ClusterIP 10.96.0.10:80 DNATed: the destination is the backend pod 10.244.1.7:8080',
     line: 'ipv4     2 tcp      6 431998 ESTABLISHED src=10.244.0.5 dst=10.96.0.10 sport=54115 dport=80 src=10.244.1.7 dst=10.244.0.5 sport=8080 dport=54115 [ASSURED] mark=0 use=1',
-    want: { time: T, source: { ip: '10.244.0.5', port: 54115 }, destination: { ip: '10.244.1.7', port: 8080 }, protocol: 'TCP', verdict: 'FORWARDED', isReply: false, confirmed: true },
+    want: { time: T, source: { ip: '10.244.0.5', port: 54115 }, destination: { ip: '10.244.1.7', port: 8080 }, protocol: 'TCP', verdict: 'FORWARDED', isReply: false, confirmed: true, connectionState: 'ESTABLISHED' },
     nat: { dnat: true, snat: false },
   },
   {
     name: 'SNAT to 10.244.0.99: the client is still the original source',
     line: 'ipv4     2 tcp      6 431998 ESTABLISHED src=10.244.0.5 dst=10.244.2.9 sport=42255 dport=7000 src=10.244.2.9 dst=10.244.0.99 sport=7000 dport=42255 [ASSURED] mark=0 use=1',
-    want: { time: T, source: { ip: '10.244.0.5', port: 42255 }, destination: { ip: '10.244.2.9', port: 7000 }, protocol: 'TCP', verdict: 'FORWARDED', isReply: false, confirmed: true },
+    want: { time: T, source: { ip: '10.244.0.5', port: 42255 }, destination: { ip: '10.244.2.9', port: 7000 }, protocol: 'TCP', verdict: 'FORWARDED', isReply: false, confirmed: true, connectionState: 'ESTABLISHED' },
     nat: { dnat: false, snat: true },
   },
   {
     name: 'UNREPLIED SYN: reported, not learned',
     line: 'tcp      6 118 SYN_SENT src=10.244.0.5 dst=10.244.2.9 sport=40717 dport=9999 [UNREPLIED] src=10.244.2.9 dst=10.244.0.5 sport=9999 dport=40717 mark=0 use=1',
-    want: { time: T, source: { ip: '10.244.0.5', port: 40717 }, destination: { ip: '10.244.2.9', port: 9999 }, protocol: 'TCP', verdict: 'FORWARDED', isReply: false, confirmed: false },
+    want: { time: T, source: { ip: '10.244.0.5', port: 40717 }, destination: { ip: '10.244.2.9', port: 9999 }, protocol: 'TCP', verdict: 'FORWARDED', isReply: false, confirmed: false, connectionState: 'SYN_SENT' },
     nat: { dnat: false, snat: false },
   },
   {
@@ -54,13 +54,13 @@ const cases: ReadonlyArray<{ name: string; line: string; want: Flow; nat: { dnat
   {
     name: '/proc IPv6 DNAT with canonical addresses',
     line: 'ipv6     10 tcp      6 431998 ESTABLISHED src=fd00:0010:0244:0000:0000:0000:0000:0005 dst=fd00:0010:0096:0000:0000:0000:0000:0010 sport=33169 dport=80 src=fd00:0010:0244:0001:0000:0000:0000:0007 dst=fd00:0010:0244:0000:0000:0000:0000:0005 sport=8080 dport=33169 [ASSURED] mark=0 zone=0 use=2',
-    want: { time: T, source: { ip: 'fd00:10:244::5', port: 33169 }, destination: { ip: 'fd00:10:244:1::7', port: 8080 }, protocol: 'TCP', verdict: 'FORWARDED', isReply: false, confirmed: true },
+    want: { time: T, source: { ip: 'fd00:10:244::5', port: 33169 }, destination: { ip: 'fd00:10:244:1::7', port: 8080 }, protocol: 'TCP', verdict: 'FORWARDED', isReply: false, confirmed: true, connectionState: 'ESTABLISHED' },
     nat: { dnat: true, snat: false },
   },
   {
     name: 'an event timestamp wins over the given time (whole milliseconds)',
     line: '[1795752849.772029]\t [UPDATE] tcp      6 60 SYN_RECV src=10.244.0.5 dst=10.96.0.10 sport=54115 dport=80 src=10.244.1.7 dst=10.244.0.5 sport=8080 dport=54115',
-    want: { time: 1_795_752_849_772, source: { ip: '10.244.0.5', port: 54115 }, destination: { ip: '10.244.1.7', port: 8080 }, protocol: 'TCP', verdict: 'FORWARDED', isReply: false, confirmed: true },
+    want: { time: 1_795_752_849_772, source: { ip: '10.244.0.5', port: 54115 }, destination: { ip: '10.244.1.7', port: 8080 }, protocol: 'TCP', verdict: 'FORWARDED', isReply: false, confirmed: true, connectionState: 'SYN_RECV' },
     nat: { dnat: true, snat: false },
   },
 ];

@@ -33,6 +33,8 @@ export function conntrackEntryToFlow(entry: ConntrackEntry, time: number): Parse
     verdict: 'FORWARDED',
     isReply: false,
     confirmed: !entry.unreplied,
+    ...(entry.state !== undefined ? { connectionState: entry.state } : {}),
+    ...(entry.event === 'DESTROY' ? { ended: true } : {}),
   };
   return { kind: 'flow', flow };
 }

@@ -36,7 +36,7 @@ describe('readConntrack from a file', () => {
     expect(summary).toEqual({
       lines: 16,
       parsed: 13,
-      skipped: { empty: 0, malformed: 0, 'schema-mismatch': 0, 'too-long': 0, 'unsupported-protocol': 3 },
+      skipped: { empty: 0, malformed: 0, 'schema-mismatch': 0, 'too-long': 0, 'unsupported-protocol': 3, 'invalid-name': 0 },
     });
     const mtime = Math.floor(statSync(path).mtimeMs);
     for (const r of flows) if (r.kind === 'flow') expect(r.flow.time).toBe(mtime);
@@ -166,6 +166,7 @@ describe('readConntrack flows', () => {
         verdict: 'FORWARDED',
         isReply: false,
         confirmed: true,
+        connectionState: 'ESTABLISHED',
       },
     });
   });

@@ -42,7 +42,7 @@ export type ConntrackEntrySink = (result: ConntrackParseResult, lineNumber: numb
 export type ConntrackFlowSink = (result: ParseResult, lineNumber: number) => void | Promise<void>;
 
 function emptyCounts(): Record<SkipReason, number> {
-  return { empty: 0, malformed: 0, 'schema-mismatch': 0, 'too-long': 0, 'unsupported-protocol': 0 };
+  return { empty: 0, malformed: 0, 'schema-mismatch': 0, 'too-long': 0, 'unsupported-protocol': 0, 'invalid-name': 0 };
 }
 
 /**

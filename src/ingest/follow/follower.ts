@@ -245,7 +245,7 @@ export class FlowFileFollower {
     lines: 0,
     flows: 0,
     events: 0,
-    skipped: { empty: 0, malformed: 0, 'schema-mismatch': 0, 'too-long': 0, 'unsupported-protocol': 0 },
+    skipped: { empty: 0, malformed: 0, 'schema-mismatch': 0, 'too-long': 0, 'unsupported-protocol': 0, 'invalid-name': 0 },
     bytes: 0,
     rotations: 0,
     truncations: 0,

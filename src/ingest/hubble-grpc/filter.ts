@@ -17,6 +17,7 @@ export interface FlowFilterObject {
   readonly destination_label?: readonly string[];
   readonly node_name?: readonly string[];
   readonly verdict?: readonly string[];
+  readonly reply?: readonly boolean[];
 }
 
 /** RFC 1123 label: what a Kubernetes namespace name must be (at most 63 characters). */
@@ -27,12 +28,17 @@ const NAMESPACE = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
  * two FlowFilters, `{source_pod: [ns/, ...]}` and `{destination_pod: [ns/, ...]}`, sorted and
  * without duplicates. An empty list gives no whitelist (every flow). Throws on a name that is not
  * a valid namespace (a `/` in it would change the filter's meaning).
+ *
+ * `replies: false` adds `reply: [false]` to every filter (one `{reply: [false]}` filter when no
+ * namespace is given): Hubble then sends no reply flows (pkg/hubble/filters/reply.go
+ * filterByReplyField; a flow whose reply status is unknown is sent only when DROPPED).
  */
-export function namespaceWhitelist(namespaces: readonly string[]): FlowFilterObject[] {
+export function namespaceWhitelist(namespaces: readonly string[], options: { readonly replies?: boolean } = {}): FlowFilterObject[] {
   for (const ns of namespaces) {
     if (ns.length > 63 || !NAMESPACE.test(ns)) throw new Error(`invalid namespace name for a Hubble filter: ${JSON.stringify(ns)}`);
   }
   const prefixes = [...new Set(namespaces)].sort().map((ns) => `${ns}/`);
-  if (prefixes.length === 0) return [];
-  return [{ source_pod: prefixes }, { destination_pod: prefixes }];
+  const reply = options.replies === false ? { reply: [false] } : {};
+  if (prefixes.length === 0) return options.replies === false ? [reply] : [];
+  return [{ source_pod: prefixes, ...reply }, { destination_pod: prefixes, ...reply }];
 }

@@ -6,7 +6,8 @@
  *   de-duplication, reconnect with capped exponential backoff and full jitter, `stats()`.
  * - {@link namespaceWhitelist}: the FlowFilters for "source or destination pod in these namespaces".
  * - {@link backoffDelay} / {@link backoffCeiling}: the reconnect delay policy.
- * - {@link loadHubbleDefinitions} / {@link toProtojson}: decode and map messages like the JSON parser.
+ * - {@link GetFlowsDecoder}: protobuf bytes → the same results as the Hubble JSON parser.
+ * - {@link loadHubbleDefinitions}: the GetFlows method (request encoding).
  */
 export {
   HubbleObserverSource,
@@ -23,5 +24,6 @@ export {
 export { namespaceWhitelist, type FlowFilterObject } from './filter.js';
 export { backoffCeiling, backoffDelay, DEFAULT_BACKOFF, type BackoffPolicy } from './backoff.js';
 export { GET_FLOWS_PATH, LOADER_OPTIONS, loadHubbleDefinitions, protoDirCandidates, resolveProtoDir, type HubbleDefinitions } from './definitions.js';
-export { formatTimestamp, parseTimestampNanos, timestampFromNanos, timestampNanos, toProtojson } from './convert.js';
-export { flowIdentity, ResumeTracker } from './resume.js';
+export { formatTimestamp, parseTimestampNanos, timestampFromNanos, timestampNanos } from './timestamp.js';
+export { GetFlowsDecoder, type DecodedResponse } from './decode.js';
+export { ResumeTracker } from './resume.js';

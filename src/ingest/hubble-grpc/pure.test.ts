@@ -1,11 +1,11 @@
-/** The pure parts of the Hubble gRPC source: backoff, resume de-duplication, filters, protojson conversion. */
+/** The pure parts of the Hubble gRPC source: backoff, resume de-duplication, filters, timestamps. */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { backoffCeiling, backoffDelay } from './backoff.js';
-import { formatTimestamp, parseTimestampNanos, timestampFromNanos, timestampNanos, toProtojson } from './convert.js';
+import { formatTimestamp, parseTimestampNanos, timestampFromNanos, timestampNanos } from './timestamp.js';
 import { loadHubbleDefinitions } from './definitions.js';
 import { namespaceWhitelist } from './filter.js';
-import { flowIdentity, ResumeTracker } from './resume.js';
+import { ResumeTracker } from './resume.js';
 
 describe('backoff', () => {
   it.each([
@@ -80,13 +80,6 @@ describe('ResumeTracker', () => {
     expect(t.lostEvent('l1')).toBe('duplicate');
     expect(t.lostEvent('l2')).toBe('new');
   });
-
-  it('identifies flows by uuid, else by content', () => {
-    expect(flowIdentity({ uuid: 'u-1', verdict: 'FORWARDED' })).toBe('uuid:u-1');
-    expect(flowIdentity({ uuid: '', verdict: 'FORWARDED' })).toBe(flowIdentity({ uuid: '', verdict: 'FORWARDED' }));
-    expect(flowIdentity({ uuid: '', verdict: 'FORWARDED' })).not.toBe(flowIdentity({ uuid: '', verdict: 'DROPPED' }));
-    expect(flowIdentity({ IP: { source: '10.0.0.1' } })).not.toBe(flowIdentity({ IP: { source: '10.0.0.2' } }));
-  });
 });
 
 describe('ResumeTracker across processes', () => {
@@ -104,12 +97,6 @@ describe('ResumeTracker across processes', () => {
     next.beginStream();
     expect(next.since()).toBe(200n);
     expect([next.flow(200n, 'b'), next.flow(200n, 'c'), next.lostEvent('lost-1'), next.flow(200n, 'd'), next.flow(300n, 'e')]).toEqual(['duplicate', 'duplicate', 'duplicate', 'new', 'new']);
-  });
-
-  it('flow identities stay short without a uuid (they are persisted)', () => {
-    const id = flowIdentity({ time: '2026-01-01T00:00:00.000000001Z', source: { namespace: 'x'.repeat(500) } });
-    expect(id).toMatch(/^sha256:[A-Za-z0-9_-]{43}$/);
-    expect(flowIdentity({ uuid: 'f1' })).toBe('uuid:f1');
   });
 
   it('parses RFC 3339 times to the nanosecond, as formatTimestamp writes them', () => {
@@ -134,12 +121,19 @@ describe('namespaceWhitelist', () => {
     expect(namespaceWhitelist(namespaces)).toEqual(want);
   });
 
+  it.each([
+    { name: 'no replies, every namespace', namespaces: [], want: [{ reply: [false] }] },
+    { name: 'no replies, one namespace', namespaces: ['shop'], want: [{ source_pod: ['shop/'], reply: [false] }, { destination_pod: ['shop/'], reply: [false] }] },
+  ])('$name', ({ namespaces, want }) => {
+    expect(namespaceWhitelist(namespaces, { replies: false })).toEqual(want);
+  });
+
   it.each(['', 'Shop', 'a/b', 'x'.repeat(64), '-a', 'a_b'])('rejects the invalid namespace name %j', (ns) => {
     expect(() => namespaceWhitelist([ns])).toThrow(/invalid namespace/);
   });
 });
 
-describe('protojson conversion', () => {
+describe('timestamps and the request encoding', () => {
   it.each([
     { name: 'whole seconds', ts: { seconds: '1714641243' }, text: '2024-05-02T09:14:03Z' },
     { name: 'milliseconds', ts: { seconds: '1714641243', nanos: 512_000_000 }, text: '2024-05-02T09:14:03.512Z' },
@@ -157,40 +151,6 @@ describe('protojson conversion', () => {
     fc.assert(
       fc.property(fc.bigInt({ min: -62_135_596_800_000_000_000n, max: 253_402_300_799_999_999_999n }), (ns) => timestampNanos(timestampFromNanos(ns)) === ns),
     );
-  });
-
-  it('maps timestamps, wrappers (BoolValue{} is false) and nested messages; leaves names and strings as decoded', () => {
-    const { plans } = loadHubbleDefinitions();
-    const decoded = {
-      flow: {
-        time: { seconds: '1714641243', nanos: 100_000_000 },
-        verdict: 'FORWARDED',
-        is_reply: {},
-        IP: { source: '10.0.0.1', destination: '10.0.0.2' },
-        l4: { TCP: { source_port: 1, destination_port: 2 } },
-      },
-      lost_events: undefined,
-      node_name: 'n1',
-      time: { seconds: '1714641243', nanos: 100_000_000 },
-    };
-    expect(toProtojson(plans, 'observer.GetFlowsResponse', decoded)).toEqual({
-      flow: {
-        time: '2024-05-02T09:14:03.100Z',
-        verdict: 'FORWARDED',
-        is_reply: false,
-        IP: { source: '10.0.0.1', destination: '10.0.0.2' },
-        l4: { TCP: { source_port: 1, destination_port: 2 } },
-      },
-      lost_events: undefined,
-      node_name: 'n1',
-      time: '2024-05-02T09:14:03.100Z',
-    });
-    expect(toProtojson(plans, 'flow.LostEvent', { source: 'HUBBLE_RING_BUFFER', num_events_lost: '3', cpu: { value: 2 } })).toEqual({
-      source: 'HUBBLE_RING_BUFFER',
-      num_events_lost: '3',
-      cpu: 2,
-    });
-    expect(toProtojson(plans, 'flow.Flow', { is_reply: { value: true }, source_names: ['a', 'b'] })).toEqual({ is_reply: true, source_names: ['a', 'b'] });
   });
 
   it('decodes what it encodes: a GetFlowsRequest with a whitelist and since', () => {

@@ -14,8 +14,6 @@
  * Across processes: {@link ResumeTracker.resumePoint} is what to persist, and a tracker built from
  * it continues exactly where the previous process stopped.
  */
-import { createHash } from 'node:crypto';
-
 /** Lost-event identities remembered for de-duplication. */
 const LOST_EVENT_MEMORY = 256;
 
@@ -94,16 +92,4 @@ export class ResumeTracker {
   boundarySize(): number {
     return this.atNewest.size;
   }
-}
-
-/**
- * A flow's identity: its `uuid` when the server sets one (Hubble does since Cilium 1.11), else a
- * SHA-256 of its whole decoded content (time, addresses, ports, endpoints, observation point, ...),
- * which tells apart every two flows that differ in anything hivewall could see. Short either way,
- * because the identities at the resume point are persisted.
- */
-export function flowIdentity(flow: Record<string, unknown>): string {
-  const uuid = flow['uuid'];
-  if (typeof uuid === 'string' && uuid !== '') return `uuid:${uuid}`;
-  return `sha256:${createHash('sha256').update(JSON.stringify(flow)).digest('base64url')}`;
 }

@@ -6,9 +6,9 @@
  *
  * - Request: `follow: true`; a whitelist keeping flows whose source OR destination pod is in one
  *   of the namespaces in scope (filter.ts); on reconnect `since` = time of the newest flow seen.
- * - Every message is decoded with hivewall's own subset of Cilium's .proto files (proto/), turned
- *   into the protojson shape (convert.ts) and mapped by the Hubble JSON parser's
- *   `hubbleValueResult`, so the file and the gRPC source give identical results for one message.
+ * - Every message is read straight from its protobuf bytes into the Hubble parser's raw record and
+ *   mapped by the same rules as the JSON parser (decode.ts → hubble/build.ts `flowResult`), so the
+ *   file and the gRPC source give identical results for one message; no protojson is built.
  * - Resume: the flows at exactly `since` are sent again by Hubble (`since` is inclusive) and are
  *   dropped by identity (resume.ts), as are repeated lost-event notices.
  * - Reconnect: capped exponential backoff with full jitter (backoff.ts); the attempt counter
@@ -23,12 +23,12 @@ import { readFile } from 'node:fs/promises';
 import * as grpc from '@grpc/grpc-js';
 import type { Logger } from 'pino';
 import type { ParseResult, SkipReason } from '../../domain/flow.js';
-import { hubbleValueResult } from '../hubble/parse.js';
 import { backoffDelay, type BackoffPolicy } from './backoff.js';
-import { formatTimestamp, parseTimestampNanos, timestampFromNanos, timestampNanos, toProtojson } from './convert.js';
+import { formatTimestamp, parseTimestampNanos, timestampFromNanos } from './timestamp.js';
+import { GetFlowsDecoder, type DecodedResponse } from './decode.js';
 import { loadHubbleDefinitions, type HubbleDefinitions } from './definitions.js';
 import { namespaceWhitelist, type FlowFilterObject } from './filter.js';
-import { flowIdentity, ResumeTracker } from './resume.js';
+import { ResumeTracker } from './resume.js';
 
 /** Receives every message's result, in stream order (flows, lost events, node status, skips). */
 export type HubbleObserverSink = (result: ParseResult) => void;
@@ -72,6 +72,12 @@ export interface HubbleObserverOptions {
   readonly address: string;
   /** Keep flows whose source or destination pod is in one of these namespaces; absent or empty: all flows. */
   readonly namespaces?: readonly string[];
+  /**
+   * Whether to ask for reply flows (default true). The operator's Learner needs them: a reply is
+   * what proves a connection to a peer whose arrival Hubble does not observe (world, other hosts).
+   * A Hubble node agent counts only flows complete at its node and asks for none (`reply: [false]`).
+   */
+  readonly replies?: boolean;
   /** TLS settings; plaintext when absent. */
   readonly tls?: HubbleTlsOptions;
   readonly sink: HubbleObserverSink;
@@ -106,7 +112,7 @@ export interface HubbleObserverOptions {
 /** A persisted resume position: RFC 3339 time with nanoseconds, and identities already delivered. */
 export interface HubbleResumePoint {
   readonly since: string;
-  /** {@link flowIdentity} of the flows delivered at exactly `since`. */
+  /** Identities (decode.ts: `uuid:<uuid>`, else a SHA-256 of the flow's bytes) of the flows delivered at exactly `since`. */
   readonly seen: readonly string[];
   /** The most recent lost-event notices delivered (their identities). */
   readonly lostEvents?: readonly string[];
@@ -151,11 +157,9 @@ export interface HubbleObserverStats {
   readonly lastError?: HubbleObserverError;
 }
 
-type Decoded = { readonly ok: true; readonly value: Record<string, unknown> } | { readonly ok: false; readonly error: string };
-
 interface Attempt {
   readonly client: grpc.Client;
-  readonly call: grpc.ClientReadableStream<Decoded>;
+  readonly call: grpc.ClientReadableStream<DecodedResponse>;
   established: boolean;
   timedOut: boolean;
   watchdog: unknown;
@@ -169,16 +173,12 @@ const STATUS_NAMES = new Map<number, string>(
 /** Malformed messages logged at `warn` before switching to `debug`. */
 const LOUD_SKIPS = 10;
 
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
 function describe(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
 
 function emptySkipped(): Record<SkipReason, number> {
-  return { empty: 0, malformed: 0, 'schema-mismatch': 0, 'too-long': 0, 'unsupported-protocol': 0 };
+  return { empty: 0, malformed: 0, 'schema-mismatch': 0, 'too-long': 0, 'unsupported-protocol': 0, 'invalid-name': 0 };
 }
 
 export class HubbleObserverSource {
@@ -188,6 +188,7 @@ export class HubbleObserverSource {
   private readonly random: () => number;
   private readonly whitelist: FlowFilterObject[];
   private readonly tracker: ResumeTracker;
+  private readonly decoder = new GetFlowsDecoder();
   private definitions: HubbleDefinitions | undefined;
 
   private running = false;
@@ -216,7 +217,7 @@ export class HubbleObserverSource {
     this.logger = options.logger.child({ component: 'hubble-observer', address: options.address });
     this.clock = options.clock ?? systemClock;
     this.random = options.random ?? Math.random;
-    this.whitelist = namespaceWhitelist(options.namespaces ?? []);
+    this.whitelist = namespaceWhitelist(options.namespaces ?? [], { replies: options.replies ?? true });
     const resumeNanos = options.resumeFrom === undefined ? undefined : parseTimestampNanos(options.resumeFrom.since);
     if (resumeNanos !== undefined) {
       this.tracker = new ResumeTracker(resumeNanos, { seen: options.resumeFrom!.seen, lostEvents: options.resumeFrom!.lostEvents ?? [] });
@@ -341,15 +342,9 @@ export class HubbleObserverSource {
     this.tracker.beginStream();
     const request = this.request();
     const method = definitions.getFlows;
-    const deserialize = (bytes: Buffer): Decoded => {
-      try {
-        const value: unknown = method.responseDeserialize(bytes);
-        return isRecord(value) ? { ok: true, value } : { ok: false, error: 'not a message' };
-      } catch (error) {
-        return { ok: false, error: describe(error) };
-      }
-    };
-    let call: grpc.ClientReadableStream<Decoded>;
+    const decoder = this.decoder;
+    const deserialize = (bytes: Buffer): DecodedResponse => decoder.decode(bytes);
+    let call: grpc.ClientReadableStream<DecodedResponse>;
     try {
       call = client.makeServerStreamRequest(method.path, (value: object) => method.requestSerialize(value), deserialize, request, new grpc.Metadata());
     } catch (error) {
@@ -388,7 +383,7 @@ export class HubbleObserverSource {
       this.emit({ type: 'connected', address: this.options.address, ...(since === undefined ? {} : { since }) });
     };
     call.on('metadata', establish);
-    call.on('data', (message: Decoded) => {
+    call.on('data', (message: DecodedResponse) => {
       if (attempt.ended) return;
       establish();
       this.handle(message);
@@ -434,36 +429,24 @@ export class HubbleObserverSource {
     this.retryTimer = this.clock.setTimeout(() => void this.connect(generation), retryInMs);
   }
 
-  private handle(message: Decoded): void {
-    if (!message.ok) {
-      this.deliver({ kind: 'skip', reason: 'malformed', detail: `undecodable GetFlowsResponse: ${message.error}` });
-      return;
+  private handle(message: DecodedResponse): void {
+    switch (message.kind) {
+      case 'flow':
+        if (this.tracker.flow(message.timeNs, message.identity) === 'duplicate') {
+          this.duplicates++;
+          return;
+        }
+        break;
+      case 'lost-events':
+        if (this.tracker.lostEvent(message.identity) === 'duplicate') {
+          this.duplicates++;
+          return;
+        }
+        break;
+      default:
+        break;
     }
-    const value = message.value;
-    const flow = value['flow'];
-    const lost = value['lost_events'];
-    if (isRecord(flow)) {
-      const ns = timestampNanos(value['time']) ?? timestampNanos(flow['time']);
-      if (this.tracker.flow(ns, flowIdentity(flow)) === 'duplicate') {
-        this.duplicates++;
-        return;
-      }
-    } else if (isRecord(lost)) {
-      if (this.tracker.lostEvent(JSON.stringify([value['time'], value['node_name'], lost])) === 'duplicate') {
-        this.duplicates++;
-        return;
-      }
-    } else if (value['node_status'] === undefined) {
-      this.deliver({ kind: 'skip', reason: 'schema-mismatch', detail: 'GetFlowsResponse has no flow, node_status or lost_events' });
-      return;
-    }
-    let result: ParseResult;
-    try {
-      result = hubbleValueResult(toProtojson(this.definitions?.plans ?? new Map(), 'observer.GetFlowsResponse', value));
-    } catch (error) {
-      result = { kind: 'skip', reason: 'malformed', detail: `cannot map GetFlowsResponse: ${describe(error)}` };
-    }
-    this.deliver(result);
+    this.deliver(message.result);
   }
 
   private deliver(result: ParseResult): void {

@@ -4,6 +4,7 @@
  * no vitest import, so it type-checks and lints like the code it tests.
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -11,7 +12,9 @@ import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 
-export const repoRoot = fileURLToPath(new URL('../../../', import.meta.url));
+/** The checkout: three levels up from src/ingest/hubble-grpc/, four from dist/src/ingest/hubble-grpc/ (bench). */
+const up3 = fileURLToPath(new URL('../../../', import.meta.url));
+export const repoRoot = existsSync(path.join(up3, 'test', 'hubble-server', 'build.sh')) ? up3 : fileURLToPath(new URL('../../../../', import.meta.url));
 export const buildScript = path.join(repoRoot, 'test', 'hubble-server', 'build.sh');
 export const testdataDir = fileURLToPath(new URL('./testdata/', import.meta.url));
 
@@ -58,7 +61,7 @@ export interface ServerEvent {
 }
 
 export interface RunningHubbleServer {
-  /** `127.0.0.1:<port>`. */
+  /** `127.0.0.1:<port>`, or the `unix:` address it was told to listen on. */
   readonly address: string;
   readonly events: ServerEvent[];
   /** The GetFlows requests as the server decoded them (protojson, proto field names), in call order. */
@@ -75,7 +78,7 @@ export interface HubbleServerOptions {
   readonly preload?: boolean;
   readonly disconnectAfter?: readonly number[];
   readonly intervalMs?: number;
-  /** Listen address (default `127.0.0.1:0`, a random port), e.g. one from {@link unusedPort}. */
+  /** Listen address (default `127.0.0.1:0`, a random port), e.g. one from {@link unusedPort}, or `unix:///path/hubble.sock`. */
   readonly listen?: string;
   /** Feed only the first N scenario lines until {@link RunningHubbleServer.resume} (prints `held`, `resumed`, `fed`). */
   readonly holdAfter?: number;
@@ -140,9 +143,11 @@ export async function startHubbleServer(binary: string, options: HubbleServerOpt
       child.once('exit', onExit);
     });
 
-  const listening = await waitFor((e) => e.event === 'listening');
+  // Parsing a large scenario (a benchmark's 200,000 lines) takes a while before the server listens.
+  const listening = await waitFor((e) => e.event === 'listening', 120_000);
+  const listen = options.listen ?? '';
   return {
-    address: String(listening['address']),
+    address: listen.startsWith('unix:') ? listen : String(listening['address']),
     events,
     requests: () => events.filter((e) => e.event === 'request').map((e) => e['request'] as Record<string, unknown>),
     waitFor,

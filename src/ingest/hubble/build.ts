@@ -13,6 +13,7 @@ import type {
   ReservedIdentity,
   SkipReason,
 } from '../../domain/flow.js';
+import { invalidLabel, invalidNamespace, invalidObjectName, isDnsName, isKind } from '../../domain/k8s-names.js';
 import { DROP_REASONS, RESERVED_IDENTITY_NUMBERS, RESERVED_LABELS, RESERVED_RANK } from './proto.js';
 import type { RawAgentEvent, RawEndpoint, RawFlow, RawLostEvent, RawNodeStatus } from './schema.js';
 
@@ -111,6 +112,36 @@ export function endpointHint(raw: RawEndpoint): EndpointHint {
 
 /** Hints of raw endpoints that are reused across lines (the scanner's endpoint cache). */
 const rememberedHints = new WeakMap<RawEndpoint, EndpointHint>();
+/** Whether a remembered hint's names are valid (null) or why not: checked once per remembered endpoint. */
+const checkedHints = new WeakMap<EndpointHint, string | null>();
+
+/**
+ * Why an endpoint's names are not Kubernetes names (src/domain/k8s-names.ts), or undefined: the
+ * namespace a DNS-1123 label, the pod and workload names DNS-1123 subdomains, the workload kind a
+ * kind, every pod label a qualified key and a label value. A flow naming such an endpoint is
+ * skipped as `invalid-name`: those names would become peers, policy names and file paths.
+ */
+export function invalidEndpointName(hint: EndpointHint): string | undefined {
+  const checked = checkedHints.get(hint);
+  if (checked !== undefined) return checked ?? undefined;
+  const reason = (hint.namespace !== undefined ? invalidNamespace(hint.namespace) : undefined)
+    ?? (hint.podName !== undefined ? invalidObjectName(hint.podName, 'pod name') : undefined)
+    ?? (hint.workload !== undefined
+      ? (isKind(hint.workload.kind) ? invalidObjectName(hint.workload.name, 'workload name') : `workload kind ${JSON.stringify(hint.workload.kind)} is not a Kubernetes kind`)
+      : undefined)
+    ?? firstInvalidLabel(hint.labels);
+  if (Object.isFrozen(hint)) checkedHints.set(hint, reason ?? null);
+  return reason;
+}
+
+function firstInvalidLabel(labels: readonly string[] | undefined): string | undefined {
+  if (labels === undefined) return undefined;
+  for (const label of labels) {
+    const reason = invalidLabel(label);
+    if (reason !== undefined) return reason;
+  }
+  return undefined;
+}
 
 /**
  * Computes and keeps the hint of a raw endpoint record that will be passed in again: its `labels`
@@ -121,11 +152,18 @@ export function rememberEndpointHint(raw: RawEndpoint): void {
   rememberedHints.set(raw, Object.freeze(endpointHint(raw)));
 }
 
+function hintOf(raw: RawEndpoint | null | undefined): EndpointHint | undefined {
+  return raw == null ? undefined : (rememberedHints.get(raw) ?? endpointHint(raw));
+}
+
 /** The endpoint at `ip`:`port` with what `raw` says about it. */
 export function endpoint(ip: string, port: number, raw: RawEndpoint | null | undefined): FlowEndpoint {
+  return endpointOf(ip, port, hintOf(raw));
+}
+
+function endpointOf(ip: string, port: number, hint: EndpointHint | undefined): FlowEndpoint {
   const ep: Mutable<FlowEndpoint> = { ip, port };
-  if (raw == null) return ep;
-  const hint = rememberedHints.get(raw) ?? endpointHint(raw);
+  if (hint === undefined) return ep;
   if (hint.namespace !== undefined) ep.namespace = hint.namespace;
   if (hint.podName !== undefined) ep.podName = hint.podName;
   if (hint.labels !== undefined) ep.labels = hint.labels;
@@ -145,7 +183,8 @@ function dnsAnswer(raw: RawFlow): DnsAnswer | undefined {
   const dns = raw.l7?.dns;
   if (dns == null || dns.query == null || dns.ips == null || dns.ips.length === 0) return undefined;
   const query = normalizeDnsName(dns.query);
-  return query === '' ? undefined : { query, ips: dns.ips };
+  // A name that is not a DNS name (control characters, spaces, ...) never names a peer.
+  return isDnsName(query) ? { query, ips: dns.ips } : undefined;
 }
 
 /**
@@ -181,11 +220,15 @@ export function flowResult(raw: RawFlow, envelopeNode?: string | null, envelopeT
   else if (l4.ICMPv6 != null) protocol = 'ICMPv6';
   else return skip('unsupported-protocol', 'flow has no l4');
 
+  const sourceHint = hintOf(raw.source);
+  const destinationHint = hintOf(raw.destination);
+  const invalid = (sourceHint && invalidEndpointName(sourceHint)) ?? (destinationHint && invalidEndpointName(destinationHint));
+  if (invalid) return skip('invalid-name', invalid);
   const verdict = raw.verdict ?? 'VERDICT_UNKNOWN';
   const flow: Mutable<Flow> = {
     time,
-    source: endpoint(ip.source, ports?.source_port ?? 0, raw.source),
-    destination: endpoint(ip.destination, ports?.destination_port ?? 0, raw.destination),
+    source: endpointOf(ip.source, ports?.source_port ?? 0, sourceHint),
+    destination: endpointOf(ip.destination, ports?.destination_port ?? 0, destinationHint),
     protocol,
     verdict,
     isReply: raw.is_reply ?? raw.reply ?? false,
@@ -197,12 +240,27 @@ export function flowResult(raw: RawFlow, envelopeNode?: string | null, envelopeT
   if (point != null && point !== 'UNKNOWN_POINT') flow.observationPoint = point;
   const direction = raw.traffic_direction;
   if (direction != null && direction !== 'TRAFFIC_DIRECTION_UNKNOWN') flow.trafficDirection = direction;
-  if (raw.destination_names != null && raw.destination_names.length > 0) flow.destinationNames = raw.destination_names;
+  if (raw.destination_names != null && raw.destination_names.length > 0) {
+    const names = raw.destination_names.filter((name) => isDnsName(normalizeDnsName(name)));
+    if (names.length > 0) flow.destinationNames = names;
+  }
   const answer = dnsAnswer(raw);
   if (answer !== undefined) flow.dnsAnswer = answer;
   const dropReason = raw.drop_reason_desc ?? (verdict === 'DROPPED' && raw.drop_reason ? DROP_REASONS.get(raw.drop_reason) : undefined);
   if (dropReason != null && dropReason !== 'DROP_REASON_UNKNOWN') flow.dropReason = dropReason;
+  const deniedBy = policyNames(raw.egress_denied_by, raw.ingress_denied_by);
+  if (deniedBy !== undefined) flow.deniedBy = deniedBy;
   return { kind: 'flow', flow };
+}
+
+/**
+ * Cilium's `egress_denied_by` / `ingress_denied_by` (the policies that denied a DROPPED flow) as
+ * sorted `<namespace>/<name>`; policies without a name are left out, none at all → undefined.
+ */
+function policyNames(...lists: (readonly { name?: string | null; namespace?: string | null }[] | null | undefined)[]): string[] | undefined {
+  const names = new Set<string>();
+  for (const list of lists) for (const p of list ?? []) if (p.name) names.add(`${p.namespace ?? ''}/${p.name}`);
+  return names.size > 0 ? [...names].sort() : undefined;
 }
 
 /** `flow.LostEvent` → `lost-events` (proto3 defaults: source `UNKNOWN_LOST_EVENT_SOURCE`, count 0). */

@@ -413,3 +413,14 @@ describe('line limits', () => {
     expect(scanHubbleLine(line)).toMatchObject({ kind: 'skip', reason: 'too-long' });
   });
 });
+
+describe('policy denials (Cilium egress_denied_by / ingress_denied_by)', () => {
+  const line = '{"flow":{"time":"2026-12-05T12:00:00Z","verdict":"DROPPED","drop_reason_desc":"POLICY_DENIED","traffic_direction":"INGRESS","IP":{"source":"10.0.0.1","destination":"10.0.0.2"},"l4":{"TCP":{"source_port":40000,"destination_port":8080}},"ingress_denied_by":[{"name":"hivewall-cart","namespace":"shop","labels":["k8s:io.cilium.k8s.policy.name=hivewall-cart"],"revision":"7"},{"name":"hivewall-default-deny","namespace":"shop"}],"egress_denied_by":[{"namespace":"shop"}]}}';
+  it.each([['full parser', parseHubbleLine], ['fast path', scanHubbleLine]] as const)('%s names the denying policies as <namespace>/<name>, sorted, nameless ones left out', (_name, parse) => {
+    const result = parse(line);
+    expect(result.kind).toBe('flow');
+    const flow = (result as Extract<ParseResult, { kind: 'flow' }>).flow;
+    expect(flow.dropReason).toBe('POLICY_DENIED');
+    expect(flow.deniedBy).toEqual(['shop/hivewall-cart', 'shop/hivewall-default-deny']);
+  });
+});

@@ -39,7 +39,7 @@ describe('readHubble', () => {
     expect(results).toEqual(expectedResults);
     expect(lines).toEqual(fixtureLines.map((_, i) => i + 1));
     expect(stats).toMatchObject({ lines: 21, bytes: fixture.length, gzip: false, flows: 13, events: 4 });
-    expect(stats.skipped).toEqual({ empty: 0, malformed: 0, 'schema-mismatch': 3, 'too-long': 0, 'unsupported-protocol': 1 });
+    expect(stats.skipped).toEqual({ empty: 0, malformed: 0, 'schema-mismatch': 3, 'too-long': 0, 'unsupported-protocol': 1, 'invalid-name': 0 });
   });
 
   it('gives the same results with the full parser (fastPath: false) and with tiny chunks', async () => {
@@ -179,7 +179,7 @@ describe('the benchmark generator', () => {
     const full = await collect(path, { fastPath: false });
     expect(fast.results).toEqual(full.results);
     expect(fast.stats.lines).toBe(3000);
-    expect(fast.stats.skipped).toEqual({ empty: 0, malformed: 0, 'schema-mismatch': 0, 'too-long': 0, 'unsupported-protocol': 0 });
+    expect(fast.stats.skipped).toEqual({ empty: 0, malformed: 0, 'schema-mismatch': 0, 'too-long': 0, 'unsupported-protocol': 0, 'invalid-name': 0 });
     const flows = fast.results.flatMap((r) => (r.kind === 'flow' ? [r.flow] : []));
     expect(flows.some((f) => f.isReply)).toBe(true);
     expect(flows.some((f) => f.dnsAnswer !== undefined)).toBe(true);

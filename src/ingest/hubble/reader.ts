@@ -63,7 +63,7 @@ class HubbleLineProcessor {
     gzip: false,
     flows: 0,
     events: 0,
-    skipped: { empty: 0, malformed: 0, 'schema-mismatch': 0, 'too-long': 0, 'unsupported-protocol': 0 },
+    skipped: { empty: 0, malformed: 0, 'schema-mismatch': 0, 'too-long': 0, 'unsupported-protocol': 0, 'invalid-name': 0 },
   };
   private readonly splitter: LineSplitter;
 

@@ -124,17 +124,31 @@ const text = fc.oneof(
   { weight: 1, arbitrary: fc.string({ unit: 'binary', maxLength: 8 }) },
 );
 
+/** Namespace, pod and workload names: mostly Kubernetes names, sometimes not (those flows are skipped as invalid-name on both paths). */
+const k8sName = fc.oneof(
+  { weight: 40, arbitrary: fc.stringMatching(/^[a-z0-9]([a-z0-9-]{0,10}[a-z0-9])?$/) },
+  { weight: 1, arbitrary: text },
+);
+
+/** Labels as Cilium writes them (every one a Kubernetes label, or not a pod label at all). */
+const wellFormedLabel = fc.constantFrom(
+  'k8s:app=frontend', 'k8s:app.kubernetes.io/name=cart', 'k8s:pod-template-hash=7d9f8b6c5d', 'k8s:io.cilium.k8s.policy.cluster=default',
+  'k8s:io.kubernetes.pod.namespace=shop', 'reserved:world', 'reserved:host', 'cidr:10.0.0.0/8', 'app=bare', 'k8s:x',
+);
+
+/** Labels: mostly well formed; otherwise anything (a flow with a pod label that is not a Kubernetes label is skipped as invalid-name). */
 const labelValue = fc.oneof(
-  fc.constantFrom(
+  { weight: 40, arbitrary: wellFormedLabel },
+  { weight: 1, arbitrary: fc.constantFrom(
     'k8s:app=frontend', 'k8s:app.kubernetes.io/name=cart', 'k8s:pod-template-hash=7d9f8b6c5d', 'k8s:io.cilium.k8s.policy.cluster=default',
     'k8s:io.cilium.k8s.policy.serviceaccount=frontend', 'k8s:io.kubernetes.pod.namespace=shop', 'k8s:io.kubernetes.pod.namespace',
     'k8s:io.kubernetes.pod.namespaces=x', 'k8s:io.cilium.k8s.namespace.labels.team=a', 'reserved:world', 'reserved:world-ipv4',
     'reserved:world-ipv6', 'reserved:host', 'reserved:kube-apiserver', 'reserved:remote-node', 'reserved:health', 'reserved:init',
     'reserved:unmanaged', 'reserved:ingress', 'reserved:bogus', 'cidr:10.0.0.0/8', 'fqdn:api.example.com', 'container:foo=bar',
     'app=bare', 'a=b:c', 'k8s:', 'k8s:x', 'reserved:', ':x', '=x', '', 'k8s:io.cilium.k8s.policy.', 'K8S:app=upper',
-  ),
-  text,
-  fc.tuple(fc.constantFrom('k8s:', 'reserved:', 'cidr:', ''), text, fc.constantFrom('', '=', '=v')).map(([a, b, c]) => a + b + c),
+  ) },
+  { weight: 1, arbitrary: text },
+  { weight: 1, arbitrary: fc.tuple(fc.constantFrom('k8s:', 'reserved:', 'cidr:', ''), text, fc.constantFrom('', '=', '=v')).map(([a, b, c]) => a + b + c) },
 );
 
 const port = (m: Mode): fc.Arbitrary<Model> => {
@@ -194,10 +208,10 @@ function endpoint(m: Mode): fc.Arbitrary<Model> {
   return message([
     field('ID', fc.nat(4000), m, 0.5),
     field('identity', uint32(m), m),
-    field('namespace', text, m),
+    field('namespace', k8sName, m),
     field('labels', list(m.clean ? labelValue : maybeWrong(labelValue, m), 12), m),
-    field('pod_name', text, m),
-    field('workloads', list(message([field('name', text, m), field('kind', fc.constantFrom('Deployment', 'StatefulSet', 'DaemonSet', 'Job', ''), m)], false), 2), m),
+    field('pod_name', k8sName, m),
+    field('workloads', list(message([field('name', k8sName, m), field('kind', fc.constantFrom('Deployment', 'StatefulSet', 'DaemonSet', 'Job', ''), m)], false), 2), m),
   ]);
 }
 
@@ -365,6 +379,9 @@ describe('fast path edge cases', () => {
     ['enum as number', base.replace('"time"', '"verdict":2,"traffic_direction":1,"trace_observation_point":101,"time"')],
     ['unknown closed enum number', base.replace('"time"', '"verdict":8,"time"')],
     ['is_reply null, reply true', base.replace('"time"', '"is_reply":null,"reply":true,"time"')],
+    ['denied by policies', base.replace('"time"', '"verdict":"DROPPED","drop_reason_desc":"POLICY_DENIED","egress_denied_by":[{"name":"hivewall-a","namespace":"shop","labels":["k8s:x=y"],"revision":"3"}],"ingressDeniedBy":[{"namespace":"shop"},{"name":"b"}],"time"')],
+    ['denied_by null and empty', base.replace('"time"', '"egress_denied_by":null,"ingress_denied_by":[],"time"')],
+    ['denied_by not an array', base.replace('"time"', '"egress_denied_by":{"name":"x"},"time"')],
   ];
   for (const [name, text] of cases) it(name, () => expectSame(text));
 });

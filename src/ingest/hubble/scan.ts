@@ -119,6 +119,8 @@ const enum Key {
   is_reply,
   traffic_direction,
   trace_observation_point,
+  egress_denied_by,
+  ingress_denied_by,
   // Envelope (`observer.ExportEvent`) members.
   flow,
   node_status,
@@ -143,6 +145,8 @@ const FLOW_FIELDS: readonly (readonly [string, Key])[] = [
   ['is_reply', Key.is_reply],
   ['traffic_direction', Key.traffic_direction],
   ['trace_observation_point', Key.trace_observation_point],
+  ['egress_denied_by', Key.egress_denied_by],
+  ['ingress_denied_by', Key.ingress_denied_by],
 ];
 const ENVELOPE_MEMBERS: readonly (readonly [string, Key])[] = [
   ['flow', Key.flow],
@@ -161,6 +165,7 @@ const L4_KEYS = fields(L4_MEMBERS);
 const PORT_KEYS = fields(['source_port', 'destination_port']);
 const ENDPOINT_KEYS = fields(['identity', 'namespace', 'labels', 'pod_name', 'workloads']);
 const WORKLOAD_KEYS = fields(['name', 'kind']);
+const POLICY_KEYS = fields(['name', 'namespace']);
 const L7_KEYS = fields(['dns']);
 const DNS_KEYS = fields(['query', 'ips']);
 const LOST_KEYS = fields(['source', 'num_events_lost']);
@@ -216,6 +221,8 @@ function newRawFlow(): RawFlow {
     is_reply: undefined,
     traffic_direction: undefined,
     trace_observation_point: undefined,
+    egress_denied_by: undefined,
+    ingress_denied_by: undefined,
   };
 }
 
@@ -868,7 +875,45 @@ class Scanner {
       case Key.trace_observation_point:
         flow.trace_observation_point = this.optEnum(POINT_ENUM);
         return;
+      case Key.egress_denied_by:
+        flow.egress_denied_by = this.policies();
+        return;
+      case Key.ingress_denied_by:
+        flow.ingress_denied_by = this.policies();
+        return;
     }
+  }
+
+  /** `repeated flow.Policy` (only name and namespace are read). */
+  private policies(): RawFlow['egress_denied_by'] {
+    if (this.cur() !== LBRACKET) {
+      if (this.isNull()) return undefined;
+      throw BAIL;
+    }
+    this.pos++;
+    const out: { name?: string | null; namespace?: string | null }[] = [];
+    if (!this.openArray()) return out;
+    do {
+      if (this.peek() !== LBRACE) throw BAIL;
+      this.pos++;
+      const policy: { name?: string | null; namespace?: string | null } = {};
+      if (this.openObject()) {
+        let seen = 0;
+        do {
+          const id = this.key(POLICY_KEYS);
+          if (id < 0) {
+            this.skip();
+            continue;
+          }
+          if (seen & (1 << id)) throw BAIL;
+          seen |= 1 << id;
+          if (id === 0) policy.name = this.optString();
+          else policy.namespace = this.optString();
+        } while (this.nextMember());
+      }
+      out.push(policy);
+    } while (this.nextElement());
+    return out;
   }
 
   private ip(): NonNullable<RawFlow['IP']> {

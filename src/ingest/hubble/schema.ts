@@ -167,6 +167,9 @@ export const DNS = message({ query: z.string().nullish(), ips: z.array(IpAddress
 /** `flow.Layer7` (only the DNS record). */
 export const Layer7 = message({ dns: DNS.nullish() });
 
+/** `flow.Policy` (name and namespace; labels, revision and kind are not read). */
+export const Policy = message({ name: z.string().nullish(), namespace: z.string().nullish() });
+
 /** `flow.Flow`: the fields a `Flow` is made of. */
 export const Flow = message({
   time: Timestamp.nullish(),
@@ -184,6 +187,8 @@ export const Flow = message({
   is_reply: z.boolean().nullish(),
   traffic_direction: closedEnum(TRAFFIC_DIRECTIONS).nullish(),
   trace_observation_point: openEnum(TRACE_OBSERVATION_POINTS).nullish(),
+  egress_denied_by: z.array(Policy).nullish(),
+  ingress_denied_by: z.array(Policy).nullish(),
 });
 
 /** `flow.LostEvent`. */

@@ -1,21 +1,10 @@
 /**
- * A decoded gRPC message (protobufjs `toObject` with {@link LOADER_OPTIONS}: proto field names,
- * enum names, 64-bit integers as strings, only fields present on the wire) → the protojson shape
- * `hubble observe -o jsonpb` prints, so that the Hubble JSON parser (`hubbleValueResult`) maps
- * both sources with one set of rules. Pure.
- *
- * protojson rules applied (google.golang.org/protobuf/encoding/protojson):
- * - `google.protobuf.Timestamp` is an RFC 3339 string, "Z-normalized UTC ... with 0, 3, 6 or 9
- *   fractional digits"; a Timestamp outside 0001-01-01..9999-12-31 or with nanos outside
- *   [0, 1e9) is invalid and is passed on as an unparsable string (the parser then rejects it).
- * - Wrappers (`google.protobuf.BoolValue`, ...) are written as their bare value; a present
- *   wrapper whose `value` is absent on the wire is the zero value (BoolValue{} is `false`).
- * - Other `google.protobuf.*` messages (Any, FieldMask) are not used by hivewall and dropped.
- *
- * Everything else is already in protojson form: enum names (an unknown number stays a number,
- * as protojson writes it), uint64 as decimal strings, proto field names (`is_reply`, `IP`).
+ * `google.protobuf.Timestamp` for the GetFlows stream's resume position: nanoseconds since the
+ * epoch, the request's Timestamp object, and protojson's RFC 3339 text (`Z`-normalized UTC with 0,
+ * 3, 6 or 9 fractional digits; outside 0001-01-01..9999-12-31 or with nanos outside [0, 1e9) it is
+ * invalid), in which resume points are persisted. Pure.
  */
-import type { MessagePlans } from './definitions.js';
+
 
 export interface TimestampObject {
   readonly seconds?: string | number;
@@ -81,37 +70,4 @@ export function parseTimestampNanos(text: string): bigint | undefined {
   const ms = Date.parse(`${m[1]}Z`);
   if (Number.isNaN(ms)) return undefined;
   return BigInt(ms / 1000) * 1_000_000_000n + BigInt((m[2] ?? '').padEnd(9, '0'));
-}
-
-/**
- * Converts a decoded message of type `type` (full name, e.g. `observer.GetFlowsResponse`) to its
- * protojson shape. Fields missing from the plan (none, with the bundled .proto files) are copied.
- */
-export function toProtojson(plans: MessagePlans, type: string, message: unknown): unknown {
-  if (!isRecord(message)) return message;
-  const plan = plans.get(type);
-  const out: Record<string, unknown> = {};
-  for (const [name, value] of Object.entries(message)) {
-    const field = plan?.get(name);
-    if (field === undefined) {
-      out[name] = value;
-      continue;
-    }
-    const kind = field.kind;
-    if (kind.kind === 'drop') continue;
-    const one = (v: unknown): unknown => {
-      switch (kind.kind) {
-        case 'timestamp':
-          return formatTimestamp(v);
-        case 'wrapper':
-          return isRecord(v) ? (v['value'] ?? kind.zero) : v;
-        case 'message':
-          return toProtojson(plans, kind.type, v);
-        default:
-          return v;
-      }
-    };
-    out[name] = field.repeated && Array.isArray(value) ? value.map(one) : one(value);
-  }
-  return out;
 }

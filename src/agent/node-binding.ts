@@ -1,0 +1,88 @@
+/**
+ * Which workloads had pods on which node, and when — kept from the operator's own inventory
+ * (the pods it watches), so the edge receiver can refuse an edge a node's agent cannot have seen
+ * (the rule: src/domain/edge-binding.ts).
+ *
+ * {@link NodePlacements.update} is called whenever the inventory is rebuilt. A pod that left the
+ * inventory (deleted) is remembered on its node until `retentionMs` after it was last seen, so an
+ * agent's batch that arrives after the pod is gone still counts; at most `maxRetained` such
+ * placements are kept (the oldest go first), so memory follows the cluster's pods.
+ */
+import type { ClusterInventory } from '../domain/inventory.js';
+import { edgeRefusal, type EdgeRefusalReason, type NodeFacts, type Placement, type ReportedEdge } from '../domain/edge-binding.js';
+import type { IdentityResolver } from '../domain/identity.js';
+import { peerKey } from '../domain/peer.js';
+
+export interface NodePlacementsOptions {
+  /** How long a deleted pod's placement is remembered. Default 15 minutes. */
+  readonly retentionMs?: number;
+  /** At most this many placements of deleted pods. Default 50,000. */
+  readonly maxRetained?: number;
+  /** Clock skew and scheduling slack allowed around an edge's time. Default 2 minutes. */
+  readonly slackMs?: number;
+}
+
+interface Seen {
+  readonly node: string;
+  readonly workload: string;
+  readonly from: number;
+  until?: number;
+}
+
+export class NodePlacements {
+  readonly #retentionMs: number;
+  readonly #maxRetained: number;
+  readonly #slackMs: number;
+  /** Live pods by namespace/name/uid. */
+  #live = new Map<string, Seen>();
+  /** Deleted pods, oldest first. */
+  readonly #gone = new Map<string, Seen>();
+  #nodes = new Map<string, NodeFacts>();
+
+  constructor(opts: NodePlacementsOptions = {}) {
+    this.#retentionMs = opts.retentionMs ?? 15 * 60_000;
+    this.#maxRetained = opts.maxRetained ?? 50_000;
+    this.#slackMs = opts.slackMs ?? 120_000;
+  }
+
+  /** Takes in a rebuilt inventory at `now` (ms). */
+  update(inventory: ClusterInventory, identity: IdentityResolver, now: number): void {
+    const live = new Map<string, Seen>();
+    for (const pod of inventory.pods) {
+      if (!pod.nodeName || pod.hostNetwork) continue; // a host-network pod's traffic is the node's
+      const workload = identity.workloadOfPod(pod.namespace, pod.name);
+      if (!workload) continue;
+      const id = `${pod.namespace}/${pod.name}/${pod.uid ?? ''}`;
+      live.set(id, { node: pod.nodeName, workload: peerKey(workload), from: pod.createdAt ?? 0, ...(pod.deletedAt !== undefined ? { until: pod.deletedAt } : {}) });
+    }
+    for (const [id, seen] of this.#live) {
+      if (live.has(id)) continue;
+      this.#gone.delete(id);
+      this.#gone.set(id, { ...seen, until: Math.min(seen.until ?? now, now) });
+    }
+    for (const [id, seen] of this.#gone) {
+      if (this.#gone.size <= this.#maxRetained && seen.until! >= now - this.#retentionMs) break;
+      this.#gone.delete(id);
+    }
+    this.#live = live;
+    const nodes = new Map<string, { ips: Set<string>; workloads: Map<string, Placement[]> }>();
+    const nodeOf = (name: string) => {
+      let n = nodes.get(name);
+      if (!n) nodes.set(name, (n = { ips: new Set(), workloads: new Map() }));
+      return n;
+    };
+    for (const node of inventory.nodes) for (const ip of node.ips) nodeOf(node.name).ips.add(ip);
+    for (const seen of [...live.values(), ...this.#gone.values()]) {
+      const list = nodeOf(seen.node).workloads;
+      const placements = list.get(seen.workload) ?? [];
+      placements.push({ from: seen.from, ...(seen.until !== undefined ? { until: seen.until } : {}) });
+      list.set(seen.workload, placements);
+    }
+    this.#nodes = nodes;
+  }
+
+  /** Why `node`'s agent may not report `edge`, or undefined when it may. */
+  refusal(node: string, edge: ReportedEdge): EdgeRefusalReason | undefined {
+    return edgeRefusal(this.#nodes.get(node), edge, this.#slackMs);
+  }
+}

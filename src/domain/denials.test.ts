@@ -1,0 +1,82 @@
+import { describe, expect, it } from 'vitest';
+import { DenialTracker, describeDeniedEdge, rollbackPolicyNames, workloadsOfDenials } from './denials.js';
+
+const T0 = Date.UTC(2026, 11, 5, 12, 0, 0);
+const edge = (server: string, port = 8080) => ({ client: 'wl:shop/Deployment/frontend', server, port, protocol: 'TCP' as const });
+const cart = edge('wl:shop/Deployment/cart');
+const db = edge('wl:shop/StatefulSet/db', 5432);
+
+describe('DenialTracker', () => {
+  const cases: { name: string; maxDenied: number; denials: [typeof cart, number][]; at: number; crossed: boolean; inWindow: number }[] = [
+    { name: 'at the budget is not past it', maxDenied: 3, denials: [[cart, T0], [cart, T0 + 1000], [db, T0 + 2000]], at: T0 + 3000, crossed: false, inWindow: 3 },
+    { name: 'one more than the budget crosses it', maxDenied: 3, denials: [[cart, T0], [cart, T0 + 1000], [db, T0 + 2000], [db, T0 + 2500]], at: T0 + 3000, crossed: true, inWindow: 4 },
+    { name: 'denials older than the window no longer count', maxDenied: 3, denials: [[cart, T0], [cart, T0 + 1000], [db, T0 + 2000], [db, T0 + 2500]], at: T0 + 62_000, crossed: false, inWindow: 2 },
+    { name: 'maxDenied -1 never crosses', maxDenied: -1, denials: Array.from({ length: 50 }, (_, i) => [cart, T0 + i] as [typeof cart, number]), at: T0 + 100, crossed: false, inWindow: 50 },
+    { name: 'maxDenied 0 rolls back on the first denial', maxDenied: 0, denials: [[cart, T0]], at: T0, crossed: true, inWindow: 1 },
+  ];
+  it.each(cases)('$name', ({ maxDenied, denials, at, crossed, inWindow }) => {
+    const tracker = new DenialTracker({ maxDenied, windowMs: 60_000 });
+    for (const [e, time] of denials) tracker.record(e, time);
+    expect(tracker.inWindow(at)).toBe(inWindow);
+    expect(tracker.crossed(at)).toBe(crossed);
+  });
+
+  it('counts per edge since tracking began, with first and last denial', () => {
+    const tracker = new DenialTracker({ maxDenied: 20, windowMs: 60_000 });
+    tracker.record(db, T0 + 5000, 2);
+    tracker.record(cart, T0 + 1000);
+    tracker.record(cart, T0);
+    expect(tracker.edges()).toEqual([
+      { ...cart, count: 2, firstDenied: T0, lastDenied: T0 + 1000 },
+      { ...db, count: 2, firstDenied: T0 + 5000, lastDenied: T0 + 5000 },
+    ]);
+    expect(tracker.totalDenied).toBe(4);
+    expect(tracker.recentEdges(T0 + 61_500)).toEqual([{ ...db, count: 2, firstDenied: T0 + 5000, lastDenied: T0 + 5000 }]);
+  });
+
+  it('seeded counts (stored before a restart) add to the edges but not to the window', () => {
+    const tracker = new DenialTracker({ maxDenied: 1, windowMs: 60_000 });
+    tracker.seed([{ ...cart, count: 5, firstDenied: T0 - 1000, lastDenied: T0 }]);
+    tracker.record(cart, T0 + 10);
+    expect(tracker.edges()).toEqual([{ ...cart, count: 6, firstDenied: T0 - 1000, lastDenied: T0 + 10 }]);
+    expect(tracker.crossed(T0 + 10)).toBe(false);
+  });
+
+  it('ignores non-positive counts and invalid times', () => {
+    const tracker = new DenialTracker({ maxDenied: 0, windowMs: 60_000 });
+    tracker.record(cart, T0, 0);
+    tracker.record(cart, Number.NaN);
+    expect(tracker.edges()).toEqual([]);
+    expect(tracker.crossed(T0)).toBe(false);
+  });
+});
+
+describe('workloadsOfDenials', () => {
+  it('names both sides that are workloads of the namespace, once each', () => {
+    expect(workloadsOfDenials([cart, db, { client: 'wl:other/Deployment/x', server: 'wl:shop/Deployment/cart', port: 80, protocol: 'TCP' }, { client: 'wl:shop/Deployment/cart', server: 'en:world:203.0.113.5', port: 443, protocol: 'TCP' }], 'shop'))
+      .toEqual(['wl:shop/Deployment/cart', 'wl:shop/Deployment/frontend', 'wl:shop/StatefulSet/db']);
+  });
+  it('a namespace with a similar prefix is not the namespace', () => {
+    expect(workloadsOfDenials([{ client: 'wl:shop2/Deployment/a', server: 'en:host', port: 1, protocol: 'TCP' }], 'shop')).toEqual([]);
+  });
+});
+
+describe('rollbackPolicyNames', () => {
+  const policy = (name: string, workload?: string) => ({ metadata: { name, ...(workload ? { annotations: { 'hivewall.dev/workload': workload } } : {}) } });
+  const objects = [policy('hivewall-default-deny'), policy('hivewall-cart', 'Deployment/cart'), policy('hivewall-db', 'StatefulSet/db'), policy('hivewall-frontend', 'Deployment/frontend')];
+  it('removes the workloads\' own policies and the default deny, keeps the others', () => {
+    expect(rollbackPolicyNames(objects, 'shop', ['wl:shop/Deployment/cart'])).toEqual(['hivewall-cart', 'hivewall-default-deny']);
+  });
+  it('nothing to roll back removes nothing', () => {
+    expect(rollbackPolicyNames(objects, 'shop', [])).toEqual([]);
+  });
+  it('a workload of another namespace with the same name is not matched', () => {
+    expect(rollbackPolicyNames(objects, 'shop', ['wl:other/Deployment/cart'])).toEqual(['hivewall-default-deny']);
+  });
+});
+
+describe('describeDeniedEdge', () => {
+  it('names peers without their key prefixes', () => {
+    expect(describeDeniedEdge({ ...cart, count: 3 })).toBe('shop/Deployment/frontend -> shop/Deployment/cart 8080/TCP (3x)');
+  });
+});

@@ -1,0 +1,110 @@
+/**
+ * decode.ts on hand-made wire bytes: the same results as the Hubble JSON parser for the protojson
+ * text of the same message, protobuf's last-wins rules, resume keys, and what broken bytes give.
+ * (source.test.ts checks the same equivalence for every message a Cilium-built server sends.)
+ * Messages are encoded with protobufjs from the bundled .proto files (definitions.ts).
+ */
+import { describe, expect, it } from 'vitest';
+import { parseHubbleLine } from '../hubble/parse.js';
+import { GetFlowsDecoder } from './decode.js';
+import { loadHubbleDefinitions } from './definitions.js';
+
+const { getFlows } = loadHubbleDefinitions();
+const encode = (message: object): Buffer => getFlows.responseSerialize(message);
+
+const T = { seconds: '1714641243', nanos: 512_874_321 };
+const T_TEXT = '2024-05-02T09:14:03.512874321Z';
+const ep = (ns: string, pod: string, extra: object = {}) => ({ namespace: ns, pod_name: pod, identity: 4711, labels: [`k8s:app=${pod}`, 'k8s:io.kubernetes.pod.namespace=' + ns], workloads: [{ name: pod, kind: 'Deployment' }], ...extra });
+const epJson = (ns: string, pod: string, extra: object = {}) => ep(ns, pod, extra);
+
+describe('GetFlowsDecoder', () => {
+  it.each([
+    {
+      name: 'a TCP flow with endpoints, reply wrapper and observation point',
+      proto: { flow: { time: T, uuid: 'u-1', verdict: 'FORWARDED', IP: { source: '10.0.0.1', destination: '10.0.0.2' }, l4: { TCP: { source_port: 40000, destination_port: 8080 } }, source: ep('shop', 'web'), destination: ep('shop', 'api'), node_name: 'n1', is_reply: { value: false }, traffic_direction: 'INGRESS', trace_observation_point: 'TO_ENDPOINT' }, node_name: 'n1', time: T },
+      json: { flow: { time: T_TEXT, uuid: 'u-1', verdict: 'FORWARDED', IP: { source: '10.0.0.1', destination: '10.0.0.2' }, l4: { TCP: { source_port: 40000, destination_port: 8080 } }, source: epJson('shop', 'web'), destination: epJson('shop', 'api'), node_name: 'n1', is_reply: false, traffic_direction: 'INGRESS', trace_observation_point: 'TO_ENDPOINT' }, node_name: 'n1', time: T_TEXT },
+    },
+    {
+      name: 'a present BoolValue without value is false; an IPv6 address is canonicalized',
+      proto: { flow: { time: T, verdict: 'FORWARDED', IP: { source: '2001:DB8:0:0::1', destination: '2001:db8::2' }, l4: { UDP: { source_port: 5353, destination_port: 53 } }, is_reply: {} } },
+      json: { flow: { time: T_TEXT, verdict: 'FORWARDED', IP: { source: '2001:DB8:0:0::1', destination: '2001:db8::2' }, l4: { UDP: { source_port: 5353, destination_port: 53 } }, is_reply: false } },
+    },
+    {
+      name: 'a dropped flow with the deprecated drop reason and a DNS answer',
+      proto: { flow: { time: T, verdict: 'DROPPED', drop_reason: 133, IP: { source: '10.0.0.1', destination: '10.0.0.2' }, l4: { ICMPv4: { type: 8 } }, destination_names: ['api.example.com'], l7: { dns: { query: 'API.example.com.', ips: ['192.0.2.1'] } } } },
+      json: { flow: { time: T_TEXT, verdict: 'DROPPED', drop_reason: 133, IP: { source: '10.0.0.1', destination: '10.0.0.2' }, l4: { ICMPv4: { type: 8 } }, destination_names: ['api.example.com'], l7: { dns: { query: 'API.example.com.', ips: ['192.0.2.1'] } } } },
+    },
+    {
+      name: 'a flow without l4 (e.g. VRRP) is an unsupported protocol',
+      proto: { flow: { time: T, verdict: 'FORWARDED', IP: { source: '10.0.0.1', destination: '10.0.0.2' } } },
+      json: { flow: { time: T_TEXT, verdict: 'FORWARDED', IP: { source: '10.0.0.1', destination: '10.0.0.2' } } },
+    },
+    {
+      name: 'a flow without IP is a schema mismatch',
+      proto: { flow: { time: T, verdict: 'FORWARDED' } },
+      json: { flow: { time: T_TEXT, verdict: 'FORWARDED' } },
+    },
+    {
+      name: 'a lost-events notice',
+      proto: { lost_events: { source: 'HUBBLE_RING_BUFFER', num_events_lost: '42' }, node_name: 'n1', time: T },
+      json: { lost_events: { source: 'HUBBLE_RING_BUFFER', num_events_lost: '42' }, node_name: 'n1', time: T_TEXT },
+    },
+    {
+      name: 'relay node status',
+      proto: { node_status: { state_change: 'NODE_UNAVAILABLE', node_names: ['n2'], message: 'gone' } },
+      json: { node_status: { state_change: 'NODE_UNAVAILABLE', node_names: ['n2'], message: 'gone' } },
+    },
+    {
+      name: 'an unknown open enum number stays a number',
+      proto: { flow: { time: T, verdict: 'FORWARDED', IP: { source: '10.0.0.1', destination: '10.0.0.2' }, l4: { TCP: {} }, trace_observation_point: 77 } },
+      json: { flow: { time: T_TEXT, verdict: 'FORWARDED', IP: { source: '10.0.0.1', destination: '10.0.0.2' }, l4: { TCP: {} }, trace_observation_point: 77 } },
+    },
+  ])('$name: the JSON parser\'s result for the same message', ({ proto, json }) => {
+    expect(new GetFlowsDecoder().decode(encode(proto)).result).toEqual(parseHubbleLine(JSON.stringify(json)));
+  });
+
+  it('returns the resume key: envelope time in nanoseconds and the uuid, else a digest of the flow bytes', () => {
+    const d = new GetFlowsDecoder();
+    const withUuid = d.decode(encode({ flow: { time: T, uuid: 'u-9', verdict: 'FORWARDED' }, time: T }));
+    expect(withUuid).toMatchObject({ kind: 'flow', timeNs: 1_714_641_243_512_874_321n, identity: 'uuid:u-9' });
+    const a = d.decode(encode({ flow: { time: T, verdict: 'FORWARDED', node_name: 'a' } }));
+    const b = d.decode(encode({ flow: { time: T, verdict: 'FORWARDED', node_name: 'b' } }));
+    expect(a.kind === 'flow' && a.identity).toMatch(/^sha256:[A-Za-z0-9_-]{43}$/);
+    expect(a.kind === 'flow' && a.timeNs).toBe(1_714_641_243_512_874_321n);
+    expect(a.kind === 'flow' && b.kind === 'flow' && a.identity !== b.identity).toBe(true);
+  });
+
+  it('applies protobuf\'s last-wins rule to a oneof repeated on the wire', () => {
+    const udp = encode({ flow: { time: T, verdict: 'FORWARDED', IP: { source: '10.0.0.1', destination: '10.0.0.2' }, l4: { UDP: { source_port: 1, destination_port: 53 } } } });
+    const tcp = encode({ flow: { l4: { TCP: { source_port: 1, destination_port: 80 } } } });
+    // Two serialized messages concatenated are one message whose fields merge (protobuf encoding rules).
+    const merged = new GetFlowsDecoder().decode(Buffer.concat([udp, tcp])).result;
+    expect(merged).toMatchObject({ kind: 'skip' }); // the second `flow` replaces the first: no time, no IP
+    const l4Twice = new GetFlowsDecoder().decode(encode({ flow: { time: T, verdict: 'FORWARDED', IP: { source: '10.0.0.1', destination: '10.0.0.2' }, l4: { UDP: { source_port: 1, destination_port: 53 } } } }));
+    expect(l4Twice.result).toMatchObject({ kind: 'flow', flow: { protocol: 'UDP' } });
+  });
+
+  it('reuses one endpoint record for repeated endpoint bytes (labels classified once)', () => {
+    const d = new GetFlowsDecoder();
+    const message = encode({ flow: { time: T, verdict: 'FORWARDED', IP: { source: '10.0.0.1', destination: '10.0.0.2' }, l4: { TCP: {} }, source: ep('shop', 'web'), destination: ep('shop', 'api') } });
+    const first = d.decode(message).result;
+    const second = d.decode(message).result;
+    if (first.kind !== 'flow' || second.kind !== 'flow') throw new Error('not flows');
+    expect(second.flow.source).toEqual(first.flow.source);
+    expect(second.flow.source.labels).toBe(first.flow.source.labels);
+    expect(first.flow.source).toMatchObject({ namespace: 'shop', podName: 'web', labels: ['app=web'], workload: { kind: 'Deployment', name: 'web' }, identity: 4711 });
+  });
+
+  it.each([
+    { name: 'a truncated message', bytes: () => encode({ flow: { time: T, verdict: 'FORWARDED', uuid: 'x'.repeat(40) } }).subarray(0, 20), reason: 'malformed' },
+    { name: 'a varint longer than 10 bytes', bytes: () => Buffer.from([0x08, ...Array(11).fill(0xff), 0x01]), reason: 'malformed' },
+    { name: 'a group wire type', bytes: () => Buffer.from([0x0b]), reason: 'malformed' },
+    { name: 'a known field with the wrong wire type', bytes: () => Buffer.from([0x08, 0x01]), reason: 'malformed' },
+    { name: 'an empty message', bytes: () => Buffer.alloc(0), reason: 'schema-mismatch' },
+    { name: 'an unknown verdict number', bytes: () => encode({ flow: { time: T, verdict: 99, IP: { source: '10.0.0.1', destination: '10.0.0.2' } } }), reason: 'schema-mismatch' },
+    { name: 'a Timestamp before year 1', bytes: () => encode({ flow: { time: { seconds: '-62135596801' }, verdict: 'FORWARDED' } }), reason: 'schema-mismatch' },
+    { name: 'an invalid address', bytes: () => encode({ flow: { time: T, IP: { source: '10.0.0.300', destination: '10.0.0.2' } } }), reason: 'schema-mismatch' },
+  ])('$name is a `$reason` skip, never a throw', ({ bytes, reason }) => {
+    expect(new GetFlowsDecoder().decode(bytes())).toMatchObject({ kind: 'skip', result: { kind: 'skip', reason } });
+  });
+});

@@ -1,0 +1,139 @@
+/**
+ * A minimal protobuf wire-format reader (https://protobuf.dev/programming-guides/encoding/): tags,
+ * varints, fixed 32/64-bit values and length-delimited ranges over one Buffer, without allocating
+ * per field. decode.ts uses it to read `observer.GetFlowsResponse` straight into hivewall's records.
+ * Pure. Any structural error (truncated varint or range, group wire types, field number 0) throws
+ * {@link WireError}.
+ */
+
+export class WireError extends Error {}
+
+export const VARINT = 0;
+export const FIXED64 = 1;
+export const LEN = 2;
+export const FIXED32 = 5;
+
+const TWO_32 = 4_294_967_296;
+
+export class WireReader {
+  pos: number;
+  end: number;
+  /** The last varint's low and high 32 bits (set by {@link varint}). */
+  lo = 0;
+  hi = 0;
+
+  constructor(readonly buf: Buffer, start = 0, end = buf.length) {
+    this.pos = start;
+    this.end = end;
+  }
+
+  /** Reads a varint into {@link lo} / {@link hi} (up to 10 bytes). */
+  varint(): void {
+    const buf = this.buf;
+    let lo = 0;
+    let b: number;
+    for (let shift = 0; shift < 28; shift += 7) {
+      if (this.pos >= this.end) throw new WireError('truncated varint');
+      b = buf[this.pos++]!;
+      lo |= (b & 0x7f) << shift;
+      if (b < 0x80) {
+        this.lo = lo >>> 0;
+        this.hi = 0;
+        return;
+      }
+    }
+    if (this.pos >= this.end) throw new WireError('truncated varint');
+    b = buf[this.pos++]!;
+    lo |= (b & 0x0f) << 28;
+    let hi = (b & 0x7f) >> 4;
+    if (b >= 0x80) {
+      for (let shift = 3; ; shift += 7) {
+        if (shift > 31) throw new WireError('varint longer than 10 bytes');
+        if (this.pos >= this.end) throw new WireError('truncated varint');
+        b = buf[this.pos++]!;
+        hi |= (b & 0x7f) << shift;
+        if (b < 0x80) break;
+      }
+    }
+    this.lo = lo >>> 0;
+    this.hi = hi >>> 0;
+  }
+
+  /** A field's tag: `field << 3 | wireType`; 0 at the end of the range. */
+  tag(): number {
+    if (this.pos >= this.end) return 0;
+    this.varint();
+    const tag = this.lo;
+    if (tag >>> 3 === 0) throw new WireError('field number 0');
+    return tag;
+  }
+
+  uint32(): number {
+    this.varint();
+    return this.lo;
+  }
+
+  /** int32 / enum: the low 32 bits, signed (negative values are sign-extended 10-byte varints). */
+  int32(): number {
+    this.varint();
+    return this.lo | 0;
+  }
+
+  /** int64 as a Number (exact within ±2^53). */
+  int64(): number {
+    this.varint();
+    return (this.hi | 0) * TWO_32 + this.lo;
+  }
+
+  /** uint64 as a Number (exact below 2^53). */
+  uint64(): number {
+    this.varint();
+    return this.hi * TWO_32 + this.lo;
+  }
+
+  bool(): boolean {
+    this.varint();
+    return this.lo !== 0 || this.hi !== 0;
+  }
+
+  /** A length-delimited field's range: returns its start; the reader moves past it ({@link end} of the field = the returned start + length). */
+  range(): number {
+    this.varint();
+    const length = this.lo;
+    if (this.hi !== 0 || length > this.end - this.pos) throw new WireError('length-delimited field past the end of its message');
+    const start = this.pos;
+    this.pos += length;
+    return start;
+  }
+
+  /** A string field (UTF-8; invalid sequences become U+FFFD). */
+  string(): string {
+    const start = this.range();
+    return this.buf.toString('utf8', start, this.pos);
+  }
+
+  /** Skips a field of this wire type. */
+  skip(wireType: number): void {
+    switch (wireType) {
+      case VARINT:
+        this.varint();
+        return;
+      case FIXED64:
+        this.advance(8);
+        return;
+      case LEN:
+        this.range();
+        return;
+      case FIXED32:
+        this.advance(4);
+        return;
+      default:
+        throw new WireError(`unsupported wire type ${wireType}`);
+    }
+  }
+
+  private advance(n: number): void {
+    if (n > this.end - this.pos) throw new WireError('truncated fixed-width field');
+    this.pos += n;
+  }
+}

@@ -1,0 +1,89 @@
+/**
+ * Splitting one Hubble file between parser threads so that joining their results in order gives
+ * exactly the single-thread reader's results (src/ingest/hubble/parallel.ts).
+ *
+ * A line belongs to the byte range its first byte lies in: range [start, end) parses every line
+ * that starts at p with start <= p < end (p = 0, or byte p-1 is `\n`), to that line's `\n` even
+ * when it lies beyond `end`. Ranges that tile the file therefore see every line exactly once.
+ * Each line is parsed as the single-thread reader (./reader.ts) parses it: the byte scanner,
+ * `too-long` past `maxLineBytes` (memory stays bounded by the read block and that limit), and
+ * only the range at offset 0 strips a UTF-8 byte order mark.
+ */
+import { Buffer } from 'node:buffer';
+import type { ParseResult } from '../../domain/flow.js';
+import { LineSplitter } from '../lines.js';
+import { DEFAULT_MAX_LINE_BYTES, tooLong } from './parse.js';
+import { scanHubbleBytes } from './scan.js';
+
+const LF = 0x0a;
+
+export interface ByteRange {
+  readonly start: number;
+  readonly end: number;
+}
+
+/** Reads into `buffer` from file offset `position`; returns the bytes read (0 at the end). */
+export type ReadAt = (buffer: Buffer, position: number) => number;
+
+export interface RangeOptions {
+  readonly maxLineBytes?: number;
+  /** Read size (default 1 MiB). */
+  readonly blockBytes?: number;
+}
+
+/** Tiles [0, size) with ranges of `bytes` (the last one shorter). */
+export function tileRanges(size: number, bytes: number): ByteRange[] {
+  const step = Math.max(1, Math.floor(bytes));
+  const ranges: ByteRange[] = [];
+  for (let start = 0; start < size; start += step) ranges.push({ start, end: Math.min(size, start + step) });
+  return ranges;
+}
+
+/** The results of the lines range `range` owns, in file order. */
+export function parseRange(read: ReadAt, range: ByteRange, options: RangeOptions = {}): ParseResult[] {
+  const maxLineBytes = options.maxLineBytes ?? DEFAULT_MAX_LINE_BYTES;
+  const block = Buffer.allocUnsafe(Math.max(2, options.blockBytes ?? 1024 * 1024));
+  const results: ParseResult[] = [];
+  const scanOptions = { maxLineBytes };
+  const splitter = new LineSplitter(
+    {
+      line: (buf, start, end) => results.push(scanHubbleBytes(buf, start, end, scanOptions)),
+      overlong: (bytes) => results.push(tooLong(bytes, maxLineBytes)),
+    },
+    { maxLineBytes, stripBom: range.start === 0 },
+  );
+
+  // The first line starting at or after range.start: just past the first `\n` at or after start-1.
+  let position = range.start;
+  if (range.start > 0) {
+    position = range.start - 1;
+    for (;;) {
+      const n = read(block, position);
+      if (n === 0) return results;
+      const nl = block.subarray(0, n).indexOf(LF);
+      if (nl >= 0) {
+        position += nl + 1;
+        break;
+      }
+      position += n;
+    }
+  }
+  if (position >= range.end) return results;
+
+  // Whole lines up to and including the `\n` at or after end-1 (the end of the last owned line).
+  for (;;) {
+    const n = read(block, position);
+    if (n === 0) break;
+    const chunk = block.subarray(0, n);
+    const from = range.end - 1 - position;
+    const nl = from < n ? chunk.indexOf(LF, Math.max(0, from)) : -1;
+    if (nl >= 0) {
+      splitter.push(chunk.subarray(0, nl + 1));
+      return results;
+    }
+    splitter.push(chunk);
+    position += n;
+  }
+  splitter.end();
+  return results;
+}

@@ -1,0 +1,69 @@
+import { describe, expect, it } from 'vitest';
+import type { Denial } from '../domain/learner.js';
+import { DenialRegistry } from './denial-registry.js';
+
+const T0 = Date.UTC(2026, 11, 5, 12, 0, 0);
+const denial = (over: Partial<Denial> = {}): Denial => ({ client: 'wl:shop/Deployment/frontend', server: 'wl:shop/Deployment/cart', port: 8080, protocol: 'TCP', reason: 'POLICY_DENIED', time: T0, ...over });
+
+function setup() {
+  let now = T0;
+  const crossed: string[] = [];
+  const counted: [string, number][] = [];
+  const registry = new DenialRegistry({ now: () => now, onCrossed: (ns) => crossed.push(ns), onDenied: (ns, n) => counted.push([ns, n]) });
+  const enforce = (namespace: string, maxDenied = 1, policies = ['hivewall-default-deny', 'hivewall-cart', 'hivewall-frontend']) =>
+    registry.enforce(namespace, { segmentation: namespace, proposal: `${namespace}-r1`, budget: { maxDenied, windowMs: 60_000 }, policies });
+  return { registry, crossed, counted, enforce, tick: (ms: number) => (now += ms) };
+}
+
+describe('DenialRegistry', () => {
+  const cases: { name: string; enforced: string[]; denial: Denial; counts: [string, number][] }[] = [
+    { name: 'INGRESS: the server\'s namespace', enforced: ['shop', 'other'], denial: denial({ client: 'wl:other/Deployment/a', direction: 'INGRESS' }), counts: [['shop', 1]] },
+    { name: 'EGRESS: the client\'s namespace', enforced: ['shop', 'other'], denial: denial({ client: 'wl:other/Deployment/a', direction: 'EGRESS' }), counts: [['other', 1]] },
+    { name: 'no direction (an unanswered SYN): both sides, each once', enforced: ['shop', 'other'], denial: denial({ client: 'wl:other/Deployment/a', reason: 'UNREPLIED' }), counts: [['other', 1], ['shop', 1]] },
+    { name: 'both sides in one namespace count once', enforced: ['shop'], denial: denial(), counts: [['shop', 1]] },
+    { name: 'a namespace that enforces nothing is not counted', enforced: ['other'], denial: denial(), counts: [] },
+    { name: 'drops for other reasons are not a policy\'s', enforced: ['shop'], denial: denial({ reason: 'CT_MAP_INSERTION_FAILED' }), counts: [] },
+    { name: 'Cilium named a hivewall policy of the namespace', enforced: ['shop'], denial: denial({ deniedBy: ['shop/hivewall-cart'] }), counts: [['shop', 1]] },
+    { name: 'Cilium named someone else\'s policy: not ours', enforced: ['shop'], denial: denial({ deniedBy: ['shop/team-deny-all', 'other/hivewall-cart'] }), counts: [] },
+    { name: 'an entity side has no namespace', enforced: ['shop'], denial: denial({ client: 'en:world:203.0.113.5', server: 'en:host', direction: 'INGRESS' }), counts: [] },
+  ];
+  it.each(cases)('$name', ({ enforced, denial: d, counts }) => {
+    const { registry, counted, enforce } = setup();
+    for (const ns of enforced) enforce(ns);
+    registry.observe(d);
+    expect(counted.sort()).toEqual(counts);
+  });
+
+  it('calls onCrossed once per crossing, again after the window cleared', () => {
+    const { registry, crossed, enforce, tick } = setup();
+    enforce('shop', 1);
+    registry.observe(denial());
+    expect(crossed).toEqual([]);
+    registry.observe(denial());
+    registry.observe(denial());
+    expect(crossed).toEqual(['shop']);
+    tick(120_000);
+    registry.observe(denial());
+    registry.observe(denial());
+    expect(crossed).toEqual(['shop', 'shop']);
+  });
+
+  it('views the counts of the enforced proposal only; a new proposal starts afresh, release stops counting', () => {
+    const { registry, enforce } = setup();
+    enforce('shop');
+    registry.observe(denial(), 3);
+    expect(registry.view('shop', 'shop-r1')).toMatchObject({ crossed: true, inWindow: 3, edges: [{ count: 3 }] });
+    expect(registry.view('shop', 'shop-r2')).toBeUndefined();
+    registry.enforce('shop', { segmentation: 'shop', proposal: 'shop-r2', budget: { maxDenied: 1, windowMs: 60_000 }, policies: [] });
+    expect(registry.view('shop', 'shop-r2')).toMatchObject({ crossed: false, edges: [] });
+    registry.release('shop');
+    registry.observe(denial());
+    expect(registry.view('shop', 'shop-r2')).toBeUndefined();
+  });
+
+  it('restores counts stored in status after a restart (not towards the window)', () => {
+    const { registry } = setup();
+    registry.enforce('shop', { segmentation: 'shop', proposal: 'shop-r1', budget: { maxDenied: 1, windowMs: 60_000 }, policies: [], stored: [{ client: 'wl:shop/Deployment/frontend', server: 'wl:shop/Deployment/cart', port: 8080, protocol: 'TCP', count: 7, firstDenied: T0 - 5000, lastDenied: T0 - 1000 }] });
+    expect(registry.view('shop', 'shop-r1')).toMatchObject({ crossed: false, since: T0 - 5000, edges: [{ count: 7 }] });
+  });
+});

@@ -1,0 +1,124 @@
+/**
+ * Which namespaces are enforcing hivewall policies right now, and the denials their policies
+ * cause. The flow sources tell every denied connection ({@link DenialRegistry.observe}); the
+ * registry attributes it to the enforcing namespace(s) whose policies can have denied it, counts
+ * it there (src/domain/denials.ts) and, when a namespace's rollback budget is crossed, calls
+ * `onCrossed(namespace)` so that its Segmentation is reconciled at once (the rollback itself is
+ * decided by the reconcile, src/controllers/segmentation/decide.ts).
+ *
+ * Attribution: Hubble's traffic direction says whose policy dropped the packet (EGRESS: the
+ * client's, INGRESS: the server's); without it (conntrack: an unanswered SYN) both sides are
+ * suspects. When Cilium names the denying policies, only a hivewall policy of that namespace
+ * counts. Without names, an enforcing namespace always has hivewall's default deny selecting every
+ * pod, so any denial of its pods is one of its policies.
+ */
+import type { Denial } from '../domain/learner.js';
+import { DenialTracker, type DeniedEdge, type RollbackBudget } from '../domain/denials.js';
+
+/** Drop reasons that are a policy's doing: Hubble's POLICY_DENIED, an agent's unanswered TCP connection. */
+const POLICY_REASONS = new Set(['POLICY_DENIED', 'UNREPLIED']);
+
+export interface EnforcedNamespace {
+  readonly segmentation: string;
+  /** The enforced (approved) proposal: a new one starts counting afresh. */
+  readonly proposal: string;
+  readonly budget: RollbackBudget;
+  /** Names of the hivewall policies live in the namespace (for Cilium's denied-by names). */
+  readonly policies: readonly string[];
+  /** Denied edges stored in the Segmentation's status (restored after a restart). */
+  readonly stored?: readonly DeniedEdge[];
+}
+
+interface Tracked {
+  readonly proposal: string;
+  readonly segmentation: string;
+  policies: ReadonlySet<string>;
+  readonly tracker: DenialTracker;
+  /** When counting began (ms). */
+  readonly since: number;
+  /** Whether onCrossed was called for the current crossing (called again after it cleared). */
+  crossed: boolean;
+}
+
+export interface DenialView {
+  readonly proposal: string;
+  readonly since: number;
+  readonly edges: readonly DeniedEdge[];
+  readonly recent: readonly DeniedEdge[];
+  readonly crossed: boolean;
+  readonly inWindow: number;
+}
+
+export class DenialRegistry {
+  private readonly namespaces = new Map<string, Tracked>();
+
+  constructor(private readonly options: {
+    readonly now: () => number;
+    readonly onCrossed: (namespace: string) => void;
+    /** Every denial counted against a namespace (the `hivewall_denied_flows_total` metric). */
+    readonly onDenied?: (namespace: string, count: number) => void;
+  }) {}
+
+  /** The namespace enforces `state.proposal`: count its denials (kept when it already did). */
+  enforce(namespace: string, state: EnforcedNamespace): void {
+    const existing = this.namespaces.get(namespace);
+    if (existing && existing.proposal === state.proposal && existing.segmentation === state.segmentation) {
+      existing.tracker.setBudget(state.budget);
+      existing.policies = new Set(state.policies);
+      return;
+    }
+    const tracker = new DenialTracker(state.budget);
+    if (state.stored) tracker.seed(state.stored);
+    const since = state.stored?.reduce((min, e) => Math.min(min, e.firstDenied), this.options.now()) ?? this.options.now();
+    this.namespaces.set(namespace, { proposal: state.proposal, segmentation: state.segmentation, policies: new Set(state.policies), tracker, since, crossed: false });
+  }
+
+  /** The namespace no longer enforces anything: stop counting. */
+  release(namespace: string): void {
+    this.namespaces.delete(namespace);
+  }
+
+  /** What was counted for the namespace's enforced proposal, if it is the one given. */
+  view(namespace: string, proposal: string): DenialView | undefined {
+    const t = this.namespaces.get(namespace);
+    if (!t || t.proposal !== proposal) return undefined;
+    const now = this.options.now();
+    return { proposal, since: t.since, edges: t.tracker.edges(), recent: t.tracker.recentEdges(now), crossed: t.tracker.crossed(now), inWindow: t.tracker.inWindow(now) };
+  }
+
+  /** A denied connection (or `count` of them on one edge) from any flow source. */
+  observe(denial: Denial, count = 1): void {
+    if (!POLICY_REASONS.has(denial.reason) || this.namespaces.size === 0) return;
+    const now = this.options.now();
+    const sides = denial.direction === 'EGRESS' ? [denial.client] : denial.direction === 'INGRESS' ? [denial.server] : [denial.client, denial.server];
+    const counted = new Set<string>();
+    for (const side of sides) {
+      const namespace = namespaceOf(side);
+      if (namespace === undefined || counted.has(namespace)) continue;
+      const t = this.namespaces.get(namespace);
+      if (!t || !deniedByUs(denial.deniedBy, namespace, t.policies)) continue;
+      counted.add(namespace);
+      t.tracker.record(denial, now, count);
+      this.options.onDenied?.(namespace, count);
+      const crossed = t.tracker.crossed(now);
+      if (crossed && !t.crossed) this.options.onCrossed(namespace);
+      t.crossed = crossed;
+    }
+  }
+}
+
+/** Whether Cilium's denied-by names (if any) include a hivewall policy of the namespace. */
+function deniedByUs(deniedBy: readonly string[] | undefined, namespace: string, policies: ReadonlySet<string>): boolean {
+  if (deniedBy === undefined || deniedBy.length === 0) return true;
+  return deniedBy.some((name) => {
+    const slash = name.indexOf('/');
+    return name.slice(0, slash) === namespace && policies.has(name.slice(slash + 1));
+  });
+}
+
+/** The namespace of a workload peer key (`wl:<ns>/<Kind>/<name>`); entities have none. */
+function namespaceOf(key: string): string | undefined {
+  if (!key.startsWith('wl:')) return undefined;
+  const slash = key.indexOf('/', 3);
+  return slash < 0 ? undefined : key.slice(3, slash);
+}
