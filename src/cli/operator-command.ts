@@ -159,26 +159,24 @@ export async function runOperator(flags: OperatorFlags, io: CliIo): Promise<void
             onReady: () => (working = true),
             ...(receiver ? { receiver } : {}),
             metrics: {
-              onReconcile: (ms, error) => {
-                metrics.reconcileDuration.observe({ controller: 'segmentation', result: error ? 'error' : 'success' }, ms / 1000);
-                if (error) metrics.reconcileErrors.inc({ controller: 'segmentation', kind: 'reconcile' });
+              controller: {
+                reconcileDuration: (seconds, outcome) => metrics.reconcileDuration.observe({ controller: 'segmentation', result: outcome === 'retry' || outcome === 'terminal' ? 'error' : 'success' }, seconds),
+                reconcileError: (kind) => metrics.reconcileErrors.inc({ controller: 'segmentation', kind }),
               },
               onFlows: (source, count) => metrics.flowsIngested.inc({ source, result: 'read' }, count),
               onDenied: (namespace, count) => metrics.deniedFlows.inc({ namespace }, count),
               onLostEvents: (source, count) => metrics.flowsLost.inc({ source }, count),
               onSkipped: (source, reason) => metrics.flowsIngested.inc({ source, result: reason }),
-              onRound: (reports) => {
-                const phases = new Map<string, number>();
-                for (const r of reports) {
-                  metrics.graphEdges.set({ namespace: r.namespace }, r.edges);
-                  const before = wouldDenySeen.get(r.namespace) ?? 0;
-                  if (r.wouldDeny > before) metrics.wouldDenyFlows.inc({ namespace: r.namespace }, r.wouldDeny - before);
-                  wouldDenySeen.set(r.namespace, r.wouldDeny);
-                  metrics.policiesApplied.set({ namespace: r.namespace, flavor: r.flavor }, r.policies);
-                  for (const phase of r.proposalPhases) phases.set(phase, (phases.get(phase) ?? 0) + 1);
-                }
+              onReport: (r) => {
+                metrics.graphEdges.set({ namespace: r.namespace }, r.edges);
+                const before = wouldDenySeen.get(r.namespace) ?? 0;
+                if (r.wouldDeny > before) metrics.wouldDenyFlows.inc({ namespace: r.namespace }, r.wouldDeny - before);
+                wouldDenySeen.set(r.namespace, r.wouldDeny);
+                metrics.policiesApplied.set({ namespace: r.namespace, flavor: r.flavor }, r.policies);
+              },
+              onProposalPhases: (counts) => {
                 metrics.proposals.reset();
-                for (const [phase, n] of phases) metrics.proposals.set({ phase }, n);
+                for (const [phase, n] of counts) if (n > 0) metrics.proposals.set({ phase }, n);
               },
             },
           }));

@@ -3,8 +3,8 @@
  * ports it serves through LoadBalancer / NodePort Services. Built from the cluster snapshot and,
  * where the snapshot is missing or lacks a pod, from the pod labels the flow source reported.
  */
-import type { ContainerPort, ServiceInfo } from './inventory.js';
-import type { IdentityResolver } from './identity.js';
+import type { ContainerPort, ControllerInfo, ServiceInfo } from './inventory.js';
+import type { IdentityResolver, PodCandidate } from './identity.js';
 import { labelsToRecord } from './identity.js';
 import { peerFromKey, peerKey, type WorkloadPeer } from './peer.js';
 import { matchesLabels, type Labels } from './selector.js';
@@ -32,21 +32,63 @@ export class WorkloadCatalog {
 
   /** The catalog of every workload in the snapshot, plus pods the flow source named. */
   static build(identity: IdentityResolver, observedPods: ReadonlyMap<string, ReadonlyMap<string, readonly string[]>>): WorkloadCatalog {
+    return WorkloadCatalog.from({
+      controllers: identity.cluster.controllers,
+      pods: identity.podsWithWorkloads(),
+      observed: observedPods,
+      services: identity.cluster.services,
+    });
+  }
+
+  /**
+   * The catalog of the workloads of some namespaces only (a namespace's own and those its edges
+   * reach): what one Segmentation's proposal needs, read from per-namespace indexes, so its cost
+   * follows those namespaces and not the cluster. `observedKeysIn` lists the workload keys of a
+   * namespace that the flow source named pods of.
+   */
+  static forNamespaces(
+    identity: IdentityResolver,
+    observedPods: ReadonlyMap<string, ReadonlyMap<string, readonly string[]>>,
+    namespaces: Iterable<string>,
+    observedKeysIn: (namespace: string) => Iterable<string>,
+  ): WorkloadCatalog {
+    const controllers = [];
+    const pods = [];
+    const services = [];
+    const observed = new Map<string, ReadonlyMap<string, readonly string[]>>();
+    for (const ns of new Set(namespaces)) {
+      controllers.push(...identity.controllersIn(ns));
+      pods.push(...identity.podsWithWorkloadsIn(ns));
+      services.push(...identity.servicesIn(ns));
+      for (const key of observedKeysIn(ns)) {
+        const seen = observedPods.get(key);
+        if (seen) observed.set(key, seen);
+      }
+    }
+    return WorkloadCatalog.from({ controllers, pods, observed, services });
+  }
+
+  private static from(input: {
+    controllers: Iterable<ControllerInfo>;
+    pods: Iterable<PodCandidate>;
+    observed: ReadonlyMap<string, ReadonlyMap<string, readonly string[]>>;
+    services: Iterable<ServiceInfo>;
+  }): WorkloadCatalog {
     const catalog = new WorkloadCatalog();
-    for (const c of identity.cluster.controllers) catalog.controllerSelectors.set(`${c.namespace}/${c.kind}/${c.name}`, c.selector);
+    for (const c of input.controllers) catalog.controllerSelectors.set(`${c.namespace}/${c.kind}/${c.name}`, c.selector);
     const podPorts = new Map<string, readonly ContainerPort[]>();
-    for (const { pod, workload } of identity.podsWithWorkloads()) {
+    for (const { pod, workload } of input.pods) {
       const entry = catalog.ensure(workload);
       entry.pods.set(pod.name, pod.labels);
       podPorts.set(`${pod.namespace}/${pod.name}`, pod.ports);
     }
-    for (const [key, pods] of observedPods) {
+    for (const [key, pods] of input.observed) {
       const peer = peerFromKey(key);
       if (peer.type !== 'workload') continue;
       const entry = catalog.ensure(peer);
       for (const [podName, labels] of pods) if (!entry.pods.has(podName)) entry.pods.set(podName, labelsToRecord(labels));
     }
-    for (const service of identity.cluster.services) {
+    for (const service of input.services) {
       if (service.type !== 'LoadBalancer' && service.type !== 'NodePort') continue;
       catalog.addExposure(service, podPorts);
     }

@@ -5,6 +5,11 @@
  * Peers are interned to small integers; edges live in parallel typed arrays behind an
  * open-addressing hash index, so memory follows distinct edges (about 40–80 bytes each)
  * and nothing is retained per flow. graphology is used later, on the derived graph only.
+ *
+ * Per namespace the store keeps the positions of the edges that touch it (either side a workload
+ * there), so a namespace's view costs its own edges, not the cluster's; and it tells
+ * {@link EdgeChanges} feeds which namespaces changed, so the operator reconciles and persists those
+ * only (docs/architecture.md, "cost follows change").
  */
 import type { Protocol } from './flow.js';
 
@@ -22,6 +27,31 @@ export interface EdgeRecord {
 }
 
 const EMPTY = -1;
+
+/**
+ * The namespaces whose edges changed since the feed was last drained: `true` when a new edge
+ * appeared there, `false` when only counts or times moved. One feed per consumer.
+ */
+export class EdgeChanges {
+  private changed = new Map<string, boolean>();
+
+  /** @internal called by the store. */
+  mark(namespace: string, newEdge: boolean): void {
+    if (newEdge) this.changed.set(namespace, true);
+    else if (!this.changed.has(namespace)) this.changed.set(namespace, false);
+  }
+
+  get size(): number {
+    return this.changed.size;
+  }
+
+  /** The changes since the last call, and forgets them. */
+  drain(): Map<string, boolean> {
+    const out = this.changed;
+    this.changed = new Map();
+    return out;
+  }
+}
 
 /**
  * Bounds on the distinct edges a store keeps: in all, and per namespace (an edge counts for the
@@ -59,6 +89,11 @@ export class EdgeStore {
   /** New edges refused by the bounds, per namespace ('' for an edge without a workload side). */
   private readonly refused = new Map<string, number>();
   private refusedTotal = 0;
+  /** Per peer id: the namespace of a workload peer ('' for anything else). */
+  private readonly peerNamespace: string[] = [];
+  /** Positions of the edges touching each namespace. */
+  private readonly byNamespace = new Map<string, number[]>();
+  private readonly feeds: EdgeChanges[] = [];
 
   constructor(initialCapacity = 256, limits: EdgeLimits = {}) {
     this.maxEdges = limits.maxEdges ?? Number.POSITIVE_INFINITY;
@@ -89,6 +124,32 @@ export class EdgeStore {
     return (this.refused.get(namespace) ?? 0) + (this.refused.get('*') ?? 0);
   }
 
+  /** A new feed of the namespaces whose edges change from now on. */
+  changes(): EdgeChanges {
+    const feed = new EdgeChanges();
+    this.feeds.push(feed);
+    return feed;
+  }
+
+  /** Namespaces that have at least one edge. */
+  namespaces(): IterableIterator<string> {
+    return this.byNamespace.keys();
+  }
+
+  /** The edges touching `namespace` (either side a workload there), in insertion order. */
+  edgesOf(namespace: string): EdgeRecord[] {
+    return (this.byNamespace.get(namespace) ?? []).map((i) => this.edgeAt(i));
+  }
+
+  /** The namespaces of the other side of `namespace`'s edges (its cross-namespace neighbours). */
+  neighboursOf(namespace: string): Set<string> {
+    const out = new Set<string>();
+    for (const i of this.byNamespace.get(namespace) ?? []) {
+      for (const ns of [this.peerNamespace[this.client[i]!]!, this.peerNamespace[this.server[i]!]!]) if (ns !== '' && ns !== namespace) out.add(ns);
+    }
+    return out;
+  }
+
   /** Time the most recent new edge was first seen (ms), or -Infinity when empty. */
   get lastNewEdgeAt(): number {
     return this.newestEdgeTime;
@@ -101,6 +162,7 @@ export class EdgeStore {
       id = this.peerKeys.length;
       this.peerKeys.push(key);
       this.peerIds.set(key, id);
+      this.peerNamespace.push(workloadNamespace(key));
     }
     return id;
   }
@@ -122,6 +184,7 @@ export class EdgeStore {
       this.counts[existing]! += count;
       if (time < this.first[existing]!) this.first[existing] = time;
       if (lastTime > this.last[existing]!) this.last[existing] = lastTime;
+      this.tell(existing, false);
       return false;
     }
     const namespaces = edgeNamespaces(clientKey, serverKey);
@@ -142,7 +205,24 @@ export class EdgeStore {
     this.index[slot] = at;
     if (time > this.newestEdgeTime) this.newestEdgeTime = time;
     if (this.maxPerNamespace !== Number.POSITIVE_INFINITY) for (const ns of namespaces) this.perNamespace.set(ns, (this.perNamespace.get(ns) ?? 0) + 1);
+    for (const ns of namespaces) {
+      let list = this.byNamespace.get(ns);
+      if (!list) this.byNamespace.set(ns, (list = []));
+      list.push(at);
+    }
+    this.tell(at, true);
     return true;
+  }
+
+  /** Tells every feed that the edge at `at` changed. */
+  private tell(at: number, newEdge: boolean): void {
+    if (this.feeds.length === 0) return;
+    const c = this.peerNamespace[this.client[at]!]!;
+    const s = this.peerNamespace[this.server[at]!]!;
+    for (const feed of this.feeds) {
+      if (c !== '') feed.mark(c, newEdge);
+      if (s !== '' && s !== c) feed.mark(s, newEdge);
+    }
   }
 
   /** Whether a new edge of these namespaces fits the bounds; counts the refusal when not. */
@@ -167,9 +247,11 @@ export class EdgeStore {
       this.record(clientKey, serverKey, port, protocol, firstSeen, count, lastSeen);
       return;
     }
-    if (count > this.counts[existing]!) this.counts[existing] = count;
-    if (firstSeen < this.first[existing]!) this.first[existing] = firstSeen;
-    if (lastSeen > this.last[existing]!) this.last[existing] = lastSeen;
+    const moved = count > this.counts[existing]! || firstSeen < this.first[existing]! || lastSeen > this.last[existing]!;
+    this.counts[existing] = Math.max(count, this.counts[existing]!);
+    this.first[existing] = Math.min(firstSeen, this.first[existing]!);
+    this.last[existing] = Math.max(lastSeen, this.last[existing]!);
+    if (moved) this.tell(existing, false);
   }
 
   private find(clientKey: string, serverKey: string, port: number, protocol: Protocol): number | undefined {
@@ -234,11 +316,17 @@ export class EdgeStore {
 function edgeNamespaces(clientKey: string, serverKey: string): string[] {
   const out: string[] = [];
   for (const key of [clientKey, serverKey]) {
-    if (!key.startsWith('wl:')) continue;
-    const ns = key.slice(3, key.indexOf('/', 3) >>> 0);
+    const ns = workloadNamespace(key);
     if (ns !== '' && !out.includes(ns)) out.push(ns);
   }
   return out;
+}
+
+/** The namespace of a workload peer key (`wl:<ns>/...`), '' for any other peer. */
+function workloadNamespace(key: string): string {
+  if (!key.startsWith('wl:')) return '';
+  const slash = key.indexOf('/', 3);
+  return slash < 0 ? '' : key.slice(3, slash);
 }
 
 function copyInto<T extends Uint32Array | Float64Array>(target: T, source: T): T {

@@ -12,7 +12,7 @@
  *    range that matches nothing is reported as unresolved, never invented.
  */
 import type { FlowEndpoint, ReservedIdentity } from './flow.js';
-import type { ClusterInventory, PodInfo, ServiceInfo } from './inventory.js';
+import type { ClusterInventory, ControllerInfo, EndpointSliceInfo, PodInfo, ServiceInfo } from './inventory.js';
 import { parseCidr, type Cidr } from './ip.js';
 import { peerKey, type Peer, type WorkloadPeer } from './peer.js';
 import { OwnerIndex, workloadFromPodName } from './workload.js';
@@ -49,7 +49,7 @@ export interface IdentityOptions {
 /** Bound on cached pod hints per namespace (memory follows pods, never flows). */
 const HINT_CACHE_PER_NAMESPACE = 50_000;
 
-interface PodCandidate {
+export interface PodCandidate {
   readonly pod: PodInfo;
   readonly workload: WorkloadPeer;
 }
@@ -66,6 +66,12 @@ export class IdentityResolver {
   private readonly clusterRanges: Cidr[] = [];
   private readonly hasInventory: boolean;
   private readonly inventory: ClusterInventory;
+  /** Per namespace: its pods (with workloads), controllers and Services, so work for one namespace reads only its own. */
+  private readonly podsByNamespace = new Map<string, PodCandidate[]>();
+  private readonly controllersByNamespace = new Map<string, ControllerInfo[]>();
+  private readonly servicesByNamespace = new Map<string, ServiceInfo[]>();
+  /** EndpointSlices by `<namespace>/<service>` (the kubernetes.io/service-name label). */
+  private readonly slicesByService = new Map<string, EndpointSliceInfo[]>();
 
   constructor(inventory: ClusterInventory, options: IdentityOptions = {}) {
     this.inventory = inventory;
@@ -74,6 +80,7 @@ export class IdentityResolver {
     for (const pod of inventory.pods) {
       const candidate = { pod, workload: this.owners.topOwner(pod) };
       this.podsByName.set(`${pod.namespace}/${pod.name}`, candidate);
+      pushTo(this.podsByNamespace, pod.namespace, candidate);
       if (pod.hostNetwork) continue; // host-network pods share the node's IP: the IP means the node
       for (const ip of pod.ips) {
         const list = this.podsByIp.get(ip) ?? [];
@@ -89,7 +96,10 @@ export class IdentityResolver {
     for (const pod of inventory.pods) for (const ip of pod.ips) this.nodeOfPodIp.set(ip, pod.nodeName);
     for (const cidr of options.podCidrs ?? []) pushCidr(this.clusterRanges, cidr);
     for (const cidr of options.serviceCidrs ?? []) pushCidr(this.clusterRanges, cidr);
+    for (const controller of inventory.controllers) pushTo(this.controllersByNamespace, controller.namespace, controller);
+    for (const slice of inventory.endpointSlices) if (slice.serviceName) pushTo(this.slicesByService, `${slice.namespace}/${slice.serviceName}`, slice);
     for (const service of inventory.services) {
+      pushTo(this.servicesByNamespace, service.namespace, service);
       for (const ip of [...service.clusterIPs, ...service.externalIPs]) {
         if (ip && ip !== 'None') this.serviceByIp.set(ip, service);
       }
@@ -109,6 +119,26 @@ export class IdentityResolver {
   /** The workload of a named pod in the snapshot, if present. */
   workloadOfPod(namespace: string, podName: string): WorkloadPeer | undefined {
     return this.podsByName.get(`${namespace}/${podName}`)?.workload;
+  }
+
+  /** The pods of one namespace with their top owners. */
+  podsWithWorkloadsIn(namespace: string): readonly PodCandidate[] {
+    return this.podsByNamespace.get(namespace) ?? [];
+  }
+
+  /** The controllers (Deployments, ReplicaSets, …) of one namespace. */
+  controllersIn(namespace: string): readonly ControllerInfo[] {
+    return this.controllersByNamespace.get(namespace) ?? [];
+  }
+
+  /** The Services of one namespace. */
+  servicesIn(namespace: string): readonly ServiceInfo[] {
+    return this.servicesByNamespace.get(namespace) ?? [];
+  }
+
+  /** The EndpointSlices of one Service. */
+  slicesOf(namespace: string, service: string): readonly EndpointSliceInfo[] {
+    return this.slicesByService.get(`${namespace}/${service}`) ?? [];
   }
 
   /** Every pod of the snapshot with its top owner (for selectors and exposure). */
@@ -206,8 +236,7 @@ export class IdentityResolver {
     const servicePort = service.ports.find((p) => p.port === port);
     if (!servicePort) return { ok: false, reason: 'unknown-service-ip', ip, detail: `${service.namespace}/${service.name} has no port ${port}` };
     const workloads = new Map<string, { workload: WorkloadPeer; port: number }>();
-    for (const slice of this.inventory.endpointSlices) {
-      if (slice.namespace !== service.namespace || slice.serviceName !== service.name) continue;
+    for (const slice of this.slicesOf(service.namespace, service.name)) {
       const slicePort = slice.ports.find((p) => (servicePort.name ? p.name === servicePort.name : true));
       if (!slicePort) continue;
       for (const endpoint of slice.endpoints) {
@@ -250,6 +279,12 @@ export class IdentityResolver {
     }
     return best ?? list[list.length - 1];
   }
+}
+
+function pushTo<K, V>(map: Map<K, V[]>, key: K, value: V): void {
+  const list = map.get(key);
+  if (list) list.push(value);
+  else map.set(key, [value]);
 }
 
 function pushCidr(list: Cidr[], text: string): void {

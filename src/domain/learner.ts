@@ -121,6 +121,8 @@ export class Learner {
   readonly unresolved = new Map<string, UnresolvedIp>();
   /** Pod labels reported by the flow source, per workload key and pod name (when no snapshot knows the pod). */
   readonly observedPods = new Map<string, Map<string, readonly string[]>>();
+  /** The keys of {@link observedPods} per namespace. */
+  private readonly observedByNamespace = new Map<string, Set<string>>();
   /** Earliest and latest flow time learned. */
   firstFlowAt = Number.POSITIVE_INFINITY;
   lastFlowAt = Number.NEGATIVE_INFINITY;
@@ -145,6 +147,11 @@ export class Learner {
     this.since = options.since ?? Number.NEGATIVE_INFINITY;
     this.until = options.until ?? Number.POSITIVE_INFINITY;
     this.onDenied = options.onDenied;
+  }
+
+  /** The workload keys of a namespace whose pods the flow source named (see {@link observedPods}). */
+  observedKeysIn(namespace: string): Iterable<string> {
+    return this.observedByNamespace.get(namespace) ?? [];
   }
 
   /** Swaps the identity source (the operator rebuilds it when the cluster changes). */
@@ -383,7 +390,14 @@ export class Learner {
   private noteObservedPod(resolution: Extract<Resolution, { ok: true }>, key: string): void {
     if (!resolution.labels || !resolution.podName) return;
     let pods = this.observedPods.get(key);
-    if (!pods) this.observedPods.set(key, (pods = new Map()));
+    if (!pods) {
+      this.observedPods.set(key, (pods = new Map()));
+      if (resolution.peer.type === 'workload') {
+        let keys = this.observedByNamespace.get(resolution.peer.namespace);
+        if (!keys) this.observedByNamespace.set(resolution.peer.namespace, (keys = new Set()));
+        keys.add(key);
+      }
+    }
     if (!pods.has(resolution.podName)) pods.set(resolution.podName, resolution.labels);
   }
 }

@@ -8,10 +8,11 @@
  * | `checkpoint.json` | Hubble export file follower  | file identity + read offset (ingest/follow)   |
  * | `hubble.json`     | Hubble Observer gRPC stream  | `{"since": "<RFC 3339 ns>"}`: newest flow     |
  * | `agents.json`     | conntrack agents' receiver   | highest batch `seq` applied per agent process |
+ * | `lost-events.json`| all sources                  | flow events reported lost, in all             |
  *
- * Ordering is what makes this safe: the operator takes a {@link OperatorCheckpoint.snapshot} of
- * the sources' positions *before* a reconcile round, writes the TrafficProfiles in the round, and
- * only then {@link OperatorCheckpoint.flush}es that snapshot. The stored position therefore never
+ * Ordering is what makes this safe: the store loop (src/operator/store-loop.ts) takes a
+ * {@link OperatorCheckpoint.snapshot} of the sources' positions *before* a pass, writes the changed
+ * TrafficProfiles, and only then {@link OperatorCheckpoint.flush}es that snapshot. The stored position therefore never
  * runs ahead of the stored edges: a crash can re-read a few flows (the learner's dedupe absorbs
  * them) but never lose one.
  */
@@ -22,6 +23,8 @@ import type { Kube } from './kube.js';
 export const FILE_KEY = 'checkpoint.json';
 export const HUBBLE_KEY = 'hubble.json';
 export const AGENTS_KEY = 'agents.json';
+/** The learner's lost-event count as of the stored positions (a restart continues it). */
+export const LOST_EVENTS_KEY = 'lost-events.json';
 
 /** Serialized values per key, as stored in the ConfigMap's `data`. */
 export type CheckpointSnapshot = Readonly<Record<string, string>>;

@@ -34,9 +34,19 @@ export interface ClusterInformersOptions {
   readonly kubeConfig?: KubeConfig;
 }
 
+/** What changed since {@link ClusterInformers.takeChanges} was last called. */
+export interface InventoryChanges {
+  /** Namespaces with a changed namespaced object, and namespaces whose Namespace object changed. */
+  readonly namespaces: ReadonlySet<string>;
+  /** A Node changed (addresses, pod CIDRs: inputs of every namespace's policies). */
+  readonly nodes: boolean;
+}
+
 export class ClusterInformers {
   /** Grows whenever an object was added, changed or deleted. */
   version = 0;
+  #changedNamespaces = new Set<string>();
+  #nodesChanged = false;
   readonly #informers: { apiVersion: string; kind: string; informer: Informer<KubernetesObject> }[] = [];
 
   constructor(opts: ClusterInformersOptions) {
@@ -46,16 +56,27 @@ export class ClusterInformers {
       const listerWatcher = opts.listerWatcher?.(apiVersion, kind)
         ?? kubeListerWatcher<KubernetesObject>(requireKubeConfig(opts.kubeConfig), resourcePath({ ...splitApiVersion(apiVersion), plural }));
       const informer = new Informer<KubernetesObject>({ name: plural, listerWatcher, logger: opts.logger.child({ component: 'inventory' }) });
-      const bump = () => {
+      const bump = (object: KubernetesObject) => {
         this.version++;
+        if (kind === 'Node') this.#nodesChanged = true;
+        const namespace = kind === 'Namespace' ? object.metadata?.name : object.metadata?.namespace;
+        if (namespace) this.#changedNamespaces.add(namespace);
       };
-      informer.addEventHandler({ onAdd: bump, onUpdate: (a, b) => { if (a !== b) bump(); }, onDelete: bump });
+      informer.addEventHandler({ onAdd: bump, onUpdate: (a, b) => { if (a !== b) bump(b); }, onDelete: bump });
       this.#informers.push({ apiVersion, kind, informer });
     }
   }
 
   start(): void {
     for (const { informer } of this.#informers) informer.start();
+  }
+
+  /** The namespaces (and whether Nodes) changed since the last call; forgets them. */
+  takeChanges(): InventoryChanges {
+    const changes = { namespaces: this.#changedNamespaces, nodes: this.#nodesChanged };
+    this.#changedNamespaces = new Set();
+    this.#nodesChanged = false;
+    return changes;
   }
 
   async stop(): Promise<void> {

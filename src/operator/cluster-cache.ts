@@ -11,7 +11,7 @@ import { IdentityResolver } from '../domain/identity.js';
 import type { ClusterInventory } from '../domain/inventory.js';
 import { buildClusterModel, type ClusterModel } from '../domain/simulate/index.js';
 import { InventoryBuilder } from '../ingest/cluster-snapshot.js';
-import { ClusterInformers, type KindRef } from '../k8s/cluster-informers.js';
+import { ClusterInformers, type InventoryChanges, type KindRef } from '../k8s/cluster-informers.js';
 import type { ListerWatcher } from '../runtime/list-watch.js';
 
 /** The kinds identity and the simulator need. */
@@ -43,6 +43,7 @@ export class ClusterCache {
   private readonly informers: ClusterInformers;
   /** The informers' version the current inventory was built from. */
   private builtFrom = -1;
+  private facts: ClusterFacts = { nodeIps: [], podCidrs: [], apiserverIps: [], apiserverPorts: [] };
 
   constructor(opts: ClusterCacheOptions) {
     this.informers = new ClusterInformers({ kinds: IDENTITY_KINDS, ...opts });
@@ -77,11 +78,20 @@ export class ClusterCache {
     return this.informers.stop();
   }
 
-  /** Rebuilds the inventory if a watched object changed since the last build; true when it did. */
-  refresh(): boolean {
+  /** Node addresses, pod CIDRs and the kube-apiserver's endpoints: the cluster-wide inputs of every proposal. */
+  get clusterFacts(): ClusterFacts {
+    return this.facts;
+  }
+
+  /**
+   * Rebuilds the inventory if a watched object changed since the last build; returns what changed
+   * (undefined when nothing did), so the caller reconciles the namespaces concerned only.
+   */
+  refresh(): InventoryChanges | undefined {
     const version = this.informers.version;
-    if (version === this.builtFrom) return false;
+    if (version === this.builtFrom) return undefined;
     this.builtFrom = version;
+    const changes = this.informers.takeChanges();
     const objects = this.informers.objects();
     const builder = new InventoryBuilder();
     builder.beginSnapshot(0);
@@ -89,6 +99,27 @@ export class ClusterCache {
     this.inventoryValue = builder.build();
     this.resolver = new IdentityResolver(this.inventoryValue);
     this.model = buildClusterModel(objects);
-    return true;
+    const facts = clusterFactsOf(this.inventoryValue, this.resolver);
+    const factsChanged = JSON.stringify(facts) !== JSON.stringify(this.facts);
+    this.facts = facts;
+    return { namespaces: changes.namespaces, nodes: factsChanged };
   }
+}
+
+/** The cluster-wide facts a proposal depends on (see {@link ClusterCache.clusterFacts}). */
+export interface ClusterFacts {
+  readonly nodeIps: readonly string[];
+  readonly podCidrs: readonly string[];
+  readonly apiserverIps: readonly string[];
+  readonly apiserverPorts: readonly number[];
+}
+
+function clusterFactsOf(inventory: ClusterInventory, identity: IdentityResolver): ClusterFacts {
+  const apiserverSlices = identity.slicesOf('default', 'kubernetes');
+  return {
+    nodeIps: [...new Set(inventory.nodes.flatMap((n) => n.ips))].sort(),
+    podCidrs: [...new Set(inventory.nodes.flatMap((n) => n.podCIDRs))].sort(),
+    apiserverIps: apiserverSlices.flatMap((s) => s.endpoints.flatMap((e) => e.addresses)),
+    apiserverPorts: [...new Set(apiserverSlices.flatMap((s) => s.ports.map((p) => p.port)))].sort((a, b) => a - b),
+  };
 }

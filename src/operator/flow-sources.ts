@@ -13,12 +13,13 @@
  *   learner's edge store with the stored per-agent sequence numbers; agents' deltas are already
  *   proven connections, aggregated per workload, so they are merged as edges (and audited as such).
  *
- * Rounds: {@link FlowSources.beginRound} records every source's position and holds new input in a
- * queue until {@link FlowSources.endRound}, so the TrafficProfiles a round writes contain exactly
- * what the positions cover: after a restart nothing is read twice or missed (a crash between the
- * profile writes and the checkpoint write can still re-read one round's worth; edges are never
- * lost). An agent's batch is acknowledged only once a round that covers it is stored
- * ({@link FlowSources.persisted}); if storing fails the agent gets a 503 and retries.
+ * Rounds (the store loop's passes, ./store-loop.ts): {@link FlowSources.beginRound} records every
+ * source's position and holds new input in a queue until {@link FlowSources.endRound}, so the
+ * TrafficProfiles a pass writes contain exactly what the positions cover: after a restart nothing
+ * is read twice or missed (a crash between the profile writes and the checkpoint write can still
+ * re-read one pass's worth; edges are never lost). An agent's batch is acknowledged only once a
+ * pass that covers it is stored ({@link FlowSources.persisted}); if storing fails the agent gets a
+ * 503 and retries.
  */
 import type { Logger } from 'pino';
 import { hubbleUsesTls, type Config } from '../config.js';
@@ -29,7 +30,7 @@ import type { EdgeReceiver } from '../agent/receiver.js';
 import type { ReportedEdge } from '../domain/edge-binding.js';
 import { FlowFileFollower } from '../ingest/follow/index.js';
 import { HubbleObserverSource, parseTimestampNanos, type HubbleResumePoint } from '../ingest/hubble-grpc/index.js';
-import { AGENTS_KEY, HUBBLE_KEY, type CheckpointSnapshot, type OperatorCheckpoint } from '../k8s/checkpoint-store.js';
+import { AGENTS_KEY, HUBBLE_KEY, LOST_EVENTS_KEY, type CheckpointSnapshot, type OperatorCheckpoint } from '../k8s/checkpoint-store.js';
 import type { AuditEngine, WorkloadKeyOf } from './audit.js';
 import type { DenialRegistry } from './denial-registry.js';
 
@@ -197,6 +198,7 @@ export class FlowSources {
     const resume = this.hubble?.resumePoint() ?? this.hubbleResume;
     if (resume !== undefined) checkpoint.set(HUBBLE_KEY, resume);
     if (receiver?.attached) checkpoint.set(AGENTS_KEY, receiver.sequences());
+    checkpoint.set(LOST_EVENTS_KEY, this.options.learner.stats.lostEvents);
   }
 
   /** Stops every source; the receiver answers `not-leader` from now on. Held input is applied. */

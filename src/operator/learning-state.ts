@@ -11,15 +11,6 @@ import type { Learner } from '../domain/learner.js';
 import { invalidPeerKey, peerFromKey } from '../domain/peer.js';
 import type { TrafficProfile } from '../api/traffic-profile.js';
 
-/** Whether an edge belongs to a namespace's view: either side is a workload there. */
-export function touchesNamespace(edge: EdgeRecord, namespace: string): boolean {
-  return inNamespace(edge.client, namespace) || inNamespace(edge.server, namespace);
-}
-
-function inNamespace(key: string, namespace: string): boolean {
-  return key.startsWith(`wl:${namespace}/`);
-}
-
 export interface NamespaceView {
   readonly edges: EdgeRecord[];
   /** Sum of the edges' connection counts. */
@@ -28,12 +19,12 @@ export interface NamespaceView {
   readonly lastNewEdge?: number;
 }
 
+/** The namespace's edges (read from the store's per-namespace index: its own edges only). */
 export function namespaceView(learner: Learner, namespace: string): NamespaceView {
   const edges: EdgeRecord[] = [];
   let flows = 0;
   let lastNewEdge: number | undefined;
-  for (const e of learner.edges.edges()) {
-    if (!touchesNamespace(e, namespace)) continue;
+  for (const e of learner.edges.edgesOf(namespace)) {
     edges.push(e);
     flows += e.count;
     if (lastNewEdge === undefined || e.firstSeen > lastNewEdge) lastNewEdge = e.firstSeen;

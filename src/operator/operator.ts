@@ -1,41 +1,55 @@
 /**
- * The operator process: while it holds the leader Lease it runs the flow sources into the learner
- * (./flow-sources.ts: export file, Hubble gRPC, agents' edge pushes), keeps the cluster inventory
- * fresh, audits live flows, and reconciles every Segmentation — on a resync timer and promptly
- * after flows arrive or a watched object changes. Learned state is restored from the
- * TrafficProfiles when leadership starts and persisted by every reconcile; the sources' positions
- * are snapshotted before a round and stored only after it, so nothing is lost across restarts or
- * failovers.
+ * The leader's work: while this replica holds the Lease it runs
+ *
+ * - the flow sources into one Learner (./flow-sources.ts: export file, Hubble gRPC, agents' pushes);
+ * - the Segmentation controller: one reconcile per Segmentation key on the runtime work queue
+ *   (src/runtime/controller.ts), enqueued when that Segmentation, one of its proposals or owned
+ *   policies changed, when the learned edges or the inventory *of its namespace* changed, or when
+ *   its rollback budget was crossed — never all Segmentations because one thing changed;
+ * - the store loop (./store-loop.ts), the only writer of learned state: TrafficProfiles of changed
+ *   namespaces, then the sources' checkpoint, then the agents' acknowledgements;
+ * - a light tick that turns those change feeds into queue keys and refreshes the inventory.
+ *
+ * Learned state is restored from the TrafficProfiles when leadership starts, so a restart or a
+ * failover loses nothing (docs/architecture.md, "operator runtime").
  */
 import type { KubernetesObject } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { API_VERSION } from '../api/meta.js';
 import { trafficProfileSchema } from '../api/traffic-profile.js';
 import type { Config } from '../config.js';
-import { apiReads, cachedReads, type ReadInformers, type SegmentationReads } from '../controllers/segmentation/reads.js';
-import { reconcileSegmentation, storeProfileOnly, type ReconcileContext, type ReconcileReport } from '../controllers/segmentation/reconciler.js';
+import { apiReads, cachedReads, SEGMENTATION_LABEL, type ReadInformers } from '../controllers/segmentation/reads.js';
+import { COUNTS_REFRESH_MS, reconcileSegmentation, reportTerminalFailure, type ReconcileContext, type ReconcileReport } from '../controllers/segmentation/reconciler.js';
 import { MANAGED_BY_LABEL, MANAGED_BY_VALUE } from '../domain/translate/naming.js';
 import { NodePlacements } from '../agent/node-binding.js';
 import type { EdgeReceiver } from '../agent/receiver.js';
 import { Learner } from '../domain/learner.js';
 import { peerKey } from '../domain/peer.js';
-import { OperatorCheckpoint } from '../k8s/checkpoint-store.js';
+import { LOST_EVENTS_KEY, OperatorCheckpoint } from '../k8s/checkpoint-store.js';
 import type { Kube } from '../k8s/kube.js';
-import { Informer } from '../runtime/informer.js';
+import { Controller, type ControllerMetrics } from '../runtime/controller.js';
+import { classifyApiError } from '../runtime/errors.js';
+import { Informer, objectKey } from '../runtime/informer.js';
 import { kubeListerWatcher, resourcePath } from '../runtime/list-watch.js';
-import { AuditEngine } from './audit.js';
+import type { WorkQueueMetrics } from '../runtime/workqueue.js';
+import { yieldToEventLoop } from '../runtime/yield.js';
+import type { AuditEngine } from './audit.js';
 import { ClusterCache } from './cluster-cache.js';
 import { DenialRegistry } from './denial-registry.js';
 import { FlowSources, type FlowSourceMetrics } from './flow-sources.js';
 import { restoreProfile } from './learning-state.js';
-import { RoundBackoff } from './round-backoff.js';
+import { StoreLoop, type SegmentationRef } from './store-loop.js';
 
 export interface OperatorMetrics extends FlowSourceMetrics {
-  onReconcile?(durationMs: number, error: boolean): void;
-  /** After each round: what every Segmentation looked like (edges, phase, would-deny, policies). */
-  onRound?(reports: readonly ReconcileReport[]): void;
+  /** After each Segmentation reconcile: what it looked like (edges, phase, would-deny, policies). */
+  onReport?(report: ReconcileReport): void;
+  /** PolicyProposals by phase, whenever a proposal changed. */
+  onProposalPhases?(counts: ReadonlyMap<string, number>): void;
   /** Connections an enforced policy of the namespace denied. */
   onDenied?(namespace: string, count: number): void;
+  /** The Segmentation controller's reconcile metrics and its work queue's. */
+  readonly controller?: ControllerMetrics;
+  readonly queue?: WorkQueueMetrics;
 }
 
 export interface LeaderWorkOptions {
@@ -45,11 +59,14 @@ export interface LeaderWorkOptions {
   readonly signal: AbortSignal;
   readonly metrics?: OperatorMetrics;
   readonly now?: () => number;
-  /** Set once the first full reconcile round finished (readiness). */
+  /** Set once every Segmentation was reconciled once and the first store pass ran (readiness). */
   readonly onReady?: () => void;
   /** The process's edge receiver (when agents push here): attached to the learner while leading. */
   readonly receiver?: EdgeReceiver;
 }
+
+/** How often the tick turns change feeds into queue keys. */
+const TICK_MS = 250;
 
 /** Runs until `signal` aborts (leadership lost or shutdown); then persists and stops cleanly. */
 export async function runLeaderWork(options: LeaderWorkOptions): Promise<void> {
@@ -57,14 +74,24 @@ export async function runLeaderWork(options: LeaderWorkOptions): Promise<void> {
   const now = options.now ?? Date.now;
   const cluster = new ClusterCache({ kubeConfig: kube.config, logger: log });
   await cluster.start(config.inventorySyncTimeoutMs);
-  // Watches and crossed rollback budgets make the loop react within a poll (see below).
-  let changed = false;
+
+  const informers = watchedResources(kube, log);
+  const keysIn = (namespace: string): string[] => informers.segmentations.list(namespace).map((s) => objectKey(s));
+  // Set below; the denial registry's callback (created first) may only fire once flows arrive.
+  const controllerRef: { current?: Controller } = {};
+  const enqueueNamespace = (namespace: string, afterMs = 0) => {
+    for (const key of keysIn(namespace)) {
+      if (afterMs > 0) controllerRef.current?.enqueueAfter(key, afterMs);
+      else controllerRef.current?.enqueue(key);
+    }
+  };
+
   const denials = new DenialRegistry({
     now,
-    // Past a namespace's rollback budget: reconcile now, the rollback must not wait for a resync.
+    // Past a namespace's rollback budget: reconcile it now, the rollback must not wait.
     onCrossed: (namespace) => {
       log.warn({ namespace }, 'rollback budget crossed');
-      changed = true;
+      enqueueNamespace(namespace);
     },
     ...(options.metrics?.onDenied ? { onDenied: options.metrics.onDenied.bind(options.metrics) } : {}),
   });
@@ -72,131 +99,164 @@ export async function runLeaderWork(options: LeaderWorkOptions): Promise<void> {
   const placements = new NodePlacements();
   placements.update(cluster.inventory, cluster.identity, now());
   const checkpoint = new OperatorCheckpoint(kube, config.namespace, 'hivewall-flow-checkpoint');
-  let namespaces: string[];
   try {
     const restored = await restoreProfiles(kube, learner);
     log.info({ edges: restored }, 'learned state restored');
     await checkpoint.load();
-    namespaces = await segmentationNamespaces(kube);
+    learner.stats.lostEvents = Math.max(learner.stats.lostEvents, Number(checkpoint.read(LOST_EVENTS_KEY) ?? 0) || 0);
   } catch (error) {
     await cluster.stop();
     throw error;
   }
 
   const audits = new Map<string, AuditEngine>();
-  let podOfWorkload = livePodsByWorkload(cluster);
   const sources = new FlowSources({
     config, learner, audits, checkpoint, log, denials,
     ...(options.receiver ? { receiver: options.receiver, placements } : {}),
-    podOf: (key) => podOfWorkload.get(key),
+    podOf: (key) => livePodOf(cluster, key),
     workloadKeyOf: (namespace, pod) => {
       const workload = cluster.identity.workloadOfPod(namespace, pod);
       return workload ? peerKey(workload) : undefined;
     },
     ...(options.metrics ? { metrics: options.metrics } : {}),
   });
-  sources.start(namespaces);
+  const store = new StoreLoop({ kube, learner, sources, checkpoint, log: log.child({ component: 'store-loop' }), segmentationsIn: (namespace) => liveSegmentations(informers, namespace) });
+  const reconcileFeed = learner.edges.changes();
 
-  const ctx: ReconcileContext & { reads?: SegmentationReads; backoff: RoundBackoff } = {
-    kube, learner, cluster, audits, log, now, sourceError: () => sources.error(), writtenProfiles: new Map<string, string>(), backoff: new RoundBackoff(), denials,
+  const ctx: ReconcileContext = {
+    kube, learner, cluster, audits, log, now, denials,
+    sourceError: () => sources.error(),
+    reads: cachedReads(informers, apiReads(kube)),
+    countsShown: new Map(),
   };
+  const controller = new Controller({
+    name: 'segmentation',
+    logger: log,
+    workers: 2,
+    ...(options.metrics?.controller ? { metrics: options.metrics.controller } : {}),
+    ...(options.metrics?.queue ? { queueMetrics: options.metrics.queue } : {}),
+    reconcile: async (_key, rctx) => {
+      const keyCtx = { ...ctx, log: rctx.log };
+      try {
+        const result = await reconcileSegmentation(keyCtx, rctx.namespace ?? '', rctx.name);
+        if (result.report) options.metrics?.onReport?.(result.report);
+        return { requeueAfter: Math.min(config.resyncMs, result.requeueAfter ?? config.resyncMs) };
+      } catch (thrown) {
+        // Retryable (conflicts, 429, 5xx, network): per-key backoff in the queue. Terminal: condition + Event.
+        const error = classifyApiError(thrown);
+        if (!error.retryable) await reportTerminalFailure(keyCtx, rctx.namespace ?? '', rctx.name, error).catch((e: unknown) => rctx.log.warn({ err: e }, 'reporting the failure failed'));
+        throw error;
+      }
+    },
+  });
+  controllerRef.current = controller;
+  // A proposal or an owned policy changes → its Segmentation (by controller ownerReference, else the immutable content field).
+  controller.watch(informers.segmentations);
+  controller.watch(informers.proposals, (p) => ownerKeys(p));
+  // Not through watch(): the Controller waits for its sources to sync, and the CiliumNetworkPolicy
+  // informer never does on a cluster without Cilium.
+  const unsubscribe = [informers.policies.NetworkPolicy, informers.policies.CiliumNetworkPolicy].map((informer) => informer.addEventHandler({
+    onAdd: (o) => ownerKeys(o).forEach((k) => controller.enqueue(k)),
+    onUpdate: (_a, o) => ownerKeys(o).forEach((k) => controller.enqueue(k)),
+    onDelete: (o) => ownerKeys(o).forEach((k) => controller.enqueue(k)),
+  }));
+  let scopeChanged = false;
+  unsubscribe.push(informers.segmentations.addEventHandler({
+    // Its namespace's learned edges are stored for it from now on.
+    onAdd: (s) => { scopeChanged = true; store.markNamespace(s.metadata?.namespace ?? ''); },
+    onUpdate: () => undefined,
+    onDelete: () => { scopeChanged = true; },
+  }));
+  // A deleted TrafficProfile is written again from memory at the next store pass.
+  unsubscribe.push(informers.profiles.addEventHandler({
+    onAdd: () => undefined,
+    onUpdate: () => undefined,
+    onDelete: (p) => {
+      const namespace = p.metadata?.namespace ?? '';
+      if (liveSegmentations(informers, namespace).some((s) => s.name === p.metadata?.name)) {
+        log.warn({ namespace, profile: p.metadata?.name }, 'TrafficProfile deleted; writing it again from the learned state');
+        store.markNamespace(namespace, true);
+      }
+    },
+  }));
+  const phases = proposalPhaseCounts(informers.proposals, options.metrics?.onProposalPhases);
+  unsubscribe.push(phases);
 
-  // Watches make the loop react within a poll: a review, a spec change, or a hand edit of a
-  // hivewall policy (drift) starts a reconcile round at once instead of at the next resync.
-  const watched = watchedResources(kube, log, () => (changed = true));
-  const informers = [watched.segmentations, watched.proposals, watched.policies.NetworkPolicy, watched.policies.CiliumNetworkPolicy];
-  for (const informer of informers) informer.start();
-  // From now on a round reads what it needs from these caches (src/controllers/segmentation/reads.ts).
-  ctx.reads = cachedReads(watched, apiReads(kube));
+  for (const informer of allInformers(informers)) informer.start();
+  const syncTimeout = config.inventorySyncTimeoutMs;
+  if (!(await informers.segmentations.waitForSync(syncTimeout)) || !(await informers.proposals.waitForSync(syncTimeout)) || !(await informers.profiles.waitForSync(syncTimeout))) {
+    await Promise.all([...allInformers(informers).map((i) => i.stop()), cluster.stop()]);
+    throw new Error(`the Segmentations, PolicyProposals or TrafficProfiles were not listed within ${syncTimeout} ms`);
+  }
+  sources.start(segmentationNamespaces(informers));
+  void controller.start();
 
   let lastInventory = now();
-  let newFlows = 0;
-  let nextRound = 0;
-  let lastRound = 0;
   let ready = false;
+  const auditFlowsSeen = new Map<string, number>();
   try {
     while (!signal.aborted) {
+      // The namespaces whose edges changed: a new edge is reconciled at once, count changes within COUNTS_REFRESH_MS.
+      for (const [namespace, newEdge] of reconcileFeed.drain()) enqueueNamespace(namespace, newEdge ? 0 : COUNTS_REFRESH_MS);
       if (now() - lastInventory >= config.inventoryRefreshMs) {
         lastInventory = now();
-        if (cluster.refresh()) {
+        const changes = cluster.refresh();
+        if (changes) {
           learner.setIdentity(cluster.identity);
           placements.update(cluster.inventory, cluster.identity, now());
-          podOfWorkload = livePodsByWorkload(cluster);
           for (const audit of audits.values()) audit.updateCluster(cluster.clusterModel);
-        }
-      }
-      // Promptly after new flows (at most once a second), else on the requeue/resync timer.
-      // Agents waiting for an acknowledgement count as news too (a batch may carry only drops).
-      if (now() >= nextRound || changed || ((newFlows > 0 || sources.hasWaiters()) && now() - lastRound >= 1000)) {
-        lastRound = now();
-        changed = false;
-        newFlows = 0;
-        // Positions as of now; input arriving during the round waits, so the profiles the round
-        // writes hold exactly what the positions cover.
-        const positions = sources.beginRound();
-        let stored = false;
-        let requeue = config.resyncMs;
-        let namespaces: string[] | undefined;
-        try {
-          // Listing the Segmentations can fail (API server restarting, 429): try again soon.
-          ({ requeue, namespaces, stored } = await reconcileAll(ctx, options.metrics).catch((e: Error) => {
-            log.error({ err: e.message }, 'reconcile round failed');
-            return { requeue: 2000, namespaces: undefined, stored: false };
-          }));
-          if (stored) stored = await checkpoint.flush(positions).then(() => true, (e: Error) => (log.warn({ err: e.message }, 'checkpoint flush failed'), false));
-        } finally {
-          sources.endRound(stored);
-        }
-        if (namespaces) await sources.setNamespaces(namespaces).catch((e: Error) => log.warn({ err: e.message }, 'restarting the Hubble stream failed'));
-        for (const [ns, audit] of audits) {
-          for (const sample of audit.drainFresh()) {
-            const seg = { apiVersion: API_VERSION, kind: 'Segmentation', metadata: { namespace: ns, name: audit.segmentation } } as KubernetesObject;
-            await kube.event(seg, 'Warning', 'WouldDeny', `${sample.client} -> ${sample.server} ${sample.port}/${sample.protocol} would be denied by ${audit.proposal}`);
+          await yieldToEventLoop();
+          if (changes.nodes) for (const s of informers.segmentations.list()) controller.enqueue(objectKey(s));
+          // A namespace's pods and Services shape its own policies and those of every namespace it talks to.
+          for (const namespace of changes.namespaces) {
+            enqueueNamespace(namespace);
+            for (const neighbour of learner.edges.neighboursOf(namespace)) enqueueNamespace(neighbour);
           }
         }
-        nextRound = now() + Math.min(config.resyncMs, requeue);
-        if (!ready) {
-          ready = true;
-          options.onReady?.();
-        }
       }
-      await sleep(Math.min(250, config.flowPollMs), signal);
-      newFlows += sources.takeNewFlows();
+      if (scopeChanged) {
+        scopeChanged = false;
+        await sources.setNamespaces(segmentationNamespaces(informers)).catch((e: unknown) => log.warn({ err: e }, 'restarting the Hubble stream failed'));
+      }
+      await emitAuditFindings(kube, audits, auditFlowsSeen, enqueueNamespace);
+      sources.takeNewFlows();
+      if (store.needed(now())) await store.pass(now());
+      if (!ready && controller.isReady() && controller.queueLength() === 0) {
+        ready = true;
+        options.onReady?.();
+      }
+      await sleep(Math.min(TICK_MS, config.flowPollMs), signal);
     }
   } finally {
-    for (const informer of informers) void informer.stop();
+    for (const off of unsubscribe) off();
+    await controller.stop();
+    await Promise.all(allInformers(informers).map((i) => i.stop()));
     await cluster.stop();
     await sources.stop();
     sources.takeNewFlows(); // the last counts to the metrics
-    const positions = sources.beginRound();
-    const last = await reconcileAll(ctx, options.metrics).catch(() => undefined);
-    const stored = last?.stored === true && await checkpoint.flush(positions).then(() => true, () => false);
-    sources.endRound(stored);
+    await store.pass(now()).catch(() => false);
     sources.abandonWaiters();
   }
 }
 
-/**
- * Informers on what a Segmentation's reconcile depends on. Each restarts itself after errors and
- * relists on 410 (src/runtime/informer.ts); the CiliumNetworkPolicy one just keeps retrying on
- * clusters without Cilium.
- */
-function watchedResources(kube: Kube, log: Logger, onChange: () => void): ReadInformers {
+/** The informers the Segmentation controller reads from and is triggered by. */
+interface OperatorInformers extends ReadInformers {
+  readonly profiles: Informer<KubernetesObject>;
+}
+
+function watchedResources(kube: Kube, log: Logger): OperatorInformers {
   const owned = `${MANAGED_BY_LABEL}=${MANAGED_BY_VALUE}`;
-  const make = (r: { name: string; group: string; version: string; plural: string; labelSelector?: string }) => {
-    const informer = new Informer<KubernetesObject>({
-      name: r.name,
-      listerWatcher: kubeListerWatcher(kube.config, resourcePath(r)),
-      ...(r.labelSelector ? { labelSelector: r.labelSelector } : {}),
-      resyncPeriodMs: 0,
-      logger: log.child({ component: `informer/${r.name}` }),
-    });
-    informer.addEventHandler({ onAdd: onChange, onUpdate: onChange, onDelete: onChange });
-    return informer;
-  };
+  const make = (r: { name: string; group: string; version: string; plural: string; labelSelector?: string }) => new Informer<KubernetesObject>({
+    name: r.name,
+    listerWatcher: kubeListerWatcher(kube.config, resourcePath(r)),
+    ...(r.labelSelector ? { labelSelector: r.labelSelector } : {}),
+    resyncPeriodMs: 0,
+    logger: log.child({ component: `informer/${r.name}` }),
+  });
   return {
     segmentations: make({ name: 'segmentations', group: 'hivewall.dev', version: 'v1alpha1', plural: 'segmentations' }),
     proposals: make({ name: 'policyproposals', group: 'hivewall.dev', version: 'v1alpha1', plural: 'policyproposals' }),
+    profiles: make({ name: 'trafficprofiles', group: 'hivewall.dev', version: 'v1alpha1', plural: 'trafficprofiles', labelSelector: owned }),
     policies: {
       NetworkPolicy: make({ name: 'networkpolicies', group: 'networking.k8s.io', version: 'v1', plural: 'networkpolicies', labelSelector: owned }),
       CiliumNetworkPolicy: make({ name: 'ciliumnetworkpolicies', group: 'cilium.io', version: 'v2', plural: 'ciliumnetworkpolicies', labelSelector: owned }),
@@ -204,80 +264,88 @@ function watchedResources(kube: Kube, log: Logger, onChange: () => void): ReadIn
   };
 }
 
+function allInformers(i: OperatorInformers): Informer<KubernetesObject>[] {
+  return [i.segmentations, i.proposals, i.profiles, i.policies.NetworkPolicy, i.policies.CiliumNetworkPolicy];
+}
+
 /**
- * Reconciles every Segmentation; returns when to look again, the namespaces that have one, and
- * whether every reconcile succeeded (so the learned state is stored).
+ * The Segmentation keys an owned object (proposal, policy) belongs to: its controller
+ * ownerReference of kind Segmentation, and a proposal's `spec.content.segmentation`.
  */
-async function reconcileAll(ctx: Parameters<typeof reconcileSegmentation>[0] & { backoff?: RoundBackoff }, metrics?: OperatorMetrics): Promise<{ requeue: number; namespaces: string[]; stored: boolean }> {
-  let requeue = Number.POSITIVE_INFINITY;
-  let stored = true;
-  const storedNamespaces = new Set<string>();
-  const roundCtx = { ...ctx, profileStored: (namespace: string) => storedNamespaces.add(namespace) };
-  const reports: ReconcileReport[] = [];
-  const segmentations = await (ctx.reads ?? apiReads(ctx.kube)).segmentations();
-  const backoff = ctx.backoff;
-  // Keyed by generation too: a changed spec is reconciled at once, as an update event would be in client-go.
-  const keyOf = (s: KubernetesObject) => `${s.metadata?.namespace}/${s.metadata?.name}#${s.metadata?.generation ?? 0}`;
-  backoff?.retain(new Set(segmentations.map(keyOf)));
-  for (const seg of segmentations) {
-    const namespace = seg.metadata?.namespace ?? '';
-    const name = seg.metadata?.name ?? '';
-    const key = keyOf(seg);
-    const log = ctx.log.child({ namespace, name, reconcileId: Math.random().toString(36).slice(2, 10) });
-    const waiting = backoff?.waiting(key, ctx.now()) ?? 0;
-    if (waiting > 0) {
-      // Backing off after failures: only its learned edges are stored, so the sources go on.
-      requeue = Math.min(requeue, waiting);
-      await storeProfileOnly({ ...roundCtx, log }, namespace, name).catch((e: Error) => {
-        log.warn({ err: e.message }, 'storing the learned edges failed');
-        stored = false;
-      });
-      continue;
-    }
-    const started = performance.now();
-    try {
-      const result = await reconcileSegmentation({ ...roundCtx, log }, namespace, name);
-      if (result.requeueAfter !== undefined) requeue = Math.min(requeue, result.requeueAfter);
-      if (result.report) reports.push(result.report);
-      backoff?.succeeded(key);
-      metrics?.onReconcile?.(performance.now() - started, false);
-    } catch (error) {
-      metrics?.onReconcile?.(performance.now() - started, true);
-      const retryInMs = backoff?.failed(key, ctx.now()) ?? 2_000;
-      log.error({ err: (error as Error).message, retryInMs }, 'reconcile failed');
-      requeue = Math.min(requeue, retryInMs);
-      // Failing after its profile was stored (applying policies, status) does not hold the sources back.
-      if (!storedNamespaces.has(namespace)) stored = false;
-    }
-  }
-  metrics?.onRound?.(reports);
-  return { requeue, namespaces: namespacesOf(segmentations), stored };
+function ownerKeys(o: KubernetesObject): string[] {
+  const namespace = o.metadata?.namespace;
+  if (!namespace) return [];
+  const names = new Set<string>();
+  for (const ref of o.metadata?.ownerReferences ?? []) if (ref.kind === 'Segmentation' && ref.apiVersion === API_VERSION) names.add(ref.name);
+  const content = (o as { spec?: { content?: { segmentation?: unknown } } }).spec?.content?.segmentation;
+  if (typeof content === 'string' && content !== '') names.add(content);
+  const label = o.metadata?.labels?.[SEGMENTATION_LABEL];
+  if (names.size === 0 && label) names.add(label);
+  return [...names].map((name) => `${namespace}/${name}`);
 }
 
-function namespacesOf(segmentations: readonly KubernetesObject[]): string[] {
-  return [...new Set(segmentations.map((s) => s.metadata?.namespace ?? '').filter((n) => n !== ''))].sort();
+function liveSegmentations(informers: OperatorInformers, namespace: string): SegmentationRef[] {
+  return informers.segmentations.list(namespace)
+    .filter((s) => !s.metadata?.deletionTimestamp && s.metadata?.uid && s.metadata.name)
+    .map((s) => ({ name: s.metadata!.name!, uid: s.metadata!.uid! }));
 }
 
-async function segmentationNamespaces(kube: Kube): Promise<string[]> {
-  return namespacesOf(await kube.list<KubernetesObject>(API_VERSION, 'Segmentation'));
-}
-
-/** One live pod per workload key (the first by name): how agents' workload-level edges are audited. */
-function livePodsByWorkload(cluster: ClusterCache): Map<string, string> {
-  const pods = new Map<string, string>();
-  for (const { pod, workload } of cluster.identity.podsWithWorkloads()) {
-    if (pod.deletedAt !== undefined) continue;
-    const key = peerKey(workload);
-    const current = pods.get(key);
-    if (current === undefined || pod.name < current) pods.set(key, pod.name);
-  }
-  return pods;
+function segmentationNamespaces(informers: OperatorInformers): string[] {
+  return [...new Set(informers.segmentations.list().map((s) => s.metadata?.namespace ?? '').filter((n) => n !== ''))].sort();
 }
 
 /**
- * Restores every stored TrafficProfile into the learner. Each profile stored the learner's lost-event
- * count of its time, so the largest is where the count continues (else a restart would report an
- * incomplete graph as complete).
+ * Keeps the PolicyProposals-by-phase counts from the informer's events (no list walk) and tells
+ * `report` after each change. Returns the unsubscribe function.
+ */
+function proposalPhaseCounts(proposals: Informer<KubernetesObject>, report: ((counts: ReadonlyMap<string, number>) => void) | undefined): () => void {
+  if (!report) return () => undefined;
+  const counts = new Map<string, number>();
+  const phaseOf = (p: KubernetesObject) => {
+    const raw = p as { status?: { phase?: string }; spec?: { review?: { decision?: string } } };
+    return raw.status?.phase ?? raw.spec?.review?.decision ?? 'Pending';
+  };
+  const bump = (phase: string, by: number) => counts.set(phase, (counts.get(phase) ?? 0) + by);
+  return proposals.addEventHandler({
+    onAdd: (p) => (bump(phaseOf(p), 1), report(counts)),
+    onUpdate: (a, b) => (bump(phaseOf(a), -1), bump(phaseOf(b), 1), report(counts)),
+    onDelete: (p) => (bump(phaseOf(p), -1), report(counts)),
+  });
+}
+
+/**
+ * Audit findings since the last tick: a WouldDeny Event per fresh sample, and the namespace is
+ * reconciled at once (its status counts the finding); audited flows alone refresh the status
+ * within {@link COUNTS_REFRESH_MS}.
+ */
+async function emitAuditFindings(kube: Kube, audits: ReadonlyMap<string, AuditEngine>, seen: Map<string, number>, enqueueNamespace: (namespace: string, afterMs?: number) => void): Promise<void> {
+  for (const [namespace, audit] of audits) {
+    const fresh = audit.drainFresh();
+    for (const sample of fresh) {
+      const seg = { apiVersion: API_VERSION, kind: 'Segmentation', metadata: { namespace, name: audit.segmentation } } as KubernetesObject;
+      await kube.event(seg, 'Warning', 'WouldDeny', `${sample.client} -> ${sample.server} ${sample.port}/${sample.protocol} would be denied by ${audit.proposal}`).catch(() => undefined);
+    }
+    if (fresh.length > 0) enqueueNamespace(namespace);
+    else if ((seen.get(namespace) ?? 0) !== audit.flows) enqueueNamespace(namespace, COUNTS_REFRESH_MS);
+    seen.set(namespace, audit.flows);
+  }
+}
+
+/** A live pod of a workload (the first by name), from its namespace's pods only: how agents' workload-level edges are audited. */
+function livePodOf(cluster: ClusterCache, workloadKey: string): string | undefined {
+  const namespace = workloadKey.startsWith('wl:') ? workloadKey.slice(3, workloadKey.indexOf('/', 3)) : '';
+  let best: string | undefined;
+  for (const { pod, workload } of cluster.identity.podsWithWorkloadsIn(namespace)) {
+    if (pod.deletedAt !== undefined || peerKey(workload) !== workloadKey) continue;
+    if (best === undefined || pod.name < best) best = pod.name;
+  }
+  return best;
+}
+
+/**
+ * Restores every stored TrafficProfile into the learner, yielding between profiles. Each profile
+ * stored the learner's lost-event count of its time, so the largest is where the count continues
+ * (else a restart would report an incomplete graph as complete).
  */
 async function restoreProfiles(kube: Kube, learner: Learner): Promise<number> {
   let edges = 0;
@@ -287,17 +355,22 @@ async function restoreProfiles(kube: Kube, learner: Learner): Promise<number> {
     if (!parsed.success) continue;
     edges += restoreProfile(learner, parsed.data.spec, parsed.data.metadata.namespace);
     lostEvents = Math.max(lostEvents, parsed.data.spec.lostEvents);
+    await yieldToEventLoop();
   }
   learner.stats.lostEvents = Math.max(learner.stats.lostEvents, lostEvents);
   return edges;
 }
 
+/** Waits `ms` or until `signal` aborts, and removes its abort listener either way. */
 function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  if (signal.aborted) return Promise.resolve();
   return new Promise((resolve) => {
-    const timer = setTimeout(resolve, ms);
-    signal.addEventListener('abort', () => {
+    const done = () => {
       clearTimeout(timer);
+      signal.removeEventListener('abort', done);
       resolve();
-    }, { once: true });
+    };
+    const timer = setTimeout(done, ms);
+    signal.addEventListener('abort', done, { once: true });
   });
 }

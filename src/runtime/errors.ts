@@ -135,6 +135,11 @@ function errorCode(err: unknown): string | undefined {
 
 function statusCodeOf(err: unknown): number | undefined {
   if (err instanceof ApiException) return err.code;
+  // src/k8s/kube.ts's KubeError carries the response status (undefined: no response, a network error).
+  if (err instanceof Error && err.name === 'KubeError') {
+    const status = (err as { status?: unknown }).status;
+    return typeof status === 'number' ? status : undefined;
+  }
   // client-node's Watch rejects with a plain Error carrying `statusCode` for non-200 responses.
   const s = (err as { statusCode?: unknown } | null)?.statusCode;
   return typeof s === 'number' ? s : undefined;

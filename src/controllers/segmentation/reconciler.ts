@@ -1,14 +1,16 @@
 /**
- * Segmentation reconcile, level-based: read the Segmentation, its proposals, the owned live
- * policies and the learned state; decide (pure, decide.ts); apply the actions; patch status only
- * when it changed. Running it twice in a row with nothing new makes no API write.
+ * Segmentation reconcile, level-based, for one key of the work queue (src/operator/operator.ts):
+ * read the Segmentation, its proposals, the owned live policies and the learned state of its
+ * namespace; decide (pure, decide.ts); apply the actions; patch status only when it changed.
+ * Running it twice in a row with nothing new makes no API write. It reads only its own
+ * namespace's data (and the workloads its edges reach) and never writes learned state: the store
+ * loop does (src/operator/store-loop.ts).
  */
 import type { KubernetesObject } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { GROUP, VERSION, API_VERSION } from '../../api/meta.js';
 import { policyProposalSchema, proposalContentSchema, type PolicyProposal } from '../../api/policy-proposal.js';
 import { segmentationSchema, type Segmentation, type SegmentationStatus } from '../../api/segmentation.js';
-import { trafficProfileSchema } from '../../api/traffic-profile.js';
 import { judgeProposals } from '../../domain/approval.js';
 import { WorkloadCatalog } from '../../domain/catalog.js';
 import type { Learner } from '../../domain/learner.js';
@@ -19,7 +21,7 @@ import type { KubernetesObject as PolicyObject } from '../../domain/translate/ne
 import { Kube, KubeError } from '../../k8s/kube.js';
 import { AuditEngine } from '../../operator/audit.js';
 import type { ClusterCache } from '../../operator/cluster-cache.js';
-import { namespaceView, toProfileSpec } from '../../operator/learning-state.js';
+import { namespaceView } from '../../operator/learning-state.js';
 import { approvalCandidate, approvalSegmentation, proposalContentDigest } from './approval-facts.js';
 import type { DenialRegistry } from '../../operator/denial-registry.js';
 import { decide, proposalName, type Action, type ProposalFact } from './decide.js';
@@ -27,6 +29,9 @@ import { coverageOf, deniedEdges, rolledBackPolicies, safetyInputs, trackEnforce
 import { apiReads, SEGMENTATION_LABEL, type SegmentationReads } from './reads.js';
 
 export const FINALIZER = 'hivewall.dev/cleanup';
+
+/** Changed flow counts reach a Segmentation's status at most this often (a new edge at once). */
+export const COUNTS_REFRESH_MS = 30_000;
 
 export interface ReconcileContext {
   readonly kube: Kube;
@@ -37,10 +42,11 @@ export interface ReconcileContext {
   readonly now: () => number;
   /** Set when a flow source is failing: the Segmentation reports Degraded. */
   readonly sourceError: () => string | undefined;
-  /** Told when a namespace's learned edges are stored (or had nothing new to store). */
-  readonly profileStored?: (namespace: string) => void;
-  /** The profile spec last written per namespace/name, so an unchanged profile costs no read. */
-  readonly writtenProfiles?: Map<string, string>;
+  /**
+   * Per Segmentation key: the flow count its status shows and since when. Counts alone refresh
+   * the status at most every COUNTS_REFRESH_MS; a new edge shows at once.
+   */
+  readonly countsShown?: Map<string, { readonly flows: number; readonly edges: number; readonly at: number }>;
   /** Where the Segmentation, its proposals and the live policies are read (default: the API server). */
   readonly reads?: SegmentationReads;
   /** Denials of enforced policies, per namespace (the safety net, ./safety.ts). */
@@ -59,8 +65,6 @@ export interface ReconcileReport {
   readonly wouldDeny: number;
   readonly policies: number;
   readonly flavor: string;
-  /** The phase of each of the Segmentation's PolicyProposals. */
-  readonly proposalPhases: readonly string[];
 }
 
 export async function reconcileSegmentation(ctx: ReconcileContext, namespace: string, name: string): Promise<{ requeueAfter?: number; report?: ReconcileReport }> {
@@ -94,10 +98,6 @@ export async function reconcileSegmentation(ctx: ReconcileContext, namespace: st
 
   const now = ctx.now();
   const view = namespaceView(ctx.learner, namespace);
-  // First, so a failure further down (applying policies, writing status) never keeps the learned
-  // edges from being stored: the flow sources' checkpoint advances only once every profile is.
-  await persistProfile(ctx, seg, view);
-  ctx.profileStored?.(namespace);
   const flavor = seg.spec.flavor;
   const owned = await reads.owned(flavor, namespace);
   // The other flavor's leftovers (after a flavor change) are removed on apply; the CRD may be absent.
@@ -111,8 +111,8 @@ export async function reconcileSegmentation(ctx: ReconcileContext, namespace: st
   const approved = proposals.find((p) => p.metadata.name === judgement.approved?.name);
   const denialView = approved ? ctx.denials?.view(namespace, approved.metadata.name) : undefined;
   const denied = deniedEdges(denialView, seg.status, approved);
-  const inventory = ctx.cluster.inventory;
-  const apiserverSlices = inventory.endpointSlices.filter((s) => s.namespace === 'default' && s.serviceName === 'kubernetes');
+  const identity = ctx.cluster.identity;
+  const clusterFacts = ctx.cluster.clusterFacts;
   const draft: ProposalDraft | undefined = view.edges.length === 0 && denied.length === 0 ? undefined : buildProposal({
     namespace,
     spec: {
@@ -126,17 +126,18 @@ export async function reconcileSegmentation(ctx: ReconcileContext, namespace: st
       externalBy: seg.spec.egress.external,
     },
     edges: view.edges,
-    catalog: WorkloadCatalog.build(ctx.cluster.identity, ctx.learner.observedPods),
+    // The workloads of this namespace and of the namespaces its edges reach: nothing else is read.
+    catalog: WorkloadCatalog.forNamespaces(identity, ctx.learner.observedPods, [namespace, ...workloadNamespaces(view.edges)], (ns) => ctx.learner.observedKeysIn(ns)),
     dnsNames: ctx.learner.dnsNames,
-    apiserverIps: apiserverSlices.flatMap((s) => s.endpoints.flatMap((e) => e.addresses)),
-    apiserverPorts: [...new Set(apiserverSlices.flatMap((s) => s.ports.map((p) => p.port)))].sort((a, b) => a - b),
-    nodeIps: [...new Set(inventory.nodes.flatMap((n) => n.ips))].sort(),
-    podCidrs: [...new Set(inventory.nodes.flatMap((n) => n.podCIDRs))].sort(),
+    apiserverIps: clusterFacts.apiserverIps,
+    apiserverPorts: clusterFacts.apiserverPorts,
+    nodeIps: clusterFacts.nodeIps,
+    podCidrs: clusterFacts.podCidrs,
     live: owned as PolicyObject[],
     formatTime: iso,
     denied,
   });
-  const coverage = coverageOf(seg, inventory.controllers.filter((c) => c.namespace === namespace), view.edges, now);
+  const coverage = coverageOf(seg, identity.controllersIn(namespace), view.edges, now);
 
   const facts: ProposalFact[] = proposals.filter((p) => judgement.bound.includes(p.metadata.name)).map((p) => ({
     name: p.metadata.name,
@@ -158,7 +159,7 @@ export async function reconcileSegmentation(ctx: ReconcileContext, namespace: st
     generation: seg.metadata.generation ?? 0,
     spec: seg.spec,
     status: seg.status ?? {},
-    learning: { flows: view.flows, edges: view.edges.length, ...(view.lastNewEdge !== undefined ? { lastNewEdge: view.lastNewEdge } : {}), lostEvents: ctx.learner.stats.lostEvents, refusedEdges: ctx.learner.edges.refusedIn(namespace) },
+    learning: { flows: shownFlows(ctx, `${namespace}/${name}`, seg.status, view, now), edges: view.edges.length, ...(view.lastNewEdge !== undefined ? { lastNewEdge: view.lastNewEdge } : {}), lostEvents: ctx.learner.stats.lostEvents, refusedEdges: ctx.learner.edges.refusedIn(namespace) },
     ...(draft ? { draftDigest: draft.digest } : {}),
     lostEdges: edgesMissingFromNewest(proposals.map((p) => p.spec.content), view.edges),
     proposals: facts,
@@ -186,10 +187,26 @@ export async function reconcileSegmentation(ctx: ReconcileContext, namespace: st
       wouldDeny: decision.status.audit?.wouldDeny ?? 0,
       policies: decision.status.phase === 'Enforcing' && seg.spec.delivery === 'Apply' ? (approved?.spec.content.objects.length ?? 0) : 0,
       flavor,
-      // As read at the start of this round (a proposal written in it is counted from the next).
-      proposalPhases: proposals.map((p) => p.status?.phase ?? p.spec.review.decision),
     },
   };
+}
+
+/**
+ * A reconcile failed for good (the API server refused the request as invalid or forbidden): the
+ * Segmentation says so in its Ready condition and an Event, since retrying the same request
+ * cannot help; the next change of the object is reconciled again.
+ */
+export async function reportTerminalFailure(ctx: ReconcileContext, namespace: string, name: string, error: Error): Promise<void> {
+  const raw = await readsOf(ctx).segmentation(namespace, name);
+  if (!raw) return;
+  const generation = raw.metadata?.generation ?? 0;
+  const message = error.message.slice(0, 1024);
+  const existing = (raw as { status?: SegmentationStatus }).status;
+  const conditions = (existing?.conditions ?? []).filter((c) => c.type !== 'Ready');
+  await ctx.kube.patchStatus(GROUP, VERSION, 'segmentations', namespace, name, {
+    conditions: [...conditions, { type: 'Ready', status: 'False', reason: 'ReconcileFailed', message, lastTransitionTime: iso(ctx.now()), observedGeneration: generation }],
+  });
+  await ctx.kube.event(raw, 'Warning', 'ReconcileFailed', message);
 }
 
 /** Live owned objects equal the approved ones (compared as hivewall writes them). */
@@ -298,46 +315,26 @@ async function execute(ctx: ReconcileContext, seg: Segmentation, raw: Kubernetes
 }
 
 /**
- * Stores only the learned edges of a Segmentation (for one that is backing off after failed
- * reconciles, so the flow sources' positions can still advance). Nothing for an invalid or
- * deleted one: its edges are not stored by a full reconcile either.
+ * The flow count the status shows: the learned one when an edge is new or COUNTS_REFRESH_MS
+ * passed since the count shown was set, else the count shown (no status write per flow).
  */
-export async function storeProfileOnly(ctx: ReconcileContext, namespace: string, name: string): Promise<void> {
-  const raw = await readsOf(ctx).segmentation(namespace, name);
-  const parsed = raw ? segmentationSchema.safeParse(raw) : undefined;
-  if (!parsed?.success || parsed.data.metadata.deletionTimestamp) return;
-  await persistProfile(ctx, parsed.data, namespaceView(ctx.learner, namespace));
-  ctx.profileStored?.(namespace);
+function shownFlows(ctx: ReconcileContext, key: string, status: SegmentationStatus | undefined, view: ReturnType<typeof namespaceView>, now: number): number {
+  const shown = ctx.countsShown?.get(key);
+  const current = status?.learning?.flows;
+  if (shown && current === shown.flows && shown.edges === view.edges.length && now - shown.at < COUNTS_REFRESH_MS) return shown.flows;
+  ctx.countsShown?.set(key, { flows: view.flows, edges: view.edges.length, at: now });
+  return view.flows;
 }
 
-/** Persists the namespace's learned edges (only when they changed since what is stored). */
-async function persistProfile(ctx: ReconcileContext, seg: Segmentation, view: ReturnType<typeof namespaceView>): Promise<void> {
-  if (view.edges.length === 0) return;
-  const namespace = seg.metadata.namespace!;
-  const spec = toProfileSpec(seg.metadata.name, view, ctx.learner.dnsNames, ctx.learner.stats.lostEvents);
-  // Keyed by the Segmentation's uid: a re-created Segmentation (its old profile garbage-collected) writes afresh.
-  const cacheKey = `${namespace}/${seg.metadata.name}/${seg.metadata.uid ?? ''}`;
-  // lostEvents included: a restart continues the count from the stored profiles.
-  const content = JSON.stringify(spec);
-  if (ctx.writtenProfiles?.get(cacheKey) === content) return;
-  const existing = await ctx.kube.get<KubernetesObject>(API_VERSION, 'TrafficProfile', namespace, seg.metadata.name);
-  const stored = existing ? trafficProfileSchema.safeParse(existing) : undefined;
-  if (stored?.success && JSON.stringify(stored.data.spec) === content) {
-    ctx.writtenProfiles?.set(cacheKey, content);
-    return;
+/** The namespaces of the workload peers of some edges (`wl:<namespace>/...`). */
+function workloadNamespaces(edges: readonly { client: string; server: string }[]): Set<string> {
+  const out = new Set<string>();
+  for (const e of edges) {
+    for (const key of [e.client, e.server]) {
+      if (key.startsWith('wl:')) out.add(key.slice(3, key.indexOf('/', 3)));
+    }
   }
-  await ctx.kube.apply({
-    apiVersion: API_VERSION,
-    kind: 'TrafficProfile',
-    metadata: {
-      name: seg.metadata.name,
-      namespace,
-      labels: { [SEGMENTATION_LABEL]: seg.metadata.name, [MANAGED_BY_LABEL]: MANAGED_BY_VALUE },
-      ownerReferences: [{ apiVersion: API_VERSION, kind: 'Segmentation', name: seg.metadata.name, uid: seg.metadata.uid!, controller: true }],
-    },
-    spec,
-  } as KubernetesObject);
-  ctx.writtenProfiles?.set(cacheKey, content);
+  return out;
 }
 
 async function deleteOwned(ctx: ReconcileContext, namespace: string): Promise<void> {
@@ -348,7 +345,7 @@ async function deleteOwned(ctx: ReconcileContext, namespace: string): Promise<vo
   }
 }
 
-/** An invalid spec: condition + Event, no crash, no other action (DESIGN.md §5 style 2). */
+/** An invalid spec: condition + Event, no crash, no other action (docs/architecture.md, "bad input"). */
 async function invalid(ctx: ReconcileContext, raw: KubernetesObject, message: string): Promise<void> {
   const existing = (raw as { status?: SegmentationStatus }).status;
   const generation = raw.metadata?.generation ?? 0;
