@@ -49,8 +49,11 @@ export const configSchema = z.object({
   identity: z.string().min(1),
   leaseName: z.string().default('hivewall-operator'),
   leaseDurationSeconds: z.number().int().min(2).default(15),
-  /** How often every Segmentation is reconciled even without events (ms). */
-  resyncMs: z.number().int().min(100).default(10_000),
+  /**
+   * How often a Segmentation is reconciled even without a change (ms): a safety net, since every
+   * change that matters enqueues it (src/operator/operator.ts).
+   */
+  resyncMs: z.number().int().min(100).default(300_000),
   /** How often identity is rebuilt from the watched cluster objects when they changed (ms). */
   inventoryRefreshMs: z.number().int().min(100).default(2_000),
   /** The leader's work starts only once the cluster inventory is listed; it gives up (and retries) after this long (ms). */

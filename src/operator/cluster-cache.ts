@@ -8,6 +8,7 @@
 import type { KubeConfig, KubernetesObject } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { IdentityResolver } from '../domain/identity.js';
+import type { ClusterFacts } from '../domain/plan.js';
 import type { ClusterInventory } from '../domain/inventory.js';
 import { buildClusterModel, type ClusterModel } from '../domain/simulate/index.js';
 import { InventoryBuilder } from '../ingest/cluster-snapshot.js';
@@ -104,14 +105,6 @@ export class ClusterCache {
     this.facts = facts;
     return { namespaces: changes.namespaces, nodes: factsChanged };
   }
-}
-
-/** The cluster-wide facts a proposal depends on (see {@link ClusterCache.clusterFacts}). */
-export interface ClusterFacts {
-  readonly nodeIps: readonly string[];
-  readonly podCidrs: readonly string[];
-  readonly apiserverIps: readonly string[];
-  readonly apiserverPorts: readonly number[];
 }
 
 function clusterFactsOf(inventory: ClusterInventory, identity: IdentityResolver): ClusterFacts {

@@ -91,7 +91,11 @@ export interface Decision {
   readonly requeueAfter: number;
 }
 
-const RECHECK_MS = 10_000;
+/**
+ * No time-based transition pending: look again only when something changes (the work queue is
+ * told) or at the operator's resync period.
+ */
+const RECHECK_MS = Number.POSITIVE_INFINITY;
 /** Lost edges named in the condition and the Event (the rest are counted). */
 const LOST_EDGES_SHOWN = 10;
 

@@ -12,9 +12,9 @@ import { GROUP, VERSION, API_VERSION } from '../../api/meta.js';
 import { policyProposalSchema, proposalContentSchema, type PolicyProposal } from '../../api/policy-proposal.js';
 import { segmentationSchema, type Segmentation, type SegmentationStatus } from '../../api/segmentation.js';
 import { judgeProposals } from '../../domain/approval.js';
-import { WorkloadCatalog } from '../../domain/catalog.js';
 import type { Learner } from '../../domain/learner.js';
-import { buildProposal, comparable, edgesMissingFromNewest, type ProposalDraft } from '../../domain/proposal.js';
+import { comparable, edgesMissingFromNewest, type ProposalDraft } from '../../domain/proposal.js';
+import { planNamespace } from '../../domain/plan.js';
 import type { Policy } from '../../domain/simulate/index.js';
 import { MANAGED_BY_LABEL, MANAGED_BY_VALUE } from '../../domain/translate/naming.js';
 import type { KubernetesObject as PolicyObject } from '../../domain/translate/networkpolicy.js';
@@ -112,8 +112,7 @@ export async function reconcileSegmentation(ctx: ReconcileContext, namespace: st
   const denialView = approved ? ctx.denials?.view(namespace, approved.metadata.name) : undefined;
   const denied = deniedEdges(denialView, seg.status, approved);
   const identity = ctx.cluster.identity;
-  const clusterFacts = ctx.cluster.clusterFacts;
-  const draft: ProposalDraft | undefined = view.edges.length === 0 && denied.length === 0 ? undefined : buildProposal({
+  const draft: ProposalDraft | undefined = view.edges.length === 0 && denied.length === 0 ? undefined : planNamespace({
     namespace,
     spec: {
       flavor,
@@ -126,13 +125,10 @@ export async function reconcileSegmentation(ctx: ReconcileContext, namespace: st
       externalBy: seg.spec.egress.external,
     },
     edges: view.edges,
-    // The workloads of this namespace and of the namespaces its edges reach: nothing else is read.
-    catalog: WorkloadCatalog.forNamespaces(identity, ctx.learner.observedPods, [namespace, ...workloadNamespaces(view.edges)], (ns) => ctx.learner.observedKeysIn(ns)),
+    identity,
+    observed: ctx.learner,
     dnsNames: ctx.learner.dnsNames,
-    apiserverIps: clusterFacts.apiserverIps,
-    apiserverPorts: clusterFacts.apiserverPorts,
-    nodeIps: clusterFacts.nodeIps,
-    podCidrs: clusterFacts.podCidrs,
+    facts: ctx.cluster.clusterFacts,
     live: owned as PolicyObject[],
     formatTime: iso,
     denied,
@@ -324,17 +320,6 @@ function shownFlows(ctx: ReconcileContext, key: string, status: SegmentationStat
   if (shown && current === shown.flows && shown.edges === view.edges.length && now - shown.at < COUNTS_REFRESH_MS) return shown.flows;
   ctx.countsShown?.set(key, { flows: view.flows, edges: view.edges.length, at: now });
   return view.flows;
-}
-
-/** The namespaces of the workload peers of some edges (`wl:<namespace>/...`). */
-function workloadNamespaces(edges: readonly { client: string; server: string }[]): Set<string> {
-  const out = new Set<string>();
-  for (const e of edges) {
-    for (const key of [e.client, e.server]) {
-      if (key.startsWith('wl:')) out.add(key.slice(3, key.indexOf('/', 3)));
-    }
-  }
-  return out;
 }
 
 async function deleteOwned(ctx: ReconcileContext, namespace: string): Promise<void> {

@@ -1,0 +1,68 @@
+/**
+ * Planning one namespace: its learned edges, the workloads they reach and the cluster-wide facts
+ * in, a proposal draft (policies, digest, evidence, diff) out. Pure; reads only the namespace's
+ * own edges and the workloads of the namespaces those edges reach (per-namespace indexes of
+ * IdentityResolver and the Learner), so its cost follows the namespace, not the cluster.
+ */
+import { WorkloadCatalog } from './catalog.js';
+import type { DnsNameLookup } from './dns-names.js';
+import type { EdgeRecord } from './edge-store.js';
+import type { IdentityResolver } from './identity.js';
+import { buildProposal, type ProposalDraft, type ProposalInput } from './proposal.js';
+
+/** Node addresses, pod CIDRs and the kube-apiserver's endpoints: what every namespace's policies may name. */
+export interface ClusterFacts {
+  readonly nodeIps: readonly string[];
+  readonly podCidrs: readonly string[];
+  readonly apiserverIps: readonly string[];
+  readonly apiserverPorts: readonly number[];
+}
+
+/** What the flow source told about pods the cluster inventory may lack. */
+export interface ObservedPods {
+  readonly observedPods: ReadonlyMap<string, ReadonlyMap<string, readonly string[]>>;
+  observedKeysIn(namespace: string): Iterable<string>;
+}
+
+export interface PlanInput {
+  readonly namespace: string;
+  readonly spec: ProposalInput['spec'];
+  /** The namespace's edges (either side a workload there). */
+  readonly edges: readonly EdgeRecord[];
+  readonly identity: IdentityResolver;
+  readonly observed: ObservedPods;
+  readonly dnsNames: DnsNameLookup;
+  readonly facts: ClusterFacts;
+  readonly live: ProposalInput['live'];
+  readonly denied?: ProposalInput['denied'];
+  readonly formatTime: (ms: number) => string;
+}
+
+export function planNamespace(input: PlanInput): ProposalDraft {
+  const { namespace, identity, observed, facts } = input;
+  return buildProposal({
+    namespace,
+    spec: input.spec,
+    edges: input.edges,
+    catalog: WorkloadCatalog.forNamespaces(identity, observed.observedPods, [namespace, ...workloadNamespaces(input.edges)], (ns) => observed.observedKeysIn(ns)),
+    dnsNames: input.dnsNames,
+    apiserverIps: facts.apiserverIps,
+    apiserverPorts: facts.apiserverPorts,
+    nodeIps: facts.nodeIps,
+    podCidrs: facts.podCidrs,
+    live: input.live,
+    formatTime: input.formatTime,
+    ...(input.denied ? { denied: input.denied } : {}),
+  });
+}
+
+/** The namespaces of the workload peers of some edges (`wl:<namespace>/...`). */
+export function workloadNamespaces(edges: readonly { client: string; server: string }[]): Set<string> {
+  const out = new Set<string>();
+  for (const e of edges) {
+    for (const key of [e.client, e.server]) {
+      if (key.startsWith('wl:')) out.add(key.slice(3, key.indexOf('/', 3)));
+    }
+  }
+  return out;
+}
