@@ -65,6 +65,8 @@ export interface LeaderWorkOptions {
   readonly receiver?: EdgeReceiver;
 }
 
+/** Denials of enforced policies reach their Segmentation within this long (a burst collapses into one reconcile). */
+const DENIALS_SETTLE_MS = 1000;
 /** How often the tick turns change feeds into queue keys. */
 const TICK_MS = 250;
 
@@ -88,12 +90,17 @@ export async function runLeaderWork(options: LeaderWorkOptions): Promise<void> {
 
   const denials = new DenialRegistry({
     now,
-    // Past a namespace's rollback budget: reconcile it now, the rollback must not wait.
+    // Past a namespace's rollback budget: reconcile it within DENIALS_SETTLE_MS (one reconcile
+    // for a burst of drops, so the rollback and its follow-up proposal count the whole burst).
     onCrossed: (namespace) => {
       log.warn({ namespace }, 'rollback budget crossed');
-      enqueueNamespace(namespace);
+      enqueueNamespace(namespace, DENIALS_SETTLE_MS);
     },
-    ...(options.metrics?.onDenied ? { onDenied: options.metrics.onDenied.bind(options.metrics) } : {}),
+    // Denied counts are shown in status (and proposed for review) promptly too.
+    onDenied: (namespace, count) => {
+      options.metrics?.onDenied?.(namespace, count);
+      enqueueNamespace(namespace, DENIALS_SETTLE_MS);
+    },
   });
   const learner = new Learner(cluster.identity, { limits: { maxEdges: config.maxEdges, maxEdgesPerNamespace: config.maxEdgesPerNamespace }, onDenied: (denial) => denials.observe(denial) });
   const placements = new NodePlacements();
