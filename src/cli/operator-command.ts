@@ -18,6 +18,7 @@ import { kubeLeaseLock } from '../runtime/lease-lock.js';
 import { HealthServer } from '../runtime/health.js';
 import { handleShutdownSignals } from '../runtime/signals.js';
 import { createLogger } from '../telemetry/logger.js';
+import { startEventLoopMonitor } from '../telemetry/event-loop.js';
 import { createMetrics } from '../telemetry/metrics.js';
 import { CliError, UsageError } from './errors.js';
 import type { CliIo } from './main.js';
@@ -103,6 +104,7 @@ export async function runOperator(flags: OperatorFlags, io: CliIo): Promise<void
   else kubeConfig.loadFromCluster();
   const kube = new Kube(kubeConfig);
   const metrics = createMetrics();
+  const eventLoop = startEventLoopMonitor({ metrics: metrics.eventLoopMetrics() });
   const health = new HealthServer({ port: config.healthPort, host: config.bindAddress, registry: metrics.registry, logger: log.child({ component: 'health' }) });
   let working = false;
   health.addReadyCheck('leader-election', () => elector.isRunning());
@@ -138,6 +140,7 @@ export async function runOperator(flags: OperatorFlags, io: CliIo): Promise<void
 
   const leaseMs = config.leaseDurationSeconds * 1000;
   const wouldDenySeen = new Map<string, number>();
+  const reconcileMetrics = metrics.controllerMetrics('segmentation');
   const elector: LeaderElector = new LeaderElector({
     lock: kubeLeaseLock(kubeConfig, config.namespace, config.leaseName),
     identity: config.identity,
@@ -146,7 +149,7 @@ export async function runOperator(flags: OperatorFlags, io: CliIo): Promise<void
     renewDeadlineMs: Math.floor((leaseMs * 2) / 3),
     retryPeriodMs: Math.max(250, Math.floor(leaseMs / 8)),
     logger: log.child({ component: 'leader-election' }),
-    metrics: { leader: (isLeader) => metrics.leaderStatus.set({ lease: config.leaseName }, isLeader ? 1 : 0) },
+    metrics: metrics.leaderElectionMetrics(config.leaseName),
     callbacks: {
       onStartedLeading: async (signal: AbortSignal) => {
         log.info({}, 'started leading');
@@ -159,9 +162,10 @@ export async function runOperator(flags: OperatorFlags, io: CliIo): Promise<void
             onReady: () => (working = true),
             ...(receiver ? { receiver } : {}),
             metrics: {
+              // The round loop retries a failed reconcile on its next round.
               onReconcile: (ms, error) => {
-                metrics.reconcileDuration.observe({ controller: 'segmentation', result: error ? 'error' : 'success' }, ms / 1000);
-                if (error) metrics.reconcileErrors.inc({ controller: 'segmentation', kind: 'reconcile' });
+                reconcileMetrics.reconcileDuration(ms / 1000, error ? 'retry' : 'success');
+                if (error) reconcileMetrics.reconcileError('retryable');
               },
               onFlows: (source, count) => metrics.flowsIngested.inc({ source, result: 'read' }, count),
               onDenied: (namespace, count) => metrics.deniedFlows.inc({ namespace }, count),
@@ -201,6 +205,7 @@ export async function runOperator(flags: OperatorFlags, io: CliIo): Promise<void
         await elector.stop();
         await receiverServer?.close();
         await health.close();
+        eventLoop.stop();
         resolve();
       },
     });
@@ -211,6 +216,7 @@ export async function runOperator(flags: OperatorFlags, io: CliIo): Promise<void
     log.error({}, 'leadership lost; exiting');
     await receiverServer?.close();
     await health.close();
+    eventLoop.stop();
     throw new CliError('leadership lost', 1);
   });
   await Promise.race([stopped, campaign]);
