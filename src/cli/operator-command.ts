@@ -130,7 +130,7 @@ export async function runOperator(flags: OperatorFlags, io: CliIo): Promise<void
           receiverServer = await serveReceiver(config, kube, receiver, log);
         } catch (error) {
           const retryInMs = backoffDelay(attempt, { baseMs: 1_000, capMs: 30_000 });
-          log.error({ err: (error as Error).message, retryInMs }, 'edge receiver cannot start');
+          log.error({ err: error, retryInMs }, 'edge receiver cannot start');
           await new Promise((resolve) => setTimeout(resolve, retryInMs).unref());
         }
       }
@@ -261,7 +261,7 @@ function keepCertificateFresh(config: Config, kube: Kube, server: EdgeReceiverSe
       }
       current = issued.cert;
     } catch (error) {
-      log.warn({ err: (error as Error).message }, 'edge receiver certificate check failed; serving the current one');
+      log.warn({ err: error }, 'edge receiver certificate check failed; serving the current one');
     }
   };
   setInterval(() => void check(), 12 * 3_600_000).unref();
@@ -279,7 +279,7 @@ async function untilAborted(signal: AbortSignal, log: Logger, work: (signal: Abo
       return;
     } catch (error) {
       const retryInMs = backoffDelay(failures, { baseMs: 1_000, capMs: 30_000 });
-      log.error({ err: (error as Error).message, retryInMs }, 'leader work failed; starting it again');
+      log.error({ err: error, retryInMs }, 'leader work failed; starting it again');
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, retryInMs);
         signal.addEventListener('abort', () => (clearTimeout(timer), resolve()), { once: true });
