@@ -115,7 +115,13 @@ export const OPERATOR_PERMISSIONS: readonly OperatorPermission[] = [
     apiGroups: ['', 'events.k8s.io'],
     resources: ['events'],
     verbs: ['create'],
-    why: 'Events on Segmentations and proposals (each one created; nothing aggregates them by patch)',
+    why: 'Events on Segmentations and proposals (src/k8s/events.ts)',
+  },
+  {
+    apiGroups: [''],
+    resources: ['events'],
+    verbs: ['patch'],
+    why: 'bump the count of an Event that repeats instead of creating another (src/k8s/events.ts, as client-go does)',
   },
   {
     apiGroups: ['authentication.k8s.io'],
