@@ -1,5 +1,5 @@
 // ESLint flat config. The rule that matters most: src/domain/ stays pure
-// (DESIGN.md §5 style 1) — no I/O, environment, clock or logger there.
+// (docs/architecture.md §6 rule 1) — no I/O, environment, clock or logger there.
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
@@ -25,7 +25,7 @@ export default tseslint.config(
     ignores: ['src/domain/**/*.test.ts'],
     rules: {
       'no-restricted-imports': ['error', {
-        paths: impureModules.map((name) => ({ name, message: 'src/domain is pure: no I/O, env, clock or logger (DESIGN.md §5).' })),
+        paths: impureModules.map((name) => ({ name, message: 'src/domain is pure: no I/O, env, clock or logger (docs/architecture.md §6 rule 1).' })),
         patterns: [{ group: ['**/ingest/**', '**/cli/**', '**/k8s/**', '**/runtime/**', '**/telemetry/**', '**/controllers/**'], message: 'src/domain must not depend on the I/O shell.' }],
       }],
       'no-restricted-globals': ['error',

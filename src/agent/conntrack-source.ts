@@ -13,7 +13,7 @@
  * answered, i.e. the backend pod after a Service DNAT. The same connection appears many times
  * (each event, each dump); the consumer (the Learner) deduplicates by 5-tuple.
  *
- * Failure handling (DESIGN.md §5 style 2: counted, logged, never a crash):
+ * Failure handling (docs/architecture.md §6 rule 2: counted, logged, never a crash):
  * - the events process exiting is restarted with capped exponential backoff (reset after it ran
  *   `stableAfterMs`); each exit is counted by reason;
  * - a missing `conntrack` binary (spawn ENOENT, or `ip netns exec`'s "No such file") and a

@@ -12,6 +12,7 @@ import type { Logger } from 'pino';
 import type { ClusterInventory } from '../domain/inventory.js';
 import { InventoryBuilder } from '../ingest/cluster-snapshot.js';
 import { ClusterInformers } from '../k8s/cluster-informers.js';
+import type { InformerMetrics } from '../runtime/informer.js';
 import type { ListerWatcher } from '../runtime/list-watch.js';
 import { AGENT_IDENTITY_KINDS } from './rbac.js';
 
@@ -63,6 +64,8 @@ export class StaticInventorySource implements InventorySource {
 
 export interface InformerInventoryOptions {
   readonly logger: Logger;
+  /** Metric hooks of each informer, by name (telemetry/metrics.ts `informerMetrics`). */
+  readonly metrics?: ((informer: string) => InformerMetrics) | undefined;
   /** Builds the list/watch seam of one kind (default: client-node with `kubeConfig`). */
   readonly listerWatcher?: (apiVersion: string, kind: string) => ListerWatcher<KubernetesObject>;
   readonly kubeConfig?: KubeConfig;

@@ -1,6 +1,6 @@
 /**
  * The Kubernetes API permissions the conntrack node agent (`hivewall agent`) needs — the one
- * machine-readable list (DESIGN.md §5 style 6). `deploy/base/agent-rbac.yaml` must grant the agent's
+ * machine-readable list (docs/architecture.md §6 rule 6). `deploy/base/agent-rbac.yaml` must grant the agent's
  * ServiceAccount exactly these; `rbac.test.ts` parses `deploy/` and fails with the rules to paste
  * when they drift apart.
  *

@@ -15,11 +15,11 @@ import { InformerInventorySource } from '../agent/inventory.js';
 import { registerAgentMetrics, registerHubbleAgentMetrics } from '../agent/metrics.js';
 import { httpTransport } from '../agent/shipper.js';
 import type { Logger } from 'pino';
-import type { Registry } from 'prom-client';
 import { HealthServer, type CheckResult } from '../runtime/health.js';
 import { handleShutdownSignals } from '../runtime/signals.js';
 import { createLogger } from '../telemetry/logger.js';
-import { createMetrics } from '../telemetry/metrics.js';
+import { startEventLoopMonitor } from '../telemetry/event-loop.js';
+import { createMetrics, type HivewallMetrics } from '../telemetry/metrics.js';
 import { UsageError } from './errors.js';
 import type { CliIo } from './main.js';
 
@@ -134,12 +134,13 @@ export async function startAgent(config: AgentConfig, io: CliIo, opts: { readonl
   else kubeConfig.loadFromCluster();
   const ca = config.controllerCaFile ? await readFile(config.controllerCaFile) : undefined;
   const prefix = config.conntrackPrefix?.trim() ? config.conntrackPrefix.trim().split(/\s+/) : [];
+  const metrics = createMetrics({ process: 'agent' });
 
   const agent = new Agent({
     node: config.nodeName,
     controllerUrl: config.controllerUrl,
     token: async () => (await readFile(config.tokenFile, 'utf8')).trim(),
-    inventory: new InformerInventorySource({ kubeConfig, logger: log }),
+    inventory: new InformerInventorySource({ kubeConfig, logger: log, metrics: (name) => metrics.informerMetrics(name) }),
     logger: log,
     conntrackPrefix: prefix,
     dumpIntervalMs: config.dumpIntervalMs,
@@ -150,11 +151,10 @@ export async function startAgent(config: AgentConfig, io: CliIo, opts: { readonl
     transport: httpTransport({ ...(ca ? { ca } : {}), ...(config.controllerServerName ? { servername: config.controllerServerName } : {}) }),
   });
 
-  const metrics = createMetrics();
   registerAgentMetrics(metrics.registry, {
     conntrack: agent.source.stats, aggregator: agent.aggregator.stats, shipper: agent.shipper.stats, identity: agent.history.stats,
   });
-  const served = await serve(config, log, metrics.registry, agent, opts, { controller: config.controllerUrl, ...(config.controllerServerName ? { serverName: config.controllerServerName } : {}), prefix });
+  const served = await serve(config, log, metrics, agent, opts, { controller: config.controllerUrl, ...(config.controllerServerName ? { serverName: config.controllerServerName } : {}), prefix });
   return { agent, ...served };
 }
 
@@ -177,9 +177,9 @@ export async function startHubbleAgent(config: AgentConfig, io: CliIo, opts: { r
     maxBufferedEdges: config.maxBufferedEdges,
     transport: httpTransport({ ...(ca ? { ca } : {}), ...(config.controllerServerName ? { servername: config.controllerServerName } : {}) }),
   });
-  const metrics = createMetrics();
+  const metrics = createMetrics({ process: 'agent' });
   registerHubbleAgentMetrics(metrics.registry, { hubble: () => agent.hubbleStats(), agent: agent.stats, aggregator: agent.aggregator.stats, shipper: agent.shipper.stats });
-  const served = await serve(config, log, metrics.registry, agent, opts, { controller: config.controllerUrl, hubble: config.hubbleAddress });
+  const served = await serve(config, log, metrics, agent, opts, { controller: config.controllerUrl, hubble: config.hubbleAddress });
   return { agent, ...served };
 }
 
@@ -187,12 +187,13 @@ export async function startHubbleAgent(config: AgentConfig, io: CliIo, opts: { r
 async function serve(
   config: AgentConfig,
   log: Logger,
-  registry: Registry,
+  metrics: HivewallMetrics,
   agent: { start(): Promise<void>; stop(): Promise<void>; checks(): Record<string, () => CheckResult> },
   opts: { readonly handleSignals?: boolean },
   fields: Record<string, unknown>,
 ): Promise<Omit<AgentRun, 'agent'>> {
-  const health = new HealthServer({ host: config.bindAddress, port: config.healthPort, registry, logger: log });
+  const health = new HealthServer({ host: config.bindAddress, port: config.healthPort, registry: metrics.registry, logger: log });
+  const eventLoop = startEventLoopMonitor({ metrics: metrics.eventLoopMetrics() });
   for (const [name, check] of Object.entries(agent.checks())) health.addReadyCheck(name, check);
   const bound = await health.listen();
   log.info({ healthPort: bound.port, source: config.source, ...fields }, 'agent starting');
@@ -208,6 +209,7 @@ async function serve(
       health.markShuttingDown();
       await agent.stop();
       await health.close();
+      eventLoop.stop();
       resolveDone();
     })();
     return stopping;

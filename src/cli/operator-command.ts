@@ -18,6 +18,7 @@ import { kubeLeaseLock } from '../runtime/lease-lock.js';
 import { HealthServer } from '../runtime/health.js';
 import { handleShutdownSignals } from '../runtime/signals.js';
 import { createLogger } from '../telemetry/logger.js';
+import { startEventLoopMonitor } from '../telemetry/event-loop.js';
 import { createMetrics } from '../telemetry/metrics.js';
 import { CliError, UsageError } from './errors.js';
 import type { CliIo } from './main.js';
@@ -103,6 +104,7 @@ export async function runOperator(flags: OperatorFlags, io: CliIo): Promise<void
   else kubeConfig.loadFromCluster();
   const kube = new Kube(kubeConfig);
   const metrics = createMetrics();
+  const eventLoop = startEventLoopMonitor({ metrics: metrics.eventLoopMetrics() });
   const health = new HealthServer({ port: config.healthPort, host: config.bindAddress, registry: metrics.registry, logger: log.child({ component: 'health' }) });
   let working = false;
   health.addReadyCheck('leader-election', () => elector.isRunning());
@@ -128,7 +130,7 @@ export async function runOperator(flags: OperatorFlags, io: CliIo): Promise<void
           receiverServer = await serveReceiver(config, kube, receiver, log);
         } catch (error) {
           const retryInMs = backoffDelay(attempt, { baseMs: 1_000, capMs: 30_000 });
-          log.error({ err: (error as Error).message, retryInMs }, 'edge receiver cannot start');
+          log.error({ err: error, retryInMs }, 'edge receiver cannot start');
           await new Promise((resolve) => setTimeout(resolve, retryInMs).unref());
         }
       }
@@ -138,6 +140,7 @@ export async function runOperator(flags: OperatorFlags, io: CliIo): Promise<void
 
   const leaseMs = config.leaseDurationSeconds * 1000;
   const wouldDenySeen = new Map<string, number>();
+  const reconcileMetrics = metrics.controllerMetrics('segmentation');
   const elector: LeaderElector = new LeaderElector({
     lock: kubeLeaseLock(kubeConfig, config.namespace, config.leaseName),
     identity: config.identity,
@@ -146,7 +149,7 @@ export async function runOperator(flags: OperatorFlags, io: CliIo): Promise<void
     renewDeadlineMs: Math.floor((leaseMs * 2) / 3),
     retryPeriodMs: Math.max(250, Math.floor(leaseMs / 8)),
     logger: log.child({ component: 'leader-election' }),
-    metrics: { leader: (isLeader) => metrics.leaderStatus.set({ lease: config.leaseName }, isLeader ? 1 : 0) },
+    metrics: metrics.leaderElectionMetrics(config.leaseName),
     callbacks: {
       onStartedLeading: async (signal: AbortSignal) => {
         log.info({}, 'started leading');
@@ -159,9 +162,16 @@ export async function runOperator(flags: OperatorFlags, io: CliIo): Promise<void
             onReady: () => (working = true),
             ...(receiver ? { receiver } : {}),
             metrics: {
+<<<<<<< HEAD
               controller: {
                 reconcileDuration: (seconds, outcome) => metrics.reconcileDuration.observe({ controller: 'segmentation', result: outcome === 'retry' || outcome === 'terminal' ? 'error' : 'success' }, seconds),
                 reconcileError: (kind) => metrics.reconcileErrors.inc({ controller: 'segmentation', kind }),
+=======
+              // The round loop retries a failed reconcile on its next round.
+              onReconcile: (ms, error) => {
+                reconcileMetrics.reconcileDuration(ms / 1000, error ? 'retry' : 'success');
+                if (error) reconcileMetrics.reconcileError('retryable');
+>>>>>>> wave4/metrics
               },
               onFlows: (source, count) => metrics.flowsIngested.inc({ source, result: 'read' }, count),
               onDenied: (namespace, count) => metrics.deniedFlows.inc({ namespace }, count),
@@ -199,6 +209,7 @@ export async function runOperator(flags: OperatorFlags, io: CliIo): Promise<void
         await elector.stop();
         await receiverServer?.close();
         await health.close();
+        eventLoop.stop();
         resolve();
       },
     });
@@ -209,6 +220,7 @@ export async function runOperator(flags: OperatorFlags, io: CliIo): Promise<void
     log.error({}, 'leadership lost; exiting');
     await receiverServer?.close();
     await health.close();
+    eventLoop.stop();
     throw new CliError('leadership lost', 1);
   });
   await Promise.race([stopped, campaign]);
@@ -253,7 +265,7 @@ function keepCertificateFresh(config: Config, kube: Kube, server: EdgeReceiverSe
       }
       current = issued.cert;
     } catch (error) {
-      log.warn({ err: (error as Error).message }, 'edge receiver certificate check failed; serving the current one');
+      log.warn({ err: error }, 'edge receiver certificate check failed; serving the current one');
     }
   };
   setInterval(() => void check(), 12 * 3_600_000).unref();
@@ -271,7 +283,7 @@ async function untilAborted(signal: AbortSignal, log: Logger, work: (signal: Abo
       return;
     } catch (error) {
       const retryInMs = backoffDelay(failures, { baseMs: 1_000, capMs: 30_000 });
-      log.error({ err: (error as Error).message, retryInMs }, 'leader work failed; starting it again');
+      log.error({ err: error, retryInMs }, 'leader work failed; starting it again');
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, retryInMs);
         signal.addEventListener('abort', () => (clearTimeout(timer), resolve()), { once: true });

@@ -4,7 +4,7 @@
  * `deploy/base/operator-rbac.yaml` must grant exactly these (nothing missing, nothing more);
  * `rbac.test.ts` parses `deploy/` and fails with the rules to paste when they drift apart.
  * When a controller needs another verb or resource, add it here first, say why, then update
- * `deploy/base/operator-rbac.yaml` until the test passes (DESIGN.md §5, style 6).
+ * `deploy/base/operator-rbac.yaml` until the test passes (docs/architecture.md §6 rule 6).
  *
  * Deliberately absent:
  * - `update`/`patch` of `policyproposals`: the operator creates proposals and writes their status,
@@ -115,7 +115,13 @@ export const OPERATOR_PERMISSIONS: readonly OperatorPermission[] = [
     apiGroups: ['', 'events.k8s.io'],
     resources: ['events'],
     verbs: ['create'],
-    why: 'Events on Segmentations and proposals (each one created; nothing aggregates them by patch)',
+    why: 'Events on Segmentations and proposals (src/k8s/events.ts)',
+  },
+  {
+    apiGroups: [''],
+    resources: ['events'],
+    verbs: ['patch'],
+    why: 'bump the count of an Event that repeats instead of creating another (src/k8s/events.ts, as client-go does)',
   },
   {
     apiGroups: ['authentication.k8s.io'],

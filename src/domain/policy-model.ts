@@ -1,6 +1,6 @@
 /**
  * The flavor-neutral policy model: per workload, the ingress it must accept and the egress it
- * must send, derived only from learned edges plus the explicit allowances (DESIGN.md §1, §4).
+ * must send, derived only from learned edges plus the explicit allowances (docs/architecture.md §1, §4).
  * Translation into NetworkPolicy or CiliumNetworkPolicy objects is a separate, pure step.
  */
 import type { DnsNameLookup } from './dns-names.js';

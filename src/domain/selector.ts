@@ -1,5 +1,5 @@
 /**
- * Minimal stable label selectors (DESIGN.md §4): a selector built only from labels every pod of
+ * Minimal stable label selectors (docs/architecture.md §4): a selector built only from labels every pod of
  * the workload carries with the same value, never from per-pod or per-revision labels
  * (`pod-template-hash`, `controller-revision-hash`, `statefulset.kubernetes.io/pod-name`,
  * `job-name`, `controller-uid`, `batch.kubernetes.io/*`), that selects no pod of any other

@@ -11,7 +11,7 @@
 import type { ControllerInfo, OwnerRef, PodInfo } from './inventory.js';
 import type { WorkloadPeer } from './peer.js';
 
-/** Labels that controllers set per pod or per revision: never usable in a stable selector (DESIGN.md §4). */
+/** Labels that controllers set per pod or per revision: never usable in a stable selector (docs/architecture.md §4). */
 export const UNSTABLE_LABEL_KEYS: ReadonlySet<string> = new Set([
   'pod-template-hash',
   'controller-revision-hash',

@@ -7,7 +7,8 @@
  */
 import type { KubeConfig, KubernetesObject } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
-import { Informer } from '../runtime/informer.js';
+import type { Clock } from '../runtime/clock.js';
+import { Informer, type InformerMetrics } from '../runtime/informer.js';
 import { kubeListerWatcher, resourcePath, type ListerWatcher } from '../runtime/list-watch.js';
 
 /** A kind as `[apiVersion, kind]`, e.g. `['apps/v1', 'ReplicaSet']`. */
@@ -32,6 +33,13 @@ export interface ClusterInformersOptions {
   /** Builds the list/watch seam of one kind (default: client-node with `kubeConfig`). */
   readonly listerWatcher?: (apiVersion: string, kind: string) => ListerWatcher<KubernetesObject>;
   readonly kubeConfig?: KubeConfig;
+  /**
+   * Metric hooks of one informer, by its name (the plural: `pods`, `services`, …); every informer
+   * built here gets them (telemetry/metrics.ts `informerMetrics`).
+   */
+  readonly metrics?: ((informer: string) => InformerMetrics) | undefined;
+  /** For the informers' backoff timers (tests pass a FakeClock). */
+  readonly clock?: Clock | undefined;
 }
 
 /** What changed since {@link ClusterInformers.takeChanges} was last called. */
@@ -55,7 +63,13 @@ export class ClusterInformers {
       if (!plural) throw new Error(`no plural known for ${kind}`);
       const listerWatcher = opts.listerWatcher?.(apiVersion, kind)
         ?? kubeListerWatcher<KubernetesObject>(requireKubeConfig(opts.kubeConfig), resourcePath({ ...splitApiVersion(apiVersion), plural }));
-      const informer = new Informer<KubernetesObject>({ name: plural, listerWatcher, logger: opts.logger.child({ component: 'inventory' }) });
+      const informer = new Informer<KubernetesObject>({
+        name: plural,
+        listerWatcher,
+        logger: opts.logger.child({ component: 'inventory' }),
+        ...(opts.metrics ? { metrics: opts.metrics(plural) } : {}),
+        ...(opts.clock ? { clock: opts.clock } : {}),
+      });
       const bump = (object: KubernetesObject) => {
         this.version++;
         if (kind === 'Node') this.#nodesChanged = true;

@@ -1,6 +1,6 @@
 /**
  * The operator's narrow view of the API server: typed reads, server-side apply with one field
- * manager, status patches on the status subresource, and Events. Errors carry the operation and
+ * manager, status patches on the status subresource, and Events (deduplicated, ./events.ts). Errors carry the operation and
  * the object in their message (see {@link KubeError}).
  */
 import {
@@ -12,6 +12,8 @@ import {
   setHeaderOptions,
   type KubernetesObject,
 } from '@kubernetes/client-node';
+
+import { EventRecorder, kubeEventSink, type EventType } from './events.js';
 
 export const FIELD_MANAGER = 'hivewall';
 
@@ -74,11 +76,14 @@ export class Kube {
   readonly core: CoreV1Api;
   /** Writes made through this client (the idle-reconcile test counts them). */
   writes = 0;
+  /** The process's one Event recorder (./events.ts); its writes count in `writes`. */
+  readonly events: EventRecorder;
 
   constructor(readonly config: KubeConfig) {
     this.objects = KubernetesObjectApi.makeApiClient(config);
     this.custom = config.makeApiClient(CustomObjectsApi);
     this.core = config.makeApiClient(CoreV1Api);
+    this.events = new EventRecorder({ sink: kubeEventSink(this.core, () => this.writes++) });
   }
 
   /**
@@ -175,29 +180,12 @@ export class Kube {
       ));
   }
 
-  /** A core/v1 Event about `involved`; failures to record are swallowed (events are best effort). */
-  async event(involved: KubernetesObject, type: 'Normal' | 'Warning', reason: string, message: string, now = new Date()): Promise<void> {
-    const ns = involved.metadata?.namespace ?? 'default';
-    try {
-      this.writes++;
-      await this.core.createNamespacedEvent({
-        namespace: ns,
-        body: {
-          metadata: { generateName: `${involved.metadata?.name ?? 'hivewall'}.`, namespace: ns },
-          involvedObject: { apiVersion: involved.apiVersion, kind: involved.kind, name: involved.metadata?.name, namespace: ns, uid: involved.metadata?.uid },
-          type,
-          reason,
-          message: message.slice(0, 1000),
-          firstTimestamp: now,
-          lastTimestamp: now,
-          count: 1,
-          source: { component: 'hivewall' },
-          reportingComponent: 'hivewall.dev/operator',
-          reportingInstance: process.env.HOSTNAME ?? 'hivewall',
-        },
-      });
-    } catch {
-      // Events are informational; a failure to record one must not fail the reconcile.
-    }
+  /**
+   * Records a core/v1 Event about `involved` through {@link Kube.events}: repeats of the same
+   * Event bump its count instead of creating another; failures are swallowed (Events are best
+   * effort).
+   */
+  event(involved: KubernetesObject, type: EventType, reason: string, message: string): Promise<void> {
+    return this.events.record(involved, type, reason, message);
   }
 }

@@ -4,7 +4,7 @@
  * NetworkPolicy / CiliumNetworkPolicy objects, on a cluster model made from what the report knows.
  *
  * The model has one pod per workload, labelled with the labels hivewall's proposals select it by
- * (they "select exactly the workload's pods", DESIGN.md §4); entities are addresses classified as
+ * (they "select exactly the workload's pods", docs/architecture.md §4); entities are addresses classified as
  * the learner classified them (world with its DNS names, the node, other nodes, the kube-apiserver).
  * Real pods carry more labels than these, so a live rule that selects by a label no proposal ever
  * used is not seen to match: the report can miss enforcement, never invent it.

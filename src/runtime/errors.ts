@@ -1,6 +1,6 @@
 /**
  * The error hierarchy controllers use to tell the runtime what to do with a failed reconcile
- * (DESIGN.md §5 style 5):
+ * (docs/architecture.md §6 rule 5):
  *
  * - {@link TerminalError}: retrying cannot help (an invalid spec, a request the API server
  *   rejects as malformed). The controller logs it, records it, and forgets the key until the

@@ -117,11 +117,13 @@ function recorder() {
 }
 
 function metricsRecorder() {
-  const m = { restarts: [] as string[], handlerErrors: 0, objects: -1 };
+  const m = { restarts: [] as string[], handlerErrors: 0, objects: -1, relists: 0, synced: [] as number[] };
   const hooks: InformerMetrics = {
     restart: (reason) => m.restarts.push(reason),
     handlerError: () => { m.handlerErrors++; },
     objects: (n) => { m.objects = n; },
+    relist: () => { m.relists++; },
+    synced: (ms) => m.synced.push(ms),
   };
   return { m, hooks };
 }
@@ -385,6 +387,56 @@ describe('Informer: resilience', () => {
     await clock.advance(800);
     expect(server.watches.length).toBe(2);
     expect(server.lists.length).toBe(1);
+  });
+});
+
+describe('Informer: metric hooks', () => {
+  it('a lister/watcher that keeps failing counts one restart per failure, and no sync until a list succeeds', async () => {
+    const { server, clock, informer, m } = setup();
+    server.listFailures.push(netError(), netError());
+    informer.start();
+    await flushPromises();
+    await clock.advance(800);
+    await clock.advance(1600);
+    expect(await informer.waitForSync()).toBe(true);
+    expect(m.restarts).toEqual(['error', 'error']);
+    expect(m.relists).toBe(0); // the first list, however late, is not a relist
+    expect(m.synced).toEqual([clock.now()]);
+    await flushPromises();
+    server.close(netError());
+    await flushPromises();
+    await clock.advance(800);
+    expect(m.restarts).toEqual(['error', 'error', 'error']);
+    expect(m.relists).toBe(0); // a watch error resumes the watch: no relist
+  });
+
+  it('410 Gone counts an expired restart and a relist', async () => {
+    const { server, informer, m } = setup();
+    informer.start();
+    await informer.waitForSync();
+    await flushPromises();
+    server.sendStatus(410, 'too old resource version');
+    await flushPromises();
+    await flushPromises();
+    expect(server.lists.length).toBe(2);
+    expect(m.restarts).toEqual(['expired']);
+    expect(m.relists).toBe(1);
+    expect(m.synced.length).toBe(2);
+  });
+
+  it('watch events and a routine watch end confirm the cache as synced, at the clock\'s time', async () => {
+    const { server, clock, informer, m } = setup();
+    informer.start();
+    await informer.waitForSync();
+    await flushPromises();
+    await clock.advance(5_000);
+    server.put('a', 'one');
+    expect(m.synced.at(-1)).toBe(clock.now());
+    await clock.advance(60_000);
+    server.close(); // the server's timeoutSeconds
+    await flushPromises();
+    expect(m.synced.at(-1)).toBe(clock.now());
+    expect(m.synced.length).toBe(3);
   });
 });
 

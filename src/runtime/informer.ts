@@ -43,6 +43,13 @@ export interface InformerMetrics {
   handlerError?(): void;
   /** Objects in the cache, after every change. */
   objects?(n: number): void;
+  /** A full list completed after the first one (after a 410 Gone, the watch could not resume). */
+  relist?(): void;
+  /**
+   * The cache was confirmed current at `epochMs` (the clock's time): a list completed, or the
+   * watch delivered an event or bookmark, or ended normally (its server-side timeout).
+   */
+  synced?(epochMs: number): void;
 }
 
 export interface InformerOptions<T> {
@@ -241,6 +248,7 @@ export class Informer<T extends KubernetesObject> {
             if (!outcome.timedOut && outcome.events === 0 && outcome.ms < SHORT_WATCH_MS) {
               await this.#failed('watch', new WatchEndedError(`very short watch: closed after ${outcome.ms} ms without events`));
             } else {
+              this.#opts.metrics?.synced?.(this.#clock.now());
               this.#log.debug({ resourceVersion: this.#resourceVersion, events: outcome.events, timedOut: outcome.timedOut }, 'watch closed; resuming');
             }
             break;
@@ -297,6 +305,8 @@ export class Informer<T extends KubernetesObject> {
     this.#stats.lists++;
     this.#replace(items);
     this.#opts.metrics?.objects?.(this.#count);
+    if (this.#stats.lists > 1) this.#opts.metrics?.relist?.();
+    this.#opts.metrics?.synced?.(this.#clock.now());
     this.#resourceVersion = resourceVersion;
     this.#log.debug({ objects: items.length, resourceVersion }, 'listed');
     if (!this.#synced) {
@@ -341,6 +351,7 @@ export class Informer<T extends KubernetesObject> {
         }
         events++;
         this.#onWatchEvent(type, object as T);
+        this.#opts.metrics?.synced?.(this.#clock.now());
       };
       const onDone = (err?: unknown) => {
         if (serverError) {

@@ -1,5 +1,5 @@
 /**
- * The pino logger factory (DESIGN.md §5 style 7): JSON lines, level from config, constant
+ * The pino logger factory (docs/architecture.md §6 rule 7): JSON lines, level from config, constant
  * messages with data in fields, and one child logger per reconcile bound to the object's
  * namespace and name and a fresh reconcile id, so every line of one reconcile can be found
  * with a single filter.

@@ -6,8 +6,10 @@ describe('createMetrics', () => {
     const m = createMetrics();
     const names = (await m.registry.getMetricsAsJSON()).map((x) => x.name);
     expect(names.filter((n) => n.startsWith('hivewall_')).sort()).toEqual([
-      'hivewall_denied_flows_total', 'hivewall_flow_events_lost_total', 'hivewall_flows_ingested_total', 'hivewall_graph_edges', 'hivewall_informer_handler_errors_total',
-      'hivewall_informer_objects', 'hivewall_informer_restarts_total', 'hivewall_leader_status',
+      'hivewall_denied_flows_total', 'hivewall_event_loop_delay_max_seconds', 'hivewall_event_loop_delay_seconds',
+      'hivewall_flow_events_lost_total', 'hivewall_flows_ingested_total', 'hivewall_graph_edges', 'hivewall_informer_handler_errors_total',
+      'hivewall_informer_last_sync_timestamp_seconds', 'hivewall_informer_objects', 'hivewall_informer_relists_total',
+      'hivewall_informer_restarts_total', 'hivewall_leader_status',
       'hivewall_policies_applied', 'hivewall_proposals', 'hivewall_reconcile_duration_seconds',
       'hivewall_reconcile_errors_total', 'hivewall_would_deny_flows_total', 'hivewall_workqueue_adds_total',
       'hivewall_workqueue_depth', 'hivewall_workqueue_queue_duration_seconds', 'hivewall_workqueue_retries_total',
@@ -23,13 +25,15 @@ describe('createMetrics', () => {
 
   it('the runtime adapters bind their labels', async () => {
     const m = createMetrics({ defaultMetrics: false });
-    const q = m.workQueue('segmentation');
-    q.depth?.(3); q.add?.(); q.retry?.(); q.queueLatency?.(20); q.workDuration?.(1500);
-    const inf = m.informer('configmaps');
-    inf.restart?.('expired'); inf.handlerError?.(); inf.objects?.(7);
-    const c = m.controller('segmentation');
-    c.reconcileDuration?.(0.2, 'success'); c.reconcileError?.('terminal');
-    m.leaderElection('kube-system/hivewall').leader?.(true);
+    const q = m.workQueueMetrics('segmentation');
+    q.depth(3); q.add(); q.retry(); q.queueLatency(20); q.workDuration(1500);
+    const inf = m.informerMetrics('configmaps');
+    inf.restart('expired'); inf.handlerError(); inf.objects(7); inf.relist(); inf.synced(1_700_000_000_500);
+    const c = m.controllerMetrics('segmentation');
+    c.reconcileDuration(0.2, 'success'); c.reconcileError('terminal', 'Invalid'); c.reconcileError('retryable');
+    m.leaderElectionMetrics('kube-system/hivewall').leader(true);
+    const loop = m.eventLoopMetrics();
+    loop.delay?.(0.3); loop.maxDelay?.(0.3);
     m.flowsIngested.inc({ source: 'hubble-grpc', result: 'accepted' }, 10);
     m.policiesApplied.set({ namespace: 'shop', flavor: 'CiliumNetworkPolicy' }, 4);
 
@@ -42,12 +46,29 @@ describe('createMetrics', () => {
       'hivewall_informer_restarts_total{informer="configmaps",reason="expired"} 1',
       'hivewall_informer_restarts_total{informer="configmaps",reason="error"} 0',
       'hivewall_informer_objects{informer="configmaps"} 7',
+      'hivewall_informer_relists_total{informer="configmaps"} 1',
+      'hivewall_informer_last_sync_timestamp_seconds{informer="configmaps"} 1700000000.5',
+      'hivewall_informer_handler_errors_total{informer="configmaps"} 1',
       'hivewall_reconcile_duration_seconds_count{controller="segmentation",result="success"} 1',
-      'hivewall_reconcile_errors_total{controller="segmentation",kind="terminal"} 1',
-      'hivewall_reconcile_errors_total{controller="segmentation",kind="retryable"} 0',
+      'hivewall_reconcile_errors_total{controller="segmentation",kind="terminal",reason="Invalid"} 1',
+      'hivewall_reconcile_errors_total{controller="segmentation",kind="retryable",reason="unknown"} 1',
+      'hivewall_event_loop_delay_seconds_bucket{le="0.5"} 1',
+      'hivewall_event_loop_delay_max_seconds 0.3',
       'hivewall_leader_status{lease="kube-system/hivewall"} 1',
       'hivewall_flows_ingested_total{source="hubble-grpc",result="accepted"} 10',
       'hivewall_policies_applied{namespace="shop",flavor="CiliumNetworkPolicy"} 4',
+    ]) expect(text).toContain(line);
+  });
+
+  it('an informer\'s counters read 0 from the start, so rate() and alerts see them before the first restart', async () => {
+    const m = createMetrics({ defaultMetrics: false });
+    m.informerMetrics('pods');
+    const text = await m.registry.metrics();
+    for (const line of [
+      'hivewall_informer_restarts_total{informer="pods",reason="error"} 0',
+      'hivewall_informer_restarts_total{informer="pods",reason="expired"} 0',
+      'hivewall_informer_relists_total{informer="pods"} 0',
+      'hivewall_informer_handler_errors_total{informer="pods"} 0',
     ]) expect(text).toContain(line);
   });
 

@@ -5,26 +5,48 @@
  * under their standard names so stock dashboards work).
  *
  * Runtime components take small hook interfaces instead of prom-client objects; the adapters
- * here (`workQueue(name)`, `informer(name)`, `controller(name)`, `leaderElection(lease)`) bind
- * their label values.
+ * here (`workQueueMetrics(name)`, `informerMetrics(name)`, `controllerMetrics(name)`,
+ * `leaderElectionMetrics(lease)`, `eventLoopMetrics()`) bind their label values and are passed to
+ * the component's `metrics` option. Every metric declared here has a feeder; docs/operator-guide.md
+ * lists them.
  */
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { ControllerMetrics } from '../runtime/controller.js';
 import type { InformerMetrics } from '../runtime/informer.js';
 import type { LeaderElectionMetrics } from '../runtime/leader-election.js';
 import type { WorkQueueMetrics } from '../runtime/workqueue.js';
+import type { EventLoopMetrics } from './event-loop.js';
 
 export interface MetricsOptions {
   /** Collect the default Node.js process metrics (default true). */
   readonly defaultMetrics?: boolean;
   /** Labels added to every series (e.g. `{ replica: podName }`). */
   readonly defaultLabels?: Record<string, string>;
+  /**
+   * Which process exports them (default `operator`). A node agent exports only what it feeds:
+   * the informer and event-loop metrics (its own `hivewall_agent_*` are in agent/metrics.ts);
+   * the operator's metrics still exist as objects but are on no registry.
+   */
+  readonly process?: 'operator' | 'agent';
 }
 
 /** Reconcile latencies: 5 ms … 1 min. */
 const RECONCILE_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
 /** Work queue waits and work: 1 ms … 5 min. */
 const QUEUE_BUCKETS = [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10, 60, 300];
+/** Event-loop delay: 10 ms (noise) … 30 s (past any lease renew deadline). */
+const EVENT_LOOP_BUCKETS = [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
+
+/** How a reconcile failed, for `hivewall_reconcile_errors_total`. */
+export type ReconcileErrorKind = 'retryable' | 'terminal';
+
+/**
+ * The Controller's hooks, plus an optional `reason` (the error's machine-readable reason:
+ * `Conflict`, `Forbidden`, `ECONNREFUSED`, …; `HivewallError.reason`) on errors.
+ */
+export interface ControllerMetricsHooks extends ControllerMetrics {
+  reconcileError(kind: ReconcileErrorKind, reason?: string): void;
+}
 
 export interface HivewallMetrics {
   readonly registry: Registry;
@@ -38,8 +60,8 @@ export interface HivewallMetrics {
   readonly proposals: Gauge<'phase'>;
   /** Reconcile latency by `controller` and `result` (success, requeue, retry, terminal). */
   readonly reconcileDuration: Histogram<'controller' | 'result'>;
-  /** Failed reconciles by `controller` and `kind` (retryable, terminal). */
-  readonly reconcileErrors: Counter<'controller' | 'kind'>;
+  /** Failed reconciles by `controller`, `kind` (retryable, terminal) and `reason`. */
+  readonly reconcileErrors: Counter<'controller' | 'kind' | 'reason'>;
   /** Live flows the approved policies would deny (Audit mode), by namespace. */
   readonly wouldDenyFlows: Counter<'namespace'>;
   /** Connections the enforced policies denied (Hubble POLICY_DENIED, agents' unanswered SYNs), by namespace. */
@@ -53,15 +75,24 @@ export interface HivewallMetrics {
   readonly workqueueWorkDuration: Histogram<'name'>;
   /** Informer list/watch restarts by `informer` and `reason` (error, expired). */
   readonly informerRestarts: Counter<'informer' | 'reason'>;
+  /** Full lists after the first (the watch could not resume: 410 Gone), by `informer`. */
+  readonly informerRelists: Counter<'informer'>;
+  /** When the informer's cache was last confirmed current (Unix seconds), by `informer`. */
+  readonly informerLastSync: Gauge<'informer'>;
   readonly informerHandlerErrors: Counter<'informer'>;
   readonly informerObjects: Gauge<'informer'>;
   /** 1 while this replica holds the `lease`, else 0. */
   readonly leaderStatus: Gauge<'lease'>;
+  /** The longest event-loop delay of each sampling window. */
+  readonly eventLoopDelay: Histogram;
+  /** The longest event-loop delay since the monitor started. */
+  readonly eventLoopDelayMax: Gauge;
 
-  workQueue(name: string): WorkQueueMetrics;
-  informer(name: string): InformerMetrics;
-  controller(name: string): ControllerMetrics;
-  leaderElection(lease: string): LeaderElectionMetrics;
+  workQueueMetrics(name: string): Required<WorkQueueMetrics>;
+  informerMetrics(name: string): Required<InformerMetrics>;
+  controllerMetrics(name: string): Required<ControllerMetricsHooks>;
+  leaderElectionMetrics(lease: string): Required<LeaderElectionMetrics>;
+  eventLoopMetrics(): EventLoopMetrics;
 }
 
 export function createMetrics(opts: MetricsOptions = {}): HivewallMetrics {
@@ -69,32 +100,38 @@ export function createMetrics(opts: MetricsOptions = {}): HivewallMetrics {
   if (opts.defaultLabels) registry.setDefaultLabels(opts.defaultLabels);
   if (opts.defaultMetrics ?? true) collectDefaultMetrics({ register: registry });
   const registers = [registry];
+  /** The operator's own metrics: not exported by an agent. */
+  const operatorOnly = (opts.process ?? 'operator') === 'operator' ? registers : [];
 
   const m = {
     registry,
-    flowsIngested: new Counter({ name: 'hivewall_flows_ingested_total', help: 'Flows read from a flow source, by source and result.', labelNames: ['source', 'result'] as const, registers }),
-    flowsLost: new Counter({ name: 'hivewall_flow_events_lost_total', help: 'Flow events a source reported lost (Hubble lost_events): the learned graph may miss edges.', labelNames: ['source'] as const, registers }),
-    graphEdges: new Gauge({ name: 'hivewall_graph_edges', help: 'Edges in the learned communication graph of a namespace.', labelNames: ['namespace'] as const, registers }),
-    proposals: new Gauge({ name: 'hivewall_proposals', help: 'PolicyProposals by phase.', labelNames: ['phase'] as const, registers }),
-    reconcileDuration: new Histogram({ name: 'hivewall_reconcile_duration_seconds', help: 'Time spent in one reconcile, by controller and result.', labelNames: ['controller', 'result'] as const, buckets: RECONCILE_BUCKETS, registers }),
-    reconcileErrors: new Counter({ name: 'hivewall_reconcile_errors_total', help: 'Failed reconciles, by controller and kind (retryable, terminal).', labelNames: ['controller', 'kind'] as const, registers }),
-    wouldDenyFlows: new Counter({ name: 'hivewall_would_deny_flows_total', help: 'Live flows the approved policies would deny (Audit mode), by namespace.', labelNames: ['namespace'] as const, registers }),
-    deniedFlows: new Counter({ name: 'hivewall_denied_flows_total', help: 'Connections the enforced hivewall policies denied (Hubble POLICY_DENIED drops, connections left SYN_SENT unanswered), by namespace.', labelNames: ['namespace'] as const, registers }),
-    policiesApplied: new Gauge({ name: 'hivewall_policies_applied', help: 'Policies hivewall has applied, by namespace and flavor.', labelNames: ['namespace', 'flavor'] as const, registers }),
-    workqueueDepth: new Gauge({ name: 'hivewall_workqueue_depth', help: 'Keys queued and ready, by queue.', labelNames: ['name'] as const, registers }),
-    workqueueAdds: new Counter({ name: 'hivewall_workqueue_adds_total', help: 'Keys added (not counting duplicates of queued keys), by queue.', labelNames: ['name'] as const, registers }),
-    workqueueRetries: new Counter({ name: 'hivewall_workqueue_retries_total', help: 'Keys re-added with backoff after a failure, by queue.', labelNames: ['name'] as const, registers }),
-    workqueueQueueDuration: new Histogram({ name: 'hivewall_workqueue_queue_duration_seconds', help: 'How long a key waited in the queue before a worker took it.', labelNames: ['name'] as const, buckets: QUEUE_BUCKETS, registers }),
-    workqueueWorkDuration: new Histogram({ name: 'hivewall_workqueue_work_duration_seconds', help: 'How long a worker held a key.', labelNames: ['name'] as const, buckets: QUEUE_BUCKETS, registers }),
+    flowsIngested: new Counter({ name: 'hivewall_flows_ingested_total', help: 'Flows read from a flow source, by source and result.', labelNames: ['source', 'result'] as const, registers: operatorOnly }),
+    flowsLost: new Counter({ name: 'hivewall_flow_events_lost_total', help: 'Flow events a source reported lost (Hubble lost_events): the learned graph may miss edges.', labelNames: ['source'] as const, registers: operatorOnly }),
+    graphEdges: new Gauge({ name: 'hivewall_graph_edges', help: 'Edges in the learned communication graph of a namespace.', labelNames: ['namespace'] as const, registers: operatorOnly }),
+    proposals: new Gauge({ name: 'hivewall_proposals', help: 'PolicyProposals by phase.', labelNames: ['phase'] as const, registers: operatorOnly }),
+    reconcileDuration: new Histogram({ name: 'hivewall_reconcile_duration_seconds', help: 'Time spent in one reconcile, by controller and result.', labelNames: ['controller', 'result'] as const, buckets: RECONCILE_BUCKETS, registers: operatorOnly }),
+    reconcileErrors: new Counter({ name: 'hivewall_reconcile_errors_total', help: 'Failed reconciles, by controller, kind (retryable, terminal) and reason (Conflict, Forbidden, ECONNREFUSED, …).', labelNames: ['controller', 'kind', 'reason'] as const, registers: operatorOnly }),
+    wouldDenyFlows: new Counter({ name: 'hivewall_would_deny_flows_total', help: 'Live flows the approved policies would deny (Audit mode), by namespace.', labelNames: ['namespace'] as const, registers: operatorOnly }),
+    deniedFlows: new Counter({ name: 'hivewall_denied_flows_total', help: 'Connections the enforced hivewall policies denied (Hubble POLICY_DENIED drops, connections left SYN_SENT unanswered), by namespace.', labelNames: ['namespace'] as const, registers: operatorOnly }),
+    policiesApplied: new Gauge({ name: 'hivewall_policies_applied', help: 'Policies hivewall has applied, by namespace and flavor.', labelNames: ['namespace', 'flavor'] as const, registers: operatorOnly }),
+    workqueueDepth: new Gauge({ name: 'hivewall_workqueue_depth', help: 'Keys queued and ready, by queue.', labelNames: ['name'] as const, registers: operatorOnly }),
+    workqueueAdds: new Counter({ name: 'hivewall_workqueue_adds_total', help: 'Keys added (not counting duplicates of queued keys), by queue.', labelNames: ['name'] as const, registers: operatorOnly }),
+    workqueueRetries: new Counter({ name: 'hivewall_workqueue_retries_total', help: 'Keys re-added with backoff after a failure, by queue.', labelNames: ['name'] as const, registers: operatorOnly }),
+    workqueueQueueDuration: new Histogram({ name: 'hivewall_workqueue_queue_duration_seconds', help: 'How long a key waited in the queue before a worker took it.', labelNames: ['name'] as const, buckets: QUEUE_BUCKETS, registers: operatorOnly }),
+    workqueueWorkDuration: new Histogram({ name: 'hivewall_workqueue_work_duration_seconds', help: 'How long a worker held a key.', labelNames: ['name'] as const, buckets: QUEUE_BUCKETS, registers: operatorOnly }),
     informerRestarts: new Counter({ name: 'hivewall_informer_restarts_total', help: 'Informer list/watch restarts, by informer and reason (error, expired).', labelNames: ['informer', 'reason'] as const, registers }),
+    informerRelists: new Counter({ name: 'hivewall_informer_relists_total', help: 'Full lists after the first one (410 Gone: the watch could not resume), by informer.', labelNames: ['informer'] as const, registers }),
+    informerLastSync: new Gauge({ name: 'hivewall_informer_last_sync_timestamp_seconds', help: 'When the informer last confirmed its cache current (a list, a watch event or bookmark, a routine watch end), Unix seconds.', labelNames: ['informer'] as const, registers }),
     informerHandlerErrors: new Counter({ name: 'hivewall_informer_handler_errors_total', help: 'Event handlers that threw, by informer.', labelNames: ['informer'] as const, registers }),
     informerObjects: new Gauge({ name: 'hivewall_informer_objects', help: 'Objects in an informer cache.', labelNames: ['informer'] as const, registers }),
-    leaderStatus: new Gauge({ name: 'hivewall_leader_status', help: '1 while this replica holds the leader election lease, else 0.', labelNames: ['lease'] as const, registers }),
+    leaderStatus: new Gauge({ name: 'hivewall_leader_status', help: '1 while this replica holds the leader election lease, else 0.', labelNames: ['lease'] as const, registers: operatorOnly }),
+    eventLoopDelay: new Histogram({ name: 'hivewall_event_loop_delay_seconds', help: 'The longest event-loop delay of each sampling window (1 s by default): how long timers and I/O waited.', buckets: EVENT_LOOP_BUCKETS, registers }),
+    eventLoopDelayMax: new Gauge({ name: 'hivewall_event_loop_delay_max_seconds', help: 'The longest event-loop delay since the monitor started.', registers }),
   };
 
   return {
     ...m,
-    workQueue(name) {
+    workQueueMetrics(name) {
       return {
         depth: (n) => m.workqueueDepth.set({ name }, n),
         add: () => m.workqueueAdds.inc({ name }),
@@ -103,26 +140,34 @@ export function createMetrics(opts: MetricsOptions = {}): HivewallMetrics {
         workDuration: (ms) => m.workqueueWorkDuration.observe({ name }, ms / 1000),
       };
     },
-    informer(informer) {
+    informerMetrics(informer) {
       m.informerRestarts.inc({ informer, reason: 'error' }, 0);
       m.informerRestarts.inc({ informer, reason: 'expired' }, 0);
+      m.informerRelists.inc({ informer }, 0);
+      m.informerHandlerErrors.inc({ informer }, 0);
       return {
         restart: (reason) => m.informerRestarts.inc({ informer, reason }),
+        relist: () => m.informerRelists.inc({ informer }),
+        synced: (epochMs) => m.informerLastSync.set({ informer }, epochMs / 1000),
         handlerError: () => m.informerHandlerErrors.inc({ informer }),
         objects: (n) => m.informerObjects.set({ informer }, n),
       };
     },
-    controller(controller) {
-      m.reconcileErrors.inc({ controller, kind: 'retryable' }, 0);
-      m.reconcileErrors.inc({ controller, kind: 'terminal' }, 0);
+    controllerMetrics(controller) {
       return {
         reconcileDuration: (seconds, result) => m.reconcileDuration.observe({ controller, result }, seconds),
-        reconcileError: (kind) => m.reconcileErrors.inc({ controller, kind }),
+        reconcileError: (kind, reason) => m.reconcileErrors.inc({ controller, kind, reason: reason || 'unknown' }),
       };
     },
-    leaderElection(lease) {
+    leaderElectionMetrics(lease) {
       m.leaderStatus.set({ lease }, 0);
       return { leader: (isLeader) => m.leaderStatus.set({ lease }, isLeader ? 1 : 0) };
+    },
+    eventLoopMetrics() {
+      return {
+        delay: (seconds) => m.eventLoopDelay.observe(seconds),
+        maxDelay: (seconds) => m.eventLoopDelayMax.set(seconds),
+      };
     },
   };
 }

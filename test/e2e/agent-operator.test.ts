@@ -252,7 +252,7 @@ describe.skipIf(unavailable !== undefined)('conntrack agent → operator (HTTPS 
   ].sort();
 
   // ------------------------------------------------------------------------------------------------
-  // The expected policies, written from Kubernetes NetworkPolicy semantics and DESIGN.md §4, not
+  // The expected policies, written from Kubernetes NetworkPolicy semantics and docs/architecture.md §4, not
   // from hivewall's generator: a namespace default deny (both directions), then per workload one
   // policy selecting exactly its pods by its stable `app` label (never pod-template-hash, never the
   // namespace-wide part-of label), isolated in both directions, with one rule per observed peer on

@@ -33,13 +33,13 @@ describe('health server with real components', () => {
     const { server, get } = await startHealth(metrics.registry);
 
     const informer = new Informer<V1ConfigMap>({
-      name: 'configmaps', logger: log, metrics: metrics.informer('configmaps'),
+      name: 'configmaps', logger: log, metrics: metrics.informerMetrics('configmaps'),
       listerWatcher: kubeListerWatcher(adminKubeConfig(), resourcePath({ group: '', version: 'v1', plural: 'configmaps', namespace: ns.name })),
     });
     const elector = new LeaderElector({
       lock: kubeLeaseLock(adminKubeConfig(), ns.name, 'hivewall'), identity: 'replica-0', logger: log,
       leaseDurationMs: 2_000, renewDeadlineMs: 1_000, retryPeriodMs: 250,
-      metrics: metrics.leaderElection(`${ns.name}/hivewall`),
+      metrics: metrics.leaderElectionMetrics(`${ns.name}/hivewall`),
       callbacks: { onStartedLeading: () => {}, onStoppedLeading: () => {} },
     });
     onTestFinished(async () => { await informer.stop(); await elector.stop(); });
@@ -60,6 +60,7 @@ describe('health server with real components', () => {
 
     const text = (await get('/metrics')).body;
     expect(text).toContain('hivewall_informer_objects{informer="configmaps"} 0');
+    expect(text).toMatch(/hivewall_informer_last_sync_timestamp_seconds\{informer="configmaps"\} \d{10}/);
     expect(text).toContain(`hivewall_leader_status{lease="${ns.name}/hivewall"} 1`);
     expect(text).toContain('process_resident_memory_bytes');
 
@@ -74,7 +75,7 @@ describe('health server with real components', () => {
     const metrics = createMetrics({ defaultMetrics: false });
     const { server, get } = await startHealth(metrics.registry);
     const informer = new Informer<V1ConfigMap>({
-      name: 'configmaps', logger: captureLogger('info').logger, metrics: metrics.informer('configmaps'),
+      name: 'configmaps', logger: captureLogger('info').logger, metrics: metrics.informerMetrics('configmaps'),
       backoff: { baseMs: 50, capMs: 200 },
       listerWatcher: kubeListerWatcher(sa.kubeConfig, resourcePath({ group: '', version: 'v1', plural: 'configmaps', namespace: ns.name })),
     });

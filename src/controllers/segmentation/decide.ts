@@ -1,7 +1,7 @@
 /**
  * The Segmentation state machine, pure: from what is (spec, learning progress, proposals, audit
  * results, live policies) to what should be (status, proposal to write, policies to apply or
- * delete). The reconciler does the I/O; this decides. DESIGN.md §3:
+ * delete). The reconciler does the I/O; this decides. docs/architecture.md §3:
  *
  *   Learn → window elapsed and graph stable → proposal written → reviewer approves →
  *   Audit (approved policies evaluated against live flows) → audit period clean →

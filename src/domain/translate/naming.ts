@@ -1,5 +1,5 @@
 /**
- * Stable object names and metadata for generated policies (DESIGN.md §4): `hivewall-<workload>`,
+ * Stable object names and metadata for generated policies (docs/architecture.md §4): `hivewall-<workload>`,
  * with a short hash when two workloads of one namespace share a name or the name is too long;
  * `app.kubernetes.io/managed-by: hivewall` on every object; no timestamps.
  */

@@ -1,7 +1,7 @@
 /**
  * Conntrack entry → normalized {@link Flow}.
  *
- * Which side is which (DESIGN.md §4: "Ports are the pod's port after service translation"):
+ * Which side is which (docs/architecture.md §4: "Ports are the pod's port after service translation"):
  * - the ORIGINAL tuple is the first packet as the client sent it, so its `src`/`sport` is the
  *   client — also when the client was SNATed / masqueraded (then the REPLY tuple's `dst` is the
  *   translated address, not the client);

@@ -2,7 +2,7 @@
  * Streaming conntrack readers for files and pipes (`conntrack -L … > dump.txt`,
  * `cat /proc/net/nf_conntrack`, `conntrack -E -o timestamp | hivewall …`). Every line becomes a
  * result handed to the sink, in order; a bad line is counted and skipped, never fatal
- * (DESIGN.md §5 style 2). A sink may return a promise: reading waits for it (back-pressure).
+ * (docs/architecture.md §6 rule 2). A sink may return a promise: reading waits for it (back-pressure).
  *
  * Lines are split by the shared byte splitter (../lines.ts: CRLF and a BOM stripped, over-long
  * lines dropped unread so memory stays bounded). Spawning `conntrack` itself is the node agent's

@@ -5,7 +5,7 @@
  *
  * The store is an interface: {@link FileCheckpointStore} (atomic write + rename) serves tests and
  * the CLI; the operator provides one backed by a Kubernetes object. Loaded content is parsed with
- * zod (DESIGN.md §5 style 2): anything else is an {@link InvalidCheckpointError}, never a guess.
+ * zod (docs/architecture.md §6 rule 2): anything else is an {@link InvalidCheckpointError}, never a guess.
  */
 import { randomUUID } from 'node:crypto';
 import { mkdir, open, readFile, rename, unlink } from 'node:fs/promises';

@@ -3,6 +3,7 @@ import { chmod, mkdir, readdir, rm, truncate, unlink, writeFile } from 'node:fs/
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { captureLogger } from '../../runtime/testing.js';
 import { backupNameFor } from './backups.js';
 import { FileCheckpointStore, MemoryCheckpointStore, type CheckpointStore } from './checkpoint.js';
 import { FlowFileFollower, type FlowFileFollowerOptions } from './follower.js';
@@ -486,6 +487,18 @@ describe('FlowFileFollower: long lines, corrupt backups, missing and unreadable 
     await f.drain();
     expect(ids).toHaveLength(4);
     expect(f.stats()).toMatchObject({ sinkErrors: 1, lines: 4 });
+  });
+
+  it('logs a failure as the Error itself (type, message, stack under err), not its message', async () => {
+    await writer.append(flowLines(1, 2));
+    const log = captureLogger();
+    const f = follower(new Collector(), new MemoryCheckpointStore(), {
+      logger: log.logger,
+      sink: () => { throw new TypeError('sink bug'); },
+    });
+    await f.drain();
+    const line = log.find('flow sink threw')[0];
+    expect(line?.['err']).toMatchObject({ type: 'TypeError', message: 'sink bug', stack: expect.stringContaining('TypeError: sink bug') });
   });
 
   it('leaves nothing but the live file, its backups and the checkpoint in the directory', async () => {

@@ -445,7 +445,7 @@ export class FlowFileFollower {
         this.report('checkpoint-load', error);
         // Unreadable store: retry. Invalid content: a restart cannot fix it; start afresh.
         if (!(error instanceof InvalidCheckpointError)) return false;
-        this.logger.error({ path: this.path, err: describeError(error) }, 'invalid follow checkpoint ignored, reading from the start');
+        this.logger.error({ path: this.path, err: error }, 'invalid follow checkpoint ignored, reading from the start');
       }
       if (checkpoint !== undefined && checkpoint.path !== this.path) {
         this.logger.warn({ path: this.path, checkpointPath: checkpoint.path }, 'follow checkpoint is for another path, ignored');
@@ -598,7 +598,7 @@ export class FlowFileFollower {
     } catch (error) {
       c.sinkErrors++;
       // Once per streak at warn: a sink that throws on every line must not flood the log.
-      const entry = { path: this.path, err: describeError(error), sinkErrors: c.sinkErrors };
+      const entry = { path: this.path, err: error, sinkErrors: c.sinkErrors };
       if (this.sinkFailing) this.logger.debug(entry, 'flow sink threw');
       else this.logger.warn(entry, 'flow sink threw');
       this.sinkFailing = true;
@@ -884,7 +884,7 @@ export class FlowFileFollower {
     const signature = `${op}:${errorCode(error) ?? message}`;
     const repeated = signature === this.lastErrorSignature;
     this.lastErrorSignature = signature;
-    const entry = { path: this.path, op, code: errorCode(error), err: message, ...fields };
+    const entry = { path: this.path, op, code: errorCode(error), err: error, ...fields };
     if (repeated) this.logger.debug(entry, 'flow file follower error');
     else this.logger.warn(entry, 'flow file follower error');
   }

@@ -336,7 +336,7 @@ export class HubbleObserverSource {
       if (!this.running || generation !== this.generation) return;
       client = new grpc.Client(this.options.address, credentials, this.channelOptions());
     } catch (error) {
-      this.fail({ message: `cannot set up the connection: ${describe(error)}`, at: this.clock.now() });
+      this.fail({ message: `cannot set up the connection: ${describe(error)}`, at: this.clock.now() }, error);
       return;
     }
     this.tracker.beginStream();
@@ -349,7 +349,7 @@ export class HubbleObserverSource {
       call = client.makeServerStreamRequest(method.path, (value: object) => method.requestSerialize(value), deserialize, request, new grpc.Metadata());
     } catch (error) {
       client.close();
-      this.fail({ message: `cannot start GetFlows: ${describe(error)}`, at: this.clock.now() });
+      this.fail({ message: `cannot start GetFlows: ${describe(error)}`, at: this.clock.now() }, error);
       return;
     }
     const attempt: Attempt = { client, call, established: false, timedOut: false, watchdog: undefined, ended: false };
@@ -416,14 +416,17 @@ export class HubbleObserverSource {
     this.fail({ message, code: attempt.timedOut ? 'DEADLINE_EXCEEDED' : code, at: this.clock.now() });
   }
 
-  /** Records an error and schedules the next attempt. */
-  private fail(error: HubbleObserverError): void {
+  /**
+   * Records an error and schedules the next attempt. `cause` is the thrown Error, when there is
+   * one (it is logged as `err`); a stream that ended with a gRPC status has only `error.message`.
+   */
+  private fail(error: HubbleObserverError, cause?: unknown): void {
     this.lastError = error;
     this.connected = false;
     if (!this.running) return;
     const attempt = this.failures++;
     const retryInMs = backoffDelay(attempt, this.random, this.options.backoff);
-    this.logger.warn({ err: error.message, code: error.code, retryInMs, attempt }, 'hubble observer disconnected');
+    this.logger.warn({ reason: error.message, code: error.code, ...(cause === undefined ? {} : { err: cause }), retryInMs, attempt }, 'hubble observer disconnected');
     this.emit({ type: 'disconnected', error, attempt, retryInMs });
     const generation = this.generation;
     this.retryTimer = this.clock.setTimeout(() => void this.connect(generation), retryInMs);
