@@ -254,6 +254,18 @@ describe('decide: the enforcement safety net', () => {
     expect(condition(d, 'Enforced')).toMatchObject({ status: 'True', reason: 'PartlyRolledBack' });
   });
 
+  it.each<[string, 'ingress' | 'egress', string[], string[]]>([
+    ['an ingress denial removes only the server\'s policy (its ingress rules denied it), not the client\'s', 'ingress', ['wl:shop/Deployment/cart'], ['hivewall-cart', 'hivewall-default-deny']],
+    ['an egress denial removes only the client\'s policy, not the server\'s', 'egress', ['wl:shop/Deployment/frontend'], ['hivewall-default-deny', 'hivewall-frontend']],
+  ])('%s', (_name, direction, workloads, policies) => {
+    const directed = { ...denials(true), recent: [{ ...deniedEdge, direction }] };
+    const d = decide(enforcing({ denials: directed }));
+    expect(d.actions).toContainEqual({ type: 'apply', proposal: 'shop-r1', exclude: policies });
+    expect(d.status.enforcement?.rolledBack).toMatchObject({ workloads, policies });
+    expect(condition(d, 'RolledBack')?.message).toContain(`removed ${policies.join(', ')}`);
+    expect(d.actions).toContainEqual(expect.objectContaining({ type: 'event', reason: 'RolledBack', message: expect.stringContaining(`8080/TCP (3x, on ${direction})`) }));
+  });
+
   it('below the budget: nothing is removed, the denied edges are counted', () => {
     const d = decide(enforcing({ denials: denials(false) }));
     expect(types(d)).toEqual([]);

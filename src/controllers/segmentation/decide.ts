@@ -67,7 +67,7 @@ export interface DecideInput {
     /** Every denied edge (status.enforcement.denied), already formatted. */
     readonly edges: readonly DeniedEdgeStatus[];
     /** Edges denied within the rollback window: their workloads are rolled back. */
-    readonly recent: readonly { readonly client: string; readonly server: string; readonly port: number; readonly protocol: string; readonly count: number }[];
+    readonly recent: readonly { readonly client: string; readonly server: string; readonly port: number; readonly protocol: string; readonly count: number; readonly direction?: 'ingress' | 'egress' }[];
     readonly crossed: boolean;
     readonly inWindow: number;
   };
@@ -307,8 +307,9 @@ interface RollbackOutcome {
 
 /**
  * The safety net while enforcing (spec.enforcement.rollback): once more than `maxDenied`
- * connections were denied within the window, the workloads on either side of the recently denied
- * edges are rolled back — their policies (and the default deny, see rollbackPolicyNames) are
+ * connections were denied within the window, the workloads whose policies denied the recent edges
+ * are rolled back — the server of an ingress denial, the client of an egress denial, both sides
+ * when the denial does not say (workloadsOfDenials) — their policies (and the default deny, see rollbackPolicyNames) are
  * removed and stay removed for this proposal; a newer approved proposal ends the rollback. With
  * GitOps nothing is removed; the outcome is reported the same way.
  */
