@@ -105,7 +105,7 @@ function registerShippingMetrics(registry: Registry, aggregator: AggregatorStats
 
 /** Registers the receiver's metrics on `registry` (the operator's). */
 export function registerReceiverMetrics(registry: Registry, stats: EdgeReceiverStats): void {
-  statCounter(registry, 'hivewall_edge_receiver_requests_total', 'Edge pushes from node agents, by result (accepted, duplicate, unauthenticated, forbidden, bad-json, …).', ['result'], () =>
+  statCounter(registry, 'hivewall_edge_receiver_requests_total', 'Edge pushes from node agents, by result (accepted, duplicate, unauthenticated, forbidden, bad-json, unknown-placement: retried because the inventory does not show a pod yet, …).', ['result'], () =>
     Object.entries(stats.requests).map(([result, n]) => [{ result }, n]));
   statCounter(registry, 'hivewall_edge_receiver_edges_refused_total', 'Edges from node agents refused and not learned, by reason (not-on-node: neither side is a pod of the reporting node or the node itself; unknown-node).', ['reason'], () =>
     Object.entries(stats.refused).map(([reason, n]) => [{ reason }, n]));

@@ -163,6 +163,32 @@ describe('EdgeReceiver', () => {
   });
 });
 
+describe('EdgeReceiver: edges the inventory cannot place yet', () => {
+  it('answers the whole batch 503 unknown-placement with Retry-After, merges nothing and takes the same seq again later', async () => {
+    let placed = false;
+    const store = new EdgeStore();
+    const refusal = (_node: string, e: { client: string }) => e.client === 'wl:shop/Deployment/new' && !placed ? 'unknown-placement'
+      : e.client === 'wl:evil/Pod/attacker' ? 'not-on-node' : undefined;
+    const { receiver, post, log } = await start({ store: { record: (...a) => store.record(...a), refusal } });
+    const b = batch(1, [edge(), edge({ client: 'wl:shop/Deployment/new' }), edge({ client: 'wl:evil/Pod/attacker' })]);
+    const first = await post(b);
+    expect(first.status).toBe(503);
+    expect(first.headers.get('retry-after')).toBe('5');
+    expect(first.body).toMatchObject({ reason: 'unknown-placement' });
+    expect(stored(store)).toEqual([]);
+    expect(receiver.stats.requests['unknown-placement']).toBe(1);
+    expect(receiver.stats.refused).toEqual({}); // nothing refused for good yet
+    expect(log.find('edges not placed on the reporting node yet (inventory catching up): batch to be retried')).toEqual([expect.objectContaining({ node: 'node-a', edges: 1 })]);
+
+    placed = true; // the inventory caught up
+    const again = await post(b);
+    expect(again).toMatchObject({ status: 200, body: { ack: 1, applied: 2, refused: 1 } });
+    expect(stored(store)).toEqual(['wl:shop/Deployment/frontend -> wl:shop/Deployment/cart 8080/TCP x3 0..1000', 'wl:shop/Deployment/new -> wl:shop/Deployment/cart 8080/TCP x3 0..1000']);
+    expect(receiver.stats.refused).toEqual({ 'not-on-node': 1 });
+    expect(receiver.stats).toMatchObject({ edges: 2, connections: 6 });
+  });
+});
+
 describe('EdgeReceiver leadership', () => {
   it('a detached receiver (not the leader) answers 503 not-leader, closes the connection and merges nothing', async () => {
     const { post, store, receiver, auth } = await start();

@@ -25,7 +25,10 @@
  *    via ./node-binding.ts), an edge whose client and server are both elsewhere than the
  *    batch's node (a pod there at the edge's time, or the node itself) is refused: not merged,
  *    counted in {@link EdgeReceiverStats.refused} by reason and logged with the node; the rest of
- *    the batch is merged and the ack says how many were refused;
+ *    the batch is merged and the ack says how many were refused. An edge the inventory cannot
+ *    place *yet* (`unknown-placement`: a pod newer than the operator's view) refuses nothing for
+ *    good: the whole batch is answered 503 `unknown-placement` with `Retry-After`, nothing of it is
+ *    merged and its seq is not recorded, so the agent keeps it and sends it again unchanged;
  * 7. each delta is merged with `EdgeStore.record(client, server, port, protocol, firstSeen,
  *    count, lastSeen)`: counts add, first/last seen widen. (`restore` is for snapshots, where the
  *    same edge may be restored twice and must not add up.)
@@ -46,7 +49,7 @@ import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { AuthenticationV1Api, type KubeConfig } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
-import type { ReportedEdge } from '../domain/edge-binding.js';
+import { RETRYABLE_REFUSALS, type ReportedEdge } from '../domain/edge-binding.js';
 import type { EdgeStore } from '../domain/edge-store.js';
 import { systemClock, type Clock } from '../runtime/clock.js';
 import { AuthFailureLimiter } from './auth-limiter.js';
@@ -153,6 +156,7 @@ export type ReceiverResult =
   | 'bad-json'
   | 'invalid'
   | 'rate-limited'
+  | 'unknown-placement'
   | 'error';
 
 export interface EdgeReceiverOptions {
@@ -196,7 +200,10 @@ export interface EdgeTarget {
   persisted?(): Promise<void>;
   /** Connections an agent dropped before shipping them (its buffer was full): the graph may miss edges. */
   lost?(connections: number): void;
-  /** Why `node`'s agent may not report this edge (see ./node-binding.ts), or undefined when it may. */
+  /**
+   * Why `node`'s agent may not report this edge (see ./node-binding.ts), or undefined when it may.
+   * A reason in RETRYABLE_REFUSALS (src/domain/edge-binding.ts) is not final: the batch is retried.
+   */
   refusal?(node: string, edge: ReportedEdge): string | undefined;
   /** TCP connections an agent saw unanswered (`SYN_SENT [UNREPLIED]`) on an edge: never learned, counted as denials. */
   unanswered?(...args: Parameters<EdgeStore['record']>): void;
@@ -212,12 +219,14 @@ class HttpProblem extends Error {
 }
 
 const notLeader = () => new HttpProblem(503, 'not-leader', 'this operator replica is not the leader; retry');
+/** Retry-After of a batch with edges the inventory does not place yet (it catches up within seconds). */
+const UNKNOWN_PLACEMENT_RETRY_S = 5;
 
 export class EdgeReceiver {
   readonly stats: EdgeReceiverStats = {
     requests: {
       accepted: 0, duplicate: 0, 'not-found': 0, 'method-not-allowed': 0, unauthenticated: 0, forbidden: 0,
-      'auth-unavailable': 0, 'not-leader': 0, 'not-stored': 0, 'too-large': 0, 'bad-json': 0, invalid: 0, 'rate-limited': 0, error: 0,
+      'auth-unavailable': 0, 'not-leader': 0, 'not-stored': 0, 'too-large': 0, 'bad-json': 0, invalid: 0, 'rate-limited': 0, 'unknown-placement': 0, error: 0,
     },
     edges: 0,
     connections: 0,
@@ -375,11 +384,20 @@ export class EdgeReceiver {
       await this.#durable(store);
       return { ack: batch.seq, applied: 0, duplicate: true };
     }
+    // Decided for every edge before anything is merged: a batch with an edge the inventory may not
+    // place yet is kept by the agent and sent again whole (same seq), so nothing is merged twice.
+    const reasons = batch.edges.map((e) => store.refusal?.(batch.node, e));
+    const later = reasons.filter((r) => r !== undefined && RETRYABLE_REFUSALS.has(r)).length;
+    if (later > 0) {
+      const sample = batch.edges[reasons.findIndex((r) => r !== undefined && RETRYABLE_REFUSALS.has(r))]!;
+      this.#log.info({ node: batch.node, seq: batch.seq, edges: later, sample: `${sample.client} -> ${sample.server} ${sample.port}/${sample.protocol}` }, 'edges not placed on the reporting node yet (inventory catching up): batch to be retried');
+      throw new HttpProblem(503, 'unknown-placement', `${later} edge(s) involve pods the operator's inventory does not place yet; retry the batch`, UNKNOWN_PLACEMENT_RETRY_S);
+    }
     let connections = 0;
     let applied = 0;
     const refused: Record<string, number> = {};
-    for (const e of batch.edges) {
-      const reason = store.refusal?.(batch.node, e);
+    for (const [i, e] of batch.edges.entries()) {
+      const reason = reasons[i];
       if (reason !== undefined) {
         refused[reason] = (refused[reason] ?? 0) + 1;
         this.stats.refused[reason] = (this.stats.refused[reason] ?? 0) + 1;
@@ -390,7 +408,7 @@ export class EdgeReceiver {
       applied++;
     }
     if (applied < batch.edges.length) {
-      const sample = batch.edges.find((e) => store.refusal?.(batch.node, e) !== undefined);
+      const sample = batch.edges[reasons.findIndex((r) => r !== undefined)];
       this.#log.warn({ node: batch.node, username: auth.username, refused, sample: sample ? `${sample.client} -> ${sample.server} ${sample.port}/${sample.protocol}` : undefined }, 'edges refused: neither side on the reporting node');
     }
     for (const e of batch.unanswered ?? []) store.unanswered?.(e.client, e.server, e.port, e.protocol, e.firstSeen, e.count, e.lastSeen);

@@ -224,6 +224,32 @@ describe('Shipper over HTTP to a real EdgeReceiver', () => {
     await flushPromises();
   });
 
+  it('a batch with a pod the operator\'s inventory does not place yet (503 unknown-placement) is kept and delivered once it does, counted once', async () => {
+    const store = new EdgeStore();
+    let placed = false;
+    const receiver = new EdgeReceiver({
+      authenticator: { authenticate: async () => ({ authenticated: true, username: AGENT_USERNAME, groups: [], extra: {} }) },
+      store: { record: (...a) => store.record(...a), refusal: () => (placed ? undefined : 'unknown-placement') },
+      logger: captureLogger().logger,
+    });
+    const server = new EdgeReceiverServer({ receiver, host: '127.0.0.1', port: 0, logger: captureLogger().logger });
+    stops.push(() => server.close());
+    const { url } = await server.listen();
+    const aggregator = new EdgeAggregator({ identity: new IdentityResolver(cluster) });
+    const shipper = new Shipper({ aggregator, controllerUrl: url, node: 'node-a', token: async () => 'agent', logger: captureLogger().logger, transport: httpTransport(), clock: new FakeClock() });
+    for (let i = 0; i < 3; i++) aggregator.ingest(conn(1, 2));
+    expect(await shipper.shipOnce()).toBe(false);
+    expect(shipper.stats.outcomes.retry).toBe(1);
+    expect(shipper.stats.lastError).toMatch(/^503: .*unknown-placement/);
+    expect(aggregator.bufferedConnections()).toBe(3);
+    expect(aggregator.stats.rejectedConnections).toBe(0);
+    placed = true;
+    expect(await shipper.shipOnce()).toBe(true);
+    expect(receiver.stats.requests).toMatchObject({ 'unknown-placement': 1, accepted: 1 });
+    expect([...store.edges()].map((e) => e.count)).toEqual([3]);
+    await flushPromises();
+  });
+
   it('a wrong token is refused by the receiver: counted on both sides, deltas kept', async () => {
     const store = new EdgeStore();
     const { receiver, server } = receiverOn(0, store);

@@ -18,7 +18,7 @@ describe('judgeProposals', () => {
     ['pinned to another digest', { review: { proposalUID: 'p-uid', contentDigest: contentDigest({ objects: [1] }) } }, 'ReviewNotPinned'],
     ['not pinned at all (an older plugin)', { review: {} }, 'ReviewNotPinned'],
     ['content does not hash to spec.contentDigest', { computedDigest: contentDigest({ objects: [np] }) }, 'ContentDigestMismatch'],
-    ['no spec.contentDigest', { contentDigest: undefined }, 'ContentDigestMismatch'],
+    ['no spec.contentDigest (written before content pinning)', { contentDigest: undefined, review: { proposalUID: 'p-uid' } }, 'LegacyProposal'],
     ['a ClusterRoleBinding among the objects', { objects: [np, { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'ClusterRoleBinding', metadata: {} }] }, 'ObjectsNotApplicable'],
     ['a NetworkPolicy for another namespace', { objects: [{ ...np, metadata: { namespace: 'payments' } }] }, 'ObjectsNotApplicable'],
   ])('%s', (_name, over, reason) => {
@@ -64,6 +64,32 @@ describe('judgeProposals', () => {
     expect(judgeProposals(waived, [older, deniedPending]).approved).toEqual({ name: 'shop-r1' });
     expect(judgeProposals(waived, [deniedPending]).approved).toBeUndefined();
     expect(judgeProposals(waived, [candidate({ name: 'shop-r2', revision: 2, proposesDenied: true })]).approved?.name).toBe('shop-r2');
+  });
+});
+
+describe('judgeProposals: proposals from before content pinning (no spec.contentDigest)', () => {
+  const legacy = (over: Partial<ApprovalCandidate> = {}) => candidate({ contentDigest: undefined, review: {}, ...over });
+
+  it.each<[string, Partial<ApprovalCandidate>, ApprovalSegmentation]>([
+    ['approved by an older plugin', {}, seg],
+    ['approved with pins that name no digest', { review: { proposalUID: 'p-uid' } }, seg],
+    ['still pending, under review', { decision: 'Pending', reviewer: undefined }, seg],
+    ['pending under a signed waiver', { decision: 'Pending', reviewer: undefined }, { ...seg, requireApproval: false, approvalWaivedBy: 'olga' }],
+  ])('%s: never approved, refused as LegacyProposal with what happens next', (_name, over, s) => {
+    const j = judgeProposals(s, [legacy(over)]);
+    expect(j.approved).toBeUndefined();
+    expect(j.refused).toEqual([{ name: 'shop-r1', reason: 'LegacyProposal', message: expect.stringContaining('its content is proposed again as a new revision for review') }]);
+    expect(j.bound).toEqual(['shop-r1']);
+  });
+
+  it('is not reported once superseded or rejected (nothing to decide on it)', () => {
+    expect(judgeProposals(seg, [legacy({ decision: 'Pending', superseded: true })]).refused).toEqual([]);
+    expect(judgeProposals(seg, [legacy({ decision: 'Rejected' })]).refused).toEqual([]);
+  });
+
+  it('the pinned revision proposed again is approved; the legacy one below it is no longer looked at', () => {
+    const again = candidate({ name: 'shop-r2', uid: 'p2', revision: 2, review: { proposalUID: 'p2', contentDigest: DIGEST } });
+    expect(judgeProposals(seg, [legacy(), again])).toEqual({ approved: { name: 'shop-r2', reviewer: 'rita' }, refused: [], bound: ['shop-r2', 'shop-r1'] });
   });
 });
 

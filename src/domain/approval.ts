@@ -19,6 +19,12 @@
  * human who turned approval off (the admission policy checks it is the requesting user), and never
  * for a proposal that brings back edges its enforced policies denied: those need a reviewer.
  * Of the proposals that count, the highest revision wins.
+ *
+ * Upgrade: a proposal written by a hivewall from before content pinning has no
+ * `spec.contentDigest`. It can be neither approved nor enforced (`LegacyProposal`, reported while
+ * it is approved or still under review), because its approval cannot be tied to its content; the
+ * API server keeps `spec.contentDigest` immutable, so it is never filled in afterwards. The
+ * operator proposes the same content again as a new, pinned revision (decide.ts) for a reviewer.
  */
 import { createHash } from 'node:crypto';
 import { proposalContentSchema } from '../api/policy-proposal.js';
@@ -80,9 +86,11 @@ export interface ApprovalCandidate {
   readonly objects: readonly { readonly apiVersion?: unknown; readonly kind?: unknown; readonly metadata?: { readonly namespace?: unknown } }[];
   /** Its evidence holds edges that enforced policies denied: only a reviewer may approve it, never the waiver. */
   readonly proposesDenied?: boolean;
+  /** `status.phase` is Superseded: a newer revision replaced it before a decision. */
+  readonly superseded?: boolean;
 }
 
-export type RefusalReason = 'ContentDigestMismatch' | 'ReviewNotPinned' | 'ObjectsNotApplicable';
+export type RefusalReason = 'ContentDigestMismatch' | 'ReviewNotPinned' | 'ObjectsNotApplicable' | 'LegacyProposal';
 
 export interface Refusal {
   readonly name: string;
@@ -123,8 +131,13 @@ export function judgeProposals(seg: ApprovalSegmentation, proposals: readonly Ap
   let approved: ApprovalJudgement['approved'];
   for (const p of bound) {
     const wanted = p.decision === 'Approved' || (waived && p.decision !== 'Rejected' && p.proposesDenied !== true);
+    // A proposal from before content pinning is reported while it is approved or under review.
+    if (p.contentDigest === undefined && (wanted || (p.decision === 'Pending' && p.superseded !== true))) {
+      refused.push(legacyRefusal(p));
+      continue;
+    }
     if (!wanted) continue;
-    const problem = refusal(seg, p, p.decision === 'Approved');
+    const problem = proposalRefusal(seg, p, p.decision === 'Approved');
     if (problem) {
       refused.push(problem);
       continue;
@@ -135,8 +148,23 @@ export function judgeProposals(seg: ApprovalSegmentation, proposals: readonly Ap
   return { ...(approved ? { approved } : {}), refused, bound: bound.map((p) => p.name) };
 }
 
-function refusal(seg: ApprovalSegmentation, p: ApprovalCandidate, reviewed: boolean): Refusal | undefined {
-  if (p.contentDigest === undefined || p.contentDigest !== p.computedDigest) {
+function legacyRefusal(p: ApprovalCandidate): Refusal {
+  return {
+    name: p.name,
+    reason: 'LegacyProposal',
+    message: `${p.name}: written by an older hivewall without spec.contentDigest, so no approval can be tied to its content: it is never enforced; its content is proposed again as a new revision for review`,
+  };
+}
+
+/**
+ * Why a proposal bound to `seg` may not be audited or applied (integrity, pins when `reviewed`,
+ * applicable objects), or undefined. The checks {@link judgeProposals} makes on every candidate;
+ * without `reviewed` they are the ones a not-yet-reviewed proposal must pass to be shown as what
+ * would be applied (kubectl hivewall export --include-proposed).
+ */
+export function proposalRefusal(seg: ApprovalSegmentation, p: ApprovalCandidate, reviewed: boolean): Refusal | undefined {
+  if (p.contentDigest === undefined) return legacyRefusal(p);
+  if (p.contentDigest !== p.computedDigest) {
     return { name: p.name, reason: 'ContentDigestMismatch', message: `${p.name}: its content hashes to ${p.computedDigest}, not to its spec.contentDigest ${p.contentDigest ?? '(none)'}: not applied` };
   }
   if (reviewed && (p.uid === undefined || p.review.proposalUID !== p.uid || p.review.contentDigest !== p.contentDigest)) {

@@ -51,7 +51,40 @@ describe('DenialTracker', () => {
   });
 });
 
+describe('DenialTracker: which side denied', () => {
+  it('keeps the direction while every denial of the edge says the same one; unknown or mixed means both sides', () => {
+    const tracker = new DenialTracker({ maxDenied: 20, windowMs: 60_000 });
+    tracker.record(cart, T0, 1, 'egress');
+    tracker.record(cart, T0 + 1, 2, 'egress');
+    tracker.record(db, T0, 1, 'ingress');
+    tracker.record(db, T0 + 1, 1, 'egress');
+    const other = edge('wl:shop/Deployment/search');
+    tracker.record(other, T0, 1, 'ingress');
+    tracker.record(other, T0 + 1); // an unanswered SYN: no direction
+    expect(tracker.edges().map((e) => [e.server, e.count, e.direction])).toEqual([
+      ['wl:shop/Deployment/cart', 3, 'egress'],
+      ['wl:shop/Deployment/search', 2, undefined],
+      ['wl:shop/StatefulSet/db', 2, undefined],
+    ]);
+  });
+
+  it('a count restored from status without a direction stays both-sided', () => {
+    const tracker = new DenialTracker({ maxDenied: 20, windowMs: 60_000 });
+    tracker.seed([{ ...cart, count: 5, firstDenied: T0 - 1000, lastDenied: T0 }]);
+    tracker.record(cart, T0 + 10, 1, 'ingress');
+    expect(tracker.edges()[0]!.direction).toBeUndefined();
+  });
+});
+
 describe('workloadsOfDenials', () => {
+  it('an ingress denial names only the server (its ingress rules refused it), an egress denial only the client', () => {
+    expect(workloadsOfDenials([{ ...cart, direction: 'ingress' }], 'shop')).toEqual(['wl:shop/Deployment/cart']);
+    expect(workloadsOfDenials([{ ...cart, direction: 'egress' }], 'shop')).toEqual(['wl:shop/Deployment/frontend']);
+    expect(workloadsOfDenials([{ ...cart, direction: 'egress' }, { ...db, direction: 'ingress' }], 'shop')).toEqual(['wl:shop/Deployment/frontend', 'wl:shop/StatefulSet/db']);
+    // The denying side in another namespace: nothing of this namespace is rolled back for it.
+    expect(workloadsOfDenials([{ client: 'wl:other/Deployment/x', server: 'wl:shop/Deployment/cart', port: 80, protocol: 'TCP', direction: 'egress' }], 'shop')).toEqual([]);
+  });
+
   it('names both sides that are workloads of the namespace, once each', () => {
     expect(workloadsOfDenials([cart, db, { client: 'wl:other/Deployment/x', server: 'wl:shop/Deployment/cart', port: 80, protocol: 'TCP' }, { client: 'wl:shop/Deployment/cart', server: 'en:world:203.0.113.5', port: 443, protocol: 'TCP' }], 'shop'))
       .toEqual(['wl:shop/Deployment/cart', 'wl:shop/Deployment/frontend', 'wl:shop/StatefulSet/db']);

@@ -30,17 +30,30 @@ export interface DeniedEdgeKey {
   readonly protocol: Protocol;
 }
 
+/**
+ * Whose policy denied an edge: `ingress` the server's (Hubble's traffic direction INGRESS),
+ * `egress` the client's (EGRESS).
+ */
+export type DeniedDirection = 'ingress' | 'egress';
+
 export interface DeniedEdge extends DeniedEdgeKey {
   /** Denials counted since tracking began (the policies were enforced). */
   readonly count: number;
   readonly firstDenied: number;
   readonly lastDenied: number;
+  /**
+   * Set when every denial of the edge said the same direction; absent when one did not say (an
+   * unanswered SYN, a count restored from status) or they differed: then both sides are suspects.
+   */
+  readonly direction?: DeniedDirection;
 }
+
+type Sides = DeniedDirection | 'both';
 
 const BUCKET_MS = 1000;
 
 export class DenialTracker {
-  private readonly byEdge = new Map<string, { key: DeniedEdgeKey; count: number; first: number; last: number }>();
+  private readonly byEdge = new Map<string, { key: DeniedEdgeKey; count: number; first: number; last: number; sides: Sides }>();
   /** Denials per one-second bucket (bucket start → count), oldest first. */
   private readonly buckets = new Map<number, number>();
   private total = 0;
@@ -60,22 +73,24 @@ export class DenialTracker {
     for (const e of edges) {
       const id = edgeId(e);
       if (this.byEdge.has(id) || !(e.count > 0)) continue;
-      this.byEdge.set(id, { key: { client: e.client, server: e.server, port: e.port, protocol: e.protocol }, count: e.count, first: e.firstDenied, last: e.lastDenied });
+      this.byEdge.set(id, { key: { client: e.client, server: e.server, port: e.port, protocol: e.protocol }, count: e.count, first: e.firstDenied, last: e.lastDenied, sides: e.direction ?? 'both' });
       this.total += e.count;
     }
   }
 
-  /** Counts `count` denials of an edge at `time` (ms). */
-  record(edge: DeniedEdgeKey, time: number, count = 1): void {
+  /** Counts `count` denials of an edge at `time` (ms), denied by `direction`'s side when known. */
+  record(edge: DeniedEdgeKey, time: number, count = 1, direction?: DeniedDirection): void {
     if (count <= 0 || !Number.isFinite(time)) return;
     const id = edgeId(edge);
     const existing = this.byEdge.get(id);
+    const sides: Sides = direction ?? 'both';
     if (existing) {
       existing.count += count;
       if (time < existing.first) existing.first = time;
       if (time > existing.last) existing.last = time;
+      if (existing.sides !== sides) existing.sides = 'both';
     } else {
-      this.byEdge.set(id, { key: { client: edge.client, server: edge.server, port: edge.port, protocol: edge.protocol }, count, first: time, last: time });
+      this.byEdge.set(id, { key: { client: edge.client, server: edge.server, port: edge.port, protocol: edge.protocol }, count, first: time, last: time, sides });
     }
     const bucket = time - (time % BUCKET_MS);
     this.buckets.set(bucket, (this.buckets.get(bucket) ?? 0) + count);
@@ -98,7 +113,7 @@ export class DenialTracker {
   /** Every denied edge since tracking began, sorted by client, server, port, protocol. */
   edges(): DeniedEdge[] {
     return [...this.byEdge.values()]
-      .map(({ key, count, first, last }) => ({ ...key, count, firstDenied: first, lastDenied: last }))
+      .map(({ key, count, first, last, sides }) => ({ ...key, count, firstDenied: first, lastDenied: last, ...(sides !== 'both' ? { direction: sides } : {}) }))
       .sort(compareEdges);
   }
 
@@ -123,16 +138,18 @@ export class DenialTracker {
 }
 
 /**
- * The workloads of `namespace` on either side of the denied edges, as peer keys, sorted: the
- * connection may have been refused by the client's egress rules or by the server's ingress rules,
- * so both sides' policies are suspects (a side in another namespace is not this namespace's to change).
+ * The workloads of `namespace` whose policies denied the edges, as peer keys, sorted: the server
+ * for an ingress denial (its ingress rules refused the connection), the client for an egress
+ * denial. When the denial does not say (an unanswered SYN, a count restored from status, or
+ * denials in both directions), the connection may have been refused by either side's rules, so
+ * both are suspects. A side in another namespace is not this namespace's to change.
  */
-export function workloadsOfDenials(edges: readonly { readonly client: string; readonly server: string; readonly port?: number; readonly protocol?: string }[], namespace: string): string[] {
+export function workloadsOfDenials(edges: readonly { readonly client: string; readonly server: string; readonly port?: number; readonly protocol?: string; readonly direction?: DeniedDirection }[], namespace: string): string[] {
   const prefix = `wl:${namespace}/`;
   const keys = new Set<string>();
   for (const e of edges) {
-    if (e.client.startsWith(prefix)) keys.add(e.client);
-    if (e.server.startsWith(prefix)) keys.add(e.server);
+    if (e.direction !== 'ingress' && e.client.startsWith(prefix)) keys.add(e.client);
+    if (e.direction !== 'egress' && e.server.startsWith(prefix)) keys.add(e.server);
   }
   return [...keys].sort();
 }
@@ -162,9 +179,10 @@ export function rollbackPolicyNames(objects: readonly NamedPolicy[], namespace: 
 }
 
 /** One-line description of a denied edge for conditions and Events. */
-export function describeDeniedEdge(e: { readonly client: string; readonly server: string; readonly port: number; readonly protocol: string; readonly count?: number }): string {
+export function describeDeniedEdge(e: { readonly client: string; readonly server: string; readonly port: number; readonly protocol: string; readonly count?: number; readonly direction?: DeniedDirection }): string {
   const label = (key: string) => (key.startsWith('wl:') || key.startsWith('en:') ? key.slice(3) : key);
-  return `${label(e.client)} -> ${label(e.server)} ${e.port}/${e.protocol}${e.count !== undefined ? ` (${e.count}x)` : ''}`;
+  const notes = [e.count !== undefined ? `${e.count}x` : '', e.direction ? `on ${e.direction}` : ''].filter((n) => n !== '');
+  return `${label(e.client)} -> ${label(e.server)} ${e.port}/${e.protocol}${notes.length > 0 ? ` (${notes.join(', ')})` : ''}`;
 }
 
 export function edgeId(e: DeniedEdgeKey): string {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { edgeRefusal, type NodeFacts } from './edge-binding.js';
+import { edgeRefusal, RETRYABLE_REFUSALS, type InventoryFreshness, type NodeFacts } from './edge-binding.js';
 
 const T = 1_767_225_600_000;
 const node: NodeFacts = {
@@ -30,5 +30,31 @@ describe('edgeRefusal: an agent reports only its own node\'s pods and the node i
 
   it('refuses everything from a node the operator does not know', () => {
     expect(edgeRefusal(undefined, edge('en:host', 'wl:shop/Deployment/web'), 0)).toBe('unknown-node');
+  });
+});
+
+describe('edgeRefusal with the inventory\'s freshness: "not seen yet" is retried, "elsewhere" is refused for good', () => {
+  const CATCH_UP = 120_000;
+  // evil/Pod/attacker and payments/Pod/postgres are bare pods the inventory has on another node.
+  const fresh: InventoryFreshness = { now: T, catchUpMs: CATCH_UP, podKnown: (key) => key === 'wl:evil/Pod/attacker' || key === 'wl:payments/Pod/postgres' };
+
+  it.each<[string, ReturnType<typeof edge>, NodeFacts | undefined, string | undefined]>([
+    ['a new Deployment pod the inventory does not show yet, talking to the world', edge('wl:shop/Deployment/checkout', 'en:world:203.0.113.5'), node, 'unknown-placement'],
+    ['a new Job pod to a bare pod elsewhere', edge('wl:shop/Job/report', 'wl:payments/Pod/postgres'), node, 'unknown-placement'],
+    ['a bare pod the inventory does not know at all (just created)', edge('wl:shop/Pod/debug', 'wl:payments/Pod/postgres'), node, 'unknown-placement'],
+    ['a brand-new node (not in the inventory yet), its own host traffic', edge('en:host', 'wl:payments/Pod/postgres'), undefined, 'unknown-placement'],
+    ['both sides bare pods known on another node: provably elsewhere', edge('wl:evil/Pod/attacker', 'wl:payments/Pod/postgres'), node, 'not-on-node'],
+    ['a bare pod known elsewhere and the world: provably elsewhere', edge('wl:evil/Pod/attacker', 'en:world:203.0.113.5'), node, 'not-on-node'],
+    ['another node\'s address and a bare pod known elsewhere', edge('en:remote-node:10.0.0.2', 'wl:payments/Pod/postgres'), node, 'not-on-node'],
+    ['the inventory had catchUpMs to show the pod: refused for good', edge('wl:shop/Deployment/checkout', 'en:world:203.0.113.5', T - CATCH_UP - 1_000, T - CATCH_UP - 1), node, 'not-on-node'],
+    ['a time beyond the slack in the future (a lie or a broken clock): refused for good', edge('wl:shop/Deployment/checkout', 'en:world:203.0.113.5', T + 600_000, T + 600_000), node, 'not-on-node'],
+    ['an unknown node, provably elsewhere', edge('wl:evil/Pod/attacker', 'wl:payments/Pod/postgres'), undefined, 'unknown-node'],
+    ['a pod that is on the node is accepted as before', edge('wl:shop/Deployment/web', 'wl:payments/Pod/postgres'), node, undefined],
+  ])('%s', (_name, e, facts, want) => {
+    expect(edgeRefusal(facts, e, 120_000, fresh)).toBe(want);
+  });
+
+  it('only unknown-placement is retryable', () => {
+    expect([...RETRYABLE_REFUSALS]).toEqual(['unknown-placement']);
   });
 });

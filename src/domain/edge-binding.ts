@@ -29,18 +29,65 @@ export interface ReportedEdge {
   readonly lastSeen: number;
 }
 
-export type EdgeRefusalReason = 'unknown-node' | 'not-on-node';
+/**
+ * `unknown-node`, `not-on-node`: refused for good. `unknown-placement`: not yet decidable — the
+ * operator's inventory may not show the edge's pod (or node) yet; the agent is to send it again later.
+ */
+export type EdgeRefusalReason = 'unknown-node' | 'not-on-node' | 'unknown-placement';
+
+/** Refusals that are not final: the receiver answers 503 and the agent keeps the batch. */
+export const RETRYABLE_REFUSALS: ReadonlySet<string> = new Set<EdgeRefusalReason>(['unknown-placement']);
+
+/** How current the operator's inventory is, to tell "not on this node" from "not seen yet". */
+export interface InventoryFreshness {
+  /** The operator's clock (ms). */
+  readonly now: number;
+  /**
+   * How long after a pod runs the inventory may still not show it: watch latency, the inventory
+   * refresh interval, clock skew between node and operator.
+   */
+  readonly catchUpMs: number;
+  /** Whether the inventory has a pod of this bare-pod workload key (`wl:<ns>/Pod/<name>`) on any node. */
+  readonly podKnown: (key: string) => boolean;
+}
 
 /**
  * Undefined when the edge's client or server is on the node at the edge's time, else why not.
  * `slackMs` widens the edge's time on both sides (clocks of agent and API server differ; a pod's
  * creation time is stamped before it runs).
+ *
+ * With `freshness`, an edge that is not (yet) placed is `unknown-placement` rather than refused for
+ * good while the inventory may simply not have caught up: the edge is recent (its `lastSeen`
+ * within `catchUpMs` before now, and not beyond `slackMs` in the future) and one of its sides could
+ * be a pod the inventory has not seen yet — a workload that can start new pods anywhere
+ * (Deployment, StatefulSet, Job, …), a bare pod the inventory does not know at all, or, on a node
+ * the inventory does not know, the node itself. A side that is proven elsewhere — a bare pod known
+ * on another node (a pod's `spec.nodeName` never changes), another node's address, the world —
+ * never makes an edge retryable; an edge whose time the inventory has had `catchUpMs` to cover is
+ * decided for good.
  */
-export function edgeRefusal(node: NodeFacts | undefined, edge: ReportedEdge, slackMs: number): EdgeRefusalReason | undefined {
-  if (!node) return 'unknown-node';
+export function edgeRefusal(node: NodeFacts | undefined, edge: ReportedEdge, slackMs: number, freshness?: InventoryFreshness): EdgeRefusalReason | undefined {
   const from = edge.firstSeen - slackMs;
   const until = edge.lastSeen + slackMs;
-  return onNode(node, edge.client, from, until) || onNode(node, edge.server, from, until) ? undefined : 'not-on-node';
+  if (node && (onNode(node, edge.client, from, until) || onNode(node, edge.server, from, until))) return undefined;
+  if (freshness && recent(edge, slackMs, freshness) && (mayBeUnseen(edge.client, node, freshness) || mayBeUnseen(edge.server, node, freshness))) return 'unknown-placement';
+  return node ? 'not-on-node' : 'unknown-node';
+}
+
+function recent(edge: ReportedEdge, slackMs: number, f: InventoryFreshness): boolean {
+  return edge.lastSeen >= f.now - f.catchUpMs && edge.lastSeen <= f.now + slackMs;
+}
+
+/** Whether `key` could be a pod (or the node) on this node that the inventory has not seen yet. */
+function mayBeUnseen(key: string, node: NodeFacts | undefined, f: InventoryFreshness): boolean {
+  let peer;
+  try {
+    peer = peerFromKey(key);
+  } catch {
+    return false;
+  }
+  if (peer.type === 'entity') return !node && (peer.entity === 'host' || peer.entity === 'remote-node');
+  return peer.kind !== 'Pod' || !f.podKnown(key);
 }
 
 function onNode(node: NodeFacts, key: string, from: number, until: number): boolean {

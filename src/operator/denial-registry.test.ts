@@ -34,6 +34,19 @@ describe('DenialRegistry', () => {
     expect(counted.sort()).toEqual(counts);
   });
 
+  it('keeps whose policy denied the edge (Hubble\'s direction) for the rollback; an unanswered SYN says nothing', () => {
+    const { registry, enforce } = setup();
+    enforce('shop', 10);
+    registry.observe(denial({ direction: 'EGRESS' }));
+    registry.observe(denial({ server: 'wl:shop/Deployment/search', direction: 'INGRESS' }));
+    registry.observe(denial({ server: 'wl:shop/StatefulSet/db', reason: 'UNREPLIED' }));
+    expect(registry.view('shop', 'shop-r1')!.recent.map((e) => [e.server, e.direction])).toEqual([
+      ['wl:shop/Deployment/cart', 'egress'],
+      ['wl:shop/Deployment/search', 'ingress'],
+      ['wl:shop/StatefulSet/db', undefined],
+    ]);
+  });
+
   it('calls onCrossed once per crossing, again after the window cleared', () => {
     const { registry, crossed, enforce, tick } = setup();
     enforce('shop', 1);

@@ -10,7 +10,8 @@
  * client's, INGRESS: the server's); without it (conntrack: an unanswered SYN) both sides are
  * suspects. When Cilium names the denying policies, only a hivewall policy of that namespace
  * counts. Without names, an enforcing namespace always has hivewall's default deny selecting every
- * pod, so any denial of its pods is one of its policies.
+ * pod, so any denial of its pods is one of its policies. The direction is kept with the edge, so a
+ * rollback removes only the denying side's policy (src/domain/denials.ts workloadsOfDenials).
  */
 import type { Denial } from '../domain/learner.js';
 import { DenialTracker, type DeniedEdge, type RollbackBudget } from '../domain/denials.js';
@@ -98,7 +99,7 @@ export class DenialRegistry {
       const t = this.namespaces.get(namespace);
       if (!t || !deniedByUs(denial.deniedBy, namespace, t.policies)) continue;
       counted.add(namespace);
-      t.tracker.record(denial, now, count);
+      t.tracker.record(denial, now, count, denial.direction === 'EGRESS' ? 'egress' : denial.direction === 'INGRESS' ? 'ingress' : undefined);
       this.options.onDenied?.(namespace, count);
       const crossed = t.tracker.crossed(now);
       if (crossed && !t.crossed) this.options.onCrossed(namespace);

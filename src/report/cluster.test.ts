@@ -5,7 +5,7 @@ import { trafficProfileSchema } from '../api/traffic-profile.js';
 import { graphEdges } from '../domain/graph.js';
 import type { KubernetesObject } from '../domain/translate/networkpolicy.js';
 import { auditFindings, auditPeerKey, chooseProposal, clusterReportInput, keyFromLabel, parseSkipped, proposedNamespace, type LiveState, type NamespaceObjects } from './cluster.js';
-import { clusterScenario, type ClusterScenario, type ScenarioFlavor } from '../testing/report-scenario.js';
+import { clusterScenario, withSafetyNet, type ClusterScenario, type ScenarioFlavor } from '../testing/report-scenario.js';
 import type { ReportData, ReportEdge } from './data.js';
 import { describeLiveRule, enforcedEdges, proposalFacts } from './enforced.js';
 import { buildReportData } from './model.js';
@@ -168,6 +168,50 @@ describe('notes', () => {
     const { data } = report({ ...ns, proposals: [] });
     expect(data.summary.byStatus).toEqual({ enforced: 0, proposed: 0, 'would-deny': 2, unmanaged: 8 });
     expect(data.summary.policies).toBe(0);
+  });
+});
+
+describe('the safety net in the cluster report: denied while enforced, rollbacks, coverage', () => {
+  const s = clusterScenario(NS);
+  const k = s.keys;
+  const rolledBack = (): NamespaceObjects => withSafetyNet(objects(s), k);
+
+  it('marks the edges the enforced policies denied, with counts, times, rollback and whether the proposal proposes them', () => {
+    const { data, edge } = report(rolledBack());
+    expect(edge(k.web, k.cache)).toMatchObject({
+      status: 'would-deny',
+      denied: { count: 25, since: '2026-11-02T11:30:00.000Z', last: '2026-11-02T11:31:00.000Z', rolledBack: true, proposed: true },
+    });
+    // A denied edge the graph never learned becomes an edge of its own.
+    expect(edge(k.worker, 'en:world:203.0.113.99')).toMatchObject({ status: 'would-deny', count: 0, denied: { count: 2, rolledBack: false, proposed: false } });
+    expect(data.summary.denied).toBe(2);
+    expect(data.edges.filter((e) => !e.denied).every((e) => e.denied === undefined)).toBe(true);
+  });
+
+  it('lists the rollback and the proposal\'s coverage gaps (linked to the workload when it is on the graph)', () => {
+    const { data } = report(rolledBack());
+    expect(data.rollbacks).toEqual([{ namespace: NS, proposal: 'shop-r1', at: '2026-11-02T11:31:05.000Z', workloads: [`${NS}/Deployment/web`], policies: ['hivewall-default-deny', 'hivewall-web'] }]);
+    const worker = data.nodes.find((n) => n.key === k.worker)!.id;
+    expect(data.coverage).toEqual([
+      { namespace: NS, workload: `${NS}/CronJob/weekly-report`, reason: 'CronJobPeriodLongerThanWindow', message: 'runs every 7d, longer than the 1h learning window' },
+      { namespace: NS, workload: `${NS}/Deployment/worker`, node: worker, reason: 'ScaledToZero', message: 'scaled to zero for most of the window' },
+    ]);
+  });
+
+  it('an edge only remembered in a proposal\'s evidence (denied under an older enforcement) is marked, not shown as denied now', () => {
+    const ns = rolledBack();
+    const { enforcement: _e, ...status } = ns.segmentation.status!;
+    const { data, edge } = report({ ...ns, segmentation: { ...ns.segmentation, status } });
+    expect(edge(k.web, k.cache)).toMatchObject({ status: 'proposed', denied: { count: 25, rolledBack: false, proposed: true } });
+    expect(data.rollbacks).toBeUndefined();
+  });
+
+  it('nothing denied and no coverage gap: the data has neither', () => {
+    const { data } = report(objects(s));
+    expect(data.summary.denied).toBeUndefined();
+    expect(data.edges.some((e) => e.denied)).toBe(false);
+    expect(data.coverage).toEqual([]); // known: the shown proposal names no gap
+    expect(data.rollbacks).toBeUndefined();
   });
 });
 

@@ -9,6 +9,9 @@
  * - enforced: what the live hivewall policies allow, judged by the policy simulator
  *   (`./enforced.ts`); absent when nothing is live, so the report never claims enforcement;
  * - would-deny: the audit findings in the Segmentation's status (samples, with counts and times);
+ * - the safety net: edges the enforced policies denied and rollbacks (status.enforcement), denied
+ *   edges the proposal proposes for review, and what its learning window could not have seen
+ *   (spec.content.coverage);
  * - stats: the profiles' connections and the learner's lost events.
  */
 import type { PolicyProposal } from '../api/policy-proposal.js';
@@ -24,7 +27,7 @@ import { DEFAULT_DENY_NAME, WORKLOAD_ANNOTATION } from '../domain/translate/nami
 import type { KubernetesObject } from '../domain/translate/networkpolicy.js';
 import { restoreProfile } from '../operator/learning-state.js';
 import { enforcedEdges, proposalFacts } from './enforced.js';
-import type { EdgeIdentity, EnforcedEdge, ProposedNamespace, ReportInput, WouldDenyEdge } from './input.js';
+import type { CoverageGap, DeniedEnforcedEdge, EdgeIdentity, EnforcedEdge, ProposedNamespace, ReportInput, RollbackFact, WouldDenyEdge } from './input.js';
 
 /** What is known about the live hivewall policies of a namespace. */
 export type LiveState =
@@ -100,6 +103,11 @@ export function clusterReportInput(namespaces: readonly NamespaceObjects[], opti
     notes.push(...found.notes);
   }
 
+  const safety = namespaces.map(safetyFacts);
+  const denied = safety.flatMap((f) => f.denied);
+  const coverage = safety.flatMap((f) => f.coverage);
+  const rollbacks = safety.flatMap((f) => (f.rollback ? [f.rollback] : []));
+
   const flavor: Flavor = allCilium ? 'cilium' : 'networkpolicy';
   const names = namespaces.map((ns) => namespaceOf(ns.segmentation)).filter((n, i, all) => all.indexOf(n) === i).sort();
   return {
@@ -118,7 +126,47 @@ export function clusterReportInput(namespaces: readonly NamespaceObjects[], opti
       },
       ...(enforced ? { enforced } : {}),
       ...(wouldDeny.length > 0 ? { wouldDeny } : {}),
+      ...(denied.length > 0 ? { denied } : {}),
+      // Known whenever a proposal is shown (it records its window's coverage), even when clean.
+      ...(namespaces.some((ns) => ns.proposal) ? { coverage } : {}),
+      ...(rollbacks.length > 0 ? { rollbacks } : {}),
     },
+  };
+}
+
+/**
+ * The safety net's facts of one Segmentation: the edges its enforced policies denied
+ * (`status.enforcement.denied`, rolled back when the denying workload's policy was removed), the
+ * denied edges the shown proposal proposes (marked in its evidence), the rollback, and the
+ * coverage warnings of the shown proposal (`spec.content.coverage`).
+ */
+export function safetyFacts(ns: Pick<NamespaceObjects, 'segmentation' | 'proposal'>): { denied: DeniedEnforcedEdge[]; coverage: CoverageGap[]; rollback?: RollbackFact } {
+  const namespace = namespaceOf(ns.segmentation);
+  const enforcement = ns.segmentation.status?.enforcement;
+  const rolledBack = enforcement?.rolledBack;
+  const removed = new Set(rolledBack?.workloads ?? []);
+  const time = (text: string | undefined): number | undefined => {
+    const ms = text === undefined ? Number.NaN : Date.parse(text);
+    return Number.isFinite(ms) ? ms : undefined;
+  };
+  const denied: DeniedEnforcedEdge[] = [];
+  for (const e of enforcement?.denied ?? []) {
+    const first = time(e.firstDenied);
+    const last = time(e.lastDenied);
+    denied.push({ client: e.client, server: e.server, port: e.port, protocol: e.protocol, count: e.count, ...(first !== undefined ? { firstDenied: first } : {}), ...(last !== undefined ? { lastDenied: last } : {}), rolledBack: removed.has(e.client) || removed.has(e.server) });
+  }
+  for (const rule of ns.proposal?.spec.content.evidence ?? []) {
+    for (const e of rule.edges) {
+      if (!e.denied) continue;
+      const since = time(e.denied.since);
+      denied.push({ client: e.client, server: e.server, port: e.port, protocol: e.protocol, count: e.denied.count, ...(since !== undefined ? { firstDenied: since } : {}), proposed: true });
+    }
+  }
+  const coverage: CoverageGap[] = (ns.proposal?.spec.content.coverage ?? []).map((c) => ({ namespace, workload: `wl:${c.workload}`, reason: c.reason, message: c.message }));
+  return {
+    denied,
+    coverage,
+    ...(rolledBack ? { rollback: { namespace, proposal: rolledBack.proposal, at: rolledBack.at, workloads: rolledBack.workloads, policies: rolledBack.policies } } : {}),
   };
 }
 

@@ -23,6 +23,35 @@ export interface ReportData {
   readonly namespaces: readonly ReportNamespace[];
   readonly nodes: readonly ReportNode[];
   readonly edges: readonly ReportEdge[];
+  /**
+   * What the learning window could not have seen (a proposal's `spec.content.coverage`): workloads
+   * whose traffic may be missing from the proposed policies. Absent when unknown (no stored
+   * proposal), empty when the proposal names none.
+   */
+  readonly coverage?: readonly ReportCoverage[];
+  /** Enforced policies removed by the safety net after denials (a Segmentation's `status.enforcement.rolledBack`). */
+  readonly rollbacks?: readonly ReportRollback[];
+}
+
+export interface ReportCoverage {
+  readonly namespace: string;
+  /** `shop/CronJob/report`. */
+  readonly workload: string;
+  /** The workload's node id, when it is on the graph. */
+  readonly node?: string;
+  /** `CronJobDidNotRun`, `CronJobPeriodLongerThanWindow`, `ScaledToZero`, `CreatedLate`, `NoFlows`. */
+  readonly reason: string;
+  readonly message: string;
+}
+
+export interface ReportRollback {
+  readonly namespace: string;
+  /** The approved proposal whose policies were rolled back. */
+  readonly proposal: string;
+  readonly at: string;
+  /** Workloads whose policies were removed (`shop/Deployment/cart`). */
+  readonly workloads: readonly string[];
+  readonly policies: readonly string[];
 }
 
 export interface ReportSummary {
@@ -40,6 +69,8 @@ export interface ReportSummary {
   readonly lostEvents?: number;
   /** Workloads with traffic that got no policy, with the reason. */
   readonly skipped: readonly { readonly workload: string; readonly reason: string }[];
+  /** Edges the enforced policies denied (ReportEdge.denied), when any. */
+  readonly denied?: number;
 }
 
 export interface ReportNamespace {
@@ -116,4 +147,17 @@ export interface ReportEdge {
   };
   /** Sides of the edge that an in-scope policy should allow but no rule does, with the reason. */
   readonly gaps: readonly string[];
+  /**
+   * Connections the *enforced* policies denied on this edge (the safety net's count; a follow-up
+   * proposal marks it in its evidence). Such an edge is never allowed without a reviewer.
+   */
+  readonly denied?: {
+    readonly count: number;
+    readonly since?: string;
+    readonly last?: string;
+    /** The denying side's policy was rolled back. */
+    readonly rolledBack: boolean;
+    /** The proposal shown proposes to allow it (marked in its evidence for review). */
+    readonly proposed: boolean;
+  };
 }

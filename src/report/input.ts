@@ -78,6 +78,39 @@ export interface ProposedNamespace {
   readonly droppedRules: readonly { readonly workload: string; readonly direction: 'ingress' | 'egress'; readonly peer: string; readonly reason: string }[];
 }
 
+/**
+ * An edge the enforced policies denied: counted by the safety net (status.enforcement.denied; the
+ * edge is shown as denied), or only marked in the shown proposal's evidence (`proposed`).
+ */
+export interface DeniedEnforcedEdge extends EdgeIdentity {
+  readonly count: number;
+  /** Epoch milliseconds. */
+  readonly firstDenied?: number;
+  readonly lastDenied?: number;
+  readonly rolledBack?: boolean;
+  /** The proposal shown proposes it (marked "denied N times since … while enforced"). */
+  readonly proposed?: boolean;
+}
+
+/** A workload the learning window could not have seen (src/domain/coverage.ts). */
+export interface CoverageGap {
+  readonly namespace: string;
+  /** Peer key of the workload (`wl:<ns>/<Kind>/<name>`). */
+  readonly workload: string;
+  readonly reason: string;
+  readonly message: string;
+}
+
+/** A rollback of enforced policies (status.enforcement.rolledBack). */
+export interface RollbackFact {
+  readonly namespace: string;
+  readonly proposal: string;
+  readonly at: string;
+  /** Peer keys. */
+  readonly workloads: readonly string[];
+  readonly policies: readonly string[];
+}
+
 export interface ReportInput {
   /** The learned graph (nodes: workloads and entities; edges: allowed connections with evidence). */
   readonly graph: TrafficGraph;
@@ -94,4 +127,9 @@ export interface ReportInput {
   readonly enforced?: readonly EnforcedEdge[];
   /** Observed flows the policies would deny. Edges not in the graph are added to it. */
   readonly wouldDeny?: readonly WouldDenyEdge[];
+  /** Edges the enforced policies denied (the safety net). Edges not in the graph are added to it. */
+  readonly denied?: readonly DeniedEnforcedEdge[];
+  /** What the learning window could not have seen; absent when unknown. */
+  readonly coverage?: readonly CoverageGap[];
+  readonly rollbacks?: readonly RollbackFact[];
 }

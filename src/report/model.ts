@@ -7,7 +7,7 @@ import { compareIps, hostCidr } from '../domain/ip.js';
 import { peerFromKey, peerLabel, type Peer } from '../domain/peer.js';
 import type { ModelPeer, ModelRule, PortSpec } from '../domain/policy-model.js';
 import { policyNames, workloadId } from '../domain/translate/naming.js';
-import type { EdgeStatus, ReportData, ReportEdge, ReportNamespace, ReportNode, ReportRuleRef } from './data.js';
+import type { EdgeStatus, ReportCoverage, ReportData, ReportEdge, ReportNamespace, ReportNode, ReportRollback, ReportRuleRef } from './data.js';
 import type { EdgeIdentity, PolicyRuleRef, ReportInput } from './input.js';
 import { edgeBends, layoutGraph } from './layout.js';
 
@@ -34,6 +34,7 @@ interface EdgeBuilder {
   readonly proposed: ReportRuleRef[];
   enforced?: ReportRuleRef[];
   wouldDeny?: { count: number; reasons: Set<string>; firstSeen?: number; lastSeen?: number };
+  denied?: { count: number; first?: number; last?: number; rolledBack: boolean; proposed: boolean; live: boolean };
 }
 
 const iso = (ms: number | undefined): string | undefined => (ms === undefined || !Number.isFinite(ms) ? undefined : new Date(ms).toISOString());
@@ -127,6 +128,19 @@ export function buildReportData(input: ReportInput): ReportData {
     if (d.lastSeen !== undefined) w.lastSeen = Math.max(w.lastSeen ?? d.lastSeen, d.lastSeen);
   }
 
+  // Denied while enforced: the highest count of each edge (status and evidence count the same denials).
+  for (const d of input.denied ?? []) {
+    const b = ensureEdge(d);
+    const x = (b.denied ??= { count: 0, rolledBack: false, proposed: false, live: false });
+    x.count = Math.max(x.count, d.count);
+    if (d.firstDenied !== undefined && Number.isFinite(d.firstDenied)) x.first = Math.min(x.first ?? d.firstDenied, d.firstDenied);
+    if (d.lastDenied !== undefined && Number.isFinite(d.lastDenied)) x.last = Math.max(x.last ?? d.lastDenied, d.lastDenied);
+    x.rolledBack ||= d.rolledBack === true;
+    x.proposed ||= d.proposed === true;
+    // Counted by the safety net now (status), not only remembered in a proposal's evidence.
+    x.live ||= d.proposed !== true;
+  }
+
   // Nodes: every peer on an edge, plus isolated graph nodes, in key order.
   const keys = new Set<string>(input.graph.nodes());
   for (const b of edges.values()) keys.add(b.client).add(b.server);
@@ -206,7 +220,7 @@ export function buildReportData(input: ReportInput): ReportData {
           : `no ${direction} rule of ${sideLabel} allows it`;
       gaps.push(reason);
     }
-    const status: EdgeStatus = b.wouldDeny || gaps.length > 0
+    const status: EdgeStatus = b.wouldDeny || b.denied?.live || gaps.length > 0
       ? 'would-deny'
       : b.enforced && b.enforced.length > 0
         ? 'enforced'
@@ -237,8 +251,26 @@ export function buildReportData(input: ReportInput): ReportData {
           }
         : {}),
       gaps,
+      ...(b.denied
+        ? {
+            denied: {
+              count: b.denied.count,
+              ...(iso(b.denied.first) !== undefined ? { since: iso(b.denied.first)! } : {}),
+              ...(iso(b.denied.last) !== undefined ? { last: iso(b.denied.last)! } : {}),
+              rolledBack: b.denied.rolledBack,
+              proposed: b.denied.proposed,
+            },
+          }
+        : {}),
     };
   });
+
+  const coverage: ReportCoverage[] = [...(input.coverage ?? [])]
+    .sort((a, b) => compareText(a.namespace, b.namespace) || compareText(a.workload, b.workload) || compareText(a.reason, b.reason))
+    .map((c) => ({ namespace: c.namespace, workload: keyLabel(c.workload), ...(nodeIds.has(c.workload) ? { node: nodeIds.get(c.workload)! } : {}), reason: c.reason, message: c.message }));
+  const rollbacks: ReportRollback[] = [...(input.rollbacks ?? [])]
+    .sort((a, b) => compareText(a.namespace, b.namespace) || compareText(a.proposal, b.proposal))
+    .map((r) => ({ namespace: r.namespace, proposal: r.proposal, at: r.at, workloads: r.workloads.map(keyLabel), policies: [...r.policies] }));
 
   const byStatus: Record<EdgeStatus, number> = { proposed: 0, enforced: 0, 'would-deny': 0, unmanaged: 0 };
   for (const e of reportEdges) byStatus[e.status]++;
@@ -263,12 +295,23 @@ export function buildReportData(input: ReportInput): ReportData {
       ...(stats.connections !== undefined ? { connections: stats.connections } : {}),
       ...(stats.lostEvents !== undefined ? { lostEvents: stats.lostEvents } : {}),
       skipped: [...skippedOf].sort(([a], [b]) => compareText(a, b)).map(([key, reason]) => ({ workload: peerLabel(peers.get(key) ?? peerFromKey(key)), reason })),
+      ...(reportEdges.some((e) => e.denied) ? { denied: reportEdges.filter((e) => e.denied).length } : {}),
     },
     namespaces,
     nodes,
     edges: reportEdges,
+    ...(input.coverage !== undefined ? { coverage } : {}),
+    ...(rollbacks.length > 0 ? { rollbacks } : {}),
   };
 }
+
+const keyLabel = (key: string): string => {
+  try {
+    return peerLabel(peerFromKey(key));
+  } catch {
+    return key;
+  }
+};
 
 /** The same text as the domain's `edgeKey`. */
 function identityKey(e: EdgeIdentity): string {

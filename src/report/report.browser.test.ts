@@ -22,6 +22,12 @@ import { buildReportAssets } from './build-assets.js';
 import type cytoscape from 'cytoscape';
 import type { ReportData } from './data.js';
 import { renderReport } from './render.js';
+import type { ReportAssets } from './assets.js';
+import { chooseProposal, clusterReportInput } from './cluster.js';
+import { policyProposalSchema } from '../api/policy-proposal.js';
+import { segmentationSchema } from '../api/segmentation.js';
+import { trafficProfileSchema } from '../api/traffic-profile.js';
+import { clusterScenario, withSafetyNet } from '../testing/report-scenario.js';
 import { learnReportInput } from './write.js';
 
 const CHROMIUM = '/usr/bin/chromium';
@@ -47,6 +53,7 @@ describe.skipIf(!hasChromium)(title, () => {
   let page: Page;
   let learner: Learner;
   let result: GenerateResult;
+  let assets: ReportAssets;
   const problems: string[] = [];
   const requests: string[] = [];
 
@@ -56,7 +63,8 @@ describe.skipIf(!hasChromium)(title, () => {
     const learned = await learnFromInputs({ flows: [join(root, FLOWS)], format: 'auto', cluster: join(root, CLUSTER), quiet: true }, quietIo());
     learner = learned.learner;
     result = generatePolicies(learner, learned.identity, { flavor: 'networkpolicy' });
-    const html = renderReport(learnReportInput(learner, result, 'networkpolicy', [FLOWS]), { assets: await buildReportAssets(root) });
+    assets = await buildReportAssets(root);
+    const html = renderReport(learnReportInput(learner, result, 'networkpolicy', [FLOWS]), { assets });
     await writeFile(join(dir, 'report.html'), html);
 
     context = await chromium.launchPersistentContext(join(dir, 'profile'), {
@@ -229,6 +237,55 @@ describe.skipIf(!hasChromium)(title, () => {
     await page.keyboard.press('Escape');
     expect(problems).toEqual([]);
   });
+});
+
+describe.skipIf(!hasChromium)(`${title}: the cluster report's safety net`, () => {
+  it('shows what the enforced policies denied, the rollback and the coverage gaps, and opens them', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'hivewall-report-safety-'));
+    const s = clusterScenario('shop');
+    const segmentation = segmentationSchema.parse(s.segmentation);
+    const proposals = s.proposals.map((p) => policyProposalSchema.parse(p));
+    const ns = withSafetyNet({ segmentation, profile: trafficProfileSchema.parse(s.profile), proposals, proposal: chooseProposal(proposals, 'shop')!, live: { from: 'api', policies: s.live } }, s.keys);
+    await writeFile(join(dir, 'cluster.html'), renderReport(clusterReportInput([ns]).input, { assets: await buildReportAssets(root) }));
+    const context = await chromium.launchPersistentContext(join(dir, 'profile'), {
+      executablePath: CHROMIUM, headless: true, viewport: { width: 1600, height: 1000 },
+      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    });
+    try {
+      const page = context.pages()[0] ?? (await context.newPage());
+      const problems: string[] = [];
+      page.on('console', (m) => (m.type() === 'error' || m.type() === 'warning') && problems.push(`console.${m.type()}: ${m.text()}`));
+      page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
+      await page.goto(pathToFileURL(join(dir, 'cluster.html')).href);
+      await page.waitForSelector('body[data-ready="true"]', { timeout: 15_000 });
+      const text = async (selector: string) => (await page.textContent(selector))?.trim() ?? '';
+
+      expect(await text('[data-testid="enforced-denied"]')).toContain('Denied while enforced · 2');
+      expect(await text('[data-testid="rollbacks"]')).toContain('shop: hivewall-default-deny, hivewall-web of shop-r1 removed');
+      expect(await text('[data-testid="coverage"]')).toContain('Coverage gaps · 2');
+      expect(await text('[data-testid="coverage"]')).toContain('shop/CronJob/weekly-report: runs every 7d, longer than the 1h learning window');
+      expect(await text('[data-stat="coverage"] .hw-stat-value')).toBe('2');
+
+      // The most denied edge opens its evidence: how often, rolled back, proposed for review.
+      await page.click('[data-testid="enforced-denied"] .hw-row >> nth=0');
+      await page.waitForSelector('#panel [data-field="enforced-denied-count"]');
+      expect(await text('#panel [data-field="enforced-denied-count"]')).toBe('25');
+      expect(await text('#panel [data-field="rolled-back"]')).toBe('yes: the denying policy was removed');
+      expect(await text('#panel [data-field="denied-proposed"]')).toBe('proposed for review (never allowed without approval)');
+      expect(await text('#panel .hw-edge-title')).toContain('web');
+      expect(await text('#panel .hw-edge-title')).toContain('cache');
+
+      // A coverage gap on the graph opens its workload.
+      await page.keyboard.press('Escape');
+      await page.click('[data-testid="coverage"] button:has-text("shop/Deployment/worker")');
+      await page.waitForSelector('#panel .hw-rows');
+      expect(await text('#panel h2')).toContain('worker');
+      expect(problems).toEqual([]);
+    } finally {
+      await context.close();
+      await rm(dir, { recursive: true, force: true });
+    }
+  }, 120_000);
 });
 
 /** The page's automation handle, `window.hivewall` (see browser/main.ts). */

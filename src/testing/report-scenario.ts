@@ -21,6 +21,7 @@ import { buildProposal, type ProposalDraft } from '../domain/proposal.js';
 import type { KubernetesObject } from '../domain/translate/networkpolicy.js';
 import { MANAGED_BY_LABEL, MANAGED_BY_VALUE } from '../domain/translate/naming.js';
 import { namespaceView, toProfileSpec } from '../operator/learning-state.js';
+import type { NamespaceObjects } from '../report/cluster.js';
 
 export const SCENARIO_T0 = Date.UTC(2026, 10, 2, 10, 0, 0);
 /** When revision 1 was proposed: edges first seen later are only in revision 2. */
@@ -142,4 +143,38 @@ export function clusterScenario(namespace: string, flavor: ScenarioFlavor = 'Net
     proposals: [proposal(1, r1, 'Approved', 'Enforced'), proposal(2, r2, 'Pending', 'Pending')],
     live,
   };
+}
+
+/**
+ * The scenario's namespace after the safety net acted: web -> cache (6379) was denied 25 times
+ * while shop-r1 was enforced and web's policy was rolled back; worker -> a world address was denied
+ * twice; the shown proposal marks web -> cache as denied in its evidence and names two coverage
+ * gaps (a weekly CronJob, the worker scaled to zero).
+ */
+export function withSafetyNet(ns: NamespaceObjects, k: ClusterScenario['keys']): NamespaceObjects {
+  const namespace = ns.segmentation.metadata.namespace ?? 'default';
+  const status = {
+    ...ns.segmentation.status!,
+    enforcement: {
+      ...ns.segmentation.status!.enforcement!,
+      denied: [
+        { client: k.web, server: k.cache, port: 6379, protocol: 'TCP', count: 25, firstDenied: '2026-11-02T11:30:00.000Z', lastDenied: '2026-11-02T11:31:00.000Z' },
+        { client: k.worker, server: 'en:world:203.0.113.99', port: 443, protocol: 'TCP', count: 2, firstDenied: '2026-11-02T11:30:30.000Z', lastDenied: '2026-11-02T11:30:40.000Z' },
+      ],
+      rolledBack: { proposal: 'shop-r1', at: '2026-11-02T11:31:05.000Z', workloads: [k.web], policies: ['hivewall-default-deny', 'hivewall-web'] },
+    },
+  };
+  const proposal = ns.proposal!;
+  const evidence = proposal.spec.content.evidence.map((rule) => ({
+    ...rule,
+    edges: rule.edges.map((e) => (e.client === k.web && e.server === k.cache
+      ? { ...e, denied: { count: 25, since: '2026-11-02T11:30:00.000Z', note: 'denied 25 times since 2026-11-02T11:30:00.000Z while enforced' } }
+      : e)),
+  }));
+  const coverage = [
+    { workload: `${namespace}/CronJob/weekly-report`, reason: 'CronJobPeriodLongerThanWindow' as const, message: 'runs every 7d, longer than the 1h learning window' },
+    { workload: `${namespace}/Deployment/worker`, reason: 'ScaledToZero' as const, message: 'scaled to zero for most of the window' },
+  ];
+  const shown = { ...proposal, spec: { ...proposal.spec, content: { ...proposal.spec.content, evidence, coverage } } };
+  return { ...ns, segmentation: { ...ns.segmentation, status }, proposal: shown };
 }

@@ -6,9 +6,9 @@
  * the scenario is fed: DROPPED / POLICY_DENIED flows (direction INGRESS) of one edge that was never
  * learned, frontend → cart-redis 6379/TCP, each a new connection. Proves:
  *
- * 1. above the budget: frontend's and cart-redis's policies (and the default deny) are removed within 10 s of the
- *    drops arriving, RolledBack=True names the edge, a Warning Event, the other workloads' policies
- *    stay, `hivewall_denied_flows_total` counts them, and the follow-up proposal differs from the
+ * 1. above the budget: cart-redis's policy (its ingress rules denied the edge: Hubble says INGRESS)
+ *    and the default deny are removed within 10 s of the drops arriving, RolledBack=True names the
+ *    edge, a Warning Event, the other workloads' policies (frontend's too) stay, `hivewall_denied_flows_total` counts them, and the follow-up proposal differs from the
  *    enforced one by exactly the denied edge, marked "denied N times since … while enforced" — and
  *    is not approved by anyone but a reviewer;
  * 2. below the budget: nothing is removed; status.enforcement.denied counts the edge;
@@ -222,15 +222,15 @@ describe('enforcement safety net (Hubble source)', () => {
     }, 15_000);
     const elapsed = Date.now() - fed;
     expect(elapsed).toBeLessThan(10_000);
-    // Both sides of the denied edge are rolled back (either side's policy may be the one missing it), and the default deny.
-    expect([...removed].sort()).toEqual(enforcedNames.filter((n) => !['hivewall-cart-redis', 'hivewall-frontend', 'hivewall-default-deny'].includes(n)));
+    // Only the denying side is rolled back (an INGRESS drop: the server's policy), and the default deny; frontend keeps its policy.
+    expect([...removed].sort()).toEqual(enforcedNames.filter((n) => !['hivewall-cart-redis', 'hivewall-default-deny'].includes(n)));
 
     const seg = await eventually('RolledBack=True', async () => {
       const s = await segmentation();
       return condition(s, 'RolledBack')?.status === 'True' ? s : undefined;
     });
     expect(condition(seg, 'RolledBack')!.message).toContain('shop/Deployment/frontend -> shop/StatefulSet/cart-redis 6379/TCP');
-    expect(seg.status.enforcement.rolledBack).toMatchObject({ proposal: enforced.metadata.name, workloads: [DENIED.client, DENIED.server], policies: ['hivewall-cart-redis', 'hivewall-default-deny', 'hivewall-frontend'] });
+    expect(seg.status.enforcement.rolledBack).toMatchObject({ proposal: enforced.metadata.name, workloads: [DENIED.server], policies: ['hivewall-cart-redis', 'hivewall-default-deny'] });
     const events = await getJson(['events', '-n', NS, '--field-selector', 'reason=RolledBack']);
     expect((events.items as Json[]).some((e) => e.type === 'Warning' && (e.message as string).includes('hivewall-cart-redis'))).toBe(true);
 

@@ -110,18 +110,28 @@ export function learnedFile(shop: LearnedShop, name: string, namespace: string):
 
 const custom = () => adminKubeConfig().makeApiClient(CustomObjectsApi);
 
-/** A Segmentation as cluster admin, with the status the operator would have written. */
-export async function createSegmentation(namespace: string, name: string, spec: Record<string, unknown>, status: Record<string, unknown>): Promise<void> {
+/** A Segmentation as cluster admin, with the status the operator would have written; returns its uid. */
+export async function createSegmentation(namespace: string, name: string, spec: Record<string, unknown>, status: Record<string, unknown>): Promise<string> {
   const api = custom();
-  await api.createNamespacedCustomObject({ group: GROUP, version: VERSION, namespace, plural: 'segmentations', body: { apiVersion: `${GROUP}/${VERSION}`, kind: 'Segmentation', metadata: { name }, spec } });
-  await api.patchNamespacedCustomObjectStatus(
+  const created = await api.createNamespacedCustomObject({ group: GROUP, version: VERSION, namespace, plural: 'segmentations', body: { apiVersion: `${GROUP}/${VERSION}`, kind: 'Segmentation', metadata: { name }, spec } }) as { metadata: { uid: string } };
+  await setSegmentationStatus(namespace, name, status);
+  return created.metadata.uid;
+}
+
+/** The status the operator would have written, as cluster admin (merge patch). */
+export async function setSegmentationStatus(namespace: string, name: string, status: Record<string, unknown>): Promise<void> {
+  await custom().patchNamespacedCustomObjectStatus(
     { group: GROUP, version: VERSION, namespace, plural: 'segmentations', name, body: { status } },
     setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
   );
 }
 
-/** A PolicyProposal as the operator writes it (Pending), with the diff against `live` at creation. */
-export async function createShopProposal(namespace: string, revision: number, objects: readonly KubernetesObject[], evidence: readonly RuleEvidenceOut[], live: readonly KubernetesObject[] = []): Promise<string> {
+/**
+ * A PolicyProposal as the operator writes it (Pending), with the diff against `live` at creation,
+ * owned by the Segmentation `shop` whose uid is `owner` (what binds a proposal to its Segmentation;
+ * without it no Segmentation counts the proposal, see src/domain/approval.ts).
+ */
+export async function createShopProposal(namespace: string, revision: number, objects: readonly KubernetesObject[], evidence: readonly RuleEvidenceOut[], live: readonly KubernetesObject[] = [], owner?: string): Promise<string> {
   const name = `shop-r${revision}`;
   const content = {
     segmentation: 'shop', revision, flavor: 'NetworkPolicy', digest: `sha256:r${revision}`,
@@ -132,7 +142,10 @@ export async function createShopProposal(namespace: string, revision: number, ob
     body: {
       apiVersion: `${GROUP}/${VERSION}`,
       kind: 'PolicyProposal',
-      metadata: { name, labels: { 'hivewall.dev/segmentation': 'shop', 'app.kubernetes.io/managed-by': 'hivewall' } },
+      metadata: {
+        name, labels: { 'hivewall.dev/segmentation': 'shop', 'app.kubernetes.io/managed-by': 'hivewall' },
+        ...(owner ? { ownerReferences: [{ apiVersion: `${GROUP}/${VERSION}`, kind: 'Segmentation', name: 'shop', uid: owner, controller: true }] } : {}),
+      },
       spec: {
         content,
         // As the operator writes it: the digest a review pins (src/domain/approval.ts).

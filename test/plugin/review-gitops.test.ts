@@ -20,7 +20,7 @@ import {
   type Identity, type TestNamespace,
 } from '../harness/index.js';
 import {
-  createLivePolicy, createSegmentation, createShopProposal, deleteTestNamespace, hw, inNamespace, learnedFile, learnShop, type LearnedShop,
+  createLivePolicy, createSegmentation, createShopProposal, deleteTestNamespace, hw, inNamespace, learnedFile, learnShop, setSegmentationStatus, type LearnedShop,
 } from './fixtures.js';
 
 const execFileAsync = promisify(execFile);
@@ -33,6 +33,7 @@ let other: TestNamespace;
 let rita: Identity;
 let vera: Identity;
 let objects: KubernetesObject[];
+let shopUid: string;
 const timings: Record<string, number> = {};
 const admin = () => adminKubeconfigPath();
 const needsUsers = (ctx: { skip: (condition: boolean, note: string) => void }) => ctx.skip(!canIssueUserCertificates(), NO_CLIENT_CA);
@@ -64,7 +65,9 @@ beforeAll(async () => {
   t = Date.now();
   [ns, other] = await Promise.all([createNamespace('plugin'), createNamespace('plugin-other')]);
   objects = shop.objects.map((o) => inNamespace(o, ns.name));
-  await createShopProposal(ns.name, 1, objects, shop.evidence);
+  // The Segmentation owns its proposals (ownerReference): export counts no other.
+  shopUid = await createSegmentation(ns.name, 'shop', { mode: 'Enforce', delivery: 'GitOps' }, {});
+  await createShopProposal(ns.name, 1, objects, shop.evidence, [], shopUid);
   await Promise.all([
     ...objects.filter((o) => o.metadata.name !== 'hivewall-search').map((o) => createLivePolicy(o.metadata.name === 'hivewall-cart' ? withPort(o, 'checkout', 8081) : o)),
     createLivePolicy(legacy(ns.name)),
@@ -108,7 +111,7 @@ describe('kubectl hivewall status', () => {
       audit: { since: '2026-11-02T11:00:00Z', flows: 1200, wouldDeny: 3, samples: [{ time: '2026-11-02T11:20:00Z', client: 'shop/Deployment/search', server: 'shop/StatefulSet/catalog-db', port: 5432, protocol: 'TCP', count: 3 }] },
       enforcement: { inSync: false },
     };
-    await createSegmentation(ns.name, 'shop', { mode: 'Enforce', delivery: 'GitOps' }, status);
+    await setSegmentationStatus(ns.name, 'shop', status);
     await createSegmentation(other.name, 'payments', { mode: 'Learn' }, {
       phase: 'Degraded',
       conditions: [condition('Ready', 'True', 'Reconciled', 'phase Learning'), condition('Degraded', 'True', 'FlowSourceError', 'flow file /var/run/cilium/hubble/events.log does not exist (yet)')],
@@ -380,7 +383,7 @@ describe('kubectl hivewall export', () => {
 
     // A new revision changes one policy; until it is approved, export stays on shop-r1 and says so.
     const r2 = objects.map((o) => (o.metadata.name === 'hivewall-catalog' ? withPort(o, 'frontend', 8443) : o));
-    await createShopProposal(ns.name, 2, r2, shop.evidence, objects);
+    await createShopProposal(ns.name, 2, r2, shop.evidence, objects, shopUid);
     const pending = await hw(['export', '--out', out, '-n', ns.name], rita.kubeconfigPath);
     expect(pending.stderr).toBe(`note: ${ns.name}: shop-r2 (Pending) is newer than the approved shop-r1: review it, or pass --include-proposed to export it\n`);
     expect(await git(repo, 'status', '--porcelain')).toBe('');

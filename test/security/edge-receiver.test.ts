@@ -4,6 +4,7 @@
 // watching the API server). Root on node A holds that token; it must not be able to:
 // - inject `evil/attacker → payments/postgres:5432` when neither pod runs on node A (refused,
 //   counted per reason, logged with the node, nothing learned);
+// while a genuine edge of a pod the operator's inventory does not show yet is retried (503), not lost;
 // - report for node B (403);
 // - use an API-server token (or any token not for audience hivewall-receiver) (401);
 // - hammer the receiver with bad tokens (429 after a burst, no TokenReview for them);
@@ -38,6 +39,7 @@ let server: EdgeReceiverServer;
 let receiver: EdgeReceiver;
 let store: EdgeStore;
 let cluster: ClusterCache;
+let placements: NodePlacements;
 let nodeAToken: string;
 let apiToken: string;
 const log = captureLogger('info');
@@ -77,7 +79,7 @@ beforeAll(async () => {
   await bindRole({ subject: reviewer, rules: [{ apiGroups: ['authentication.k8s.io'], resources: ['tokenreviews'], verbs: ['create'] }] });
   cluster = new ClusterCache({ kubeConfig: adminKubeConfig(), logger: log.logger });
   await cluster.start(30_000);
-  const placements = new NodePlacements();
+  placements = new NodePlacements();
   placements.update(cluster.inventory, cluster.identity, Date.now());
   store = new EdgeStore(16, { maxEdgesPerNamespace: 3 });
   receiver = new EdgeReceiver({
@@ -145,6 +147,26 @@ describe('the edge receiver refuses what a node could not have seen', () => {
     expect(r).toMatchObject({ status: 200, body: { applied: 0, refused: 1 } });
     expect(receiver.stats.refused['not-on-node']).toBe(before + 1);
     expect(learned()).not.toContain(`wl:${shop.name}/Pod/web -> en:world:203.0.113.7 443`);
+  });
+
+  it('a pod newer than the operator\'s inventory: 503 unknown-placement, nothing learned; once the inventory shows it, the same batch is accepted', async () => {
+    const fresh = { client: `wl:${evil.name}/Pod/fresh`, server: 'en:world:203.0.113.9', port: 443 };
+    const b = batch(NODE_A, [fresh]);
+    const first = await push(nodeAToken, b);
+    expect(first).toMatchObject({ status: 503, body: { reason: 'unknown-placement' } });
+    expect(learned()).not.toContain(`${fresh.client} -> ${fresh.server} 443`);
+    expect(receiver.stats.refused['not-on-node']).toBe(2); // the two refusals above; nothing refused for good here
+
+    // The pod is scheduled on node A; the operator's watch and inventory rebuild catch up.
+    await createPod(evil.name, 'fresh', NODE_A);
+    for (let i = 0; i < 100 && !cluster.inventory.pods.some((p) => p.namespace === evil.name && p.name === 'fresh'); i++) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      cluster.refresh();
+    }
+    placements.update(cluster.inventory, cluster.identity, Date.now());
+    const again = await push(nodeAToken, b); // the agent sends the same batch again (same seq)
+    expect(again).toMatchObject({ status: 200, body: { applied: 1 } });
+    expect(learned()).toContain(`${fresh.client} -> ${fresh.server} 443`);
   });
 
   it('node A\'s token cannot report for node B', async () => {

@@ -89,7 +89,7 @@ export async function reviewProposal(
 
   if (current.contentDigest === '' || current.computedDigest !== current.contentDigest) {
     throw new InputError(current.contentDigest === ''
-      ? `policyproposal ${namespace}/${name} has no spec.contentDigest (written by an older hivewall): it cannot be ${decision.toLowerCase()}; delete it and the operator proposes it again`
+      ? `policyproposal ${namespace}/${name} has no spec.contentDigest (written by an older hivewall): it cannot be ${decision.toLowerCase()}: the operator proposes its content again as a new revision; review that one (kubectl hivewall proposals -n ${namespace})`
       : `policyproposal ${namespace}/${name}: its content hashes to ${current.computedDigest ?? '(invalid content)'}, not to its spec.contentDigest ${current.contentDigest}: refusing to ${verb} content that is not what was proposed`);
   }
   // Pinned to what was read: the API server refuses the decision for any other object or content.

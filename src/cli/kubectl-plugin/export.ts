@@ -9,10 +9,10 @@
  * `hivewall learn` writes for the same policies and a re-run after a change touches only the files
  * of the policies that changed.
  *
- * - approved: per Segmentation, the newest Approved PolicyProposal (or, with
- *   `promotion.requireApproval: false`, the newest one not Rejected) — what the operator audits
- *   and enforces. `--include-proposed` takes the newest proposal still Pending instead, to open a
- *   pull request before the decision.
+ * - approved: per Segmentation, the proposal the operator audits and enforces, chosen by the
+ *   operator's own rule (`judgeProposals`, src/domain/approval.ts: bound by ownerReference and
+ *   content, content digest and review pins checked). `--include-proposed` takes the newest
+ *   proposal still Pending instead, to open a pull request before the decision.
  * - enforced: the live NetworkPolicies / CiliumNetworkPolicies labelled
  *   `app.kubernetes.io/managed-by=hivewall`, reduced to what hivewall writes (no status, no
  *   server-set metadata, no labels or annotations others added). Both kinds must be readable
@@ -29,6 +29,10 @@ import type { Connection } from './connection.js';
 import { liveAsWritten, proposalObjects } from './diff.js';
 import { summarizeProposal, type ProposalSummary } from './format.js';
 import { listManagedPolicies, listProposalObjects, listSegmentations, rec, str } from './reads.js';
+import { policyProposalSchema, type PolicyProposal } from '../../api/policy-proposal.js';
+import { segmentationSchema } from '../../api/segmentation.js';
+import { judgeProposals, proposalRefusal } from '../../domain/approval.js';
+import { approvalCandidate, approvalSegmentation } from '../../controllers/segmentation/approval-facts.js';
 import { escapeControl } from '../terminal.js';
 
 export type ExportSource = 'approved' | 'enforced';
@@ -52,49 +56,73 @@ export interface NamespaceExport {
 const describeProposal = (p: ProposalSummary) => `${p.name} (${p.decision}${p.reviewer && p.decision !== 'Pending' ? ` by ${p.reviewer}` : ''})`;
 
 /**
- * Per namespace and Segmentation, the proposal to export: the newest approved one (the rule the
- * operator uses), or with `includeProposed` the newest one that is neither rejected nor superseded.
- * Pure.
+ * Per Segmentation, the proposal to export, by the operator's own rule ({@link judgeProposals}):
+ * only proposals bound to the Segmentation (its controller ownerReference and the immutable
+ * `spec.content.segmentation`; the `hivewall.dev/segmentation` label decides nothing), whose content
+ * hashes to `spec.contentDigest`, whose review pins this object and content, and which hold only
+ * NetworkPolicies / CiliumNetworkPolicies of the namespace. A relabelled, foreign or re-created
+ * proposal is never exported. With `includeProposed`, the newest bound proposal that is neither
+ * rejected nor superseded and passes the same content checks (everything but the review). Pure.
  */
 export function chooseProposals(proposals: readonly unknown[], segmentations: readonly unknown[], includeProposed: boolean): NamespaceExport[] {
-  const requireApproval = new Map<string, boolean>();
-  for (const s of segmentations) {
-    const o = rec(s);
-    const flag = rec(rec(rec(o['spec'])['promotion']))['requireApproval'];
-    requireApproval.set(`${str(rec(o['metadata'])['namespace'])}/${str(rec(o['metadata'])['name'])}`, flag !== false);
-  }
-  const groups = new Map<string, { summary: ProposalSummary; raw: Record<string, unknown> }[]>();
-  for (const raw of proposals) {
-    const summary = summarizeProposal(raw);
-    if (!summary.namespace || !summary.name) continue;
-    const key = `${summary.namespace}/${summary.segmentation}`;
-    groups.set(key, [...(groups.get(key) ?? []), { summary, raw: rec(raw) }]);
-  }
   const byNamespace = new Map<string, { objects: KubernetesObject[]; sources: string[]; notes: string[] }>();
-  for (const [key, list] of [...groups].sort(([a], [b]) => a.localeCompare(b))) {
-    const newestFirst = [...list].sort((a, b) => (b.summary.revision ?? 0) - (a.summary.revision ?? 0) || b.summary.name.localeCompare(a.summary.name));
-    const needsApproval = requireApproval.get(key) ?? true;
-    const isApproved = (p: ProposalSummary) => p.decision === 'Approved' || (!needsApproval && p.decision !== 'Rejected');
-    const approved = newestFirst.find((p) => isApproved(p.summary));
-    const proposed = newestFirst.find((p) => p.summary.decision !== 'Rejected' && (isApproved(p.summary) || p.summary.phase !== 'Superseded'));
-    const chosen = includeProposed ? proposed : approved;
-    const namespace = list[0]!.summary.namespace;
-    const segmentation = list[0]!.summary.segmentation || '<none>';
-    const entry = byNamespace.get(namespace) ?? { objects: [], sources: [], notes: [] };
-    byNamespace.set(namespace, entry);
-    const newest = newestFirst[0]!.summary;
-    if (!chosen) {
-      entry.notes.push(`${namespace}: nothing to export for segmentation ${segmentation}: no approved PolicyProposal (newest: ${describeProposal(newest)})${
-        newest.decision === 'Pending' ? `; approve it (kubectl hivewall approve ${newest.name} -n ${namespace}) or pass --include-proposed` : ''}`);
+  const entry = (namespace: string) => {
+    let e = byNamespace.get(namespace);
+    if (!e) byNamespace.set(namespace, (e = { objects: [], sources: [], notes: [] }));
+    return e;
+  };
+  const parsed: PolicyProposal[] = [];
+  for (const raw of proposals) {
+    const r = policyProposalSchema.safeParse(raw);
+    const meta = rec(rec(raw)['metadata']);
+    if (r.success) parsed.push(r.data);
+    else if (str(meta['namespace'])) entry(str(meta['namespace'])).notes.push(`${str(meta['namespace'])}: policyproposal ${str(meta['name'])} is not valid (${r.error.issues[0]?.path.join('.') ?? ''}: ${r.error.issues[0]?.message ?? 'schema mismatch'}): ignored`);
+  }
+  const segs = segmentations.flatMap((raw) => {
+    const r = segmentationSchema.safeParse(raw);
+    return r.success ? [r.data] : [];
+  }).sort((a, b) => `${a.metadata.namespace}/${a.metadata.name}`.localeCompare(`${b.metadata.namespace}/${b.metadata.name}`));
+  const boundNames = new Set<string>();
+
+  for (const seg of segs) {
+    const namespace = seg.metadata.namespace ?? '';
+    const segmentation = seg.metadata.name;
+    const e = entry(namespace);
+    const own = parsed.filter((p) => p.metadata.namespace === namespace);
+    const approval = approvalSegmentation(seg);
+    const candidates = new Map(own.map((p) => [p.metadata.name, approvalCandidate(p)]));
+    const judgement = judgeProposals(approval, [...candidates.values()]);
+    for (const name of judgement.bound) boundNames.add(`${namespace}/${name}`);
+    const bound = judgement.bound.map((name) => own.find((p) => p.metadata.name === name)!);
+    for (const r of judgement.refused) e.notes.push(`${namespace}: not exported: ${r.message}`);
+    if (bound.length === 0) {
+      e.notes.push(`${namespace}: nothing to export for segmentation ${segmentation}: no PolicyProposal belongs to it (its ownerReference and spec.content.segmentation)`);
       continue;
     }
-    entry.objects.push(...proposalObjects(chosen.raw));
-    entry.sources.push(describeProposal(chosen.summary));
-    if (!isApproved(chosen.summary)) {
-      entry.notes.push(`${namespace}: ${chosen.summary.name} is not approved yet (${chosen.summary.decision}): exported because of --include-proposed`);
-    } else if (!includeProposed && newest !== chosen.summary && newest.decision === 'Pending' && newest.phase !== 'Superseded') {
-      entry.notes.push(`${namespace}: ${newest.name} (Pending) is newer than the approved ${chosen.summary.name}: review it, or pass --include-proposed to export it`);
+    const approved = bound.find((p) => p.metadata.name === judgement.approved?.name);
+    const proposed = bound.find((p) => p === approved || (p.spec.review.decision !== 'Rejected' && p.status?.phase !== 'Superseded'
+      && proposalRefusal(approval, candidates.get(p.metadata.name)!, false) === undefined));
+    const chosen = includeProposed ? proposed : approved;
+    const newest = summarizeProposal(bound[0]);
+    if (!chosen) {
+      e.notes.push(`${namespace}: nothing to export for segmentation ${segmentation}: no approved PolicyProposal (newest: ${describeProposal(newest)})${
+        newest.decision === 'Pending' && !judgement.refused.some((r) => r.name === newest.name) ? `; approve it (kubectl hivewall approve ${newest.name} -n ${namespace}) or pass --include-proposed` : ''}`);
+      continue;
     }
+    const summary = summarizeProposal(chosen);
+    e.objects.push(...proposalObjects(chosen));
+    e.sources.push(describeProposal(summary));
+    if (chosen !== approved) {
+      e.notes.push(`${namespace}: ${summary.name} is not approved yet (${summary.decision}): exported because of --include-proposed`);
+    } else if (!includeProposed && bound[0] !== chosen && newest.decision === 'Pending' && newest.phase !== 'Superseded' && !judgement.refused.some((r) => r.name === newest.name)) {
+      e.notes.push(`${namespace}: ${newest.name} (Pending) is newer than the approved ${summary.name}: review it, or pass --include-proposed to export it`);
+    }
+  }
+  // Proposals no Segmentation owns (relabelled, foreign, left from a deleted Segmentation): never exported.
+  for (const p of parsed) {
+    const namespace = p.metadata.namespace ?? '';
+    if (boundNames.has(`${namespace}/${p.metadata.name}`)) continue;
+    entry(namespace).notes.push(`${namespace}: ${p.metadata.name} is not exported: no Segmentation of ${namespace} owns it (ownerReference and spec.content.segmentation ${JSON.stringify(p.spec.content.segmentation)})`);
   }
   return [...byNamespace].sort(([a], [b]) => a.localeCompare(b)).map(([namespace, e]) => ({ namespace, objects: e.objects, source: e.sources.join(', '), notes: e.notes }));
 }

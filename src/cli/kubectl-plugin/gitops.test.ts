@@ -12,6 +12,8 @@ import type { KubernetesObject } from '../../domain/translate/networkpolicy.js';
 import { colorizeDiff, countsLine, diffWithLive, proposalObjects, useColor } from './diff.js';
 import { parseSelection, peerDisplay, renderRule, renderSelection, renderSummary, type RuleView } from './explain.js';
 import { chooseProposals, groupLive } from './export.js';
+import { proposalContentSchema } from '../../api/policy-proposal.js';
+import { proposalContentDigest } from '../../domain/approval.js';
 import { main } from './main.js';
 import { retrying } from './reads.js';
 import { attention, enforcedCell, rawStatus, statusTable, viewSegmentation } from './status.js';
@@ -243,21 +245,61 @@ describe('explain output', () => {
 
 // ------------------------------------------------------------------------------------ export
 
-const pp = (namespace: string, revision: number, decision: string, opts: { phase?: string; segmentation?: string; reviewer?: string } = {}) => ({
-  metadata: { namespace, name: `${opts.segmentation ?? 'shop'}-r${revision}` },
-  spec: {
-    content: { segmentation: opts.segmentation ?? 'shop', revision, objects: [np(`hivewall-r${revision}`, 80)] },
-    review: { decision, ...(opts.reviewer ? { reviewer: opts.reviewer } : {}) },
-  },
-  ...(opts.phase ? { status: { phase: opts.phase } } : {}),
+/** A Segmentation as the API server returns it (uid set). */
+const sg = (namespace: string, name: string, over: { uid?: string; promotion?: Record<string, unknown>; annotations?: Record<string, string> } = {}) => ({
+  apiVersion: 'hivewall.dev/v1alpha1', kind: 'Segmentation',
+  metadata: { namespace, name, uid: over.uid ?? `uid-${namespace}-${name}`, ...(over.annotations ? { annotations: over.annotations } : {}) },
+  spec: over.promotion ? { promotion: over.promotion } : {},
 });
 
-describe('export: which proposal', () => {
-  const pick = (proposals: unknown[], includeProposed = false, segmentations: unknown[] = []) =>
+interface PpOptions {
+  phase?: string;
+  segmentation?: string;
+  reviewer?: string;
+  /** The owning Segmentation's uid (default: that of sg(namespace, segmentation)); null for none. */
+  owner?: string | null;
+  /** metadata.name (default `<segmentation>-r<revision>`). */
+  name?: string;
+  labels?: Record<string, string>;
+  /** What the review pins (default: this object and its digest, as kubectl hivewall approve writes). */
+  pins?: { proposalUID?: string; contentDigest?: string };
+  objects?: KubernetesObject[];
+  /** Replace spec.content.objects after the digest was computed (content changed behind the digest). */
+  tamper?: KubernetesObject[];
+  legacy?: boolean;
+}
+
+/** A PolicyProposal as the operator writes it: owned, content digest set; reviewed like the plugin does. */
+const pp = (namespace: string, revision: number, decision: string, opts: PpOptions = {}) => {
+  const segmentation = opts.segmentation ?? 'shop';
+  const name = opts.name ?? `${segmentation}-r${revision}`;
+  const uid = `uid-${namespace}-${name}`;
+  const content = proposalContentSchema.parse({
+    segmentation, revision, flavor: 'NetworkPolicy', digest: `d${revision}`, objects: opts.objects ?? [np(`hivewall-r${revision}`, 80)], evidence: [], diff: {},
+  });
+  const digest = proposalContentDigest(content)!;
+  const owner = opts.owner === undefined ? `uid-${namespace}-${segmentation}` : opts.owner;
+  return {
+    apiVersion: 'hivewall.dev/v1alpha1', kind: 'PolicyProposal',
+    metadata: {
+      namespace, name, uid, labels: { 'hivewall.dev/segmentation': segmentation, ...opts.labels },
+      ...(owner !== null ? { ownerReferences: [{ apiVersion: 'hivewall.dev/v1alpha1', kind: 'Segmentation', name: segmentation, uid: owner, controller: true }] } : {}),
+    },
+    spec: {
+      content: opts.tamper ? { ...content, objects: opts.tamper } : content,
+      ...(opts.legacy ? {} : { contentDigest: digest }),
+      review: { decision, ...(opts.reviewer ? { reviewer: opts.reviewer } : {}), ...(decision !== 'Pending' ? (opts.pins ?? { proposalUID: uid, contentDigest: digest }) : {}) },
+    },
+    ...(opts.phase ? { status: { phase: opts.phase } } : {}),
+  };
+};
+
+describe('export: which proposal (the operator\'s rule, judgeProposals)', () => {
+  const pick = (proposals: unknown[], includeProposed = false, segmentations: unknown[] = [sg('shop', 'shop')]) =>
     chooseProposals(proposals, segmentations, includeProposed).map((e) => ({ namespace: e.namespace, objects: e.objects.map((o) => o.metadata.name), source: e.source, notes: e.notes }));
 
-  it('takes the newest approved proposal per namespace, and says when a newer one waits for review', () => {
-    expect(pick([pp('shop', 1, 'Approved', { reviewer: 'rita', phase: 'Superseded' }), pp('shop', 3, 'Pending'), pp('shop', 2, 'Approved', { reviewer: 'sam', phase: 'Enforced' }), pp('api', 1, 'Rejected', { segmentation: 'api' })])).toEqual([
+  it('takes the newest approved proposal per Segmentation, and says when a newer one waits for review', () => {
+    expect(pick([pp('shop', 1, 'Approved', { reviewer: 'rita', phase: 'Superseded' }), pp('shop', 3, 'Pending'), pp('shop', 2, 'Approved', { reviewer: 'sam', phase: 'Enforced' }), pp('api', 1, 'Rejected', { segmentation: 'api' })], false, [sg('shop', 'shop'), sg('api', 'api')])).toEqual([
       { namespace: 'api', objects: [], source: '', notes: ['api: nothing to export for segmentation api: no approved PolicyProposal (newest: api-r1 (Rejected))'] },
       { namespace: 'shop', objects: ['hivewall-r2'], source: 'shop-r2 (Approved by sam)', notes: ['shop: shop-r3 (Pending) is newer than the approved shop-r2: review it, or pass --include-proposed to export it'] },
     ]);
@@ -272,9 +314,39 @@ describe('export: which proposal', () => {
     expect(pick([pp('shop', 1, 'Pending')])[0]!.notes).toEqual(['shop: nothing to export for segmentation shop: no approved PolicyProposal (newest: shop-r1 (Pending)); approve it (kubectl hivewall approve shop-r1 -n shop) or pass --include-proposed']);
   });
 
-  it('follows promotion.requireApproval: false like the operator (anything not rejected)', () => {
-    const seg = { metadata: { namespace: 'shop', name: 'shop' }, spec: { promotion: { requireApproval: false } } };
-    expect(pick([pp('shop', 1, 'Approved'), pp('shop', 2, 'Pending')], false, [seg])[0]).toMatchObject({ objects: ['hivewall-r2'], notes: [] });
+  it('follows promotion.requireApproval: false like the operator: only while the waiver is signed', () => {
+    const unsigned = sg('shop', 'shop', { promotion: { requireApproval: false } });
+    const signed = sg('shop', 'shop', { promotion: { requireApproval: false }, annotations: { 'hivewall.dev/approval-waived-by': 'olga' } });
+    expect(pick([pp('shop', 1, 'Approved'), pp('shop', 2, 'Pending')], false, [signed])[0]).toMatchObject({ objects: ['hivewall-r2'], notes: [] });
+    expect(pick([pp('shop', 1, 'Approved'), pp('shop', 2, 'Pending')], false, [unsigned])[0]).toMatchObject({ objects: ['hivewall-r1'] });
+  });
+
+  describe('nothing but what the operator would enforce is ever written', () => {
+    const attack = (evil: ReturnType<typeof pp>) => pick([pp('shop', 1, 'Approved', { reviewer: 'rita' }), evil]);
+    const evilObjects = [np('hivewall-allow-all', 1)];
+
+    it.each<[string, ReturnType<typeof pp>]>([
+      ['a proposal of another Segmentation relabelled hivewall.dev/segmentation=shop', pp('shop', 9, 'Approved', { name: 'shop-r9', segmentation: 'web', owner: 'uid-shop-web', labels: { 'hivewall.dev/segmentation': 'shop' }, objects: evilObjects })],
+      ['a proposal owned by a deleted Segmentation of the same name (re-created: new uid)', pp('shop', 9, 'Approved', { owner: 'uid-old-shop', objects: evilObjects })],
+      ['a proposal without any ownerReference', pp('shop', 9, 'Approved', { owner: null, objects: evilObjects })],
+      ['a proposal whose review pins another object (deleted and re-created under the name)', pp('shop', 9, 'Approved', { pins: { proposalUID: 'uid-of-the-deleted-one' }, objects: evilObjects })],
+      ['a proposal whose content does not hash to its spec.contentDigest', pp('shop', 9, 'Approved', { tamper: evilObjects })],
+      ['a proposal from before content pinning (no spec.contentDigest)', pp('shop', 9, 'Approved', { legacy: true, pins: {}, objects: evilObjects })],
+      ['a proposal holding a ClusterRoleBinding', pp('shop', 9, 'Approved', { objects: [{ apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'ClusterRoleBinding', metadata: { name: 'hivewall-allow-all' } } as KubernetesObject] })],
+      ['a proposal with a policy for another namespace', pp('shop', 9, 'Approved', { objects: [{ ...np('hivewall-allow-all', 1), metadata: { name: 'hivewall-allow-all', namespace: 'payments' } }] })],
+    ])('%s', (_name, evil) => {
+      const [shop] = attack(evil);
+      expect(shop).toMatchObject({ namespace: 'shop', objects: ['hivewall-r1'], source: 'shop-r1 (Approved by rita)' });
+      expect(shop!.notes.join('\n')).toMatch(/shop-r9/);
+      // --include-proposed never takes it either, unless only its review was wrong (then it is a genuine proposal under review).
+      const pending = { ...evil, spec: { ...evil.spec, review: { decision: 'Pending' } } };
+      const genuine = evil.spec.review.proposalUID === 'uid-of-the-deleted-one';
+      expect(pick([pp('shop', 1, 'Approved', { reviewer: 'rita' }), pending], true)[0]!.objects).toEqual([genuine ? 'hivewall-allow-all' : 'hivewall-r1']);
+    });
+
+    it('a Segmentation that does not exist exports nothing, however the proposals are labelled', () => {
+      expect(pick([pp('shop', 1, 'Approved')], false, [])).toEqual([{ namespace: 'shop', objects: [], source: '', notes: ['shop: shop-r1 is not exported: no Segmentation of shop owns it (ownerReference and spec.content.segmentation "shop")'] }]);
+    });
   });
 
   it('groups live policies by namespace, reduced to what hivewall writes', () => {

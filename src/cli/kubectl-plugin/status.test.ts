@@ -23,4 +23,14 @@ describe('kubectl hivewall status: who turned review off', () => {
     const view = seg({ requireApproval: true }, undefined, [{ type: 'Approved', status: 'False', reason: 'ReviewNotPinned', message: 'refused shop-r1: the approval was not given to this object and content' }]);
     expect(statusTable([view], NOW)).toContain('    Approved=False ReviewNotPinned: refused shop-r1: the approval was not given to this object and content\n');
   });
+
+  it('a proposal from before content pinning is shown under the row: what happens, what to do', () => {
+    const view = seg({ requireApproval: true }, undefined, [
+      { type: 'Approved', status: 'False', reason: 'LegacyProposal', message: 'refused shop-r1: written by an older hivewall without spec.contentDigest, so no approval can be tied to its content: it is never enforced; its content is proposed again as a new revision for review' },
+      { type: 'Enforced', status: 'False', reason: 'LegacyProposal', message: 'shop-r1 was approved without content pins (an older hivewall): its live policies are left as they are' },
+    ]);
+    const table = statusTable([view], NOW);
+    expect(table).toContain('    Approved=False LegacyProposal: refused shop-r1: written by an older hivewall without spec.contentDigest');
+    expect(table).toContain('    Enforced=False LegacyProposal: shop-r1 was approved without content pins');
+  });
 });

@@ -94,9 +94,9 @@ export function attention(conditions: readonly ConditionView[]): ConditionView[]
       case 'AuditClean':
         return c.status === 'False';
       case 'Approved':
-        return c.status === 'False' && (c.reason === 'ReviewNotPinned' || c.reason === 'ContentDigestMismatch' || c.reason === 'ObjectsNotApplicable');
+        return c.status === 'False' && (c.reason === 'ReviewNotPinned' || c.reason === 'ContentDigestMismatch' || c.reason === 'ObjectsNotApplicable' || c.reason === 'LegacyProposal');
       case 'Enforced':
-        return c.status === 'False' && (c.reason === 'PromotionRefused' || c.reason === 'GitOpsOutOfSync');
+        return c.status === 'False' && (c.reason === 'PromotionRefused' || c.reason === 'GitOpsOutOfSync' || c.reason === 'LegacyProposal');
       default:
         return false;
     }

@@ -37,5 +37,6 @@ export function approvalCandidate(p: PolicyProposal): ApprovalCandidate {
     review: { ...(review.proposalUID ? { proposalUID: review.proposalUID } : {}), ...(review.contentDigest ? { contentDigest: review.contentDigest } : {}) },
     objects: p.spec.content.objects,
     ...(proposesDenied(p) ? { proposesDenied: true } : {}),
+    ...(p.status?.phase === 'Superseded' ? { superseded: true } : {}),
   };
 }

@@ -50,6 +50,27 @@ describe('decide', () => {
     expect(types(decide(input({ proposals: [proposal()] })))).toEqual([]);
   });
 
+  it('a proposal from before content pinning is proposed again as a new revision (same graph), superseding it', () => {
+    const legacy = [{ name: 'shop-r1', reason: 'LegacyProposal' as const, message: 'shop-r1: written by an older hivewall without spec.contentDigest' }];
+    const d = decide(input({ proposals: [proposal()], approvalRefused: legacy }));
+    expect(d.actions.slice(0, 2)).toEqual([{ type: 'create-proposal', revision: 2 }, { type: 'supersede-proposal', name: 'shop-r1' }]);
+    expect(condition(d, 'Approved')).toMatchObject({ status: 'False', reason: 'LegacyProposal' });
+    // Once the pinned revision exists, it is the one that repeats the graph: no third revision.
+    expect(types(decide(input({ proposals: [proposal({ phase: 'Superseded' }), proposal({ name: 'shop-r2', revision: 2 })] })))).toEqual([]);
+  });
+
+  it('policies enforced from a legacy approval are left as they are (not removed, not re-applied) until a pinned revision is approved', () => {
+    const legacy = [{ name: 'shop-r1', reason: 'LegacyProposal' as const, message: 'shop-r1: written by an older hivewall without spec.contentDigest' }];
+    const status = { learning: { windowStart: new Date(T - 2 * 3_600_000).toISOString() }, phase: 'Enforcing' as const, approvedProposal: 'shop-r1' };
+    const d = decide(input({ spec: spec({ mode: 'Enforce' }), status, proposals: [proposal({ decision: 'Approved' })], approvalRefused: legacy, ownedPolicies: 4, liveInSync: false }));
+    expect(types(d)).not.toContain('delete-owned');
+    expect(types(d)).not.toContain('apply');
+    expect(condition(d, 'Enforced')).toMatchObject({ status: 'False', reason: 'LegacyProposal' });
+    expect(d.status.phase).not.toBe('Enforcing');
+    // Mode Learn still removes them, as always.
+    expect(types(decide(input({ spec: spec({ mode: 'Learn' }), status, proposals: [proposal({ decision: 'Approved' })], approvalRefused: legacy, ownedPolicies: 4 })))).toContain('delete-owned');
+  });
+
   it('a changed graph makes a new revision and supersedes the pending one', () => {
     const d = decide(input({ draftDigest: 'd2', proposals: [proposal()] }));
     expect(d.actions.slice(0, 2)).toEqual([{ type: 'create-proposal', revision: 2 }, { type: 'supersede-proposal', name: 'shop-r1' }]);
@@ -231,6 +252,18 @@ describe('decide: the enforcement safety net', () => {
     expect(d.status.enforcement?.rolledBack).toEqual({ proposal: 'shop-r1', at: new Date(T).toISOString(), workloads: ['wl:shop/Deployment/cart', 'wl:shop/Deployment/frontend'], policies: ['hivewall-cart', 'hivewall-default-deny', 'hivewall-frontend'] });
     expect(d.status.enforcement?.denied).toEqual(denials(true).edges);
     expect(condition(d, 'Enforced')).toMatchObject({ status: 'True', reason: 'PartlyRolledBack' });
+  });
+
+  it.each<[string, 'ingress' | 'egress', string[], string[]]>([
+    ['an ingress denial removes only the server\'s policy (its ingress rules denied it), not the client\'s', 'ingress', ['wl:shop/Deployment/cart'], ['hivewall-cart', 'hivewall-default-deny']],
+    ['an egress denial removes only the client\'s policy, not the server\'s', 'egress', ['wl:shop/Deployment/frontend'], ['hivewall-default-deny', 'hivewall-frontend']],
+  ])('%s', (_name, direction, workloads, policies) => {
+    const directed = { ...denials(true), recent: [{ ...deniedEdge, direction }] };
+    const d = decide(enforcing({ denials: directed }));
+    expect(d.actions).toContainEqual({ type: 'apply', proposal: 'shop-r1', exclude: policies });
+    expect(d.status.enforcement?.rolledBack).toMatchObject({ workloads, policies });
+    expect(condition(d, 'RolledBack')?.message).toContain(`removed ${policies.join(', ')}`);
+    expect(d.actions).toContainEqual(expect.objectContaining({ type: 'event', reason: 'RolledBack', message: expect.stringContaining(`8080/TCP (3x, on ${direction})`) }));
   });
 
   it('below the budget: nothing is removed, the denied edges are counted', () => {

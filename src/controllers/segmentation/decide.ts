@@ -67,7 +67,7 @@ export interface DecideInput {
     /** Every denied edge (status.enforcement.denied), already formatted. */
     readonly edges: readonly DeniedEdgeStatus[];
     /** Edges denied within the rollback window: their workloads are rolled back. */
-    readonly recent: readonly { readonly client: string; readonly server: string; readonly port: number; readonly protocol: string; readonly count: number }[];
+    readonly recent: readonly { readonly client: string; readonly server: string; readonly port: number; readonly protocol: string; readonly count: number; readonly direction?: 'ingress' | 'egress' }[];
     readonly crossed: boolean;
     readonly inWindow: number;
   };
@@ -123,7 +123,9 @@ export function decide(input: DecideInput): Decision {
   const coverageBlocks = spec.learning.requireCoverage && (input.coverageGaps ?? 0) > 0;
   // A proposal never silently narrows, and no revision repeats an earlier one.
   const lostEdges = input.lostEdges ?? [];
-  const repeats = input.proposals.some((p) => p.digest === input.draftDigest);
+  // A proposal from before content pinning can never be approved: its content is proposed again.
+  const legacy = new Set(refused.filter((r) => r.reason === 'LegacyProposal').map((r) => r.name));
+  const repeats = input.proposals.some((p) => p.digest === input.draftDigest && !legacy.has(p.name));
   if (lostEdges.length > 0 && latest) {
     const shown = lostEdges.slice(0, LOST_EDGES_SHOWN).join(', ') + (lostEdges.length > LOST_EDGES_SHOWN ? ` and ${lostEdges.length - LOST_EDGES_SHOWN} more` : '');
     const message = `${lostEdges.length} edge(s) allowed by ${latest.name} are missing from the learned graph (learned state was lost; learning only adds edges): ${shown}. No narrower revision is proposed; they return when traffic shows them again`;
@@ -168,7 +170,14 @@ export function decide(input: DecideInput): Decision {
 
   // With GitOps delivery the repository owns the policies: hivewall never writes or deletes them.
   const mayWrite = spec.delivery === 'Apply';
-  if (spec.mode === 'Learn' || !approved) {
+  // Enforced by an older hivewall from a proposal without content pins: its live policies are left
+  // as they are (neither removed nor re-applied) until a pinned revision is approved.
+  const legacyEnforced = !approved && spec.mode !== 'Learn' && input.status.approvedProposal !== undefined && legacy.has(input.status.approvedProposal);
+  if (legacyEnforced) {
+    conditions.set('Enforced', 'False', 'LegacyProposal', `${input.status.approvedProposal} was approved without content pins (an older hivewall): its live policies are left as they are, not re-applied or reverted on drift, until a newer revision is approved`);
+    audit = undefined;
+    enforcement = undefined;
+  } else if (spec.mode === 'Learn' || !approved) {
     if (input.ownedPolicies > 0 && mayWrite) {
       actions.push({ type: 'delete-owned' });
       actions.push({ type: 'event', kind: 'Normal', reason: 'PoliciesRemoved', message: `mode ${spec.mode}: removed ${input.ownedPolicies} hivewall policies` });
@@ -302,8 +311,9 @@ interface RollbackOutcome {
 
 /**
  * The safety net while enforcing (spec.enforcement.rollback): once more than `maxDenied`
- * connections were denied within the window, the workloads on either side of the recently denied
- * edges are rolled back — their policies (and the default deny, see rollbackPolicyNames) are
+ * connections were denied within the window, the workloads whose policies denied the recent edges
+ * are rolled back — the server of an ingress denial, the client of an egress denial, both sides
+ * when the denial does not say (workloadsOfDenials) — their policies (and the default deny, see rollbackPolicyNames) are
  * removed and stay removed for this proposal; a newer approved proposal ends the rollback. With
  * GitOps nothing is removed; the outcome is reported the same way.
  */

@@ -233,6 +233,15 @@ function start(): void {
       section('Enforced (live policies)', e.enforced === undefined
         ? el('p', { class: 'hw-muted' }, 'Live policies were not part of this report.')
         : e.enforced.length > 0 ? rules(e.enforced) : el('p', { class: 'hw-muted' }, 'No live policy allows this edge.')),
+      e.denied
+        ? section('Denied while enforced', dl([
+            ['Denied connections', el('span', { 'data-field': 'enforced-denied-count' }, number(e.denied.count))],
+            ...(e.denied.since ? [['Since', time(e.denied.since)] as [string, Child]] : []),
+            ...(e.denied.last ? [['Last denied', time(e.denied.last)] as [string, Child]] : []),
+            ['Rolled back', el('span', { 'data-field': 'rolled-back' }, e.denied.rolledBack ? 'yes: the denying policy was removed' : 'no')],
+            ['Follow-up', el('span', { 'data-field': 'denied-proposed' }, e.denied.proposed ? 'proposed for review (never allowed without approval)' : 'not in the proposal shown')],
+          ]))
+        : null,
       e.wouldDeny
         ? section('Would deny', dl([
             ['Denied flows', el('span', { 'data-field': 'denied-count' }, number(e.wouldDeny.count))],
@@ -278,6 +287,7 @@ function start(): void {
 
   function overviewPanel(): Child[] {
     const denied = data.edges.filter((e) => e.status === 'would-deny');
+    const enforcedDenied = data.edges.filter((e) => e.denied).sort((a, b) => b.denied!.count - a.denied!.count || (a.id < b.id ? -1 : 1));
     const busiest = [...data.edges].sort((a, b) => b.count - a.count || (a.id < b.id ? -1 : 1)).slice(0, 8);
     return [
       el('div', { class: 'hw-panel-head' }, el('div', { class: 'hw-kicker' }, 'Evidence')),
@@ -289,6 +299,20 @@ function start(): void {
       section(`Would deny · ${denied.length}`, denied.length > 0
         ? el('ul', { class: 'hw-rows' }, ...denied.map((e) => edgeRow(e, 'both')))
         : el('p', { class: 'hw-muted' }, 'No observed flow would be denied.')),
+      enforcedDenied.length > 0
+        ? el('div', { 'data-testid': 'enforced-denied' }, section(`Denied while enforced · ${enforcedDenied.length}`, el('ul', { class: 'hw-rows' }, ...enforcedDenied.map((e) => edgeRow(e, 'both')))))
+        : null,
+      (data.rollbacks ?? []).length > 0
+        ? el('div', { 'data-testid': 'rollbacks' }, section('Rolled back', el('ul', { class: 'hw-list hw-warn' }, ...(data.rollbacks ?? []).map((r) =>
+            el('li', {}, `${r.namespace}: ${r.policies.join(', ')} of ${r.proposal} removed at ${time(r.at)} (workloads ${r.workloads.join(', ')}); a newer approved proposal enforces them again`)))))
+        : null,
+      data.coverage !== undefined
+        ? el('div', { 'data-testid': 'coverage' }, section(`Coverage gaps · ${data.coverage.length}`, data.coverage.length > 0
+          ? el('ul', { class: 'hw-list hw-warn' }, ...data.coverage.map((c) => el('li', { 'data-reason': c.reason }, c.node !== undefined
+            ? button(c.workload, () => select(c.node!), { class: 'hw-link' })
+            : el('span', {}, c.workload), `: ${c.message}`)))
+          : el('p', { class: 'hw-muted' }, 'The learning window could have seen every workload.')))
+        : null,
       section('Busiest edges', el('ul', { class: 'hw-rows' }, ...busiest.map((e) => edgeRow(e, 'both')))),
     ];
   }
@@ -360,7 +384,8 @@ function header(data: ReportData): HTMLElement {
       stat('policies', 'Policies', s.policies, data.policyKind),
       stat('flows', 'Flows', s.flows, s.connections !== undefined ? `${number(s.connections)} connections` : undefined),
       stat('lost', 'Lost events', s.lostEvents, s.lostEvents ? 'may be incomplete' : 'none reported', s.lostEvents ? 'warn' : undefined),
-      stat('would-deny', 'Would deny', denied, denied > 0 ? 'observed edges' : 'none', denied > 0 ? 'bad' : undefined)),
+      stat('would-deny', 'Would deny', denied, denied > 0 ? [s.denied ? `${number(s.denied)} denied while enforced` : 'observed edges', data.rollbacks ? `${data.rollbacks.length} rolled back` : ''].filter(Boolean).join(' · ') : 'none', denied > 0 ? 'bad' : undefined),
+      data.coverage !== undefined ? stat('coverage', 'Coverage gaps', data.coverage.length, 'not seen by the window', 'warn') : null),
   );
 }
 
