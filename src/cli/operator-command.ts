@@ -140,7 +140,6 @@ export async function runOperator(flags: OperatorFlags, io: CliIo): Promise<void
 
   const leaseMs = config.leaseDurationSeconds * 1000;
   const wouldDenySeen = new Map<string, number>();
-  const reconcileMetrics = metrics.controllerMetrics('segmentation');
   const elector: LeaderElector = new LeaderElector({
     lock: kubeLeaseLock(kubeConfig, config.namespace, config.leaseName),
     identity: config.identity,
@@ -162,17 +161,9 @@ export async function runOperator(flags: OperatorFlags, io: CliIo): Promise<void
             onReady: () => (working = true),
             ...(receiver ? { receiver } : {}),
             metrics: {
-<<<<<<< HEAD
-              controller: {
-                reconcileDuration: (seconds, outcome) => metrics.reconcileDuration.observe({ controller: 'segmentation', result: outcome === 'retry' || outcome === 'terminal' ? 'error' : 'success' }, seconds),
-                reconcileError: (kind) => metrics.reconcileErrors.inc({ controller: 'segmentation', kind }),
-=======
-              // The round loop retries a failed reconcile on its next round.
-              onReconcile: (ms, error) => {
-                reconcileMetrics.reconcileDuration(ms / 1000, error ? 'retry' : 'success');
-                if (error) reconcileMetrics.reconcileError('retryable');
->>>>>>> wave4/metrics
-              },
+              controller: metrics.controllerMetrics('segmentation'),
+              queue: metrics.workQueueMetrics('segmentation'),
+              informer: (name) => metrics.informerMetrics(name),
               onFlows: (source, count) => metrics.flowsIngested.inc({ source, result: 'read' }, count),
               onDenied: (namespace, count) => metrics.deniedFlows.inc({ namespace }, count),
               onLostEvents: (source, count) => metrics.flowsLost.inc({ source }, count),

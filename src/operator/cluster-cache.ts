@@ -13,6 +13,7 @@ import type { ClusterInventory } from '../domain/inventory.js';
 import { buildClusterModel, type ClusterModel } from '../domain/simulate/index.js';
 import { InventoryBuilder } from '../ingest/cluster-snapshot.js';
 import { ClusterInformers, type InventoryChanges, type KindRef } from '../k8s/cluster-informers.js';
+import type { InformerMetrics } from '../runtime/informer.js';
 import type { ListerWatcher } from '../runtime/list-watch.js';
 
 /** The kinds identity and the simulator need. */
@@ -35,6 +36,8 @@ export interface ClusterCacheOptions {
   readonly logger: Logger;
   /** Test seam: the list/watch of one kind. */
   readonly listerWatcher?: (apiVersion: string, kind: string) => ListerWatcher<KubernetesObject>;
+  /** Metric hooks of each inventory informer, by its plural. */
+  readonly metrics?: (informer: string) => InformerMetrics;
 }
 
 export class ClusterCache {

@@ -29,7 +29,7 @@ import { LOST_EVENTS_KEY, OperatorCheckpoint } from '../k8s/checkpoint-store.js'
 import type { Kube } from '../k8s/kube.js';
 import { Controller, type ControllerMetrics } from '../runtime/controller.js';
 import { classifyApiError } from '../runtime/errors.js';
-import { Informer, objectKey } from '../runtime/informer.js';
+import { Informer, objectKey, type InformerMetrics } from '../runtime/informer.js';
 import { kubeListerWatcher, resourcePath } from '../runtime/list-watch.js';
 import type { WorkQueueMetrics } from '../runtime/workqueue.js';
 import { yieldToEventLoop } from '../runtime/yield.js';
@@ -50,6 +50,8 @@ export interface OperatorMetrics extends FlowSourceMetrics {
   /** The Segmentation controller's reconcile metrics and its work queue's. */
   readonly controller?: ControllerMetrics;
   readonly queue?: WorkQueueMetrics;
+  /** Metric hooks of one informer, by name (restarts, relists, last sync). */
+  readonly informer?: (name: string) => InformerMetrics;
 }
 
 export interface LeaderWorkOptions {
@@ -74,10 +76,10 @@ const TICK_MS = 250;
 export async function runLeaderWork(options: LeaderWorkOptions): Promise<void> {
   const { config, kube, log, signal } = options;
   const now = options.now ?? Date.now;
-  const cluster = new ClusterCache({ kubeConfig: kube.config, logger: log });
+  const cluster = new ClusterCache({ kubeConfig: kube.config, logger: log, ...(options.metrics?.informer ? { metrics: options.metrics.informer } : {}) });
   await cluster.start(config.inventorySyncTimeoutMs);
 
-  const informers = watchedResources(kube, log);
+  const informers = watchedResources(kube, log, options.metrics?.informer);
   const keysIn = (namespace: string): string[] => informers.segmentations.list(namespace).map((s) => objectKey(s));
   // Set below; the denial registry's callback (created first) may only fire once flows arrive.
   const controllerRef: { current?: Controller } = {};
@@ -251,7 +253,7 @@ interface OperatorInformers extends ReadInformers {
   readonly profiles: Informer<KubernetesObject>;
 }
 
-function watchedResources(kube: Kube, log: Logger): OperatorInformers {
+function watchedResources(kube: Kube, log: Logger, metrics?: (name: string) => InformerMetrics): OperatorInformers {
   const owned = `${MANAGED_BY_LABEL}=${MANAGED_BY_VALUE}`;
   const make = (r: { name: string; group: string; version: string; plural: string; labelSelector?: string }) => new Informer<KubernetesObject>({
     name: r.name,
@@ -259,6 +261,7 @@ function watchedResources(kube: Kube, log: Logger): OperatorInformers {
     ...(r.labelSelector ? { labelSelector: r.labelSelector } : {}),
     resyncPeriodMs: 0,
     logger: log.child({ component: `informer/${r.name}` }),
+    ...(metrics ? { metrics: metrics(r.name) } : {}),
   });
   return {
     segmentations: make({ name: 'segmentations', group: 'hivewall.dev', version: 'v1alpha1', plural: 'segmentations' }),

@@ -1,7 +1,7 @@
 /**
  * A generic controller: informers → work queue → N workers → `reconcile(key)`.
  *
- * Reconciles are level-based (DESIGN.md §5 style 4): events only say *which* object to look at
+ * Reconciles are level-based (docs/architecture.md §6 rule 4): events only say *which* object to look at
  * (its `namespace/name` key); `reconcile` reads the current state from the caches, makes the world
  * match, and returns when to look again. Many events for one key collapse into one reconcile, and a
  * key is never reconciled by two workers at once (see ./workqueue.ts).
@@ -51,7 +51,8 @@ export type ReconcileOutcome = 'success' | 'requeue' | 'retry' | 'terminal';
 /** Hooks for Prometheus (see telemetry/metrics.ts). */
 export interface ControllerMetrics {
   reconcileDuration?(seconds: number, outcome: ReconcileOutcome): void;
-  reconcileError?(kind: 'retryable' | 'terminal'): void;
+  /** `reason`: the API server's reason (Conflict, Forbidden, …) or the network error code, when known. */
+  reconcileError?(kind: 'retryable' | 'terminal', reason?: string): void;
 }
 
 /** What a controller needs from an informer (the real one, or a fake in tests). */
@@ -224,12 +225,12 @@ export class Controller {
       if (err.retryable) {
         const delayMs = this.#queue.addRateLimited(key, err instanceof RetryableError ? err.retryAfterMs ?? 0 : 0);
         log.warn({ err, retries: retries + 1, delayMs, durationMs: this.#clock.now() - started }, 'reconcile failed; will retry');
-        this.#opts.metrics?.reconcileError?.('retryable');
+        this.#opts.metrics?.reconcileError?.('retryable', err.reason);
         outcome = 'retry';
       } else {
         this.#queue.forget(key);
         log.error({ err: err as TerminalError, durationMs: this.#clock.now() - started }, 'reconcile failed; not retrying');
-        this.#opts.metrics?.reconcileError?.('terminal');
+        this.#opts.metrics?.reconcileError?.('terminal', err.reason);
         outcome = 'terminal';
       }
     }

@@ -56,9 +56,9 @@ class CountingKube extends Kube {
     this.note(namespace);
     return super.patchStatus(group, version, plural, namespace, name, status);
   }
-  override event(involved: KubernetesObject, type: 'Normal' | 'Warning', reason: string, message: string, now?: Date): Promise<void> {
+  override event(involved: KubernetesObject, type: 'Normal' | 'Warning', reason: string, message: string): Promise<void> {
     this.note(involved.metadata?.namespace);
-    return super.event(involved, type, reason, message, now);
+    return super.event(involved, type, reason, message);
   }
 }
 
