@@ -1,7 +1,7 @@
 /**
  * The learning engine: normalized source events in, workload edges out.
  *
- * Rules (DESIGN.md §1):
+ * Rules (docs/architecture.md §1):
  * - Replies (`is_reply`) never create or count an edge.
  * - The same connection observed twice (source egress and destination ingress, two nodes,
  *   conntrack NEW/UPDATE/DESTROY) counts once: observations of one 5-tuple within the

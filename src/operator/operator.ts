@@ -105,7 +105,7 @@ export async function runLeaderWork(options: LeaderWorkOptions): Promise<void> {
     },
   });
   const learner = new Learner(cluster.identity, { limits: { maxEdges: config.maxEdges, maxEdgesPerNamespace: config.maxEdgesPerNamespace }, onDenied: (denial) => denials.observe(denial) });
-  const placements = new NodePlacements();
+  const placements = new NodePlacements({ now });
   placements.update(cluster.inventory, cluster.identity, now());
   const checkpoint = new OperatorCheckpoint(kube, config.namespace, 'hivewall-flow-checkpoint');
   try {
