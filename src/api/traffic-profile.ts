@@ -24,6 +24,15 @@ export const trafficProfileSchema = z.object({
     dnsNames: z.array(z.string()).default([]),
     flows: z.number().int().default(0),
     lostEvents: z.number().int().default(0),
+    /**
+     * The flow sources' positions (the checkpoint's keys and values) of the store pass that wrote
+     * this profile, and that pass's number: what its counts cover. A lost checkpoint ConfigMap is
+     * rebuilt from the newest of these, so input the profiles hold is not read again.
+     */
+    covers: z.object({
+      pass: z.number().int().min(0),
+      positions: z.record(z.string(), z.string()),
+    }).optional(),
   }),
 });
 

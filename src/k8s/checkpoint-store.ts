@@ -9,6 +9,7 @@
  * | `hubble.json`     | Hubble Observer gRPC stream  | `{"since": "<RFC 3339 ns>"}`: newest flow     |
  * | `agents.json`     | conntrack agents' receiver   | highest batch `seq` applied per agent process |
  * | `lost-events.json`| all sources                  | flow events reported lost, in all             |
+ * | `pass.json`       | the store loop               | number of the pass these positions are from   |
  *
  * Ordering is what makes this safe: the store loop (src/operator/store-loop.ts) takes a
  * {@link OperatorCheckpoint.snapshot} of the sources' positions *before* a pass, writes the changed
@@ -25,6 +26,8 @@ export const HUBBLE_KEY = 'hubble.json';
 export const AGENTS_KEY = 'agents.json';
 /** The learner's lost-event count as of the stored positions (a restart continues it). */
 export const LOST_EVENTS_KEY = 'lost-events.json';
+/** The number of the store pass whose positions are stored (TrafficProfiles' `covers.pass`). */
+export const PASS_KEY = 'pass.json';
 
 /** Serialized values per key, as stored in the ConfigMap's `data`. */
 export type CheckpointSnapshot = Readonly<Record<string, string>>;
@@ -37,10 +40,19 @@ export class OperatorCheckpoint {
 
   constructor(private readonly kube: Kube, private readonly namespace: string, private readonly name: string) {}
 
-  /** Reads the ConfigMap (absent: nothing stored yet). */
-  async load(): Promise<void> {
+  /** Reads the ConfigMap; false when there is none (nothing stored yet, or it was deleted). */
+  async load(): Promise<boolean> {
     const cm = await this.kube.get<KubernetesObject & { data?: Record<string, string> }>('v1', 'ConfigMap', this.namespace, this.name);
     this.stored = { ...(cm?.data ?? {}) };
+    return cm !== undefined;
+  }
+
+  /**
+   * Takes `positions` as what is stored (a checkpoint rebuilt from the TrafficProfiles' `covers`
+   * when the ConfigMap was lost); the next flush writes them back.
+   */
+  adopt(positions: CheckpointSnapshot): void {
+    this.stored = { ...positions };
   }
 
   /** A stored value, parsed as JSON; undefined when absent or unreadable. */

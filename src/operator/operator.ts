@@ -25,7 +25,7 @@ import { NodePlacements } from '../agent/node-binding.js';
 import type { EdgeReceiver } from '../agent/receiver.js';
 import { Learner } from '../domain/learner.js';
 import { peerKey } from '../domain/peer.js';
-import { LOST_EVENTS_KEY, OperatorCheckpoint } from '../k8s/checkpoint-store.js';
+import { LOST_EVENTS_KEY, OperatorCheckpoint, PASS_KEY } from '../k8s/checkpoint-store.js';
 import type { Kube } from '../k8s/kube.js';
 import { Controller, type ControllerMetrics } from '../runtime/controller.js';
 import { classifyApiError } from '../runtime/errors.js';
@@ -108,11 +108,18 @@ export async function runLeaderWork(options: LeaderWorkOptions): Promise<void> {
   const placements = new NodePlacements({ now });
   placements.update(cluster.inventory, cluster.identity, now());
   const checkpoint = new OperatorCheckpoint(kube, config.namespace, 'hivewall-flow-checkpoint');
+  let lastPass = 0;
   try {
     const restored = await restoreProfiles(kube, learner);
-    log.info({ edges: restored }, 'learned state restored');
-    await checkpoint.load();
+    log.info({ edges: restored.edges }, 'learned state restored');
+    if (!(await checkpoint.load()) && restored.newest) {
+      // The checkpoint ConfigMap is gone but the profiles say what they cover: resume from there,
+      // not from the start of the input (which would count every stored connection again).
+      checkpoint.adopt(restored.newest.positions);
+      log.warn({ pass: restored.newest.pass }, 'flow checkpoint missing; rebuilt from the TrafficProfiles');
+    }
     learner.stats.lostEvents = Math.max(learner.stats.lostEvents, Number(checkpoint.read(LOST_EVENTS_KEY) ?? 0) || 0);
+    lastPass = Math.max(Number(checkpoint.read(PASS_KEY) ?? 0) || 0, restored.newest?.pass ?? 0);
   } catch (error) {
     await cluster.stop();
     throw error;
@@ -129,7 +136,7 @@ export async function runLeaderWork(options: LeaderWorkOptions): Promise<void> {
     },
     ...(options.metrics ? { metrics: options.metrics } : {}),
   });
-  const store = new StoreLoop({ kube, learner, sources, checkpoint, log: log.child({ component: 'store-loop' }), segmentationsIn: (namespace) => liveSegmentations(informers, namespace) });
+  const store = new StoreLoop({ kube, learner, sources, checkpoint, log: log.child({ component: 'store-loop' }), segmentationsIn: (namespace) => liveSegmentations(informers, namespace) }, lastPass);
   const reconcileFeed = learner.edges.changes();
 
   const ctx: ReconcileContext = {
@@ -355,20 +362,24 @@ function livePodOf(cluster: ClusterCache, workloadKey: string): string | undefin
 /**
  * Restores every stored TrafficProfile into the learner, yielding between profiles. Each profile
  * stored the learner's lost-event count of its time, so the largest is where the count continues
- * (else a restart would report an incomplete graph as complete).
+ * (else a restart would report an incomplete graph as complete). Returns the edges restored and
+ * the newest store pass a profile covers.
  */
-async function restoreProfiles(kube: Kube, learner: Learner): Promise<number> {
+async function restoreProfiles(kube: Kube, learner: Learner): Promise<{ edges: number; newest?: { pass: number; positions: Record<string, string> } }> {
   let edges = 0;
   let lostEvents = 0;
+  let newest: { pass: number; positions: Record<string, string> } | undefined;
   for (const raw of await kube.list<KubernetesObject>(API_VERSION, 'TrafficProfile')) {
     const parsed = trafficProfileSchema.safeParse(raw);
     if (!parsed.success) continue;
     edges += restoreProfile(learner, parsed.data.spec, parsed.data.metadata.namespace);
     lostEvents = Math.max(lostEvents, parsed.data.spec.lostEvents);
+    const covers = parsed.data.spec.covers;
+    if (covers && (!newest || covers.pass > newest.pass)) newest = covers;
     await yieldToEventLoop();
   }
   learner.stats.lostEvents = Math.max(learner.stats.lostEvents, lostEvents);
-  return edges;
+  return { edges, ...(newest ? { newest } : {}) };
 }
 
 /** Waits `ms` or until `signal` aborts, and removes its abort listener either way. */

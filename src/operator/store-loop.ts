@@ -21,7 +21,7 @@ import { SEGMENTATION_LABEL } from '../controllers/segmentation/reads.js';
 import type { EdgeChanges } from '../domain/edge-store.js';
 import type { Learner } from '../domain/learner.js';
 import { MANAGED_BY_LABEL, MANAGED_BY_VALUE } from '../domain/translate/naming.js';
-import type { OperatorCheckpoint } from '../k8s/checkpoint-store.js';
+import { PASS_KEY, type OperatorCheckpoint } from '../k8s/checkpoint-store.js';
 import type { Kube } from '../k8s/kube.js';
 import type { FlowSources } from './flow-sources.js';
 import { namespaceView, toProfileSpec } from './learning-state.js';
@@ -54,9 +54,13 @@ export class StoreLoop {
   private readonly written = new Map<string, string>();
   private failures = 0;
   private notBefore = 0;
+  /** The number of the next pass (after the newest stored one). */
+  private nextPass: number;
 
-  constructor(private readonly options: StoreLoopOptions) {
+  /** `lastPass`: the newest pass number stored (checkpoint or profiles' `covers`). */
+  constructor(private readonly options: StoreLoopOptions, lastPass = 0) {
     this.changes = options.learner.edges.changes();
+    this.nextPass = lastPass + 1;
   }
 
   /** Stores this namespace's profiles at the next pass (a new Segmentation, a deleted profile). */
@@ -74,7 +78,10 @@ export class StoreLoop {
   /** One pass (see the module comment); true when everything it covered was stored. */
   async pass(now: number): Promise<boolean> {
     const { sources, checkpoint, log } = this.options;
+    const pass = this.nextPass++;
+    checkpoint.set(PASS_KEY, pass);
     const positions = sources.beginRound();
+    const covers = { pass, positions: { ...positions } };
     let stored = false;
     let written = 0;
     try {
@@ -83,7 +90,7 @@ export class StoreLoop {
       const failed = new Set<string>();
       await forEachLimited(namespaces, this.options.concurrency ?? 8, async (namespace) => {
         try {
-          written += await this.storeNamespace(namespace);
+          written += await this.storeNamespace(namespace, covers);
         } catch (error) {
           failed.add(namespace);
           log.warn({ err: error, namespace }, 'storing the learned edges failed; retrying');
@@ -108,7 +115,7 @@ export class StoreLoop {
   }
 
   /** Writes the namespace's profile for each of its Segmentations whose stored content differs; returns how many were written. */
-  private async storeNamespace(namespace: string): Promise<number> {
+  private async storeNamespace(namespace: string, covers: Covers): Promise<number> {
     const segmentations = this.options.segmentationsIn(namespace);
     if (segmentations.length === 0) return 0;
     const { learner } = this.options;
@@ -117,21 +124,23 @@ export class StoreLoop {
     let written = 0;
     for (const seg of segmentations) {
       const spec = toProfileSpec(seg.name, view, learner.dnsNames, learner.stats.lostEvents);
-      if (await this.write(namespace, seg, spec)) written++;
+      if (await this.write(namespace, seg, spec, covers)) written++;
     }
     return written;
   }
 
-  private async write(namespace: string, seg: SegmentationRef, spec: ReturnType<typeof toProfileSpec>): Promise<boolean> {
+  private async write(namespace: string, seg: SegmentationRef, spec: ReturnType<typeof toProfileSpec>, covers: Covers): Promise<boolean> {
     const { kube } = this.options;
     // Keyed by the Segmentation's uid: a re-created Segmentation (its old profile garbage-collected) writes afresh.
     const cacheKey = `${namespace}/${seg.name}/${seg.uid}`;
+    // Compared without `covers`: a profile whose learned content is unchanged is not rewritten.
     const content = JSON.stringify(spec);
     if (this.written.get(cacheKey) === content) return false;
     if (!this.written.has(cacheKey)) {
       const existing = await kube.get<KubernetesObject>(API_VERSION, 'TrafficProfile', namespace, seg.name);
       const stored = existing ? trafficProfileSchema.safeParse(existing) : undefined;
-      if (stored?.success && JSON.stringify(stored.data.spec) === content) {
+      const { covers: _covers, ...storedContent } = stored?.success ? stored.data.spec : { covers: undefined };
+      if (stored?.success && JSON.stringify(storedContent) === content) {
         this.written.set(cacheKey, content);
         return false;
       }
@@ -145,11 +154,17 @@ export class StoreLoop {
         labels: { [SEGMENTATION_LABEL]: seg.name, [MANAGED_BY_LABEL]: MANAGED_BY_VALUE },
         ownerReferences: [{ apiVersion: API_VERSION, kind: 'Segmentation', name: seg.name, uid: seg.uid, controller: true }],
       },
-      spec,
+      spec: { ...spec, covers },
     } as KubernetesObject);
     this.written.set(cacheKey, content);
     return true;
   }
+}
+
+/** What a profile written by a pass covers (TrafficProfile `spec.covers`). */
+interface Covers {
+  readonly pass: number;
+  readonly positions: Readonly<Record<string, string>>;
 }
 
 /** Runs `work` over `items` with at most `limit` in flight. */
