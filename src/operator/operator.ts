@@ -28,6 +28,7 @@ import { peerKey } from '../domain/peer.js';
 import { LOST_EVENTS_KEY, OperatorCheckpoint, PASS_KEY } from '../k8s/checkpoint-store.js';
 import type { Kube } from '../k8s/kube.js';
 import { Controller, type ControllerMetrics } from '../runtime/controller.js';
+import { sleep, systemClock } from '../runtime/clock.js';
 import { classifyApiError } from '../runtime/errors.js';
 import { Informer, objectKey, type InformerMetrics } from '../runtime/informer.js';
 import { kubeListerWatcher, resourcePath } from '../runtime/list-watch.js';
@@ -241,7 +242,8 @@ export async function runLeaderWork(options: LeaderWorkOptions): Promise<void> {
         ready = true;
         options.onReady?.();
       }
-      await sleep(Math.min(TICK_MS, config.flowPollMs), signal);
+      // Removes its abort listener whether it times out or aborts (no listener per tick).
+      await sleep(systemClock, Math.min(TICK_MS, config.flowPollMs), signal);
     }
   } finally {
     for (const off of unsubscribe) off();
@@ -380,18 +382,4 @@ async function restoreProfiles(kube: Kube, learner: Learner): Promise<{ edges: n
   }
   learner.stats.lostEvents = Math.max(learner.stats.lostEvents, lostEvents);
   return { edges, ...(newest ? { newest } : {}) };
-}
-
-/** Waits `ms` or until `signal` aborts, and removes its abort listener either way. */
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  if (signal.aborted) return Promise.resolve();
-  return new Promise((resolve) => {
-    const done = () => {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', done);
-      resolve();
-    };
-    const timer = setTimeout(done, ms);
-    signal.addEventListener('abort', done, { once: true });
-  });
 }
