@@ -8,7 +8,7 @@
  */
 import http from 'node:http';
 import { pino } from 'pino';
-import { EdgeReceiver } from '../src/agent/receiver.js';
+import { EdgeReceiver } from '../src/operator/receiver.js';
 import { AGENT_USERNAME } from '../src/agent/rbac.js';
 import { IdentityResolver } from '../src/domain/identity.js';
 import { emptyInventory } from '../src/domain/inventory.js';

@@ -12,7 +12,7 @@ import { main, type CliIo } from '../cli/main.js';
 import { Agent, type AgentOptions } from './agent.js';
 import { StaticInventorySource } from './inventory.js';
 import { AGENT_USERNAME } from './rbac.js';
-import { EdgeReceiver, EdgeReceiverServer } from './receiver.js';
+import { EdgeReceiver, EdgeReceiverServer } from '../operator/receiver.js';
 import { FakeRunner } from './testing.js';
 
 const NOW = Date.now();

@@ -9,7 +9,7 @@ import type { ConntrackSourceStats } from './conntrack-source.js';
 import type { IdentityHistoryStats } from './identity-history.js';
 import type { HubbleObserverStats } from '../ingest/hubble-grpc/index.js';
 import type { HubbleAgentStats } from './hubble-agent.js';
-import type { EdgeReceiverStats } from './receiver.js';
+import type { EdgeReceiverStats } from '../operator/receiver.js';
 import type { ShipperStats } from './shipper.js';
 
 type Labels<L extends string> = Partial<Record<L, string | number>>;

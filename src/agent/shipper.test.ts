@@ -11,7 +11,7 @@ import { issueCa, issueLeaf, receiverDnsNames, type KeyPairPem } from '../operat
 import { deploymentPod, endpoint, flow, inventory } from '../testing/builders.js';
 import { EdgeAggregator } from './aggregator.js';
 import { AGENT_USERNAME } from './rbac.js';
-import { EdgeReceiver, EdgeReceiverServer } from './receiver.js';
+import { EdgeReceiver, EdgeReceiverServer } from '../operator/receiver.js';
 import { httpTransport, Shipper, type ShipperOptions, type Transport, type TransportRequest } from './shipper.js';
 
 const T0 = Date.UTC(2026, 0, 1);

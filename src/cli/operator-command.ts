@@ -7,7 +7,7 @@ import { readFile } from 'node:fs/promises';
 import { KubeConfig } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { registerReceiverMetrics } from '../agent/metrics.js';
-import { EdgeReceiver, EdgeReceiverServer, kubeTokenReview, tokenReviewAuthenticator } from '../agent/receiver.js';
+import { EdgeReceiver, EdgeReceiverServer, kubeTokenReview, tokenReviewAuthenticator } from '../operator/receiver.js';
 import { ConfigError, parseConfig, type Config } from '../config.js';
 import { Kube } from '../k8s/kube.js';
 import { runLeaderWork } from '../operator/operator.js';

@@ -4,7 +4,7 @@
  * there — a pod scheduled on that node at the edge's time, or the node (`en:host`, or the
  * node's own address as `en:remote-node:<ip>`). Anything else (`evil/attacker →
  * payments/postgres` pushed from a node running neither) is refused. Pure: the placements come
- * from the operator's own inventory (src/agent/node-binding.ts).
+ * from the operator's own inventory (src/operator/node-binding.ts).
  */
 import { peerFromKey } from './peer.js';
 

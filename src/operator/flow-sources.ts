@@ -25,8 +25,8 @@ import type { Logger } from 'pino';
 import { hubbleUsesTls, type Config } from '../config.js';
 import type { ParseResult } from '../domain/flow.js';
 import type { Learner } from '../domain/learner.js';
-import type { NodePlacements } from '../agent/node-binding.js';
-import type { EdgeReceiver } from '../agent/receiver.js';
+import type { NodePlacements } from './node-binding.js';
+import type { EdgeReceiver } from './receiver.js';
 import type { ReportedEdge } from '../domain/edge-binding.js';
 import { FlowFileFollower } from '../ingest/follow/index.js';
 import { HubbleObserverSource, parseTimestampNanos, type HubbleResumePoint } from '../ingest/hubble-grpc/index.js';
@@ -116,7 +116,7 @@ export class FlowSources {
         persisted: () => this.persisted(),
         // Counted like Hubble's lost events: the graph may miss what the agent could not keep.
         lost: (connections) => this.hold(() => this.ingest('agent', { kind: 'lost-events', source: 'agent-buffer', count: connections })),
-        // An agent reports only what its node's pods or the node itself did (src/agent/node-binding.ts).
+        // An agent reports only what its node's pods or the node itself did (src/operator/node-binding.ts).
         ...(this.options.placements ? { refusal: (node: string, edge: ReportedEdge) => this.options.placements!.refusal(node, edge) } : {}),
       }, sequences);
       log.info({ agents: Object.keys(sequences).length }, 'edge receiver attached to the learner');

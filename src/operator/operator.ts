@@ -21,8 +21,8 @@ import type { Config } from '../config.js';
 import { apiReads, cachedReads, SEGMENTATION_LABEL, type ReadInformers } from '../controllers/segmentation/reads.js';
 import { COUNTS_REFRESH_MS, reconcileSegmentation, reportTerminalFailure, type ReconcileContext, type ReconcileReport } from '../controllers/segmentation/reconciler.js';
 import { MANAGED_BY_LABEL, MANAGED_BY_VALUE } from '../domain/translate/naming.js';
-import { NodePlacements } from '../agent/node-binding.js';
-import type { EdgeReceiver } from '../agent/receiver.js';
+import { NodePlacements } from './node-binding.js';
+import type { EdgeReceiver } from './receiver.js';
 import { Learner } from '../domain/learner.js';
 import { peerKey } from '../domain/peer.js';
 import { LOST_EVENTS_KEY, OperatorCheckpoint, PASS_KEY } from '../k8s/checkpoint-store.js';
@@ -109,7 +109,7 @@ export async function runLeaderWork(options: LeaderWorkOptions): Promise<void> {
   const placements = new NodePlacements({ now });
   placements.update(cluster.inventory, cluster.identity, now());
   const checkpoint = new OperatorCheckpoint(kube, config.namespace, 'hivewall-flow-checkpoint');
-  let lastPass = 0;
+  let lastPass: number;
   try {
     const restored = await restoreProfiles(kube, learner);
     log.info({ edges: restored.edges }, 'learned state restored');

@@ -1,5 +1,5 @@
 /**
- * The serving certificate of the operator's edge receiver (`EdgeReceiverServer`, ../agent/receiver.ts),
+ * The serving certificate of the operator's edge receiver (`EdgeReceiverServer`, ./receiver.ts),
  * issued by the operator itself.
  *
  * **What.** The node agents push edge batches to `https://<svc>.<ns>.svc:8443/v1/edges` with their

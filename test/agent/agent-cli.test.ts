@@ -10,7 +10,7 @@ import { PassThrough, Readable } from 'node:stream';
 import { CoreV1Api, KubernetesObjectApi, type KubernetesObject } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AGENT_NAMESPACE, AGENT_SERVICE_ACCOUNT } from '../../src/agent/rbac.js';
-import { EdgeReceiver, EdgeReceiverServer, kubeTokenReview, tokenReviewAuthenticator } from '../../src/agent/receiver.js';
+import { EdgeReceiver, EdgeReceiverServer, kubeTokenReview, tokenReviewAuthenticator } from '../../src/operator/receiver.js';
 import { agentConfig, startAgent, type AgentRun } from '../../src/cli/agent-command.js';
 import type { CliIo } from '../../src/cli/main.js';
 import { EdgeStore } from '../../src/domain/edge-store.js';

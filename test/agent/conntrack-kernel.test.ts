@@ -13,7 +13,7 @@ import { Agent } from '../../src/agent/agent.js';
 import { EdgeAggregator } from '../../src/agent/aggregator.js';
 import { StaticInventorySource } from '../../src/agent/inventory.js';
 import { AGENT_NAMESPACE, AGENT_SERVICE_ACCOUNT, AGENT_USERNAME } from '../../src/agent/rbac.js';
-import { EdgeReceiver, EdgeReceiverServer, kubeTokenReview, tokenReviewAuthenticator } from '../../src/agent/receiver.js';
+import { EdgeReceiver, EdgeReceiverServer, kubeTokenReview, tokenReviewAuthenticator } from '../../src/operator/receiver.js';
 import { Shipper } from '../../src/agent/shipper.js';
 import { IdentityResolver } from '../../src/domain/identity.js';
 import { Learner } from '../../src/domain/learner.js';

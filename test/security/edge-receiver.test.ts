@@ -13,9 +13,9 @@
 import https from 'node:https';
 import { CoreV1Api, type V1Pod } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AuthFailureLimiter } from '../../src/agent/auth-limiter.js';
-import { NodePlacements } from '../../src/agent/node-binding.js';
-import { EdgeReceiver, EdgeReceiverServer, kubeTokenReview, tokenReviewAuthenticator } from '../../src/agent/receiver.js';
+import { AuthFailureLimiter } from '../../src/operator/auth-limiter.js';
+import { NodePlacements } from '../../src/operator/node-binding.js';
+import { EdgeReceiver, EdgeReceiverServer, kubeTokenReview, tokenReviewAuthenticator } from '../../src/operator/receiver.js';
 import { EdgeStore } from '../../src/domain/edge-store.js';
 import { ClusterCache } from '../../src/operator/cluster-cache.js';
 import { issueCa, issueLeaf } from '../../src/operator/receiver-tls.js';

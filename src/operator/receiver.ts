@@ -53,8 +53,8 @@ import { RETRYABLE_REFUSALS, type ReportedEdge } from '../domain/edge-binding.js
 import type { EdgeStore } from '../domain/edge-store.js';
 import { systemClock, type Clock } from '../runtime/clock.js';
 import { AuthFailureLimiter } from './auth-limiter.js';
-import { AGENT_USERNAME } from './rbac.js';
-import { EDGES_PATH, edgeBatchSchema, type EdgeAck } from './wire.js';
+import { AGENT_USERNAME } from '../agent/rbac.js';
+import { EDGES_PATH, edgeBatchSchema, type EdgeAck } from '../agent/wire.js';
 
 /** The identity a token stands for, as the API server's TokenReview reports it. */
 export type AuthResult =

@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { EdgeStore } from '../domain/edge-store.js';
 import { FakeClock } from '../runtime/fake-clock.js';
 import { captureLogger } from '../runtime/testing.js';
-import { AGENT_USERNAME } from './rbac.js';
+import { AGENT_USERNAME } from '../agent/rbac.js';
 import {
   EdgeReceiver, EdgeReceiverServer, NODE_NAME_EXTRA, tokenReviewAuthenticator,
   type AuthResult, type EdgeReceiverOptions, type TokenAuthenticator, type TokenReviewCall,
