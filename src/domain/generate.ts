@@ -8,6 +8,7 @@ import { buildGraph, type TrafficGraph } from './graph.js';
 import type { IdentityResolver } from './identity.js';
 import type { Learner } from './learner.js';
 import { peerFromKey } from './peer.js';
+import { clusterFactsOf } from './plan.js';
 import { buildPolicyModel, defaultAllowances, type Allowances, type NamespacePolicies } from './policy-model.js';
 import { toCiliumPolicies } from './translate/cilium.js';
 import { toNetworkPolicies, type KubernetesObject } from './translate/networkpolicy.js';
@@ -41,12 +42,7 @@ export function generatePolicies(learner: Learner, identity: IdentityResolver, o
   const edges = [...learner.edges.edges()];
   const catalog = WorkloadCatalog.build(identity, learner.observedPods);
   const namespaces = options.namespaces && options.namespaces.length > 0 ? [...new Set(options.namespaces)].sort() : observedNamespaces(edges);
-  const cluster = identity.cluster;
-  const apiserverSlices = cluster.endpointSlices.filter((s) => s.namespace === 'default' && s.serviceName === 'kubernetes');
-  const apiserverIps = apiserverSlices.flatMap((s) => s.endpoints.flatMap((e) => e.addresses));
-  const apiserverPorts = [...new Set(apiserverSlices.flatMap((s) => s.ports.map((p) => p.port)))].sort((a, b) => a - b);
-  const nodeIps = [...new Set(cluster.nodes.flatMap((n) => n.ips))].sort();
-  const podCidrs = [...new Set(cluster.nodes.flatMap((n) => n.podCIDRs))].sort();
+  const { apiserverIps, apiserverPorts, nodeIps, podCidrs } = clusterFactsOf(identity.cluster, identity);
   const models = buildPolicyModel({
     edges,
     catalog,

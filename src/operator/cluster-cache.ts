@@ -8,7 +8,7 @@
 import type { KubeConfig, KubernetesObject } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { IdentityResolver } from '../domain/identity.js';
-import type { ClusterFacts } from '../domain/plan.js';
+import { clusterFactsOf, type ClusterFacts } from '../domain/plan.js';
 import type { ClusterInventory } from '../domain/inventory.js';
 import { buildClusterModel, type ClusterModel } from '../domain/simulate/index.js';
 import { InventoryBuilder } from '../ingest/cluster-snapshot.js';
@@ -108,14 +108,4 @@ export class ClusterCache {
     this.facts = facts;
     return { namespaces: changes.namespaces, nodes: factsChanged };
   }
-}
-
-function clusterFactsOf(inventory: ClusterInventory, identity: IdentityResolver): ClusterFacts {
-  const apiserverSlices = identity.slicesOf('default', 'kubernetes');
-  return {
-    nodeIps: [...new Set(inventory.nodes.flatMap((n) => n.ips))].sort(),
-    podCidrs: [...new Set(inventory.nodes.flatMap((n) => n.podCIDRs))].sort(),
-    apiserverIps: apiserverSlices.flatMap((s) => s.endpoints.flatMap((e) => e.addresses)),
-    apiserverPorts: [...new Set(apiserverSlices.flatMap((s) => s.ports.map((p) => p.port)))].sort((a, b) => a - b),
-  };
 }
