@@ -6,6 +6,7 @@
  * when the files differ from what the schemas generate.
  */
 import { z } from 'zod';
+import { KINDS } from '../k8s/kinds.js';
 import { GROUP, VERSION } from './meta.js';
 import { policyProposalSchema } from './policy-proposal.js';
 import { segmentationSchema } from './segmentation.js';
@@ -26,7 +27,7 @@ export interface CrdDefinition {
 export const CRDS: readonly CrdDefinition[] = [
   {
     kind: 'Segmentation',
-    plural: 'segmentations',
+    plural: KINDS.Segmentation.plural,
     singular: 'segmentation',
     shortNames: ['seg', 'segs'],
     schema: segmentationSchema,
@@ -42,7 +43,7 @@ export const CRDS: readonly CrdDefinition[] = [
   },
   {
     kind: 'PolicyProposal',
-    plural: 'policyproposals',
+    plural: KINDS.PolicyProposal.plural,
     singular: 'policyproposal',
     shortNames: ['pp', 'proposal', 'proposals'],
     schema: policyProposalSchema,
@@ -58,7 +59,7 @@ export const CRDS: readonly CrdDefinition[] = [
   },
   {
     kind: 'TrafficProfile',
-    plural: 'trafficprofiles',
+    plural: KINDS.TrafficProfile.plural,
     singular: 'trafficprofile',
     shortNames: ['tp'],
     schema: trafficProfileSchema,

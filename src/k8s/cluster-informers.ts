@@ -10,16 +10,10 @@ import type { Logger } from 'pino';
 import type { Clock } from '../runtime/clock.js';
 import { Informer, type InformerMetrics } from '../runtime/informer.js';
 import { kubeListerWatcher, resourcePath, type ListerWatcher } from '../runtime/list-watch.js';
+import { kindInfo } from './kinds.js';
 
 /** A kind as `[apiVersion, kind]`, e.g. `['apps/v1', 'ReplicaSet']`. */
 export type KindRef = readonly [apiVersion: string, kind: string];
-
-/** Resource names of the kinds hivewall watches. */
-const PLURALS: Readonly<Record<string, string>> = {
-  Namespace: 'namespaces', Node: 'nodes', Pod: 'pods', Service: 'services', EndpointSlice: 'endpointslices',
-  ReplicaSet: 'replicasets', Deployment: 'deployments', StatefulSet: 'statefulsets', DaemonSet: 'daemonsets',
-  Job: 'jobs', CronJob: 'cronjobs',
-};
 
 /** `apps/v1` → group `apps`, version `v1`; `v1` → core. */
 function splitApiVersion(apiVersion: string): { group: string; version: string } {
@@ -59,8 +53,8 @@ export class ClusterInformers {
 
   constructor(opts: ClusterInformersOptions) {
     for (const [apiVersion, kind] of opts.kinds) {
-      const plural = PLURALS[kind];
-      if (!plural) throw new Error(`no plural known for ${kind}`);
+      const plural = kindInfo(kind)?.plural;
+      if (!plural) throw new Error(`no plural known for ${kind} (src/k8s/kinds.ts)`);
       const listerWatcher = opts.listerWatcher?.(apiVersion, kind)
         ?? kubeListerWatcher<KubernetesObject>(requireKubeConfig(opts.kubeConfig), resourcePath({ ...splitApiVersion(apiVersion), plural }));
       const informer = new Informer<KubernetesObject>({

@@ -14,17 +14,14 @@ import {
 } from '@kubernetes/client-node';
 
 import { EventRecorder, kubeEventSink, type EventType } from './events.js';
+import { KINDS } from './kinds.js';
 
 export const FIELD_MANAGER = 'hivewall';
 
 /** Resources hivewall writes through the plain-JSON path, by kind. */
-const GROUP_PLURALS: Readonly<Record<string, string>> = {
-  NetworkPolicy: 'networkpolicies',
-  CiliumNetworkPolicy: 'ciliumnetworkpolicies',
-  Segmentation: 'segmentations',
-  PolicyProposal: 'policyproposals',
-  TrafficProfile: 'trafficprofiles',
-};
+const GROUP_PLURALS: Readonly<Record<string, string>> = Object.fromEntries(
+  [KINDS.NetworkPolicy, KINDS.CiliumNetworkPolicy, KINDS.Segmentation, KINDS.PolicyProposal, KINDS.TrafficProfile].map((k) => [k.kind, k.plural]),
+);
 
 /** An API error with the operation, the object and the HTTP status in one message. */
 export class KubeError extends Error {
@@ -120,7 +117,7 @@ export class Kube {
     const result = await this.call('list', `${plural}.${group} in ${namespace}`, () =>
       this.custom.listNamespacedCustomObject({ group, version, namespace, plural, ...(labelSelector ? { labelSelector } : {}) }));
     const list = result as { items?: T[]; apiVersion?: string };
-    const kind = { networkpolicies: 'NetworkPolicy', ciliumnetworkpolicies: 'CiliumNetworkPolicy' }[plural];
+    const kind = [KINDS.NetworkPolicy, KINDS.CiliumNetworkPolicy].find((k) => k.plural === plural)?.kind;
     return (list.items ?? []).map((item) => ({ apiVersion: `${group}/${version}`, ...(kind ? { kind } : {}), ...item }));
   }
 

@@ -26,6 +26,7 @@ import type { EdgeReceiver } from './receiver.js';
 import { Learner } from '../domain/learner.js';
 import { peerKey } from '../domain/peer.js';
 import { LOST_EVENTS_KEY, OperatorCheckpoint, PASS_KEY } from '../k8s/checkpoint-store.js';
+import { KINDS, type KindInfo } from '../k8s/kinds.js';
 import type { Kube } from '../k8s/kube.js';
 import { Controller, type ControllerMetrics } from '../runtime/controller.js';
 import { sleep, systemClock } from '../runtime/clock.js';
@@ -264,21 +265,21 @@ interface OperatorInformers extends ReadInformers {
 
 function watchedResources(kube: Kube, log: Logger, metrics?: (name: string) => InformerMetrics): OperatorInformers {
   const owned = `${MANAGED_BY_LABEL}=${MANAGED_BY_VALUE}`;
-  const make = (r: { name: string; group: string; version: string; plural: string; labelSelector?: string }) => new Informer<KubernetesObject>({
-    name: r.name,
+  const make = (r: KindInfo & { labelSelector?: string }) => new Informer<KubernetesObject>({
+    name: r.plural,
     listerWatcher: kubeListerWatcher(kube.config, resourcePath(r)),
     ...(r.labelSelector ? { labelSelector: r.labelSelector } : {}),
     resyncPeriodMs: 0,
-    logger: log.child({ component: `informer/${r.name}` }),
-    ...(metrics ? { metrics: metrics(r.name) } : {}),
+    logger: log.child({ component: `informer/${r.plural}` }),
+    ...(metrics ? { metrics: metrics(r.plural) } : {}),
   });
   return {
-    segmentations: make({ name: 'segmentations', group: 'hivewall.dev', version: 'v1alpha1', plural: 'segmentations' }),
-    proposals: make({ name: 'policyproposals', group: 'hivewall.dev', version: 'v1alpha1', plural: 'policyproposals' }),
-    profiles: make({ name: 'trafficprofiles', group: 'hivewall.dev', version: 'v1alpha1', plural: 'trafficprofiles', labelSelector: owned }),
+    segmentations: make(KINDS.Segmentation),
+    proposals: make(KINDS.PolicyProposal),
+    profiles: make({ ...KINDS.TrafficProfile, labelSelector: owned }),
     policies: {
-      NetworkPolicy: make({ name: 'networkpolicies', group: 'networking.k8s.io', version: 'v1', plural: 'networkpolicies', labelSelector: owned }),
-      CiliumNetworkPolicy: make({ name: 'ciliumnetworkpolicies', group: 'cilium.io', version: 'v2', plural: 'ciliumnetworkpolicies', labelSelector: owned }),
+      NetworkPolicy: make({ ...KINDS.NetworkPolicy, labelSelector: owned }),
+      CiliumNetworkPolicy: make({ ...KINDS.CiliumNetworkPolicy, labelSelector: owned }),
     },
   };
 }

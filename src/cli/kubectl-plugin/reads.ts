@@ -6,6 +6,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ApiException, CustomObjectsApi } from '@kubernetes/client-node';
 import { MANAGED_BY_LABEL, MANAGED_BY_VALUE } from '../../domain/translate/naming.js';
+import { KINDS } from '../../k8s/kinds.js';
 import type { KubernetesObject } from '../../domain/translate/networkpolicy.js';
 import { InputError } from '../errors.js';
 import { apiFailure, toCliError, type ApiFailure } from './api-errors.js';
@@ -108,10 +109,7 @@ export async function getProposalObject(conn: Connection, namespace: string, nam
 }
 
 /** The policy kinds hivewall writes: group, version, plural, kind. */
-export const POLICY_APIS = [
-  { group: 'networking.k8s.io', version: 'v1', plural: 'networkpolicies', kind: 'NetworkPolicy' },
-  { group: 'cilium.io', version: 'v2', plural: 'ciliumnetworkpolicies', kind: 'CiliumNetworkPolicy' },
-] as const;
+export const POLICY_APIS = [KINDS.NetworkPolicy, KINDS.CiliumNetworkPolicy] as const;
 
 export type PolicyKind = (typeof POLICY_APIS)[number]['kind'];
 

@@ -13,12 +13,13 @@
 import type { KubernetesObject } from '@kubernetes/client-node';
 import { API_VERSION } from '../../api/meta.js';
 import { MANAGED_BY_LABEL, MANAGED_BY_VALUE } from '../../domain/translate/naming.js';
+import { KINDS } from '../../k8s/kinds.js';
 import type { Kube } from '../../k8s/kube.js';
 import type { Informer } from '../../runtime/informer.js';
 
 export type PolicyFlavor = 'NetworkPolicy' | 'CiliumNetworkPolicy';
 
-export const POLICY_KIND = { NetworkPolicy: ['networking.k8s.io', 'v1', 'networkpolicies'], CiliumNetworkPolicy: ['cilium.io', 'v2', 'ciliumnetworkpolicies'] } as const;
+export const POLICY_KIND = { NetworkPolicy: KINDS.NetworkPolicy, CiliumNetworkPolicy: KINDS.CiliumNetworkPolicy } as const;
 
 /**
  * The label a proposal (or profile) carries with its Segmentation's name, for people and
@@ -44,7 +45,7 @@ export function apiReads(kube: Kube): SegmentationReads {
     segmentations: () => kube.list<KubernetesObject>(API_VERSION, 'Segmentation'),
     segmentation: (namespace, name) => kube.get<KubernetesObject>(API_VERSION, 'Segmentation', namespace, name),
     owned: (flavor, namespace) => {
-      const [group, version, plural] = POLICY_KIND[flavor];
+      const { group, version, plural } = POLICY_KIND[flavor];
       return kube.listRaw<KubernetesObject>(group, version, plural, namespace, `${MANAGED_BY_LABEL}=${MANAGED_BY_VALUE}`);
     },
     proposals: async (namespace, segmentation) => (await kube.list<KubernetesObject>(API_VERSION, 'PolicyProposal', namespace)).filter((p) => contentSegmentation(p) === segmentation),
@@ -72,7 +73,7 @@ export function cachedReads(informers: ReadInformers, fallback: SegmentationRead
     owned: async (flavor, namespace) => {
       const informer = informers.policies[flavor];
       if (!informer.hasSynced()) return fallback.owned(flavor, namespace);
-      const [group, version] = POLICY_KIND[flavor];
+      const { group, version } = POLICY_KIND[flavor];
       return typed(informer.list(namespace), `${group}/${version}`, flavor);
     },
     proposals: async (namespace, segmentation) => {
