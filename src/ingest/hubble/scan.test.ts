@@ -302,8 +302,10 @@ describe('fast path ≡ full parser (property)', () => {
       }),
       { numRuns: RUNS },
     );
-    // The generator must mostly make real flows, not lines the builder rejects.
-    expect(kinds.get('flow') ?? 0).toBeGreaterThan(RUNS * 0.3);
+    // The generator must make real flows in good number, not mostly lines the builder rejects.
+    // About a third of its lines are flows; 20% leaves room for chance (a CI run once saw 29%)
+    // while a generator that stopped making flows still fails.
+    expect(kinds.get('flow') ?? 0).toBeGreaterThan(RUNS * 0.2);
     for (const kind of ['lost-events', 'node-status', 'agent-event', 'debug-event']) expect(kinds.get(kind) ?? 0).toBeGreaterThan(0);
   });
 
