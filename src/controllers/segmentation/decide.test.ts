@@ -46,6 +46,21 @@ describe('decide', () => {
     expect(d.status.proposal).toEqual({ name: 'shop-r1', revision: 1, decision: 'Pending' });
   });
 
+  it('fewer edges than the status counted (state lost while no operator ran): no proposal, a condition and an Event, until the edges are back', () => {
+    const lost = decide(input({ status: { learning: { windowStart: new Date(T - 2 * 3_600_000).toISOString(), edges: 22 } }, learning: { flows: 50, edges: 14, lastNewEdge: T - 3_600_000, lostEvents: 0 } }));
+    expect(types(lost)).toEqual(['event']);
+    expect(lost.actions[0]).toMatchObject({ kind: 'Warning', reason: 'LearnedStateLost' });
+    expect(condition(lost, 'EdgesComplete')).toMatchObject({ status: 'False', reason: 'LearnedStateLost' });
+    expect(condition(lost, 'EdgesComplete')?.message).toMatch(/^8 of the 22 edges/);
+    expect(lost.status.learning?.edges).toBe(22);
+    // The next reconcile with nothing new: no second Event, still no proposal.
+    expect(types(decide(input({ status: lost.status, learning: { flows: 50, edges: 14, lastNewEdge: T - 3_600_000, lostEvents: 0 } })))).toEqual([]);
+    // Traffic showed them again: proposed, and the condition clears.
+    const back = decide(input({ status: lost.status, learning: { flows: 80, edges: 22, lastNewEdge: T - 3_600_000, lostEvents: 0 } }));
+    expect(types(back)).toEqual(['create-proposal', 'event']);
+    expect(condition(back, 'EdgesComplete')).toMatchObject({ status: 'True' });
+  });
+
   it('does not propose the same graph twice', () => {
     expect(types(decide(input({ proposals: [proposal()] })))).toEqual([]);
   });

@@ -123,6 +123,9 @@ export function decide(input: DecideInput): Decision {
   const coverageBlocks = spec.learning.requireCoverage && (input.coverageGaps ?? 0) > 0;
   // A proposal never silently narrows, and no revision repeats an earlier one.
   const lostEdges = input.lostEdges ?? [];
+  // Learning only adds edges: fewer than the status counted means learned state was lost.
+  const edgesBefore = input.status.learning?.edges ?? 0;
+  const missingSinceStatus = Math.max(0, edgesBefore - input.learning.edges);
   // A proposal from before content pinning can never be approved: its content is proposed again.
   const legacy = new Set(refused.filter((r) => r.reason === 'LegacyProposal').map((r) => r.name));
   const repeats = input.proposals.some((p) => p.digest === input.draftDigest && !legacy.has(p.name));
@@ -134,10 +137,19 @@ export function decide(input: DecideInput): Decision {
       actions.push({ type: 'event', kind: 'Warning', reason: 'NarrowerProposalRefused', message });
     }
     conditions.set('EdgesComplete', 'False', 'LearnedStateLost', message);
+  } else if (missingSinceStatus > 0) {
+    // The status counted more edges than the operator holds: its TrafficProfile was lost while no
+    // operator ran. Starting over from empty would propose a narrower graph: wait for traffic.
+    const message = `${missingSinceStatus} of the ${edgesBefore} edges learned before are missing from the learned graph (learned state was lost, e.g. the TrafficProfile was deleted while the operator was down); no proposal until traffic shows them again (or re-create the Segmentation to start over)`;
+    const before = input.status.conditions?.find((c) => c.type === 'EdgesComplete');
+    if (before?.status !== 'False' || before.reason !== 'LearnedStateLost') {
+      actions.push({ type: 'event', kind: 'Warning', reason: 'LearnedStateLost', message });
+    }
+    conditions.set('EdgesComplete', 'False', 'LearnedStateLost', message);
   } else if (input.status.conditions?.some((c) => c.type === 'EdgesComplete')) {
     conditions.set('EdgesComplete', 'True', 'NoEdgeLost', `every edge ${latest ? `of ${latest.name} ` : ''}is in the learned graph`);
   }
-  if (stable && input.draftDigest && !repeats && lostEdges.length === 0 && !coverageBlocks) {
+  if (stable && input.draftDigest && !repeats && lostEdges.length === 0 && missingSinceStatus === 0 && !coverageBlocks) {
     const revision = (latest?.revision ?? 0) + 1;
     actions.push({ type: 'create-proposal', revision });
     for (const p of input.proposals) if (p.decision === 'Pending' && p.phase !== 'Superseded') actions.push({ type: 'supersede-proposal', name: p.name });
@@ -283,7 +295,8 @@ export function decide(input: DecideInput): Decision {
     learning: {
       windowStart,
       flows: input.learning.flows,
-      edges: input.learning.edges,
+      // The high-water mark while edges are missing, so the condition holds until they are back.
+      edges: Math.max(input.learning.edges, edgesBefore),
       ...(input.learning.lastNewEdge !== undefined ? { lastNewEdge: iso(input.learning.lastNewEdge) } : {}),
       lostEvents: input.learning.lostEvents,
       ...(overLimit > 0 ? { refusedEdges: overLimit } : {}),
