@@ -121,7 +121,10 @@ describe(`per-key reconcile at N=${N} namespaces`, () => {
       await sleep(3000);
       const before = new Map(reconciles);
       await sleep(3000);
-      expect([...reconciles].filter(([ns, n]) => (before.get(ns) ?? 0) !== n)).toEqual([]);
+      // Other test files' leftovers in the shared API server (Segmentations whose namespace was
+      // force-deleted) may be retried with backoff meanwhile: the contract is about these N.
+      const ours = (ns: string) => tenants.includes(ns) || ns === operatorNs.name;
+      expect([...reconciles].filter(([ns, n]) => ours(ns) && (before.get(ns) ?? 0) !== n)).toEqual([]);
 
       // One new edge in one namespace.
       const target = tenants[7]!;
@@ -136,9 +139,9 @@ describe(`per-key reconcile at N=${N} namespaces`, () => {
       await sleep(3000); // anything that would follow has time to happen
       kube.counting = false;
 
-      expect([...reconciles.keys()]).toEqual([target]);
+      expect([...reconciles.keys()].filter(ours)).toEqual([target]);
       expect(reconciles.get(target)).toBeLessThanOrEqual(3);
-      const touched = [...kube.byNamespace.keys()].sort();
+      const touched = [...kube.byNamespace.keys()].filter((ns) => ours(ns) || ns === '<cluster>' || ns.startsWith('pk-')).sort();
       expect(touched.every((ns) => ns === target || ns === operatorNs.name), JSON.stringify(Object.fromEntries(kube.byNamespace))).toBe(true);
       expect(kube.byNamespace.get(target)).toBeGreaterThan(0);
     } finally {
