@@ -77,7 +77,7 @@ async function populate(kc: KubeConfig, n: number): Promise<void> {
           spec: { containers: [{ name: 'c', image: 'registry.example/app:1', ports: [{ containerPort: 8080, name: 'http' }] }] },
         } });
       }
-      await core.createNamespacedService({ namespace, body: { metadata: { name: app }, spec: { selector: labels, ports: [{ port: 80, targetPort: 8080 }] } } });
+      await core.createNamespacedService({ namespace, body: { metadata: { name: app }, spec: { clusterIP: 'None', selector: labels, ports: [{ port: 80, targetPort: 8080 }] } } }); // headless: the test control plane's Service range is small
     }
     await custom.createNamespacedCustomObject({ group: 'hivewall.dev', version: 'v1alpha1', namespace, plural: 'segmentations', body: {
       apiVersion: 'hivewall.dev/v1alpha1', kind: 'Segmentation', metadata: { name: 'seg', namespace },
@@ -122,7 +122,8 @@ interface Scrape {
 async function scrape(port: number): Promise<Scrape> {
   const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
   const value = (name: string) => Number(text.split('\n').find((l) => l.startsWith(`${name} `))?.split(' ')[1] ?? NaN);
-  return { heapUsed: value('nodejs_heap_size_used_bytes'), lagMax: value('nodejs_eventloop_lag_max_seconds') };
+  // The operator's own monitor keeps the longest delay since start (src/telemetry/event-loop.ts).
+  return { heapUsed: value('nodejs_heap_size_used_bytes'), lagMax: value('hivewall_event_loop_delay_max_seconds') };
 }
 
 /** CPU seconds (user + system) of a process so far, from /proc. */
@@ -180,8 +181,7 @@ async function benchN(n: number): Promise<void> {
     let exited = false;
     operator.once('exit', () => (exited = true));
     const pid = operator.pid!;
-    const lags: number[] = [];
-    const lagTimer = setInterval(() => void scrape(healthPort).then((s) => lags.push(s.lagMax), () => undefined), 2000);
+    // Scraped only at proposals and at the end: a scrape costs the operator CPU too.
 
     // All proposals.
     while ((await countProposals(kc).catch(() => 0)) < n) {
@@ -227,8 +227,7 @@ async function benchN(n: number): Promise<void> {
       await sleep(200);
     }
     goal(`operator_n${n}_followup_s`, (Date.now() - edgeAt) / 1000, '<= stableFor 5 s + 3 s', 1);
-    clearInterval(lagTimer);
-    goal(`operator_n${n}_longest_stall_ms`, Math.max(...lags.filter(Number.isFinite)) * 1000, '<= 500', 0);
+    goal(`operator_n${n}_longest_stall_ms`, (await scrape(healthPort)).lagMax * 1000, '<= 500 (since start)', 0);
     print(`operator_n${n}_exited`, exited ? 1 : 0);
   } finally {
     operator?.kill('SIGTERM');

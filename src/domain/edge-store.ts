@@ -34,21 +34,32 @@ const EMPTY = -1;
  */
 export class EdgeChanges {
   private changed = new Map<string, boolean>();
+  private newEdges = false;
 
   /** @internal called by the store. */
   mark(namespace: string, newEdge: boolean): void {
-    if (newEdge) this.changed.set(namespace, true);
-    else if (!this.changed.has(namespace)) this.changed.set(namespace, false);
+    if (newEdge) {
+      this.changed.set(namespace, true);
+      this.newEdges = true;
+    } else if (!this.changed.has(namespace)) {
+      this.changed.set(namespace, false);
+    }
   }
 
   get size(): number {
     return this.changed.size;
   }
 
+  /** Whether a new edge appeared since the last drain (not only counts). */
+  get hasNewEdge(): boolean {
+    return this.newEdges;
+  }
+
   /** The changes since the last call, and forgets them. */
   drain(): Map<string, boolean> {
     const out = this.changed;
     this.changed = new Map();
+    this.newEdges = false;
     return out;
   }
 }

@@ -42,6 +42,12 @@ export interface StoreLoopOptions {
   readonly segmentationsIn: (namespace: string) => readonly SegmentationRef[];
   /** Profile writes in flight at once (default 8). */
   readonly concurrency?: number;
+  /**
+   * When only counts changed (no new edge, no agent waiting), a pass runs at most this often (ms,
+   * default 10 s): busy traffic on known edges costs one write per namespace per interval, not one
+   * per tick.
+   */
+  readonly countsIntervalMs?: number;
   /** Told after each pass: profiles written, whether the pass was stored. */
   readonly onPass?: (written: number, stored: boolean) => void;
 }
@@ -56,6 +62,7 @@ export class StoreLoop {
   private notBefore = 0;
   /** The number of the next pass (after the newest stored one). */
   private nextPass: number;
+  private lastPassAt = Number.NEGATIVE_INFINITY;
 
   /** `lastPass`: the newest pass number stored (checkpoint or profiles' `covers`). */
   constructor(private readonly options: StoreLoopOptions, lastPass = 0) {
@@ -69,16 +76,22 @@ export class StoreLoop {
     if (forgetWritten) for (const key of this.written.keys()) if (key.startsWith(`${namespace}/`)) this.written.delete(key);
   }
 
-  /** Whether a pass has anything to do: changed edges, pending namespaces or agents waiting for an acknowledgement. */
+  /**
+   * Whether a pass is due: at once for a new edge, a namespace marked for writing or an agent
+   * waiting for its acknowledgement; for changed counts alone, once `countsIntervalMs` passed
+   * since the last pass.
+   */
   needed(now: number): boolean {
     if (now < this.notBefore) return false;
-    return this.changes.size > 0 || this.pending.size > 0 || this.options.sources.hasWaiters();
+    if (this.changes.hasNewEdge || this.pending.size > 0 || this.options.sources.hasWaiters()) return true;
+    return this.changes.size > 0 && now - this.lastPassAt >= (this.options.countsIntervalMs ?? 10_000);
   }
 
   /** One pass (see the module comment); true when everything it covered was stored. */
   async pass(now: number): Promise<boolean> {
     const { sources, checkpoint, log } = this.options;
     const pass = this.nextPass++;
+    this.lastPassAt = now;
     checkpoint.set(PASS_KEY, pass);
     const positions = sources.beginRound();
     const covers = { pass, positions: { ...positions } };

@@ -1,0 +1,108 @@
+import type { KubernetesObject } from '@kubernetes/client-node';
+import { describe, expect, it } from 'vitest';
+import { IdentityResolver } from '../domain/identity.js';
+import { emptyInventory } from '../domain/inventory.js';
+import { Learner } from '../domain/learner.js';
+import { OperatorCheckpoint } from '../k8s/checkpoint-store.js';
+import type { Kube } from '../k8s/kube.js';
+import { captureLogger } from '../runtime/testing.js';
+import type { FlowSources } from './flow-sources.js';
+import { StoreLoop } from './store-loop.js';
+
+/** Records writes; `failFor` namespaces fail their profile write. */
+function fakeKube(failFor = new Set<string>()) {
+  const writes: KubernetesObject[] = [];
+  const kube = {
+    get: async () => undefined,
+    apply: async (o: KubernetesObject) => {
+      if (o.kind === 'TrafficProfile' && failFor.has(o.metadata?.namespace ?? '')) throw new Error('503 the API server is restarting');
+      writes.push(structuredClone(o));
+      return o;
+    },
+  } as unknown as Kube;
+  return { kube, writes };
+}
+
+/** The round protocol of FlowSources, recorded. */
+function fakeSources(checkpoint: OperatorCheckpoint, waiting = false) {
+  const ended: boolean[] = [];
+  const sources = {
+    beginRound: () => {
+      checkpoint.set('checkpoint.json', { offset: 42 });
+      return checkpoint.snapshot();
+    },
+    endRound: (stored: boolean) => ended.push(stored),
+    hasWaiters: () => waiting,
+  } as unknown as FlowSources;
+  return { sources, ended };
+}
+
+function setup(failFor?: Set<string>) {
+  const learner = new Learner(new IdentityResolver(emptyInventory));
+  const { kube, writes } = fakeKube(failFor);
+  const checkpoint = new OperatorCheckpoint(kube, 'hivewall-system', 'hivewall-flow-checkpoint');
+  const { sources, ended } = fakeSources(checkpoint);
+  const store = new StoreLoop({
+    kube, learner, sources, checkpoint, log: captureLogger('error').logger, countsIntervalMs: 10_000,
+    segmentationsIn: (ns) => (ns === 'other' ? [] : [{ name: 'seg', uid: `uid-${ns}` }]),
+  }, 6);
+  return { learner, store, writes, ended };
+}
+
+const profiles = (writes: KubernetesObject[]) => writes.filter((w) => w.kind === 'TrafficProfile').map((w) => w.metadata?.namespace);
+const configMaps = (writes: KubernetesObject[]) => writes.filter((w) => w.kind === 'ConfigMap') as (KubernetesObject & { data: Record<string, string> })[];
+
+describe('StoreLoop', () => {
+  it('a new edge is stored at once; changed counts alone wait for the interval', async () => {
+    const { learner, store, writes } = setup();
+    expect(store.needed(0)).toBe(false);
+    learner.edges.record('wl:shop/Deployment/web', 'wl:shop/Deployment/api', 8080, 'TCP', 1);
+    expect(store.needed(0)).toBe(true);
+    expect(await store.pass(0)).toBe(true);
+    expect(profiles(writes)).toEqual(['shop']);
+
+    learner.edges.record('wl:shop/Deployment/web', 'wl:shop/Deployment/api', 8080, 'TCP', 2);
+    expect(store.needed(5_000)).toBe(false);
+    expect(store.needed(10_000)).toBe(true);
+    await store.pass(10_000);
+    expect(profiles(writes)).toEqual(['shop', 'shop']);
+  });
+
+  it('stamps each profile with its pass and positions, flushes the checkpoint after them, then acknowledges', async () => {
+    const { learner, store, writes, ended } = setup();
+    learner.edges.record('wl:shop/Deployment/web', 'wl:pay/Deployment/api', 8080, 'TCP', 1);
+    await store.pass(0);
+    // Both namespaces of a cross-namespace edge; the checkpoint last.
+    expect(writes.map((w) => `${w.kind}/${w.metadata?.namespace}`)).toEqual(['TrafficProfile/pay', 'TrafficProfile/shop', 'ConfigMap/hivewall-system']);
+    const covers = (writes[0] as unknown as { spec: { covers: { pass: number; positions: Record<string, string> } } }).spec.covers;
+    expect(covers.pass).toBe(7);
+    expect(JSON.parse(covers.positions['checkpoint.json']!)).toEqual({ offset: 42 });
+    expect(configMaps(writes)[0]!.data['pass.json']).toBe('7');
+    expect(ended).toEqual([true]);
+  });
+
+  it('a failed profile write holds the checkpoint back, refuses the acknowledgements, and is retried', async () => {
+    const failing = new Set(['pay']);
+    const { learner, store, writes, ended } = setup(failing);
+    learner.edges.record('wl:shop/Deployment/web', 'wl:shop/Deployment/api', 8080, 'TCP', 1);
+    learner.edges.record('wl:pay/Deployment/web', 'wl:pay/Deployment/api', 8080, 'TCP', 1);
+    expect(await store.pass(0)).toBe(false);
+    expect(configMaps(writes)).toEqual([]);
+    expect(ended).toEqual([false]);
+    // Backing off, then the pending namespace is written and the checkpoint follows.
+    expect(store.needed(100)).toBe(false);
+    failing.clear();
+    expect(store.needed(1_000)).toBe(true);
+    expect(await store.pass(1_000)).toBe(true);
+    expect(profiles(writes)).toEqual(['shop', 'pay']);
+    expect(configMaps(writes)).toHaveLength(1);
+    expect(ended).toEqual([false, true]);
+  });
+
+  it('namespaces without a Segmentation are not stored', async () => {
+    const { learner, store, writes } = setup();
+    learner.edges.record('wl:other/Deployment/web', 'wl:other/Deployment/api', 8080, 'TCP', 1);
+    expect(await store.pass(0)).toBe(true);
+    expect(profiles(writes)).toEqual([]);
+  });
+});
