@@ -15,6 +15,7 @@ import { InventoryBuilder } from '../ingest/cluster-snapshot.js';
 import { ClusterInformers, type InventoryChanges, type KindRef } from '../k8s/cluster-informers.js';
 import type { InformerMetrics } from '../runtime/informer.js';
 import type { ListerWatcher } from '../runtime/list-watch.js';
+import { yieldToEventLoop } from '../runtime/yield.js';
 
 /** The kinds identity and the simulator need. */
 export const IDENTITY_KINDS: readonly KindRef[] = [
@@ -30,6 +31,9 @@ export const IDENTITY_KINDS: readonly KindRef[] = [
   ['batch/v1', 'Job'],
   ['batch/v1', 'CronJob'],
 ];
+
+/** Objects added to the inventory between two yields of a rebuild. */
+const REFRESH_CHUNK = 2_000;
 
 export interface ClusterCacheOptions {
   readonly kubeConfig?: KubeConfig;
@@ -75,7 +79,7 @@ export class ClusterCache {
       await this.informers.stop();
       throw new Error(`the cluster inventory (pods, services, nodes, owners) was not listed within ${timeoutMs} ms: is the API server reachable, and may this ServiceAccount list them?`);
     }
-    this.refresh();
+    await this.refresh();
   }
 
   stop(): Promise<void> {
@@ -89,20 +93,31 @@ export class ClusterCache {
 
   /**
    * Rebuilds the inventory if a watched object changed since the last build; returns what changed
-   * (undefined when nothing did), so the caller reconciles the namespaces concerned only.
+   * (undefined when nothing did), so the caller reconciles the namespaces concerned only. The
+   * rebuild reads every cached object, so it yields to the event loop between chunks and steps
+   * (the Lease must be renewed meanwhile); the old inventory serves until the new one is complete.
    */
-  refresh(): InventoryChanges | undefined {
+  async refresh(): Promise<InventoryChanges | undefined> {
     const version = this.informers.version;
     if (version === this.builtFrom) return undefined;
     this.builtFrom = version;
     const changes = this.informers.takeChanges();
     const objects = this.informers.objects();
+    await yieldToEventLoop();
     const builder = new InventoryBuilder();
     builder.beginSnapshot(0);
-    for (const o of objects) builder.addDocument(o, 'api');
-    this.inventoryValue = builder.build();
-    this.resolver = new IdentityResolver(this.inventoryValue);
-    this.model = buildClusterModel(objects);
+    for (let i = 0; i < objects.length; i++) {
+      builder.addDocument(objects[i]!, 'api');
+      if (i % REFRESH_CHUNK === REFRESH_CHUNK - 1) await yieldToEventLoop();
+    }
+    const inventory = builder.build();
+    await yieldToEventLoop();
+    const resolver = new IdentityResolver(inventory);
+    await yieldToEventLoop();
+    const model = buildClusterModel(objects);
+    this.inventoryValue = inventory;
+    this.resolver = resolver;
+    this.model = model;
     const facts = clusterFactsOf(this.inventoryValue, this.resolver);
     const factsChanged = JSON.stringify(facts) !== JSON.stringify(this.facts);
     this.facts = facts;

@@ -218,7 +218,7 @@ export async function runLeaderWork(options: LeaderWorkOptions): Promise<void> {
       for (const [namespace, newEdge] of reconcileFeed.drain()) enqueueNamespace(namespace, newEdge ? 0 : COUNTS_REFRESH_MS);
       if (now() - lastInventory >= config.inventoryRefreshMs) {
         lastInventory = now();
-        const changes = cluster.refresh();
+        const changes = await cluster.refresh();
         if (changes) {
           learner.setIdentity(cluster.identity);
           placements.update(cluster.inventory, cluster.identity, now());

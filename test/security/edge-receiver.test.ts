@@ -161,7 +161,7 @@ describe('the edge receiver refuses what a node could not have seen', () => {
     await createPod(evil.name, 'fresh', NODE_A);
     for (let i = 0; i < 100 && !cluster.inventory.pods.some((p) => p.namespace === evil.name && p.name === 'fresh'); i++) {
       await new Promise((resolve) => setTimeout(resolve, 100));
-      cluster.refresh();
+      await cluster.refresh();
     }
     placements.update(cluster.inventory, cluster.identity, Date.now());
     const again = await push(nodeAToken, b); // the agent sends the same batch again (same seq)
