@@ -192,8 +192,15 @@ async function benchN(n: number): Promise<void> {
     const atProposals = await scrape(healthPort);
     goal(`operator_n${n}_heap_at_proposals_mib`, atProposals.heapUsed / 2 ** 20, n >= 1000 ? '<= 300' : '(context)', 0);
 
-    // Idle minute.
-    await sleep(10_000);
+    // Idle minute, once the start's work has settled: a 10 s span without a hivewall write (the
+    // Lease's renewals excluded), at most 3 minutes.
+    const settleStart = Date.now();
+    while (Date.now() - settleStart < 180_000) {
+      const from = await currentRv(kc);
+      await sleep(10_000);
+      if ((await writesSince(kc, from)) === 0) break;
+    }
+    print(`operator_n${n}_settled_after_proposals_s`, (Date.now() - settleStart) / 1000, 1);
     const rv = await currentRv(kc);
     let cpu = cpuSeconds(pid);
     await sleep(60_000);

@@ -150,7 +150,8 @@ export async function runLeaderWork(options: LeaderWorkOptions): Promise<void> {
   const controller = new Controller({
     name: 'segmentation',
     logger: log,
-    workers: 2,
+    // Reconciles wait on the API server most of the time: a few in flight keep a large start short.
+    workers: 4,
     ...(options.metrics?.controller ? { metrics: options.metrics.controller } : {}),
     ...(options.metrics?.queue ? { queueMetrics: options.metrics.queue } : {}),
     reconcile: async (_key, rctx) => {

@@ -399,6 +399,9 @@ export class Informer<T extends KubernetesObject> {
   }
 
   #upsert(obj: T): void {
+    // Server-side apply's bookkeeping: often the largest part of an object, read by nothing here
+    // (client-go informers drop it with a transform for the same reason).
+    if (obj.metadata?.managedFields) delete obj.metadata.managedFields;
     const ns = obj.metadata?.namespace ?? '';
     const name = obj.metadata?.name ?? '';
     let objs = this.#cache.get(ns);
