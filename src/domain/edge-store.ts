@@ -12,6 +12,7 @@
  * only (docs/architecture.md, "cost follows change").
  */
 import type { Protocol } from './flow.js';
+import { workloadNamespace } from './peer.js';
 
 export const PROTOCOLS: readonly Protocol[] = ['TCP', 'UDP', 'SCTP', 'ICMPv4', 'ICMPv6'];
 const PROTOCOL_CODE: Readonly<Record<Protocol, number>> = { TCP: 0, UDP: 1, SCTP: 2, ICMPv4: 3, ICMPv6: 4 };
@@ -173,7 +174,7 @@ export class EdgeStore {
       id = this.peerKeys.length;
       this.peerKeys.push(key);
       this.peerIds.set(key, id);
-      this.peerNamespace.push(workloadNamespace(key));
+      this.peerNamespace.push(workloadNamespace(key) ?? '');
     }
     return id;
   }
@@ -328,16 +329,9 @@ function edgeNamespaces(clientKey: string, serverKey: string): string[] {
   const out: string[] = [];
   for (const key of [clientKey, serverKey]) {
     const ns = workloadNamespace(key);
-    if (ns !== '' && !out.includes(ns)) out.push(ns);
+    if (ns && !out.includes(ns)) out.push(ns);
   }
   return out;
-}
-
-/** The namespace of a workload peer key (`wl:<ns>/...`), '' for any other peer. */
-function workloadNamespace(key: string): string {
-  if (!key.startsWith('wl:')) return '';
-  const slash = key.indexOf('/', 3);
-  return slash < 0 ? '' : key.slice(3, slash);
 }
 
 function copyInto<T extends Uint32Array | Float64Array>(target: T, source: T): T {

@@ -34,6 +34,16 @@ export function peerKey(peer: Peer): string {
   return peer.ip === undefined ? `en:${peer.entity}` : `en:${peer.entity}:${peer.ip}`;
 }
 
+/**
+ * The namespace of a workload peer key (`wl:<ns>/...`) without parsing the rest; undefined for
+ * any other key. Cheap enough for the flow path (the edge store calls it per new peer).
+ */
+export function workloadNamespace(key: string): string | undefined {
+  if (!key.startsWith('wl:')) return undefined;
+  const slash = key.indexOf('/', 3);
+  return slash < 0 ? undefined : key.slice(3, slash);
+}
+
 /** Inverse of {@link peerKey}. Throws on a key that {@link peerKey} cannot produce. */
 export function peerFromKey(key: string): Peer {
   if (key.startsWith('wl:')) {

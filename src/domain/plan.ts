@@ -9,6 +9,7 @@ import type { DnsNameLookup } from './dns-names.js';
 import type { EdgeRecord } from './edge-store.js';
 import type { IdentityResolver } from './identity.js';
 import type { ClusterInventory } from './inventory.js';
+import { workloadNamespace } from './peer.js';
 import { buildProposal, type ProposalDraft, type ProposalInput } from './proposal.js';
 
 /** Node addresses, pod CIDRs and the kube-apiserver's endpoints: what every namespace's policies may name. */
@@ -78,7 +79,8 @@ export function workloadNamespaces(edges: readonly { client: string; server: str
   const out = new Set<string>();
   for (const e of edges) {
     for (const key of [e.client, e.server]) {
-      if (key.startsWith('wl:')) out.add(key.slice(3, key.indexOf('/', 3)));
+      const namespace = workloadNamespace(key);
+      if (namespace) out.add(namespace);
     }
   }
   return out;

@@ -14,6 +14,7 @@
  * rollback removes only the denying side's policy (src/domain/denials.ts workloadsOfDenials).
  */
 import type { Denial } from '../domain/learner.js';
+import { workloadNamespace } from '../domain/peer.js';
 import { DenialTracker, type DeniedEdge, type RollbackBudget } from '../domain/denials.js';
 
 /** Drop reasons that are a policy's doing: Hubble's POLICY_DENIED, an agent's unanswered TCP connection. */
@@ -94,7 +95,7 @@ export class DenialRegistry {
     const sides = denial.direction === 'EGRESS' ? [denial.client] : denial.direction === 'INGRESS' ? [denial.server] : [denial.client, denial.server];
     const counted = new Set<string>();
     for (const side of sides) {
-      const namespace = namespaceOf(side);
+      const namespace = workloadNamespace(side);
       if (namespace === undefined || counted.has(namespace)) continue;
       const t = this.namespaces.get(namespace);
       if (!t || !deniedByUs(denial.deniedBy, namespace, t.policies)) continue;
@@ -115,11 +116,4 @@ function deniedByUs(deniedBy: readonly string[] | undefined, namespace: string, 
     const slash = name.indexOf('/');
     return name.slice(0, slash) === namespace && policies.has(name.slice(slash + 1));
   });
-}
-
-/** The namespace of a workload peer key (`wl:<ns>/<Kind>/<name>`); entities have none. */
-function namespaceOf(key: string): string | undefined {
-  if (!key.startsWith('wl:')) return undefined;
-  const slash = key.indexOf('/', 3);
-  return slash < 0 ? undefined : key.slice(3, slash);
 }

@@ -24,7 +24,7 @@ import { MANAGED_BY_LABEL, MANAGED_BY_VALUE } from '../domain/translate/naming.j
 import { NodePlacements } from './node-binding.js';
 import type { EdgeReceiver } from './receiver.js';
 import { Learner } from '../domain/learner.js';
-import { peerKey } from '../domain/peer.js';
+import { peerKey, workloadNamespace } from '../domain/peer.js';
 import { LOST_EVENTS_KEY, OperatorCheckpoint, PASS_KEY } from '../k8s/checkpoint-store.js';
 import { KINDS, type KindInfo } from '../k8s/kinds.js';
 import type { Kube } from '../k8s/kube.js';
@@ -354,7 +354,7 @@ async function emitAuditFindings(kube: Kube, audits: ReadonlyMap<string, AuditEn
 
 /** A live pod of a workload (the first by name), from its namespace's pods only: how agents' workload-level edges are audited. */
 function livePodOf(cluster: ClusterCache, workloadKey: string): string | undefined {
-  const namespace = workloadKey.startsWith('wl:') ? workloadKey.slice(3, workloadKey.indexOf('/', 3)) : '';
+  const namespace = workloadNamespace(workloadKey) ?? '';
   let best: string | undefined;
   for (const { pod, workload } of cluster.identity.podsWithWorkloadsIn(namespace)) {
     if (pod.deletedAt !== undefined || peerKey(workload) !== workloadKey) continue;

@@ -72,6 +72,7 @@ export async function reconcileSegmentation(ctx: ReconcileContext, namespace: st
   const reads = readsOf(ctx);
   const raw = await reads.segmentation(namespace, name);
   if (!raw) {
+    ctx.countsShown?.delete(`${namespace}/${name}`);
     ctx.audits.delete(namespace);
     ctx.denials?.release(namespace);
     return {};
