@@ -16,6 +16,7 @@ import { fork, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
+import https from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -24,6 +25,7 @@ import { leftToServerNode } from '../src/agent/hubble-agent.js';
 import { IdentityResolver } from '../src/domain/identity.js';
 import { emptyInventory } from '../src/domain/inventory.js';
 import { parseHubbleLine } from '../src/ingest/hubble/parse.js';
+import { issueCa, issueLeaf } from '../src/operator/receiver-tls.js';
 import { buildHubbleServer, startHubbleServer } from '../src/ingest/hubble-grpc/test-support.js';
 import { writeHubbleBenchFile } from './hubble-ingest.js';
 
@@ -119,7 +121,14 @@ export async function runAgentCpuBench(lines = 200_000): Promise<AgentCpuBench |
   const build = await buildHubbleServer();
   if (build.binary === undefined) return { skipped: build.reason ?? 'no hubble-server' };
   const dir = mkdtempSync(join(tmpdir(), 'hivewall-agent-cpu-'));
-  const controller = http.createServer((req, res) => {
+  // The agent refuses a plain http:// controller (its token travels in every request): a CA of the
+  // bench's own and a serving certificate for localhost, as the operator's receiver has.
+  const now = new Date();
+  const ca = await issueCa({ now, validityMs: 3_600_000 });
+  const leaf = await issueLeaf({ ca, dnsNames: ['localhost'], now, validityMs: 3_600_000 });
+  const caFile = join(dir, 'ca.crt');
+  writeFileSync(caFile, ca.cert);
+  const controller = https.createServer({ cert: leaf.cert, key: leaf.key }, (req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
@@ -139,7 +148,7 @@ export async function runAgentCpuBench(lines = 200_000): Promise<AgentCpuBench |
   writeFileSync(join(dir, 'token'), 'bench');
   const agent = spawn(process.execPath, [
     join(ROOT, 'bin/hivewall.js'), 'agent', '--source', 'hubble', '--hubble-address', `unix://${socket}`, '--resume-file', join(dir, 'resume.json'),
-    '--node-name', 'bench-node', '--controller-url', `http://127.0.0.1:${port}`, '--token-file', join(dir, 'token'),
+    '--node-name', 'bench-node', '--controller-url', `https://localhost:${port}`, '--controller-ca-file', caFile, '--token-file', join(dir, 'token'),
     '--health-port', '0', '--bind-address', '127.0.0.1', '--log-level', 'info',
   ], { stdio: ['ignore', 'pipe', 'inherit'] });
   const health = new Promise<number>((resolve) => {
