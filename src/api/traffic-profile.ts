@@ -25,13 +25,27 @@ export const trafficProfileSchema = z.object({
     flows: z.number().int().default(0),
     lostEvents: z.number().int().default(0),
     /**
-     * The flow sources' positions (the checkpoint's keys and values) of the store pass that wrote
-     * this profile, and that pass's number: what its counts cover. A lost checkpoint ConfigMap is
-     * rebuilt from the newest of these, so input the profiles hold is not read again.
+     * What the counts cover, and how to undo them (docs/operator-guide.md, "What is stored, and when"):
+     * - `pass`, `positions`: the store pass that wrote this profile and the flow sources' positions
+     *   (the checkpoint's keys and values) its counts are exact at;
+     * - `base`: the newest committed pass when it was written (the checkpoint stored that pass's
+     *   positions) — the pass a restart rolls this profile back to when its own pass was never
+     *   committed, and the positions a lost checkpoint is rebuilt from;
+     * - `rollback`: what undoes this profile's counts back to `base`: rows (indexes of `edges`)
+     *   first learned since (kept, with no connection counted), and `[row, count, lastSeen]` of
+     *   rows whose counts moved since.
      */
     covers: z.object({
       pass: z.number().int().min(0),
       positions: z.record(z.string(), z.string()),
+      base: z.object({
+        pass: z.number().int().min(0),
+        positions: z.record(z.string(), z.string()),
+      }).optional(),
+      rollback: z.object({
+        added: z.array(z.number().int().min(0)).default([]),
+        changed: z.array(z.array(z.number())).default([]),
+      }).optional(),
     }).optional(),
   }),
 });

@@ -13,9 +13,10 @@
  *
  * Ordering is what makes this safe: the store loop (src/operator/store-loop.ts) takes a
  * {@link OperatorCheckpoint.snapshot} of the sources' positions *before* a pass, writes the changed
- * TrafficProfiles, and only then {@link OperatorCheckpoint.flush}es that snapshot. The stored position therefore never
- * runs ahead of the stored edges: a crash can re-read a few flows (the learner's dedupe absorbs
- * them) but never lose one.
+ * TrafficProfiles, and only then {@link OperatorCheckpoint.flush}es that snapshot, which commits the
+ * pass. The stored position therefore never runs ahead of the stored edges, and profiles written
+ * by a pass that never committed are rolled back to it on restart (src/operator/restore.ts): no
+ * flow is lost or counted twice.
  */
 import type { KubernetesObject } from '@kubernetes/client-node';
 import { InvalidCheckpointError, parseCheckpoint, type Checkpoint, type CheckpointStore } from '../ingest/follow/index.js';
@@ -53,6 +54,11 @@ export class OperatorCheckpoint {
    */
   adopt(positions: CheckpointSnapshot): void {
     this.stored = { ...positions };
+  }
+
+  /** Every key as stored (as last read or written). */
+  storedPositions(): CheckpointSnapshot {
+    return { ...this.stored };
   }
 
   /** A stored value, parsed as JSON; undefined when absent or unreadable. */

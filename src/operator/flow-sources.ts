@@ -16,9 +16,9 @@
  * Rounds (the store loop's passes, ./store-loop.ts): {@link FlowSources.beginRound} records every
  * source's position and holds new input in a queue until {@link FlowSources.endRound}, so the
  * TrafficProfiles a pass writes contain exactly what the positions cover: after a restart nothing
- * is read twice or missed (a crash between the profile writes and the checkpoint write can still
- * re-read one pass's worth; edges are never lost). An agent's batch is acknowledged only once a
- * pass that covers it is stored ({@link FlowSources.persisted}); if storing fails the agent gets a
+ * is read twice or missed (profiles of a pass whose checkpoint write never happened are rolled
+ * back to the committed pass, ./restore.ts). An agent's batch is acknowledged only once a pass
+ * that covers it is committed ({@link FlowSources.persisted}); if storing fails the agent gets a
  * 503 and retries.
  */
 import type { Logger } from 'pino';

@@ -55,15 +55,15 @@ export function toProfileSpec(segmentation: string, view: NamespaceView, dnsName
 }
 
 /**
- * Restores a persisted profile into the learner (idempotent; see EdgeStore.restore). DNS entries
+ * Restores a persisted profile into the learner (its `rows`: the stored edges, or {@link rolledBackRows}), (idempotent; see EdgeStore.restore). DNS entries
  * are taken only in the per-client form, with valid names, and (given the profile's `namespace`)
  * only for clients of that namespace: a profile never names another namespace's peers. Entries of
  * the earlier `<ip> <name> ...` form named no client and are dropped (those peers are named by
  * address until their workload resolves them again).
  */
-export function restoreProfile(learner: Learner, spec: TrafficProfile['spec'], namespace?: string): number {
+export function restoreProfile(learner: Learner, spec: TrafficProfile['spec'], namespace?: string, rows: readonly (readonly number[])[] = spec.edges): number {
   let restored = 0;
-  for (const row of spec.edges) {
+  for (const row of rows) {
     const [c, s, port, proto, count, first, last] = row;
     const client = spec.peers[c!];
     const server = spec.peers[s!];
@@ -79,4 +79,68 @@ export function restoreProfile(learner: Learner, spec: TrafficProfile['spec'], n
     for (const name of names) if (isDnsName(name)) learner.dnsNames.add(client, ip, name);
   }
   return restored;
+}
+
+/** An edge's counts in a profile, by {@link rowKey}. */
+export type RowCounts = Map<string, { readonly count: number; readonly last: number }>;
+
+type ProfileRows = Pick<TrafficProfile['spec'], 'peers' | 'edges'>;
+
+/** A row's identity within a namespace: `<client> <server> <port> <protocol index>` (peer keys). */
+function rowKey(spec: ProfileRows, row: readonly number[]): string | undefined {
+  const client = spec.peers[row[0]!];
+  const server = spec.peers[row[1]!];
+  return client === undefined || server === undefined ? undefined : `${client} ${server} ${row[2]} ${row[3]}`;
+}
+
+/** The count and last-seen time of every row of a profile spec. */
+export function rowCountsOf(spec: ProfileRows, rows: readonly (readonly number[])[] = spec.edges): RowCounts {
+  const counts: RowCounts = new Map();
+  for (const row of rows) {
+    const key = rowKey(spec, row);
+    if (key !== undefined) counts.set(key, { count: row[4] ?? 0, last: row[6] ?? row[5] ?? 0 });
+  }
+  return counts;
+}
+
+/**
+ * What undoes `spec`'s counts back to `base` (the namespace's rows at the last committed pass):
+ * rows absent from `base` are `added`; rows whose count or last-seen time moved are `changed`
+ * (`[row index, count, lastSeen]` at base).
+ */
+export function rollbackTo(spec: ProfileRows, base: RowCounts): { added: number[]; changed: number[][] } {
+  const added: number[] = [];
+  const changed: number[][] = [];
+  spec.edges.forEach((row, i) => {
+    const key = rowKey(spec, row);
+    if (key === undefined) return;
+    const before = base.get(key);
+    if (before === undefined) added.push(i);
+    else if (before.count !== row[4] || before.last !== row[6]) changed.push([i, before.count, before.last]);
+  });
+  return { added, changed };
+}
+
+/**
+ * A profile's rows as they were at its `covers.base` pass, for a profile whose own pass was never
+ * committed: changed rows get their base count and last-seen time back; rows added since are kept
+ * (the edge was observed; the replay counts its connections again) with a count of 0.
+ */
+export function rolledBackRows(spec: TrafficProfile['spec']): number[][] {
+  const rollback = spec.covers?.rollback;
+  const rows = spec.edges.map((row) => [...row]);
+  if (rollback === undefined) return rows;
+  for (const i of rollback.added) {
+    const row = rows[i];
+    if (row === undefined) continue;
+    row[4] = 0;
+    row[6] = row[5] ?? 0;
+  }
+  for (const [i, count, last] of rollback.changed) {
+    const row = i === undefined ? undefined : rows[i];
+    if (row === undefined || count === undefined || last === undefined) continue;
+    row[4] = count;
+    row[6] = last;
+  }
+  return rows;
 }

@@ -39,7 +39,7 @@ import type { AuditEngine } from './audit.js';
 import { ClusterCache } from './cluster-cache.js';
 import { DenialRegistry } from './denial-registry.js';
 import { FlowSources, type FlowSourceMetrics } from './flow-sources.js';
-import { restoreProfile } from './learning-state.js';
+import { restoreLearnedState, type RestoredState } from './restore.js';
 import { StoreLoop, type SegmentationRef } from './store-loop.js';
 
 export interface OperatorMetrics extends FlowSourceMetrics {
@@ -110,18 +110,13 @@ export async function runLeaderWork(options: LeaderWorkOptions): Promise<void> {
   const placements = new NodePlacements({ now });
   placements.update(cluster.inventory, cluster.identity, now());
   const checkpoint = new OperatorCheckpoint(kube, config.namespace, 'hivewall-flow-checkpoint');
-  let lastPass: number;
+  let restored: RestoredState;
   try {
-    const restored = await restoreProfiles(kube, learner);
-    log.info({ edges: restored.edges }, 'learned state restored');
-    if (!(await checkpoint.load()) && restored.newest) {
-      // The checkpoint ConfigMap is gone but the profiles say what they cover: resume from there,
-      // not from the start of the input (which would count every stored connection again).
-      checkpoint.adopt(restored.newest.positions);
-      log.warn({ pass: restored.newest.pass }, 'flow checkpoint missing; rebuilt from the TrafficProfiles');
-    }
-    learner.stats.lostEvents = Math.max(learner.stats.lostEvents, Number(checkpoint.read(LOST_EVENTS_KEY) ?? 0) || 0);
-    lastPass = Math.max(Number(checkpoint.read(PASS_KEY) ?? 0) || 0, restored.newest?.pass ?? 0);
+    restored = await restoreLearnedState(kube, learner, checkpoint, log);
+    log.info({ edges: restored.edges, pass: restored.pass }, 'learned state restored');
+    // The checkpoint ConfigMap was gone: resumed from the profiles' committed pass, not from the
+    // start of the input (which would count every stored connection again).
+    if (restored.checkpointRebuilt) log.warn({ pass: restored.pass }, 'flow checkpoint missing; rebuilt from the TrafficProfiles');
   } catch (error) {
     await cluster.stop();
     throw error;
@@ -138,7 +133,7 @@ export async function runLeaderWork(options: LeaderWorkOptions): Promise<void> {
     },
     ...(options.metrics ? { metrics: options.metrics } : {}),
   });
-  const store = new StoreLoop({ kube, learner, sources, checkpoint, log: log.child({ component: 'store-loop' }), segmentationsIn: (namespace) => liveSegmentations(informers, namespace) }, lastPass);
+  const store = new StoreLoop({ kube, learner, sources, checkpoint, log: log.child({ component: 'store-loop' }), segmentationsIn: (namespace) => liveSegmentations(informers, namespace) }, restored.newestPass, restored);
   const reconcileFeed = learner.edges.changes();
 
   const ctx: ReconcileContext = {
@@ -363,25 +358,3 @@ function livePodOf(cluster: ClusterCache, workloadKey: string): string | undefin
   return best;
 }
 
-/**
- * Restores every stored TrafficProfile into the learner, yielding between profiles. Each profile
- * stored the learner's lost-event count of its time, so the largest is where the count continues
- * (else a restart would report an incomplete graph as complete). Returns the edges restored and
- * the newest store pass a profile covers.
- */
-async function restoreProfiles(kube: Kube, learner: Learner): Promise<{ edges: number; newest?: { pass: number; positions: Record<string, string> } }> {
-  let edges = 0;
-  let lostEvents = 0;
-  let newest: { pass: number; positions: Record<string, string> } | undefined;
-  for (const raw of await kube.list<KubernetesObject>(API_VERSION, 'TrafficProfile')) {
-    const parsed = trafficProfileSchema.safeParse(raw);
-    if (!parsed.success) continue;
-    edges += restoreProfile(learner, parsed.data.spec, parsed.data.metadata.namespace);
-    lostEvents = Math.max(lostEvents, parsed.data.spec.lostEvents);
-    const covers = parsed.data.spec.covers;
-    if (covers && (!newest || covers.pass > newest.pass)) newest = covers;
-    await yieldToEventLoop();
-  }
-  learner.stats.lostEvents = Math.max(learner.stats.lostEvents, lostEvents);
-  return { edges, ...(newest ? { newest } : {}) };
-}

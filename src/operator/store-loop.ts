@@ -1,17 +1,24 @@
 /**
  * The store loop: the one place learned state is persisted. Reconciles only read it.
  *
- * One pass is a transaction in this order (docs/architecture.md, "what is stored"):
+ * One pass is a transaction in this order (docs/operator-guide.md, "What is stored, and when"):
  * 1. the flow sources' positions are taken and new input is held back ({@link FlowSources.beginRound});
  * 2. the TrafficProfiles of the namespaces whose edges changed since the last pass are written,
- *    a few at a time, each only when its content differs from what is stored;
- * 3. only if every one of them was stored, the positions are flushed to the checkpoint;
+ *    a few at a time, each only when its content differs from what is stored. Each carries its
+ *    pass and positions, the newest committed pass (`base`) and what undoes its counts back to
+ *    that pass (`rollback`);
+ * 3. only if every one of them was stored, the positions are flushed to the checkpoint: that
+ *    write commits the pass (and every earlier one);
  * 4. the agents' batches applied before the pass are acknowledged (or refused, to be retried),
  *    and held input is applied ({@link FlowSources.endRound}).
  *
- * A crash anywhere before step 3 re-reads input the profiles may already hold (the learner's
- * dedupe absorbs repeats of recent connections); it never loses an edge. Namespaces whose write
- * failed stay pending and are retried with backoff by the next pass.
+ * A crash anywhere leaves profiles of committed passes (exact at the checkpoint's positions) and
+ * perhaps profiles of a pass never committed; a restart (./restore.ts) rolls the latter back to
+ * their base, which is the checkpoint's pass, and reads the input again from there: nothing is
+ * lost and nothing is counted twice. A checkpoint flush whose outcome is unknown (the request
+ * failed) is settled by reading the checkpoint back before the next pass writes anything, so a
+ * profile's `base` is always the pass the checkpoint really holds. Namespaces whose write failed
+ * stay pending and are retried with backoff by the next pass.
  */
 import type { KubernetesObject } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
@@ -24,7 +31,7 @@ import { MANAGED_BY_LABEL, MANAGED_BY_VALUE } from '../domain/translate/naming.j
 import { PASS_KEY, type OperatorCheckpoint } from '../k8s/checkpoint-store.js';
 import type { Kube } from '../k8s/kube.js';
 import type { FlowSources } from './flow-sources.js';
-import { namespaceView, toProfileSpec } from './learning-state.js';
+import { namespaceView, rollbackTo, rowCountsOf, toProfileSpec, type RowCounts } from './learning-state.js';
 
 /** A Segmentation a namespace's learned edges are stored for (one TrafficProfile each, same name). */
 export interface SegmentationRef {
@@ -52,22 +59,50 @@ export interface StoreLoopOptions {
   readonly onPass?: (written: number, stored: boolean) => void;
 }
 
+/** Where a restart left the stored state (./restore.ts): the committed pass and each namespace's rows. */
+export interface CommittedState {
+  /** The pass the checkpoint holds, and its positions. */
+  readonly pass: number;
+  readonly positions: Readonly<Record<string, string>>;
+  /** Per namespace: its rows as of that pass, and, when its stored profile is of a later (uncommitted) pass, that pass and its rows. */
+  readonly namespaces: ReadonlyMap<string, { readonly committed: RowCounts; readonly stored?: { readonly pass: number; readonly rows: RowCounts } }>;
+}
+
 export class StoreLoop {
   private readonly changes: EdgeChanges;
   /** Namespaces whose profiles must be checked and written by the next pass. */
   private pending = new Set<string>();
-  /** Profile content last known to be stored, by `namespace/name/uid`. */
-  private readonly written = new Map<string, string>();
+  /** Profile content last known to be stored, and the pass it is of, by `namespace/name/uid`. */
+  private readonly written = new Map<string, { readonly content: string; readonly pass: number }>();
   private failures = 0;
   private notBefore = 0;
   /** The number of the next pass (after the newest stored one). */
   private nextPass: number;
   private lastPassAt = Number.NEGATIVE_INFINITY;
+  /** The newest pass the checkpoint is known to hold, and its positions: new profiles' `base`. */
+  private committedPass: number;
+  private committedPositions: Readonly<Record<string, string>>;
+  /** Per namespace: its rows as of the committed pass (what a rollback restores). */
+  private readonly committedRows = new Map<string, RowCounts>();
+  /** Namespaces whose stored profiles are of a pass after the committed one: their pass and rows. */
+  private readonly uncommitted = new Map<string, { readonly pass: number; readonly rows: RowCounts }>();
+  /** A checkpoint flush failed: whether it was stored is unknown until the checkpoint is read back. */
+  private flushUnsettled = false;
 
-  /** `lastPass`: the newest pass number stored (checkpoint or profiles' `covers`). */
-  constructor(private readonly options: StoreLoopOptions, lastPass = 0) {
+  /**
+   * `lastPass`: the newest pass number stored (checkpoint or profiles' `covers`); new passes are
+   * numbered after it, so no pass number is used twice. `restored`: the committed state a restart
+   * found (none: nothing stored yet).
+   */
+  constructor(private readonly options: StoreLoopOptions, lastPass = 0, restored?: CommittedState) {
     this.changes = options.learner.edges.changes();
-    this.nextPass = lastPass + 1;
+    this.nextPass = Math.max(lastPass, restored?.pass ?? 0) + 1;
+    this.committedPass = restored?.pass ?? 0;
+    this.committedPositions = restored?.positions ?? {};
+    for (const [namespace, state] of restored?.namespaces ?? []) {
+      this.committedRows.set(namespace, state.committed);
+      if (state.stored !== undefined && state.stored.pass > this.committedPass) this.uncommitted.set(namespace, state.stored);
+    }
   }
 
   /** Stores this namespace's profiles at the next pass (a new Segmentation, a deleted profile). */
@@ -77,24 +112,29 @@ export class StoreLoop {
   }
 
   /**
-   * Whether a pass is due: at once for a new edge, a namespace marked for writing or an agent
-   * waiting for its acknowledgement; for changed counts alone, once `countsIntervalMs` passed
+   * Whether a pass is due: at once for a new edge, a namespace marked for writing, a checkpoint
+   * flush that failed or an agent waiting for its acknowledgement; for changed counts alone, once `countsIntervalMs` passed
    * since the last pass.
    */
   needed(now: number): boolean {
     if (now < this.notBefore) return false;
-    if (this.changes.hasNewEdge || this.pending.size > 0 || this.options.sources.hasWaiters()) return true;
+    if (this.changes.hasNewEdge || this.pending.size > 0 || this.flushUnsettled || this.options.sources.hasWaiters()) return true;
     return this.changes.size > 0 && now - this.lastPassAt >= (this.options.countsIntervalMs ?? 10_000);
   }
 
   /** One pass (see the module comment); true when everything it covered was stored. */
   async pass(now: number): Promise<boolean> {
     const { sources, checkpoint, log } = this.options;
-    const pass = this.nextPass++;
     this.lastPassAt = now;
+    if (this.flushUnsettled && !(await this.settleFlush())) {
+      this.failed(now);
+      this.options.onPass?.(0, false);
+      return false;
+    }
+    const pass = this.nextPass++;
     checkpoint.set(PASS_KEY, pass);
     const positions = sources.beginRound();
-    const covers = { pass, positions: { ...positions } };
+    const covers: PassCovers = { pass, positions: { ...positions }, base: { pass: this.committedPass, positions: this.committedPositions } };
     let stored = false;
     let written = 0;
     try {
@@ -111,7 +151,12 @@ export class StoreLoop {
       });
       this.pending = failed;
       if (failed.size === 0) {
-        stored = await checkpoint.flush(positions).then(() => true, (error: unknown) => (log.warn({ err: error }, 'checkpoint flush failed'), false));
+        stored = await checkpoint.flush(positions).then(() => true, (error: unknown) => {
+          log.warn({ err: error }, 'checkpoint flush failed; reading it back before the next pass');
+          this.flushUnsettled = true;
+          return false;
+        });
+        if (stored) this.committed(pass, positions);
       }
     } finally {
       sources.endRound(stored);
@@ -119,45 +164,88 @@ export class StoreLoop {
     if (stored) {
       this.failures = 0;
       this.notBefore = 0;
-    } else {
-      this.failures++;
-      this.notBefore = now + Math.min(30_000, 500 * 2 ** Math.min(6, this.failures - 1));
-    }
+    } else this.failed(now);
     this.options.onPass?.(written, stored);
     return stored;
   }
 
+  private failed(now: number): void {
+    this.failures++;
+    this.notBefore = now + Math.min(30_000, 500 * 2 ** Math.min(6, this.failures - 1));
+  }
+
+  /** Pass `pass` (and every earlier one) is committed: the profiles stored since become the rollback base. */
+  private committed(pass: number, positions: Readonly<Record<string, string>>): void {
+    this.committedPass = pass;
+    this.committedPositions = positions;
+    for (const [namespace, stored] of this.uncommitted) {
+      if (stored.pass > pass) continue;
+      this.committedRows.set(namespace, stored.rows);
+      this.uncommitted.delete(namespace);
+    }
+  }
+
+  /** After a failed flush: reads the checkpoint back and takes the pass it holds as committed. False when it cannot be read. */
+  private async settleFlush(): Promise<boolean> {
+    const { checkpoint, log } = this.options;
+    try {
+      await checkpoint.load();
+    } catch (error) {
+      log.warn({ err: error }, 'reading the checkpoint back failed; retrying');
+      return false;
+    }
+    this.flushUnsettled = false;
+    const pass = Number(checkpoint.read(PASS_KEY) ?? 0) || 0;
+    if (pass > this.committedPass) this.committed(pass, checkpoint.storedPositions());
+    return true;
+  }
+
   /** Writes the namespace's profile for each of its Segmentations whose stored content differs; returns how many were written. */
-  private async storeNamespace(namespace: string, covers: Covers): Promise<number> {
+  private async storeNamespace(namespace: string, covers: PassCovers): Promise<number> {
     const segmentations = this.options.segmentationsIn(namespace);
     if (segmentations.length === 0) return 0;
     const { learner } = this.options;
     const view = namespaceView(learner, namespace);
     if (view.edges.length === 0) return 0;
     let written = 0;
+    let rows: RowCounts | undefined;
+    let newest = 0;
     for (const seg of segmentations) {
       const spec = toProfileSpec(seg.name, view, learner.dnsNames, learner.stats.lostEvents);
-      if (await this.write(namespace, seg, spec, covers)) written++;
+      rows ??= rowCountsOf(spec);
+      const result = await this.write(namespace, seg, spec, covers);
+      if (result.written) written++;
+      newest = Math.max(newest, result.pass);
     }
+    // Every profile of the namespace now holds `rows`; the newest is of pass `newest`.
+    if (rows !== undefined && newest > this.committedPass) this.uncommitted.set(namespace, { pass: newest, rows });
+    else if (rows !== undefined) this.committedRows.set(namespace, rows);
     return written;
   }
 
-  private async write(namespace: string, seg: SegmentationRef, spec: ReturnType<typeof toProfileSpec>, covers: Covers): Promise<boolean> {
+  /**
+   * Writes one profile unless its learned content is stored already. Returns whether it was
+   * written and the pass the stored profile is of (this pass when written).
+   */
+  private async write(namespace: string, seg: SegmentationRef, spec: ReturnType<typeof toProfileSpec>, covers: PassCovers): Promise<{ written: boolean; pass: number }> {
     const { kube } = this.options;
     // Keyed by the Segmentation's uid: a re-created Segmentation (its old profile garbage-collected) writes afresh.
     const cacheKey = `${namespace}/${seg.name}/${seg.uid}`;
     // Compared without `covers`: a profile whose learned content is unchanged is not rewritten.
     const content = JSON.stringify(spec);
-    if (this.written.get(cacheKey) === content) return false;
-    if (!this.written.has(cacheKey)) {
+    const known = this.written.get(cacheKey);
+    if (known?.content === content) return { written: false, pass: known.pass };
+    if (known === undefined) {
       const existing = await kube.get<KubernetesObject>(API_VERSION, 'TrafficProfile', namespace, seg.name);
       const stored = existing ? trafficProfileSchema.safeParse(existing) : undefined;
-      const { covers: _covers, ...storedContent } = stored?.success ? stored.data.spec : { covers: undefined };
+      const { covers: storedCovers, ...storedContent } = stored?.success ? stored.data.spec : { covers: undefined };
       if (stored?.success && JSON.stringify(storedContent) === content) {
-        this.written.set(cacheKey, content);
-        return false;
+        const pass = storedCovers?.pass ?? 0;
+        this.written.set(cacheKey, { content, pass });
+        return { written: false, pass };
       }
     }
+    const rollback = rollbackTo(spec, this.committedRows.get(namespace) ?? new Map());
     await kube.apply({
       apiVersion: API_VERSION,
       kind: 'TrafficProfile',
@@ -167,17 +255,18 @@ export class StoreLoop {
         labels: { [SEGMENTATION_LABEL]: seg.name, [MANAGED_BY_LABEL]: MANAGED_BY_VALUE },
         ownerReferences: [{ apiVersion: API_VERSION, kind: 'Segmentation', name: seg.name, uid: seg.uid, controller: true }],
       },
-      spec: { ...spec, covers },
+      spec: { ...spec, covers: { ...covers, rollback } },
     } as KubernetesObject);
-    this.written.set(cacheKey, content);
-    return true;
+    this.written.set(cacheKey, { content, pass: covers.pass });
+    return { written: true, pass: covers.pass };
   }
 }
 
-/** What a profile written by a pass covers (TrafficProfile `spec.covers`). */
-interface Covers {
+/** What every profile written by a pass covers (TrafficProfile `spec.covers`, without its own `rollback`). */
+interface PassCovers {
   readonly pass: number;
   readonly positions: Readonly<Record<string, string>>;
+  readonly base: { readonly pass: number; readonly positions: Readonly<Record<string, string>> };
 }
 
 /** Runs `work` over `items` with at most `limit` in flight. */

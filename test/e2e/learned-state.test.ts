@@ -1,17 +1,21 @@
 /**
- * Learned state survives deletions, end to end: a `hivewall operator` process (its own
- * ServiceAccount, the deploy/ RBAC) follows a Hubble export file whose connections are known
- * exactly. A TrafficProfile deleted by hand is written again from memory within seconds; a
+ * Learned state survives deletions, crashes and outages, end to end: a `hivewall operator` process
+ * (its own ServiceAccount, the deploy/ RBAC) follows a Hubble export file whose connections are
+ * known exactly. A TrafficProfile deleted by hand is written again from memory within seconds; a
  * checkpoint ConfigMap deleted while the operator is down is rebuilt from the profiles' `covers`,
- * so the restarted operator does not read the file again: every edge count equals the connections
- * in the file, before and after.
+ * so the restarted operator does not read the file again. Then the window between a pass's
+ * profile writes and its checkpoint write is held open (a ValidatingAdmissionPolicy refuses the
+ * checkpoint write, as a crash at that instant would leave it): the operator is SIGKILLed inside
+ * it, and later the kube-apiserver itself is SIGKILLed inside it for 20 s. Every time, every edge
+ * count equals the connections in the file: nothing lost, nothing counted twice.
  */
 import { appendFile, mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { deliveredTcpLine, type PodEnd } from '../../src/testing/hubble-lines.js';
-import { adminKubeconfigPath, createNamespace, kubectl, kubectlOk, serviceAccountIdentity, type TestNamespace } from '../harness/index.js';
+import { killApiServer } from '../harness/cluster.js';
+import { adminKubeconfigPath, cluster, createNamespace, kubectl, kubectlOk, serviceAccountIdentity, type TestNamespace } from '../harness/index.js';
 import { eventually as eventuallyIn, getJson, OperatorProcesses, ROOT, type Json } from './operator-process.js';
 
 const admin = () => ({ kubeconfig: adminKubeconfigPath() });
@@ -67,10 +71,59 @@ beforeAll(async () => {
   ns = await createNamespace('learned-state');
 }, 120_000);
 
+/** Set while this file's test has the API server down: afterAll brings it back whatever happened. */
+let restartApiServer: (() => Promise<void>) | undefined;
+
 afterAll(async () => {
   await operators.stopAll();
+  if (restartApiServer) await restartApiServer();
+  await releaseCheckpoint();
   await ns.delete();
-});
+}, 180_000);
+
+const HOLD = 'hivewall-test-hold-checkpoint';
+/** Refuses every write of the checkpoint ConfigMap: each pass then stops after its profile writes. */
+async function holdCheckpoint(): Promise<void> {
+  await writeFile(join(work, 'hold.yaml'), `apiVersion: admissionregistration.k8s.io/v1
+kind: ValidatingAdmissionPolicy
+metadata: {name: ${HOLD}}
+spec:
+  failurePolicy: Fail
+  matchConstraints:
+    resourceRules:
+      - {apiGroups: [""], apiVersions: [v1], operations: [CREATE, UPDATE], resources: [configmaps]}
+  validations:
+    - expression: "object.metadata.name != '${CHECKPOINT}'"
+      message: the test holds the checkpoint back
+---
+apiVersion: admissionregistration.k8s.io/v1
+kind: ValidatingAdmissionPolicyBinding
+metadata: {name: ${HOLD}}
+spec:
+  policyName: ${HOLD}
+  validationActions: [Deny]
+`);
+  await kubectlOk(['apply', '-f', join(work, 'hold.yaml')], admin());
+  await eventually('checkpoint writes refused', async () => !(await checkpointWritable()));
+}
+
+async function releaseCheckpoint(): Promise<void> {
+  await kubectl(['delete', 'validatingadmissionpolicybinding,validatingadmissionpolicy', HOLD, '--ignore-not-found'], admin());
+  await eventually('checkpoint writes allowed again', checkpointWritable);
+}
+
+/** Whether the API server admits a write of the checkpoint (a server-side dry run, nothing stored). */
+async function checkpointWritable(): Promise<boolean> {
+  const result = await kubectl(['label', 'configmap', CHECKPOINT, '-n', 'hivewall-system', 'hivewall.dev/probe=1', '--overwrite', '--dry-run=server'], admin());
+  return result.code === 0;
+}
+
+/** The pass the checkpoint holds, and the pass of the namespace's profile. */
+async function passes(): Promise<{ checkpoint: number; profile: number }> {
+  const cm = await getJson(['configmap', CHECKPOINT, '-n', 'hivewall-system']);
+  const tp = await getJson(['trafficprofile', 'seg', '-n', ns.name]);
+  return { checkpoint: Number((cm.data as Json)['pass.json']), profile: Number(tp.spec.covers.pass) };
+}
 
 describe('learned state under deletions', () => {
   it('a TrafficProfile deleted by hand is written again from memory, with the same counts', async () => {
@@ -103,5 +156,82 @@ describe('learned state under deletions', () => {
     expect(await countsEqual(15)).toBe(true);
     const rebuilt = await getJson(['configmap', CHECKPOINT, '-n', 'hivewall-system']);
     expect(Object.keys(rebuilt.data as Json)).toEqual(expect.arrayContaining(['checkpoint.json', 'pass.json']));
+  });
+
+  it('operator SIGKILL between a pass\'s profile writes and its checkpoint: the restart rolls the profile back and counts the input once', async () => {
+    await holdCheckpoint();
+    await appendFile(flowFile, `${connections(5, Date.now()).join('\n')}\n`);
+    await eventually('20 connections per edge in the profile', () => countsEqual(20));
+    // The profile is of a pass the checkpoint does not hold: the window is open.
+    const open = await passes();
+    expect(open.profile).toBeGreaterThan(open.checkpoint);
+    await operators.stop('ls-2', 'SIGKILL');
+    await releaseCheckpoint();
+
+    operators.start('ls-3');
+    await appendFile(flowFile, `${connections(5, Date.now()).join('\n')}\n`);
+    await eventually('25 connections per edge', () => countsEqual(25));
+    await new Promise((r) => setTimeout(r, 3000));
+    // Counting the held-back pass again would show 30.
+    expect(await countsEqual(25)).toBe(true);
+    await eventually('the checkpoint committed again', async () => {
+      const p = await passes();
+      return p.checkpoint >= p.profile;
+    });
+  });
+
+  it('kube-apiserver SIGKILL for 20 s between a pass\'s profile writes and its checkpoint: nothing lost, nothing counted twice', async ({ skip }) => {
+    if (cluster().external || cluster().dir === undefined) skip('the API server of an external cluster cannot be killed here');
+    await holdCheckpoint();
+    await appendFile(flowFile, `${connections(5, Date.now()).join('\n')}\n`);
+    await eventually('30 connections per edge in the profile', () => countsEqual(30));
+    const open = await passes();
+    expect(open.profile).toBeGreaterThan(open.checkpoint);
+
+    restartApiServer = await killApiServer(cluster().dir!);
+    // Traffic goes on during the outage; the leader cannot renew its 4 s Lease and steps down.
+    await appendFile(flowFile, `${connections(5, Date.now()).join('\n')}\n`);
+    await new Promise((r) => setTimeout(r, 20_000));
+    await restartApiServer();
+    restartApiServer = undefined;
+    await releaseCheckpoint();
+    // A Deployment would restart an operator that exited; so does the test.
+    const leader = operators.processes.get('ls-3');
+    if (!leader || leader.exitCode !== null || leader.signalCode !== null) operators.start('ls-4');
+
+    await eventually('35 connections per edge', () => countsEqual(35), 60_000);
+    await new Promise((r) => setTimeout(r, 3000));
+    expect(await countsEqual(35)).toBe(true);
+    await eventually('the checkpoint committed again', async () => {
+      const p = await passes();
+      return p.checkpoint >= p.profile;
+    });
+  }, 150_000);
+
+  it('a TrafficProfile deleted while the operator is down: no start from empty — LearnedStateLost and an Event until traffic shows the edges again', async () => {
+    for (const id of [...operators.processes.keys()]) await operators.stop(id, 'SIGTERM');
+    const before = await getJson(['segmentation', 'seg', '-n', ns.name]);
+    expect(before.status.learning.edges).toBe(3);
+    await kubectlOk(['delete', 'trafficprofile', 'seg', '-n', ns.name], admin());
+
+    operators.start('ls-5');
+    const lost = await eventually('EdgesComplete=False LearnedStateLost', async () => {
+      const seg = await getJson(['segmentation', 'seg', '-n', ns.name]);
+      const condition = (seg.status?.conditions as Json[] | undefined)?.find((c) => c.type === 'EdgesComplete');
+      return condition?.status === 'False' && condition.reason === 'LearnedStateLost' ? condition : undefined;
+    });
+    expect(lost.message).toContain('3 edges learned before are missing');
+    await eventually('a LearnedStateLost Warning Event', async () => {
+      const events = await getJson(['events', '-n', ns.name, '--field-selector', 'reason=LearnedStateLost']);
+      return (events.items as Json[]).some((e) => e.type === 'Warning' && e.involvedObject.name === 'seg');
+    });
+    // The status still shows what was learned; it is not reset to the empty graph.
+    expect((await getJson(['segmentation', 'seg', '-n', ns.name])).status.learning.edges).toBe(3);
+
+    await appendFile(flowFile, `${connections(1, Date.now()).join('\n')}\n`);
+    await eventually('EdgesComplete=True once the edges are seen again', async () => {
+      const seg = await getJson(['segmentation', 'seg', '-n', ns.name]);
+      return (seg.status?.conditions as Json[] | undefined)?.some((c) => c.type === 'EdgesComplete' && c.status === 'True');
+    });
   });
 });

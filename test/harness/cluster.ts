@@ -541,3 +541,32 @@ export async function clusterUp(opts: UpOptions): Promise<UpResult> {
     return { info, reused: false, elapsedMs: Date.now() - start };
   });
 }
+
+// ---------------------------------------------------------------- outages
+
+/**
+ * SIGKILLs the harness cluster's kube-apiserver (etcd keeps running, as when an API server
+ * crashes) and returns a function that starts it again with the very same command line (same
+ * port, certificates and etcd), resolving once it is ready. Integration files run one at a time,
+ * so an outage disturbs only the file that causes it; it must restart the server before it ends.
+ */
+export async function killApiServer(dir: string): Promise<() => Promise<void>> {
+  const state = readState(dir);
+  const pid = (await readPid(path.join(dir, 'kube-apiserver.pid'))) ?? state?.pids?.apiserver;
+  if (state === undefined || pid === undefined || !pidBelongsTo(pid, dir)) throw new Error(`no running kube-apiserver of the cluster in ${dir}`);
+  const [bin, ...args] = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter((a) => a !== '');
+  process.kill(pid, 'SIGKILL');
+  for (let i = 0; i < 250 && pidAlive(pid); i++) await sleep(20);
+  return async () => {
+    const apiPid = startDaemon(bin!, args, path.join(dir, 'kube-apiserver.log'), dir);
+    await writeFile(path.join(dir, 'kube-apiserver.pid'), `${apiPid}\n`);
+    await writeFile(path.join(dir, STATE_FILE), JSON.stringify({ ...state, pids: { ...state.pids!, apiserver: apiPid } }, null, 2) + '\n');
+    const client = adminClientFor(dir, state.server);
+    const deadline = Date.now() + 90_000;
+    while (!(await isReady(client))) {
+      if (!pidAlive(apiPid)) throw new Error(`kube-apiserver exited on restart; last log lines:\n${await tail(path.join(dir, 'kube-apiserver.log'))}`);
+      if (Date.now() > deadline) throw new Error('kube-apiserver not ready 90 s after its restart');
+      await sleep(100);
+    }
+  };
+}
