@@ -16,7 +16,6 @@
 import type { KubernetesObject } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { API_VERSION } from '../api/meta.js';
-import { trafficProfileSchema } from '../api/traffic-profile.js';
 import type { Config } from '../config.js';
 import { apiReads, cachedReads, SEGMENTATION_LABEL, type ReadInformers } from '../controllers/segmentation/reads.js';
 import { COUNTS_REFRESH_MS, reconcileSegmentation, reportTerminalFailure, type ReconcileContext, type ReconcileReport } from '../controllers/segmentation/reconciler.js';
@@ -25,7 +24,7 @@ import { NodePlacements } from './node-binding.js';
 import type { EdgeReceiver } from './receiver.js';
 import { Learner } from '../domain/learner.js';
 import { peerKey, workloadNamespace } from '../domain/peer.js';
-import { LOST_EVENTS_KEY, OperatorCheckpoint, PASS_KEY } from '../k8s/checkpoint-store.js';
+import { OperatorCheckpoint } from '../k8s/checkpoint-store.js';
 import { KINDS, type KindInfo } from '../k8s/kinds.js';
 import type { Kube } from '../k8s/kube.js';
 import { Controller, type ControllerMetrics } from '../runtime/controller.js';
