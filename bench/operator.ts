@@ -24,6 +24,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { AppsV1Api, CoreV1Api, CustomObjectsApi, KubeConfig } from '@kubernetes/client-node';
 import { clusterDown, clusterUp } from '../test/harness/cluster.js';
+import { shareConnections } from '../src/k8s/connections.js';
 import { deliveredTcpLine, type PodEnd } from '../src/testing/hubble-lines.js';
 // Built (src/ uses TypeScript that Node's type stripping does not run): `npm run build` first.
 // eslint-disable-next-line @typescript-eslint/ban-ts-comment
@@ -167,6 +168,7 @@ async function benchN(n: number): Promise<void> {
   try {
     const kc = new KubeConfig();
     kc.loadFromFile(up.info.kubeconfig);
+    shareConnections(kc);
     const setupStart = Date.now();
     await populate(kc, n);
     print(`operator_n${n}_setup_s`, (Date.now() - setupStart) / 1000, 1);

@@ -22,6 +22,7 @@ import { startEventLoopMonitor } from '../telemetry/event-loop.js';
 import { createMetrics, type HivewallMetrics } from '../telemetry/metrics.js';
 import { UsageError } from './errors.js';
 import type { CliIo } from './main.js';
+import { shareConnections } from '../k8s/connections.js';
 
 export interface AgentFlags {
   readonly source?: string;
@@ -132,6 +133,7 @@ export async function startAgent(config: AgentConfig, io: CliIo, opts: { readonl
   const kubeConfig = new KubeConfig();
   if (config.kubeconfig) kubeConfig.loadFromFile(config.kubeconfig);
   else kubeConfig.loadFromCluster();
+  shareConnections(kubeConfig);
   const ca = config.controllerCaFile ? await readFile(config.controllerCaFile) : undefined;
   const prefix = config.conntrackPrefix?.trim() ? config.conntrackPrefix.trim().split(/\s+/) : [];
   const metrics = createMetrics({ process: 'agent' });

@@ -21,12 +21,14 @@ import { createMetrics } from '../telemetry/metrics.js';
 import { runLeaderWork } from './operator.js';
 import { EdgeReceiver, EdgeReceiverServer, kubeTokenReview, tokenReviewAuthenticator } from './receiver.js';
 import { ensureReceiverTls } from './receiver-tls.js';
+import { shareConnections } from '../k8s/connections.js';
 
 export async function runOperatorProcess(config: Config, stdout: DestinationStream): Promise<'stopped' | 'leadership-lost'> {
   const log = createLogger({ level: config.logLevel, destination: stdout });
   const kubeConfig = new KubeConfig();
   if (config.kubeconfig) kubeConfig.loadFromFile(config.kubeconfig);
   else kubeConfig.loadFromCluster();
+  shareConnections(kubeConfig);
   const kube = new Kube(kubeConfig);
   const metrics = createMetrics();
   const eventLoop = startEventLoopMonitor({ metrics: metrics.eventLoopMetrics() });

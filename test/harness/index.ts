@@ -24,6 +24,7 @@ import type { ClusterInfo } from './cluster.js';
 import { writeKubeconfig, type KubeconfigSpec } from './kubeconfig.js';
 import { issueCert } from './pki.js';
 import './context.js';
+import { shareConnections } from '../../src/k8s/connections.js';
 
 export type { ClusterInfo } from './cluster.js';
 
@@ -39,10 +40,11 @@ export function adminKubeconfigPath(): string {
   return cluster().kubeconfig;
 }
 
+/** A KubeConfig from `file` whose requests share kept-alive connections, as the operator's do. */
 export function loadKubeConfig(file: string): KubeConfig {
   const kc = new KubeConfig();
   kc.loadFromFile(file);
-  return kc;
+  return shareConnections(kc);
 }
 
 let adminKc: KubeConfig | undefined;

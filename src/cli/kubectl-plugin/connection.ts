@@ -9,6 +9,7 @@ import path from 'node:path';
 import { AuthenticationV1Api, KubeConfig, type Cluster, type Context, type User } from '@kubernetes/client-node';
 import { InputError, UsageError } from '../errors.js';
 import { toCliError } from './api-errors.js';
+import { shareConnections } from '../../k8s/connections.js';
 
 export interface ConnectionFlags {
   readonly kubeconfig?: string;
@@ -92,7 +93,7 @@ export function connect(flags: ConnectionFlags, env: NodeJS.ProcessEnv = process
   const cluster = kc.getCurrentCluster();
   if (!cluster?.server) throw new InputError(`context "${contextName}" in ${source} names cluster "${context.cluster}", which is not defined there`);
   return {
-    kubeConfig: kc,
+    kubeConfig: shareConnections(kc),
     server: cluster.server,
     contextName,
     namespace: flags.namespace ?? context.namespace ?? 'default',
