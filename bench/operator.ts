@@ -178,7 +178,7 @@ async function benchN(n: number): Promise<void> {
     await writeFile(flows, `${chainLines(n, t0, 20000).join('\n')}\n`);
     const healthPort = await freePort();
     const started = Date.now();
-    operator = spawn(process.execPath, [join(ROOT, 'bin/hivewall.js'), 'operator', '--kubeconfig', operatorKc, '--flows-path', flows, '--namespace', OPERATOR_NS,
+    operator = spawn(process.execPath, [...PROFILE_ARGS, join(ROOT, 'bin/hivewall.js'), 'operator', '--kubeconfig', operatorKc, '--flows-path', flows, '--namespace', OPERATOR_NS,
       '--identity', 'bench', '--health-port', String(healthPort), '--bind-address', '127.0.0.1', '--flow-poll-ms', '250', '--log-level', 'warn'], { stdio: ['ignore', 'ignore', 'inherit'] });
     let exited = false;
     operator.once('exit', () => (exited = true));
@@ -236,18 +236,27 @@ async function benchN(n: number): Promise<void> {
       await sleep(200);
     }
     goal(`operator_n${n}_followup_s`, (Date.now() - edgeAt) / 1000, '<= stableFor 5 s + 3 s', 1);
-    goal(`operator_n${n}_longest_stall_ms`, (await scrape(healthPort)).lagMax * 1000, '<= 500 (since start)', 0);
+    const atEnd = await scrape(healthPort);
+    goal(`operator_n${n}_longest_stall_ms`, atEnd.lagMax * 1000, '<= 500 (since start)', 0);
+    print(`operator_n${n}_heap_at_end_mib`, Math.round(atEnd.heapUsed / 2 ** 20));
     print(`operator_n${n}_exited`, exited ? 1 : 0);
   } finally {
-    operator?.kill('SIGTERM');
-    await sleep(2000);
-    operator?.kill('SIGKILL');
+    if (operator && operator.exitCode === null) {
+      const gone = new Promise((resolve) => operator!.once('exit', resolve));
+      operator.kill('SIGTERM');
+      // A profiled operator writes its profile as it exits: give it time.
+      await Promise.race([gone, sleep(PROFILE_ARGS.length > 0 ? 30_000 : 2_000)]);
+      operator.kill('SIGKILL');
+    }
     await clusterDown(join(dir, 'cluster')).catch(() => undefined);
     await rm(dir, { recursive: true, force: true });
   }
 }
 
 const arg = process.argv.indexOf('--n');
+/** `--profile <dir>`: the operator writes a V8 CPU profile there (Chrome DevTools' format) when it exits. */
+const profileArg = process.argv.indexOf('--profile');
+const PROFILE_ARGS = profileArg >= 0 ? ['--cpu-prof', `--cpu-prof-dir=${process.argv[profileArg + 1]}`] : [];
 const sizes = (arg >= 0 ? process.argv[arg + 1]! : '100,1000').split(',').map(Number).filter((n) => n > 0);
 for (const n of sizes) await benchN(n);
 if (!process.argv.includes('--no-sim')) {

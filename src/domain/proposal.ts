@@ -59,6 +59,26 @@ export interface RuleEvidenceOut {
   readonly edges: { client: string; server: string; port: number; protocol: string; count: number; firstSeen: string; lastSeen: string; denied?: { count: number; since: string; note: string } }[];
 }
 
+/**
+ * Digests of rendered policies, by a hash of their JSON: the digest is the SHA-256 of the policies'
+ * YAML (what a reviewer approves, and what every stored proposal names), and rendering YAML costs
+ * far more than JSON, while the same namespace plans the same policies again and again.
+ */
+const digests = new Map<string, string>();
+const DIGESTS_KEPT = 8_192;
+
+/** The proposal digest of `objects`: SHA-256 of their YAML documents joined by `---`. */
+export function digestOf(objects: readonly KubernetesObject[]): string {
+  const key = createHash('sha256').update(JSON.stringify(objects)).digest('base64');
+  const known = digests.get(key);
+  if (known !== undefined) return known;
+  const digest = createHash('sha256').update(objects.map(toYaml).join('---\n')).digest('hex');
+  if (digests.size >= DIGESTS_KEPT) digests.clear();
+  digests.set(key, digest);
+  return digest;
+}
+
+/** A planned revision. `evidence` and `diff` are computed on first read. */
 export interface ProposalDraft {
   readonly objects: KubernetesObject[];
   readonly digest: string;
@@ -87,15 +107,24 @@ export function buildProposal(input: ProposalInput): ProposalDraft {
   const scoped = scope(model!, input);
   const context: TranslateContext = { nodeIps: input.nodeIps, podCidrs: input.podCidrs };
   const objects = input.spec.flavor === 'CiliumNetworkPolicy' ? toCiliumPolicies(scoped.model) : toNetworkPolicies(scoped.model, context);
-  const digest = createHash('sha256').update(objects.map(toYaml).join('---\n')).digest('hex');
+  const digest = digestOf(objects);
+  // Evidence and the diff against the live policies are built when read: most reconciles only
+  // compare the digest (is there anything new to propose?), and rendering both costs more than
+  // planning the policies.
+  let evidence: RuleEvidenceOut[] | undefined;
+  let diff: ProposalDraft['diff'] | undefined;
   return {
     objects,
     digest,
-    evidence: evidenceOf(scoped.model, objects, input.formatTime, denied, (rule, direction, fqdn) =>
-      input.spec.flavor === 'CiliumNetworkPolicy'
-        ? ciliumRule(rule, direction, input.namespace, fqdn)
-        : networkPolicyRule(rule, direction === 'ingress' ? 'from' : 'to', input.namespace, context)),
-    diff: diffAgainstLive(objects, input.live),
+    get evidence() {
+      return (evidence ??= evidenceOf(scoped.model, objects, input.formatTime, denied, (rule, direction, fqdn) =>
+        input.spec.flavor === 'CiliumNetworkPolicy'
+          ? ciliumRule(rule, direction, input.namespace, fqdn)
+          : networkPolicyRule(rule, direction === 'ingress' ? 'from' : 'to', input.namespace, context)));
+    },
+    get diff() {
+      return (diff ??= diffAgainstLive(objects, input.live));
+    },
     skipped: scoped.skipped,
     edges: edges.length,
   };

@@ -25,6 +25,7 @@ import { classifyApiError, RetryableError, type TerminalError } from './errors.j
 import { objectKey, type InformerHandler } from './informer.js';
 import { WorkQueue, type WorkQueueMetrics } from './workqueue.js';
 import type { BackoffPolicy } from './backoff.js';
+import { yieldToEventLoop } from './yield.js';
 
 export interface ReconcileContext {
   /** `namespace/name` (or `name` for cluster-scoped objects). */
@@ -199,6 +200,9 @@ export class Controller {
       } finally {
         this.#queue.done(key);
       }
+      // A reconcile that reads only caches never waits for I/O: without this, the workers would
+      // run one after another as microtasks and starve timers and sockets (the Lease renewal).
+      await yieldToEventLoop();
     }
   }
 
