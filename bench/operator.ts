@@ -245,7 +245,7 @@ async function benchN(n: number): Promise<void> {
       const gone = new Promise((resolve) => operator!.once('exit', resolve));
       operator.kill('SIGTERM');
       // A profiled operator writes its profile as it exits: give it time.
-      await Promise.race([gone, sleep(PROFILE_ARGS.length > 0 ? 30_000 : 2_000)]);
+      await Promise.race([gone, sleep(profileArg >= 0 ? 30_000 : 2_000)]);
       operator.kill('SIGKILL');
     }
     await clusterDown(join(dir, 'cluster')).catch(() => undefined);
@@ -256,7 +256,12 @@ async function benchN(n: number): Promise<void> {
 const arg = process.argv.indexOf('--n');
 /** `--profile <dir>`: the operator writes a V8 CPU profile there (Chrome DevTools' format) when it exits. */
 const profileArg = process.argv.indexOf('--profile');
-const PROFILE_ARGS = profileArg >= 0 ? ['--cpu-prof', `--cpu-prof-dir=${process.argv[profileArg + 1]}`] : [];
+/** `--max-old-space-size <MiB>`: the operator's V8 heap limit (a container's memory limit sets one too). */
+const heapArg = process.argv.indexOf('--max-old-space-size');
+const PROFILE_ARGS = [
+  ...(profileArg >= 0 ? ['--cpu-prof', `--cpu-prof-dir=${process.argv[profileArg + 1]}`] : []),
+  ...(heapArg >= 0 ? [`--max-old-space-size=${process.argv[heapArg + 1]}`] : []),
+];
 const sizes = (arg >= 0 ? process.argv[arg + 1]! : '100,1000').split(',').map(Number).filter((n) => n > 0);
 for (const n of sizes) await benchN(n);
 if (!process.argv.includes('--no-sim')) {

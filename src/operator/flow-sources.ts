@@ -31,7 +31,7 @@ import type { ReportedEdge } from '../domain/edge-binding.js';
 import { FlowFileFollower } from '../ingest/follow/index.js';
 import { HubbleObserverSource, parseTimestampNanos, type HubbleResumePoint } from '../ingest/hubble-grpc/index.js';
 import { AGENTS_KEY, HUBBLE_KEY, LOST_EVENTS_KEY, type CheckpointSnapshot, type OperatorCheckpoint } from '../k8s/checkpoint-store.js';
-import type { AuditEngine, WorkloadKeyOf } from './audit.js';
+import type { AuditEngine, WorkloadKeyOf } from '../domain/audit.js';
 import type { DenialRegistry } from './denial-registry.js';
 
 /** Counters the operator exports as metrics, by source. */

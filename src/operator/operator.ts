@@ -34,7 +34,7 @@ import { Informer, objectKey, type InformerMetrics } from '../runtime/informer.j
 import { kubeListerWatcher, resourcePath } from '../runtime/list-watch.js';
 import type { WorkQueueMetrics } from '../runtime/workqueue.js';
 import { yieldToEventLoop } from '../runtime/yield.js';
-import type { AuditEngine } from './audit.js';
+import type { AuditEngine } from '../domain/audit.js';
 import { ClusterCache } from './cluster-cache.js';
 import { DenialRegistry } from './denial-registry.js';
 import { FlowSources, type FlowSourceMetrics } from './flow-sources.js';

@@ -22,7 +22,7 @@ import type { Learner } from '../domain/learner.js';
 import { LOST_EVENTS_KEY, PASS_KEY, type OperatorCheckpoint } from '../k8s/checkpoint-store.js';
 import type { Kube } from '../k8s/kube.js';
 import { yieldToEventLoop } from '../runtime/yield.js';
-import { restoreProfile, rolledBackRows, rowCountsOf, type RowCounts } from './learning-state.js';
+import { restoreProfile, rolledBackRows, rowCountsOf, type RowCounts } from '../domain/learning-state.js';
 import type { CommittedState } from './store-loop.js';
 
 export interface RestoredState extends CommittedState {

@@ -31,7 +31,7 @@ import { MANAGED_BY_LABEL, MANAGED_BY_VALUE } from '../domain/translate/naming.j
 import { PASS_KEY, type OperatorCheckpoint } from '../k8s/checkpoint-store.js';
 import type { Kube } from '../k8s/kube.js';
 import type { FlowSources } from './flow-sources.js';
-import { namespaceView, rollbackTo, rowCountsOf, toProfileSpec, type RowCounts } from './learning-state.js';
+import { namespaceView, rollbackTo, rowCountsOf, toProfileSpec, type RowCounts } from '../domain/learning-state.js';
 
 /** A Segmentation a namespace's learned edges are stored for (one TrafficProfile each, same name). */
 export interface SegmentationRef {

@@ -25,7 +25,7 @@ import { Learner } from '../domain/learner.js';
 import { peerFromKey } from '../domain/peer.js';
 import { DEFAULT_DENY_NAME, WORKLOAD_ANNOTATION } from '../domain/translate/naming.js';
 import type { KubernetesObject } from '../domain/translate/networkpolicy.js';
-import { restoreProfile } from '../operator/learning-state.js';
+import { restoreProfile } from '../domain/learning-state.js';
 import { enforcedEdges, proposalFacts } from './enforced.js';
 import type { CoverageGap, DeniedEnforcedEdge, EdgeIdentity, EnforcedEdge, ProposedNamespace, ReportInput, RollbackFact, WouldDenyEdge } from './input.js';
 

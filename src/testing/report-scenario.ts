@@ -20,7 +20,7 @@ import { Learner } from '../domain/learner.js';
 import { buildProposal, type ProposalDraft } from '../domain/proposal.js';
 import type { KubernetesObject } from '../domain/translate/networkpolicy.js';
 import { MANAGED_BY_LABEL, MANAGED_BY_VALUE } from '../domain/translate/naming.js';
-import { namespaceView, toProfileSpec } from '../operator/learning-state.js';
+import { namespaceView, toProfileSpec } from '../domain/learning-state.js';
 import type { NamespaceObjects } from '../report/cluster.js';
 
 export const SCENARIO_T0 = Date.UTC(2026, 10, 2, 10, 0, 0);

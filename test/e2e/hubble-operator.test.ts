@@ -35,7 +35,7 @@ import { PROTOCOLS } from '../../src/domain/edge-store.js';
 import { loadClusterSnapshot, type LoadedSnapshot } from '../../src/ingest/cluster-snapshot.js';
 import { parseHubbleLine } from '../../src/ingest/hubble/parse.js';
 import { buildHubbleServer, startHubbleServer, unusedPort, type HubbleServerBuild, type HubbleServerOptions, type RunningHubbleServer } from '../../src/ingest/hubble-grpc/test-support.js';
-import { namespaceView } from '../../src/operator/learning-state.js';
+import { namespaceView } from '../../src/domain/learning-state.js';
 import { adminKubeconfigPath, kubectl, kubectlOk, serviceAccountIdentity } from '../harness/index.js';
 import { createSnapshot, loadSnapshotObjects } from './cluster-objects.js';
 import { eventually as eventuallyIn, getJson, OperatorProcesses, ROOT, type Json } from './operator-process.js';

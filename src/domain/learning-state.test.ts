@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { IdentityResolver } from '../domain/identity.js';
-import { emptyInventory } from '../domain/inventory.js';
-import { Learner } from '../domain/learner.js';
+import { IdentityResolver } from './identity.js';
+import { emptyInventory } from './inventory.js';
+import { Learner } from './learner.js';
 import { namespaceView, restoreProfile, toProfileSpec } from './learning-state.js';
 
 const T = Date.UTC(2026, 10, 2, 10);

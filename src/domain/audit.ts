@@ -4,9 +4,9 @@
  * sampled (for status, Events and metrics). One engine per namespace, reset when the approved
  * proposal changes. Bounded memory: a fixed dedupe window and a fixed number of samples.
  */
-import type { Flow } from '../domain/flow.js';
-import { peerFromKey } from '../domain/peer.js';
-import { createEvaluator, type ClusterModel, type Evaluator, type Peer, type Policy } from '../domain/simulate/index.js';
+import type { Flow } from './flow.js';
+import { peerFromKey } from './peer.js';
+import { createEvaluator, type ClusterModel, type Evaluator, type Peer, type Policy } from './simulate/index.js';
 
 const SAMPLE_LIMIT = 10;
 const DEDUPE_LIMIT = 16_384;

@@ -2,13 +2,13 @@
  * The operator's learned state: one Learner for every flow, per-namespace views of it, and the
  * TrafficProfile encoding that persists a namespace's edges so a restart loses nothing.
  */
-import type { DnsNames } from '../domain/dns-names.js';
-import { PROTOCOLS, type EdgeRecord } from '../domain/edge-store.js';
-import type { Protocol } from '../domain/flow.js';
-import { isValidIp } from '../domain/ip.js';
-import { isDnsName } from '../domain/k8s-names.js';
-import type { Learner } from '../domain/learner.js';
-import { invalidPeerKey, peerFromKey } from '../domain/peer.js';
+import type { DnsNames } from './dns-names.js';
+import { PROTOCOLS, type EdgeRecord } from './edge-store.js';
+import type { Protocol } from './flow.js';
+import { isValidIp } from './ip.js';
+import { isDnsName } from './k8s-names.js';
+import type { Learner } from './learner.js';
+import { invalidPeerKey, peerFromKey } from './peer.js';
 import type { TrafficProfile } from '../api/traffic-profile.js';
 
 export interface NamespaceView {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { buildClusterModel, type Policy } from '../domain/simulate/index.js';
+import { buildClusterModel, type Policy } from './simulate/index.js';
 import { AuditEngine } from './audit.js';
 
 const pod = (namespace: string, name: string, ip: string, labels: Record<string, string>) => ({
