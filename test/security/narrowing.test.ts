@@ -100,6 +100,25 @@ describe('no narrower revision on the real API server', () => {
     expect(after.conditions.find((c) => c.type === 'EdgesComplete')).toMatchObject({ status: 'True' });
   });
 
+  it('edges held without connections (a restart rolled back a pass it reads again) block a narrower revision too', async () => {
+    const { name: ns } = await testNamespace('narrow');
+    const p = pods(ns);
+    await segmentation(ns, '');
+    const full = [connection(p.web, p.api, 8080), connection(p.web, p.db, 5432)];
+    await reconcileSegmentation(context(learnerOf(full)), ns, 'seg');
+    expect((await proposals(ns)).map((x) => x.name)).toEqual(['seg-r1']);
+
+    // The edge web -> db is still in the graph but with no connection counted (below minFlowsPerEdge).
+    const rolledBack = learnerOf([connection(p.web, p.api, 8080)]);
+    const [db] = learnerOf([connection(p.web, p.db, 5432)]).edges.edgesOf(ns);
+    rolledBack.edges.restore(db!.client, db!.server, db!.port, db!.protocol, 0, db!.firstSeen, db!.firstSeen);
+    expect(rolledBack.edges.edgesOf(ns)).toHaveLength(2);
+    await reconcileSegmentation(context(rolledBack), ns, 'seg');
+    expect((await proposals(ns)).map((x) => x.name)).toEqual(['seg-r1']);
+    const status = (await getJson(['get', 'segmentation', 'seg', '-n', ns])).status as { conditions: { type: string; status: string; reason: string; message: string }[] };
+    expect(status.conditions.find((c) => c.type === 'EdgesComplete')).toMatchObject({ status: 'False', reason: 'LearnedStateLost' });
+  });
+
   it('a graph whose proposal equals an earlier revision proposes nothing', async () => {
     const { name: ns } = await testNamespace('narrow');
     const p = pods(ns);

@@ -158,7 +158,9 @@ export async function reconcileSegmentation(ctx: ReconcileContext, namespace: st
     status: seg.status ?? {},
     learning: { flows: shownFlows(ctx, `${namespace}/${name}`, seg.status, view, now), edges: view.edges.length, ...(view.lastNewEdge !== undefined ? { lastNewEdge: view.lastNewEdge } : {}), lostEvents: ctx.learner.stats.lostEvents, refusedEdges: ctx.learner.edges.refusedIn(namespace) },
     ...(draft ? { draftDigest: draft.digest } : {}),
-    lostEdges: edgesMissingFromNewest(proposals.map((p) => p.spec.content), view.edges),
+    // Judged on what a draft is built from (edges at the flow threshold, and denied edges): an edge
+    // held with fewer connections than before (a rolled-back pass being read again) counts as missing.
+    lostEdges: edgesMissingFromNewest(proposals.map((p) => p.spec.content), [...view.edges.filter((e) => e.count >= seg.spec.learning.minFlowsPerEdge), ...denied]),
     proposals: facts,
     ...(judgement.approved ? { approved: judgement.approved } : {}),
     approvalRefused: judgement.refused,
