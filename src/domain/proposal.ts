@@ -143,7 +143,7 @@ export function describeEdge(e: { readonly client: string; readonly server: stri
  */
 export function edgesMissingFrom(
   previousEvidence: readonly { readonly edges: readonly { readonly client: string; readonly server: string; readonly port: number; readonly protocol: string }[] }[],
-  learned: Iterable<Pick<EdgeRecord, 'client' | 'server' | 'port' | 'protocol'>>,
+  learned: Iterable<{ readonly client: string; readonly server: string; readonly port: number; readonly protocol: string }>,
 ): string[] {
   const key = (e: { client: string; server: string; port: number; protocol: string }) => `${e.client} ${e.server} ${e.port}/${e.protocol}`;
   const have = new Set<string>();
@@ -161,7 +161,7 @@ export function edgesMissingFrom(
 /** {@link edgesMissingFrom} the newest of `revisions` (none: nothing is missing). */
 export function edgesMissingFromNewest(
   revisions: readonly { readonly revision: number; readonly evidence: Parameters<typeof edgesMissingFrom>[0] }[],
-  learned: Iterable<Pick<EdgeRecord, 'client' | 'server' | 'port' | 'protocol'>>,
+  learned: Iterable<{ readonly client: string; readonly server: string; readonly port: number; readonly protocol: string }>,
 ): string[] {
   const newest = [...revisions].sort((a, b) => b.revision - a.revision)[0];
   return newest ? edgesMissingFrom(newest.evidence, learned) : [];

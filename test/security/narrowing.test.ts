@@ -119,6 +119,19 @@ describe('no narrower revision on the real API server', () => {
     expect(status.conditions.find((c) => c.type === 'EdgesComplete')).toMatchObject({ status: 'False', reason: 'LearnedStateLost' });
   });
 
+  it('a spec change may narrow on purpose: raising minFlowsPerEdge proposes the revision without the rarer edge', async () => {
+    const { name: ns } = await testNamespace('narrow');
+    const p = pods(ns);
+    const learner = learnerOf([connection(p.web, p.api, 8080), connection(p.web, p.db, 5432), connection(p.web, p.db, 5432)]);
+    expect(learner.edges.edgesOf(ns).map((e) => [e.port, e.count]).sort()).toEqual([[5432, 2], [8080, 1]]);
+    const ctx = context(learner);
+    await segmentation(ns, '');
+    await reconcileSegmentation(ctx, ns, 'seg');
+    await kubectlOk(['patch', 'segmentation', 'seg', '-n', ns, '--type', 'merge', '-p', '{"spec":{"learning":{"minFlowsPerEdge":2}}}'], kc());
+    await reconcileSegmentation(ctx, ns, 'seg');
+    expect((await proposals(ns)).map((x) => x.name)).toEqual(['seg-r1', 'seg-r2']);
+  });
+
   it('a graph whose proposal equals an earlier revision proposes nothing', async () => {
     const { name: ns } = await testNamespace('narrow');
     const p = pods(ns);

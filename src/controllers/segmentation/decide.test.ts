@@ -226,6 +226,19 @@ describe('decide', () => {
       expect(back.actions[0]).toEqual({ type: 'create-proposal', revision: 2 });
     });
 
+    it('a draft that would drop edges the newest revision allows is not proposed, though the graph has them', () => {
+      const narrowedEdges = ['shop/Deployment/web -> shop/Deployment/api 8080/TCP'];
+      const d = decide(input({ draftDigest: 'd2', proposals: [proposal()], narrowedEdges }));
+      expect(types(d)).not.toContain('create-proposal');
+      expect(condition(d, 'EdgesComplete')).toMatchObject({ status: 'False', reason: 'NarrowerDraft' });
+      expect(condition(d, 'EdgesComplete')!.message).toContain(narrowedEdges[0]);
+      expect(d.actions).toContainEqual(expect.objectContaining({ type: 'event', kind: 'Warning', reason: 'NarrowerProposalRefused' }));
+      // The workload's pods become known: the draft allows them again, a wider revision may follow.
+      const back = decide(input({ status: d.status, draftDigest: 'd3', proposals: [proposal()], narrowedEdges: [] }));
+      expect(condition(back, 'EdgesComplete')).toMatchObject({ status: 'True' });
+      expect(back.actions[0]).toEqual({ type: 'create-proposal', revision: 2 });
+    });
+
     it('no revision repeats the digest of an earlier one', () => {
       const d = decide(input({ draftDigest: 'd1', proposals: [proposal(), proposal({ name: 'shop-r2', revision: 2, digest: 'd2' })] }));
       expect(types(d)).not.toContain('create-proposal');

@@ -47,6 +47,12 @@ export interface DecideInput {
    * `edgesMissingFrom`): learned state was lost, and no narrower revision is proposed.
    */
   readonly lostEdges?: readonly string[];
+  /**
+   * Edges the newest revision allows that the draft, whose digest is new, would not (described):
+   * the graph has them but a new revision would drop them (e.g. a workload whose pods are not
+   * known yet). No narrower revision is proposed.
+   */
+  readonly narrowedEdges?: readonly string[];
   /** The Segmentation's own proposals (bound by ownerReference and content). */
   readonly proposals: readonly ProposalFact[];
   /** The proposal that counts as approved, decided by judgeProposals (src/domain/approval.ts). */
@@ -137,6 +143,15 @@ export function decide(input: DecideInput): Decision {
       actions.push({ type: 'event', kind: 'Warning', reason: 'NarrowerProposalRefused', message });
     }
     conditions.set('EdgesComplete', 'False', 'LearnedStateLost', message);
+  } else if ((input.narrowedEdges ?? []).length > 0 && latest) {
+    const narrowed = input.narrowedEdges!;
+    const shown = narrowed.slice(0, LOST_EDGES_SHOWN).join(', ') + (narrowed.length > LOST_EDGES_SHOWN ? ` and ${narrowed.length - LOST_EDGES_SHOWN} more` : '');
+    const message = `a new revision would not allow ${narrowed.length} edge(s) that ${latest.name} allows, though the learned graph has them (a workload's pods may not be known yet): ${shown}. No narrower revision is proposed`;
+    const before = input.status.conditions?.find((c) => c.type === 'EdgesComplete');
+    if (before?.status !== 'False' || before.message !== message) {
+      actions.push({ type: 'event', kind: 'Warning', reason: 'NarrowerProposalRefused', message });
+    }
+    conditions.set('EdgesComplete', 'False', 'NarrowerDraft', message);
   } else if (missingSinceStatus > 0) {
     // The status counted more edges than the operator holds: its TrafficProfile was lost while no
     // operator ran. Starting over from empty would propose a narrower graph: wait for traffic.
@@ -149,7 +164,7 @@ export function decide(input: DecideInput): Decision {
   } else if (input.status.conditions?.some((c) => c.type === 'EdgesComplete')) {
     conditions.set('EdgesComplete', 'True', 'NoEdgeLost', `every edge ${latest ? `of ${latest.name} ` : ''}is in the learned graph`);
   }
-  if (stable && input.draftDigest && !repeats && lostEdges.length === 0 && missingSinceStatus === 0 && !coverageBlocks) {
+  if (stable && input.draftDigest && !repeats && lostEdges.length === 0 && (input.narrowedEdges ?? []).length === 0 && missingSinceStatus === 0 && !coverageBlocks) {
     const revision = (latest?.revision ?? 0) + 1;
     actions.push({ type: 'create-proposal', revision });
     for (const p of input.proposals) if (p.decision === 'Pending' && p.phase !== 'Superseded') actions.push({ type: 'supersede-proposal', name: p.name });

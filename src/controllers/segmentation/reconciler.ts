@@ -150,6 +150,7 @@ export async function reconcileSegmentation(ctx: ReconcileContext, namespace: st
   const liveInSync = approved ? inSync((approved.spec.content.objects as PolicyObject[]).filter((o) => !excluded.has(o.metadata.name)), owned as PolicyObject[]) && ownedOther.length === 0 : owned.length === 0;
   const sourceError = ctx.sourceError();
 
+  const sameSpec = plannedUnderThisSpec(proposals, seg);
   const decision = decide({
     now,
     name,
@@ -158,9 +159,16 @@ export async function reconcileSegmentation(ctx: ReconcileContext, namespace: st
     status: seg.status ?? {},
     learning: { flows: shownFlows(ctx, `${namespace}/${name}`, seg.status, view, now), edges: view.edges.length, ...(view.lastNewEdge !== undefined ? { lastNewEdge: view.lastNewEdge } : {}), lostEvents: ctx.learner.stats.lostEvents, refusedEdges: ctx.learner.edges.refusedIn(namespace) },
     ...(draft ? { draftDigest: draft.digest } : {}),
-    // Judged on what a draft is built from (edges at the flow threshold, and denied edges): an edge
-    // held with fewer connections than before (a rolled-back pass being read again) counts as missing.
-    lostEdges: edgesMissingFromNewest(proposals.map((p) => p.spec.content), [...view.edges.filter((e) => e.count >= seg.spec.learning.minFlowsPerEdge), ...denied]),
+    // Under the spec the newest revision was planned from, judged on what a draft is built from
+    // (edges at the flow threshold, and denied edges): an edge held with fewer connections than
+    // before (a rolled-back pass being read again) counts as missing. A changed spec (say a higher
+    // threshold) may narrow on purpose: then only edges gone from the graph count.
+    lostEdges: edgesMissingFromNewest(proposals.map((p) => p.spec.content), sameSpec ? [...view.edges.filter((e) => e.count >= seg.spec.learning.minFlowsPerEdge), ...denied] : view.edges),
+    // A draft with a new digest under that spec: would it allow every edge the newest revision
+    // allows? (The draft's evidence is built only here.)
+    ...(draft && sameSpec && !proposals.some((p) => p.spec.content.digest === draft.digest)
+      ? { narrowedEdges: edgesMissingFromNewest(proposals.map((p) => p.spec.content), draft.evidence.flatMap((rule) => rule.edges)) }
+      : {}),
     proposals: facts,
     ...(judgement.approved ? { approved: judgement.approved } : {}),
     approvalRefused: judgement.refused,
@@ -249,6 +257,7 @@ async function execute(ctx: ReconcileContext, seg: Segmentation, raw: Kubernetes
           name: proposalName(seg.metadata.name, action.revision),
           namespace,
           labels: { [SEGMENTATION_LABEL]: seg.metadata.name, [MANAGED_BY_LABEL]: MANAGED_BY_VALUE },
+          annotations: { [SPEC_GENERATION_ANNOTATION]: String(seg.metadata.generation ?? 0) },
           ownerReferences: [{ apiVersion: API_VERSION, kind: 'Segmentation', name: seg.metadata.name, uid: seg.metadata.uid!, controller: true }],
         },
         spec: {
@@ -365,4 +374,14 @@ function sortDeep(value: unknown): unknown {
   if (Array.isArray(value)) return value.map(sortDeep);
   if (value && typeof value === 'object') return Object.fromEntries(Object.keys(value).sort().map((k) => [k, sortDeep((value as Record<string, unknown>)[k])]));
   return value;
+}
+
+/** The Segmentation generation a proposal was planned under (proposals before it was recorded have none). */
+const SPEC_GENERATION_ANNOTATION = 'hivewall.dev/segmentation-generation';
+
+/** Whether the newest proposal was planned under the Segmentation's current spec (its generation). */
+function plannedUnderThisSpec(proposals: readonly PolicyProposal[], seg: Segmentation): boolean {
+  const newest = [...proposals].sort((a, b) => b.spec.content.revision - a.spec.content.revision)[0];
+  const planned = newest?.metadata.annotations?.[SPEC_GENERATION_ANNOTATION];
+  return planned !== undefined && planned === String(seg.metadata.generation ?? 0);
 }
