@@ -172,14 +172,10 @@ async function resetShop(): Promise<void> {
   await kubectlOk(['delete', 'trafficprofiles,policyproposals', '--all', '-n', NS, '--ignore-not-found'], admin());
   await kubectlOk(['delete', 'networkpolicies', '-n', NS, '-l', 'app.kubernetes.io/managed-by=hivewall', '--ignore-not-found'], admin());
   await kubectlOk(['delete', 'configmap', CHECKPOINT, '-n', OPERATOR_NS, '--ignore-not-found'], admin());
-  // The operator restores every TrafficProfile at start (max count per edge): a profile left by an
-  // earlier test file elsewhere that holds shop edges would raise this file's counts.
-  const profiles = await getJson(['trafficprofiles', '-A']);
-  for (const p of profiles.items as Json[]) {
-    if ((p.spec?.peers as string[] | undefined)?.some((peer) => peer.startsWith(`wl:${NS}/`))) {
-      await kubectlOk(['delete', 'trafficprofile', p.metadata.name, '-n', p.metadata.namespace, '--ignore-not-found'], admin());
-    }
-  }
+  // Every TrafficProfile goes: an earlier test file's operator stored its own lineage of learned
+  // state (its pass numbers, its flow source's positions), which this file's operator would restore
+  // and rebuild its missing checkpoint from (a cluster runs one operator).
+  await kubectlOk(['delete', 'trafficprofiles', '--all', '--all-namespaces', '--ignore-not-found'], admin());
 }
 
 /** A Learn-mode Segmentation for `shop`; returns the namespaces every Segmentation of the cluster is in (the operator's scope). */

@@ -64,8 +64,11 @@ beforeAll(async () => {
   work = await mkdtemp(join(tmpdir(), 'hivewall-learned-state-'));
   flowFile = join(work, 'hubble.log');
   await kubectlOk(['apply', '-k', join(ROOT, 'deploy')], admin());
-  // Another test file's checkpoint would point into its own file.
+  // Another test file's operator stored its own lineage of learned state: its checkpoint points into
+  // its own file, and its TrafficProfiles carry its own pass numbers (a cluster runs one operator;
+  // this file's restarts must rebuild from this file's profiles only).
   await kubectl(['delete', 'configmap', CHECKPOINT, '-n', 'hivewall-system', '--ignore-not-found'], admin());
+  await kubectl(['delete', 'trafficprofiles', '--all', '--all-namespaces', '--wait=false'], admin());
   const sa = await serviceAccountIdentity('hivewall-system', 'hivewall-operator');
   operators = new OperatorProcesses(sa.kubeconfigPath, flowFile);
   ns = await createNamespace('learned-state');
