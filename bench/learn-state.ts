@@ -12,6 +12,7 @@ import { generatePolicies } from '../src/domain/generate.js';
 import { IdentityResolver } from '../src/domain/identity.js';
 import type { ClusterInventory, PodInfo } from '../src/domain/inventory.js';
 import { Learner } from '../src/domain/learner.js';
+import { workloadKey, type PeerKey } from '../src/domain/peer.js';
 
 function gc(): void {
   const g = (globalThis as { gc?: () => void }).gc;
@@ -33,9 +34,9 @@ export interface LearnStateBench {
 }
 
 /** 2,000 peers, `edges` distinct (client, server, port) edges among them. */
-function edgeTriples(edges: number): [string, string, number][] {
-  const peers = Array.from({ length: 2000 }, (_, i) => `wl:ns-${i % 20}/Deployment/workload-${i}`);
-  const out: [string, string, number][] = [];
+function edgeTriples(edges: number): [PeerKey, PeerKey, number][] {
+  const peers = Array.from({ length: 2000 }, (_, i) => workloadKey(`ns-${i % 20}`, 'Deployment', `workload-${i}`));
+  const out: [PeerKey, PeerKey, number][] = [];
   for (let i = 0; i < edges; i++) out.push([peers[i % 2000]!, peers[(i * 7919 + 13) % 2000]!, 1024 + Math.floor(i / 2000)]);
   return out;
 }

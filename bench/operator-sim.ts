@@ -8,6 +8,7 @@ import type { ClusterInventory, ControllerInfo, PodInfo, ServiceInfo } from '../
 import { IdentityResolver } from '../src/domain/identity.js';
 import { Learner } from '../src/domain/learner.js';
 import { planNamespace, type ClusterFacts } from '../src/domain/plan.js';
+import { workloadKey } from '../src/domain/peer.js';
 
 export interface SimOptions {
   readonly namespaces: number;
@@ -65,9 +66,9 @@ export async function simulatePlanning(opts: SimOptions): Promise<SimResult> {
   const learner = new Learner(identity);
   const apps = Math.max(1, Math.round(opts.podsPerNamespace / PODS_PER_APP));
   for (let i = 0; i < opts.namespaces; i++) {
-    for (let a = 0; a + 1 < apps; a++) learner.edges.record(`wl:ns-${i}/Deployment/app-${a}`, `wl:ns-${i}/Deployment/app-${a + 1}`, 8080, 'TCP', 1_000, 5);
+    for (let a = 0; a + 1 < apps; a++) learner.edges.record(workloadKey(`ns-${i}`, 'Deployment', `app-${a}`), workloadKey(`ns-${i}`, 'Deployment', `app-${a + 1}`), 8080, 'TCP', 1_000, 5);
     // One cross-namespace edge each: the next namespace's first app.
-    learner.edges.record(`wl:ns-${i}/Deployment/app-0`, `wl:ns-${(i + 1) % opts.namespaces}/Deployment/app-0`, 8080, 'TCP', 1_000, 5);
+    learner.edges.record(workloadKey(`ns-${i}`, 'Deployment', 'app-0'), workloadKey(`ns-${(i + 1) % opts.namespaces}`, 'Deployment', 'app-0'), 8080, 'TCP', 1_000, 5);
   }
   const indexMib = heapMib() - before;
   const facts: ClusterFacts = { nodeIps: [], podCidrs: [], apiserverIps: [], apiserverPorts: [] };

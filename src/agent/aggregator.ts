@@ -33,6 +33,7 @@ import type { EdgeRecord } from '../domain/edge-store.js';
 import type { Flow, ParseResult, Protocol } from '../domain/flow.js';
 import type { IdentityResolver } from '../domain/identity.js';
 import { Learner, type LearnerOptions } from '../domain/learner.js';
+import type { PeerKey } from '../domain/peer.js';
 
 /** One edge's change since the last batch (an edge record): `count` adds up; `firstSeen`/`lastSeen` widen. */
 export type EdgeDelta = EdgeRecord;
@@ -98,8 +99,8 @@ export interface AggregatorStats {
 }
 
 interface MutableDelta {
-  readonly client: string;
-  readonly server: string;
+  readonly client: PeerKey;
+  readonly server: PeerKey;
   readonly port: number;
   readonly protocol: Protocol;
   count: number;

@@ -17,7 +17,7 @@
  */
 import { z } from 'zod';
 import type { Protocol } from '../domain/flow.js';
-import { invalidPeerKey } from '../domain/peer.js';
+import { invalidPeerKey, type PeerKey } from '../domain/peer.js';
 
 /** The path the controller serves. */
 export const EDGES_PATH = '/v1/edges';
@@ -26,7 +26,7 @@ export const EDGES_PATH = '/v1/edges';
 const peerKeySchema = z.string().min(4).max(512).superRefine((key, ctx) => {
   const reason = invalidPeerKey(key);
   if (reason !== undefined) ctx.addIssue({ code: 'custom', message: `not a peer key (wl:<ns>/<Kind>/<name> or en:<entity>[:<ip>]): ${reason}` });
-});
+}).transform((key) => key as PeerKey);
 
 /** Milliseconds since the epoch, within reason (no NaN, no year 30000). */
 const timeSchema = z.number().min(0).max(1e14);

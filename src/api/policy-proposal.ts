@@ -42,6 +42,14 @@ export const ruleEvidenceSchema = z.object({
   edges: z.array(evidenceSchema),
 });
 
+/** A workload with no policy, or one rule of its policy, that a proposal leaves out. */
+export const leftOutSchema = z.object({
+  workload: z.string().describe('Peer key of the workload (`wl:<ns>/<Kind>/<name>`).'),
+  direction: z.enum(['ingress', 'egress']).optional().describe('Set when one rule was left out, not the whole workload.'),
+  peer: z.string().optional().describe('Peer key of the left-out rule\'s peer.'),
+  reason: z.string(),
+});
+
 export const proposalContentSchema = z
   .object({
     segmentation: z.string(),
@@ -56,7 +64,8 @@ export const proposalContentSchema = z
       removed: z.array(z.string()).default([]),
       unified: z.string().default('').describe('Unified diff of the YAML against the live policies when the proposal was written.'),
     }),
-    skipped: z.array(z.string()).default([]).describe('Workloads or rules left out, with why (no unique selector, ICMP).'),
+    skipped: z.array(z.string()).default([]).describe('Workloads or rules left out, with why (no unique selector, ICMP), as a reviewer reads them.'),
+    leftOut: z.array(leftOutSchema).default([]).describe('The same as `skipped`, as peer keys: for tools (the report).'),
     coverage: z.array(coverageSchema).default([]).describe('What the learning window could not have seen: workloads whose traffic may be missing from this proposal.'),
   })
   .meta({ 'x-kubernetes-validations': [{ rule: 'self == oldSelf', message: 'proposal content is immutable; a new graph makes a new revision' }] });

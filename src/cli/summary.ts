@@ -1,7 +1,7 @@
 /** The human summary `learn` and `graph` print: what was read, skipped (by reason), learned, written. */
 import type { GeneratedNamespace } from '../domain/generate.js';
 import type { Learner } from '../domain/learner.js';
-import { peerFromKey, peerLabel } from '../domain/peer.js';
+import { isWorkloadKey, peerFromKey, peerLabel } from '../domain/peer.js';
 import type { Learned } from './learn-pipeline.js';
 import { escapeControl } from './terminal.js';
 
@@ -40,7 +40,7 @@ export function summarize(learned: Learned, generated?: { namespaces: readonly G
   lines.push(`skipped   ${skipped.length ? skipped.join(', ') : 'none'}`);
   const graphNodes = new Set<string>();
   for (const e of learner.edges.edges()) graphNodes.add(e.client).add(e.server);
-  const workloads = [...graphNodes].filter((k) => k.startsWith('wl:')).length;
+  const workloads = [...graphNodes].filter(isWorkloadKey).length;
   lines.push(`graph     ${n(learner.edges.size)} edges, ${n(workloads)} workloads, ${n(graphNodes.size - workloads)} entities`);
   if (generated) {
     const per = generated.namespaces.map((ns) => `${ns.namespace}: ${ns.objects.length}`).join(', ');

@@ -5,7 +5,7 @@
  * proposal changes. Bounded memory: a fixed dedupe window and a fixed number of samples.
  */
 import type { Flow } from './flow.js';
-import { peerFromKey } from './peer.js';
+import { entityKey, isWorkloadOf, peerFromKey } from './peer.js';
 import { createEvaluator, type ClusterModel, type Evaluator, type Peer, type Policy } from './simulate/index.js';
 
 const SAMPLE_LIMIT = 10;
@@ -69,8 +69,7 @@ export class AuditEngine {
    */
   observeEdge(edge: { readonly client: string; readonly server: string; readonly port: number; readonly protocol: string; readonly count: number; readonly lastSeen: number }, podOf: (workloadKey: string) => string | undefined): void {
     if (edge.protocol !== 'TCP' && edge.protocol !== 'UDP' && edge.protocol !== 'SCTP') return;
-    const prefix = `wl:${this.namespace}/`;
-    if (!edge.client.startsWith(prefix) && !edge.server.startsWith(prefix)) return;
+    if (!isWorkloadOf(edge.client, this.namespace) && !isWorkloadOf(edge.server, this.namespace)) return;
     const client = keyToPeer(edge.client, podOf);
     const server = keyToPeer(edge.server, podOf);
     if (!client || !server) return;
@@ -138,8 +137,8 @@ function keyLabel(key: string): string {
 /** A flow endpoint's peer key: its pod's workload, or the entity and address. */
 function endpointKey(e: Flow['source'], workloadKeyOf: WorkloadKeyOf | undefined): string | undefined {
   if (e.namespace && e.podName) return workloadKeyOf?.(e.namespace, e.podName);
-  if (e.reserved === 'host') return 'en:host';
-  if (e.reserved === 'world' || e.reserved === 'remote-node' || e.reserved === 'kube-apiserver') return `en:${e.reserved}:${e.ip}`;
+  if (e.reserved === 'host') return entityKey('host');
+  if (e.reserved === 'world' || e.reserved === 'remote-node' || e.reserved === 'kube-apiserver') return entityKey(e.reserved, e.ip);
   return undefined;
 }
 

@@ -15,6 +15,7 @@
  */
 import { CronExpressionParser } from 'cron-parser';
 import type { ControllerInfo } from './inventory.js';
+import { workloadKey } from './peer.js';
 
 export type CoverageReason = 'CronJobDidNotRun' | 'CronJobPeriodLongerThanWindow' | 'ScaledToZero' | 'CreatedLate' | 'NoFlows';
 
@@ -71,7 +72,7 @@ function warningFor(c: ControllerInfo, input: CoverageInput, lateAfter: number):
   if (c.createdAt !== undefined && c.createdAt > lateAfter) {
     return { reason: 'CreatedLate', message: `${c.kind} ${c.name} was created at ${input.formatTime(c.createdAt)}, after most of the learning window (since ${input.formatTime(input.windowStart)}) had passed` };
   }
-  if (LONG_RUNNING.has(c.kind) && !input.seen.has(`wl:${c.namespace}/${c.kind}/${c.name}`)) {
+  if (LONG_RUNNING.has(c.kind) && !input.seen.has(workloadKey(c.namespace, c.kind, c.name))) {
     return { reason: 'NoFlows', message: `no pod of ${c.kind} ${c.name} sent or received a flow during the learning window` };
   }
   return undefined;

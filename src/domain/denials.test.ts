@@ -1,8 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { DenialTracker, describeDeniedEdge, rollbackPolicyNames, workloadsOfDenials } from './denials.js';
+import { key } from '../testing/builders.js';
 
 const T0 = Date.UTC(2026, 11, 5, 12, 0, 0);
-const edge = (server: string, port = 8080) => ({ client: 'wl:shop/Deployment/frontend', server, port, protocol: 'TCP' as const });
+const edge = (server: string, port = 8080) => ({ client: key('wl:shop/Deployment/frontend'), server: key(server), port, protocol: 'TCP' as const });
 const cart = edge('wl:shop/Deployment/cart');
 const db = edge('wl:shop/StatefulSet/db', 5432);
 

@@ -12,6 +12,7 @@
  * length in seconds and the distinct denied edges, never the number of denials.
  */
 import type { Protocol } from './flow.js';
+import { annotatedWorkloadKey, isWorkloadOf, keyText, type PeerKey } from './peer.js';
 import { DEFAULT_DENY_NAME, WORKLOAD_ANNOTATION } from './translate/naming.js';
 
 /** Denials allowed within the window before rolling back; -1 disables rollback. */
@@ -24,8 +25,8 @@ export interface RollbackBudget {
 }
 
 export interface DeniedEdgeKey {
-  readonly client: string;
-  readonly server: string;
+  readonly client: PeerKey;
+  readonly server: PeerKey;
   readonly port: number;
   readonly protocol: Protocol;
 }
@@ -145,11 +146,10 @@ export class DenialTracker {
  * both are suspects. A side in another namespace is not this namespace's to change.
  */
 export function workloadsOfDenials(edges: readonly { readonly client: string; readonly server: string; readonly port?: number; readonly protocol?: string; readonly direction?: DeniedDirection }[], namespace: string): string[] {
-  const prefix = `wl:${namespace}/`;
   const keys = new Set<string>();
   for (const e of edges) {
-    if (e.direction !== 'ingress' && e.client.startsWith(prefix)) keys.add(e.client);
-    if (e.direction !== 'egress' && e.server.startsWith(prefix)) keys.add(e.server);
+    if (e.direction !== 'ingress' && isWorkloadOf(e.client, namespace)) keys.add(e.client);
+    if (e.direction !== 'egress' && isWorkloadOf(e.server, namespace)) keys.add(e.server);
   }
   return [...keys].sort();
 }
@@ -173,16 +173,15 @@ export function rollbackPolicyNames(objects: readonly NamedPolicy[], namespace: 
   for (const o of objects) {
     const workload = o.metadata.annotations?.[WORKLOAD_ANNOTATION];
     if (o.metadata.name === DEFAULT_DENY_NAME) names.add(o.metadata.name);
-    else if (workload !== undefined && wanted.has(`wl:${namespace}/${workload}`)) names.add(o.metadata.name);
+    else if (workload !== undefined && wanted.has(annotatedWorkloadKey(namespace, workload) ?? '')) names.add(o.metadata.name);
   }
   return [...names].sort();
 }
 
 /** One-line description of a denied edge for conditions and Events. */
 export function describeDeniedEdge(e: { readonly client: string; readonly server: string; readonly port: number; readonly protocol: string; readonly count?: number; readonly direction?: DeniedDirection }): string {
-  const label = (key: string) => (key.startsWith('wl:') || key.startsWith('en:') ? key.slice(3) : key);
   const notes = [e.count !== undefined ? `${e.count}x` : '', e.direction ? `on ${e.direction}` : ''].filter((n) => n !== '');
-  return `${label(e.client)} -> ${label(e.server)} ${e.port}/${e.protocol}${notes.length > 0 ? ` (${notes.join(', ')})` : ''}`;
+  return `${keyText(e.client)} -> ${keyText(e.server)} ${e.port}/${e.protocol}${notes.length > 0 ? ` (${notes.join(', ')})` : ''}`;
 }
 
 export function edgeId(e: DeniedEdgeKey): string {

@@ -1,14 +1,19 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { EdgeStore } from './edge-store.js';
+import { key } from '../testing/builders.js';
+import { workloadKey, type PeerKey } from './peer.js';
+
+/** The store's counting treats keys as opaque text: these tests use short names, not real peers. */
+const opaque = (text: string) => text as PeerKey;
 
 describe('EdgeStore', () => {
   it('counts repeated edges once with count, first and last seen', () => {
     const store = new EdgeStore(16);
-    expect(store.record('a', 'b', 80, 'TCP', 200)).toBe(true);
-    expect(store.record('a', 'b', 80, 'TCP', 100)).toBe(false);
-    expect(store.record('a', 'b', 80, 'TCP', 300)).toBe(false);
-    expect(store.record('a', 'b', 80, 'UDP', 300)).toBe(true);
+    expect(store.record(opaque('a'), opaque('b'), 80, 'TCP', 200)).toBe(true);
+    expect(store.record(opaque('a'), opaque('b'), 80, 'TCP', 100)).toBe(false);
+    expect(store.record(opaque('a'), opaque('b'), 80, 'TCP', 300)).toBe(false);
+    expect(store.record(opaque('a'), opaque('b'), 80, 'UDP', 300)).toBe(true);
     expect(store.size).toBe(2);
     expect([...store.edges()][0]).toEqual({ client: 'a', server: 'b', port: 80, protocol: 'TCP', count: 3, firstSeen: 100, lastSeen: 300 });
     expect(store.lastNewEdgeAt).toBe(300);
@@ -27,7 +32,7 @@ describe('EdgeStore', () => {
         const store = new EdgeStore(16);
         const model = new Map<string, { count: number; first: number; last: number }>();
         for (const o of list) {
-          store.record(`p${o.c}`, `p${o.s}`, o.port, o.proto, o.t);
+          store.record(opaque(`p${o.c}`), opaque(`p${o.s}`), o.port, o.proto, o.t);
           const key = `p${o.c} p${o.s} ${o.port} ${o.proto}`;
           const m = model.get(key);
           if (m) {
@@ -46,7 +51,7 @@ describe('EdgeStore', () => {
 });
 
 describe('EdgeStore limits', () => {
-  const wl = (ns: string, name: string) => `wl:${ns}/Deployment/${name}`;
+  const wl = (ns: string, name: string) => workloadKey(ns, 'Deployment', name);
 
   it('refuses new edges beyond the per-namespace bound, counts them for that namespace, keeps counting stored ones', () => {
     const store = new EdgeStore(16, { maxEdgesPerNamespace: 2 });
@@ -70,7 +75,7 @@ describe('EdgeStore limits', () => {
 
   it('refuses new edges beyond the overall bound, whatever the namespace', () => {
     const store = new EdgeStore(16, { maxEdges: 3 });
-    for (let i = 0; i < 10; i++) store.record(wl(`ns${i}`, 'a'), 'en:world:203.0.113.5', 443, 'TCP', i);
+    for (let i = 0; i < 10; i++) store.record(wl(`ns${i}`, 'a'), key('en:world:203.0.113.5'), 443, 'TCP', i);
     expect(store.size).toBe(3);
     expect(store.refusedEdges).toBe(7);
     expect(store.refusedIn('ns9')).toBe(1);

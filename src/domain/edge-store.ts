@@ -12,14 +12,14 @@
  * only (docs/architecture.md, "cost follows change").
  */
 import type { Protocol } from './flow.js';
-import { workloadNamespace } from './peer.js';
+import { workloadNamespace, type PeerKey } from './peer.js';
 
 export const PROTOCOLS: readonly Protocol[] = ['TCP', 'UDP', 'SCTP', 'ICMPv4', 'ICMPv6'];
 const PROTOCOL_CODE: Readonly<Record<Protocol, number>> = { TCP: 0, UDP: 1, SCTP: 2, ICMPv4: 3, ICMPv6: 4 };
 
 export interface EdgeRecord {
-  readonly client: string;
-  readonly server: string;
+  readonly client: PeerKey;
+  readonly server: PeerKey;
   readonly port: number;
   readonly protocol: Protocol;
   readonly count: number;
@@ -81,7 +81,7 @@ const MAX_REFUSAL_KEYS = 10_000;
 
 export class EdgeStore {
   private readonly peerIds = new Map<string, number>();
-  private readonly peerKeys: string[] = [];
+  private readonly peerKeys: PeerKey[] = [];
   private capacity: number;
   private length = 0;
   private client: Uint32Array;
@@ -168,7 +168,7 @@ export class EdgeStore {
   }
 
   /** Interns a peer key and returns its id. */
-  peerId(key: string): number {
+  peerId(key: PeerKey): number {
     let id = this.peerIds.get(key);
     if (id === undefined) {
       id = this.peerKeys.length;
@@ -179,7 +179,7 @@ export class EdgeStore {
     return id;
   }
 
-  peerKey(id: number): string {
+  peerKey(id: number): PeerKey {
     const key = this.peerKeys[id];
     if (key === undefined) throw new RangeError(`unknown peer id ${id}`);
     return key;
@@ -190,7 +190,7 @@ export class EdgeStore {
    * Merging (restoring persisted state, node agent deltas) passes the earliest first-seen as `time`
    * and the latest as `lastTime`.
    */
-  record(clientKey: string, serverKey: string, port: number, protocol: Protocol, time: number, count = 1, lastTime = time): boolean {
+  record(clientKey: PeerKey, serverKey: PeerKey, port: number, protocol: Protocol, time: number, count = 1, lastTime = time): boolean {
     const existing = this.find(clientKey, serverKey, port, protocol);
     if (existing !== undefined) {
       this.counts[existing]! += count;
@@ -253,7 +253,7 @@ export class EdgeStore {
    * Restores a persisted edge: the same edge restored twice (a cross-namespace edge kept in both
    * namespaces' profiles) is counted once — count is the larger, first/last the widest.
    */
-  restore(clientKey: string, serverKey: string, port: number, protocol: Protocol, count: number, firstSeen: number, lastSeen: number): void {
+  restore(clientKey: PeerKey, serverKey: PeerKey, port: number, protocol: Protocol, count: number, firstSeen: number, lastSeen: number): void {
     const existing = this.find(clientKey, serverKey, port, protocol);
     if (existing === undefined) {
       this.record(clientKey, serverKey, port, protocol, firstSeen, count, lastSeen);

@@ -1,17 +1,16 @@
 /**
- * From learned state to policy objects: graph → policy model → NetworkPolicy or
- * CiliumNetworkPolicy objects per namespace. Pure and deterministic.
+ * `hivewall learn`'s generation: every namespace of the learned state planned by the same
+ * {@link planNamespace} the operator's reconciler uses (graph → policy model → NetworkPolicy or
+ * CiliumNetworkPolicy objects), with the flags as the spec. Pure and deterministic.
  */
-import { WorkloadCatalog } from './catalog.js';
 import type { EdgeRecord } from './edge-store.js';
 import { buildGraph, type TrafficGraph } from './graph.js';
 import type { IdentityResolver } from './identity.js';
 import type { Learner } from './learner.js';
 import { peerFromKey } from './peer.js';
-import { clusterFactsOf } from './plan.js';
-import { buildPolicyModel, defaultAllowances, type Allowances, type NamespacePolicies } from './policy-model.js';
-import { toCiliumPolicies } from './translate/cilium.js';
-import { toNetworkPolicies, type KubernetesObject } from './translate/networkpolicy.js';
+import { clusterFactsOf, planNamespace } from './plan.js';
+import { defaultAllowances, type Allowances, type NamespacePolicies } from './policy-model.js';
+import type { KubernetesObject } from './translate/networkpolicy.js';
 
 export type Flavor = 'networkpolicy' | 'cilium';
 
@@ -38,30 +37,38 @@ export interface GenerateResult {
 }
 
 export function generatePolicies(learner: Learner, identity: IdentityResolver, options: GenerateOptions): GenerateResult {
-  // Order does not matter here: the model sorts workloads, rules, peers and evidence.
-  const edges = [...learner.edges.edges()];
-  const catalog = WorkloadCatalog.build(identity, learner.observedPods);
-  const namespaces = options.namespaces && options.namespaces.length > 0 ? [...new Set(options.namespaces)].sort() : observedNamespaces(edges);
-  const { apiserverIps, apiserverPorts, nodeIps, podCidrs } = clusterFactsOf(identity.cluster, identity);
-  const models = buildPolicyModel({
-    edges,
-    catalog,
-    namespaces,
-    dnsNames: learner.dnsNames,
-    apiserverIps,
-    apiserverPorts,
-    allowances: options.allowances ?? defaultAllowances,
-  });
+  const namespaces = options.namespaces && options.namespaces.length > 0 ? [...new Set(options.namespaces)].sort() : observedNamespaces([...learner.edges.edges()]);
+  const facts = clusterFactsOf(identity.cluster, identity);
+  const allowances = options.allowances ?? defaultAllowances;
+  const spec = {
+    flavor: options.flavor === 'cilium' ? 'CiliumNetworkPolicy' : 'NetworkPolicy',
+    // Every observed edge: learn has no threshold, and the store holds no edge it did not see.
+    minFlowsPerEdge: 0,
+    exclude: [],
+    allowDns: allowances.dns,
+    allowPublicIngress: allowances.publicIngress,
+    allowKubeApiserver: allowances.kubeApiserver ?? false,
+    externalBy: 'FQDN',
+  } as const;
   let graph: TrafficGraph | undefined;
   return {
     get graph() {
       return (graph ??= buildGraph(learner.edges, learner.dnsNames, false));
     },
-    namespaces: models.map((model) => ({
-      namespace: model.namespace,
-      model,
-      objects: options.flavor === 'cilium' ? toCiliumPolicies(model) : toNetworkPolicies(model, { nodeIps, podCidrs }),
-    })),
+    namespaces: namespaces.map((namespace) => {
+      const draft = planNamespace({
+        namespace,
+        spec,
+        edges: learner.edges.edgesOf(namespace),
+        identity,
+        observed: learner,
+        dnsNames: learner.dnsNames,
+        facts,
+        live: [],
+        formatTime: (ms) => new Date(ms).toISOString(),
+      });
+      return { namespace, model: draft.model, objects: draft.objects };
+    }),
   };
 }
 

@@ -14,7 +14,7 @@
 import type { FlowEndpoint, ReservedIdentity } from './flow.js';
 import type { ClusterInventory, ControllerInfo, EndpointSliceInfo, PodInfo, ServiceInfo } from './inventory.js';
 import { parseCidr, type Cidr } from './ip.js';
-import { peerKey, type Peer, type WorkloadPeer } from './peer.js';
+import { peerKey, type Peer, type PeerKey, type WorkloadPeer } from './peer.js';
 import { OwnerIndex, workloadFromPodName } from './workload.js';
 
 export type UnresolvedReason =
@@ -35,7 +35,7 @@ export type Resolution =
       /** Pod labels when the flow carried them and the snapshot did not have the pod. */
       readonly labels?: readonly string[];
       /** `peerKey(peer)`, when the resolver already knows it (saves building it per flow). */
-      readonly key?: string;
+      readonly key?: PeerKey;
     }
   | { readonly ok: false; readonly reason: UnresolvedReason; readonly ip: string; readonly detail?: string };
 
@@ -58,7 +58,7 @@ export class IdentityResolver {
   private readonly owners: OwnerIndex;
   private readonly podsByIp = new Map<string, PodCandidate[]>();
   private readonly podsByName = new Map<string, PodCandidate>();
-  private readonly hintCache = new Map<string, Map<string, { peer: WorkloadPeer; key: string; labels?: readonly string[] }>>();
+  private readonly hintCache = new Map<string, Map<string, { peer: WorkloadPeer; key: PeerKey; labels?: readonly string[] }>>();
   private readonly nodeByIp = new Map<string, string>();
   private readonly nodeOfPodIp = new Map<string, string | undefined>();
   private readonly apiserverIps = new Map<string, Set<number>>();
@@ -171,7 +171,7 @@ export class IdentityResolver {
    * A pod the flow names: the snapshot's pod if known, else Hubble's `workloads` or the pod
    * naming rules. Cached per namespace and pod (a busy source names the same pods constantly).
    */
-  private hinted(namespace: string, podName: string, endpoint: FlowEndpoint): { peer: WorkloadPeer; key: string; labels?: readonly string[] } {
+  private hinted(namespace: string, podName: string, endpoint: FlowEndpoint): { peer: WorkloadPeer; key: PeerKey; labels?: readonly string[] } {
     let pods = this.hintCache.get(namespace);
     if (!pods) this.hintCache.set(namespace, (pods = new Map()));
     const cached = pods.get(podName);

@@ -18,7 +18,7 @@ import type { Flow, ParseResult, SkipReason } from './flow.js';
 import { DnsNames } from './dns-names.js';
 import { EdgeStore, type EdgeLimits } from './edge-store.js';
 import type { IdentityResolver, Resolution, UnresolvedReason } from './identity.js';
-import { peerKey, type Peer } from './peer.js';
+import { peerKey, type Peer, type PeerKey } from './peer.js';
 
 export interface LearnerOptions {
   /** Observations of the same 5-tuple within this many ms are one connection. */
@@ -41,8 +41,8 @@ export interface LearnerOptions {
 
 /** A denied connection attempt, resolved to peers. */
 export interface Denial {
-  readonly client: string;
-  readonly server: string;
+  readonly client: PeerKey;
+  readonly server: PeerKey;
   readonly port: number;
   readonly protocol: Flow['protocol'];
   readonly reason: string;
@@ -414,8 +414,8 @@ interface Connection {
   /** Latest observation: the dedupe window slides with it. */
   lastSeen: number;
   state: typeof PENDING_FORWARDED | typeof PENDING_UNREPLIED | typeof LEARNED | typeof DENIED;
-  readonly clientKey: string;
-  readonly serverKey: string;
+  readonly clientKey: PeerKey;
+  readonly serverKey: PeerKey;
   readonly port: number;
   readonly protocol: Flow['protocol'];
   /** Whether {@link LearnerOptions.onDenied} was told about it (once per connection). */

@@ -8,7 +8,7 @@ import type { Protocol } from './flow.js';
 import { isValidIp } from './ip.js';
 import { isDnsName } from './k8s-names.js';
 import type { Learner } from './learner.js';
-import { invalidPeerKey, peerFromKey } from './peer.js';
+import { invalidPeerKey, isWorkloadKey, isWorkloadOf, parsePeerKey, peerFromKey, workloadNamespace } from './peer.js';
 import type { TrafficProfile } from '../api/traffic-profile.js';
 
 export interface NamespaceView {
@@ -45,7 +45,7 @@ export function toProfileSpec(segmentation: string, view: NamespaceView, dnsName
     .sort((a, b) => a[0]! - b[0]! || a[1]! - b[1]! || a[3]! - b[3]! || a[2]! - b[2]!);
   const names = new Set<string>();
   for (const e of view.edges) {
-    if (!e.client.startsWith('wl:')) continue;
+    if (!isWorkloadKey(e.client)) continue;
     const server = peerFromKey(e.server);
     if (server.type !== 'entity' || !server.ip) continue;
     const resolved = dnsNames.namesFor(e.client, server.ip);
@@ -55,27 +55,32 @@ export function toProfileSpec(segmentation: string, view: NamespaceView, dnsName
 }
 
 /**
- * Restores a persisted profile into the learner (its `rows`: the stored edges, or {@link rolledBackRows}), (idempotent; see EdgeStore.restore). DNS entries
- * are taken only in the per-client form, with valid names, and (given the profile's `namespace`)
- * only for clients of that namespace: a profile never names another namespace's peers. Entries of
- * the earlier `<ip> <name> ...` form named no client and are dropped (those peers are named by
- * address until their workload resolves them again).
+ * Restores a persisted profile into the learner (its `rows`: the stored edges, or
+ * {@link rolledBackRows}; idempotent, see EdgeStore.restore). A stored object is input like any
+ * other: a row is taken only when both peers are valid peer keys ({@link invalidPeerKey}) and,
+ * given the profile's `namespace`, one side is a workload of that namespace, so an edited or
+ * forged profile can never add an edge between other namespaces' workloads (which would widen
+ * their policies). DNS entries are taken only in the per-client form, with valid names, and only
+ * for clients of that namespace. Entries of the earlier `<ip> <name> ...` form named no client and
+ * are dropped (those peers are named by address until their workload resolves them again).
  */
 export function restoreProfile(learner: Learner, spec: TrafficProfile['spec'], namespace?: string, rows: readonly (readonly number[])[] = spec.edges): number {
   let restored = 0;
+  const peers = spec.peers.map(parsePeerKey);
   for (const row of rows) {
     const [c, s, port, proto, count, first, last] = row;
-    const client = spec.peers[c!];
-    const server = spec.peers[s!];
+    const client = peers[c!];
+    const server = peers[s!];
     const protocol = PROTOCOLS[proto!] as Protocol | undefined;
     if (client === undefined || server === undefined || protocol === undefined || port === undefined) continue;
+    if (namespace !== undefined && workloadNamespace(client) !== namespace && workloadNamespace(server) !== namespace) continue;
     learner.edges.restore(client, server, port, protocol, count ?? 1, first ?? 0, last ?? first ?? 0);
     restored++;
   }
   for (const entry of spec.dnsNames) {
     const [client, ip, ...names] = entry.split(' ');
-    if (!client?.startsWith('wl:') || invalidPeerKey(client) !== undefined || !ip || !isValidIp(ip)) continue;
-    if (namespace !== undefined && !client.startsWith(`wl:${namespace}/`)) continue;
+    if (client === undefined || !isWorkloadKey(client) || invalidPeerKey(client) !== undefined || !ip || !isValidIp(ip)) continue;
+    if (namespace !== undefined && !isWorkloadOf(client, namespace)) continue;
     for (const name of names) if (isDnsName(name)) learner.dnsNames.add(client, ip, name);
   }
   return restored;

@@ -28,10 +28,73 @@ export interface EntityPeer {
 
 export type Peer = WorkloadPeer | EntityPeer;
 
-/** Stable text key of a peer: `wl:<ns>/<Kind>/<name>` or `en:<entity>[:<ip>]`. Sorting keys sorts peers. */
-export function peerKey(peer: Peer): string {
-  if (peer.type === 'workload') return `wl:${peer.namespace}/${peer.kind}/${peer.name}`;
-  return peer.ip === undefined ? `en:${peer.entity}` : `en:${peer.entity}:${peer.ip}`;
+declare const peerKeyBrand: unique symbol;
+
+/**
+ * A peer's stable text key: `wl:<ns>/<Kind>/<name>` or `en:<entity>[:<ip>]`; sorting keys sorts
+ * peers. Branded: only this module makes one (from a {@link Peer}, or from outside text that
+ * {@link parsePeerKey} validated), so no other code builds or takes apart the text by hand.
+ */
+export type PeerKey = string & { readonly [peerKeyBrand]: true };
+
+/** The key of a peer. */
+export function peerKey(peer: Peer): PeerKey {
+  if (peer.type === 'workload') return workloadKey(peer.namespace, peer.kind, peer.name);
+  return entityKey(peer.entity, peer.ip);
+}
+
+/** The key of the workload `<namespace>/<kind>/<name>`. */
+export function workloadKey(namespace: string, kind: string, name: string): PeerKey {
+  return `wl:${namespace}/${kind}/${name}` as PeerKey;
+}
+
+/** The key of an entity, with its address for `world`, `remote-node` and `kube-apiserver`. */
+export function entityKey(entity: EntityName, ip?: string): PeerKey {
+  return (ip === undefined ? `en:${entity}` : `en:${entity}:${ip}`) as PeerKey;
+}
+
+/**
+ * A peer key that arrived as text from outside (an agent, a stored object, a report input),
+ * validated by {@link invalidPeerKey}; undefined when it is not a valid key.
+ */
+export function parsePeerKey(text: string): PeerKey | undefined {
+  return invalidPeerKey(text) === undefined ? (text as PeerKey) : undefined;
+}
+
+/** Whether a key names a workload (not an entity). */
+export function isWorkloadKey(key: string): boolean {
+  return key.startsWith('wl:');
+}
+
+/** Whether a key names a workload of `namespace`. */
+export function isWorkloadOf(key: string, namespace: string): boolean {
+  return key.startsWith('wl:') && key.length > 3 + namespace.length && key.startsWith(namespace, 3) && key.charCodeAt(3 + namespace.length) === 0x2f;
+}
+
+/**
+ * The key of the workload a policy's `hivewall.dev/workload` annotation (`<Kind>/<name>`) names
+ * in `namespace`; undefined for any other text.
+ */
+export function annotatedWorkloadKey(namespace: string, annotation: string): PeerKey | undefined {
+  const slash = annotation.indexOf('/');
+  if (slash <= 0 || slash === annotation.length - 1 || annotation.indexOf('/', slash + 1) >= 0) return undefined;
+  return workloadKey(namespace, annotation.slice(0, slash), annotation.slice(slash + 1));
+}
+
+/** The key of a workload written as `<ns>/<Kind>/<name>` (coverage warnings); undefined for any other text. */
+export function workloadKeyOfId(id: string): PeerKey | undefined {
+  const parts = id.split('/');
+  return parts.length === 3 && parts.every((p) => p !== '') ? workloadKey(parts[0]!, parts[1]!, parts[2]!) : undefined;
+}
+
+/** A key as conditions and Events show it: without its `wl:` / `en:` prefix. */
+export function keyText(key: string): string {
+  return key.startsWith('wl:') || key.startsWith('en:') ? key.slice(3) : key;
+}
+
+/** The `<ns>/<Kind>/<name>` of a workload key (what policies annotate and reviewers read). */
+export function workloadIdOf(key: PeerKey): string | undefined {
+  return isWorkloadKey(key) ? key.slice(3) : undefined;
 }
 
 /**

@@ -9,14 +9,14 @@ import type { WorkloadCatalog } from './catalog.js';
 import { NO_DNS_NAMES, type DnsNameLookup } from './dns-names.js';
 import type { EdgeRecord } from './edge-store.js';
 import { edgeId, type DeniedEdge } from './denials.js';
-import { peerFromKey, peerLabel } from './peer.js';
-import { buildPolicyModel, type ModelPeer, type ModelRule, type NamespacePolicies, type WorkloadPolicy } from './policy-model.js';
+import { peerFromKey, peerKey, peerLabel } from './peer.js';
+import { buildPolicyModel, type ModelPeer, type NamespacePolicies, type WorkloadPolicy } from './policy-model.js';
 import { matchesSelector, type Selector } from './selector.js';
-import { toCiliumPolicies, toRule as ciliumRule } from './translate/cilium.js';
-import { toNetworkPolicies, toRule as networkPolicyRule, type KubernetesObject, type TranslateContext } from './translate/networkpolicy.js';
+import { toCiliumPolicies } from './translate/cilium.js';
+import { toNetworkPolicies, type KubernetesObject, type TranslateContext } from './translate/networkpolicy.js';
+import type { RulePlacement } from './translate/translation.js';
 import { canonicalPolicyOrder } from './translate/canonical.js';
 import { toYaml } from './translate/render.js';
-import { workloadId } from './translate/naming.js';
 
 export interface ProposalSpecInput {
   readonly flavor: 'NetworkPolicy' | 'CiliumNetworkPolicy';
@@ -78,13 +78,34 @@ export function digestOf(objects: readonly KubernetesObject[]): string {
   return digest;
 }
 
-/** A planned revision. `evidence` and `diff` are computed on first read. */
+/**
+ * What a proposal leaves out: a workload with no policy (`workload`, `reason`), or one rule of a
+ * workload's policy (`direction`, `peer` too). Workload and peer are peer keys.
+ */
+export interface SkippedItem {
+  readonly workload: string;
+  readonly direction?: 'ingress' | 'egress';
+  readonly peer?: string;
+  readonly reason: string;
+}
+
+/** A left-out item as a reviewer reads it: `<workload>: <reason>` or `<workload> <direction> <peer>: <reason>`. */
+export function describeSkipped(item: SkippedItem): string {
+  const workload = peerLabel(peerFromKey(item.workload));
+  return item.direction !== undefined && item.peer !== undefined
+    ? `${workload} ${item.direction} ${peerLabel(peerFromKey(item.peer))}: ${item.reason}`
+    : `${workload}: ${item.reason}`;
+}
+
+/** A planned revision. `digest`, `evidence` and `diff` are computed on first read. */
 export interface ProposalDraft {
   readonly objects: KubernetesObject[];
+  /** The policy model the objects were translated from, after the Segmentation's scope. */
+  readonly model: NamespacePolicies;
   readonly digest: string;
   readonly evidence: RuleEvidenceOut[];
   readonly diff: { added: string[]; changed: string[]; removed: string[]; unified: string };
-  readonly skipped: string[];
+  readonly skipped: SkippedItem[];
   readonly edges: number;
 }
 
@@ -106,26 +127,27 @@ export function buildProposal(input: ProposalInput): ProposalDraft {
   });
   const scoped = scope(model!, input);
   const context: TranslateContext = { nodeIps: input.nodeIps, podCidrs: input.podCidrs };
-  const objects = input.spec.flavor === 'CiliumNetworkPolicy' ? toCiliumPolicies(scoped.model) : toNetworkPolicies(scoped.model, context);
-  const digest = digestOf(objects);
-  // Evidence and the diff against the live policies are built when read: most reconciles only
-  // compare the digest (is there anything new to propose?), and rendering both costs more than
-  // planning the policies.
+  const translation = input.spec.flavor === 'CiliumNetworkPolicy' ? toCiliumPolicies(scoped) : toNetworkPolicies(scoped, context);
+  const objects = translation.objects;
+  // The digest, the evidence and the diff against the live policies are built when read: `learn`
+  // needs none of them, most reconciles only compare the digest (is there anything new to
+  // propose?), and rendering evidence and diff costs more than planning the policies.
+  let digest: string | undefined;
   let evidence: RuleEvidenceOut[] | undefined;
   let diff: ProposalDraft['diff'] | undefined;
   return {
     objects,
-    digest,
+    model: scoped,
+    get digest() {
+      return (digest ??= digestOf(objects));
+    },
     get evidence() {
-      return (evidence ??= evidenceOf(scoped.model, objects, input.formatTime, denied, (rule, direction, fqdn) =>
-        input.spec.flavor === 'CiliumNetworkPolicy'
-          ? ciliumRule(rule, direction, input.namespace, fqdn)
-          : networkPolicyRule(rule, direction === 'ingress' ? 'from' : 'to', input.namespace, context)));
+      return (evidence ??= evidenceOf(translation.placements, input.formatTime, denied));
     },
     get diff() {
       return (diff ??= diffAgainstLive(objects, input.live));
     },
-    skipped: scoped.skipped,
+    skipped: skippedOf(model!),
     edges: edges.length,
   };
 }
@@ -168,68 +190,48 @@ export function edgesMissingFromNewest(
 }
 
 /** Drops excluded workloads and workloads the Segmentation's selector does not select. */
-function scope(model: NamespacePolicies, input: ProposalInput): { model: NamespacePolicies; skipped: string[] } {
-  const skipped = [
-    ...model.skipped.map((s) => `${peerLabel(s.workload)}: ${s.reason}`),
-    ...model.droppedRules.map((d) => `${peerLabel(d.workload)} ${d.direction} ${peerLabel(peerFromKey(d.peer))}: ${d.reason}`),
-  ];
+function scope(model: NamespacePolicies, input: ProposalInput): NamespacePolicies {
   const keep = (w: WorkloadPolicy): boolean => {
     if (input.spec.exclude.some((e) => e.kind === w.workload.kind && e.name === w.workload.name)) return false;
     if (!input.spec.selector) return true;
-    const pods = input.catalog.get(`wl:${workloadId(w.workload)}`)?.pods;
+    const pods = input.catalog.get(peerKey(w.workload))?.pods;
     return pods !== undefined && [...pods.values()].every((labels) => matchesSelector(input.spec.selector!, labels));
   };
-  return { model: { ...model, workloads: model.workloads.filter(keep) }, skipped };
+  return { ...model, workloads: model.workloads.filter(keep) };
 }
 
-type RenderRule = (rule: ModelRule, direction: 'ingress' | 'egress', fqdnEgress: boolean) => Record<string, unknown> | undefined;
+/** The workloads the model could not give a policy, then the rules it left out, as peer keys. */
+function skippedOf(model: NamespacePolicies): SkippedItem[] {
+  return [
+    ...model.skipped.map((s) => ({ workload: peerKey(s.workload), reason: s.reason })),
+    ...model.droppedRules.map((d) => ({ workload: peerKey(d.workload), direction: d.direction, peer: d.peer, reason: d.reason })),
+  ];
+}
 
 /**
- * The evidence of every rule, with `index` = the rule's position in the written object (found by
- * rendering the model rule again), so `explain` points at the YAML a reviewer sees. A rule that
- * needs no YAML (host ingress under NetworkPolicy) gets index -1.
+ * The evidence of every rule, with `index` = the rule's position in the written object (where the
+ * translator placed it), so `explain` points at the YAML a reviewer sees. A rule that needs no YAML
+ * (host ingress under NetworkPolicy) has index -1.
  */
-function evidenceOf(model: NamespacePolicies, objects: readonly KubernetesObject[], formatTime: (ms: number) => string, denied: ReadonlyMap<string, DeniedEdge>, render: RenderRule): RuleEvidenceOut[] {
-  const objectOf = new Map<string, KubernetesObject>();
-  const nameOf = new Map<string, string>();
-  for (const o of objects) {
-    const annotation = (o.metadata.annotations as Record<string, string> | undefined)?.['hivewall.dev/workload'];
-    if (annotation) {
-      nameOf.set(`${o.metadata.namespace}/${annotation}`, o.metadata.name);
-      objectOf.set(o.metadata.name, o);
-    }
-  }
-  const out: RuleEvidenceOut[] = [];
-  for (const w of model.workloads) {
-    const policy = nameOf.get(`${w.workload.namespace}/${w.workload.kind}/${w.workload.name}`) ?? '';
-    const spec = (objectOf.get(policy) as { spec?: Record<string, unknown[]> } | undefined)?.spec ?? {};
-    const fqdnEgress = w.egress.some((r) => r.peer.kind === 'world' && r.peer.names.length > 0);
-    for (const direction of ['ingress', 'egress'] as const) {
-      const written = (spec[direction] ?? []).map((r) => JSON.stringify(r));
-      for (const rule of w[direction]) {
-        const rendered = render(rule, direction, fqdnEgress);
-        out.push({
-          policy,
-          direction,
-          index: rendered === undefined ? -1 : written.indexOf(JSON.stringify(rendered)),
-          peer: describePeer(rule.peer),
-          ports: rule.ports.map((p) => `${p.port}/${p.protocol}`),
-          ...(rule.allowance ? { allowance: rule.allowance } : {}),
-          edges: rule.evidence.map((e) => ({
-            client: e.client,
-            server: e.server,
-            port: e.port,
-            protocol: e.protocol,
-            count: e.count,
-            firstSeen: formatTime(e.firstSeen),
-            lastSeen: formatTime(e.lastSeen),
-            ...deniedMark(denied.get(edgeId(e)), formatTime),
-          })),
-        });
-      }
-    }
-  }
-  return out;
+function evidenceOf(placements: readonly RulePlacement[], formatTime: (ms: number) => string, denied: ReadonlyMap<string, DeniedEdge>): RuleEvidenceOut[] {
+  return placements.map(({ policy, direction, rule, index }) => ({
+    policy,
+    direction,
+    index,
+    peer: describePeer(rule.peer),
+    ports: rule.ports.map((p) => `${p.port}/${p.protocol}`),
+    ...(rule.allowance ? { allowance: rule.allowance } : {}),
+    edges: rule.evidence.map((e) => ({
+      client: e.client,
+      server: e.server,
+      port: e.port,
+      protocol: e.protocol,
+      count: e.count,
+      firstSeen: formatTime(e.firstSeen),
+      lastSeen: formatTime(e.lastSeen),
+      ...deniedMark(denied.get(edgeId(e)), formatTime),
+    })),
+  }));
 }
 
 /** The evidence mark of an edge enforced policies denied: "denied N times since <time> while enforced". */

@@ -1,9 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import type { Denial } from '../domain/learner.js';
 import { DenialRegistry } from './denial-registry.js';
+import { key } from '../testing/builders.js';
 
 const T0 = Date.UTC(2026, 11, 5, 12, 0, 0);
-const denial = (over: Partial<Denial> = {}): Denial => ({ client: 'wl:shop/Deployment/frontend', server: 'wl:shop/Deployment/cart', port: 8080, protocol: 'TCP', reason: 'POLICY_DENIED', time: T0, ...over });
+const denial = (over: Partial<Denial> = {}): Denial => ({ client: key('wl:shop/Deployment/frontend'), server: key('wl:shop/Deployment/cart'), port: 8080, protocol: 'TCP', reason: 'POLICY_DENIED', time: T0, ...over });
 
 function setup() {
   let now = T0;
@@ -17,15 +18,15 @@ function setup() {
 
 describe('DenialRegistry', () => {
   const cases: { name: string; enforced: string[]; denial: Denial; counts: [string, number][] }[] = [
-    { name: 'INGRESS: the server\'s namespace', enforced: ['shop', 'other'], denial: denial({ client: 'wl:other/Deployment/a', direction: 'INGRESS' }), counts: [['shop', 1]] },
-    { name: 'EGRESS: the client\'s namespace', enforced: ['shop', 'other'], denial: denial({ client: 'wl:other/Deployment/a', direction: 'EGRESS' }), counts: [['other', 1]] },
-    { name: 'no direction (an unanswered SYN): both sides, each once', enforced: ['shop', 'other'], denial: denial({ client: 'wl:other/Deployment/a', reason: 'UNREPLIED' }), counts: [['other', 1], ['shop', 1]] },
+    { name: 'INGRESS: the server\'s namespace', enforced: ['shop', 'other'], denial: denial({ client: key('wl:other/Deployment/a'), direction: 'INGRESS' }), counts: [['shop', 1]] },
+    { name: 'EGRESS: the client\'s namespace', enforced: ['shop', 'other'], denial: denial({ client: key('wl:other/Deployment/a'), direction: 'EGRESS' }), counts: [['other', 1]] },
+    { name: 'no direction (an unanswered SYN): both sides, each once', enforced: ['shop', 'other'], denial: denial({ client: key('wl:other/Deployment/a'), reason: 'UNREPLIED' }), counts: [['other', 1], ['shop', 1]] },
     { name: 'both sides in one namespace count once', enforced: ['shop'], denial: denial(), counts: [['shop', 1]] },
     { name: 'a namespace that enforces nothing is not counted', enforced: ['other'], denial: denial(), counts: [] },
     { name: 'drops for other reasons are not a policy\'s', enforced: ['shop'], denial: denial({ reason: 'CT_MAP_INSERTION_FAILED' }), counts: [] },
     { name: 'Cilium named a hivewall policy of the namespace', enforced: ['shop'], denial: denial({ deniedBy: ['shop/hivewall-cart'] }), counts: [['shop', 1]] },
     { name: 'Cilium named someone else\'s policy: not ours', enforced: ['shop'], denial: denial({ deniedBy: ['shop/team-deny-all', 'other/hivewall-cart'] }), counts: [] },
-    { name: 'an entity side has no namespace', enforced: ['shop'], denial: denial({ client: 'en:world:203.0.113.5', server: 'en:host', direction: 'INGRESS' }), counts: [] },
+    { name: 'an entity side has no namespace', enforced: ['shop'], denial: denial({ client: key('en:world:203.0.113.5'), server: key('en:host'), direction: 'INGRESS' }), counts: [] },
   ];
   it.each(cases)('$name', ({ enforced, denial: d, counts }) => {
     const { registry, counted, enforce } = setup();
@@ -38,8 +39,8 @@ describe('DenialRegistry', () => {
     const { registry, enforce } = setup();
     enforce('shop', 10);
     registry.observe(denial({ direction: 'EGRESS' }));
-    registry.observe(denial({ server: 'wl:shop/Deployment/search', direction: 'INGRESS' }));
-    registry.observe(denial({ server: 'wl:shop/StatefulSet/db', reason: 'UNREPLIED' }));
+    registry.observe(denial({ server: key('wl:shop/Deployment/search'), direction: 'INGRESS' }));
+    registry.observe(denial({ server: key('wl:shop/StatefulSet/db'), reason: 'UNREPLIED' }));
     expect(registry.view('shop', 'shop-r1')!.recent.map((e) => [e.server, e.direction])).toEqual([
       ['wl:shop/Deployment/cart', 'egress'],
       ['wl:shop/Deployment/search', 'ingress'],
@@ -76,7 +77,7 @@ describe('DenialRegistry', () => {
 
   it('restores counts stored in status after a restart (not towards the window)', () => {
     const { registry } = setup();
-    registry.enforce('shop', { segmentation: 'shop', proposal: 'shop-r1', budget: { maxDenied: 1, windowMs: 60_000 }, policies: [], stored: [{ client: 'wl:shop/Deployment/frontend', server: 'wl:shop/Deployment/cart', port: 8080, protocol: 'TCP', count: 7, firstDenied: T0 - 5000, lastDenied: T0 - 1000 }] });
+    registry.enforce('shop', { segmentation: 'shop', proposal: 'shop-r1', budget: { maxDenied: 1, windowMs: 60_000 }, policies: [], stored: [{ client: key('wl:shop/Deployment/frontend'), server: key('wl:shop/Deployment/cart'), port: 8080, protocol: 'TCP', count: 7, firstDenied: T0 - 5000, lastDenied: T0 - 1000 }] });
     expect(registry.view('shop', 'shop-r1')).toMatchObject({ crossed: false, since: T0 - 5000, edges: [{ count: 7 }] });
   });
 });

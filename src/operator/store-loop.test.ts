@@ -8,6 +8,7 @@ import type { Kube } from '../k8s/kube.js';
 import { captureLogger } from '../runtime/testing.js';
 import type { FlowSources } from './flow-sources.js';
 import { StoreLoop } from './store-loop.js';
+import { key } from '../testing/builders.js';
 
 /** Records writes; `failFor` namespaces fail their profile write. */
 function fakeKube(failFor = new Set<string>()) {
@@ -56,12 +57,12 @@ describe('StoreLoop', () => {
   it('a new edge is stored at once; changed counts alone wait for the interval', async () => {
     const { learner, store, writes } = setup();
     expect(store.needed(0)).toBe(false);
-    learner.edges.record('wl:shop/Deployment/web', 'wl:shop/Deployment/api', 8080, 'TCP', 1);
+    learner.edges.record(key('wl:shop/Deployment/web'), key('wl:shop/Deployment/api'), 8080, 'TCP', 1);
     expect(store.needed(0)).toBe(true);
     expect(await store.pass(0)).toBe(true);
     expect(profiles(writes)).toEqual(['shop']);
 
-    learner.edges.record('wl:shop/Deployment/web', 'wl:shop/Deployment/api', 8080, 'TCP', 2);
+    learner.edges.record(key('wl:shop/Deployment/web'), key('wl:shop/Deployment/api'), 8080, 'TCP', 2);
     expect(store.needed(5_000)).toBe(false);
     expect(store.needed(10_000)).toBe(true);
     await store.pass(10_000);
@@ -70,7 +71,7 @@ describe('StoreLoop', () => {
 
   it('stamps each profile with its pass and positions, flushes the checkpoint after them, then acknowledges', async () => {
     const { learner, store, writes, ended } = setup();
-    learner.edges.record('wl:shop/Deployment/web', 'wl:pay/Deployment/api', 8080, 'TCP', 1);
+    learner.edges.record(key('wl:shop/Deployment/web'), key('wl:pay/Deployment/api'), 8080, 'TCP', 1);
     await store.pass(0);
     // Both namespaces of a cross-namespace edge; the checkpoint last.
     expect(writes.map((w) => `${w.kind}/${w.metadata?.namespace}`)).toEqual(['TrafficProfile/pay', 'TrafficProfile/shop', 'ConfigMap/hivewall-system']);
@@ -84,8 +85,8 @@ describe('StoreLoop', () => {
   it('a failed profile write holds the checkpoint back, refuses the acknowledgements, and is retried', async () => {
     const failing = new Set(['pay']);
     const { learner, store, writes, ended } = setup(failing);
-    learner.edges.record('wl:shop/Deployment/web', 'wl:shop/Deployment/api', 8080, 'TCP', 1);
-    learner.edges.record('wl:pay/Deployment/web', 'wl:pay/Deployment/api', 8080, 'TCP', 1);
+    learner.edges.record(key('wl:shop/Deployment/web'), key('wl:shop/Deployment/api'), 8080, 'TCP', 1);
+    learner.edges.record(key('wl:pay/Deployment/web'), key('wl:pay/Deployment/api'), 8080, 'TCP', 1);
     expect(await store.pass(0)).toBe(false);
     expect(configMaps(writes)).toEqual([]);
     expect(ended).toEqual([false]);
@@ -101,7 +102,7 @@ describe('StoreLoop', () => {
 
   it('namespaces without a Segmentation are not stored', async () => {
     const { learner, store, writes } = setup();
-    learner.edges.record('wl:other/Deployment/web', 'wl:other/Deployment/api', 8080, 'TCP', 1);
+    learner.edges.record(key('wl:other/Deployment/web'), key('wl:other/Deployment/api'), 8080, 'TCP', 1);
     expect(await store.pass(0)).toBe(true);
     expect(profiles(writes)).toEqual([]);
   });

@@ -101,7 +101,13 @@ export class StoreLoop {
     this.committedPositions = restored?.positions ?? {};
     for (const [namespace, state] of restored?.namespaces ?? []) {
       this.committedRows.set(namespace, state.committed);
-      if (state.stored !== undefined && state.stored.pass > this.committedPass) this.uncommitted.set(namespace, state.stored);
+      if (state.stored !== undefined && state.stored.pass > this.committedPass) {
+        this.uncommitted.set(namespace, state.stored);
+        // A profile of a pass that never committed must be rewritten (rolled back) before this
+        // loop commits a pass of its own: once the checkpoint names a later pass, that profile's
+        // pass would look committed, and its uncommitted counts would be restored as learned.
+        this.pending.add(namespace);
+      }
     }
   }
 

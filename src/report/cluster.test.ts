@@ -4,7 +4,7 @@ import { segmentationSchema, type Segmentation } from '../api/segmentation.js';
 import { trafficProfileSchema } from '../api/traffic-profile.js';
 import { graphEdges } from '../domain/graph.js';
 import type { KubernetesObject } from '../domain/translate/networkpolicy.js';
-import { auditFindings, auditPeerKey, chooseProposal, clusterReportInput, keyFromLabel, parseSkipped, proposedNamespace, type LiveState, type NamespaceObjects } from './cluster.js';
+import { auditFindings, auditPeerKey, chooseProposal, clusterReportInput, proposedNamespace, type LiveState, type NamespaceObjects } from './cluster.js';
 import { clusterScenario, withSafetyNet, type ClusterScenario, type ScenarioFlavor } from '../testing/report-scenario.js';
 import type { ReportData, ReportEdge } from './data.js';
 import { describeLiveRule, enforcedEdges, proposalFacts } from './enforced.js';
@@ -232,29 +232,14 @@ describe('chooseProposal', () => {
 });
 
 describe('stored proposal parts', () => {
-  it.each([
-    ['shop/Pod/debug-shell: no unique selector: bare pod', { workload: 'wl:shop/Pod/debug-shell', reason: 'no unique selector: bare pod' }],
-    ['shop/Deployment/web egress world 2001:db8::1: ICMP is not supported', { workload: 'wl:shop/Deployment/web', direction: 'egress', peer: 'en:world:2001:db8::1', reason: 'ICMP is not supported' }],
-    ['shop/Deployment/web ingress shop/Pod/x: no unique selector', { workload: 'wl:shop/Deployment/web', direction: 'ingress', peer: 'wl:shop/Pod/x', reason: 'no unique selector' }],
-    ['something else', undefined],
-  ])('parses the skipped line %j', (text, want) => {
-    expect(parseSkipped(text)).toEqual(want);
-  });
-
-  it.each([
-    ['shop/Deployment/web', 'wl:shop/Deployment/web'],
-    ['world 203.0.113.5', 'en:world:203.0.113.5'],
-    ['host', 'en:host'],
-    ['kube-apiserver 10.0.0.1', 'en:kube-apiserver:10.0.0.1'],
-    ['public (any address outside the cluster)', undefined],
-  ])('turns the label %j back into a peer key', (label, key) => {
-    expect(keyFromLabel(label)).toBe(key);
-  });
-
-  it('keeps skipped workloads and dropped rules, and counts every object', () => {
+  it('keeps skipped workloads and dropped rules (the structured leftOut, not the text), and counts every object', () => {
     const raw = clusterScenario(NS).proposals[1]!;
     const p = policyProposalSchema.parse(raw);
-    const withSkips = { ...p, spec: { ...p.spec, content: { ...p.spec.content, skipped: ['shop/Pod/debug: no unique selector: bare pod', 'shop/Deployment/web egress world 192.0.2.1: ICMP'] } } };
+    const leftOut = [
+      { workload: 'wl:shop/Pod/debug', reason: 'no unique selector: bare pod' },
+      { workload: 'wl:shop/Deployment/web', direction: 'egress' as const, peer: 'en:world:192.0.2.1', reason: 'ICMP' },
+    ];
+    const withSkips = { ...p, spec: { ...p.spec, content: { ...p.spec.content, skipped: ['unparsed text the report must not read'], leftOut } } };
     const ns = proposedNamespace(withSkips);
     expect(ns.policies).toBe(p.spec.content.objects.length);
     expect(ns.skipped).toEqual([{ workload: 'wl:shop/Pod/debug', reason: 'no unique selector: bare pod' }]);

@@ -22,7 +22,7 @@ import { buildGraph } from '../domain/graph.js';
 import { IdentityResolver } from '../domain/identity.js';
 import { emptyInventory } from '../domain/inventory.js';
 import { Learner } from '../domain/learner.js';
-import { peerFromKey } from '../domain/peer.js';
+import { annotatedWorkloadKey, entityKey, isWorkloadKey, isWorkloadOf, peerFromKey, workloadKey, workloadKeyOfId } from '../domain/peer.js';
 import { DEFAULT_DENY_NAME, WORKLOAD_ANNOTATION } from '../domain/translate/naming.js';
 import type { KubernetesObject } from '../domain/translate/networkpolicy.js';
 import { restoreProfile } from '../domain/learning-state.js';
@@ -162,7 +162,10 @@ export function safetyFacts(ns: Pick<NamespaceObjects, 'segmentation' | 'proposa
       denied.push({ client: e.client, server: e.server, port: e.port, protocol: e.protocol, count: e.denied.count, ...(since !== undefined ? { firstDenied: since } : {}), proposed: true });
     }
   }
-  const coverage: CoverageGap[] = (ns.proposal?.spec.content.coverage ?? []).map((c) => ({ namespace, workload: `wl:${c.workload}`, reason: c.reason, message: c.message }));
+  const coverage: CoverageGap[] = (ns.proposal?.spec.content.coverage ?? []).flatMap((c) => {
+    const workload = workloadKeyOfId(c.workload);
+    return workload ? [{ namespace, workload, reason: c.reason, message: c.message }] : [];
+  });
   return {
     denied,
     coverage,
@@ -193,15 +196,14 @@ export function proposedNamespace(proposal: PolicyProposal): ProposedNamespace {
     const annotation = (o.metadata['annotations'] as Record<string, unknown> | undefined)?.[WORKLOAD_ANNOTATION];
     if (typeof annotation !== 'string' || o.metadata.name === DEFAULT_DENY_NAME) continue;
     const spec = (o['spec'] ?? {}) as Record<string, { matchLabels?: Record<string, string> } | undefined>;
-    workloads.push({ workload: `wl:${o.metadata.namespace ?? namespace}/${annotation}`, policy: o.metadata.name, matchLabels: { ...((spec['podSelector'] ?? spec['endpointSelector'])?.matchLabels ?? {}) } });
+    const key = annotatedWorkloadKey(o.metadata.namespace ?? namespace, annotation);
+    if (key) workloads.push({ workload: key, policy: o.metadata.name, matchLabels: { ...((spec['podSelector'] ?? spec['endpointSelector'])?.matchLabels ?? {}) } });
   }
   const skipped: { workload: string; reason: string }[] = [];
   const droppedRules: { workload: string; direction: 'ingress' | 'egress'; peer: string; reason: string }[] = [];
-  for (const text of content.skipped) {
-    const parsed = parseSkipped(text);
-    if (!parsed) continue;
-    if (parsed.direction && parsed.peer) droppedRules.push({ workload: parsed.workload, direction: parsed.direction, peer: parsed.peer, reason: parsed.reason });
-    else skipped.push({ workload: parsed.workload, reason: parsed.reason });
+  for (const item of content.leftOut) {
+    if (item.direction !== undefined && item.peer !== undefined) droppedRules.push({ workload: item.workload, direction: item.direction, peer: item.peer, reason: item.reason });
+    else skipped.push({ workload: item.workload, reason: item.reason });
   }
   return {
     namespace,
@@ -219,27 +221,6 @@ export function proposedNamespace(proposal: PolicyProposal): ProposedNamespace {
     skipped,
     droppedRules,
   };
-}
-
-/**
- * A `spec.content.skipped` line, as `buildProposal` writes them, back to peer keys:
- * `<ns>/<Kind>/<name>: <reason>` (a workload without a policy) or
- * `<ns>/<Kind>/<name> <ingress|egress> <peer label>: <reason>` (a rule left out).
- */
-export function parseSkipped(text: string): { workload: string; direction?: 'ingress' | 'egress'; peer?: string; reason: string } | undefined {
-  const m = /^([^\s/]+\/[^\s/]+\/[^\s:]+)(?: (ingress|egress) (.+?))?: (.+)$/s.exec(text);
-  if (!m) return undefined;
-  const workload = keyFromLabel(m[1]!);
-  const peer = m[3] !== undefined ? keyFromLabel(m[3]) : undefined;
-  if (!workload || (m[3] !== undefined && !peer)) return undefined;
-  return { workload, ...(m[2] && peer ? { direction: m[2] as 'ingress' | 'egress', peer } : {}), reason: m[4]! };
-}
-
-/** The inverse of `peerLabel`: `shop/Deployment/web` → `wl:shop/Deployment/web`, `world 1.2.3.4` → `en:world:1.2.3.4`. */
-export function keyFromLabel(label: string): string | undefined {
-  const entity = /^(world|host|remote-node|kube-apiserver)(?: (\S+))?$/.exec(label);
-  if (entity) return entity[2] === undefined ? `en:${entity[1]}` : `en:${entity[1]}:${entity[2]}`;
-  return /^[^\s/]+\/[^\s/]+\/[^\s/]+$/.test(label) ? `wl:${label}` : undefined;
 }
 
 /** The audit findings of a Segmentation's status as would-deny edges (samples: counts and last times). */
@@ -271,16 +252,16 @@ export function auditFindings(segmentation: Segmentation, known: ReadonlySet<str
  */
 export function auditPeerKey(text: string, known: ReadonlySet<string>): string {
   const parts = text.split('/');
-  if (parts.length === 3 && parts.every((p) => p !== '' && !/\s/.test(p))) return `wl:${text}`;
+  if (parts.length === 3 && parts.every((p) => p !== '' && !/\s/.test(p))) return workloadKey(parts[0]!, parts[1]!, parts[2]!);
   if (parts.length === 2 && parts.every((p) => p !== '' && !/\s/.test(p))) return podWorkload(parts[0]!, parts[1]!, known);
   const reserved = /^(\S+) (\S+)$/.exec(text);
   const ip = reserved ? reserved[2]! : text.trim();
   const entity = reserved?.[1];
-  if (entity === 'host') return 'en:host';
-  if (entity === 'world' || entity === 'remote-node' || entity === 'kube-apiserver') return `en:${entity}:${ip}`;
+  if (entity === 'host') return entityKey('host');
+  if (entity === 'world' || entity === 'remote-node' || entity === 'kube-apiserver') return entityKey(entity, ip);
   // A bare address (or another reserved identity): the learned entity with that address, else the world.
-  const learned = [...known].filter((k) => k.startsWith('en:') && k.endsWith(`:${ip}`)).sort()[0];
-  return learned ?? `en:world:${ip}`;
+  const learned = [...known].filter((k) => !isWorkloadKey(k) && k.endsWith(`:${ip}`)).sort()[0];
+  return learned ?? entityKey('world', ip);
 }
 
 /** How each kind names its pods (generateName suffixes), after `<name>-`. */
@@ -296,7 +277,7 @@ const POD_SUFFIX: Readonly<Record<string, RegExp>> = {
 function podWorkload(namespace: string, pod: string, known: ReadonlySet<string>): string {
   let best: { key: string; name: string } | undefined;
   for (const key of known) {
-    if (!key.startsWith(`wl:${namespace}/`)) continue;
+    if (!isWorkloadOf(key, namespace)) continue;
     let peer;
     try {
       peer = peerFromKey(key);
@@ -309,5 +290,5 @@ function podWorkload(namespace: string, pod: string, known: ReadonlySet<string>)
       : pod.startsWith(`${peer.name}-`) && (POD_SUFFIX[peer.kind]?.test(pod.slice(peer.name.length + 1)) ?? false);
     if (matches && (!best || peer.name.length > best.name.length || (peer.name.length === best.name.length && key < best.key))) best = { key, name: peer.name };
   }
-  return best?.key ?? `wl:${namespace}/Pod/${pod}`;
+  return best?.key ?? workloadKey(namespace, 'Pod', pod);
 }

@@ -15,7 +15,7 @@
  */
 import type { DnsNameLookup } from '../domain/dns-names.js';
 import { hostCidr } from '../domain/ip.js';
-import { peerFromKey } from '../domain/peer.js';
+import { annotatedWorkloadKey, entityKey, isWorkloadKey, peerFromKey } from '../domain/peer.js';
 import {
   createEvaluator,
   type ClusterModel,
@@ -287,7 +287,7 @@ export function proposalFacts(sources: readonly FactSource[]): ProposalFacts {
   const workloadLabels = new Map<string, Record<string, string>>();
   const hostIps = new Set<string>();
   const add = (key: string, labels: Record<string, unknown>) => {
-    if (!key.startsWith('wl:')) return;
+    if (!isWorkloadKey(key)) return;
     const own = Object.fromEntries(Object.entries(labels).filter(([k, v]) => typeof v === 'string' && k !== CILIUM_NAMESPACE).map(([k, v]) => [k.startsWith('k8s:') ? k.slice(4) : k, v as string]));
     if (Object.keys(own).length === 0) return;
     workloadLabels.set(key, { ...(workloadLabels.get(key) ?? {}), ...own });
@@ -298,7 +298,8 @@ export function proposalFacts(sources: readonly FactSource[]): ProposalFacts {
       const workload = rec(rec(o.metadata)['annotations'])['hivewall.dev/workload'];
       if (typeof workload !== 'string') continue;
       const spec = rec(o['spec']);
-      add(`wl:${o.metadata.namespace ?? source.namespace}/${workload}`, rec(rec(spec['podSelector'] ?? spec['endpointSelector'])['matchLabels']));
+      const key = annotatedWorkloadKey(o.metadata.namespace ?? source.namespace, workload);
+      if (key) add(key, rec(rec(spec['podSelector'] ?? spec['endpointSelector'])['matchLabels']));
     }
     for (const e of source.evidence) {
       if (e.index < 0) continue;
@@ -310,7 +311,7 @@ export function proposalFacts(sources: readonly FactSource[]): ProposalFacts {
         const elements = arr(rule[e.direction === 'ingress' ? 'from' : 'to']).map(rec);
         const selectors = elements.filter((p) => p['podSelector'] !== undefined);
         if (selectors.length === 1) for (const peer of peers) add(peer, rec(rec(selectors[0]!['podSelector'])['matchLabels']));
-        if (e.direction === 'egress' && peers.some((p) => p === 'en:host')) {
+        if (e.direction === 'egress' && peers.some((p) => p === entityKey('host'))) {
           for (const p of elements) {
             const cidr = rec(p['ipBlock'])['cidr'];
             const ip = typeof cidr === 'string' ? hostRouteIp(cidr) : undefined;

@@ -4,7 +4,7 @@
  * times as UTC RFC 3339, coordinates from a deterministic layout.
  */
 import { compareIps, hostCidr } from '../domain/ip.js';
-import { peerFromKey, peerLabel, type Peer } from '../domain/peer.js';
+import { isWorkloadKey, peerFromKey, peerKey, peerLabel, type Peer } from '../domain/peer.js';
 import type { ModelPeer, ModelRule, PortSpec } from '../domain/policy-model.js';
 import { policyNames, workloadId } from '../domain/translate/naming.js';
 import type { EdgeStatus, ReportCoverage, ReportData, ReportEdge, ReportNamespace, ReportNode, ReportRollback, ReportRuleRef } from './data.js';
@@ -64,11 +64,11 @@ export function buildReportData(input: ReportInput): ReportData {
   for (const ns of input.generated) {
     policies += ns.objects.length;
     const names = policyNames(ns.model.workloads.map((w) => w.workload));
-    for (const skip of ns.model.skipped) skippedOf.set(workloadKey(skip.workload), skip.reason);
-    for (const d of ns.model.droppedRules) droppedOf.set(`${workloadKey(d.workload)} ${d.direction} ${d.peer}`, d.reason);
+    for (const skip of ns.model.skipped) skippedOf.set(peerKey(skip.workload), skip.reason);
+    for (const d of ns.model.droppedRules) droppedOf.set(`${peerKey(d.workload)} ${d.direction} ${d.peer}`, d.reason);
     for (const policy of ns.model.workloads) {
       const name = names.get(workloadId(policy.workload)) ?? `hivewall-${policy.workload.name}`;
-      policyOf.set(workloadKey(policy.workload), { namespace: ns.namespace, name, matchLabels: policy.matchLabels });
+      policyOf.set(peerKey(policy.workload), { namespace: ns.namespace, name, matchLabels: policy.matchLabels });
       for (const direction of ['ingress', 'egress'] as const) {
         const rules = direction === 'ingress' ? policy.ingress : policy.egress;
         rules.forEach((rule, i) => {
@@ -318,9 +318,6 @@ function identityKey(e: EdgeIdentity): string {
   return `${e.client} -> ${e.server} ${e.port}/${e.protocol}`;
 }
 
-function workloadKey(w: { namespace: string; kind: string; name: string }): string {
-  return `wl:${w.namespace}/${w.kind}/${w.name}`;
-}
 
 function sameRef(a: ReportRuleRef, b: ReportRuleRef): boolean {
   return a.namespace === b.namespace && a.policy === b.policy && a.direction === b.direction && a.rule === b.rule && a.description === b.description;
@@ -338,8 +335,8 @@ function toRuleRef(r: PolicyRuleRef): ReportRuleRef {
 
 /** Workloads first (by namespace, kind, name), then entities by kind and address. */
 function compareKeys(a: string, b: string): number {
-  const wa = a.startsWith('wl:');
-  const wb = b.startsWith('wl:');
+  const wa = isWorkloadKey(a);
+  const wb = isWorkloadKey(b);
   if (wa !== wb) return wa ? -1 : 1;
   if (wa) return compareText(a, b);
   const ea = a.split(':')[1] ?? '';

@@ -6,6 +6,7 @@ import { layoutGraph, CELL } from './layout.js';
 import { buildReportData } from './model.js';
 import { escapeHtml, jsonForHtml, renderReport, renderReportData } from './render.js';
 import { demoInput, embeddedData, STUB_ASSETS, T0 } from './testing.js';
+import { key } from '../testing/builders.js';
 
 const render = (input = demoInput()) => renderReport(input, { assets: STUB_ASSETS });
 const data = (html: string) => embeddedData(html) as ReportData;
@@ -94,7 +95,7 @@ describe('renderReport', () => {
 
   it('marks an in-scope edge no rule allows (a rule left out) as would-deny, with the reason', () => {
     // ICMP cannot be a policy port: the model drops the rule, so the policies would deny the edge.
-    const d = buildReportData(demoInput({ extraEdges: (store) => store.record('wl:demo/Deployment/web', 'wl:demo/Deployment/api', 0, 'ICMPv4', T0, 2) }));
+    const d = buildReportData(demoInput({ extraEdges: (store) => store.record(key('wl:demo/Deployment/web'), key('wl:demo/Deployment/api'), 0, 'ICMPv4', T0, 2) }));
     const icmp = d.edges.find((e) => e.protocol === 'ICMPv4')!;
     expect(icmp.status).toBe('would-deny');
     expect(icmp.gaps).toEqual([

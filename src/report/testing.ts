@@ -11,6 +11,7 @@ import { toNetworkPolicies } from '../domain/translate/networkpolicy.js';
 import { DnsNames } from '../domain/dns-names.js';
 import type { ReportAssets } from './assets.js';
 import type { ReportInput } from './input.js';
+import { entityKey, workloadKey } from '../domain/peer.js';
 
 export const T0 = Date.UTC(2026, 10, 2, 10, 0, 0);
 
@@ -34,13 +35,13 @@ export interface DemoOptions {
  * 53/UDP (kube-system, never in scope); api → an external API 443/TCP.
  */
 export function demoInput(options: DemoOptions = {}): ReportInput {
-  const db = `wl:demo/StatefulSet/${options.dbName ?? 'db'}`;
-  const web = 'wl:demo/Deployment/web';
-  const api = 'wl:demo/Deployment/api';
-  const dns = 'wl:kube-system/Deployment/coredns';
-  const external = 'en:world:203.0.113.50';
+  const db = workloadKey('demo', 'StatefulSet', options.dbName ?? 'db');
+  const web = workloadKey('demo', 'Deployment', 'web');
+  const api = workloadKey('demo', 'Deployment', 'api');
+  const dns = workloadKey('kube-system', 'Deployment', 'coredns');
+  const external = entityKey('world', '203.0.113.50');
   const store = new EdgeStore();
-  store.record('en:world:198.51.100.9', web, 8080, 'TCP', T0 + 5_000, 7, T0 + 600_000);
+  store.record(entityKey('world', '198.51.100.9'), web, 8080, 'TCP', T0 + 5_000, 7, T0 + 600_000);
   store.record(web, api, 8080, 'TCP', T0, 120, T0 + 3_540_000);
   store.record(api, db, 5432, 'TCP', T0 + 1_000, 33, T0 + 3_000_000);
   store.record(web, dns, 53, 'UDP', T0, 250, T0 + 3_590_000);
@@ -62,7 +63,7 @@ export function demoInput(options: DemoOptions = {}): ReportInput {
   const generated: GeneratedNamespace[] = models.map((model) => ({
     namespace: model.namespace,
     model,
-    objects: flavor === 'cilium' ? toCiliumPolicies(model) : toNetworkPolicies(model, { nodeIps: [] }),
+    objects: (flavor === 'cilium' ? toCiliumPolicies(model) : toNetworkPolicies(model, { nodeIps: [] })).objects,
   }));
   return {
     graph,

@@ -1,6 +1,7 @@
 /** Builders for test objects: small, explicit, with defaults that tests override by name. */
 import type { Flow, FlowEndpoint, Protocol, Verdict } from '../domain/flow.js';
 import type { ClusterInventory, PodInfo, ServiceInfo } from '../domain/inventory.js';
+import { parsePeerKey, type PeerKey } from '../domain/peer.js';
 
 export function endpoint(ip: string, port: number, hint: Partial<FlowEndpoint> = {}): FlowEndpoint {
   return { ip, port, ...hint };
@@ -55,4 +56,11 @@ export function service(namespace: string, name: string, overrides: Partial<Serv
 
 export function inventory(parts: Partial<ClusterInventory>): ClusterInventory {
   return { namespaces: [], nodes: [], pods: [], controllers: [], services: [], endpointSlices: [], ...parts };
+}
+
+/** A peer key written out in a test (`wl:shop/Deployment/web`, `en:world:203.0.113.7`), validated as any outside text is. */
+export function key(text: string): PeerKey {
+  const parsed = parsePeerKey(text);
+  if (parsed === undefined) throw new Error(`not a peer key: ${JSON.stringify(text)}`);
+  return parsed;
 }

@@ -22,6 +22,7 @@ import type { KubernetesObject } from '../domain/translate/networkpolicy.js';
 import { MANAGED_BY_LABEL, MANAGED_BY_VALUE } from '../domain/translate/naming.js';
 import { namespaceView, toProfileSpec } from '../domain/learning-state.js';
 import type { NamespaceObjects } from '../report/cluster.js';
+import { entityKey, workloadKey, type PeerKey } from '../domain/peer.js';
 
 export const SCENARIO_T0 = Date.UTC(2026, 10, 2, 10, 0, 0);
 /** When revision 1 was proposed: edges first seen later are only in revision 2. */
@@ -44,7 +45,7 @@ export interface ClusterScenario {
 const iso = (ms: number) => new Date(ms).toISOString();
 
 export function clusterScenario(namespace: string, flavor: ScenarioFlavor = 'NetworkPolicy'): ClusterScenario {
-  const wl = (kind: string, name: string, ns = namespace) => `wl:${ns}/${kind}/${name}`;
+  const wl = (kind: string, name: string, ns = namespace) => workloadKey(ns, kind, name);
   const keys = {
     web: wl('Deployment', 'web'),
     api: wl('Deployment', 'api'),
@@ -55,15 +56,15 @@ export function clusterScenario(namespace: string, flavor: ScenarioFlavor = 'Net
   };
   const learner = new Learner(new IdentityResolver(emptyInventory));
   const t = (minutes: number) => SCENARIO_T0 + minutes * 60_000;
-  const record = (client: string, server: string, port: number, protocol: 'TCP' | 'UDP', first: number, count: number, last: number) =>
+  const record = (client: PeerKey, server: PeerKey, port: number, protocol: 'TCP' | 'UDP', first: number, count: number, last: number) =>
     learner.edges.record(client, server, port, protocol, first, count, last);
-  record('en:world:198.51.100.9', keys.web, 8080, 'TCP', t(1), 7, t(50));
-  record('en:host', keys.web, 8080, 'TCP', t(0), 60, t(59));
+  record(entityKey('world', '198.51.100.9'), keys.web, 8080, 'TCP', t(1), 7, t(50));
+  record(entityKey('host'), keys.web, 8080, 'TCP', t(0), 60, t(59));
   record(keys.web, keys.api, 8080, 'TCP', t(0), 120, t(59));
   record(keys.api, keys.db, 5432, 'TCP', t(1), 33, t(50));
   record(keys.web, keys.coredns, 53, 'UDP', t(0), 250, t(59));
   record(keys.api, keys.coredns, 53, 'UDP', t(0), 90, t(58));
-  record(keys.api, 'en:world:203.0.113.50', 443, 'TCP', t(1), 12, t(30));
+  record(keys.api, entityKey('world', '203.0.113.50'), 443, 'TCP', t(1), 12, t(30));
   // Seen after revision 1 was proposed.
   record(keys.worker, keys.db, 5432, 'TCP', t(70), 4, t(80));
   record(keys.web, keys.cache, 6379, 'TCP', t(75), 9, t(90));

@@ -15,6 +15,7 @@ import type { Condition } from '../../api/meta.js';
 import type { DeniedEdgeStatus, RolledBackStatus, SegmentationSpec, SegmentationStatus } from '../../api/segmentation.js';
 import type { ApprovalJudgement } from '../../domain/approval.js';
 import { describeDeniedEdge, workloadsOfDenials } from '../../domain/denials.js';
+import { keyText } from '../../domain/peer.js';
 
 export interface ProposalFact {
   readonly name: string;
@@ -241,7 +242,7 @@ export function decide(input: DecideInput): Decision {
       rolledBack = safety.rolledBack;
       denied = safety.denied;
       if (rolledBack && spec.delivery === 'Apply') {
-        conditions.set('RolledBack', 'True', 'DeniedTraffic', `removed ${rolledBack.policies.join(', ')} (workloads ${rolledBack.workloads.map(label).join(', ')}): ${safety.edgesText}; approve a new proposal to enforce them again`);
+        conditions.set('RolledBack', 'True', 'DeniedTraffic', `removed ${rolledBack.policies.join(', ')} (workloads ${rolledBack.workloads.map(keyText).join(', ')}): ${safety.edgesText}; approve a new proposal to enforce them again`);
       } else conditions.set('RolledBack', 'False', rolledBack ? 'GitOpsDelivery' : 'WithinBudget', rolledBack ? 'delivery is GitOps: hivewall removes nothing' : budgetText(spec, input));
       if (rolledBack && spec.delivery === 'GitOps') {
         conditions.set('Enforced', 'False', 'DeniedTraffic', `the enforced policies denied traffic past the rollback budget: ${safety.edgesText}; remove or fix them in the repository, and review the follow-up proposal`);
@@ -383,9 +384,6 @@ function budgetText(spec: SegmentationSpec, input: DecideInput): string {
   return `${input.denials?.inWindow ?? 0} connections denied within ${window} (rollback past ${maxDenied})`;
 }
 
-function label(key: string): string {
-  return key.startsWith('wl:') ? key.slice(3) : key;
-}
 
 /** Proposal names are deterministic: `<segmentation>-r<revision>`. */
 export function proposalName(segmentation: string, revision: number): string {

@@ -13,7 +13,7 @@ import { policyProposalSchema, proposalContentSchema, type PolicyProposal } from
 import { segmentationSchema, type Segmentation, type SegmentationStatus } from '../../api/segmentation.js';
 import { judgeProposals } from '../../domain/approval.js';
 import type { Learner } from '../../domain/learner.js';
-import { comparable, edgesMissingFromNewest, type ProposalDraft } from '../../domain/proposal.js';
+import { comparable, describeSkipped, edgesMissingFromNewest, type ProposalDraft } from '../../domain/proposal.js';
 import { planNamespace } from '../../domain/plan.js';
 import type { Policy } from '../../domain/simulate/index.js';
 import { MANAGED_BY_LABEL, MANAGED_BY_VALUE } from '../../domain/translate/naming.js';
@@ -247,7 +247,8 @@ async function execute(ctx: ReconcileContext, seg: Segmentation, raw: Kubernetes
         objects: draft.objects,
         evidence: draft.evidence,
         diff: draft.diff,
-        skipped: draft.skipped,
+        skipped: draft.skipped.map(describeSkipped),
+        leftOut: draft.skipped,
         coverage: state.coverage,
       });
       const proposal = {

@@ -21,6 +21,7 @@ import type { Protocol } from '../../domain/flow.js';
 import type { ControllerInfo } from '../../domain/inventory.js';
 import type { DenialRegistry, DenialView } from '../../operator/denial-registry.js';
 import type { DecideInput } from './decide.js';
+import { parsePeerKey } from '../../domain/peer.js';
 
 const iso = (ms: number) => new Date(ms).toISOString();
 const PROTOCOLS = new Set<string>(['TCP', 'UDP', 'SCTP', 'ICMPv4', 'ICMPv6']);
@@ -49,9 +50,11 @@ export function deniedEdges(view: DenialView | undefined, status: SegmentationSt
   // A denied edge the reviewer already approved stays proposed (and marked) in later revisions.
   for (const rule of approved?.spec.content.evidence ?? []) {
     for (const e of rule.edges) {
-      if (!e.denied || !PROTOCOLS.has(e.protocol)) continue;
+      const client = parsePeerKey(e.client);
+      const server = parsePeerKey(e.server);
+      if (!e.denied || !PROTOCOLS.has(e.protocol) || !client || !server) continue;
       const since = Date.parse(e.denied.since);
-      add({ client: e.client, server: e.server, port: e.port, protocol: e.protocol as Protocol, count: e.denied.count, firstDenied: since, lastDenied: Date.parse(e.lastSeen) || since });
+      add({ client, server, port: e.port, protocol: e.protocol as Protocol, count: e.denied.count, firstDenied: since, lastDenied: Date.parse(e.lastSeen) || since });
     }
   }
   return [...out.values()].sort((a, b) => (edgeId(a) < edgeId(b) ? -1 : 1));
@@ -60,9 +63,13 @@ export function deniedEdges(view: DenialView | undefined, status: SegmentationSt
 /** status.enforcement.denied as domain edges, when it belongs to `proposal`. */
 function storedDenied(status: SegmentationStatus | undefined, proposal: string | undefined): DeniedEdge[] {
   if (!proposal || status?.approvedProposal !== proposal) return [];
-  return (status.enforcement?.denied ?? []).flatMap((e) => PROTOCOLS.has(e.protocol)
-    ? [{ client: e.client, server: e.server, port: e.port, protocol: e.protocol as Protocol, count: e.count, firstDenied: Date.parse(e.firstDenied), lastDenied: Date.parse(e.lastDenied) }]
-    : []);
+  return (status.enforcement?.denied ?? []).flatMap((e) => {
+    const client = parsePeerKey(e.client);
+    const server = parsePeerKey(e.server);
+    return PROTOCOLS.has(e.protocol) && client && server
+      ? [{ client, server, port: e.port, protocol: e.protocol as Protocol, count: e.count, firstDenied: Date.parse(e.firstDenied), lastDenied: Date.parse(e.lastDenied) }]
+      : [];
+  });
 }
 
 /** The coverage warnings of the namespace's learning window. */

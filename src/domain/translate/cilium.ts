@@ -15,20 +15,25 @@ import type { ModelPeer, ModelRule, NamespacePolicies, PortSpec } from '../polic
 import { hostCidr } from '../ip.js';
 import type { KubernetesObject } from './networkpolicy.js';
 import { DEFAULT_DENY_NAME, policyMetadata, policyNames, workloadId } from './naming.js';
+import { placeRules, type RulePlacement, type Translation } from './translation.js';
 
 const NAMESPACE_LABEL = 'k8s:io.kubernetes.pod.namespace';
 
-export function toCiliumPolicies(model: NamespacePolicies): KubernetesObject[] {
+/** Identical rules (several IPs behind one FQDN, several nodes) are written once, first position kept. */
+export function toCiliumPolicies(model: NamespacePolicies): Translation {
   const names = policyNames(model.workloads.map((w) => w.workload));
   const objects: KubernetesObject[] = [defaultDeny(model.namespace)];
+  const placements: RulePlacement[] = [];
   for (const policy of model.workloads) {
+    const name = names.get(workloadId(policy.workload))!;
+    const placed = (direction: 'ingress' | 'egress') => (rule: ModelRule, index: number) => placements.push({ workload: policy.workload, policy: name, direction, rule, index });
     const usesFqdn = policy.egress.some((r) => r.peer.kind === 'world' && r.peer.names.length > 0);
-    const ingress = mergeRules(policy.ingress.map((r) => toRule(r, 'ingress', model.namespace, false)));
-    const egress = mergeRules(policy.egress.map((r) => toRule(r, 'egress', model.namespace, usesFqdn)));
+    const ingress = placeRules(policy.ingress, (r) => toRule(r, 'ingress', model.namespace, false), placed('ingress'), true);
+    const egress = placeRules(policy.egress, (r) => toRule(r, 'egress', model.namespace, usesFqdn), placed('egress'), true);
     objects.push({
       apiVersion: 'cilium.io/v2',
       kind: 'CiliumNetworkPolicy',
-      metadata: policyMetadata(names.get(workloadId(policy.workload))!, model.namespace, policy.workload) as KubernetesObject['metadata'],
+      metadata: policyMetadata(name, model.namespace, policy.workload) as KubernetesObject['metadata'],
       spec: {
         endpointSelector: { matchLabels: { ...policy.matchLabels } },
         ...(ingress.length > 0 ? { ingress } : {}),
@@ -36,7 +41,7 @@ export function toCiliumPolicies(model: NamespacePolicies): KubernetesObject[] {
       },
     });
   }
-  return objects;
+  return { objects, placements };
 }
 
 function defaultDeny(namespace: string): KubernetesObject {
@@ -49,7 +54,7 @@ function defaultDeny(namespace: string): KubernetesObject {
 }
 
 /** One model rule as a CiliumNetworkPolicy rule (`dnsProxy`: the workload has FQDN egress). */
-export function toRule(rule: ModelRule, direction: 'ingress' | 'egress', namespace: string, dnsProxy: boolean): Record<string, unknown> {
+function toRule(rule: ModelRule, direction: 'ingress' | 'egress', namespace: string, dnsProxy: boolean): Record<string, unknown> {
   const toPorts: Record<string, unknown>[] = [{ ports: rule.ports.map(toPort) }];
   if (direction === 'egress' && rule.allowance === 'dns' && dnsProxy) toPorts[0]!.rules = { dns: [{ matchPattern: '*' }] };
   return { ...toPeer(rule.peer, direction, namespace), toPorts };
@@ -75,17 +80,6 @@ function toPeer(peer: ModelPeer, direction: 'ingress' | 'egress', namespace: str
     case 'kube-apiserver':
       return { [`${prefix}Entities`]: ['kube-apiserver'] };
   }
-}
-
-/** Identical rules (several IPs behind one FQDN, several nodes) are written once, first position kept. */
-function mergeRules(rules: Record<string, unknown>[]): Record<string, unknown>[] {
-  const seen = new Set<string>();
-  return rules.filter((r) => {
-    const key = JSON.stringify(r);
-    if (seen.has(key)) return false;
-    seen.add(key);
-    return true;
-  });
 }
 
 function toPort(port: PortSpec): Record<string, unknown> {

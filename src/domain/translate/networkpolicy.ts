@@ -16,6 +16,7 @@
 import type { ModelPeer, ModelRule, NamespacePolicies, PortSpec } from '../policy-model.js';
 import { compareIps, hostCidr, ipFamily } from '../ip.js';
 import { DEFAULT_DENY_NAME, policyMetadata, policyNames, workloadId } from './naming.js';
+import { placeRules, type RulePlacement, type Translation } from './translation.js';
 
 export interface KubernetesObject {
   readonly apiVersion: string;
@@ -31,16 +32,19 @@ export interface TranslateContext {
   readonly podCidrs?: readonly string[];
 }
 
-export function toNetworkPolicies(model: NamespacePolicies, context: TranslateContext): KubernetesObject[] {
+export function toNetworkPolicies(model: NamespacePolicies, context: TranslateContext): Translation {
   const names = policyNames(model.workloads.map((w) => w.workload));
   const objects: KubernetesObject[] = [defaultDeny(model.namespace)];
+  const placements: RulePlacement[] = [];
   for (const policy of model.workloads) {
-    const ingress = policy.ingress.map((r) => toRule(r, 'from', model.namespace, context)).filter(isPresent);
-    const egress = policy.egress.map((r) => toRule(r, 'to', model.namespace, context)).filter(isPresent);
+    const name = names.get(workloadId(policy.workload))!;
+    const placed = (direction: 'ingress' | 'egress') => (rule: ModelRule, index: number) => placements.push({ workload: policy.workload, policy: name, direction, rule, index });
+    const ingress = placeRules(policy.ingress, (r) => toRule(r, 'from', model.namespace, context), placed('ingress'), false);
+    const egress = placeRules(policy.egress, (r) => toRule(r, 'to', model.namespace, context), placed('egress'), false);
     objects.push({
       apiVersion: 'networking.k8s.io/v1',
       kind: 'NetworkPolicy',
-      metadata: policyMetadata(names.get(workloadId(policy.workload))!, model.namespace, policy.workload) as KubernetesObject['metadata'],
+      metadata: policyMetadata(name, model.namespace, policy.workload) as KubernetesObject['metadata'],
       spec: {
         podSelector: { matchLabels: { ...policy.matchLabels } },
         policyTypes: ['Ingress', 'Egress'],
@@ -49,7 +53,7 @@ export function toNetworkPolicies(model: NamespacePolicies, context: TranslateCo
       },
     });
   }
-  return objects;
+  return { objects, placements };
 }
 
 function defaultDeny(namespace: string): KubernetesObject {
@@ -62,7 +66,7 @@ function defaultDeny(namespace: string): KubernetesObject {
 }
 
 /** One model rule as a NetworkPolicy rule; undefined when none is needed (host ingress). */
-export function toRule(rule: ModelRule, key: 'from' | 'to', namespace: string, context: TranslateContext): Record<string, unknown> | undefined {
+function toRule(rule: ModelRule, key: 'from' | 'to', namespace: string, context: TranslateContext): Record<string, unknown> | undefined {
   const peers = toPeers(rule.peer, namespace, key, context);
   if (peers === 'no-rule-needed') return undefined;
   return { [key]: peers, ports: rule.ports.map(toPort) };
@@ -94,8 +98,4 @@ function toPeers(peer: ModelPeer, namespace: string, key: 'from' | 'to', context
 
 function toPort(port: PortSpec): Record<string, unknown> {
   return { protocol: port.protocol, port: port.port };
-}
-
-function isPresent<T>(value: T | undefined): value is T {
-  return value !== undefined;
 }

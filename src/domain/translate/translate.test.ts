@@ -6,6 +6,7 @@ import { generatePolicies, type Flavor } from '../generate.js';
 import { IdentityResolver } from '../identity.js';
 import { Learner } from '../learner.js';
 import { toYaml } from './render.js';
+import { key } from '../../testing/builders.js';
 
 const T0 = Date.UTC(2026, 10, 2, 10, 0, 0);
 
@@ -171,7 +172,7 @@ describe('proposal of edges enforced policies denied', () => {
       ...(denied ? { denied } : {}),
     });
     const before = build(undefined);
-    const denied = { client: 'wl:shop/Deployment/frontend', server: 'wl:shop/StatefulSet/cart-redis', port: 6379, protocol: 'TCP' as const, count: 2, firstDenied: T0 + 60_000, lastDenied: T0 + 61_000 };
+    const denied = { client: key('wl:shop/Deployment/frontend'), server: key('wl:shop/StatefulSet/cart-redis'), port: 6379, protocol: 'TCP' as const, count: 2, firstDenied: T0 + 60_000, lastDenied: T0 + 61_000 };
     const after = build([denied]);
     const marked = after.evidence.flatMap((r) => r.edges.filter((e) => e.denied).map((e) => `${r.policy} ${r.direction} ${e.client} -> ${e.server} ${e.port}: ${e.denied!.note}`));
     expect(marked.sort()).toEqual([
