@@ -7,7 +7,9 @@ import type { ContainerPort, ControllerInfo, ServiceInfo } from './inventory.js'
 import type { IdentityResolver, PodCandidate } from './identity.js';
 import { labelsToRecord } from './identity.js';
 import { peerFromKey, peerKey, type WorkloadPeer } from './peer.js';
-import { matchesLabels, type Labels } from './selector.js';
+import { matchesLabels, minimalSelector, type Labels } from './selector.js';
+
+type SelectorResult = ReturnType<typeof minimalSelector>;
 
 export interface ExposedPort {
   readonly port: number;
@@ -29,6 +31,7 @@ export class WorkloadCatalog {
   readonly entries = new Map<string, WorkloadEntry>();
   private readonly controllerSelectors = new Map<string, Labels | undefined>();
   private readonly podLabelsByNamespace = new Map<string, Labels[]>();
+  private readonly selectors = new Map<string, SelectorResult>();
 
   /** The catalog of every workload in the snapshot, plus pods the flow source named. */
   static build(identity: IdentityResolver, observedPods: ReadonlyMap<string, ReadonlyMap<string, readonly string[]>>): WorkloadCatalog {
@@ -97,6 +100,23 @@ export class WorkloadCatalog {
 
   get(key: string): WorkloadEntry | undefined {
     return this.entries.get(key);
+  }
+
+  /**
+   * The smallest stable selector of a workload's pods among its namespace's pods
+   * ({@link minimalSelector}), computed once per catalog: it depends on the catalog alone, and
+   * every namespace whose edges reach the workload asks for it again.
+   */
+  selectorOf(key: string, namespace: string): SelectorResult {
+    let result = this.selectors.get(key);
+    if (!result) {
+      const entry = this.entries.get(key);
+      result = entry
+        ? minimalSelector([...entry.pods.values()], this.namespacePodLabels(namespace), entry.controllerSelector)
+        : { ok: false, reason: 'no pod of the workload is known' };
+      this.selectors.set(key, result);
+    }
+    return result;
   }
 
   /** Every pod's labels in a namespace (the workload's own label objects included, by reference). */

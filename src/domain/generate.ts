@@ -3,11 +3,10 @@
  * {@link planNamespace} the operator's reconciler uses (graph → policy model → NetworkPolicy or
  * CiliumNetworkPolicy objects), with the flags as the spec. Pure and deterministic.
  */
-import type { EdgeRecord } from './edge-store.js';
+import { WorkloadCatalog } from './catalog.js';
 import { buildGraph, type TrafficGraph } from './graph.js';
 import type { IdentityResolver } from './identity.js';
 import type { Learner } from './learner.js';
-import { peerFromKey } from './peer.js';
 import { clusterFactsOf, planNamespace } from './plan.js';
 import { defaultAllowances, type Allowances, type NamespacePolicies } from './policy-model.js';
 import type { KubernetesObject } from './translate/networkpolicy.js';
@@ -37,8 +36,11 @@ export interface GenerateResult {
 }
 
 export function generatePolicies(learner: Learner, identity: IdentityResolver, options: GenerateOptions): GenerateResult {
-  const namespaces = options.namespaces && options.namespaces.length > 0 ? [...new Set(options.namespaces)].sort() : observedNamespaces([...learner.edges.edges()]);
+  const namespaces = options.namespaces && options.namespaces.length > 0 ? [...new Set(options.namespaces)].sort() : observedNamespaces(learner);
   const facts = clusterFactsOf(identity.cluster, identity);
+  // One catalog of every workload for all namespaces: each namespace's own would be rebuilt from
+  // the same snapshot once per namespace.
+  const catalog = WorkloadCatalog.build(identity, learner.observedPods);
   const allowances = options.allowances ?? defaultAllowances;
   const spec = {
     flavor: options.flavor === 'cilium' ? 'CiliumNetworkPolicy' : 'NetworkPolicy',
@@ -66,20 +68,14 @@ export function generatePolicies(learner: Learner, identity: IdentityResolver, o
         facts,
         live: [],
         formatTime: (ms) => new Date(ms).toISOString(),
+        catalog,
       });
       return { namespace, model: draft.model, objects: draft.objects };
     }),
   };
 }
 
-/** Every non-system namespace that has a workload on some edge. */
-export function observedNamespaces(edges: readonly EdgeRecord[]): string[] {
-  const keys = new Set<string>();
-  for (const e of edges) keys.add(e.client).add(e.server);
-  const out = new Set<string>();
-  for (const key of keys) {
-    const peer = peerFromKey(key);
-    if (peer.type === 'workload' && !SYSTEM_NAMESPACES.has(peer.namespace)) out.add(peer.namespace);
-  }
-  return [...out].sort();
+/** Every non-system namespace that has a workload on some edge (the edge store's namespace index). */
+export function observedNamespaces(learner: Learner): string[] {
+  return [...learner.edges.namespaces()].filter((namespace) => !SYSTEM_NAMESPACES.has(namespace)).sort();
 }

@@ -54,6 +54,12 @@ export interface PlanInput {
   readonly live: ProposalInput['live'];
   readonly denied?: ProposalInput['denied'];
   readonly formatTime: (ms: number) => string;
+  /**
+   * The workloads to plan with, when the caller holds a catalog of the whole cluster already
+   * (`hivewall learn` plans every namespace of one snapshot); otherwise one is read from the
+   * per-namespace indexes of the namespace and the namespaces its edges reach.
+   */
+  readonly catalog?: WorkloadCatalog;
 }
 
 export function planNamespace(input: PlanInput): ProposalDraft {
@@ -62,7 +68,7 @@ export function planNamespace(input: PlanInput): ProposalDraft {
     namespace,
     spec: input.spec,
     edges: input.edges,
-    catalog: WorkloadCatalog.forNamespaces(identity, observed.observedPods, [namespace, ...workloadNamespaces(input.edges)], (ns) => observed.observedKeysIn(ns)),
+    catalog: input.catalog ?? WorkloadCatalog.forNamespaces(identity, observed.observedPods, [namespace, ...workloadNamespaces(input.edges)], (ns) => observed.observedKeysIn(ns)),
     dnsNames: input.dnsNames,
     apiserverIps: facts.apiserverIps,
     apiserverPorts: facts.apiserverPorts,

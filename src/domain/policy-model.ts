@@ -87,18 +87,7 @@ const DNS_PORT = 53;
 export function buildPolicyModel(input: ModelInput): NamespacePolicies[] {
   const allowances = input.allowances ?? defaultAllowances;
   const scope = new Set(input.namespaces);
-  const selectors = new Map<string, ReturnType<typeof minimalSelector>>();
-  const selectorOf = (workload: WorkloadPeer, key: string): ReturnType<typeof minimalSelector> => {
-    let result = selectors.get(key);
-    if (!result) {
-      const entry = input.catalog.get(key);
-      result = entry
-        ? minimalSelector([...entry.pods.values()], input.catalog.namespacePodLabels(workload.namespace), entry.controllerSelector)
-        : { ok: false, reason: 'no pod of the workload is known' };
-      selectors.set(key, result);
-    }
-    return result;
-  };
+  const selectorOf = (workload: WorkloadPeer, key: string): ReturnType<typeof minimalSelector> => input.catalog.selectorOf(key, workload.namespace);
 
   const perWorkload = new Map<string, { workload: WorkloadPeer; ingress: EdgeRecord[]; egress: EdgeRecord[] }>();
   const bucket = (key: string, workload: WorkloadPeer) => {

@@ -111,10 +111,14 @@ export interface ProposalDraft {
 
 export function buildProposal(input: ProposalInput): ProposalDraft {
   const denied = new Map((input.denied ?? []).map((d) => [edgeId(d), d]));
-  const edges = [...input.edges].filter((e) => e.count >= input.spec.minFlowsPerEdge || denied.has(edgeId(e)));
-  const learned = new Set(edges.map(edgeId));
-  for (const [id, d] of denied) {
-    if (!learned.has(id)) edges.push({ client: d.client, server: d.server, port: d.port, protocol: d.protocol, count: d.count, firstSeen: d.firstDenied, lastSeen: d.lastDenied });
+  const min = input.spec.minFlowsPerEdge;
+  const edges: EdgeRecord[] = [];
+  for (const e of input.edges) if (e.count >= min || (denied.size > 0 && denied.has(edgeId(e)))) edges.push(e);
+  if (denied.size > 0) {
+    const learned = new Set(edges.map(edgeId));
+    for (const [id, d] of denied) {
+      if (!learned.has(id)) edges.push({ client: d.client, server: d.server, port: d.port, protocol: d.protocol, count: d.count, firstSeen: d.firstDenied, lastSeen: d.lastDenied });
+    }
   }
   const [model] = buildPolicyModel({
     edges,
