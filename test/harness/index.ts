@@ -16,7 +16,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import {
-  ApiException, CoreV1Api, KubeConfig, RbacAuthorizationV1Api,
+  ApiException, AuthorizationV1Api, CoreV1Api, KubeConfig, RbacAuthorizationV1Api,
   type V1PolicyRule, type RbacV1Subject,
 } from '@kubernetes/client-node';
 import { afterEach, beforeEach, inject, onTestFinished } from 'vitest';
@@ -263,7 +263,32 @@ export async function bindRole(opts: BindRoleOptions): Promise<string> {
     await rbac.createClusterRole({ body: { metadata: { name }, rules: opts.rules } });
     await rbac.createClusterRoleBinding({ body: { metadata: { name }, roleRef, subjects: [subject] } });
   }
+  await untilGranted(subject, opts.namespace, opts.rules[0]);
   return name;
+}
+
+/**
+ * Waits until the API server's authorizer grants the first verb of `rule` to `subject`: RBAC
+ * reads Roles and bindings from an informer cache, so a request right after the binding was
+ * created can still be refused (403) under load.
+ */
+async function untilGranted(subject: RbacV1Subject, namespace: string | undefined, rule: V1PolicyRule | undefined): Promise<void> {
+  const verb = rule?.verbs[0];
+  const resource = rule?.resources?.[0];
+  if (!rule || !verb || !resource) return;
+  const authz = adminKubeConfig().makeApiClient(AuthorizationV1Api);
+  const who = subject.kind === 'ServiceAccount'
+    ? { user: `system:serviceaccount:${subject.namespace}:${subject.name}` }
+    : subject.kind === 'Group' ? { groups: [subject.name] } : { user: subject.name };
+  const deadline = Date.now() + 15_000;
+  for (;;) {
+    const review = await authz.createSubjectAccessReview({
+      body: { spec: { ...who, resourceAttributes: { namespace, verb, group: rule.apiGroups?.[0] ?? '', resource, ...(rule.resourceNames?.[0] ? { name: rule.resourceNames[0] } : {}) } } },
+    });
+    if (review.status?.allowed) return;
+    if (Date.now() > deadline) throw new Error(`RBAC: ${verb} ${resource} is still not granted to ${subject.kind} ${subject.name} 15 s after the binding was created`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
 }
 
 // ---------------------------------------------------------------- kubectl
