@@ -184,7 +184,10 @@ class Call implements ServerStream {
       this.received ??= statusFrom(trailers) ?? { code: GrpcCode.INTERNAL, details: 'trailers without grpc-status' };
     });
     stream.on('data', (chunk: Buffer) => this.onData(chunk));
-    stream.on('error', (error: Error) => this.fail(error));
+    // A reset stream errs with ERR_HTTP2_STREAM_ERROR: its rstCode tells more (outcome()).
+    stream.on('error', (error: Error & { code?: string }) => {
+      if (error.code !== 'ERR_HTTP2_STREAM_ERROR') this.fail(error);
+    });
     stream.once('close', () => this.finish());
     stream.end(frameMessage(options.request));
   }
