@@ -89,6 +89,14 @@ let tsNanos = 0;
 export class GetFlowsDecoder {
   private readonly endpoints = new Map<number, CachedEndpoint[]>();
   private cachedEndpoints = 0;
+  /** The last node name decoded, by its bytes: a stream names the same few nodes over and over. */
+  private nodeBytes = Buffer.alloc(0);
+  private nodeText = '';
+  /** What {@link flow} read besides the raw record (fields, so no object per flow). */
+  private flowUuid: string | undefined;
+  private flowHasTime = false;
+  private flowSeconds = 0;
+  private flowNanos = 0;
 
   /** Decodes one message. Never throws: undecodable bytes are a `malformed` skip, wrong values `schema-mismatch`. */
   decode(bytes: Buffer): DecodedResponse {
@@ -124,7 +132,7 @@ export class GetFlowsDecoder {
           break;
         case 1000: // node_name
           want(field, wire, LEN);
-          nodeName = r.string();
+          nodeName = this.nodeName(r);
           break;
         case 1001: // time
           want(field, wire, LEN);
@@ -142,12 +150,12 @@ export class GetFlowsDecoder {
       case 1: {
         r.pos = memberStart;
         r.end = memberEnd;
-        const flow = this.flow(r);
-        const raw = flow.raw;
+        const raw = this.flow(r);
         let timeNs: bigint | undefined;
         if (hasTime) timeNs = nanosOf(seconds, nanos);
-        else if (flow.hasTime) timeNs = nanosOf(flow.seconds, flow.nanos);
-        const identity = flow.uuid ? `uuid:${flow.uuid}` : `sha256:${createHash('sha256').update(bytes.subarray(memberStart, memberEnd)).digest('base64url')}`;
+        else if (this.flowHasTime) timeNs = nanosOf(this.flowSeconds, this.flowNanos);
+        const uuid = this.flowUuid;
+        const identity = uuid ? `uuid:${uuid}` : `sha256:${createHash('sha256').update(bytes.subarray(memberStart, memberEnd)).digest('base64url')}`;
         return { kind: 'flow', result: flowResult(raw, nodeName, hasTime ? millis(seconds, nanos) : undefined), timeNs, identity };
       }
       case 3: {
@@ -165,8 +173,32 @@ export class GetFlowsDecoder {
     }
   }
 
-  /** `flow.Flow` → the raw record of build.ts (schema.ts `Flow`'s output). */
-  private flow(r: WireReader): { raw: RawFlow; uuid: string | undefined; hasTime: boolean; seconds: number; nanos: number } {
+  /**
+   * The node name at the reader (a string field): the previous one when the bytes are the same.
+   * Decoding is the same either way (UTF-8, U+FFFD for invalid sequences).
+   */
+  private nodeName(r: WireReader): string {
+    const start = r.range();
+    const end = r.pos;
+    const buf = r.buf;
+    const last = this.nodeBytes;
+    const length = end - start;
+    if (length === last.length) {
+      let i = 0;
+      while (i < length && buf[start + i] === last[i]) i++;
+      if (i === length) return this.nodeText;
+    }
+    if (length > 253) return buf.toString('utf8', start, end); // not a node name; not kept
+    this.nodeBytes = Buffer.from(buf.subarray(start, end));
+    this.nodeText = this.nodeBytes.toString('utf8');
+    return this.nodeText;
+  }
+
+  /**
+   * `flow.Flow` → the raw record of build.ts (schema.ts `Flow`'s output); its uuid and time are left
+   * in {@link flowUuid}, {@link flowHasTime}, {@link flowSeconds}, {@link flowNanos}.
+   */
+  private flow(r: WireReader): RawFlow {
     const raw: Mutable<RawFlow> = {};
     let uuid: string | undefined;
     let hasTime = false;
@@ -218,7 +250,7 @@ export class GetFlowsDecoder {
           break;
         case 11: // node_name
           want(field, wire, LEN);
-          raw.node_name = r.string();
+          raw.node_name = this.nodeName(r);
           break;
         case 14: // destination_names
           want(field, wire, LEN);
@@ -261,7 +293,11 @@ export class GetFlowsDecoder {
       raw.time = millis(seconds, nanos);
     }
     if (destinationNames !== undefined) raw.destination_names = destinationNames;
-    return { raw, uuid, hasTime, seconds, nanos };
+    this.flowUuid = uuid;
+    this.flowHasTime = hasTime;
+    this.flowSeconds = seconds;
+    this.flowNanos = nanos;
+    return raw;
   }
 
   /** `flow.Endpoint`, cached by its bytes (its hint computed once, build.ts rememberEndpointHint). */
