@@ -258,6 +258,16 @@ describe('openServerStream (gRPC over HTTP/2)', () => {
     expect((await call(internal.address)).status).toEqual({ code: GrpcCode.INTERNAL, details: 'stream reset with HTTP/2 error code 2' });
   });
 
+  it('ends UNAVAILABLE when the connection drops in the middle of the stream', async () => {
+    const server = await serve((stream) => {
+      stream.respond(OK_HEADERS);
+      stream.write(frameMessage(Buffer.from('01', 'hex')), () => setTimeout(() => stream.session?.socket.destroy(), 20));
+    });
+    const outcome = await call(server.address);
+    expect(outcome.messages).toEqual(['01']);
+    expect(outcome.status.code).toBe(GrpcCode.UNAVAILABLE);
+  });
+
   it('cancel() resets the stream with CANCEL and ends CANCELLED; no message is delivered after it', async () => {
     let reset: number | undefined;
     const server = await serve((stream) => {
