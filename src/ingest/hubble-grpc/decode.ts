@@ -57,6 +57,8 @@ class Mismatch extends Error {}
 const ENDPOINT_CACHE_LIMIT = 8_192;
 /** Endpoints kept under one hash value; more are decoded every time. */
 const BUCKET_LIMIT = 16;
+/** Larger endpoints (a real one is well under 1 KiB) are decoded every time, so the cache stays small. */
+const CACHED_ENDPOINT_MAX_BYTES = 4096;
 
 interface CachedEndpoint {
   readonly bytes: Buffer;
@@ -352,7 +354,7 @@ export class GetFlowsDecoder {
     if (labels !== undefined) ep.labels = labels;
     if (workloads !== undefined) ep.workloads = workloads;
     rememberEndpointHint(ep);
-    if (bucket !== undefined && bucket.length >= BUCKET_LIMIT) return ep;
+    if (length > CACHED_ENDPOINT_MAX_BYTES || (bucket !== undefined && bucket.length >= BUCKET_LIMIT)) return ep;
     if (this.cachedEndpoints >= ENDPOINT_CACHE_LIMIT) {
       this.endpoints.clear();
       this.cachedEndpoints = 0;
