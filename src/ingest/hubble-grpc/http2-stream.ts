@@ -118,7 +118,10 @@ const STREAM_WINDOW = 1024 * 1024;
 const CONNECTION_WINDOW = 4 * 1024 * 1024;
 const DEFAULT_KEEPALIVE_TIMEOUT_MS = 20_000;
 
-/** Starts the call: connects, sends the request, and reports to `handlers` until it ends. */
+/**
+ * Starts the call: connects, sends the request, and reports to `handlers` until it ends. Throws
+ * (and holds nothing) when the connection cannot even be set up, e.g. TLS material that is not PEM.
+ */
 export function openServerStream(options: ServerStreamOptions, handlers: ServerStreamHandlers): ServerStream {
   return new Call(options, handlers);
 }
@@ -167,17 +170,23 @@ class Call implements ServerStream {
     });
     session.once('close', () => this.finish());
 
-    const stream = session.request(
-      {
-        [constants.HTTP2_HEADER_METHOD]: 'POST',
-        [constants.HTTP2_HEADER_PATH]: options.path,
-        [constants.HTTP2_HEADER_AUTHORITY]: authority,
-        [constants.HTTP2_HEADER_CONTENT_TYPE]: 'application/grpc',
-        [constants.HTTP2_HEADER_TE]: 'trailers',
-        [constants.HTTP2_HEADER_USER_AGENT]: 'hivewall',
-      },
-      { endStream: false },
-    );
+    let stream: ClientHttp2Stream;
+    try {
+      stream = session.request(
+        {
+          [constants.HTTP2_HEADER_METHOD]: 'POST',
+          [constants.HTTP2_HEADER_PATH]: options.path,
+          [constants.HTTP2_HEADER_AUTHORITY]: authority,
+          [constants.HTTP2_HEADER_CONTENT_TYPE]: 'application/grpc',
+          [constants.HTTP2_HEADER_TE]: 'trailers',
+          [constants.HTTP2_HEADER_USER_AGENT]: 'hivewall',
+        },
+        { endStream: false },
+      );
+    } catch (error) {
+      session.destroy();
+      throw error;
+    }
     this.stream = stream;
     stream.on('response', (headers: IncomingHttpHeaders) => this.onHeaders(headers));
     stream.on('trailers', (trailers: IncomingHttpHeaders) => {

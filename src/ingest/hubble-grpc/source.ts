@@ -360,26 +360,35 @@ export class HubbleObserverSource {
     // and the backoff keeps growing. Not ready by then: the attempt is abandoned.
     const timeout = this.options.connectTimeoutMs ?? 10_000;
     const decoder = this.decoder;
-    const call = openServerStream(
-      {
-        target,
-        path: definitions.getFlows.path,
-        request: bytes,
-        ...(tls === undefined ? {} : { tls }),
-        keepaliveTimeMs: this.options.keepaliveTimeMs ?? 330_000,
-        keepaliveTimeoutMs: KEEPALIVE_TIMEOUT_MS,
-        ...(this.options.maxMessageBytes === undefined ? {} : { maxMessageBytes: this.options.maxMessageBytes }),
-      },
-      {
-        headers: establish,
-        message: (message) => {
-          if (attempt.ended) return;
-          establish();
-          this.handle(decoder.decode(message));
+    let call: ServerStream;
+    try {
+      call = openServerStream(
+        {
+          target,
+          path: definitions.getFlows.path,
+          request: bytes,
+          ...(tls === undefined ? {} : { tls }),
+          keepaliveTimeMs: this.options.keepaliveTimeMs ?? 330_000,
+          keepaliveTimeoutMs: KEEPALIVE_TIMEOUT_MS,
+          ...(this.options.maxMessageBytes === undefined ? {} : { maxMessageBytes: this.options.maxMessageBytes }),
         },
-        end: (status) => this.ended(attempt, status, timeout),
-      },
-    );
+        {
+          headers: establish,
+          message: (message) => {
+            if (attempt.ended) return;
+            establish();
+            this.handle(decoder.decode(message));
+          },
+          end: (status) => this.ended(attempt, status, timeout),
+        },
+      );
+    } catch (error) {
+      // e.g. a TLS key or certificate that is not PEM (node:tls throws while setting up).
+      attempt.ended = true;
+      this.attempt = undefined;
+      this.fail({ message: `cannot set up the connection: ${describe(error)}`, at: this.clock.now() }, error);
+      return;
+    }
     attempt.call = call;
     if (attempt.ended) return;
     attempt.watchdog = this.clock.setTimeout(() => {
