@@ -281,6 +281,22 @@ describe('openServerStream (gRPC over HTTP/2)', () => {
     await expect.poll(() => reset).toBe(constants.NGHTTP2_CANCEL);
   });
 
+  it('ends INTERNAL, cancelling the stream, when the message handler throws', async () => {
+    const server = await serve(respondWith([frameMessage(Buffer.from('01', 'hex')), frameMessage(Buffer.from('02', 'hex'))]));
+    const status = await new Promise<GrpcStatus>((resolve) => {
+      openServerStream(
+        { target: parseGrpcTarget(server.address), path: '/test.Service/Stream', request: Buffer.alloc(0) },
+        {
+          message: () => {
+            throw new Error('sink broke');
+          },
+          end: resolve,
+        },
+      );
+    });
+    expect(status).toMatchObject({ code: GrpcCode.INTERNAL, details: 'message handler failed: sink broke', cause: expect.any(Error) });
+  });
+
   it('ends UNAVAILABLE with the socket error when nobody listens', async () => {
     const server = await serve(() => undefined);
     const address = server.address;

@@ -100,7 +100,10 @@ export interface ServerStreamHandlers {
   readonly ready?: () => void;
   /** The response headers arrived (not for a Trailers-Only response). */
   readonly headers?: () => void;
-  /** One message; the buffer may be a view of a larger chunk, valid until the handler returns unless copied. */
+  /**
+   * One message; the buffer may be a view of a larger chunk (copy what is kept). A handler that
+   * throws ends the call INTERNAL with the error as cause.
+   */
   readonly message: (bytes: Buffer) => void;
   /** The call is over (called once). */
   readonly end: (status: GrpcStatus) => void;
@@ -233,8 +236,12 @@ class Call implements ServerStream {
     try {
       this.reader.push(chunk);
     } catch (error) {
-      if (!(error instanceof FramingError)) throw error;
-      this.abort({ code: GrpcCode[error.code], details: error.message, cause: error });
+      // A framing error, or the message handler failed: either way the call cannot go on.
+      if (error instanceof FramingError) this.abort({ code: GrpcCode[error.code], details: error.message, cause: error });
+      else {
+        const cause = error instanceof Error ? error : new Error(String(error));
+        this.abort({ code: GrpcCode.INTERNAL, details: `message handler failed: ${cause.message}`, cause });
+      }
     }
   }
 
