@@ -1,8 +1,10 @@
 /**
- * gRPC ingest benchmark: flows per second through the real Hubble gRPC client (HubbleObserverSource,
- * grpc-js) into a Learner, against test/hubble-server streaming preloaded flows (realistic Hubble
- * flows, bench/hubble-ingest.ts's generator) over a real unix socket, and in the same run a bare
- * protobufjs decode-only loop over the very same message bytes (the least any client does).
+ * gRPC ingest benchmark: flows per second through the real Hubble gRPC client (HubbleObserverSource
+ * over node:http2, http2-stream.ts) into a Learner, against test/hubble-server streaming preloaded
+ * flows (realistic Hubble flows, bench/hubble-ingest.ts's generator) over a real unix socket, and in
+ * the same run a bare protobufjs decode-only loop over the very same message bytes (the least any
+ * client does). The message bytes for that loop are read with grpc-js (a dev dependency kept for
+ * this), a client independent of the one measured.
  *
  *   grpc_flows_per_s=<messages/s through the client into the Learner, best of N runs>
  *   grpc_decode_only_baseline_per_s=<protobufjs Type.decode messages/s over the same bytes>

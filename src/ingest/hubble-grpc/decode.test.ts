@@ -95,6 +95,26 @@ describe('GetFlowsDecoder', () => {
     expect(first.flow.source).toMatchObject({ namespace: 'shop', podName: 'web', labels: ['app=web'], workload: { kind: 'Deployment', name: 'web' }, identity: 4711 });
   });
 
+  it('keeps endpoints apart that differ in one byte anywhere (hash collisions, full buckets) and decodes large ones', () => {
+    const d = new GetFlowsDecoder();
+    const alphabet = 'abcdefghijklmnopqrstuvwxyz0123456789';
+    const filler = 'x'.repeat(60);
+    const cases: string[][] = [];
+    // One varying character at 8 consecutive positions in the middle label: most are not hashed,
+    // so these collide and overflow a bucket; each must still come back as itself, twice.
+    for (let at = 20; at < 28; at++) {
+      for (const c of alphabet) cases.push([`k8s:a=${filler}`, `k8s:b=${filler.slice(0, at)}${c}${filler.slice(at + 1)}`, `k8s:c=${filler}`]);
+    }
+    cases.push(Array.from({ length: 100 }, (_, i) => `k8s:l${i}=${filler}`)); // larger than what is cached
+    for (let round = 0; round < 2; round++) {
+      for (const labels of cases) {
+        const result = d.decode(encode({ flow: { time: T, verdict: 'FORWARDED', IP: { source: '10.0.0.1', destination: '10.0.0.2' }, l4: { TCP: {} }, source: ep('shop', 'web', { labels }) } })).result;
+        if (result.kind !== 'flow') throw new Error(`not a flow: ${JSON.stringify(result)}`);
+        expect(result.flow.source.labels).toEqual(labels.map((l) => l.slice('k8s:'.length)).sort());
+      }
+    }
+  });
+
   it.each([
     { name: 'a truncated message', bytes: () => encode({ flow: { time: T, verdict: 'FORWARDED', uuid: 'x'.repeat(40) } }).subarray(0, 20), reason: 'malformed' },
     { name: 'a varint longer than 10 bytes', bytes: () => Buffer.from([0x08, ...Array(11).fill(0xff), 0x01]), reason: 'malformed' },

@@ -22,7 +22,12 @@
  * is its whole message.
  *
  * Endpoints repeat constantly (the same pods talk all the time): their records are cached by their
- * bytes, so labels are decoded and classified once per distinct endpoint, not per flow.
+ * bytes, so labels are decoded, validated and classified once per distinct endpoint, not per flow.
+ * The cache is looked up by a hash of some of the bytes (endpointHash) and a full byte comparison;
+ * a bucket holds a few endpoints, so colliding input costs decoding, never a long search.
+ *
+ * Per flow, nothing is allocated that the result does not keep: timestamps are read into locals,
+ * strings are made only for the fields read, with Buffer's native UTF-8 slice (wire.ts).
  */
 import { createHash } from 'node:crypto';
 import type { ParseResult } from '../../domain/flow.js';
@@ -48,16 +53,52 @@ const MAX_SECONDS = 253_402_300_799;
 /** A schema violation inside a well-formed message (→ `schema-mismatch`). */
 class Mismatch extends Error {}
 
-interface Timestamp {
-  readonly seconds: number;
-  readonly nanos: number;
-}
-
 /** Distinct endpoint records cached (by their bytes); the cache is dropped when full. */
 const ENDPOINT_CACHE_LIMIT = 8_192;
+/** Endpoints kept under one hash value; more are decoded every time. */
+const BUCKET_LIMIT = 16;
+/** Larger endpoints (a real one is well under 1 KiB) are decoded every time, so the cache stays small. */
+const CACHED_ENDPOINT_MAX_BYTES = 4096;
+
+interface CachedEndpoint {
+  readonly bytes: Buffer;
+  readonly record: RawEndpoint;
+}
+
+/**
+ * A 32-bit hash of `buf[start, end)` for the endpoint cache: the length, the first 16 and the last
+ * 32 bytes, and every 8th byte between (endpoint IDs and identities come first, pod and workload
+ * names last; what differs between replicas is mostly there). Equal bytes, equal hash.
+ */
+function endpointHash(buf: Buffer, start: number, end: number): number {
+  let h = Math.imul(end - start, 0x9e37_79b1);
+  const head = Math.min(end, start + 16);
+  const tail = Math.max(head, end - 32);
+  let i = start;
+  for (; i < head; i++) h = Math.imul(h ^ buf[i]!, 0x0100_0193);
+  for (; i < tail; i += 8) h = Math.imul(h ^ buf[i]!, 0x0100_0193);
+  for (i = tail; i < end; i++) h = Math.imul(h ^ buf[i]!, 0x0100_0193);
+  return h;
+}
+
+/**
+ * The last `google.protobuf.Timestamp` read by {@link timestamp} (module scratch, so no object per
+ * flow; copied to locals right away).
+ */
+let tsSeconds = 0;
+let tsNanos = 0;
 
 export class GetFlowsDecoder {
-  private readonly endpoints = new Map<string, RawEndpoint>();
+  private readonly endpoints = new Map<number, CachedEndpoint[]>();
+  private cachedEndpoints = 0;
+  /** The last node name decoded, by its bytes: a stream names the same few nodes over and over. */
+  private nodeBytes = Buffer.alloc(0);
+  private nodeText = '';
+  /** What {@link flow} read besides the raw record (fields, so no object per flow). */
+  private flowUuid: string | undefined;
+  private flowHasTime = false;
+  private flowSeconds = 0;
+  private flowNanos = 0;
 
   /** Decodes one message. Never throws: undecodable bytes are a `malformed` skip, wrong values `schema-mismatch`. */
   decode(bytes: Buffer): DecodedResponse {
@@ -76,7 +117,9 @@ export class GetFlowsDecoder {
     let memberStart = 0;
     let memberEnd = 0;
     let nodeName: string | undefined;
-    let time: Timestamp | undefined;
+    let hasTime = false;
+    let seconds = 0;
+    let nanos = 0;
     for (let tag = r.tag(); tag !== 0; tag = r.tag()) {
       const field = tag >>> 3;
       const wire = tag & 7;
@@ -91,26 +134,31 @@ export class GetFlowsDecoder {
           break;
         case 1000: // node_name
           want(field, wire, LEN);
-          nodeName = r.string();
+          nodeName = this.nodeName(r);
           break;
         case 1001: // time
           want(field, wire, LEN);
-          time = within(r, timestamp);
+          within(r, timestamp);
+          hasTime = true;
+          seconds = tsSeconds;
+          nanos = tsNanos;
           break;
         default:
           r.skip(wire);
       }
     }
-    if (time !== undefined && !validTimestamp(time)) throw new Mismatch('time: not an RFC 3339 timestamp');
+    if (hasTime && !validTimestamp(seconds, nanos)) throw new Mismatch('time: not an RFC 3339 timestamp');
     switch (member) {
       case 1: {
         r.pos = memberStart;
         r.end = memberEnd;
-        const { raw, uuid, flowTime } = this.flow(r);
-        const stamp = time ?? flowTime;
-        const timeNs = stamp === undefined ? undefined : BigInt(stamp.seconds) * 1_000_000_000n + BigInt(stamp.nanos);
+        const raw = this.flow(r);
+        let timeNs: bigint | undefined;
+        if (hasTime) timeNs = nanosOf(seconds, nanos);
+        else if (this.flowHasTime) timeNs = nanosOf(this.flowSeconds, this.flowNanos);
+        const uuid = this.flowUuid;
         const identity = uuid ? `uuid:${uuid}` : `sha256:${createHash('sha256').update(bytes.subarray(memberStart, memberEnd)).digest('base64url')}`;
-        return { kind: 'flow', result: flowResult(raw, nodeName, time === undefined ? undefined : millis(time)), timeNs, identity };
+        return { kind: 'flow', result: flowResult(raw, nodeName, hasTime ? millis(seconds, nanos) : undefined), timeNs, identity };
       }
       case 3: {
         r.pos = memberStart;
@@ -127,11 +175,37 @@ export class GetFlowsDecoder {
     }
   }
 
-  /** `flow.Flow` → the raw record of build.ts (schema.ts `Flow`'s output). */
-  private flow(r: WireReader): { raw: RawFlow; uuid: string | undefined; flowTime: Timestamp | undefined } {
+  /**
+   * The node name at the reader (a string field): the previous one when the bytes are the same.
+   * Decoding is the same either way (UTF-8, U+FFFD for invalid sequences).
+   */
+  private nodeName(r: WireReader): string {
+    const start = r.range();
+    const end = r.pos;
+    const buf = r.buf;
+    const last = this.nodeBytes;
+    const length = end - start;
+    if (length === last.length) {
+      let i = 0;
+      while (i < length && buf[start + i] === last[i]) i++;
+      if (i === length) return this.nodeText;
+    }
+    if (length > 253) return buf.toString('utf8', start, end); // not a node name; not kept
+    this.nodeBytes = Buffer.from(buf.subarray(start, end));
+    this.nodeText = this.nodeBytes.toString('utf8');
+    return this.nodeText;
+  }
+
+  /**
+   * `flow.Flow` → the raw record of build.ts (schema.ts `Flow`'s output); its uuid and time are left
+   * in {@link flowUuid}, {@link flowHasTime}, {@link flowSeconds}, {@link flowNanos}.
+   */
+  private flow(r: WireReader): RawFlow {
     const raw: Mutable<RawFlow> = {};
     let uuid: string | undefined;
-    let flowTime: Timestamp | undefined;
+    let hasTime = false;
+    let seconds = 0;
+    let nanos = 0;
     let destinationNames: string[] | undefined;
     for (let tag = r.tag(); tag !== 0; tag = r.tag()) {
       const field = tag >>> 3;
@@ -139,7 +213,10 @@ export class GetFlowsDecoder {
       switch (field) {
         case 1: // time
           want(field, wire, LEN);
-          flowTime = within(r, timestamp);
+          within(r, timestamp);
+          hasTime = true;
+          seconds = tsSeconds;
+          nanos = tsNanos;
           break;
         case 34: // uuid
           want(field, wire, LEN);
@@ -175,7 +252,7 @@ export class GetFlowsDecoder {
           break;
         case 11: // node_name
           want(field, wire, LEN);
-          raw.node_name = r.string();
+          raw.node_name = this.nodeName(r);
           break;
         case 14: // destination_names
           want(field, wire, LEN);
@@ -213,21 +290,31 @@ export class GetFlowsDecoder {
           r.skip(wire);
       }
     }
-    if (flowTime !== undefined) {
-      if (!validTimestamp(flowTime)) throw new Mismatch('flow.time: not an RFC 3339 timestamp');
-      raw.time = millis(flowTime);
+    if (hasTime) {
+      if (!validTimestamp(seconds, nanos)) throw new Mismatch('flow.time: not an RFC 3339 timestamp');
+      raw.time = millis(seconds, nanos);
     }
     if (destinationNames !== undefined) raw.destination_names = destinationNames;
-    return { raw, uuid, flowTime };
+    this.flowUuid = uuid;
+    this.flowHasTime = hasTime;
+    this.flowSeconds = seconds;
+    this.flowNanos = nanos;
+    return raw;
   }
 
   /** `flow.Endpoint`, cached by its bytes (its hint computed once, build.ts rememberEndpointHint). */
   private endpoint(r: WireReader): RawEndpoint {
     const start = r.range();
     const end = r.pos;
-    const key = r.buf.toString('latin1', start, end);
-    const cached = this.endpoints.get(key);
-    if (cached !== undefined) return cached;
+    const buf = r.buf;
+    const length = end - start;
+    const hash = endpointHash(buf, start, end);
+    const bucket = this.endpoints.get(hash);
+    if (bucket !== undefined) {
+      for (const cached of bucket) {
+        if (cached.bytes.length === length && buf.compare(cached.bytes, 0, length, start, end) === 0) return cached.record;
+      }
+    }
     const outer = r.end;
     r.pos = start;
     r.end = end;
@@ -266,9 +353,18 @@ export class GetFlowsDecoder {
     r.end = outer;
     if (labels !== undefined) ep.labels = labels;
     if (workloads !== undefined) ep.workloads = workloads;
-    if (this.endpoints.size >= ENDPOINT_CACHE_LIMIT) this.endpoints.clear();
     rememberEndpointHint(ep);
-    this.endpoints.set(key, ep);
+    if (length > CACHED_ENDPOINT_MAX_BYTES || (bucket !== undefined && bucket.length >= BUCKET_LIMIT)) return ep;
+    if (this.cachedEndpoints >= ENDPOINT_CACHE_LIMIT) {
+      this.endpoints.clear();
+      this.cachedEndpoints = 0;
+    }
+    // The bytes are copied: `buf` may be a view of a network chunk.
+    const entry: CachedEndpoint = { bytes: Buffer.from(buf.subarray(start, end)), record: ep };
+    const current = this.endpoints.get(hash);
+    if (current === undefined) this.endpoints.set(hash, [entry]);
+    else current.push(entry);
+    this.cachedEndpoints++;
     return ep;
   }
 }
@@ -290,7 +386,8 @@ function within<T>(r: WireReader, read: (r: WireReader) => T): T {
   return value;
 }
 
-function timestamp(r: WireReader): Timestamp {
+/** Reads a `google.protobuf.Timestamp` into {@link tsSeconds} / {@link tsNanos}. */
+function timestamp(r: WireReader): void {
   let seconds = 0;
   let nanos = 0;
   for (let tag = r.tag(); tag !== 0; tag = r.tag()) {
@@ -304,16 +401,22 @@ function timestamp(r: WireReader): Timestamp {
       nanos = r.int32();
     } else r.skip(wire);
   }
-  return { seconds, nanos };
+  tsSeconds = seconds;
+  tsNanos = nanos;
 }
 
-function validTimestamp(t: Timestamp): boolean {
-  return Number.isSafeInteger(t.seconds) && t.seconds >= MIN_SECONDS && t.seconds <= MAX_SECONDS && t.nanos >= 0 && t.nanos <= 999_999_999;
+function validTimestamp(seconds: number, nanos: number): boolean {
+  return Number.isSafeInteger(seconds) && seconds >= MIN_SECONDS && seconds <= MAX_SECONDS && nanos >= 0 && nanos <= 999_999_999;
 }
 
 /** Epoch milliseconds, the fraction truncated (as the JSON parser reads the RFC 3339 text). */
-function millis(t: Timestamp): number {
-  return t.seconds * 1000 + Math.floor(t.nanos / 1_000_000);
+function millis(seconds: number, nanos: number): number {
+  return seconds * 1000 + Math.floor(nanos / 1_000_000);
+}
+
+/** Nanoseconds since the epoch (the resume key). */
+function nanosOf(seconds: number, nanos: number): bigint {
+  return BigInt(seconds) * 1_000_000_000n + BigInt(nanos);
 }
 
 function ip(text: string, what: string): string {
@@ -356,25 +459,34 @@ function ports(r: WireReader): Ports {
   return out;
 }
 
-const L4_MEMBERS = [undefined, 'TCP', 'UDP', 'ICMPv4', 'ICMPv6', 'SCTP'] as const;
-
 /** `flow.Layer4`: `oneof protocol` (the last member on the wire wins; VRRP / IGMP are skipped). */
 function layer4(r: WireReader): NonNullable<RawFlow['l4']> {
   let out: NonNullable<RawFlow['l4']> = {};
   for (let tag = r.tag(); tag !== 0; tag = r.tag()) {
     const field = tag >>> 3;
     const wire = tag & 7;
-    const member = L4_MEMBERS[field];
-    if (member === undefined) {
+    if (field < 1 || field > 5) {
       r.skip(wire);
       continue;
     }
     want(field, wire, LEN);
-    if (member === 'ICMPv4' || member === 'ICMPv6') {
-      r.range();
-      out = { [member]: {} };
-    } else {
-      out = { [member]: within(r, ports) };
+    switch (field) {
+      case 1:
+        out = { TCP: within(r, ports) };
+        break;
+      case 2:
+        out = { UDP: within(r, ports) };
+        break;
+      case 3:
+        r.range();
+        out = { ICMPv4: {} };
+        break;
+      case 4:
+        r.range();
+        out = { ICMPv6: {} };
+        break;
+      default:
+        out = { SCTP: within(r, ports) };
     }
   }
   return out;

@@ -70,7 +70,9 @@ export class ResumeTracker {
     if (resume !== undefined && (ns < resume.since || (ns === resume.since && resume.seen.has(key)))) return 'duplicate';
     if (this.newest === undefined || ns > this.newest) {
       this.newest = ns;
-      this.atNewest = new Set([key]);
+      // Cleared, not replaced: a new time comes with almost every flow (the set is copied where kept).
+      this.atNewest.clear();
+      this.atNewest.add(key);
     } else if (ns === this.newest) {
       this.atNewest.add(key);
     }

@@ -327,4 +327,14 @@ describe('HubbleObserverSource against a Go server built from Cilium api/v1', ()
     await source.stop();
     expect(clock.pending()).toEqual([]);
   });
+
+  it('retries, without throwing, when the TLS material is not PEM (node:tls rejects it while setting up)', async () => {
+    const { source, events } = observe({ address: '127.0.0.1:1', tls: { cert: 'not a certificate', key: 'not a key' }, backoff: { initialMs: 10, maxMs: 20 } });
+    source.start();
+    await eventually(() => source.stats().reconnects >= 2, 5000, 'two reconnects');
+    await source.stop();
+    expect(source.stats().lastError?.message).toMatch(/^cannot set up the connection: .*PEM/);
+    expect(source.stats().connected).toBe(false);
+    expect(events.at(-1)).toEqual({ type: 'stopped' });
+  });
 });

@@ -11,16 +11,18 @@
  *   file and the gRPC source give identical results for one message; no protojson is built.
  * - Resume: the flows at exactly `since` are sent again by Hubble (`since` is inclusive) and are
  *   dropped by identity (resume.ts), as are repeated lost-event notices.
+ * - Transport: one HTTP/2 connection per attempt carrying the one server-streaming call
+ *   (http2-stream.ts; why not grpc-js is explained there), to a TCP or unix-socket target
+ *   (target.ts), plaintext or TLS / mTLS, with HTTP/2 keepalive pings.
  * - Reconnect: capped exponential backoff with full jitter (backoff.ts); the attempt counter
  *   resets once a stream is established (headers or a message received). Each attempt uses a
- *   fresh channel, so the delay between attempts is ours, not grpc-js's reconnect backoff.
+ *   fresh connection, so the delay between attempts is ours alone.
  * - Malformed messages (undecodable bytes, wrong types or values) are counted, logged and
  *   delivered as `skip` results; they never end the stream or throw.
  *
  * Not pure: network, timers, logging. The clock and the random source are injectable for tests.
  */
 import { readFile } from 'node:fs/promises';
-import * as grpc from '@grpc/grpc-js';
 import type { Logger } from 'pino';
 import type { ParseResult, SkipReason } from '../../domain/flow.js';
 import { backoffDelay, type BackoffPolicy } from './backoff.js';
@@ -28,7 +30,9 @@ import { formatTimestamp, parseTimestampNanos, timestampFromNanos } from './time
 import { GetFlowsDecoder, type DecodedResponse } from './decode.js';
 import { loadHubbleDefinitions, type HubbleDefinitions } from './definitions.js';
 import { namespaceWhitelist, type FlowFilterObject } from './filter.js';
+import { GrpcCode, grpcCodeName, openServerStream, type GrpcStatus, type ServerStream, type ServerStreamTls } from './http2-stream.js';
 import { ResumeTracker } from './resume.js';
+import { parseGrpcTarget } from './target.js';
 
 /** Receives every message's result, in stream order (flows, lost events, node status, skips). */
 export type HubbleObserverSink = (result: ParseResult) => void;
@@ -68,7 +72,10 @@ export const systemClock: HubbleClock = {
 };
 
 export interface HubbleObserverOptions {
-  /** gRPC target, e.g. `hubble-relay.kube-system.svc:443` or `dns:///hubble-relay.kube-system:80`. */
+  /**
+   * gRPC target (target.ts): `hubble-relay.kube-system.svc:443`, `dns:///hubble-relay.kube-system:80`,
+   * `unix:///var/run/cilium/hubble.sock`.
+   */
   readonly address: string;
   /** Keep flows whose source or destination pod is in one of these namespaces; absent or empty: all flows. */
   readonly namespaces?: readonly string[];
@@ -93,15 +100,15 @@ export interface HubbleObserverOptions {
    */
   readonly resumeFrom?: HubbleResumePoint;
   readonly backoff?: BackoffPolicy;
-  /** A connection attempt that is not READY after this long is abandoned (default 10 s). */
+  /** A connection attempt that is not ready (no HTTP/2 SETTINGS from the server) after this long is abandoned (default 10 s). */
   readonly connectTimeoutMs?: number;
   /**
    * HTTP/2 keepalive ping interval (default 330 s). Hubble's gRPC servers keep grpc-go's default
    * enforcement policy (MinTime 5 min), which closes connections that ping more often.
    */
   readonly keepaliveTimeMs?: number;
-  /** Extra grpc-js channel options (merged last). */
-  readonly channelOptions?: grpc.ChannelOptions;
+  /** Largest message accepted (default 4 MiB, gRPC's default); a larger one ends the stream RESOURCE_EXHAUSTED. */
+  readonly maxMessageBytes?: number;
   /** Directory of the .proto files (default: resolved from this module, see definitions.ts). */
   readonly protoDir?: string;
   /** Uniform in [0, 1); default Math.random. */
@@ -158,17 +165,15 @@ export interface HubbleObserverStats {
 }
 
 interface Attempt {
-  readonly client: grpc.Client;
-  readonly call: grpc.ClientReadableStream<DecodedResponse>;
+  call: ServerStream | undefined;
   established: boolean;
   timedOut: boolean;
   watchdog: unknown;
   ended: boolean;
 }
 
-const STATUS_NAMES = new Map<number, string>(
-  Object.entries(grpc.status).filter((e): e is [string, number] => typeof e[1] === 'number').map(([name, code]) => [code, name]),
-);
+/** HTTP/2 keepalive: the ping's answer must come within this long. */
+const KEEPALIVE_TIMEOUT_MS = 20_000;
 
 /** Malformed messages logged at `warn` before switching to `debug`. */
 const LOUD_SKIPS = 10;
@@ -236,7 +241,7 @@ export class HubbleObserverSource {
     void this.connect(++this.generation);
   }
 
-  /** Stops: cancels the call, closes the channel, cancels a pending reconnect. Resolves when the call has ended. */
+  /** Stops: cancels the call, closes the connection, cancels a pending reconnect. Resolves when the call has ended. */
   stop(): Promise<void> {
     if (!this.running && this.attempt === undefined) return Promise.resolve();
     this.running = false;
@@ -251,7 +256,7 @@ export class HubbleObserverSource {
       return Promise.resolve();
     }
     const done = new Promise<void>((resolve) => this.stopWaiters.push(resolve));
-    attempt.call.cancel();
+    attempt.call?.cancel();
     return done;
   }
 
@@ -288,30 +293,21 @@ export class HubbleObserverSource {
     }
   }
 
-  private async credentials(): Promise<grpc.ChannelCredentials> {
+  /** The TLS material, read from its files at every attempt (rotated certificates are picked up). */
+  private async tlsMaterial(): Promise<ServerStreamTls | undefined> {
     const tls = this.options.tls;
-    if (tls === undefined) return grpc.credentials.createInsecure();
-    const pem = async (value: string | Buffer | undefined, file: string | undefined): Promise<Buffer | null> => {
+    if (tls === undefined) return undefined;
+    const pem = async (value: string | Buffer | undefined, file: string | undefined): Promise<Buffer | undefined> => {
       if (value !== undefined) return Buffer.isBuffer(value) ? value : Buffer.from(value);
-      return file === undefined ? null : readFile(file);
+      return file === undefined ? undefined : readFile(file);
     };
     const [ca, cert, key] = await Promise.all([pem(tls.ca, tls.caFile), pem(tls.cert, tls.certFile), pem(tls.key, tls.keyFile)]);
-    if ((cert === null) !== (key === null)) throw new Error('TLS client certificate and key must be given together');
-    return grpc.credentials.createSsl(ca, key, cert);
-  }
-
-  private channelOptions(): grpc.ChannelOptions {
-    const serverName = this.options.tls?.serverName;
+    if ((cert === undefined) !== (key === undefined)) throw new Error('TLS client certificate and key must be given together');
     return {
-      'grpc.keepalive_time_ms': this.options.keepaliveTimeMs ?? 330_000,
-      'grpc.keepalive_timeout_ms': 20_000,
-      'grpc.keepalive_permit_without_calls': 0,
-      // A fresh subchannel per attempt: our backoff decides when to dial, not the shared pool's.
-      'grpc.use_local_subchannel_pool': 1,
-      'grpc.enable_retries': 0,
-      'grpc.service_config_disable_resolution': 1,
-      ...(serverName === undefined ? {} : { 'grpc.ssl_target_name_override': serverName, 'grpc.default_authority': serverName }),
-      ...this.options.channelOptions,
+      ...(ca === undefined ? {} : { ca }),
+      ...(cert === undefined ? {} : { cert }),
+      ...(key === undefined ? {} : { key }),
+      ...(tls.serverName === undefined ? {} : { serverName: tls.serverName }),
     };
   }
 
@@ -330,49 +326,24 @@ export class HubbleObserverSource {
     const definitions = this.definitions;
     if (definitions === undefined) return;
     if (this.attempts++ > 0) this.reconnects++;
-    let client: grpc.Client;
+    const request = this.request();
+    let tls: ServerStreamTls | undefined;
+    let bytes: Buffer;
+    let target: ReturnType<typeof parseGrpcTarget>;
     try {
-      const credentials = await this.credentials();
-      if (!this.running || generation !== this.generation) return;
-      client = new grpc.Client(this.options.address, credentials, this.channelOptions());
+      target = parseGrpcTarget(this.options.address);
+      tls = await this.tlsMaterial();
+      bytes = definitions.getFlows.requestSerialize(request);
     } catch (error) {
       this.fail({ message: `cannot set up the connection: ${describe(error)}`, at: this.clock.now() }, error);
       return;
     }
+    if (!this.running || generation !== this.generation) return;
     this.tracker.beginStream();
-    const request = this.request();
-    const method = definitions.getFlows;
-    const decoder = this.decoder;
-    const deserialize = (bytes: Buffer): DecodedResponse => decoder.decode(bytes);
-    let call: grpc.ClientReadableStream<DecodedResponse>;
-    try {
-      call = client.makeServerStreamRequest(method.path, (value: object) => method.requestSerialize(value), deserialize, request, new grpc.Metadata());
-    } catch (error) {
-      client.close();
-      this.fail({ message: `cannot start GetFlows: ${describe(error)}`, at: this.clock.now() }, error);
-      return;
-    }
-    const attempt: Attempt = { client, call, established: false, timedOut: false, watchdog: undefined, ended: false };
+    const attempt: Attempt = { call: undefined, established: false, timedOut: false, watchdog: undefined, ended: false };
     this.attempt = attempt;
     const since = request['since'] === undefined ? undefined : formatTimestamp(request['since']);
     this.logger.debug({ since, whitelist: this.whitelist, attempt: this.attempts }, 'hubble observer connecting');
-
-    // The stream counts as established when the server answers (headers or a message; hubble-relay
-    // sends node status right away), or when the call is still open on a READY channel after the
-    // connect timeout (a quiet agent: grpc-go sends headers with the first message). A server that
-    // accepts the connection but fails the call (mTLS rejection) is therefore never "established"
-    // and the backoff keeps growing. Not READY by then: the attempt is abandoned.
-    const timeout = this.options.connectTimeoutMs ?? 10_000;
-    attempt.watchdog = this.clock.setTimeout(() => {
-      attempt.watchdog = undefined;
-      if (attempt.ended || attempt.established) return;
-      if (client.getChannel().getConnectivityState(false) === grpc.connectivityState.READY) {
-        establish();
-        return;
-      }
-      attempt.timedOut = true;
-      call.cancel();
-    }, timeout);
 
     const establish = () => {
       if (attempt.established || attempt.ended) return;
@@ -382,22 +353,60 @@ export class HubbleObserverSource {
       this.logger.info({ since }, 'hubble observer connected');
       this.emit({ type: 'connected', address: this.options.address, ...(since === undefined ? {} : { since }) });
     };
-    call.on('metadata', establish);
-    call.on('data', (message: DecodedResponse) => {
-      if (attempt.ended) return;
-      establish();
-      this.handle(message);
-    });
-    // The status event below carries the outcome; an 'error' listener keeps the stream from throwing.
-    call.on('error', () => undefined);
-    call.on('status', (status: grpc.StatusObject) => this.ended(attempt, status, timeout));
+    // The stream counts as established when the server answers (headers or a message; hubble-relay
+    // sends node status right away), or when the call is still open on a ready connection after the
+    // connect timeout (a quiet agent: grpc-go sends headers with the first message). A server that
+    // accepts the connection but fails the call (mTLS rejection) is therefore never "established"
+    // and the backoff keeps growing. Not ready by then: the attempt is abandoned.
+    const timeout = this.options.connectTimeoutMs ?? 10_000;
+    const decoder = this.decoder;
+    let call: ServerStream;
+    try {
+      call = openServerStream(
+        {
+          target,
+          path: definitions.getFlows.path,
+          request: bytes,
+          ...(tls === undefined ? {} : { tls }),
+          keepaliveTimeMs: this.options.keepaliveTimeMs ?? 330_000,
+          keepaliveTimeoutMs: KEEPALIVE_TIMEOUT_MS,
+          ...(this.options.maxMessageBytes === undefined ? {} : { maxMessageBytes: this.options.maxMessageBytes }),
+        },
+        {
+          headers: establish,
+          message: (message) => {
+            if (attempt.ended) return;
+            establish();
+            this.handle(decoder.decode(message));
+          },
+          end: (status) => this.ended(attempt, status, timeout),
+        },
+      );
+    } catch (error) {
+      // e.g. a TLS key or certificate that is not PEM (node:tls throws while setting up).
+      attempt.ended = true;
+      this.attempt = undefined;
+      this.fail({ message: `cannot set up the connection: ${describe(error)}`, at: this.clock.now() }, error);
+      return;
+    }
+    attempt.call = call;
+    if (attempt.ended) return;
+    attempt.watchdog = this.clock.setTimeout(() => {
+      attempt.watchdog = undefined;
+      if (attempt.ended || attempt.established) return;
+      if (call.ready) {
+        establish();
+        return;
+      }
+      attempt.timedOut = true;
+      call.cancel();
+    }, timeout);
   }
 
-  private ended(attempt: Attempt, status: grpc.StatusObject, timeout: number): void {
+  private ended(attempt: Attempt, status: GrpcStatus, timeout: number): void {
     if (attempt.ended) return;
     attempt.ended = true;
     if (attempt.watchdog !== undefined) this.clock.clearTimeout(attempt.watchdog);
-    attempt.client.close();
     if (this.attempt === attempt) this.attempt = undefined;
     this.connected = false;
     if (!this.running) {
@@ -408,12 +417,12 @@ export class HubbleObserverSource {
       for (const resolve of waiters) resolve();
       return;
     }
-    const code = STATUS_NAMES.get(status.code) ?? String(status.code);
+    const code = grpcCodeName(status.code);
     let message: string;
     if (attempt.timedOut) message = `no connection within ${timeout} ms`;
-    else if (status.code === grpc.status.OK) message = 'GetFlows stream ended by the server';
+    else if (status.code === GrpcCode.OK) message = 'GetFlows stream ended by the server';
     else message = status.details || code;
-    this.fail({ message, code: attempt.timedOut ? 'DEADLINE_EXCEEDED' : code, at: this.clock.now() });
+    this.fail({ message, code: attempt.timedOut ? 'DEADLINE_EXCEEDED' : code, at: this.clock.now() }, attempt.timedOut ? undefined : status.cause);
   }
 
   /**

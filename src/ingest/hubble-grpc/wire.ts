@@ -15,6 +15,18 @@ export const FIXED32 = 5;
 
 const TWO_32 = 4_294_967_296;
 
+/**
+ * `buf.toString('utf8', start, end)` without its argument handling: Node's Buffer has the native
+ * `utf8Slice` that toString ends in (same decoding, invalid sequences → U+FFFD), used when present.
+ */
+interface Utf8Sliceable {
+  utf8Slice(start: number, end: number): string;
+}
+const utf8Slice: (buf: Buffer, start: number, end: number) => string =
+  typeof (Buffer.prototype as Partial<Utf8Sliceable>).utf8Slice === 'function'
+    ? (buf, start, end) => (buf as unknown as Utf8Sliceable).utf8Slice(start, end)
+    : (buf, start, end) => buf.toString('utf8', start, end);
+
 export class WireReader {
   pos: number;
   end: number;
@@ -109,7 +121,7 @@ export class WireReader {
   /** A string field (UTF-8; invalid sequences become U+FFFD). */
   string(): string {
     const start = this.range();
-    return this.buf.toString('utf8', start, this.pos);
+    return utf8Slice(this.buf, start, this.pos);
   }
 
   /** Skips a field of this wire type. */

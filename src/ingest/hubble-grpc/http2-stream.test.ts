@@ -1,0 +1,344 @@
+/**
+ * The gRPC-over-HTTP/2 reader: message framing (pure, every way of cutting the bytes into chunks),
+ * target parsing, and the call against a `node:http2` server scripted per test (status from
+ * trailers and Trailers-Only headers, HTTP status, resets, cancel, keepalive).
+ */
+import { once } from 'node:events';
+import { createServer, constants, type Http2Server, type ServerHttp2Session, type ServerHttp2Stream, type IncomingHttpHeaders } from 'node:http2';
+import { createServer as createTcpServer, type AddressInfo, type Socket } from 'node:net';
+import fc from 'fast-check';
+import { afterEach, describe, expect, it } from 'vitest';
+import { FramingError, MessageReader, frameMessage } from './grpc-framing.js';
+import { GrpcCode, grpcCodeName, openServerStream, type GrpcStatus, type ServerStreamOptions } from './http2-stream.js';
+import { parseGrpcTarget } from './target.js';
+
+/** Feeds `chunks` to a reader and returns the messages as hex (copies: the views die with their chunk). */
+function read(chunks: Buffer[], max?: number): { messages: string[]; idle: boolean } {
+  const messages: string[] = [];
+  const reader = new MessageReader((m) => messages.push(m.toString('hex')), max);
+  for (const chunk of chunks) reader.push(chunk);
+  return { messages, idle: reader.idle };
+}
+
+/** `bytes` cut at the given offsets. */
+function cut(bytes: Buffer, at: readonly number[]): Buffer[] {
+  const points = [...new Set(at)].filter((p) => p > 0 && p < bytes.length).sort((a, b) => a - b);
+  const chunks: Buffer[] = [];
+  let from = 0;
+  for (const p of [...points, bytes.length]) {
+    chunks.push(bytes.subarray(from, p));
+    from = p;
+  }
+  return chunks;
+}
+
+describe('MessageReader (Length-Prefixed-Message framing)', () => {
+  const a = Buffer.from('0a0b0c', 'hex');
+  const b = Buffer.from('ff'.repeat(300), 'hex');
+  const empty = Buffer.alloc(0);
+  const stream = Buffer.concat([frameMessage(a), frameMessage(empty), frameMessage(b), frameMessage(a)]);
+  const want = [a, empty, b, a].map((m) => m.toString('hex'));
+
+  it('reads several messages packed in one chunk, as views of it (no copy)', () => {
+    const views: Buffer[] = [];
+    new MessageReader((m) => views.push(m)).push(stream);
+    expect(views.map((m) => m.toString('hex'))).toEqual(want);
+    expect(views.every((m) => m.buffer === stream.buffer)).toBe(true);
+  });
+
+  it('reads messages and prefixes split across chunks, one byte at a time included', () => {
+    const bytes = [...stream].map((x) => Buffer.from([x]));
+    expect(read(bytes)).toEqual({ messages: want, idle: true });
+    expect(read(cut(stream, [2, 9, 10, 40, 320]))).toEqual({ messages: want, idle: true });
+  });
+
+  it('gives the same messages for every way of cutting the stream into chunks', () => {
+    fc.assert(fc.property(fc.array(fc.nat(stream.length), { maxLength: 12 }), (at) => {
+      expect(read(cut(stream, at))).toEqual({ messages: want, idle: true });
+    }));
+  });
+
+  it('reads a zero-length message, also when it is the last bytes of the stream', () => {
+    expect(read([frameMessage(empty)])).toEqual({ messages: [''], idle: true });
+    expect(read(cut(frameMessage(empty), [3]))).toEqual({ messages: [''], idle: true });
+  });
+
+  it('is not idle inside a message or a prefix (a stream ending there is truncated)', () => {
+    expect(read([stream.subarray(0, 3)]).idle).toBe(false);
+    expect(read([stream.subarray(0, 7)]).idle).toBe(false);
+  });
+
+  it('rejects a length above the limit before buffering anything, a compressed message and an invalid flag', () => {
+    const big = Buffer.from([0, 0, 0x40, 0, 1]); // 4 MiB + 1
+    expect(() => read([big])).toThrow(FramingError);
+    expect(() => read([big])).toThrow(/4194305 bytes, more than the limit of 4194304/);
+    expect(() => read([frameMessage(b)], 299)).toThrow(expect.objectContaining({ code: 'RESOURCE_EXHAUSTED' }));
+    expect(() => read([frameMessage(b)], 300)).not.toThrow();
+    expect(() => read([Buffer.from([1, 0, 0, 0, 1, 7])])).toThrow(expect.objectContaining({ code: 'INTERNAL', message: expect.stringMatching(/compressed/) }));
+    expect(() => read([Buffer.from([2, 0, 0, 0, 0])])).toThrow(/invalid Compressed-Flag 2/);
+  });
+
+  it('frames a request: flag 0, big-endian length, the message', () => {
+    expect(frameMessage(Buffer.from('0a01', 'hex')).toString('hex')).toBe('00000000020a01');
+  });
+});
+
+describe('parseGrpcTarget', () => {
+  it.each([
+    ['unix:///var/run/cilium/hubble.sock', { kind: 'unix', path: '/var/run/cilium/hubble.sock', authority: 'localhost' }],
+    ['unix:/tmp/h.sock', { kind: 'unix', path: '/tmp/h.sock', authority: 'localhost' }],
+    ['unix:relative.sock', { kind: 'unix', path: 'relative.sock', authority: 'localhost' }],
+    ['hubble-relay.kube-system.svc:443', { kind: 'tcp', host: 'hubble-relay.kube-system.svc', port: 443, authority: 'hubble-relay.kube-system.svc:443' }],
+    ['dns:///hubble-relay.kube-system:80', { kind: 'tcp', host: 'hubble-relay.kube-system', port: 80, authority: 'hubble-relay.kube-system:80' }],
+    ['dns://8.8.8.8/relay:4245', { kind: 'tcp', host: 'relay', port: 4245, authority: 'relay:4245' }],
+    ['relay', { kind: 'tcp', host: 'relay', port: 443, authority: 'relay:443' }],
+    ['127.0.0.1:4245', { kind: 'tcp', host: '127.0.0.1', port: 4245, authority: '127.0.0.1:4245' }],
+    ['[::1]:4245', { kind: 'tcp', host: '::1', port: 4245, authority: '[::1]:4245' }],
+    ['ipv4:10.0.0.1:80,10.0.0.2:80', { kind: 'tcp', host: '10.0.0.1', port: 80, authority: '10.0.0.1:80' }],
+    ['ipv6:[fd00::1]:80', { kind: 'tcp', host: 'fd00::1', port: 80, authority: '[fd00::1]:80' }],
+  ])('%s', (target, want) => {
+    expect(parseGrpcTarget(target)).toEqual(want);
+  });
+
+  it.each(['', 'unix://relative', 'unix:', 'host:0', 'host:99999', 'host:http', '[::1', 'dns://resolver', 'a/b:80'])('rejects %j', (target) => {
+    expect(() => parseGrpcTarget(target)).toThrow(/invalid gRPC target/);
+  });
+});
+
+interface Served {
+  readonly headers: IncomingHttpHeaders;
+  readonly body: Buffer;
+  readonly stream: ServerHttp2Stream;
+}
+
+const servers: Http2Server[] = [];
+afterEach(async () => {
+  for (const server of servers.splice(0)) await new Promise<void>((resolve) => server.close(() => resolve()));
+});
+
+/** An h2c server on 127.0.0.1 answering each request with `respond` once the request body is complete. */
+async function serve(respond: (stream: ServerHttp2Stream, served: Served) => void, onSession?: (session: ServerHttp2Session) => void): Promise<{ address: string; calls: Served[] }> {
+  const calls: Served[] = [];
+  const server = createServer();
+  servers.push(server);
+  const sessions = new Set<ServerHttp2Session>();
+  server.on('session', (session) => {
+    sessions.add(session);
+    onSession?.(session);
+  });
+  const close = server.close.bind(server);
+  server.close = ((callback?: () => void) => {
+    for (const session of sessions) session.destroy();
+    return close(callback);
+  }) as typeof server.close;
+  server.on('stream', (stream, headers) => {
+    stream.on('error', () => undefined); // resets, expected in these tests
+    const parts: Buffer[] = [];
+    stream.on('data', (chunk: Buffer) => parts.push(chunk));
+    stream.on('end', () => {
+      const served = { headers, body: Buffer.concat(parts), stream };
+      calls.push(served);
+      respond(stream, served);
+    });
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  return { address: `127.0.0.1:${(server.address() as AddressInfo).port}`, calls };
+}
+
+const OK_HEADERS = { ':status': 200, 'content-type': 'application/grpc' };
+
+/** Responds with `chunks` written one by one, then trailers. */
+function respondWith(chunks: Buffer[], trailers: Record<string, string> = { 'grpc-status': '0' }) {
+  return (stream: ServerHttp2Stream) => {
+    stream.respond(OK_HEADERS, { waitForTrailers: true });
+    stream.on('wantTrailers', () => stream.sendTrailers(trailers));
+    for (const chunk of chunks) stream.write(chunk);
+    stream.end();
+  };
+}
+
+interface Outcome {
+  readonly messages: string[];
+  readonly status: GrpcStatus;
+  readonly events: string[];
+}
+
+function call(address: string, extra: Partial<ServerStreamOptions> = {}, onMessage?: (cancel: () => void) => void): Promise<Outcome> {
+  const messages: string[] = [];
+  const events: string[] = [];
+  return new Promise((resolve) => {
+    const stream = openServerStream(
+      { target: parseGrpcTarget(address), path: '/test.Service/Stream', request: Buffer.from('0801', 'hex'), ...extra },
+      {
+        ready: () => events.push('ready'),
+        headers: () => events.push('headers'),
+        message: (m) => {
+          messages.push(m.toString('hex'));
+          onMessage?.(() => stream.cancel());
+        },
+        end: (status) => resolve({ messages, status, events }),
+      },
+    );
+  });
+}
+
+describe('openServerStream (gRPC over HTTP/2)', () => {
+  it('sends the request as gRPC says and reads messages split across and packed within DATA frames', async () => {
+    const m1 = Buffer.from('aa'.repeat(40), 'hex');
+    const m2 = Buffer.from('bb', 'hex');
+    const bytes = Buffer.concat([frameMessage(m1), frameMessage(Buffer.alloc(0)), frameMessage(m2), frameMessage(m2)]);
+    const server = await serve(respondWith(cut(bytes, [3, 20, 46, 47, 52])));
+    const outcome = await call(server.address);
+    expect(outcome).toEqual({
+      messages: [m1.toString('hex'), '', 'bb', 'bb'],
+      status: { code: GrpcCode.OK, details: '' },
+      events: ['ready', 'headers'],
+    });
+    const { headers, body } = server.calls[0]!;
+    expect(headers).toMatchObject({ ':method': 'POST', ':path': '/test.Service/Stream', ':scheme': 'http', ':authority': server.address, 'content-type': 'application/grpc', te: 'trailers' });
+    expect(headers['grpc-accept-encoding']).toBeUndefined();
+    expect(body.toString('hex')).toBe('00000000020801');
+  });
+
+  it('ends with the status of the trailers, grpc-message percent-decoded', async () => {
+    const server = await serve(respondWith([frameMessage(Buffer.from('01', 'hex'))], { 'grpc-status': '14', 'grpc-message': 'node%20gone%3A%20%E2%9C%93' }));
+    const outcome = await call(server.address);
+    expect(outcome.messages).toEqual(['01']);
+    expect(outcome.status).toEqual({ code: GrpcCode.UNAVAILABLE, details: 'node gone: ✓' });
+    expect(grpcCodeName(outcome.status.code)).toBe('UNAVAILABLE');
+  });
+
+  it('reads the status of a Trailers-Only response from its headers', async () => {
+    const server = await serve((stream) => {
+      stream.respond({ ...OK_HEADERS, 'grpc-status': '3', 'grpc-message': 'bad filter' }, { endStream: true });
+    });
+    const outcome = await call(server.address);
+    expect(outcome).toEqual({ messages: [], status: { code: GrpcCode.INVALID_ARGUMENT, details: 'bad filter' }, events: ['ready'] });
+  });
+
+  it('maps an HTTP error without grpc-status, and rejects a non-gRPC content-type', async () => {
+    const unavailable = await serve((stream) => stream.respond({ ':status': 503 }, { endStream: true }));
+    expect((await call(unavailable.address)).status).toMatchObject({ code: GrpcCode.UNAVAILABLE, details: 'HTTP status 503 without grpc-status' });
+    const notFound = await serve((stream) => stream.respond({ ':status': 404 }, { endStream: true }));
+    expect((await call(notFound.address)).status.code).toBe(GrpcCode.UNIMPLEMENTED);
+    const html = await serve((stream) => {
+      stream.respond({ ':status': 200, 'content-type': 'text/html' });
+      stream.end('<html>');
+    });
+    expect((await call(html.address)).status).toMatchObject({ code: GrpcCode.UNKNOWN, details: expect.stringMatching(/content-type "text\/html"/) });
+  });
+
+  it('ends RESOURCE_EXHAUSTED on an oversize message and INTERNAL on a compressed one, cancelling the stream', async () => {
+    let reset: number | undefined;
+    const server = await serve((stream) => {
+      stream.on('close', () => (reset = stream.rstCode));
+      stream.respond(OK_HEADERS);
+      stream.write(Buffer.concat([frameMessage(Buffer.from('01', 'hex')), Buffer.from([0, 0, 0, 1, 0])]));
+    });
+    const oversize = await call(server.address, { maxMessageBytes: 100 });
+    expect(oversize.messages).toEqual(['01']);
+    expect(oversize.status).toMatchObject({ code: GrpcCode.RESOURCE_EXHAUSTED, details: 'received message of 256 bytes, more than the limit of 100' });
+    expect(oversize.status.cause).toBeInstanceOf(FramingError);
+    await expect.poll(() => reset).toBe(constants.NGHTTP2_CANCEL);
+
+    const compressed = await serve((stream) => {
+      stream.respond(OK_HEADERS);
+      stream.write(Buffer.from([1, 0, 0, 0, 1, 7]));
+    });
+    expect((await call(compressed.address)).status).toMatchObject({ code: GrpcCode.INTERNAL, details: expect.stringMatching(/compressed/) });
+  });
+
+  it('ends INTERNAL when the stream ends inside a message, and maps a reset by the server', async () => {
+    const truncated = await serve(respondWith([frameMessage(Buffer.from('0102', 'hex')).subarray(0, 6)]));
+    expect((await call(truncated.address)).status).toEqual({ code: GrpcCode.INTERNAL, details: 'stream ended inside a message' });
+    const refused = await serve((stream) => stream.close(constants.NGHTTP2_REFUSED_STREAM));
+    expect((await call(refused.address)).status.code).toBe(GrpcCode.UNAVAILABLE);
+    const internal = await serve((stream) => stream.close(constants.NGHTTP2_INTERNAL_ERROR));
+    expect((await call(internal.address)).status).toEqual({ code: GrpcCode.INTERNAL, details: 'stream reset with HTTP/2 error code 2' });
+  });
+
+  it('ends UNAVAILABLE when the connection drops in the middle of the stream', async () => {
+    const server = await serve((stream) => {
+      stream.respond(OK_HEADERS);
+      stream.write(frameMessage(Buffer.from('01', 'hex')), () => setTimeout(() => stream.session?.socket.destroy(), 20));
+    });
+    const outcome = await call(server.address);
+    expect(outcome.messages).toEqual(['01']);
+    expect(outcome.status.code).toBe(GrpcCode.UNAVAILABLE);
+  });
+
+  it('cancel() resets the stream with CANCEL and ends CANCELLED; no message is delivered after it', async () => {
+    let reset: number | undefined;
+    const server = await serve((stream) => {
+      stream.on('close', () => (reset = stream.rstCode));
+      stream.respond(OK_HEADERS);
+      stream.write(Buffer.concat([frameMessage(Buffer.from('01', 'hex')), frameMessage(Buffer.from('02', 'hex'))]));
+    });
+    const outcome = await call(server.address, {}, (cancel) => cancel());
+    expect(outcome.messages).toEqual(['01']);
+    expect(outcome.status).toEqual({ code: GrpcCode.CANCELLED, details: 'Cancelled on client' });
+    await expect.poll(() => reset).toBe(constants.NGHTTP2_CANCEL);
+  });
+
+  it('ends INTERNAL, cancelling the stream, when the message handler throws', async () => {
+    const server = await serve(respondWith([frameMessage(Buffer.from('01', 'hex')), frameMessage(Buffer.from('02', 'hex'))]));
+    const status = await new Promise<GrpcStatus>((resolve) => {
+      openServerStream(
+        { target: parseGrpcTarget(server.address), path: '/test.Service/Stream', request: Buffer.alloc(0) },
+        {
+          message: () => {
+            throw new Error('sink broke');
+          },
+          end: resolve,
+        },
+      );
+    });
+    expect(status).toMatchObject({ code: GrpcCode.INTERNAL, details: 'message handler failed: sink broke', cause: expect.any(Error) });
+  });
+
+  it('ends UNAVAILABLE with the socket error when nobody listens', async () => {
+    const server = await serve(() => undefined);
+    const address = server.address;
+    await new Promise<void>((resolve) => servers.pop()!.close(() => resolve()));
+    const outcome = await call(address);
+    expect(outcome.status).toMatchObject({ code: GrpcCode.UNAVAILABLE, details: expect.stringMatching(/ECONNREFUSED/) });
+    expect(outcome.status.cause).toBeInstanceOf(Error);
+    expect(outcome.events).toEqual([]);
+  });
+
+  it('sends keepalive pings at the configured interval while the call is open', async () => {
+    let pings = 0;
+    const server = await serve(
+      (stream) => {
+        stream.respond(OK_HEADERS, { waitForTrailers: true });
+        stream.on('wantTrailers', () => stream.sendTrailers({ 'grpc-status': '0' }));
+        setTimeout(() => stream.end(), 300);
+      },
+      (session) => session.on('ping', () => pings++),
+    );
+    const outcome = await call(server.address, { keepaliveTimeMs: 40, keepaliveTimeoutMs: 1000 });
+    expect(outcome.status.code).toBe(GrpcCode.OK);
+    expect(pings).toBeGreaterThanOrEqual(3);
+  });
+
+  it('ends UNAVAILABLE when a keepalive ping is not answered in time', async () => {
+    // Speaks just enough HTTP/2 to be ready (an empty SETTINGS frame), then nothing: no PING ACK.
+    const sockets: Socket[] = [];
+    const mute = createTcpServer((socket) => {
+      sockets.push(socket);
+      socket.on('error', () => undefined);
+      socket.write(Buffer.from('000000040000000000', 'hex'));
+    });
+    mute.listen(0, '127.0.0.1');
+    await once(mute, 'listening');
+    try {
+      const outcome = await call(`127.0.0.1:${(mute.address() as AddressInfo).port}`, { keepaliveTimeMs: 20, keepaliveTimeoutMs: 50 });
+      expect(outcome.events).toEqual(['ready']);
+      expect(outcome.status).toEqual({ code: GrpcCode.UNAVAILABLE, details: 'keepalive ping not answered within 50 ms' });
+    } finally {
+      for (const socket of sockets) socket.destroy();
+      await new Promise<void>((resolve) => mute.close(() => resolve()));
+    }
+  });
+});
