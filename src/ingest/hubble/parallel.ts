@@ -41,8 +41,14 @@ function startWorker(data: ParseWorkerData): Worker {
   return new Worker(WORKER_SCRIPT, { workerData: data });
 }
 
+/**
+ * The largest range: a file big enough uses this size whatever its length, so the ranges in flight
+ * (and the memory they take) stay the same on longer inputs (bench: learn_whole_rss_growth).
+ */
+const RANGE_BYTES = 1024 * 1024;
+
 export function defaultRangeBytes(size: number, workers: number): number {
-  return Math.min(8 * 1024 * 1024, Math.max(256 * 1024, Math.ceil(size / (workers * 8))));
+  return Math.min(RANGE_BYTES, Math.max(256 * 1024, Math.ceil(size / (workers * 8))));
 }
 
 /** Reads `path` with `options.workers` parser threads; calls `sink` for every line in file order. Returns the line count. */
