@@ -2,7 +2,8 @@
  * API failures → one line that says what went wrong and what to do. Admission denials print the
  * policy's own message; connection failures name the server; RBAC refusals say which role to ask for.
  */
-import { ApiException } from '@kubernetes/client-node';
+// The client's own class (one module instance), without loading the client.
+import { ApiException } from '@kubernetes/client-node/dist/gen/apis/exception.js';
 import { CliError } from '../errors.js';
 
 /** A failed API call, from the API server's `Status` body. */

@@ -15,7 +15,8 @@ import { CustomObjectsApi, PatchStrategy, setHeaderOptions } from '@kubernetes/c
 import { InputError, UsageError } from '../errors.js';
 import { apiFailure, toCliError, type ApiFailure } from './api-errors.js';
 import { whoAmI, type Connection } from './connection.js';
-import { GROUP, PLURAL, VERSION, proposalName, proposalsTable, proposalWarnings, rfc3339, summarizeProposal, type ProposalSummary } from './format.js';
+import { GROUP, PLURAL, VERSION, proposalName, rfc3339, summarizeProposal, type ProposalSummary } from './format.js';
+import { printProposalTable } from './proposals.js';
 import { proposalNotFound } from './reads.js';
 import { escapeControl } from '../terminal.js';
 
@@ -39,15 +40,6 @@ const forbiddenToReview = (namespace: string) => (f: ApiFailure) =>
 
 const apiMissing = (conn: Connection) =>
   `the PolicyProposal API (${PLURAL}.${GROUP}/${VERSION}) is not installed on ${conn.server}: install hivewall with kubectl apply -k deploy/`;
-
-async function listProposals(conn: Connection, namespace: string | undefined): Promise<ProposalSummary[]> {
-  const api = conn.kubeConfig.makeApiClient(CustomObjectsApi);
-  const list: unknown = namespace === undefined
-    ? await api.listClusterCustomObject({ group: GROUP, version: VERSION, plural: PLURAL })
-    : await api.listNamespacedCustomObject({ group: GROUP, version: VERSION, namespace, plural: PLURAL });
-  const items = (list as { items?: unknown }).items;
-  return Array.isArray(items) ? items.map(summarizeProposal) : [];
-}
 
 async function readProposal(conn: Connection, namespace: string, name: string): Promise<ProposalSummary> {
   const api = conn.kubeConfig.makeApiClient(CustomObjectsApi);
@@ -128,24 +120,11 @@ export async function reviewProposal(
   io.stdout.write(escapeControl(`policyproposal.${GROUP}/${name} ${decision.toLowerCase()} by ${user} in namespace ${namespace}${what}\n`));
 }
 
-/** The proposals table, for one namespace or all of them. */
+/** The proposals table, for one namespace or all of them, through the Kubernetes client. */
 export async function printProposals(conn: Connection, allNamespaces: boolean, io: PluginIo, now: () => Date): Promise<void> {
-  const namespace = allNamespaces ? undefined : conn.namespace;
-  let proposals: ProposalSummary[];
-  try {
-    proposals = await listProposals(conn, namespace);
-  } catch (err) {
-    throw toCliError(err, conn, {
-      action: namespace ? `list policyproposals in ${namespace}` : 'list policyproposals in all namespaces',
-      forbidden: (f) => namespace
-        ? `you are not allowed to list proposals in ${namespace}: ask for the hivewall-reviewer or hivewall-viewer ClusterRole (the API server said: ${f.message})`
-        : `you are not allowed to list proposals in all namespaces: use -n <namespace>, or ask for a cluster-wide binding of hivewall-viewer (the API server said: ${f.message})`,
-      notFound: () => apiMissing(conn),
-    });
-  }
-  if (proposals.length === 0) {
-    io.stderr.write(namespace ? `No PolicyProposals found in namespace ${namespace}.\n` : 'No PolicyProposals found.\n');
-    return;
-  }
-  io.stdout.write(escapeControl(proposalsTable(proposals, now()) + proposalWarnings(proposals)));
+  const api = conn.kubeConfig.makeApiClient(CustomObjectsApi);
+  const list = (namespace: string | undefined): Promise<unknown> => namespace === undefined
+    ? api.listClusterCustomObject({ group: GROUP, version: VERSION, plural: PLURAL })
+    : api.listNamespacedCustomObject({ group: GROUP, version: VERSION, namespace, plural: PLURAL });
+  await printProposalTable({ ...conn, list }, allNamespaces, io, now);
 }

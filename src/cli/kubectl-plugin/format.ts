@@ -1,9 +1,7 @@
 /** Pure helpers of the plugin: reading proposals leniently, kubectl-style ages and tables. */
 import { proposalContentDigest } from '../../domain/approval.js';
 
-export const GROUP = 'hivewall.dev';
-export const VERSION = 'v1alpha1';
-export const PLURAL = 'policyproposals';
+export { GROUP, PLURAL, VERSION } from './names.js';
 
 /** What the plugin shows of a PolicyProposal; read leniently so one odd object never breaks a listing. */
 export interface ProposalSummary {

@@ -111,6 +111,9 @@ export function buildProgram(io: PluginIo, deps: PluginDeps = {}): Command {
       .option('-A, --all-namespaces', 'list proposals in every namespace'),
     'namespace to list (default: the context\'s namespace)',
   ).action(async (flags: CommonFlags) => {
+    // A plain kubeconfig is read without loading the Kubernetes client (bench: plugin_overhead_ms).
+    const { printProposalsQuick } = await import('./proposals.js');
+    if (await printProposalsQuick(flags, flags.allNamespaces === true, io, now, env)) return;
     const [conn, { printProposals }] = await start(flags);
     await printProposals(conn, flags.allNamespaces === true, io, now);
   });

@@ -8,7 +8,7 @@
 import { existsSync } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
-import { Worker } from 'node:worker_threads';
+import { MessageChannel, receiveMessageOnPort, Worker, type MessagePort } from 'node:worker_threads';
 import type { ParseResult } from '../../domain/flow.js';
 import type { ParseTask, ParseWorkerData } from './parse-worker.js';
 import { tileRanges } from './ranges.js';
@@ -24,7 +24,7 @@ export interface ParallelReadOptions {
   readonly maxLineBytes?: number;
 }
 
-type Reply = { readonly id: number; readonly results: ParseResult[] } | { readonly id: number; readonly error: string };
+type Reply = { readonly id: number } | { readonly id: number; readonly error: string };
 
 const WORKER_SCRIPT = new URL('./parse-worker.js', import.meta.url);
 
@@ -36,13 +36,29 @@ export function parallelAvailable(): boolean {
   return typeof __HIVEWALL_PARSE_WORKER__ === 'string' || existsSync(fileURLToPath(WORKER_SCRIPT));
 }
 
-function startWorker(data: ParseWorkerData): Worker {
-  if (typeof __HIVEWALL_PARSE_WORKER__ === 'string') return new Worker(__HIVEWALL_PARSE_WORKER__, { eval: true, workerData: data });
-  return new Worker(WORKER_SCRIPT, { workerData: data });
+/** A parser thread and the port its results arrive on. */
+interface Parser {
+  readonly worker: Worker;
+  readonly results: MessagePort;
 }
 
+function startParser(data: Omit<ParseWorkerData, 'results'>): Parser {
+  const { port1, port2 } = new MessageChannel();
+  const workerData: ParseWorkerData = { ...data, results: port2 };
+  const worker = typeof __HIVEWALL_PARSE_WORKER__ === 'string'
+    ? new Worker(__HIVEWALL_PARSE_WORKER__, { eval: true, workerData, transferList: [port2] })
+    : new Worker(WORKER_SCRIPT, { workerData, transferList: [port2] });
+  return { worker, results: port1 };
+}
+
+/**
+ * The largest range: a file big enough uses this size whatever its length, so the ranges in flight
+ * (and the memory they take) stay the same on longer inputs (bench: learn_whole_rss_growth).
+ */
+const RANGE_BYTES = 1024 * 1024;
+
 export function defaultRangeBytes(size: number, workers: number): number {
-  return Math.min(8 * 1024 * 1024, Math.max(256 * 1024, Math.ceil(size / (workers * 8))));
+  return Math.min(RANGE_BYTES, Math.max(256 * 1024, Math.ceil(size / (workers * 8))));
 }
 
 /** Reads `path` with `options.workers` parser threads; calls `sink` for every line in file order. Returns the line count. */
@@ -50,9 +66,13 @@ export async function readHubbleParallel(path: string, sink: (result: ParseResul
   const { size } = await stat(path);
   const threads = Math.max(1, Math.floor(options.workers));
   const ranges = tileRanges(size, options.rangeBytes ?? defaultRangeBytes(size, threads));
-  const data: ParseWorkerData = { path, ...(options.maxLineBytes !== undefined ? { maxLineBytes: options.maxLineBytes } : {}) };
-  const pool = Array.from({ length: Math.min(threads, ranges.length) }, () => startWorker(data));
-  const done = new Map<number, ParseResult[]>();
+  const data = { path, ...(options.maxLineBytes !== undefined ? { maxLineBytes: options.maxLineBytes } : {}) };
+  const parsers = Array.from({ length: Math.min(threads, ranges.length) }, () => startParser(data));
+  const pool = parsers.map((p) => p.worker);
+  const resultsOf = new Map(parsers.map((p) => [p.worker, p.results]));
+  /** The thread each range went to: its results are the next message on that thread's port. */
+  const owner: Worker[] = [];
+  const ready = new Set<number>();
   let next = 0;
   let delivered = 0;
   let lines = 0;
@@ -64,14 +84,23 @@ export async function readHubbleParallel(path: string, sink: (result: ParseResul
       const pump = () => {
         for (const worker of pool) {
           while (outstanding.get(worker)! < 2 && next < ranges.length && next - delivered < 2 * pool.length) {
+            owner[next] = worker;
             worker.postMessage({ id: next, range: ranges[next++]! } satisfies ParseTask);
             outstanding.set(worker, outstanding.get(worker)! + 1);
           }
         }
       };
+      // A range's results are taken off its thread's port (and deserialized) only when the sink
+      // needs them: the objects die young instead of waiting in the heap for the ranges before
+      // them, so the young generation does not grow with the input (bench: learn_whole_rss_growth).
+      // Each thread parses its ranges in the order given, so its port holds them in that order.
       const drain = () => {
-        for (let results = done.get(delivered); results !== undefined; results = done.get(delivered)) {
-          done.delete(delivered++);
+        while (ready.has(delivered)) {
+          ready.delete(delivered);
+          const received = receiveMessageOnPort(resultsOf.get(owner[delivered]!)!);
+          if (received === undefined) throw new Error(`a parser thread announced range ${delivered} but sent no results`);
+          delivered++;
+          const results = received.message as ParseResult[];
           lines += results.length;
           for (const result of results) sink(result);
         }
@@ -84,7 +113,7 @@ export async function readHubbleParallel(path: string, sink: (result: ParseResul
             return;
           }
           outstanding.set(worker, outstanding.get(worker)! - 1);
-          done.set(reply.id, reply.results);
+          ready.add(reply.id);
           try {
             drain();
             pump();
@@ -102,6 +131,7 @@ export async function readHubbleParallel(path: string, sink: (result: ParseResul
     });
   } finally {
     await Promise.all(pool.map((worker) => worker.terminate()));
+    for (const parser of parsers) parser.results.close();
   }
   return lines;
 }
