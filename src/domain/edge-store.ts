@@ -153,6 +153,18 @@ export class EdgeStore {
     return (this.byNamespace.get(namespace) ?? []).map((i) => this.edgeAt(i));
   }
 
+  /**
+   * The edges of every namespace at once, each edge one object shared by the namespaces of both
+   * its sides: planning every namespace (`hivewall learn`) would otherwise build each
+   * cross-namespace edge twice.
+   */
+  edgesByNamespace(): Map<string, EdgeRecord[]> {
+    const records: (EdgeRecord | undefined)[] = new Array<EdgeRecord | undefined>(this.length);
+    const out = new Map<string, EdgeRecord[]>();
+    for (const [namespace, indexes] of this.byNamespace) out.set(namespace, indexes.map((i) => (records[i] ??= this.edgeAt(i))));
+    return out;
+  }
+
   /** The namespaces of the other side of `namespace`'s edges (its cross-namespace neighbours). */
   neighboursOf(namespace: string): Set<string> {
     const out = new Set<string>();

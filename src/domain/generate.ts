@@ -41,6 +41,7 @@ export function generatePolicies(learner: Learner, identity: IdentityResolver, o
   // One catalog of every workload for all namespaces: each namespace's own would be rebuilt from
   // the same snapshot once per namespace.
   const catalog = WorkloadCatalog.build(identity, learner.observedPods);
+  const edges = learner.edges.edgesByNamespace();
   const allowances = options.allowances ?? defaultAllowances;
   const spec = {
     flavor: options.flavor === 'cilium' ? 'CiliumNetworkPolicy' : 'NetworkPolicy',
@@ -61,7 +62,7 @@ export function generatePolicies(learner: Learner, identity: IdentityResolver, o
       const draft = planNamespace({
         namespace,
         spec,
-        edges: learner.edges.edgesOf(namespace),
+        edges: edges.get(namespace) ?? [],
         identity,
         observed: learner,
         dnsNames: learner.dnsNames,

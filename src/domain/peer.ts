@@ -128,6 +128,23 @@ export function peerFromKey(key: string): Peer {
   throw new Error(`invalid peer key ${JSON.stringify(key)}`);
 }
 
+const parsedPeers = new Map<string, Peer>();
+const PARSED_PEERS_KEPT = 65_536;
+
+/**
+ * {@link peerFromKey}, remembered: planning reads the same keys again for every namespace whose
+ * edges reach them. The peers are shared, so they must not be changed (their fields are readonly).
+ */
+export function cachedPeerFromKey(key: string): Peer {
+  let peer = parsedPeers.get(key);
+  if (peer === undefined) {
+    peer = peerFromKey(key);
+    if (parsedPeers.size >= PARSED_PEERS_KEPT) parsedPeers.clear();
+    parsedPeers.set(key, peer);
+  }
+  return peer;
+}
+
 /** Human-readable name: `shop/Deployment/cart`, `world 203.0.113.5`, `host`. */
 export function peerLabel(peer: Peer): string {
   if (peer.type === 'workload') return `${peer.namespace}/${peer.kind}/${peer.name}`;

@@ -8,7 +8,7 @@ import type { Protocol } from './flow.js';
 import type { EdgeRecord } from './edge-store.js';
 import type { WorkloadCatalog } from './catalog.js';
 import { compareIps } from './ip.js';
-import { peerFromKey, type Peer, type WorkloadPeer } from './peer.js';
+import { cachedPeerFromKey, type Peer, type WorkloadPeer } from './peer.js';
 import { minimalSelector, type Labels } from './selector.js';
 
 export interface Allowances {
@@ -99,7 +99,7 @@ export function buildPolicyModel(input: ModelInput): NamespacePolicies[] {
   const peers = new Map<string, Peer>();
   const peerOf = (key: string): Peer => {
     let peer = peers.get(key);
-    if (!peer) peers.set(key, (peer = peerFromKey(key)));
+    if (!peer) peers.set(key, (peer = cachedPeerFromKey(key)));
     return peer;
   };
   for (const edge of input.edges) {
