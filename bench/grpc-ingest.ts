@@ -3,8 +3,8 @@
  * over node:http2, http2-stream.ts) into a Learner, against test/hubble-server streaming preloaded
  * flows (realistic Hubble flows, bench/hubble-ingest.ts's generator) over a real unix socket, and in
  * the same run a bare protobufjs decode-only loop over the very same message bytes (the least any
- * client does). The message bytes for that loop are read with grpc-js (a dev dependency kept for
- * this), a client independent of the one measured.
+ * client does). The message bytes for that loop are read once beforehand with the same HTTP/2
+ * reader, outside any timing.
  *
  *   grpc_flows_per_s=<messages/s through the client into the Learner, best of N runs>
  *   grpc_decode_only_baseline_per_s=<protobufjs Type.decode messages/s over the same bytes>
@@ -15,13 +15,14 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import * as grpc from '@grpc/grpc-js';
 import { pino } from 'pino';
 import protobuf from 'protobufjs';
 import { IdentityResolver } from '../src/domain/identity.js';
 import { emptyInventory } from '../src/domain/inventory.js';
 import { Learner } from '../src/domain/learner.js';
 import { GET_FLOWS_PATH, HubbleObserverSource, resolveProtoDir } from '../src/ingest/hubble-grpc/index.js';
+import { GrpcCode, grpcCodeName, openServerStream } from '../src/ingest/hubble-grpc/http2-stream.js';
+import { parseGrpcTarget } from '../src/ingest/hubble-grpc/target.js';
 import { buildHubbleServer, startHubbleServer, type RunningHubbleServer } from '../src/ingest/hubble-grpc/test-support.js';
 import { writeHubbleBenchFile } from './hubble-ingest.js';
 
@@ -34,18 +35,21 @@ export interface GrpcIngestBench {
   readonly learned: number;
 }
 
-/** Every message of a non-following GetFlows from the start of the ring, as raw bytes. */
+/**
+ * Every message of a non-following GetFlows from the start of the ring, as raw bytes (copied out of
+ * the reader's chunks), read with the same HTTP/2 reader the client uses: the baseline decodes the
+ * very bytes the server sent.
+ */
 function rawMessages(address: string): Promise<Buffer[]> {
-  const client = new grpc.Client(address, grpc.credentials.createInsecure());
   const messages: Buffer[] = [];
   return new Promise((resolve, reject) => {
-    const call = client.makeServerStreamRequest(GET_FLOWS_PATH, () => Buffer.from([0x3a, 0x00]) /* since: {} */, (b: Buffer) => b, {}, new grpc.Metadata());
-    call.on('data', (b: Buffer) => messages.push(b));
-    call.on('error', (e) => reject(e));
-    call.on('end', () => {
-      client.close();
-      resolve(messages);
-    });
+    openServerStream(
+      { target: parseGrpcTarget(address), path: GET_FLOWS_PATH, request: Buffer.from([0x3a, 0x00]) /* since: {} */ },
+      {
+        message: (bytes) => messages.push(Buffer.from(bytes)),
+        end: (status) => (status.code === GrpcCode.OK ? resolve(messages) : reject(new Error(`GetFlows ended ${grpcCodeName(status.code)}: ${status.details}`))),
+      },
+    );
   });
 }
 
