@@ -28,22 +28,30 @@ export async function captureRun(invoke: (io: CapturedIo) => Promise<number>, st
   return { code, out, err };
 }
 
-/** Writes a kubeconfig for a plain-HTTP stand-in API server at `url` (a token user, one context); returns its path. */
-export async function standInKubeconfig(url: string, namespace: string): Promise<string> {
+/**
+ * Writes a kubeconfig with one context `one` (cluster `c1` and user `u1` as given, inline YAML
+ * flow maps) and `extra` appended; returns its path.
+ */
+export async function writeTestKubeconfig(cluster: Record<string, unknown>, user: Record<string, unknown>, namespace: string, extra = ''): Promise<string> {
   const dir = await mkdtemp(path.join(tmpdir(), 'hivewall-kubeconfig-'));
   const file = path.join(dir, 'kubeconfig');
   await writeFile(file, `apiVersion: v1
 kind: Config
 clusters:
   - name: c1
-    cluster: { server: "${url}", insecure-skip-tls-verify: true }
+    cluster: ${JSON.stringify(cluster)}
 users:
   - name: u1
-    user: { token: abc }
+    user: ${JSON.stringify(user)}
 contexts:
   - name: one
     context: { cluster: c1, user: u1, namespace: ${namespace} }
 current-context: one
-`);
+${extra}`);
   return file;
+}
+
+/** Writes a kubeconfig for a plain-HTTP stand-in API server at `url` (a token user, one context); returns its path. */
+export function standInKubeconfig(url: string, namespace: string): Promise<string> {
+  return writeTestKubeconfig({ server: url, 'insecure-skip-tls-verify': true }, { token: 'abc' }, namespace);
 }

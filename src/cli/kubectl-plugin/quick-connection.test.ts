@@ -1,32 +1,14 @@
 // The quick connection: which kubeconfigs it takes (the rest go to the Kubernetes client), and
 // `proposals` through it against a local HTTP server, with the client's messages.
-import { mkdtemp, writeFile } from 'node:fs/promises';
 import { createServer, type IncomingHttpHeaders } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { captureRun } from '../../testing/cli-run.js';
+import { captureRun, writeTestKubeconfig } from '../../testing/cli-run.js';
 import { main } from './main.js';
 import { quickConnect } from './quick-connection.js';
 
-async function kubeconfig(user: Record<string, unknown>, cluster: Record<string, unknown>, extra = ''): Promise<string> {
-  const dir = await mkdtemp(path.join(tmpdir(), 'hivewall-quick-'));
-  const file = path.join(dir, 'kubeconfig');
-  await writeFile(file, `apiVersion: v1
-kind: Config
-clusters:
-  - name: c1
-    cluster: ${JSON.stringify(cluster)}
-users:
-  - name: u1
-    user: ${JSON.stringify(user)}
-contexts:
-  - name: one
-    context: { cluster: c1, user: u1, namespace: shop }
-current-context: one
-${extra}`);
-  return file;
+function kubeconfig(user: Record<string, unknown>, cluster: Record<string, unknown>, extra = ''): Promise<string> {
+  return writeTestKubeconfig(cluster, user, 'shop', extra);
 }
 
 describe('quickConnect', () => {
