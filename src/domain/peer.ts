@@ -68,7 +68,7 @@ export function isWorkloadKey(key: string): boolean {
 
 /** Whether a key names a workload of `namespace`. */
 export function isWorkloadOf(key: string, namespace: string): boolean {
-  return key.startsWith('wl:') && key.length > 3 + namespace.length && key.startsWith(namespace, 3) && key.charCodeAt(3 + namespace.length) === 0x2f;
+  return workloadNamespace(key) === namespace;
 }
 
 /**
@@ -92,10 +92,6 @@ export function keyText(key: string): string {
   return key.startsWith('wl:') || key.startsWith('en:') ? key.slice(3) : key;
 }
 
-/** The `<ns>/<Kind>/<name>` of a workload key (what policies annotate and reviewers read). */
-export function workloadIdOf(key: PeerKey): string | undefined {
-  return isWorkloadKey(key) ? key.slice(3) : undefined;
-}
 
 /**
  * The namespace of a workload peer key (`wl:<ns>/...`) without parsing the rest; undefined for
