@@ -153,6 +153,26 @@ async function currentRv(kc: KubeConfig): Promise<number> {
   return Number(list.metadata?.resourceVersion ?? 0);
 }
 
+/** The API server's own request counters (apiserver_request_total), summed by verb and resource. */
+async function apiRequests(admin: string): Promise<Map<string, number>> {
+  const { stdout } = await run('kubectl', ['--kubeconfig', admin, 'get', '--raw', '/metrics'], { maxBuffer: 64 * 2 ** 20 });
+  const counts = new Map<string, number>();
+  for (const line of stdout.split('\n')) {
+    if (!line.startsWith('apiserver_request_total{')) continue;
+    const labels = Object.fromEntries([...line.matchAll(/(\w+)="([^"]*)"/g)].map((m) => [m[1], m[2]]));
+    if (labels['verb'] === 'WATCH' || labels['resource'] === 'leases') continue;
+    const key = `${labels['verb']}_${labels['resource']}${labels['subresource'] ? `_${labels['subresource']}` : ''}`;
+    counts.set(key, (counts.get(key) ?? 0) + Number(line.slice(line.lastIndexOf(' ') + 1)));
+  }
+  return counts;
+}
+
+/** Requests per namespace between two {@link apiRequests} readings, the largest first. */
+function printRequestsPerNamespace(prefix: string, before: Map<string, number>, after: Map<string, number>, n: number): void {
+  const rows = [...after].map(([key, count]) => [key, (count - (before.get(key) ?? 0)) / n] as const).filter(([, perNs]) => perNs >= 0.05).sort((a, b) => b[1] - a[1]);
+  for (const [key, perNs] of rows) print(`${prefix}_${key.toLowerCase()}`, perNs);
+}
+
 async function countProposals(kc: KubeConfig, revision?: number, namespace?: string): Promise<number> {
   const custom = kc.makeApiClient(CustomObjectsApi);
   const list = (namespace
@@ -177,6 +197,11 @@ async function benchN(n: number): Promise<void> {
     const t0 = Date.now();
     await writeFile(flows, `${chainLines(n, t0, 20000).join('\n')}\n`);
     const healthPort = await freePort();
+    const requestsAtStart = await apiRequests(up.info.kubeconfig);
+    // The control plane's CPU beside the operator's: which of them a phase waits on.
+    const controlPlane = up.info.pids ? [up.info.pids.apiserver, up.info.pids.etcd] : [];
+    const controlPlaneCpu = () => controlPlane.reduce((sum, p) => sum + cpuSeconds(p), 0);
+    let planeCpu = controlPlaneCpu();
     const started = Date.now();
     operator = spawn(process.execPath, [...PROFILE_ARGS, join(ROOT, 'bin/hivewall.js'), 'operator', '--kubeconfig', operatorKc, '--flows-path', flows, '--namespace', OPERATOR_NS,
       '--identity', 'bench', '--health-port', String(healthPort), '--bind-address', '127.0.0.1', '--flow-poll-ms', '250', '--log-level', 'warn'], { stdio: ['ignore', 'ignore', 'inherit'] });
@@ -191,7 +216,11 @@ async function benchN(n: number): Promise<void> {
       await sleep(500);
     }
     goal(`operator_n${n}_all_proposals_s`, (Date.now() - started) / 1000, n >= 1000 ? '<= 60' : '(context)', 1);
+    print(`operator_n${n}_cpu_s_to_proposals`, cpuSeconds(pid), 1);
+    print(`operator_n${n}_control_plane_cpu_s_to_proposals`, controlPlaneCpu() - planeCpu, 1);
     const atProposals = await scrape(healthPort);
+    // What the start cost the API server, per namespace (the bench's own polling included).
+    printRequestsPerNamespace(`operator_n${n}_api_requests_per_ns_to_proposals`, requestsAtStart, await apiRequests(up.info.kubeconfig), n);
     goal(`operator_n${n}_heap_at_proposals_mib`, atProposals.heapUsed / 2 ** 20, n >= 1000 ? '<= 300' : '(context)', 0);
 
     // Idle minute, once the start's work has settled: a 10 s span without a hivewall write (the
@@ -211,6 +240,7 @@ async function benchN(n: number): Promise<void> {
 
     // Busy minute: 2,000 lines/s of known edges.
     cpu = cpuSeconds(pid);
+    planeCpu = controlPlaneCpu();
     const busyStart = Date.now();
     let sent = 0;
     while (Date.now() - busyStart < 60_000) {
@@ -224,6 +254,7 @@ async function benchN(n: number): Promise<void> {
       await sleep(Math.max(0, busyStart + (sent / 2000) * 1000 - Date.now()));
     }
     goal(`operator_n${n}_busy_cpu_s_per_min`, cpuSeconds(pid) - cpu, '<= 20 (2,000 lines/s)');
+    print(`operator_n${n}_busy_control_plane_cpu_s_per_min`, controlPlaneCpu() - planeCpu, 1);
     print(`operator_n${n}_busy_lines`, sent);
 
     // A new edge in one namespace → its revision 2.

@@ -54,6 +54,12 @@ export const configSchema = z.object({
    * change that matters enqueues it (src/operator/operator.ts).
    */
   resyncMs: z.number().int().min(100).default(300_000),
+  /**
+   * When only connection counts changed (no new edge, no agent waiting for its acknowledgement),
+   * the learned state is stored at most this often (ms): one TrafficProfile write per busy
+   * namespace per interval. The input is held, not lost, until it is stored.
+   */
+  countsIntervalMs: z.number().int().min(100).default(30_000),
   /** How often identity is rebuilt from the watched cluster objects when they changed (ms). */
   inventoryRefreshMs: z.number().int().min(100).default(2_000),
   /** The leader's work starts only once the cluster inventory is listed; it gives up (and retries) after this long (ms). */

@@ -88,6 +88,7 @@ export function buildProgram(io: CliIo): Command {
     .option('--identity <name>', 'this replica\'s leader-election identity (default: $HOSTNAME)')
     .option('--lease-duration-seconds <n>', 'leader Lease duration (default 15)')
     .option('--resync-ms <n>', 'reconcile each Segmentation at least this often without a change (default 300000)')
+    .option('--counts-interval-ms <n>', 'store changed connection counts alone (no new edge) at most this often (default 30000)')
     .option('--inventory-refresh-ms <n>', 'rebuild identity from the watched pods, services and owners this often when they changed (default 2000)')
     .option('--inventory-sync-timeout-ms <n>', 'give up a leader start (and retry it) when the cluster inventory is not listed within this (default 60000)')
     .option('--flow-poll-ms <n>', 'poll the flow file this often (default 500)')

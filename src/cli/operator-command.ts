@@ -28,6 +28,7 @@ export interface OperatorFlags {
   readonly identity?: string;
   readonly leaseDurationSeconds?: string;
   readonly resyncMs?: string;
+  readonly countsIntervalMs?: string;
   readonly inventoryRefreshMs?: string;
   readonly inventorySyncTimeoutMs?: string;
   readonly flowPollMs?: string;
@@ -65,6 +66,7 @@ export function operatorConfig(flags: OperatorFlags, env: NodeJS.ProcessEnv): Co
     identity: pick(flags.identity, 'HOSTNAME', String),
     leaseDurationSeconds: pick(num(flags.leaseDurationSeconds), 'HIVEWALL_LEASE_DURATION_SECONDS', Number),
     resyncMs: pick(num(flags.resyncMs), 'HIVEWALL_RESYNC_MS', Number),
+    countsIntervalMs: pick(num(flags.countsIntervalMs), 'HIVEWALL_COUNTS_INTERVAL_MS', Number),
     inventoryRefreshMs: pick(num(flags.inventoryRefreshMs), 'HIVEWALL_INVENTORY_REFRESH_MS', Number),
     inventorySyncTimeoutMs: pick(num(flags.inventorySyncTimeoutMs), 'HIVEWALL_INVENTORY_SYNC_TIMEOUT_MS', Number),
     flowPollMs: pick(num(flags.flowPollMs), 'HIVEWALL_FLOW_POLL_MS', Number),

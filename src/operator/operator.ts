@@ -27,7 +27,7 @@ import { peerKey, workloadNamespace } from '../domain/peer.js';
 import { OperatorCheckpoint } from '../k8s/checkpoint-store.js';
 import { KINDS, type KindInfo } from '../k8s/kinds.js';
 import type { Kube } from '../k8s/kube.js';
-import { Controller, type ControllerMetrics } from '../runtime/controller.js';
+import { Controller, notStatusOnly, type ControllerMetrics } from '../runtime/controller.js';
 import { sleep, systemClock } from '../runtime/clock.js';
 import { classifyApiError } from '../runtime/errors.js';
 import { Informer, objectKey, type InformerMetrics } from '../runtime/informer.js';
@@ -132,7 +132,7 @@ export async function runLeaderWork(options: LeaderWorkOptions): Promise<void> {
     },
     ...(options.metrics ? { metrics: options.metrics } : {}),
   });
-  const store = new StoreLoop({ kube, learner, sources, checkpoint, log: log.child({ component: 'store-loop' }), segmentationsIn: (namespace) => liveSegmentations(informers, namespace) }, restored.newestPass, restored);
+  const store = new StoreLoop({ kube, learner, sources, checkpoint, log: log.child({ component: 'store-loop' }), countsIntervalMs: config.countsIntervalMs, segmentationsIn: (namespace) => liveSegmentations(informers, namespace) }, restored.newestPass, restored);
   const reconcileFeed = learner.edges.changes();
 
   const ctx: ReconcileContext = {
@@ -164,8 +164,10 @@ export async function runLeaderWork(options: LeaderWorkOptions): Promise<void> {
   });
   controllerRef.current = controller;
   // A proposal or an owned policy changes → its Segmentation (by controller ownerReference, else the immutable content field).
-  controller.watch(informers.segmentations);
-  controller.watch(informers.proposals, (p) => ownerKeys(p));
+  // Only hivewall writes these statuses: the echo of a write that moved no phase (a count
+  // refresh, a condition's message) reconciles nothing.
+  controller.watch(informers.segmentations, undefined, phaseOrSpecChanged);
+  controller.watch(informers.proposals, (p) => ownerKeys(p), phaseOrSpecChanged);
   // Not through watch(): the Controller waits for its sources to sync, and the CiliumNetworkPolicy
   // informer never does on a cluster without Cilium.
   const unsubscribe = [informers.policies.NetworkPolicy, informers.policies.CiliumNetworkPolicy].map((informer) => informer.addEventHandler({
@@ -357,3 +359,12 @@ function livePodOf(cluster: ClusterCache, workloadKey: string): string | undefin
   return best;
 }
 
+/**
+ * Whether an update of a Segmentation or PolicyProposal is worth a reconcile: anything but a
+ * status write that left `status.phase` (and a Segmentation's `approvedProposal`) as they were.
+ * A phase that moved is looked at again once the cache holds it, as the next step may build on it.
+ */
+function phaseOrSpecChanged(old: KubernetesObject, obj: KubernetesObject): boolean {
+  const status = (o: KubernetesObject) => (o as { status?: { phase?: string; approvedProposal?: string } }).status;
+  return notStatusOnly(old, obj) || status(old)?.phase !== status(obj)?.phase || status(old)?.approvedProposal !== status(obj)?.approvedProposal;
+}

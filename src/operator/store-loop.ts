@@ -50,11 +50,11 @@ export interface StoreLoopOptions {
   /** Profile writes in flight at once (default 8). */
   readonly concurrency?: number;
   /**
-   * When only counts changed (no new edge, no agent waiting), a pass runs at most this often (ms,
-   * default 10 s): busy traffic on known edges costs one write per namespace per interval, not one
-   * per tick.
+   * When only counts changed (no new edge, no agent waiting), a pass runs at most this often (ms;
+   * the operator's `countsIntervalMs`, src/config.ts): busy traffic on known edges costs one write
+   * per namespace per interval, not one per tick.
    */
-  readonly countsIntervalMs?: number;
+  readonly countsIntervalMs: number;
   /** Told after each pass: profiles written, whether the pass was stored. */
   readonly onPass?: (written: number, stored: boolean) => void;
 }
@@ -125,7 +125,7 @@ export class StoreLoop {
   needed(now: number): boolean {
     if (now < this.notBefore) return false;
     if (this.changes.hasNewEdge || this.pending.size > 0 || this.flushUnsettled || this.options.sources.hasWaiters()) return true;
-    return this.changes.size > 0 && now - this.lastPassAt >= (this.options.countsIntervalMs ?? 10_000);
+    return this.changes.size > 0 && now - this.lastPassAt >= this.options.countsIntervalMs;
   }
 
   /** One pass (see the module comment); true when everything it covered was stored. */

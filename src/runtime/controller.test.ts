@@ -1,6 +1,6 @@
 import type { KubernetesObject } from '@kubernetes/client-node';
 import { afterEach, describe, expect, it } from 'vitest';
-import { Controller, splitKey, type ControllerOptions, type ReconcileContext, type ReconcileOutcome, type EventSource } from './controller.js';
+import { Controller, notStatusOnly, splitKey, type ControllerOptions, type ReconcileContext, type ReconcileOutcome, type EventSource } from './controller.js';
 import { RetryableError, TerminalError } from './errors.js';
 import { FakeClock, flushPromises } from './fake-clock.js';
 import type { InformerHandler } from './informer.js';
@@ -58,6 +58,26 @@ describe('splitKey', () => {
     { key: 'shop/foo', want: { namespace: 'shop', name: 'foo' } },
     { key: 'cluster-thing', want: { namespace: undefined, name: 'cluster-thing' } },
   ])('$key', ({ key, want }) => { expect(splitKey(key)).toEqual(want); });
+});
+
+describe('notStatusOnly', () => {
+  const seg = (rv: string, generation: number, over: Record<string, unknown> = {}, status: unknown = { phase: 'Learning' }) =>
+    ({ metadata: { name: 's', namespace: 'n', resourceVersion: rv, generation, finalizers: ['f'], ...over }, status }) as KubernetesObject;
+
+  it('ignores a status write (same generation and metadata, new resourceVersion)', () => {
+    expect(notStatusOnly(seg('1', 3), seg('2', 3, {}, { phase: 'Proposed' }))).toBe(false);
+  });
+
+  it('keeps spec changes, resyncs and the metadata a reconcile reads', () => {
+    expect(notStatusOnly(seg('1', 3), seg('2', 4))).toBe(true); // spec: generation bumped
+    expect(notStatusOnly(seg('1', 3), seg('1', 3))).toBe(true); // resync
+    expect(notStatusOnly(seg('1', 3), seg('2', 3, { deletionTimestamp: '2026-01-01T00:00:00Z' }))).toBe(true);
+    expect(notStatusOnly(seg('1', 3), seg('2', 3, { finalizers: [] }))).toBe(true);
+    expect(notStatusOnly(seg('1', 3), seg('2', 3, { labels: { a: 'b' } }))).toBe(true);
+    expect(notStatusOnly(seg('1', 3), seg('2', 3, { annotations: { a: 'b' } }))).toBe(true);
+    // An object without a generation (a built-in kind that has none) cannot tell: every update counts.
+    expect(notStatusOnly({ metadata: { resourceVersion: '1' } }, { metadata: { resourceVersion: '2' } })).toBe(true);
+  });
 });
 
 describe('Controller', () => {

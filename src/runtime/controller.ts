@@ -115,15 +115,15 @@ export class Controller {
   /**
    * Reconcile on every add, update (including resyncs) and delete from `source`. `toKeys` maps
    * an object to the keys to reconcile (default: its own key); use it to map an owned object to
-   * its owner. Call before `start()`.
+   * its owner. `updateMatters` filters updates (see {@link notStatusOnly}). Call before `start()`.
    */
-  watch<T extends KubernetesObject>(source: EventSource<T>, toKeys: (obj: T) => Iterable<string> = (o) => [objectKey(o)]): this {
+  watch<T extends KubernetesObject>(source: EventSource<T>, toKeys: (obj: T) => Iterable<string> = (o) => [objectKey(o)], updateMatters: (old: T, obj: T) => boolean = () => true): this {
     if (this.#state !== 'new') throw new Error(`controller ${this.name}: watch() after start()`);
     const enqueue = (obj: T) => {
       for (const key of toKeys(obj)) if (key) this.#queue.add(key);
     };
     this.#sources.push(source as unknown as EventSource<never>);
-    this.#unsubscribe.push(source.addEventHandler({ onAdd: enqueue, onUpdate: (_old, obj) => enqueue(obj), onDelete: enqueue }));
+    this.#unsubscribe.push(source.addEventHandler({ onAdd: enqueue, onUpdate: (old, obj) => { if (updateMatters(old, obj)) enqueue(obj); }, onDelete: enqueue }));
     return this;
   }
 
@@ -240,4 +240,18 @@ export class Controller {
     }
     this.#opts.metrics?.reconcileDuration?.((this.#clock.now() - started) / 1000, outcome);
   }
+}
+
+/**
+ * An update worth a reconcile unless it changed only the status (controller-runtime's
+ * generation-changed predicate, widened to the metadata a reconcile reads): the API server bumps
+ * `metadata.generation` on every spec change of a custom resource, never on a status write, so
+ * the echo of a controller's own status write reconciles nothing. A resync (the same
+ * resourceVersion) always matters: it is the periodic level check.
+ */
+export function notStatusOnly(old: KubernetesObject, obj: KubernetesObject): boolean {
+  const [a, b] = [old.metadata ?? {}, obj.metadata ?? {}];
+  if (a.resourceVersion === b.resourceVersion || a.generation === undefined || a.generation !== b.generation) return true;
+  return a.deletionTimestamp !== b.deletionTimestamp
+    || JSON.stringify([a.finalizers, a.labels, a.annotations, a.ownerReferences]) !== JSON.stringify([b.finalizers, b.labels, b.annotations, b.ownerReferences]);
 }

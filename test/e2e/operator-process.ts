@@ -38,6 +38,8 @@ export class OperatorProcesses {
       '--identity', identity,
       '--lease-duration-seconds', '4',
       '--resync-ms', '1000',
+      // Profiles follow counts within 10 s (default 30 s): these tests wait for exact counts.
+      '--counts-interval-ms', '10000',
       '--inventory-refresh-ms', '2000',
       '--flow-poll-ms', '100',
       '--health-port', '0',

@@ -46,6 +46,17 @@ describe('decide', () => {
     expect(d.status.proposal).toEqual({ name: 'shop-r1', revision: 1, decision: 'Pending' });
   });
 
+  it('the status written with a new proposal already names it: the reconcile its watch event starts writes nothing', () => {
+    for (const before of [[], [proposal({ decision: 'Rejected', digest: 'd0' })]]) {
+      const created = decide(input({ proposals: before }));
+      expect(types(created)).toContain('create-proposal');
+      const revision = before.length + 1;
+      const next = decide(input({ status: created.status, proposals: [...before, proposal({ name: `shop-r${revision}`, revision })] }));
+      expect(types(next)).toEqual([]);
+      expect(next.status).toEqual(created.status);
+    }
+  });
+
   it('fewer edges than the status counted (state lost while no operator ran): no proposal, a condition and an Event, until the edges are back', () => {
     const lost = decide(input({ status: { learning: { windowStart: new Date(T - 2 * 3_600_000).toISOString(), edges: 22 } }, learning: { flows: 50, edges: 14, lastNewEdge: T - 3_600_000, lostEvents: 0 } }));
     expect(types(lost)).toEqual(['event']);

@@ -171,14 +171,20 @@ export function decide(input: DecideInput): Decision {
     for (const p of input.proposals) if (p.decision === 'Pending' && p.phase !== 'Superseded') actions.push({ type: 'supersede-proposal', name: p.name });
     actions.push({ type: 'event', kind: 'Normal', reason: 'ProposalCreated', message: `revision ${revision} proposed from ${input.learning.edges} edges` });
   }
-  const proposed = latest !== undefined || actions.some((a) => a.type === 'create-proposal');
+  const created = actions.find((a): a is Extract<Action, { type: 'create-proposal' }> => a.type === 'create-proposal');
+  // The status written with a create-proposal action already names the new revision, so the
+  // reconcile the new proposal's watch event starts finds nothing to change.
+  const newest: Pick<ProposalFact, 'name' | 'revision' | 'decision' | 'digest'> | undefined = created
+    ? { name: proposalName(input.name, created.revision), revision: created.revision, decision: 'Pending', digest: input.draftDigest! }
+    : latest;
+  const proposed = newest !== undefined;
   const coverageMessage = `learning.requireCoverage: ${input.coverageGaps ?? 0} workloads the window could not have seen (CronJobs that did not run, workloads scaled to zero, created late or without flows)`;
   if (coverageBlocks && !proposed) conditions.set('Proposed', 'False', 'CoverageIncomplete', coverageMessage);
   else conditions.set('Proposed', proposed ? 'True' : 'False', proposed ? 'ProposalWritten' : 'WaitingForStableGraph',
-    latest ? `latest proposal ${latest.name} (revision ${latest.revision}, ${latest.decision})${coverageBlocks && stable && latest.digest !== input.draftDigest ? `; no new revision: ${coverageMessage}` : ''}` : 'no proposal yet');
+    newest ? `latest proposal ${newest.name} (revision ${newest.revision}, ${newest.decision})${coverageBlocks && stable && newest.digest !== input.draftDigest ? `; no new revision: ${coverageMessage}` : ''}` : 'no proposal yet');
   const refusal = refused[0];
   conditions.set('Approved', approved ? 'True' : 'False',
-    approved ? 'Approved' : refusal ? refusal.reason : latest?.decision === 'Rejected' ? 'Rejected' : 'WaitingForReview',
+    approved ? 'Approved' : refusal ? refusal.reason : newest?.decision === 'Rejected' ? 'Rejected' : 'WaitingForReview',
     [approved ? `${approved.name} approved${approved.reviewer ? ` by ${approved.reviewer}` : ' (approval waived)'}` : refusal ? '' : 'no approved proposal',
       ...refused.map((r) => `refused ${r.message}`)].filter((m) => m !== '').join('; '));
   const refusedBefore = input.status.conditions?.find((c) => c.type === 'Approved')?.message ?? '';
@@ -317,9 +323,7 @@ export function decide(input: DecideInput): Decision {
       lostEvents: input.learning.lostEvents,
       ...(overLimit > 0 ? { refusedEdges: overLimit } : {}),
     },
-    ...(latest || actions.some((a) => a.type === 'create-proposal')
-      ? { proposal: proposalRef(input.name, latest, actions) }
-      : {}),
+    ...(newest ? { proposal: { name: newest.name, revision: newest.revision, decision: newest.decision } } : {}),
     ...(approvedProposal ? { approvedProposal } : {}),
     ...(audit ? { audit } : {}),
     ...(enforcement ? { enforcement: withDenials(enforcement, denied, rolledBack) } : {}),
@@ -384,16 +388,9 @@ function budgetText(spec: SegmentationSpec, input: DecideInput): string {
   return `${input.denials?.inWindow ?? 0} connections denied within ${window} (rollback past ${maxDenied})`;
 }
 
-
 /** Proposal names are deterministic: `<segmentation>-r<revision>`. */
 export function proposalName(segmentation: string, revision: number): string {
   return `${segmentation}-r${revision}`;
-}
-
-function proposalRef(name: string, latest: ProposalFact | undefined, actions: readonly Action[]): NonNullable<SegmentationStatus['proposal']> {
-  const created = actions.find((a): a is Extract<Action, { type: 'create-proposal' }> => a.type === 'create-proposal');
-  if (created) return { name: proposalName(name, created.revision), revision: created.revision, decision: 'Pending' };
-  return { name: latest!.name, revision: latest!.revision, decision: latest!.decision };
 }
 
 /** metav1.Condition bookkeeping: lastTransitionTime changes only when status changes. */
