@@ -46,7 +46,9 @@ interface StoredProfile {
 export async function restoreLearnedState(kube: Kube, learner: Learner, checkpoint: OperatorCheckpoint, log: Logger): Promise<RestoredState> {
   const found = await checkpoint.load();
   const profiles: StoredProfile[] = [];
+  const listed = new Set<string>();
   for (const raw of await kube.list<KubernetesObject>(API_VERSION, 'TrafficProfile')) {
+    listed.add(`${raw.metadata?.namespace}/${raw.metadata?.name}`);
     const parsed = trafficProfileSchema.safeParse(raw);
     if (parsed.success && parsed.data.metadata.namespace !== undefined) profiles.push({ namespace: parsed.data.metadata.namespace, name: parsed.data.metadata.name, spec: parsed.data.spec });
     else log.warn({ profile: `${raw.metadata?.namespace}/${raw.metadata?.name}` }, 'TrafficProfile does not fit the schema; not restored');
@@ -81,7 +83,7 @@ export async function restoreLearnedState(kube: Kube, learner: Learner, checkpoi
   }
   learner.stats.lostEvents = Math.max(learner.stats.lostEvents, lostEvents);
   if (rolledBack.length > 0) log.info({ committed: pass, profiles: rolledBack.length }, 'TrafficProfiles of an uncommitted pass rolled back to the committed one');
-  return { pass, positions: checkpoint.storedPositions(), namespaces, edges, newestPass, checkpointRebuilt, rolledBack };
+  return { pass, positions: checkpoint.storedPositions(), namespaces, listed, edges, newestPass, checkpointRebuilt, rolledBack };
 }
 
 /**

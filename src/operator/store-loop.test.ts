@@ -7,21 +7,25 @@ import { OperatorCheckpoint } from '../k8s/checkpoint-store.js';
 import type { Kube } from '../k8s/kube.js';
 import { captureLogger } from '../runtime/testing.js';
 import type { FlowSources } from './flow-sources.js';
-import { StoreLoop } from './store-loop.js';
+import { StoreLoop, type CommittedState } from './store-loop.js';
 import { key } from '../testing/builders.js';
 
 /** Records writes; `failFor` namespaces fail their profile write. */
 function fakeKube(failFor = new Set<string>()) {
   const writes: KubernetesObject[] = [];
+  const reads: string[] = [];
   const kube = {
-    get: async () => undefined,
+    get: async (_apiVersion: string, kind: string, namespace: string, name: string) => {
+      reads.push(`${kind}/${namespace}/${name}`);
+      return undefined;
+    },
     apply: async (o: KubernetesObject) => {
       if (o.kind === 'TrafficProfile' && failFor.has(o.metadata?.namespace ?? '')) throw new Error('503 the API server is restarting');
       writes.push(structuredClone(o));
       return o;
     },
   } as unknown as Kube;
-  return { kube, writes };
+  return { kube, writes, reads };
 }
 
 /** The round protocol of FlowSources, recorded. */
@@ -38,16 +42,16 @@ function fakeSources(checkpoint: OperatorCheckpoint, waiting = false) {
   return { sources, ended };
 }
 
-function setup(failFor?: Set<string>) {
+function setup(failFor?: Set<string>, restored?: CommittedState) {
   const learner = new Learner(new IdentityResolver(emptyInventory));
-  const { kube, writes } = fakeKube(failFor);
+  const { kube, writes, reads } = fakeKube(failFor);
   const checkpoint = new OperatorCheckpoint(kube, 'hivewall-system', 'hivewall-flow-checkpoint');
   const { sources, ended } = fakeSources(checkpoint);
   const store = new StoreLoop({
     kube, learner, sources, checkpoint, log: captureLogger('error').logger, countsIntervalMs: 10_000,
     segmentationsIn: (ns) => (ns === 'other' ? [] : [{ name: 'seg', uid: `uid-${ns}` }]),
-  }, 6);
-  return { learner, store, writes, ended };
+  }, 6, restored);
+  return { learner, store, writes, ended, reads };
 }
 
 const profiles = (writes: KubernetesObject[]) => writes.filter((w) => w.kind === 'TrafficProfile').map((w) => w.metadata?.namespace);
@@ -105,5 +109,19 @@ describe('StoreLoop', () => {
     learner.edges.record(key('wl:other/Deployment/web'), key('wl:other/Deployment/api'), 8080, 'TCP', 1);
     expect(await store.pass(0)).toBe(true);
     expect(profiles(writes)).toEqual([]);
+  });
+
+  it('reads a profile before its first write only when the restart listed it', async () => {
+    const { learner, store, writes, reads } = setup(undefined, { pass: 6, positions: {}, namespaces: new Map(), listed: new Set(['pay/seg']) });
+    learner.edges.record(key('wl:shop/Deployment/web'), key('wl:shop/Deployment/api'), 8080, 'TCP', 1);
+    learner.edges.record(key('wl:pay/Deployment/web'), key('wl:pay/Deployment/api'), 8080, 'TCP', 1);
+    expect(await store.pass(0)).toBe(true);
+    expect(profiles(writes).sort()).toEqual(['pay', 'shop']);
+    expect(reads.filter((r) => r.startsWith('TrafficProfile/'))).toEqual(['TrafficProfile/pay/seg']);
+    // Without a listing (no restart state), every first write compares with what is stored.
+    const fresh = setup();
+    fresh.learner.edges.record(key('wl:shop/Deployment/web'), key('wl:shop/Deployment/api'), 8080, 'TCP', 1);
+    await fresh.store.pass(0);
+    expect(fresh.reads.filter((r) => r.startsWith('TrafficProfile/'))).toEqual(['TrafficProfile/shop/seg']);
   });
 });

@@ -66,6 +66,11 @@ export interface CommittedState {
   readonly positions: Readonly<Record<string, string>>;
   /** Per namespace: its rows as of that pass, and, when its stored profile is of a later (uncommitted) pass, that pass and its rows. */
   readonly namespaces: ReadonlyMap<string, { readonly committed: RowCounts; readonly stored?: { readonly pass: number; readonly rows: RowCounts } }>;
+  /**
+   * `namespace/name` of every TrafficProfile the restart listed: a profile not among them did not
+   * exist then, so its first write needs no read to compare against (absent: read each first).
+   */
+  readonly listed?: ReadonlySet<string>;
 }
 
 export class StoreLoop {
@@ -88,6 +93,8 @@ export class StoreLoop {
   private readonly uncommitted = new Map<string, { readonly pass: number; readonly rows: RowCounts }>();
   /** A checkpoint flush failed: whether it was stored is unknown until the checkpoint is read back. */
   private flushUnsettled = false;
+  /** The profiles a restart listed ({@link CommittedState.listed}). */
+  private readonly listed: ReadonlySet<string> | undefined;
 
   /**
    * `lastPass`: the newest pass number stored (checkpoint or profiles' `covers`); new passes are
@@ -99,6 +106,7 @@ export class StoreLoop {
     this.nextPass = Math.max(lastPass, restored?.pass ?? 0) + 1;
     this.committedPass = restored?.pass ?? 0;
     this.committedPositions = restored?.positions ?? {};
+    this.listed = restored?.listed;
     for (const [namespace, state] of restored?.namespaces ?? []) {
       this.committedRows.set(namespace, state.committed);
       if (state.stored !== undefined && state.stored.pass > this.committedPass) {
@@ -241,7 +249,9 @@ export class StoreLoop {
     const content = JSON.stringify(spec);
     const known = this.written.get(cacheKey);
     if (known?.content === content) return { written: false, pass: known.pass };
-    if (known === undefined) {
+    // Only hivewall writes profiles, and apply makes ours win: skipping the read risks at most a
+    // write of equal content.
+    if (known === undefined && (this.listed === undefined || this.listed.has(`${namespace}/${seg.name}`))) {
       const existing = await kube.get<KubernetesObject>(API_VERSION, 'TrafficProfile', namespace, seg.name);
       const stored = existing ? trafficProfileSchema.safeParse(existing) : undefined;
       const { covers: storedCovers, ...storedContent } = stored?.success ? stored.data.spec : { covers: undefined };
