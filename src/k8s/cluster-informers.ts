@@ -1,7 +1,8 @@
 /**
  * A watched view of some Kubernetes kinds: one list+watch informer per kind (cluster-wide, with
  * restarts and relists on 410, src/runtime/informer.ts), a version that grows with every change,
- * and the cached objects with their `apiVersion`/`kind` set. The node agent watches the kinds it
+ * and the cached objects with their `apiVersion`/`kind` set, reduced to what identity and the
+ * policy simulator read (./identity-fields.ts). The node agent watches the kinds it
  * needs for identity, the operator those it needs for identity and for the policy simulator —
  * instead of re-listing them, which would load the API server with O(pods) every few seconds.
  */
@@ -10,6 +11,7 @@ import type { Logger } from 'pino';
 import type { Clock } from '../runtime/clock.js';
 import { Informer, type InformerMetrics } from '../runtime/informer.js';
 import { kubeListerWatcher, resourcePath, type ListerWatcher } from '../runtime/list-watch.js';
+import { identityFields } from './identity-fields.js';
 import { kindInfo } from './kinds.js';
 
 /** A kind as `[apiVersion, kind]`, e.g. `['apps/v1', 'ReplicaSet']`. */
@@ -63,6 +65,7 @@ export class ClusterInformers {
         logger: opts.logger.child({ component: 'inventory' }),
         ...(opts.metrics ? { metrics: opts.metrics(plural) } : {}),
         ...(opts.clock ? { clock: opts.clock } : {}),
+        transform: (object) => identityFields(kind, object),
       });
       const bump = (object: KubernetesObject) => {
         this.version++;

@@ -69,6 +69,12 @@ export interface InformerOptions<T> {
   readonly metrics?: InformerMetrics | undefined;
   /** For jitter; tests make it deterministic. */
   readonly random?: (() => number) | undefined;
+  /**
+   * What of each object the cache keeps (client-go's informer transform), applied to every listed
+   * or watched object before it is cached or handed to a handler. Default: the object without
+   * `metadata.managedFields`.
+   */
+  readonly transform?: ((obj: T) => T) | undefined;
 }
 
 export interface InformerStats {
@@ -398,7 +404,8 @@ export class Informer<T extends KubernetesObject> {
     if (rv) this.#resourceVersion = rv;
   }
 
-  #upsert(obj: T): void {
+  #upsert(received: T): void {
+    const obj = this.#opts.transform ? this.#opts.transform(received) : received;
     // Server-side apply's bookkeeping: often the largest part of an object, read by nothing here
     // (client-go informers drop it with a transform for the same reason).
     if (obj.metadata?.managedFields) delete obj.metadata.managedFields;
