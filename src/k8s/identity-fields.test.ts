@@ -19,37 +19,37 @@ const container = (name: string, ports: unknown[]) => ({
 const template = { metadata: { labels: { app: 'web' } }, spec: { containers: [container('c', [])] } };
 
 /** Realistic objects of every kind the inventory informers watch, with the fields nothing reads. */
-const objects: KubernetesObject[] = [
-  { apiVersion: 'v1', kind: 'Namespace', metadata: meta('shop'), spec: { finalizers: ['kubernetes'] }, status: { phase: 'Active' } } as KubernetesObject,
+const objects = [
+  { apiVersion: 'v1', kind: 'Namespace', metadata: meta('shop'), spec: { finalizers: ['kubernetes'] }, status: { phase: 'Active' } },
   { apiVersion: 'v1', kind: 'Node', metadata: meta('node-a'), spec: { podCIDR: '10.0.1.0/24', podCIDRs: ['10.0.1.0/24', 'fd00::/64'], taints: [] },
-    status: { addresses: [{ type: 'InternalIP', address: '192.168.0.5' }, { type: 'Hostname', address: 'node-a' }], images: [{ names: ['a'], sizeBytes: 1 }], conditions: [{ type: 'Ready', status: 'True' }] } } as KubernetesObject,
+    status: { addresses: [{ type: 'InternalIP', address: '192.168.0.5' }, { type: 'Hostname', address: 'node-a' }], images: [{ names: ['a'], sizeBytes: 1 }], conditions: [{ type: 'Ready', status: 'True' }] } },
   { apiVersion: 'v1', kind: 'Pod', metadata: meta('web-abc-1', 'shop', { ownerReferences: owner('ReplicaSet', 'web-abc') }),
     spec: { nodeName: 'node-a', serviceAccountName: 'web', containers: [container('c', [{ name: 'http', containerPort: 8080, protocol: 'TCP' }])],
       initContainers: [{ ...container('sidecar', [{ name: 'metrics', containerPort: 9090 }]), restartPolicy: 'Always' }, container('init', [{ containerPort: 7000 }])],
       volumes: [{ name: 'data', emptyDir: {} }], tolerations: [{ key: 'k', operator: 'Exists' }] },
-    status: { phase: 'Running', podIP: '10.0.1.7', podIPs: [{ ip: '10.0.1.7' }, { ip: 'fd00::7' }], conditions: [{ type: 'Ready', status: 'True' }], containerStatuses: [{ name: 'c', ready: true, image: 'x' }] } } as KubernetesObject,
+    status: { phase: 'Running', podIP: '10.0.1.7', podIPs: [{ ip: '10.0.1.7' }, { ip: 'fd00::7' }], conditions: [{ type: 'Ready', status: 'True' }], containerStatuses: [{ name: 'c', ready: true, image: 'x' }] } },
   { apiVersion: 'v1', kind: 'Pod', metadata: meta('host-agent', 'kube-system', { deletionTimestamp: '2026-11-02T10:00:00Z' }),
     spec: { hostNetwork: true, serviceAccount: 'agent', nodeName: 'node-a', containers: [container('a', [{ containerPort: 4240, protocol: 'UDP' }])] },
-    status: { phase: 'Running', podIP: '192.168.0.5' } } as KubernetesObject,
-  { apiVersion: 'v1', kind: 'Pod', metadata: meta('done', 'shop'), spec: { containers: [container('c', [])] }, status: { phase: 'Succeeded', podIP: '10.0.1.9' } } as KubernetesObject,
+    status: { phase: 'Running', podIP: '192.168.0.5' } },
+  { apiVersion: 'v1', kind: 'Pod', metadata: meta('done', 'shop'), spec: { containers: [container('c', [])] }, status: { phase: 'Succeeded', podIP: '10.0.1.9' } },
   { apiVersion: 'v1', kind: 'Service', metadata: meta('web', 'shop'), spec: { type: 'LoadBalancer', clusterIP: '10.96.0.10', clusterIPs: ['10.96.0.10'], externalIPs: ['203.0.113.5'], selector: { app: 'web' },
     ports: [{ name: 'http', port: 80, targetPort: 'http', protocol: 'TCP', nodePort: 30080 }], sessionAffinity: 'None' },
-    status: { loadBalancer: { ingress: [{ ip: '198.51.100.7' }] }, conditions: [] } } as KubernetesObject,
+    status: { loadBalancer: { ingress: [{ ip: '198.51.100.7' }] }, conditions: [] } },
   { apiVersion: 'discovery.k8s.io/v1', kind: 'EndpointSlice', metadata: meta('kubernetes', 'default', { labels: { 'kubernetes.io/service-name': 'kubernetes' } }), addressType: 'IPv4',
     endpoints: [{ addresses: ['192.168.0.2'], conditions: { ready: true }, nodeName: 'cp' }, { addresses: ['192.168.0.3'], conditions: { ready: false } }],
-    ports: [{ name: 'https', port: 6443, protocol: 'TCP' }] } as KubernetesObject,
+    ports: [{ name: 'https', port: 6443, protocol: 'TCP' }] },
   { apiVersion: 'discovery.k8s.io/v1', kind: 'EndpointSlice', metadata: meta('web-x1', 'shop', { labels: { 'kubernetes.io/service-name': 'web' } }), addressType: 'IPv4',
     endpoints: [{ addresses: ['10.0.1.7'], conditions: { ready: true, serving: true }, targetRef: { kind: 'Pod', name: 'web-abc-1', namespace: 'shop', uid: 'uid-web-abc-1' }, zone: 'a' }],
-    ports: [{ name: 'http', port: 8080, protocol: 'TCP' }] } as KubernetesObject,
+    ports: [{ name: 'http', port: 8080, protocol: 'TCP' }] },
   { apiVersion: 'v1', kind: 'Endpoints', metadata: meta('legacy', 'shop'),
-    subsets: [{ addresses: [{ ip: '10.0.1.8', targetRef: { kind: 'Pod', name: 'legacy-0' } }], ports: [{ name: 'tcp', port: 5432, protocol: 'TCP' }] }] } as KubernetesObject,
-  { apiVersion: 'apps/v1', kind: 'Deployment', metadata: meta('web', 'shop'), spec: { replicas: 3, selector: { matchLabels: { app: 'web' } }, template, strategy: { type: 'RollingUpdate' } }, status: { replicas: 3, conditions: [] } } as KubernetesObject,
-  { apiVersion: 'apps/v1', kind: 'ReplicaSet', metadata: meta('web-abc', 'shop', { ownerReferences: owner('Deployment', 'web') }), spec: { replicas: 3, selector: { matchLabels: { app: 'web', 'pod-template-hash': 'abc' } }, template } } as KubernetesObject,
-  { apiVersion: 'apps/v1', kind: 'StatefulSet', metadata: meta('db', 'shop'), spec: { replicas: 1, serviceName: 'db', selector: { matchLabels: { app: 'db' } }, template, volumeClaimTemplates: [] } } as KubernetesObject,
-  { apiVersion: 'apps/v1', kind: 'DaemonSet', metadata: meta('agent', 'kube-system'), spec: { selector: { matchLabels: { app: 'agent' } }, template } } as KubernetesObject,
-  { apiVersion: 'batch/v1', kind: 'Job', metadata: meta('report-1', 'shop', { ownerReferences: [{ apiVersion: 'batch/v1', kind: 'CronJob', name: 'report', uid: 'uid-report', controller: true }] }), spec: { selector: { matchLabels: { 'job-name': 'report-1' } }, template } } as KubernetesObject,
-  { apiVersion: 'batch/v1', kind: 'CronJob', metadata: meta('report', 'shop'), spec: { schedule: '0 3 * * 0', timeZone: 'Europe/Berlin', suspend: true, jobTemplate: { spec: { selector: { matchLabels: { app: 'report' } }, template } } } } as KubernetesObject,
-];
+    subsets: [{ addresses: [{ ip: '10.0.1.8', targetRef: { kind: 'Pod', name: 'legacy-0' } }], ports: [{ name: 'tcp', port: 5432, protocol: 'TCP' }] }] },
+  { apiVersion: 'apps/v1', kind: 'Deployment', metadata: meta('web', 'shop'), spec: { replicas: 3, selector: { matchLabels: { app: 'web' } }, template, strategy: { type: 'RollingUpdate' } }, status: { replicas: 3, conditions: [] } },
+  { apiVersion: 'apps/v1', kind: 'ReplicaSet', metadata: meta('web-abc', 'shop', { ownerReferences: owner('Deployment', 'web') }), spec: { replicas: 3, selector: { matchLabels: { app: 'web', 'pod-template-hash': 'abc' } }, template } },
+  { apiVersion: 'apps/v1', kind: 'StatefulSet', metadata: meta('db', 'shop'), spec: { replicas: 1, serviceName: 'db', selector: { matchLabels: { app: 'db' } }, template, volumeClaimTemplates: [] } },
+  { apiVersion: 'apps/v1', kind: 'DaemonSet', metadata: meta('agent', 'kube-system'), spec: { selector: { matchLabels: { app: 'agent' } }, template } },
+  { apiVersion: 'batch/v1', kind: 'Job', metadata: meta('report-1', 'shop', { ownerReferences: [{ apiVersion: 'batch/v1', kind: 'CronJob', name: 'report', uid: 'uid-report', controller: true }] }), spec: { selector: { matchLabels: { 'job-name': 'report-1' } }, template } },
+  { apiVersion: 'batch/v1', kind: 'CronJob', metadata: meta('report', 'shop'), spec: { schedule: '0 3 * * 0', timeZone: 'Europe/Berlin', suspend: true, jobTemplate: { spec: { selector: { matchLabels: { app: 'report' } }, template } } } },
+] as unknown as KubernetesObject[]; // the API server's JSON: timestamps are strings
 
 const slim = (list: readonly KubernetesObject[]) => list.map((o) => identityFields(o.kind!, structuredClone(o)));
 

@@ -262,10 +262,11 @@ interface OperatorInformers extends ReadInformers {
 
 function watchedResources(kube: Kube, log: Logger, metrics?: (name: string) => InformerMetrics): OperatorInformers {
   const owned = `${MANAGED_BY_LABEL}=${MANAGED_BY_VALUE}`;
-  const make = (r: KindInfo & { labelSelector?: string }) => new Informer<KubernetesObject>({
+  const make = (r: KindInfo & { labelSelector?: string; transform?: (o: KubernetesObject) => KubernetesObject }) => new Informer<KubernetesObject>({
     name: r.plural,
     listerWatcher: kubeListerWatcher(kube.config, resourcePath(r)),
     ...(r.labelSelector ? { labelSelector: r.labelSelector } : {}),
+    ...(r.transform ? { transform: r.transform } : {}),
     resyncPeriodMs: 0,
     logger: log.child({ component: `informer/${r.plural}` }),
     ...(metrics ? { metrics: metrics(r.plural) } : {}),
@@ -273,7 +274,8 @@ function watchedResources(kube: Kube, log: Logger, metrics?: (name: string) => I
   return {
     segmentations: make(KINDS.Segmentation),
     proposals: make(KINDS.PolicyProposal),
-    profiles: make({ ...KINDS.TrafficProfile, labelSelector: owned }),
+    // Watched only to notice a deleted profile: its learned content stays out of the heap.
+    profiles: make({ ...KINDS.TrafficProfile, labelSelector: owned, transform: metadataOnly }),
     policies: {
       NetworkPolicy: make({ ...KINDS.NetworkPolicy, labelSelector: owned }),
       CiliumNetworkPolicy: make({ ...KINDS.CiliumNetworkPolicy, labelSelector: owned }),
@@ -367,4 +369,10 @@ function livePodOf(cluster: ClusterCache, workloadKey: string): string | undefin
 function phaseOrSpecChanged(old: KubernetesObject, obj: KubernetesObject): boolean {
   const status = (o: KubernetesObject) => (o as { status?: { phase?: string; approvedProposal?: string } }).status;
   return notStatusOnly(old, obj) || status(old)?.phase !== status(obj)?.phase || status(old)?.approvedProposal !== status(obj)?.approvedProposal;
+}
+
+/** An object's identity and ownership, without its content. */
+function metadataOnly(object: KubernetesObject): KubernetesObject {
+  const { name, namespace, uid, labels, ownerReferences, resourceVersion, generation } = object.metadata ?? {};
+  return { apiVersion: object.apiVersion, kind: object.kind, metadata: { name, namespace, uid, labels, ownerReferences, resourceVersion, generation } } as KubernetesObject;
 }
