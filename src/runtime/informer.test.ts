@@ -133,7 +133,7 @@ afterEach(async () => {
   await Promise.all(started.splice(0).map((i) => i.stop()));
 });
 
-function setup(opts: { resyncPeriodMs?: number; labelSelector?: string; fieldSelector?: string; pageSize?: number } = {}) {
+function setup(opts: { resyncPeriodMs?: number; labelSelector?: string; fieldSelector?: string; pageSize?: number; transform?: (o: Obj) => Obj } = {}) {
   const server = new FakeServer();
   const clock = new FakeClock();
   const log = captureLogger();
@@ -170,6 +170,21 @@ describe('Informer: list, watch, cache', () => {
     expect(informer.list('nope')).toEqual([]);
     expect(informer.lastResourceVersion()).toBe('105');
     expect(m.objects).toBe(2);
+  });
+
+  it('caches and hands over only what the transform keeps, of listed and of watched objects', async () => {
+    const seen: Obj[] = [];
+    const { server, informer } = setup({ pageSize: 1, transform: (o) => ({ metadata: o.metadata, data: { kept: String(Object.keys(o.data ?? {}).length) } }) });
+    informer.addEventHandler({ onAdd: (o) => seen.push(o), onUpdate: (_a, b) => seen.push(b), onDelete: (o) => seen.push(o) });
+    server.put('a', 'one', { x: '1', y: '2' });
+    server.put('a', 'two', { x: '1' });
+    informer.start();
+    await informer.waitForSync();
+    await flushPromises();
+    server.put('a', 'one', { x: '1', y: '2', z: '3' });
+    server.remove('a', 'two');
+    expect(informer.get('one', 'a')?.data).toEqual({ kept: '3' });
+    expect(seen.map((o) => o.data)).toEqual([{ kept: '2' }, { kept: '1' }, { kept: '3' }, { kept: '1' }]);
   });
 
   it('passes label and field selectors to both list and watch', async () => {

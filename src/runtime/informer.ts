@@ -304,7 +304,8 @@ export class Informer<T extends KubernetesObject> {
         signal: this.#stop.signal,
       });
       if (this.#stopped) return;
-      items.push(...page.items);
+      // Reduced page by page: a large first list never holds every full object at once.
+      for (const item of page.items) items.push(this.#kept(item));
       resourceVersion = page.resourceVersion;
       cont = page.continue;
     } while (cont);
@@ -393,10 +394,10 @@ export class Informer<T extends KubernetesObject> {
     switch (type) {
       case 'ADDED':
       case 'MODIFIED':
-        this.#upsert(obj);
+        this.#upsert(this.#kept(obj));
         break;
       case 'DELETED':
-        this.#remove(obj);
+        this.#remove(this.#kept(obj));
         break;
       case 'BOOKMARK':
         break;
@@ -404,11 +405,16 @@ export class Informer<T extends KubernetesObject> {
     if (rv) this.#resourceVersion = rv;
   }
 
-  #upsert(received: T): void {
-    const obj = this.#opts.transform ? this.#opts.transform(received) : received;
+  /** What the cache keeps of a received object ({@link InformerOptions.transform}). */
+  #kept(received: T): T {
+    if (this.#opts.transform) return this.#opts.transform(received);
     // Server-side apply's bookkeeping: often the largest part of an object, read by nothing here
     // (client-go informers drop it with a transform for the same reason).
-    if (obj.metadata?.managedFields) delete obj.metadata.managedFields;
+    if (received.metadata?.managedFields) delete received.metadata.managedFields;
+    return received;
+  }
+
+  #upsert(obj: T): void {
     const ns = obj.metadata?.namespace ?? '';
     const name = obj.metadata?.name ?? '';
     let objs = this.#cache.get(ns);
