@@ -116,6 +116,9 @@ export class CompactEncoder {
   private newHints: EncodedHint[] = [];
   private extras: unknown[] = [];
   private reset = false;
+  /** Per row column: the last string and its id ({@link column}). */
+  private readonly lastString: (string | undefined)[] = new Array<string | undefined>(F).fill(undefined);
+  private readonly lastId = new Int32Array(F);
 
   /** @param tableLimit strings, labels lists or hints past which the tables start afresh (tests lower it) */
   constructor(tableLimit = TABLE_LIMIT) {
@@ -139,18 +142,18 @@ export class CompactEncoder {
     rows[base + TAG] = flow.isReply ? TAG_REPLY : TAG_FLOW;
     const source = flow.source;
     const destination = flow.destination;
-    rows[base + SRC_IP] = this.string(source.ip);
+    rows[base + SRC_IP] = this.column(SRC_IP, source.ip);
     rows[base + SRC_PORT] = source.port;
     rows[base + SRC_HINT] = this.hint(source);
-    rows[base + DST_IP] = this.string(destination.ip);
+    rows[base + DST_IP] = this.column(DST_IP, destination.ip);
     rows[base + DST_PORT] = destination.port;
     rows[base + DST_HINT] = this.hint(destination);
-    rows[base + PROTOCOL] = this.string(flow.protocol);
-    rows[base + VERDICT] = this.string(flow.verdict);
-    rows[base + NODE] = flow.node === undefined ? -1 : this.string(flow.node);
-    rows[base + POINT] = flow.observationPoint === undefined ? -1 : this.string(flow.observationPoint);
-    rows[base + DIRECTION] = flow.trafficDirection === undefined ? -1 : this.string(flow.trafficDirection);
-    rows[base + DROP_REASON] = flow.dropReason === undefined ? -1 : this.string(flow.dropReason);
+    rows[base + PROTOCOL] = this.column(PROTOCOL, flow.protocol);
+    rows[base + VERDICT] = this.column(VERDICT, flow.verdict);
+    rows[base + NODE] = flow.node === undefined ? -1 : this.column(NODE, flow.node);
+    rows[base + POINT] = flow.observationPoint === undefined ? -1 : this.column(POINT, flow.observationPoint);
+    rows[base + DIRECTION] = flow.trafficDirection === undefined ? -1 : this.column(DIRECTION, flow.trafficDirection);
+    rows[base + DROP_REASON] = flow.dropReason === undefined ? -1 : this.column(DROP_REASON, flow.dropReason);
     if (flow.destinationNames === undefined && flow.dnsAnswer === undefined && flow.deniedBy === undefined) {
       rows[base + EXTRA] = -1;
     } else {
@@ -191,6 +194,7 @@ export class CompactEncoder {
 
   /** Starts the tables afresh; the next batch tells the decoder to do the same. */
   private forget(): void {
+    this.lastString.fill(undefined);
     this.strings.clear();
     this.labelsByArray.clear();
     this.labelsByContent.clear();
@@ -208,6 +212,18 @@ export class CompactEncoder {
     rows.set(this.rows);
     this.times = times;
     this.rows = rows;
+  }
+
+  /**
+   * The id of a column's string, remembering the column's last one: most columns repeat from line
+   * to line (node, verdict, protocol), and the scanner hands over the same string object then.
+   */
+  private column(col: number, s: string): number {
+    if (this.lastString[col] === s) return this.lastId[col]!;
+    const id = this.string(s);
+    this.lastString[col] = s;
+    this.lastId[col] = id;
+    return id;
   }
 
   private string(s: string): number {

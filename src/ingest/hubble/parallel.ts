@@ -9,9 +9,9 @@
  * ./compact.ts), decoded here only when the sink needs them. The calling thread feeds the sink and,
  * whenever the range the sink needs next is not back yet, parses the next range nobody has taken
  * itself (straight into results, no encoding) instead of waiting: the split between the threads
- * follows their speeds, so the sink's thread is never idle while there is parsing left. At most two
- * ranges per parser thread and one of the calling thread's are in flight, so memory follows the range
- * size, not the file.
+ * follows their speeds, so the sink's thread is never idle while there is parsing left. At most
+ * {@link PER_THREAD} ranges per parser thread and {@link OWN_AHEAD} of the calling thread's are in
+ * flight, so memory follows the range size, not the file.
  */
 import { Buffer } from 'node:buffer';
 import { closeSync, existsSync, openSync, readSync } from 'node:fs';
@@ -75,6 +75,11 @@ export function defaultRangeBytes(size: number, workers: number): number {
 const SELF = null;
 /** Ranges the calling thread may have parsed ahead of the sink (their results wait in its heap). */
 const OWN_AHEAD = 4;
+/**
+ * Ranges handed to a parser thread and not yet taken back: enough that it keeps parsing while the
+ * calling thread is busy (a batch is a few tens of KiB: ./compact.ts).
+ */
+const PER_THREAD = 6;
 
 /** Reads `path` with `options.workers` threads (the calling one included); calls `sink` for every line in file order. Returns the line count. */
 export async function readHubbleParallel(path: string, sink: (result: ParseResult) => void, options: ParallelReadOptions): Promise<number> {
@@ -98,11 +103,12 @@ export async function readHubbleParallel(path: string, sink: (result: ParseResul
   let lines = 0;
   try {
     await new Promise<void>((resolve, reject) => {
-      // Two ranges per parser thread (one parsed, one waiting), and never more than that many
-      // ranges ahead of the one the sink needs next: memory follows the range size, not the file.
+      // A few ranges per parser thread, and never more than those and the calling thread's ahead
+      // of the one the sink needs next: memory follows the range size, not the file.
+      const window = PER_THREAD * parsers.length + OWN_AHEAD;
       const pump = () => {
         for (const parser of started) {
-          while (outstanding.get(parser)! < 2 && next < ranges.length && next - delivered < 2 * parsers.length + 1) {
+          while (outstanding.get(parser)! < PER_THREAD && next < ranges.length && next - delivered < window) {
             owner[next] = parser;
             parser.worker.postMessage({ id: next, range: ranges[next++]! } satisfies ParseTask);
             outstanding.set(parser, outstanding.get(parser)! + 1);
