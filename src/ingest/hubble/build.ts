@@ -161,7 +161,8 @@ export function endpoint(ip: string, port: number, raw: RawEndpoint | null | und
   return endpointOf(ip, port, hintOf(raw));
 }
 
-function endpointOf(ip: string, port: number, hint: EndpointHint | undefined): FlowEndpoint {
+/** The endpoint at `ip`:`port` with a hint's fields (shared, not copied: labels, workload). */
+export function endpointOf(ip: string, port: number, hint: EndpointHint | undefined): FlowEndpoint {
   const ep: Mutable<FlowEndpoint> = { ip, port };
   if (hint === undefined) return ep;
   if (hint.namespace !== undefined) ep.namespace = hint.namespace;

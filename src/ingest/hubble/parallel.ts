@@ -1,30 +1,39 @@
 /**
- * `hivewall learn` on both cores: one plain Hubble file parsed by worker threads, a byte range at
- * a time (./ranges.ts), the results handed to the sink in file order, so whatever consumes them
- * (the Learner, which is order-sensitive: dedupe windows, replies, drops) sees exactly what the
- * single-thread reader (./reader.ts) would have given it. At most two ranges per thread are in
+ * `hivewall learn` on both cores: one plain Hubble file parsed a byte range at a time (./ranges.ts)
+ * by worker threads and by the calling thread itself, the results handed to the sink in file order,
+ * so whatever consumes them (the Learner, which is order-sensitive: dedupe windows, replies, drops)
+ * sees exactly what the single-thread reader (./reader.ts) would have given it.
+ *
+ * `workers` counts the calling thread: it starts `workers - 1` parser threads. A parser thread sends
+ * each range's results compact (typed arrays transferred, each string and endpoint once per thread:
+ * ./compact.ts), decoded here only when the sink needs them. The calling thread feeds the sink and,
+ * whenever the range the sink needs next is not back yet, parses the next range nobody has taken
+ * itself (straight into results, no encoding) instead of waiting: the split between the threads
+ * follows their speeds, so the sink's thread is never idle while there is parsing left. At most
+ * {@link PER_THREAD} ranges per parser thread and {@link OWN_AHEAD} of the calling thread's are in
  * flight, so memory follows the range size, not the file.
  */
-import { existsSync } from 'node:fs';
+import { Buffer } from 'node:buffer';
+import { closeSync, existsSync, openSync, readSync } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { MessageChannel, receiveMessageOnPort, Worker, type MessagePort } from 'node:worker_threads';
 import type { ParseResult } from '../../domain/flow.js';
-import type { ParseTask, ParseWorkerData } from './parse-worker.js';
-import { tileRanges } from './ranges.js';
+import { CompactDecoder, type CompactBatch } from './compact.js';
+import type { ParseReply, ParseTask, ParseWorkerData } from './parse-worker.js';
+import { BLOCK_BYTES, scanRange, tileRanges } from './ranges.js';
 
 /** The parser thread's own bundle, defined by scripts/build-bundles.ts; absent when run from tsc output. */
 declare const __HIVEWALL_PARSE_WORKER__: string | undefined;
 
 export interface ParallelReadOptions {
-  /** Parser threads (>= 1). */
+  /** Threads parsing, the calling one included (>= 1: 1 starts none). */
   readonly workers: number;
   /** Bytes per range (default: the file split in 8 per thread, between 256 KiB and 8 MiB). */
   readonly rangeBytes?: number;
   readonly maxLineBytes?: number;
 }
 
-type Reply = { readonly id: number } | { readonly id: number; readonly error: string };
 
 const WORKER_SCRIPT = new URL('./parse-worker.js', import.meta.url);
 
@@ -36,10 +45,11 @@ export function parallelAvailable(): boolean {
   return typeof __HIVEWALL_PARSE_WORKER__ === 'string' || existsSync(fileURLToPath(WORKER_SCRIPT));
 }
 
-/** A parser thread and the port its results arrive on. */
+/** A parser thread, the port its results arrive on and their decoder. */
 interface Parser {
   readonly worker: Worker;
   readonly results: MessagePort;
+  readonly decoder: CompactDecoder;
 }
 
 function startParser(data: Omit<ParseWorkerData, 'results'>): Parser {
@@ -48,7 +58,7 @@ function startParser(data: Omit<ParseWorkerData, 'results'>): Parser {
   const worker = typeof __HIVEWALL_PARSE_WORKER__ === 'string'
     ? new Worker(__HIVEWALL_PARSE_WORKER__, { eval: true, workerData, transferList: [port2] })
     : new Worker(WORKER_SCRIPT, { workerData, transferList: [port2] });
-  return { worker, results: port1 };
+  return { worker, results: port1, decoder: new CompactDecoder() };
 }
 
 /**
@@ -61,76 +71,121 @@ export function defaultRangeBytes(size: number, workers: number): number {
   return Math.min(RANGE_BYTES, Math.max(256 * 1024, Math.ceil(size / (workers * 8))));
 }
 
-/** Reads `path` with `options.workers` parser threads; calls `sink` for every line in file order. Returns the line count. */
+/** The owner of a range the calling thread parses itself. */
+const SELF = null;
+/** Ranges the calling thread may have parsed ahead of the sink (their results wait in its heap). */
+const OWN_AHEAD = 4;
+/**
+ * Ranges handed to a parser thread and not yet taken back: enough that it keeps parsing while the
+ * calling thread is busy (a batch is a few tens of KiB: ./compact.ts).
+ */
+const PER_THREAD = 6;
+
+/** Reads `path` with `options.workers` threads (the calling one included); calls `sink` for every line in file order. Returns the line count. */
 export async function readHubbleParallel(path: string, sink: (result: ParseResult) => void, options: ParallelReadOptions): Promise<number> {
   const { size } = await stat(path);
   const threads = Math.max(1, Math.floor(options.workers));
   const ranges = tileRanges(size, options.rangeBytes ?? defaultRangeBytes(size, threads));
+  const rangeOptions = { block: Buffer.allocUnsafe(BLOCK_BYTES), ...(options.maxLineBytes !== undefined ? { maxLineBytes: options.maxLineBytes } : {}) };
   const data = { path, ...(options.maxLineBytes !== undefined ? { maxLineBytes: options.maxLineBytes } : {}) };
-  const parsers = Array.from({ length: Math.min(threads, ranges.length) }, () => startParser(data));
-  const pool = parsers.map((p) => p.worker);
-  const resultsOf = new Map(parsers.map((p) => [p.worker, p.results]));
-  /** The thread each range went to: its results are the next message on that thread's port. */
-  const owner: Worker[] = [];
-  const ready = new Set<number>();
+  const parsers = Array.from({ length: Math.min(threads - 1, ranges.length) }, () => startParser(data));
+  const fd = openSync(path, 'r');
+  const read = (buffer: Buffer, position: number) => readSync(fd, buffer, 0, buffer.length, position);
+  /** Who parses each range handed out so far: a parser thread (its results are the next message on its port) or {@link SELF}. */
+  const owner: (Parser | typeof SELF)[] = [];
+  const outstanding = new Map<Parser, number>(parsers.map((p) => [p, 0]));
+  /** Parser threads that said they are up: until then this thread parses alone (a thread takes a while to start). */
+  const started = new Set<Parser>();
+  /** The results of the ranges this thread parsed ahead of the sink. */
+  const own = new Map<number, ParseResult[]>();
   let next = 0;
   let delivered = 0;
   let lines = 0;
   try {
     await new Promise<void>((resolve, reject) => {
-      const outstanding = new Map<Worker, number>(pool.map((w) => [w, 0]));
-      // Two ranges per thread (one parsed, one waiting), and never more than that many ranges
-      // ahead of the one the sink needs next: memory follows the range size, not the file.
+      // A few ranges per parser thread, and never more than those and the calling thread's ahead
+      // of the one the sink needs next: memory follows the range size, not the file.
+      const window = PER_THREAD * parsers.length + OWN_AHEAD;
       const pump = () => {
-        for (const worker of pool) {
-          while (outstanding.get(worker)! < 2 && next < ranges.length && next - delivered < 2 * pool.length) {
-            owner[next] = worker;
-            worker.postMessage({ id: next, range: ranges[next++]! } satisfies ParseTask);
-            outstanding.set(worker, outstanding.get(worker)! + 1);
+        for (const parser of started) {
+          while (outstanding.get(parser)! < PER_THREAD && next < ranges.length && next - delivered < window) {
+            owner[next] = parser;
+            parser.worker.postMessage({ id: next, range: ranges[next++]! } satisfies ParseTask);
+            outstanding.set(parser, outstanding.get(parser)! + 1);
           }
         }
       };
-      // A range's results are taken off its thread's port (and deserialized) only when the sink
-      // needs them: the objects die young instead of waiting in the heap for the ranges before
-      // them, so the young generation does not grow with the input (bench: learn_whole_rss_growth).
-      // Each thread parses its ranges in the order given, so its port holds them in that order.
-      const drain = () => {
-        while (ready.has(delivered)) {
-          ready.delete(delivered);
-          const received = receiveMessageOnPort(resultsOf.get(owner[delivered]!)!);
-          if (received === undefined) throw new Error(`a parser thread announced range ${delivered} but sent no results`);
-          delivered++;
-          const results = received.message as ParseResult[];
-          lines += results.length;
-          for (const result of results) sink(result);
-        }
-        if (delivered === ranges.length) resolve();
-      };
-      for (const worker of pool) {
-        worker.on('message', (reply: Reply) => {
-          if ('error' in reply) {
-            reject(new Error(reply.error));
+      // Feeds the sink in order for as long as it can. A parser thread's results are taken off its
+      // port (and decoded) only when the sink needs them: the objects die young instead of waiting
+      // in the heap for the ranges before them, so the young generation does not grow with the
+      // input (bench: learn_whole_rss_growth). Each thread parses its ranges in the order given, so
+      // its port holds them (and its decoder's tables grow) in that order.
+      const step = () => {
+        for (;;) {
+          pump();
+          if (delivered === ranges.length) {
+            resolve();
             return;
           }
-          outstanding.set(worker, outstanding.get(worker)! - 1);
-          ready.add(reply.id);
-          try {
-            drain();
-            pump();
-          } catch (error) {
-            reject(error as Error);
+          const from = owner[delivered];
+          if (from === SELF) {
+            const results = own.get(delivered)!;
+            own.delete(delivered);
+            for (const result of results) sink(result);
+            lines += results.length;
+            delivered++;
+            continue;
+          }
+          if (from !== undefined && from !== SELF) {
+            const received = receiveMessageOnPort(from.results);
+            if (received !== undefined) {
+              outstanding.set(from, outstanding.get(from)! - 1);
+              lines += from.decoder.decode(received.message as CompactBatch, sink);
+              delivered++;
+              continue;
+            }
+          }
+          // The range needed next is still being parsed elsewhere: parse the next free one here.
+          if (own.size >= OWN_AHEAD || next >= ranges.length) return;
+          const results: ParseResult[] = [];
+          own.set(next, results);
+          owner[next] = SELF;
+          scanRange(read, ranges[next++]!, (result) => results.push(result), rangeOptions);
+          // Back to the event loop between ranges parsed here, so a thread that has started is seen.
+          if (!later) {
+            later = true;
+            setImmediate(run);
+          }
+          return;
+        }
+      };
+      let later = false;
+      const run = () => {
+        later = false;
+        try {
+          step();
+        } catch (error) {
+          reject(error as Error);
+        }
+      };
+      for (const parser of parsers) {
+        parser.worker.on('message', (reply: ParseReply) => {
+          if ('error' in reply) reject(new Error(reply.error));
+          else {
+            if ('started' in reply) started.add(parser);
+            run();
           }
         });
-        worker.on('error', reject);
-        worker.on('exit', (code) => {
+        parser.worker.on('error', reject);
+        parser.worker.on('exit', (code) => {
           if (delivered < ranges.length) reject(new Error(`a parser thread stopped (exit code ${code})`));
         });
       }
-      pump();
-      if (ranges.length === 0) resolve();
+      run();
     });
   } finally {
-    await Promise.all(pool.map((worker) => worker.terminate()));
+    closeSync(fd);
+    await Promise.all(parsers.map((p) => p.worker.terminate()));
     for (const parser of parsers) parser.results.close();
   }
   return lines;

@@ -29,7 +29,14 @@ export interface RangeOptions {
   readonly maxLineBytes?: number;
   /** Read size (default 1 MiB). */
   readonly blockBytes?: number;
+  /** A buffer to read into (instead of a new one of `blockBytes`), reused by the caller from range to range. */
+  readonly block?: Buffer;
 }
+
+/** The default read size: 1 MiB. */
+export const BLOCK_BYTES = 1024 * 1024;
+/** Reads past a range's end (for its last line) and before its start (for its first line) take this much at a time. */
+const PROBE_BYTES = 16 * 1024;
 
 /** Tiles [0, size) with ranges of `bytes` (the last one shorter). */
 export function tileRanges(size: number, bytes: number): ByteRange[] {
@@ -41,25 +48,35 @@ export function tileRanges(size: number, bytes: number): ByteRange[] {
 
 /** The results of the lines range `range` owns, in file order. */
 export function parseRange(read: ReadAt, range: ByteRange, options: RangeOptions = {}): ParseResult[] {
-  const maxLineBytes = options.maxLineBytes ?? DEFAULT_MAX_LINE_BYTES;
-  const block = Buffer.allocUnsafe(Math.max(2, options.blockBytes ?? 1024 * 1024));
   const results: ParseResult[] = [];
+  scanRange(read, range, (result) => results.push(result), options);
+  return results;
+}
+
+/** Calls `sink` with the result of every line range `range` owns, in file order. */
+export function scanRange(read: ReadAt, range: ByteRange, sink: (result: ParseResult) => void, options: RangeOptions = {}): void {
+  const maxLineBytes = options.maxLineBytes ?? DEFAULT_MAX_LINE_BYTES;
+  const block = options.block ?? Buffer.allocUnsafe(Math.max(2, options.blockBytes ?? BLOCK_BYTES));
   const scanOptions = { maxLineBytes };
   const splitter = new LineSplitter(
     {
-      line: (buf, start, end) => results.push(scanHubbleBytes(buf, start, end, scanOptions)),
-      overlong: (bytes) => results.push(tooLong(bytes, maxLineBytes)),
+      line: (buf, start, end) => sink(scanHubbleBytes(buf, start, end, scanOptions)),
+      overlong: (bytes) => sink(tooLong(bytes, maxLineBytes)),
     },
     { maxLineBytes, stripBom: range.start === 0 },
   );
+
+  // Reads are cut to what is needed (a range reads its own bytes and a little more, not a whole
+  // block per read): the bytes before the first line and past the last one belong to the neighbours.
+  const probe = block.subarray(0, Math.min(block.length, PROBE_BYTES));
 
   // The first line starting at or after range.start: just past the first `\n` at or after start-1.
   let position = range.start;
   if (range.start > 0) {
     position = range.start - 1;
     for (;;) {
-      const n = read(block, position);
-      if (n === 0) return results;
+      const n = read(probe, position);
+      if (n === 0) return;
       const nl = block.subarray(0, n).indexOf(LF);
       if (nl >= 0) {
         position += nl + 1;
@@ -68,22 +85,22 @@ export function parseRange(read: ReadAt, range: ByteRange, options: RangeOptions
       position += n;
     }
   }
-  if (position >= range.end) return results;
+  if (position >= range.end) return;
 
   // Whole lines up to and including the `\n` at or after end-1 (the end of the last owned line).
   for (;;) {
-    const n = read(block, position);
+    const want = Math.max(0, range.end - position) + PROBE_BYTES;
+    const n = read(want >= block.length ? block : block.subarray(0, want), position);
     if (n === 0) break;
     const chunk = block.subarray(0, n);
     const from = range.end - 1 - position;
     const nl = from < n ? chunk.indexOf(LF, Math.max(0, from)) : -1;
     if (nl >= 0) {
       splitter.push(chunk.subarray(0, nl + 1));
-      return results;
+      return;
     }
     splitter.push(chunk);
     position += n;
   }
   splitter.end();
-  return results;
 }
