@@ -15,7 +15,7 @@
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -26,6 +26,11 @@ import { repeatShifted } from './pipeline.js';
 
 const root = packageRoot();
 const HIVEWALL = join(root, 'bin', 'hivewall.js');
+/**
+ * The Node.js flags of bin/hivewall.js's `#!/usr/bin/env -S node …` line: a user runs the file
+ * itself, so the bench, which starts it through this process's node, passes them too.
+ */
+const HIVEWALL_NODE_FLAGS = (/^#!.*\bnode\b(.*)$/m.exec(readFileSync(HIVEWALL, 'utf8').split('\n')[0] ?? '')?.[1] ?? '').trim().split(/\s+/).filter((f) => f !== '');
 const PLUGIN = join(root, 'bin', 'kubectl-hivewall.js');
 
 const median = (xs: readonly number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
@@ -63,8 +68,8 @@ export function runHelpBench(runs = 7): HelpBench {
   const dir = mkdtempSync(join(tmpdir(), 'hivewall-cli-bench-'));
   try {
     const commands: Record<string, string[]> = {
-      hivewall_help: [HIVEWALL, '--help'],
-      learn_help: [HIVEWALL, 'learn', '--help'],
+      hivewall_help: [...HIVEWALL_NODE_FLAGS, HIVEWALL, '--help'],
+      learn_help: [...HIVEWALL_NODE_FLAGS, HIVEWALL, 'learn', '--help'],
       kubectl_hivewall_help: [PLUGIN, '--help'],
     };
     for (const args of Object.values(commands)) timed(args, dir); // fill the compile cache
@@ -170,7 +175,7 @@ export async function runLearnWholeBench(smallLines = 60_000, factor = 10, runs 
     const learn = (file: string, workers?: number) => {
       const out = join(dir, 'out');
       rmSync(out, { recursive: true, force: true });
-      return timed([HIVEWALL, 'learn', '-q', '--flows', file, '--out', out, ...(workers ? ['--workers', String(workers)] : [])], dir);
+      return timed([...HIVEWALL_NODE_FLAGS, HIVEWALL, 'learn', '-q', '--flows', file, '--out', out, ...(workers ? ['--workers', String(workers)] : [])], dir);
     };
     const bareRun = () => timed(['-e', BARE_PARSE, large], dir);
     bareRun(); // warm the page cache

@@ -3,7 +3,6 @@
  * and report progress on a terminal (pipes stay quiet).
  */
 import { availableParallelism } from 'node:os';
-import { getHeapSpaceStatistics, setFlagsFromString } from 'node:v8';
 import { loadClusterSnapshot, SnapshotError, type LoadedSnapshot } from '../ingest/cluster-snapshot.js';
 import { readFlowInput, FlowInputError, type FlowFormat, type InputStats } from '../ingest/flow-input.js';
 import type { ParseResult } from '../domain/flow.js';
@@ -34,33 +33,6 @@ export interface Learned {
   readonly seconds: number;
 }
 
-/**
- * Caps V8's young generation at the 32 MiB that bin/hivewall.js's `--max-semi-space-size=16` gives
- * (two 16 MiB semispaces). V8 doubles it whenever enough objects have survived since it last grew,
- * and a Learner's new connections and edges keep surviving, so on a long file it otherwise grows to
- * its maximum (134 MB of new space measured on the 600k-line bench file, with parser threads) and
- * peak memory follows the flow volume. The launch flag is skipped when the bundle is run as
- * `node bin/hivewall.js` (as the bench does) or embedded; `--semi-space-growth-factor`, which V8
- * reads each time it would grow, is not: set to 1 once the cap is reached, growth stops (in every
- * thread: V8 flags are per process). Checked every few thousand lines.
- */
-class YoungGenerationCap {
-  private static readonly BYTES = 32 * 1024 * 1024;
-  private static readonly EVERY = 4096;
-  private countdown = YoungGenerationCap.EVERY;
-  private reached = false;
-
-  tick(): void {
-    if (--this.countdown > 0 || this.reached) return;
-    this.countdown = YoungGenerationCap.EVERY;
-    const young = getHeapSpaceStatistics().find((space) => space.space_name === 'new_space');
-    if (young !== undefined && young.space_size >= YoungGenerationCap.BYTES) {
-      setFlagsFromString('--semi-space-growth-factor=1');
-      this.reached = true;
-    }
-  }
-}
-
 export async function learnFromInputs(options: FlowInputOptions, io: CliIo): Promise<Learned> {
   const started = performance.now();
   const snapshot = options.cluster ? await loadSnapshot(options.cluster) : undefined;
@@ -74,11 +46,7 @@ export async function learnFromInputs(options: FlowInputOptions, io: CliIo): Pro
   });
   const progress = new Progress(io, options.quiet === true);
   const workers = parseWorkers(options.workers);
-  const cap = new YoungGenerationCap();
-  const ingest = (result: ParseResult) => {
-    learner.ingest(result);
-    cap.tick();
-  };
+  const ingest = (result: ParseResult) => learner.ingest(result);
   const inputs: InputStats[] = [];
   if (options.flows.filter((f) => f === '-').length > 1) throw new UsageError('--flows - (stdin) can be given only once');
   for (const path of options.flows) {
