@@ -66,11 +66,11 @@ describe('GetFlowsDecoder', () => {
   it('returns the resume key: envelope time in nanoseconds and the uuid, else a digest of the flow bytes', () => {
     const d = new GetFlowsDecoder();
     const withUuid = d.decode(encode({ flow: { time: T, uuid: 'u-9', verdict: 'FORWARDED' }, time: T }));
-    expect(withUuid).toMatchObject({ kind: 'flow', timeNs: 1_714_641_243_512_874_321n, identity: 'uuid:u-9' });
+    expect(withUuid).toMatchObject({ kind: 'flow', timeSeconds: 1_714_641_243, timeNanos: 512_874_321, identity: 'uuid:u-9' });
     const a = d.decode(encode({ flow: { time: T, verdict: 'FORWARDED', node_name: 'a' } }));
     const b = d.decode(encode({ flow: { time: T, verdict: 'FORWARDED', node_name: 'b' } }));
     expect(a.kind === 'flow' && a.identity).toMatch(/^sha256:[A-Za-z0-9_-]{43}$/);
-    expect(a.kind === 'flow' && a.timeNs).toBe(1_714_641_243_512_874_321n);
+    expect(a).toMatchObject({ timeSeconds: 1_714_641_243, timeNanos: 512_874_321 });
     expect(a.kind === 'flow' && b.kind === 'flow' && a.identity !== b.identity).toBe(true);
   });
 

@@ -82,6 +82,40 @@ describe('ResumeTracker', () => {
   });
 });
 
+describe('ResumeTracker.flowAt', () => {
+  const NS = 1_000_000_000n;
+  it('decides as flow() does for the same times given as seconds and nanos', () => {
+    const time = fc.bigInt({ min: 1_714_641_243n * NS - 3n, max: 1_714_641_243n * NS + 3n }); // few values, often equal
+    const steps = fc.array(fc.oneof(fc.record({ time, key: fc.constantFrom('a', 'b', 'c') }), fc.constant('reconnect' as const)), { maxLength: 40 });
+    fc.assert(
+      fc.property(fc.option(time, { nil: undefined }), steps, (initial, list) => {
+        const byNs = new ResumeTracker(initial);
+        const byParts = new ResumeTracker(initial);
+        byNs.beginStream();
+        byParts.beginStream();
+        for (const step of list) {
+          if (step === 'reconnect') {
+            byNs.beginStream();
+            byParts.beginStream();
+            continue;
+          }
+          const seconds = step.time / NS;
+          expect(byParts.flowAt(Number(seconds), Number(step.time - seconds * NS), step.key)).toBe(byNs.flow(step.time, step.key));
+          expect(byParts.resumePoint()).toEqual(byNs.resumePoint());
+        }
+      }),
+    );
+  });
+
+  it('keeps times before the epoch (negative seconds, nanos counted forward) in order', () => {
+    const t = new ResumeTracker(-1n); // 1969-12-31T23:59:59.999999999Z
+    t.beginStream();
+    expect(t.flowAt(-1, 999_999_998, 'a')).toBe('duplicate');
+    expect(t.flowAt(0, 0, 'b')).toBe('new');
+    expect(t.since()).toBe(0n);
+  });
+});
+
 describe('ResumeTracker across processes', () => {
   it('a tracker built from a persisted resume point drops exactly what the previous process delivered at the boundary', () => {
     const first = new ResumeTracker();

@@ -444,7 +444,7 @@ export class HubbleObserverSource {
   private handle(message: DecodedResponse): void {
     switch (message.kind) {
       case 'flow':
-        if (this.tracker.flow(message.timeNs, message.identity) === 'duplicate') {
+        if (message.timeSeconds !== undefined && this.tracker.flowAt(message.timeSeconds, message.timeNanos, message.identity) === 'duplicate') {
           this.duplicates++;
           return;
         }
