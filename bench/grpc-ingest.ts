@@ -47,7 +47,7 @@ function rawMessages(address: string): Promise<Buffer[]> {
     openServerStream(
       { target: parseGrpcTarget(address), path: GET_FLOWS_PATH, request: Buffer.from([0x3a, 0x00]) /* since: {} */ },
       {
-        message: (bytes) => messages.push(Buffer.from(bytes)),
+        message: (buf, start, end) => messages.push(Buffer.from(buf.subarray(start, end))),
         end: (status) => (status.code === GrpcCode.OK ? resolve(messages) : reject(new Error(`GetFlows ended ${grpcCodeName(status.code)}: ${status.details}`))),
       },
     );

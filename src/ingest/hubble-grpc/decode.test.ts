@@ -74,6 +74,18 @@ describe('GetFlowsDecoder', () => {
     expect(a.kind === 'flow' && b.kind === 'flow' && a.identity !== b.identity).toBe(true);
   });
 
+  it('decodes a message given as a range of a larger buffer as it decodes the message alone', () => {
+    const messages = [
+      encode({ flow: { time: T, uuid: 'u-1', verdict: 'FORWARDED', IP: { source: '10.0.0.1', destination: '10.0.0.2' }, l4: { TCP: { source_port: 1, destination_port: 80 } }, source: ep('shop', 'web'), node_name: 'n' }, node_name: 'n', time: T }),
+      encode({ flow: { time: T, verdict: 'DROPPED', IP: { source: '10.0.0.1', destination: '10.0.0.2' }, l4: { UDP: {} } } }),
+      encode({ lost_events: { source: 'PERF_EVENT_RING_BUFFER', num_events_lost: 3 }, time: T }),
+    ];
+    for (const message of messages) {
+      const chunk = Buffer.concat([Buffer.from([0xff, 0x01, 0x02]), message, Buffer.from([0xff, 0x7f])]);
+      expect(new GetFlowsDecoder().decode(chunk, 3, 3 + message.length)).toEqual(new GetFlowsDecoder().decode(message));
+    }
+  });
+
   it('applies protobuf\'s last-wins rule to a oneof repeated on the wire', () => {
     const udp = encode({ flow: { time: T, verdict: 'FORWARDED', IP: { source: '10.0.0.1', destination: '10.0.0.2' }, l4: { UDP: { source_port: 1, destination_port: 53 } } } });
     const tcp = encode({ flow: { l4: { TCP: { source_port: 1, destination_port: 80 } } } });

@@ -73,9 +73,10 @@ interface CachedEndpoint {
 }
 
 /**
- * A 32-bit hash of `buf[start, end)` for the endpoint cache: the length, the first 16 and the last
+ * A 30-bit hash of `buf[start, end)` for the endpoint cache: the length, the first 16 and the last
  * 32 bytes, and every 8th byte between (endpoint IDs and identities come first, pod and workload
- * names last; what differs between replicas is mostly there). Equal bytes, equal hash.
+ * names last; what differs between replicas is mostly there). Equal bytes, equal hash. 30 bits so
+ * it is a small integer to V8 (a Map key without a heap number per lookup).
  */
 function endpointHash(buf: Buffer, start: number, end: number): number {
   let h = Math.imul(end - start, 0x9e37_79b1);
@@ -85,7 +86,7 @@ function endpointHash(buf: Buffer, start: number, end: number): number {
   for (; i < head; i++) h = Math.imul(h ^ buf[i]!, 0x0100_0193);
   for (; i < tail; i += 8) h = Math.imul(h ^ buf[i]!, 0x0100_0193);
   for (i = tail; i < end; i++) h = Math.imul(h ^ buf[i]!, 0x0100_0193);
-  return h;
+  return (h ^ (h >>> 30)) & 0x3fff_ffff;
 }
 
 /**
@@ -108,10 +109,13 @@ export class GetFlowsDecoder {
   private flowSeconds = 0;
   private flowNanos = 0;
 
-  /** Decodes one message. Never throws: undecodable bytes are a `malformed` skip, wrong values `schema-mismatch`. */
-  decode(bytes: Buffer): DecodedResponse {
+  /**
+   * Decodes one message, `bytes[start, end)` (a view of a network chunk needs no copy). Never throws:
+   * undecodable bytes are a `malformed` skip, wrong values `schema-mismatch`.
+   */
+  decode(bytes: Buffer, start = 0, end = bytes.length): DecodedResponse {
     try {
-      return this.response(bytes);
+      return this.response(bytes, start, end);
     } catch (error) {
       if (error instanceof Mismatch) return { kind: 'skip', result: skip('schema-mismatch', error.message) };
       const detail = error instanceof WireError ? error.message : String(error);
@@ -119,8 +123,8 @@ export class GetFlowsDecoder {
     }
   }
 
-  private response(bytes: Buffer): DecodedResponse {
-    const r = new WireReader(bytes);
+  private response(bytes: Buffer, start: number, end: number): DecodedResponse {
+    const r = new WireReader(bytes, start, end);
     let member = 0;
     let memberStart = 0;
     let memberEnd = 0;
@@ -177,7 +181,7 @@ export class GetFlowsDecoder {
       case 3: {
         r.pos = memberStart;
         r.end = memberEnd;
-        return { kind: 'lost-events', result: lostEventsResult(lostEvent(r)), identity: `lost:${bytes.toString('base64')}` };
+        return { kind: 'lost-events', result: lostEventsResult(lostEvent(r)), identity: `lost:${bytes.toString('base64', start, end)}` };
       }
       case 2: {
         r.pos = memberStart;

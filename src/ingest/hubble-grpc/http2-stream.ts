@@ -5,7 +5,7 @@
  * Why not `@grpc/grpc-js`: every GetFlowsResponse is one gRPC message per flow, and grpc-js runs
  * each received message through a promise-based interceptor/filter chain and an object-mode
  * Readable, which cost about 10 µs per message in a profile of `npm run bench` (more than decoding
- * the flow and learning from it together); this reader costs a `subarray` per message
+ * the flow and learning from it together); this reader hands each message on as a range of its chunk
  * (grpc-framing.ts). A server-streaming call with one request and no compression is a small part
  * of the protocol, implemented here by its rules (gRPC over HTTP/2, PROTOCOL-HTTP2):
  *
@@ -101,10 +101,10 @@ export interface ServerStreamHandlers {
   /** The response headers arrived (not for a Trailers-Only response). */
   readonly headers?: () => void;
   /**
-   * One message; the buffer may be a view of a larger chunk (copy what is kept). A handler that
-   * throws ends the call INTERNAL with the error as cause.
+   * One message: `buf[start, end)`, where `buf` may be a larger chunk (copy what is kept). A handler
+   * that throws ends the call INTERNAL with the error as cause.
    */
-  readonly message: (bytes: Buffer) => void;
+  readonly message: (buf: Buffer, start: number, end: number) => void;
   /** The call is over (called once). */
   readonly end: (status: GrpcStatus) => void;
 }
@@ -151,8 +151,8 @@ class Call implements ServerStream {
   ) {
     const { target, tls } = options;
     const authority = tls?.serverName ?? target.authority;
-    this.reader = new MessageReader((message) => {
-      if (!this.finished && this.local === undefined) handlers.message(message);
+    this.reader = new MessageReader((buf, start, end) => {
+      if (!this.finished && this.local === undefined) handlers.message(buf, start, end);
     }, options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES);
 
     const session = h2connect(`${tls === undefined ? 'http' : 'https'}://${target.kind === 'unix' ? 'localhost' : target.authority}`, {

@@ -50,8 +50,12 @@ export class ResumeTracker {
   private hasNewest = false;
   private newestSeconds = 0;
   private newestNanos = 0;
-  /** Identities of the flows seen at exactly the newest time. */
-  private atNewest = new Set<string>();
+  /**
+   * Identities of the flows seen at exactly the newest time: the first one, and any others. Almost
+   * every flow brings a new time, so the common case touches no set and hashes no string.
+   */
+  private firstAtNewest: string | undefined;
+  private readonly moreAtNewest = new Set<string>();
   /** Set while a resumed stream runs: its `since` and the identities already seen at that time. */
   private resume: { readonly seconds: number; readonly nanos: number; readonly seen: ReadonlySet<string> } | undefined;
   private readonly lostEvents = new Set<string>();
@@ -66,7 +70,7 @@ export class ResumeTracker {
       this.hasNewest = true;
       this.newestSeconds = seconds;
       this.newestNanos = nanos;
-      this.atNewest = new Set(initial.seen ?? []);
+      for (const key of initial.seen ?? []) this.addAtNewest(key);
     }
     for (const key of initial.lostEvents ?? []) this.lostEvents.add(key);
   }
@@ -78,7 +82,7 @@ export class ResumeTracker {
   resumePoint(lostEventLimit = 32): { since: bigint; seen: string[]; lostEvents: string[] } | undefined {
     const since = this.since();
     if (since === undefined) return undefined;
-    return { since, seen: [...this.atNewest], lostEvents: [...this.lostEvents].slice(-lostEventLimit) };
+    return { since, seen: this.seenAtNewest(), lostEvents: [...this.lostEvents].slice(-lostEventLimit) };
   }
 
   /** The `since` for the next request (the newest flow time seen, in nanoseconds), if any. */
@@ -88,7 +92,7 @@ export class ResumeTracker {
 
   /** Starts a new stream: the next request carries {@link since}; repeats at the boundary are dropped. */
   beginStream(): void {
-    this.resume = this.hasNewest ? { seconds: this.newestSeconds, nanos: this.newestNanos, seen: new Set(this.atNewest) } : undefined;
+    this.resume = this.hasNewest ? { seconds: this.newestSeconds, nanos: this.newestNanos, seen: new Set(this.seenAtNewest()) } : undefined;
   }
 
   /**
@@ -117,13 +121,22 @@ export class ResumeTracker {
       this.hasNewest = true;
       this.newestSeconds = seconds;
       this.newestNanos = nanos;
-      // Cleared, not replaced: a new time comes with almost every flow (the set is copied where kept).
-      this.atNewest.clear();
-      this.atNewest.add(key);
+      this.firstAtNewest = key;
+      if (this.moreAtNewest.size > 0) this.moreAtNewest.clear();
     } else if (order === 0) {
-      this.atNewest.add(key);
+      this.addAtNewest(key);
     }
     return 'new';
+  }
+
+  private addAtNewest(key: string): void {
+    if (this.firstAtNewest === undefined) this.firstAtNewest = key;
+    else if (key !== this.firstAtNewest) this.moreAtNewest.add(key);
+  }
+
+  /** The identities at the newest time, in the order first seen. */
+  private seenAtNewest(): string[] {
+    return this.firstAtNewest === undefined ? [] : [this.firstAtNewest, ...this.moreAtNewest];
   }
 
   /** Records a lost-event notice by identity; `duplicate` when a resumed stream repeats one. */
@@ -139,6 +152,6 @@ export class ResumeTracker {
 
   /** How many identities are kept at the boundary (for tests and diagnostics). */
   boundarySize(): number {
-    return this.atNewest.size;
+    return (this.firstAtNewest === undefined ? 0 : 1) + this.moreAtNewest.size;
   }
 }

@@ -374,10 +374,10 @@ export class HubbleObserverSource {
         },
         {
           headers: establish,
-          message: (message) => {
+          message: (buf, start, end) => {
             if (attempt.ended) return;
             establish();
-            this.handle(decoder.decode(message));
+            this.handle(decoder.decode(buf, start, end));
           },
           end: (status) => this.ended(attempt, status, timeout),
         },

@@ -46,9 +46,10 @@ export class RecentTexts {
     for (let k = 0; k < all.length; k++) {
       const known = all[k]!;
       if (known.length !== length) continue;
-      let i = 0;
-      while (i < length && buf[start + i] === known[i]) i++;
-      if (i === length) return this.texts[k]!;
+      // From the end: names of one cluster's nodes tend to differ last (`...-worker-a1`, `...-worker-b2`).
+      let i = length;
+      while (i > 0 && buf[start + i - 1] === known[i - 1]) i--;
+      if (i === 0) return this.texts[k]!;
     }
     const text = buf.toString('utf8', start, end);
     if (length > RECENT_MAX_BYTES) return text;
