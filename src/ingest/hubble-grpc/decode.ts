@@ -103,6 +103,13 @@ export class GetFlowsDecoder {
   private readonly nodeNames = new RecentTexts();
   /** IP address texts by their bytes. */
   private readonly ips = new IpTexts();
+  private readonly reader = new WireReader(Buffer.alloc(0));
+  /**
+   * The raw record and its `IP` member, reused for every flow: build.ts `flowResult` keeps neither
+   * (it copies what it needs into the `Flow`), and one shape for every flow keeps its reads fast.
+   */
+  private readonly raw: Mutable<RawFlow> = emptyRawFlow();
+  private readonly rawIp: { source?: string | undefined; destination?: string | undefined } = { source: undefined, destination: undefined };
   /** What {@link flow} read besides the raw record (fields, so no object per flow). */
   private flowUuid: string | undefined;
   private flowHasTime = false;
@@ -124,7 +131,8 @@ export class GetFlowsDecoder {
   }
 
   private response(bytes: Buffer, start: number, end: number): DecodedResponse {
-    const r = new WireReader(bytes, start, end);
+    const r = this.reader;
+    r.reset(bytes, start, end);
     let member = 0;
     let memberStart = 0;
     let memberEnd = 0;
@@ -207,8 +215,10 @@ export class GetFlowsDecoder {
     return text;
   }
 
-  private readonly ipAddresses = (r: WireReader): { source?: string; destination?: string } => {
-    const out: { source?: string; destination?: string } = {};
+  private readonly ipAddresses = (r: WireReader): { source?: string | undefined; destination?: string | undefined } => {
+    const out = this.rawIp;
+    out.source = undefined;
+    out.destination = undefined;
     for (let tag = r.tag(); tag !== 0; tag = r.tag()) {
       const field = tag >>> 3;
       const wire = tag & 7;
@@ -261,7 +271,8 @@ export class GetFlowsDecoder {
    * in {@link flowUuid}, {@link flowHasTime}, {@link flowSeconds}, {@link flowNanos}.
    */
   private flow(r: WireReader): RawFlow {
-    const raw: Mutable<RawFlow> = {};
+    const raw = this.raw;
+    clearRawFlow(raw);
     let uuid: string | undefined;
     let hasTime = false;
     let seconds = 0;
@@ -427,6 +438,34 @@ export class GetFlowsDecoder {
     this.cachedEndpoints++;
     return ep;
   }
+}
+
+/** A raw flow record with every field present and unset (one hidden class for all of them). */
+function emptyRawFlow(): Mutable<RawFlow> {
+  const raw: Mutable<RawFlow> = {};
+  clearRawFlow(raw);
+  return raw;
+}
+
+/** Unsets every field of `raw` that {@link GetFlowsDecoder} sets or build.ts reads. */
+function clearRawFlow(raw: Mutable<RawFlow>): void {
+  raw.time = undefined;
+  raw.verdict = undefined;
+  raw.drop_reason = undefined;
+  raw.drop_reason_desc = undefined;
+  raw.IP = undefined;
+  raw.l4 = undefined;
+  raw.source = undefined;
+  raw.destination = undefined;
+  raw.node_name = undefined;
+  raw.destination_names = undefined;
+  raw.l7 = undefined;
+  raw.reply = undefined;
+  raw.is_reply = undefined;
+  raw.traffic_direction = undefined;
+  raw.trace_observation_point = undefined;
+  raw.egress_denied_by = undefined;
+  raw.ingress_denied_by = undefined;
 }
 
 function want(field: number, wire: number, expected: number): void {

@@ -38,24 +38,34 @@ export class RecentTexts {
   private readonly bytes: Buffer[] = [];
   private readonly texts: string[] = [];
   private next = 0;
+  /** Where the last text was found: looked at first (a flow and its envelope name the same node). */
+  private last = 0;
 
   /** `buf[start, end)` as UTF-8 text (invalid sequences → U+FFFD). */
   text(buf: Buffer, start: number, end: number): string {
-    const length = end - start;
     const all = this.bytes;
+    if (this.last < all.length && equalBytes(all[this.last]!, buf, start, end)) return this.texts[this.last]!;
     for (let k = 0; k < all.length; k++) {
-      const known = all[k]!;
-      if (known.length !== length) continue;
-      // From the end: names of one cluster's nodes tend to differ last (`...-worker-a1`, `...-worker-b2`).
-      let i = length;
-      while (i > 0 && buf[start + i - 1] === known[i - 1]) i--;
-      if (i === 0) return this.texts[k]!;
+      if (k !== this.last && equalBytes(all[k]!, buf, start, end)) {
+        this.last = k;
+        return this.texts[k]!;
+      }
     }
     const text = buf.toString('utf8', start, end);
-    if (length > RECENT_MAX_BYTES) return text;
+    if (end - start > RECENT_MAX_BYTES) return text;
     all[this.next] = Buffer.from(buf.subarray(start, end));
     this.texts[this.next] = text;
+    this.last = this.next;
     this.next = (this.next + 1) % RECENT_LIMIT;
     return text;
   }
+}
+
+/** Whether `known` holds the bytes `buf[start, end)`; compared from the end, where names of one cluster's nodes tend to differ (`...-worker-a1`, `...-worker-b2`). */
+function equalBytes(known: Buffer, buf: Buffer, start: number, end: number): boolean {
+  const length = end - start;
+  if (known.length !== length) return false;
+  let i = length;
+  while (i > 0 && buf[start + i - 1] === known[i - 1]) i--;
+  return i === 0;
 }
