@@ -363,7 +363,8 @@ export class Learner {
   }
 
   private addDnsName(client: string, ip: string, rawName: string): void {
-    const name = rawName.toLowerCase().replace(/\.$/, '');
+    const lower = rawName.toLowerCase();
+    const name = lower.endsWith('.') ? lower.slice(0, -1) : lower;
     if (name.length === 0) return;
     this.dnsNames.add(client, ip, name);
   }

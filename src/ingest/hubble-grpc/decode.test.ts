@@ -86,6 +86,19 @@ describe('GetFlowsDecoder', () => {
     }
   });
 
+  it('skips a flow naming an invalid endpoint every time, also once the endpoint is cached', () => {
+    const d = new GetFlowsDecoder();
+    for (const [source, destination] of [[ep('Shop', 'web'), ep('shop', 'api')], [ep('shop', 'web'), ep('shop', 'api', { labels: ['k8s:app=a b'] })]]) {
+      const message = encode({ flow: { time: T, verdict: 'FORWARDED', IP: { source: '10.0.0.1', destination: '10.0.0.2' }, l4: { TCP: {} }, source, destination } });
+      const json = { flow: { time: T_TEXT, verdict: 'FORWARDED', IP: { source: '10.0.0.1', destination: '10.0.0.2' }, l4: { TCP: {} }, source, destination } };
+      const want = parseHubbleLine(JSON.stringify(json));
+      expect(want).toMatchObject({ kind: 'skip', reason: 'invalid-name' });
+      for (let i = 0; i < 3; i++) expect(d.decode(message).result).toEqual(want);
+    }
+    const valid = encode({ flow: { time: T, verdict: 'FORWARDED', IP: { source: '10.0.0.1', destination: '10.0.0.2' }, l4: { TCP: {} }, source: ep('shop', 'web'), destination: ep('shop', 'api') } });
+    for (let i = 0; i < 2; i++) expect(d.decode(valid).result).toMatchObject({ kind: 'flow' });
+  });
+
   it('applies protobuf\'s last-wins rule to a oneof repeated on the wire', () => {
     const udp = encode({ flow: { time: T, verdict: 'FORWARDED', IP: { source: '10.0.0.1', destination: '10.0.0.2' }, l4: { UDP: { source_port: 1, destination_port: 53 } } } });
     const tcp = encode({ flow: { l4: { TCP: { source_port: 1, destination_port: 80 } } } });
