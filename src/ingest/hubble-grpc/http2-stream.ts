@@ -27,6 +27,10 @@
  * - Keepalive: an HTTP/2 PING every `keepaliveTimeMs` while the call is open; no ACK within
  *   `keepaliveTimeoutMs` ends the call UNAVAILABLE.
  *
+ * Incoming DATA is taken where node:http2 hands it to the stream (takeChunksAtPush): one call per
+ * DATA frame instead of a trip through the Readable machinery and a `process.nextTick` round each,
+ * which mattered because grpc-go puts every message (every flow) in a DATA frame of its own.
+ *
  * The connection counts as ready once the server's SETTINGS arrived (as grpc-js's READY), not at
  * TCP connect: a listener that does not speak HTTP/2 never gets there. The HTTP/2 receive windows
  * are raised above the 64 KiB default so a fast stream is not paced by WINDOW_UPDATE round trips.
@@ -196,6 +200,7 @@ class Call implements ServerStream {
       this.received ??= statusFrom(trailers) ?? { code: GrpcCode.INTERNAL, details: 'trailers without grpc-status' };
     });
     stream.on('data', (chunk: Buffer) => this.onData(chunk));
+    takeChunksAtPush(stream, (chunk) => this.onData(chunk));
     // A reset stream errs with ERR_HTTP2_STREAM_ERROR: its rstCode tells more (outcome()).
     stream.on('error', (error: Error & { code?: string }) => {
       if (error.code !== 'ERR_HTTP2_STREAM_ERROR') this.fail(error);
@@ -314,6 +319,28 @@ class Call implements ServerStream {
     this.keepalive = undefined;
     this.pingDeadline = undefined;
   }
+}
+
+/**
+ * Hands the stream's incoming DATA to `onChunk` where node:http2 supplies it, the stream's own
+ * `push` (Readable's implementer API, which node:http2 calls once per DATA frame), instead of
+ * letting each chunk travel through the Readable buffer, a `'data'` event and a `process.nextTick`
+ * round (maybeReadMore → read(0) → `_read`) first. grpc-go sends every message in a DATA frame of its
+ * own, so that round trip was paid per flow. Nothing else changes: the chunk is consumed right away
+ * as a `'data'` listener in flowing mode would (so `push` reports no backpressure and the stream keeps
+ * reading), and anything that is not a Buffer (the end of the stream, `null`) goes to the real
+ * `push`. The stream's `'data'` listener stays as it was: it starts the flow and would receive
+ * whatever reached the Readable some other way.
+ */
+function takeChunksAtPush(stream: ClientHttp2Stream, onChunk: (chunk: Buffer) => void): void {
+  const push = stream.push;
+  stream.push = function (chunk: unknown, encoding?: BufferEncoding): boolean {
+    if (Buffer.isBuffer(chunk) && !stream.destroyed && stream.readableFlowing === true) {
+      onChunk(chunk);
+      return true;
+    }
+    return push.call(this, chunk, encoding);
+  };
 }
 
 function connectSocket(target: GrpcTarget, tls: ServerStreamTls | undefined): Socket {
