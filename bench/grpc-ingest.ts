@@ -15,6 +15,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { pino } from 'pino';
 import protobuf from 'protobufjs';
 import { IdentityResolver } from '../src/domain/identity.js';
@@ -46,7 +47,7 @@ function rawMessages(address: string): Promise<Buffer[]> {
     openServerStream(
       { target: parseGrpcTarget(address), path: GET_FLOWS_PATH, request: Buffer.from([0x3a, 0x00]) /* since: {} */ },
       {
-        message: (bytes) => messages.push(Buffer.from(bytes)),
+        message: (buf, start, end) => messages.push(Buffer.from(buf.subarray(start, end))),
         end: (status) => (status.code === GrpcCode.OK ? resolve(messages) : reject(new Error(`GetFlows ended ${grpcCodeName(status.code)}: ${status.details}`))),
       },
     );
@@ -127,5 +128,21 @@ export async function runGrpcIngestBench(lines = 200_000, runs = 3): Promise<Grp
   } finally {
     await server?.stop();
     rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** `node dist/bench/grpc-ingest.js [--lines N] [--runs N]`: this benchmark alone (numbers as `npm run bench` prints them). */
+if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  const arg = (name: string, fallback: number): number => {
+    const i = process.argv.indexOf(name);
+    return i >= 0 ? Number(process.argv[i + 1]) : fallback;
+  };
+  const r = await runGrpcIngestBench(arg('--lines', 100_000), arg('--runs', 2));
+  if ('skipped' in r) console.log(`# grpc benchmark skipped: ${r.skipped}`);
+  else {
+    console.log(`grpc_flows_per_s=${Math.round(r.flowsPerSecond)}`);
+    console.log(`grpc_flows_per_cpu_s=${Math.round(r.flowsPerCpuSecond)}`);
+    console.log(`grpc_decode_only_baseline_per_s=${Math.round(r.decodeOnlyPerSecond)}`);
+    console.log(`grpc_vs_decode_only_ratio=${r.ratio.toFixed(2)}`);
   }
 }

@@ -15,6 +15,7 @@
  * Raw flows are never stored: memory follows edges and distinct peers, not flows.
  */
 import type { Flow, ParseResult, SkipReason } from './flow.js';
+import { connectionKey } from './connection-key.js';
 import { DnsNames } from './dns-names.js';
 import { EdgeStore, type EdgeLimits } from './edge-store.js';
 import type { IdentityResolver, Resolution, UnresolvedReason } from './identity.js';
@@ -362,7 +363,8 @@ export class Learner {
   }
 
   private addDnsName(client: string, ip: string, rawName: string): void {
-    const name = rawName.toLowerCase().replace(/\.$/, '');
+    const lower = rawName.toLowerCase();
+    const name = lower.endsWith('.') ? lower.slice(0, -1) : lower;
     if (name.length === 0) return;
     this.dnsNames.add(client, ip, name);
   }
@@ -449,13 +451,16 @@ function dropReason(flow: Flow): string {
   return flow.dropReason ?? flow.verdict;
 }
 
+/** The key of the flow's 5-tuple (connection-key.ts). */
 function fiveTuple(flow: Flow): string {
-  return `${flow.source.ip} ${flow.source.port} ${flow.destination.ip} ${flow.destination.port} ${flow.protocol}`;
+  const { source, destination } = flow;
+  return connectionKey(source.ip, source.port, destination.ip, destination.port, flow.protocol);
 }
 
-/** The 5-tuple of the connection a reply belongs to. */
+/** The key of the 5-tuple of the connection a reply belongs to. */
 function reverseFiveTuple(flow: Flow): string {
-  return `${flow.destination.ip} ${flow.destination.port} ${flow.source.ip} ${flow.source.port} ${flow.protocol}`;
+  const { source, destination } = flow;
+  return connectionKey(destination.ip, destination.port, source.ip, source.port, flow.protocol);
 }
 
 export type { Peer };

@@ -66,12 +66,37 @@ describe('GetFlowsDecoder', () => {
   it('returns the resume key: envelope time in nanoseconds and the uuid, else a digest of the flow bytes', () => {
     const d = new GetFlowsDecoder();
     const withUuid = d.decode(encode({ flow: { time: T, uuid: 'u-9', verdict: 'FORWARDED' }, time: T }));
-    expect(withUuid).toMatchObject({ kind: 'flow', timeNs: 1_714_641_243_512_874_321n, identity: 'uuid:u-9' });
+    expect(withUuid).toMatchObject({ kind: 'flow', timeSeconds: 1_714_641_243, timeNanos: 512_874_321, identity: 'uuid:u-9' });
     const a = d.decode(encode({ flow: { time: T, verdict: 'FORWARDED', node_name: 'a' } }));
     const b = d.decode(encode({ flow: { time: T, verdict: 'FORWARDED', node_name: 'b' } }));
     expect(a.kind === 'flow' && a.identity).toMatch(/^sha256:[A-Za-z0-9_-]{43}$/);
-    expect(a.kind === 'flow' && a.timeNs).toBe(1_714_641_243_512_874_321n);
+    expect(a).toMatchObject({ timeSeconds: 1_714_641_243, timeNanos: 512_874_321 });
     expect(a.kind === 'flow' && b.kind === 'flow' && a.identity !== b.identity).toBe(true);
+  });
+
+  it('decodes a message given as a range of a larger buffer as it decodes the message alone', () => {
+    const messages = [
+      encode({ flow: { time: T, uuid: 'u-1', verdict: 'FORWARDED', IP: { source: '10.0.0.1', destination: '10.0.0.2' }, l4: { TCP: { source_port: 1, destination_port: 80 } }, source: ep('shop', 'web'), node_name: 'n' }, node_name: 'n', time: T }),
+      encode({ flow: { time: T, verdict: 'DROPPED', IP: { source: '10.0.0.1', destination: '10.0.0.2' }, l4: { UDP: {} } } }),
+      encode({ lost_events: { source: 'PERF_EVENT_RING_BUFFER', num_events_lost: 3 }, time: T }),
+    ];
+    for (const message of messages) {
+      const chunk = Buffer.concat([Buffer.from([0xff, 0x01, 0x02]), message, Buffer.from([0xff, 0x7f])]);
+      expect(new GetFlowsDecoder().decode(chunk, 3, 3 + message.length)).toEqual(new GetFlowsDecoder().decode(message));
+    }
+  });
+
+  it('skips a flow naming an invalid endpoint every time, also once the endpoint is cached', () => {
+    const d = new GetFlowsDecoder();
+    for (const [source, destination] of [[ep('Shop', 'web'), ep('shop', 'api')], [ep('shop', 'web'), ep('shop', 'api', { labels: ['k8s:app=a b'] })]]) {
+      const message = encode({ flow: { time: T, verdict: 'FORWARDED', IP: { source: '10.0.0.1', destination: '10.0.0.2' }, l4: { TCP: {} }, source, destination } });
+      const json = { flow: { time: T_TEXT, verdict: 'FORWARDED', IP: { source: '10.0.0.1', destination: '10.0.0.2' }, l4: { TCP: {} }, source, destination } };
+      const want = parseHubbleLine(JSON.stringify(json));
+      expect(want).toMatchObject({ kind: 'skip', reason: 'invalid-name' });
+      for (let i = 0; i < 3; i++) expect(d.decode(message).result).toEqual(want);
+    }
+    const valid = encode({ flow: { time: T, verdict: 'FORWARDED', IP: { source: '10.0.0.1', destination: '10.0.0.2' }, l4: { TCP: {} }, source: ep('shop', 'web'), destination: ep('shop', 'api') } });
+    for (let i = 0; i < 2; i++) expect(d.decode(valid).result).toMatchObject({ kind: 'flow' });
   });
 
   it('applies protobuf\'s last-wins rule to a oneof repeated on the wire', () => {

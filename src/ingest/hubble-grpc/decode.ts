@@ -17,7 +17,7 @@
  *   enums (`Verdict`, `TrafficDirection`) and kept as its decimal for the open ones (as protojson
  *   writes, and the JSON parser reads, it).
  *
- * Besides the result, a flow's resume key (see resume.ts) is returned: its time in nanoseconds and
+ * Besides the result, a flow's resume key (see resume.ts) is returned: its time (seconds and nanos) and
  * its identity (`uuid:<uuid>`, else a SHA-256 of the flow's bytes); a lost-events notice's identity
  * is its whole message.
  *
@@ -32,16 +32,23 @@
 import { createHash } from 'node:crypto';
 import type { ParseResult } from '../../domain/flow.js';
 import { flowResult, lostEventsResult, nodeStatusResult, rememberEndpointHint, skip } from '../hubble/build.js';
-import { canonicalIp } from '../hubble/ip.js';
 import { DROP_REASONS, LOST_EVENT_SOURCES, NODE_STATES, TRACE_OBSERVATION_POINTS, TRAFFIC_DIRECTIONS, VERDICTS, enumName } from '../hubble/proto.js';
 import type { RawEndpoint, RawFlow } from '../hubble/schema.js';
+import { IpTexts, RecentTexts } from './texts.js';
 import { LEN, VARINT, WireError, WireReader } from './wire.js';
 
 type Mutable<T> = { -readonly [K in keyof T]: T[K] };
 
 /** What one message is, with what resuming needs. */
 export type DecodedResponse =
-  | { readonly kind: 'flow'; readonly result: ParseResult; readonly timeNs: bigint | undefined; readonly identity: string }
+  | {
+      readonly kind: 'flow';
+      readonly result: ParseResult;
+      /** The flow's time as a `Timestamp`'s seconds (undefined: no time) and nanos in [0, 1e9). */
+      readonly timeSeconds: number | undefined;
+      readonly timeNanos: number;
+      readonly identity: string;
+    }
   | { readonly kind: 'lost-events'; readonly result: ParseResult; readonly identity: string }
   | { readonly kind: 'node-status'; readonly result: ParseResult }
   | { readonly kind: 'skip'; readonly result: ParseResult };
@@ -66,9 +73,10 @@ interface CachedEndpoint {
 }
 
 /**
- * A 32-bit hash of `buf[start, end)` for the endpoint cache: the length, the first 16 and the last
+ * A 30-bit hash of `buf[start, end)` for the endpoint cache: the length, the first 16 and the last
  * 32 bytes, and every 8th byte between (endpoint IDs and identities come first, pod and workload
- * names last; what differs between replicas is mostly there). Equal bytes, equal hash.
+ * names last; what differs between replicas is mostly there). Equal bytes, equal hash. 30 bits so
+ * it is a small integer to V8 (a Map key without a heap number per lookup).
  */
 function endpointHash(buf: Buffer, start: number, end: number): number {
   let h = Math.imul(end - start, 0x9e37_79b1);
@@ -78,7 +86,7 @@ function endpointHash(buf: Buffer, start: number, end: number): number {
   for (; i < head; i++) h = Math.imul(h ^ buf[i]!, 0x0100_0193);
   for (; i < tail; i += 8) h = Math.imul(h ^ buf[i]!, 0x0100_0193);
   for (i = tail; i < end; i++) h = Math.imul(h ^ buf[i]!, 0x0100_0193);
-  return h;
+  return (h ^ (h >>> 30)) & 0x3fff_ffff;
 }
 
 /**
@@ -91,19 +99,30 @@ let tsNanos = 0;
 export class GetFlowsDecoder {
   private readonly endpoints = new Map<number, CachedEndpoint[]>();
   private cachedEndpoints = 0;
-  /** The last node name decoded, by its bytes: a stream names the same few nodes over and over. */
-  private nodeBytes = Buffer.alloc(0);
-  private nodeText = '';
+  /** Node names by their bytes: a stream names the same few nodes over and over. */
+  private readonly nodeNames = new RecentTexts();
+  /** IP address texts by their bytes. */
+  private readonly ips = new IpTexts();
+  private readonly reader = new WireReader(Buffer.alloc(0));
+  /**
+   * The raw record and its `IP` member, reused for every flow: build.ts `flowResult` keeps neither
+   * (it copies what it needs into the `Flow`), and one shape for every flow keeps its reads fast.
+   */
+  private readonly raw: Mutable<RawFlow> = emptyRawFlow();
+  private readonly rawIp: { source?: string | undefined; destination?: string | undefined } = { source: undefined, destination: undefined };
   /** What {@link flow} read besides the raw record (fields, so no object per flow). */
   private flowUuid: string | undefined;
   private flowHasTime = false;
   private flowSeconds = 0;
   private flowNanos = 0;
 
-  /** Decodes one message. Never throws: undecodable bytes are a `malformed` skip, wrong values `schema-mismatch`. */
-  decode(bytes: Buffer): DecodedResponse {
+  /**
+   * Decodes one message, `bytes[start, end)` (a view of a network chunk needs no copy). Never throws:
+   * undecodable bytes are a `malformed` skip, wrong values `schema-mismatch`.
+   */
+  decode(bytes: Buffer, start = 0, end = bytes.length): DecodedResponse {
     try {
-      return this.response(bytes);
+      return this.response(bytes, start, end);
     } catch (error) {
       if (error instanceof Mismatch) return { kind: 'skip', result: skip('schema-mismatch', error.message) };
       const detail = error instanceof WireError ? error.message : String(error);
@@ -111,8 +130,9 @@ export class GetFlowsDecoder {
     }
   }
 
-  private response(bytes: Buffer): DecodedResponse {
-    const r = new WireReader(bytes);
+  private response(bytes: Buffer, start: number, end: number): DecodedResponse {
+    const r = this.reader;
+    r.reset(bytes, start, end);
     let member = 0;
     let memberStart = 0;
     let memberEnd = 0;
@@ -153,17 +173,23 @@ export class GetFlowsDecoder {
         r.pos = memberStart;
         r.end = memberEnd;
         const raw = this.flow(r);
-        let timeNs: bigint | undefined;
-        if (hasTime) timeNs = nanosOf(seconds, nanos);
-        else if (this.flowHasTime) timeNs = nanosOf(this.flowSeconds, this.flowNanos);
+        let timeSeconds: number | undefined;
+        let timeNanos = 0;
+        if (hasTime) {
+          timeSeconds = seconds;
+          timeNanos = nanos;
+        } else if (this.flowHasTime) {
+          timeSeconds = this.flowSeconds;
+          timeNanos = this.flowNanos;
+        }
         const uuid = this.flowUuid;
         const identity = uuid ? `uuid:${uuid}` : `sha256:${createHash('sha256').update(bytes.subarray(memberStart, memberEnd)).digest('base64url')}`;
-        return { kind: 'flow', result: flowResult(raw, nodeName, hasTime ? millis(seconds, nanos) : undefined), timeNs, identity };
+        return { kind: 'flow', result: flowResult(raw, nodeName, hasTime ? millis(seconds, nanos) : undefined), timeSeconds, timeNanos, identity };
       }
       case 3: {
         r.pos = memberStart;
         r.end = memberEnd;
-        return { kind: 'lost-events', result: lostEventsResult(lostEvent(r)), identity: `lost:${bytes.toString('base64')}` };
+        return { kind: 'lost-events', result: lostEventsResult(lostEvent(r)), identity: `lost:${bytes.toString('base64', start, end)}` };
       }
       case 2: {
         r.pos = memberStart;
@@ -175,33 +201,78 @@ export class GetFlowsDecoder {
     }
   }
 
-  /**
-   * The node name at the reader (a string field): the previous one when the bytes are the same.
-   * Decoding is the same either way (UTF-8, U+FFFD for invalid sequences).
-   */
+  /** The node name at the reader (a string field), decoded once per distinct recent name (texts.ts). */
   private nodeName(r: WireReader): string {
     const start = r.range();
-    const end = r.pos;
-    const buf = r.buf;
-    const last = this.nodeBytes;
-    const length = end - start;
-    if (length === last.length) {
-      let i = 0;
-      while (i < length && buf[start + i] === last[i]) i++;
-      if (i === length) return this.nodeText;
-    }
-    if (length > 253) return buf.toString('utf8', start, end); // not a node name; not kept
-    this.nodeBytes = Buffer.from(buf.subarray(start, end));
-    this.nodeText = this.nodeBytes.toString('utf8');
-    return this.nodeText;
+    return this.nodeNames.text(r.buf, start, r.pos);
   }
+
+  /** The IP address at the reader (a string field) as canonical text (texts.ts); `what` names it in the error. */
+  private ip(r: WireReader, what: string): string {
+    const start = r.range();
+    const text = this.ips.text(r.buf, start, r.pos);
+    if (text === undefined) throw new Mismatch(`${what}: not an IP address`);
+    return text;
+  }
+
+  private readonly ipAddresses = (r: WireReader): { source?: string | undefined; destination?: string | undefined } => {
+    const out = this.rawIp;
+    out.source = undefined;
+    out.destination = undefined;
+    for (let tag = r.tag(); tag !== 0; tag = r.tag()) {
+      const field = tag >>> 3;
+      const wire = tag & 7;
+      if (field === 1) {
+        want(field, wire, LEN);
+        out.source = this.ip(r, 'flow.IP.source');
+      } else if (field === 2) {
+        want(field, wire, LEN);
+        out.destination = this.ip(r, 'flow.IP.destination');
+      } else r.skip(wire);
+    }
+    return out;
+  };
+
+  /** `flow.Layer7`: only the DNS record (`oneof record`: a later `http` clears it). */
+  private readonly layer7 = (r: WireReader): NonNullable<RawFlow['l7']> => {
+    let dns: { query?: string; ips?: string[] } | undefined;
+    for (let tag = r.tag(); tag !== 0; tag = r.tag()) {
+      const field = tag >>> 3;
+      const wire = tag & 7;
+      if (field === 100) {
+        want(field, wire, LEN);
+        dns = within(r, this.dnsRecord);
+      } else {
+        if (field === 101 || field === 102) dns = undefined;
+        r.skip(wire);
+      }
+    }
+    return dns === undefined ? {} : { dns };
+  };
+
+  private readonly dnsRecord = (r: WireReader): { query?: string; ips?: string[] } => {
+    const out: { query?: string; ips?: string[] } = {};
+    for (let tag = r.tag(); tag !== 0; tag = r.tag()) {
+      const field = tag >>> 3;
+      const wire = tag & 7;
+      if (field === 1) {
+        want(field, wire, LEN);
+        out.query = r.string();
+      } else if (field === 2) {
+        want(field, wire, LEN);
+        (out.ips ??= []).push(this.ip(r, 'flow.l7.dns.ips'));
+      } else r.skip(wire);
+    }
+    return out;
+  };
 
   /**
    * `flow.Flow` → the raw record of build.ts (schema.ts `Flow`'s output); its uuid and time are left
    * in {@link flowUuid}, {@link flowHasTime}, {@link flowSeconds}, {@link flowNanos}.
    */
   private flow(r: WireReader): RawFlow {
-    const raw: Mutable<RawFlow> = {};
+    const raw = this.raw;
+    clearRawFlow(raw);
     let uuid: string | undefined;
     let hasTime = false;
     let seconds = 0;
@@ -236,7 +307,7 @@ export class GetFlowsDecoder {
           break;
         case 5: // IP
           want(field, wire, LEN);
-          raw.IP = within(r, ipAddresses);
+          raw.IP = within(r, this.ipAddresses);
           break;
         case 6: // l4
           want(field, wire, LEN);
@@ -260,7 +331,7 @@ export class GetFlowsDecoder {
           break;
         case 15: // l7
           want(field, wire, LEN);
-          raw.l7 = within(r, layer7);
+          raw.l7 = within(r, this.layer7);
           break;
         case 16: // reply (deprecated)
           want(field, wire, VARINT);
@@ -369,6 +440,34 @@ export class GetFlowsDecoder {
   }
 }
 
+/** A raw flow record with every field present and unset (one hidden class for all of them). */
+function emptyRawFlow(): Mutable<RawFlow> {
+  const raw: Mutable<RawFlow> = {};
+  clearRawFlow(raw);
+  return raw;
+}
+
+/** Unsets every field of `raw` that {@link GetFlowsDecoder} sets or build.ts reads. */
+function clearRawFlow(raw: Mutable<RawFlow>): void {
+  raw.time = undefined;
+  raw.verdict = undefined;
+  raw.drop_reason = undefined;
+  raw.drop_reason_desc = undefined;
+  raw.IP = undefined;
+  raw.l4 = undefined;
+  raw.source = undefined;
+  raw.destination = undefined;
+  raw.node_name = undefined;
+  raw.destination_names = undefined;
+  raw.l7 = undefined;
+  raw.reply = undefined;
+  raw.is_reply = undefined;
+  raw.traffic_direction = undefined;
+  raw.trace_observation_point = undefined;
+  raw.egress_denied_by = undefined;
+  raw.ingress_denied_by = undefined;
+}
+
 function want(field: number, wire: number, expected: number): void {
   if (wire !== expected) throw new WireError(`field ${field} has wire type ${wire}, expected ${expected}`);
 }
@@ -412,33 +511,6 @@ function validTimestamp(seconds: number, nanos: number): boolean {
 /** Epoch milliseconds, the fraction truncated (as the JSON parser reads the RFC 3339 text). */
 function millis(seconds: number, nanos: number): number {
   return seconds * 1000 + Math.floor(nanos / 1_000_000);
-}
-
-/** Nanoseconds since the epoch (the resume key). */
-function nanosOf(seconds: number, nanos: number): bigint {
-  return BigInt(seconds) * 1_000_000_000n + BigInt(nanos);
-}
-
-function ip(text: string, what: string): string {
-  const canonical = canonicalIp(text);
-  if (canonical === undefined) throw new Mismatch(`${what}: not an IP address`);
-  return canonical;
-}
-
-function ipAddresses(r: WireReader): { source?: string; destination?: string } {
-  const out: { source?: string; destination?: string } = {};
-  for (let tag = r.tag(); tag !== 0; tag = r.tag()) {
-    const field = tag >>> 3;
-    const wire = tag & 7;
-    if (field === 1) {
-      want(field, wire, LEN);
-      out.source = ip(r.string(), 'flow.IP.source');
-    } else if (field === 2) {
-      want(field, wire, LEN);
-      out.destination = ip(r.string(), 'flow.IP.destination');
-    } else r.skip(wire);
-  }
-  return out;
 }
 
 type Ports = { source_port?: number; destination_port?: number };
@@ -488,39 +560,6 @@ function layer4(r: WireReader): NonNullable<RawFlow['l4']> {
       default:
         out = { SCTP: within(r, ports) };
     }
-  }
-  return out;
-}
-
-/** `flow.Layer7`: only the DNS record (`oneof record`: a later `http` clears it). */
-function layer7(r: WireReader): NonNullable<RawFlow['l7']> {
-  let dns: { query?: string; ips?: string[] } | undefined;
-  for (let tag = r.tag(); tag !== 0; tag = r.tag()) {
-    const field = tag >>> 3;
-    const wire = tag & 7;
-    if (field === 100) {
-      want(field, wire, LEN);
-      dns = within(r, dnsRecord);
-    } else {
-      if (field === 101 || field === 102) dns = undefined;
-      r.skip(wire);
-    }
-  }
-  return dns === undefined ? {} : { dns };
-}
-
-function dnsRecord(r: WireReader): { query?: string; ips?: string[] } {
-  const out: { query?: string; ips?: string[] } = {};
-  for (let tag = r.tag(); tag !== 0; tag = r.tag()) {
-    const field = tag >>> 3;
-    const wire = tag & 7;
-    if (field === 1) {
-      want(field, wire, LEN);
-      out.query = r.string();
-    } else if (field === 2) {
-      want(field, wire, LEN);
-      (out.ips ??= []).push(ip(r.string(), 'flow.l7.dns.ips'));
-    } else r.skip(wire);
   }
   return out;
 }

@@ -6,8 +6,8 @@
  *
  * - {@link frameMessage}: prefixes an (uncompressed) request message.
  * - {@link MessageReader}: cuts the messages out of the incoming chunks. A message inside one chunk
- *   is handed on as a `subarray` of it (no copy); only a message split across chunks is copied,
- *   into one buffer of its declared length.
+ *   is handed on as its range of that chunk (no copy, no view object); only a message split across
+ *   chunks is copied, into one buffer of its declared length.
  *
  * Rules enforced (each a {@link FramingError}): a Compressed-Flag of 1 (hivewall never sends
  * `grpc-accept-encoding`, so a compressed message is a protocol error), any other flag value, and a
@@ -48,7 +48,8 @@ export class MessageReader {
   private bodyFill = 0;
 
   constructor(
-    private readonly onMessage: (message: Buffer) => void,
+    /** One message: `buf[start, end)`. */
+    private readonly onMessage: (buf: Buffer, start: number, end: number) => void,
     private readonly maxMessageBytes = DEFAULT_MAX_MESSAGE_BYTES,
   ) {}
 
@@ -82,7 +83,7 @@ export class MessageReader {
         throw new FramingError(`received message of ${length} bytes, more than the limit of ${this.maxMessageBytes}`, 'RESOURCE_EXHAUSTED');
       }
       if (end - pos >= length) {
-        this.onMessage(chunk.subarray(pos, pos + length));
+        this.onMessage(chunk, pos, pos + length);
         pos += length;
       } else {
         this.body = Buffer.allocUnsafe(length);
@@ -100,7 +101,7 @@ export class MessageReader {
     this.bodyFill += take;
     if (this.bodyFill === body.length) {
       this.body = undefined;
-      this.onMessage(body);
+      this.onMessage(body, 0, body.length);
     }
     return pos + take;
   }

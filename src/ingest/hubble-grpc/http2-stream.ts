@@ -5,7 +5,7 @@
  * Why not `@grpc/grpc-js`: every GetFlowsResponse is one gRPC message per flow, and grpc-js runs
  * each received message through a promise-based interceptor/filter chain and an object-mode
  * Readable, which cost about 10 µs per message in a profile of `npm run bench` (more than decoding
- * the flow and learning from it together); this reader costs a `subarray` per message
+ * the flow and learning from it together); this reader hands each message on as a range of its chunk
  * (grpc-framing.ts). A server-streaming call with one request and no compression is a small part
  * of the protocol, implemented here by its rules (gRPC over HTTP/2, PROTOCOL-HTTP2):
  *
@@ -26,6 +26,10 @@
  *   connection; the call ends CANCELLED.
  * - Keepalive: an HTTP/2 PING every `keepaliveTimeMs` while the call is open; no ACK within
  *   `keepaliveTimeoutMs` ends the call UNAVAILABLE.
+ *
+ * Incoming DATA is taken where node:http2 hands it to the stream (takeChunksAtPush): one call per
+ * DATA frame instead of a trip through the Readable machinery and a `process.nextTick` round each,
+ * which mattered because grpc-go puts every message (every flow) in a DATA frame of its own.
  *
  * The connection counts as ready once the server's SETTINGS arrived (as grpc-js's READY), not at
  * TCP connect: a listener that does not speak HTTP/2 never gets there. The HTTP/2 receive windows
@@ -101,10 +105,10 @@ export interface ServerStreamHandlers {
   /** The response headers arrived (not for a Trailers-Only response). */
   readonly headers?: () => void;
   /**
-   * One message; the buffer may be a view of a larger chunk (copy what is kept). A handler that
-   * throws ends the call INTERNAL with the error as cause.
+   * One message: `buf[start, end)`, where `buf` may be a larger chunk (copy what is kept). A handler
+   * that throws ends the call INTERNAL with the error as cause.
    */
-  readonly message: (bytes: Buffer) => void;
+  readonly message: (buf: Buffer, start: number, end: number) => void;
   /** The call is over (called once). */
   readonly end: (status: GrpcStatus) => void;
 }
@@ -151,8 +155,8 @@ class Call implements ServerStream {
   ) {
     const { target, tls } = options;
     const authority = tls?.serverName ?? target.authority;
-    this.reader = new MessageReader((message) => {
-      if (!this.finished && this.local === undefined) handlers.message(message);
+    this.reader = new MessageReader((buf, start, end) => {
+      if (!this.finished && this.local === undefined) handlers.message(buf, start, end);
     }, options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES);
 
     const session = h2connect(`${tls === undefined ? 'http' : 'https'}://${target.kind === 'unix' ? 'localhost' : target.authority}`, {
@@ -196,6 +200,7 @@ class Call implements ServerStream {
       this.received ??= statusFrom(trailers) ?? { code: GrpcCode.INTERNAL, details: 'trailers without grpc-status' };
     });
     stream.on('data', (chunk: Buffer) => this.onData(chunk));
+    takeChunksAtPush(stream, (chunk) => this.onData(chunk));
     // A reset stream errs with ERR_HTTP2_STREAM_ERROR: its rstCode tells more (outcome()).
     stream.on('error', (error: Error & { code?: string }) => {
       if (error.code !== 'ERR_HTTP2_STREAM_ERROR') this.fail(error);
@@ -314,6 +319,28 @@ class Call implements ServerStream {
     this.keepalive = undefined;
     this.pingDeadline = undefined;
   }
+}
+
+/**
+ * Hands the stream's incoming DATA to `onChunk` where node:http2 supplies it, the stream's own
+ * `push` (Readable's implementer API, which node:http2 calls once per DATA frame), instead of
+ * letting each chunk travel through the Readable buffer, a `'data'` event and a `process.nextTick`
+ * round (maybeReadMore → read(0) → `_read`) first. grpc-go sends every message in a DATA frame of its
+ * own, so that round trip was paid per flow. Nothing else changes: the chunk is consumed right away
+ * as a `'data'` listener in flowing mode would (so `push` reports no backpressure and the stream keeps
+ * reading), and anything that is not a Buffer (the end of the stream, `null`) goes to the real
+ * `push`. The stream's `'data'` listener stays as it was: it starts the flow and would receive
+ * whatever reached the Readable some other way.
+ */
+function takeChunksAtPush(stream: ClientHttp2Stream, onChunk: (chunk: Buffer) => void): void {
+  const push = stream.push;
+  stream.push = function (chunk: unknown, encoding?: BufferEncoding): boolean {
+    if (Buffer.isBuffer(chunk) && !stream.destroyed && stream.readableFlowing === true) {
+      onChunk(chunk);
+      return true;
+    }
+    return push.call(this, chunk, encoding);
+  };
 }
 
 function connectSocket(target: GrpcTarget, tls: ServerStreamTls | undefined): Socket {

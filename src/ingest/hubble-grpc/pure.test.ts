@@ -82,6 +82,70 @@ describe('ResumeTracker', () => {
   });
 });
 
+/** The tracker's rules written plainly (times as BigInt, one Set): what ResumeTracker must do. */
+class ModelTracker {
+  private newest: bigint | undefined;
+  private at = new Set<string>();
+  private resume: { since: bigint; seen: Set<string> } | undefined;
+  constructor(since?: bigint) {
+    this.newest = since;
+  }
+  beginStream(): void {
+    this.resume = this.newest === undefined ? undefined : { since: this.newest, seen: new Set(this.at) };
+  }
+  flow(ns: bigint, key: string): 'new' | 'duplicate' {
+    const r = this.resume;
+    if (r !== undefined && (ns < r.since || (ns === r.since && r.seen.has(key)))) return 'duplicate';
+    if (this.newest === undefined || ns > this.newest) {
+      this.newest = ns;
+      this.at = new Set([key]);
+    } else if (ns === this.newest) this.at.add(key);
+    return 'new';
+  }
+  point(): { since: bigint; seen: string[] } | undefined {
+    return this.newest === undefined ? undefined : { since: this.newest, seen: [...this.at] };
+  }
+}
+
+describe('ResumeTracker.flowAt', () => {
+  const NS = 1_000_000_000n;
+  it('decides as flow() does for the same times given as seconds and nanos, and as the plain rules say', () => {
+    const time = fc.bigInt({ min: 1_714_641_243n * NS - 3n, max: 1_714_641_243n * NS + 3n }); // few values, often equal
+    const steps = fc.array(fc.oneof(fc.record({ time, key: fc.constantFrom('a', 'b', 'c') }), fc.constant('reconnect' as const)), { maxLength: 40 });
+    fc.assert(
+      fc.property(fc.option(time, { nil: undefined }), steps, (initial, list) => {
+        const byNs = new ResumeTracker(initial);
+        const byParts = new ResumeTracker(initial);
+        const model = new ModelTracker(initial);
+        for (const step of ['reconnect' as const, ...list]) {
+          if (step === 'reconnect') {
+            byNs.beginStream();
+            byParts.beginStream();
+            model.beginStream();
+            continue;
+          }
+          const seconds = step.time / NS;
+          const want = model.flow(step.time, step.key);
+          expect(byParts.flowAt(Number(seconds), Number(step.time - seconds * NS), step.key)).toBe(want);
+          expect(byNs.flow(step.time, step.key)).toBe(want);
+          const point = model.point();
+          expect(byParts.resumePoint()).toEqual(point === undefined ? undefined : { ...point, lostEvents: [] });
+          expect(byNs.resumePoint()).toEqual(byParts.resumePoint());
+          expect(byParts.boundarySize()).toBe(point?.seen.length ?? 0);
+        }
+      }),
+    );
+  });
+
+  it('keeps times before the epoch (negative seconds, nanos counted forward) in order', () => {
+    const t = new ResumeTracker(-1n); // 1969-12-31T23:59:59.999999999Z
+    t.beginStream();
+    expect(t.flowAt(-1, 999_999_998, 'a')).toBe('duplicate');
+    expect(t.flowAt(0, 0, 'b')).toBe('new');
+    expect(t.since()).toBe(0n);
+  });
+});
+
 describe('ResumeTracker across processes', () => {
   it('a tracker built from a persisted resume point drops exactly what the previous process delivered at the boundary', () => {
     const first = new ResumeTracker();

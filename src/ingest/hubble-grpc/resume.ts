@@ -19,13 +19,45 @@ const LOST_EVENT_MEMORY = 256;
 
 export type Seen = 'new' | 'duplicate';
 
+/** Nanoseconds in a second. */
+const NS = 1_000_000_000n;
+
+/**
+ * A time kept as whole seconds and nanoseconds in [0, 1e9) (a `Timestamp`'s parts, both exact
+ * Numbers), so the per-flow bookkeeping needs no BigInt.
+ */
+interface Instant {
+  readonly seconds: number;
+  readonly nanos: number;
+}
+
+function instantOf(ns: bigint): Instant {
+  let seconds = ns / NS;
+  let nanos = ns - seconds * NS;
+  if (nanos < 0n) {
+    seconds -= 1n;
+    nanos += NS;
+  }
+  return { seconds: Number(seconds), nanos: Number(nanos) };
+}
+
+function nanosOf(seconds: number, nanos: number): bigint {
+  return BigInt(seconds) * NS + BigInt(nanos);
+}
+
 export class ResumeTracker {
-  /** Newest flow time seen (ns since the epoch). */
-  private newest: bigint | undefined;
-  /** Identities of the flows seen at exactly `newest`. */
-  private atNewest = new Set<string>();
+  /** Whether a flow time was seen (or given initially); then {@link newestSeconds}.{@link newestNanos} is the newest. */
+  private hasNewest = false;
+  private newestSeconds = 0;
+  private newestNanos = 0;
+  /**
+   * Identities of the flows seen at exactly the newest time: the first one, and any others. Almost
+   * every flow brings a new time, so the common case touches no set and hashes no string.
+   */
+  private firstAtNewest: string | undefined;
+  private readonly moreAtNewest = new Set<string>();
   /** Set while a resumed stream runs: its `since` and the identities already seen at that time. */
-  private resume: { readonly since: bigint; readonly seen: ReadonlySet<string> } | undefined;
+  private resume: { readonly seconds: number; readonly nanos: number; readonly seen: ReadonlySet<string> } | undefined;
   private readonly lostEvents = new Set<string>();
 
   /**
@@ -34,8 +66,11 @@ export class ResumeTracker {
    */
   constructor(initialSince?: bigint, initial: { readonly seen?: Iterable<string>; readonly lostEvents?: Iterable<string> } = {}) {
     if (initialSince !== undefined) {
-      this.newest = initialSince;
-      this.atNewest = new Set(initial.seen ?? []);
+      const { seconds, nanos } = instantOf(initialSince);
+      this.hasNewest = true;
+      this.newestSeconds = seconds;
+      this.newestNanos = nanos;
+      for (const key of initial.seen ?? []) this.addAtNewest(key);
     }
     for (const key of initial.lostEvents ?? []) this.lostEvents.add(key);
   }
@@ -45,18 +80,19 @@ export class ResumeTracker {
    * seen at it, and the most recent lost-event notices (at most `lostEventLimit`).
    */
   resumePoint(lostEventLimit = 32): { since: bigint; seen: string[]; lostEvents: string[] } | undefined {
-    if (this.newest === undefined) return undefined;
-    return { since: this.newest, seen: [...this.atNewest], lostEvents: [...this.lostEvents].slice(-lostEventLimit) };
+    const since = this.since();
+    if (since === undefined) return undefined;
+    return { since, seen: this.seenAtNewest(), lostEvents: [...this.lostEvents].slice(-lostEventLimit) };
   }
 
-  /** The `since` for the next request (the newest flow time seen), if any. */
+  /** The `since` for the next request (the newest flow time seen, in nanoseconds), if any. */
   since(): bigint | undefined {
-    return this.newest;
+    return this.hasNewest ? nanosOf(this.newestSeconds, this.newestNanos) : undefined;
   }
 
   /** Starts a new stream: the next request carries {@link since}; repeats at the boundary are dropped. */
   beginStream(): void {
-    this.resume = this.newest === undefined ? undefined : { since: this.newest, seen: new Set(this.atNewest) };
+    this.resume = this.hasNewest ? { seconds: this.newestSeconds, nanos: this.newestNanos, seen: new Set(this.seenAtNewest()) } : undefined;
   }
 
   /**
@@ -66,17 +102,41 @@ export class ResumeTracker {
    */
   flow(ns: bigint | undefined, key: string): Seen {
     if (ns === undefined) return 'new';
+    const { seconds, nanos } = instantOf(ns);
+    return this.flowAt(seconds, nanos, key);
+  }
+
+  /**
+   * {@link flow} for a time given as a `Timestamp`'s parts: whole `seconds` (a safe integer) and
+   * `nanos` in [0, 1e9), as the decoder reads them (decode.ts).
+   */
+  flowAt(seconds: number, nanos: number, key: string): Seen {
     const resume = this.resume;
-    if (resume !== undefined && (ns < resume.since || (ns === resume.since && resume.seen.has(key)))) return 'duplicate';
-    if (this.newest === undefined || ns > this.newest) {
-      this.newest = ns;
-      // Cleared, not replaced: a new time comes with almost every flow (the set is copied where kept).
-      this.atNewest.clear();
-      this.atNewest.add(key);
-    } else if (ns === this.newest) {
-      this.atNewest.add(key);
+    if (resume !== undefined) {
+      const order = seconds === resume.seconds ? nanos - resume.nanos : seconds - resume.seconds;
+      if (order < 0 || (order === 0 && resume.seen.has(key))) return 'duplicate';
+    }
+    const order = !this.hasNewest ? 1 : seconds === this.newestSeconds ? nanos - this.newestNanos : seconds - this.newestSeconds;
+    if (order > 0) {
+      this.hasNewest = true;
+      this.newestSeconds = seconds;
+      this.newestNanos = nanos;
+      this.firstAtNewest = key;
+      if (this.moreAtNewest.size > 0) this.moreAtNewest.clear();
+    } else if (order === 0) {
+      this.addAtNewest(key);
     }
     return 'new';
+  }
+
+  private addAtNewest(key: string): void {
+    if (this.firstAtNewest === undefined) this.firstAtNewest = key;
+    else if (key !== this.firstAtNewest) this.moreAtNewest.add(key);
+  }
+
+  /** The identities at the newest time, in the order first seen. */
+  private seenAtNewest(): string[] {
+    return this.firstAtNewest === undefined ? [] : [this.firstAtNewest, ...this.moreAtNewest];
   }
 
   /** Records a lost-event notice by identity; `duplicate` when a resumed stream repeats one. */
@@ -92,6 +152,6 @@ export class ResumeTracker {
 
   /** How many identities are kept at the boundary (for tests and diagnostics). */
   boundarySize(): number {
-    return this.atNewest.size;
+    return (this.firstAtNewest === undefined ? 0 : 1) + this.moreAtNewest.size;
   }
 }

@@ -374,10 +374,10 @@ export class HubbleObserverSource {
         },
         {
           headers: establish,
-          message: (message) => {
+          message: (buf, start, end) => {
             if (attempt.ended) return;
             establish();
-            this.handle(decoder.decode(message));
+            this.handle(decoder.decode(buf, start, end));
           },
           end: (status) => this.ended(attempt, status, timeout),
         },
@@ -444,7 +444,7 @@ export class HubbleObserverSource {
   private handle(message: DecodedResponse): void {
     switch (message.kind) {
       case 'flow':
-        if (this.tracker.flow(message.timeNs, message.identity) === 'duplicate') {
+        if (message.timeSeconds !== undefined && this.tracker.flowAt(message.timeSeconds, message.timeNanos, message.identity) === 'duplicate') {
           this.duplicates++;
           return;
         }

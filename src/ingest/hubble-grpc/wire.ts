@@ -34,9 +34,22 @@ export class WireReader {
   lo = 0;
   hi = 0;
 
-  constructor(readonly buf: Buffer, start = 0, end = buf.length) {
+  constructor(
+    public buf: Buffer,
+    start = 0,
+    end = buf.length,
+  ) {
     this.pos = start;
     this.end = end;
+  }
+
+  /** Reads `buf[start, end)` from now on (one reader serves many messages). */
+  reset(buf: Buffer, start: number, end: number): void {
+    this.buf = buf;
+    this.pos = start;
+    this.end = end;
+    this.lo = 0;
+    this.hi = 0;
   }
 
   /** Reads a varint into {@link lo} / {@link hi} (up to 10 bytes). */

@@ -31,6 +31,36 @@ function ipv4Value(text: string, start: number, end: number): number {
   return octets === 4 ? value : -1;
 }
 
+/**
+ * {@link ipv4Value} of the ASCII text in `bytes[start, end)`, without making a string: the value of a
+ * canonical dotted quad, else -1. Accepted bytes are exactly the canonical text of the value, so
+ * equal values mean equal texts (the gRPC decoder caches IP strings by it, src/ingest/hubble-grpc).
+ */
+export function ipv4BytesValue(bytes: Uint8Array, start: number, end: number): number {
+  if (end - start > 15) return -1;
+  let value = 0;
+  let octets = 0;
+  let p = start;
+  while (p <= end) {
+    const octetStart = p;
+    let octet = 0;
+    while (p < end) {
+      const d = bytes[p]! - 0x30;
+      if (d < 0 || d > 9) break;
+      octet = octet * 10 + d;
+      p++;
+    }
+    const len = p - octetStart;
+    if (len === 0 || len > 3 || octet > 255 || (len > 1 && bytes[octetStart] === 0x30)) return -1;
+    value = value * 256 + octet;
+    octets++;
+    if (p === end) break;
+    if (bytes[p] !== 0x2e || octets === 4) return -1;
+    p++;
+  }
+  return octets === 4 ? value : -1;
+}
+
 /** Parses IPv6 text into 8 groups, or undefined. */
 function ipv6Groups(text: string): number[] | undefined {
   const groups: number[] = [];
