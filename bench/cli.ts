@@ -15,22 +15,19 @@
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { packageRoot } from '../src/report/assets.js';
 import { writeHubbleBenchFile } from './hubble-ingest.js';
+import { shebangNodeFlags } from './node-flags.js';
 import { repeatShifted } from './pipeline.js';
 
 const root = packageRoot();
 const HIVEWALL = join(root, 'bin', 'hivewall.js');
-/**
- * The Node.js flags of bin/hivewall.js's `#!/usr/bin/env -S node …` line: a user runs the file
- * itself, so the bench, which starts it through this process's node, passes them too.
- */
-const HIVEWALL_NODE_FLAGS = (/^#!.*\bnode\b(.*)$/m.exec(readFileSync(HIVEWALL, 'utf8').split('\n')[0] ?? '')?.[1] ?? '').trim().split(/\s+/).filter((f) => f !== '');
+const HIVEWALL_NODE_FLAGS = shebangNodeFlags(HIVEWALL);
 const PLUGIN = join(root, 'bin', 'kubectl-hivewall.js');
 
 const median = (xs: readonly number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;

@@ -25,6 +25,7 @@ import { promisify } from 'node:util';
 import { AppsV1Api, CoreV1Api, CustomObjectsApi, KubeConfig } from '@kubernetes/client-node';
 import { clusterDown, clusterUp } from '../test/harness/cluster.js';
 import { shareConnections } from '../src/k8s/connections.js';
+import { shebangNodeFlags } from './node-flags.js';
 import { deliveredTcpLine, type PodEnd } from '../src/testing/hubble-lines.js';
 // Built (src/ uses TypeScript that Node's type stripping does not run): `npm run build` first.
 // eslint-disable-next-line @typescript-eslint/ban-ts-comment
@@ -213,7 +214,8 @@ async function benchN(n: number): Promise<void> {
     const controlPlaneCpu = () => controlPlane.reduce((sum, p) => sum + cpuSeconds(p), 0);
     let planeCpu = controlPlaneCpu();
     const started = Date.now();
-    operator = spawn(process.execPath, [...PROFILE_ARGS, join(ROOT, 'bin/hivewall.js'), 'operator', '--kubeconfig', operatorKc, '--flows-path', flows, '--namespace', OPERATOR_NS,
+    // As deployed: deploy/base sets the launcher's flags as NODE_OPTIONS (bench/node-flags.ts).
+    operator = spawn(process.execPath, [...shebangNodeFlags(join(ROOT, 'bin/hivewall.js')), ...PROFILE_ARGS, join(ROOT, 'bin/hivewall.js'), 'operator', '--kubeconfig', operatorKc, '--flows-path', flows, '--namespace', OPERATOR_NS,
       '--identity', 'bench', '--health-port', String(healthPort), '--bind-address', '127.0.0.1', '--flow-poll-ms', '250', '--log-level', 'warn'], { stdio: ['ignore', 'ignore', 'inherit'] });
     let exited = false;
     operator.once('exit', () => (exited = true));
