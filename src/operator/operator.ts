@@ -212,7 +212,7 @@ export async function runLeaderWork(options: LeaderWorkOptions): Promise<void> {
   try {
     while (!signal.aborted) {
       // The namespaces whose edges changed: a new edge is reconciled at once, count changes within COUNTS_REFRESH_MS.
-      for (const [namespace, newEdge] of reconcileFeed.drain()) enqueueNamespace(namespace, newEdge ? 0 : COUNTS_REFRESH_MS);
+      for (const [namespace, newEdge] of reconcileFeed.drain()) enqueueNamespace(namespace, newEdge ? 0 : countsRefreshDelay(namespace));
       if (now() - lastInventory >= config.inventoryRefreshMs) {
         lastInventory = now();
         const changes = await cluster.refresh();
@@ -375,4 +375,16 @@ function phaseOrSpecChanged(old: KubernetesObject, obj: KubernetesObject): boole
 function metadataOnly(object: KubernetesObject): KubernetesObject {
   const { name, namespace, uid, labels, ownerReferences, resourceVersion, generation } = object.metadata ?? {};
   return { apiVersion: object.apiVersion, kind: object.kind, metadata: { name, namespace, uid, labels, ownerReferences, resourceVersion, generation } } as KubernetesObject;
+}
+
+/**
+ * When a namespace whose counts alone changed is reconciled: after COUNTS_REFRESH_MS plus a
+ * stable per-namespace share of half of it. Busy traffic changes every namespace's counts within
+ * a second, so without the spread all of them would come due in the same instant every 30 s, and
+ * a new edge's reconcile (its follow-up proposal) would queue behind a thousand status writes.
+ */
+export function countsRefreshDelay(namespace: string): number {
+  let hash = 2166136261; // FNV-1a
+  for (let i = 0; i < namespace.length; i++) hash = Math.imul(hash ^ namespace.charCodeAt(i), 16777619);
+  return COUNTS_REFRESH_MS + ((hash >>> 0) % (COUNTS_REFRESH_MS / 2));
 }
