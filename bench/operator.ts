@@ -25,6 +25,7 @@ import { promisify } from 'node:util';
 import { AppsV1Api, CoreV1Api, CustomObjectsApi, KubeConfig } from '@kubernetes/client-node';
 import { clusterDown, clusterUp } from '../test/harness/cluster.js';
 import { shareConnections } from '../src/k8s/connections.js';
+import { findManifest, kustomize, type Manifest } from '../src/testing/deploy-manifests.js';
 import { shebangNodeFlags } from './node-flags.js';
 import { deliveredTcpLine, type PodEnd } from '../src/testing/hubble-lines.js';
 // Built (src/ uses TypeScript that Node's type stripping does not run): `npm run build` first.
@@ -299,12 +300,28 @@ async function benchN(n: number): Promise<void> {
 const arg = process.argv.indexOf('--n');
 /** `--profile <dir>`: the operator writes a V8 CPU profile there (Chrome DevTools' format) when it exits. */
 const profileArg = process.argv.indexOf('--profile');
-/** `--max-old-space-size <MiB>`: the operator's V8 heap limit (a container's memory limit sets one too). */
+/**
+ * `--max-old-space-size <MiB>`: the operator's V8 heap limit. Default: the one it gets in the
+ * Deployment deploy/base ships. Node.js sizes V8's old generation from the memory the process may
+ * use, which in a container is its cgroup limit, and V8 takes a quarter of it; on this machine the
+ * quarter of 24 GiB (capped at 4 GiB) would let garbage pile up uncollected to sizes no deployed
+ * operator sees.
+ */
 const heapArg = process.argv.indexOf('--max-old-space-size');
 const PROFILE_ARGS = [
   ...(profileArg >= 0 ? ['--cpu-prof', `--cpu-prof-dir=${process.argv[profileArg + 1]}`] : []),
-  ...(heapArg >= 0 ? [`--max-old-space-size=${process.argv[heapArg + 1]}`] : []),
+  `--max-old-space-size=${heapArg >= 0 ? process.argv[heapArg + 1] : Math.floor(deployedOperatorMemoryLimitMib() / 4)}`,
 ];
+
+/** The memory limit of the operator container in deploy/base (MiB). */
+function deployedOperatorMemoryLimitMib(): number {
+  const { manifests } = kustomize(join(ROOT, 'deploy/base'));
+  const deployment = findManifest<Manifest & { spec: { template: { spec: { containers: { name: string; resources?: { limits?: { memory?: string } } }[] } } } }>(manifests, 'Deployment', 'hivewall-operator', OPERATOR_NS);
+  const limit = deployment.spec.template.spec.containers.find((c) => c.name === 'operator')?.resources?.limits?.memory ?? '';
+  const match = /^(\d+)(Mi|Gi)$/.exec(limit);
+  if (!match) throw new Error(`deploy/base: the operator's memory limit ${JSON.stringify(limit)} is not <n>Mi or <n>Gi`);
+  return Number(match[1]) * (match[2] === 'Gi' ? 1024 : 1);
+}
 const sizes = (arg >= 0 ? process.argv[arg + 1]! : '100,1000').split(',').map(Number).filter((n) => n > 0);
 for (const n of sizes) await benchN(n);
 if (!process.argv.includes('--no-sim')) {
