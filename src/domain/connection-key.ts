@@ -16,6 +16,7 @@
  *
  * Pure.
  */
+import { ipv4Value } from './ipv4.js';
 
 const MAX_UNIT = 0xffff;
 
@@ -32,29 +33,4 @@ export function connectionKey(srcIp: string, srcPort: number, dstIp: string, dst
     if (dst >= 0) return String.fromCharCode(src >>> 16, src & MAX_UNIT, srcPort, dst >>> 16, dst & MAX_UNIT, dstPort, code);
   }
   return String.fromCharCode(srcIp.length, dstIp.length) + srcIp + String.fromCharCode(srcPort, dstPort) + dstIp + protocol + '\u0000';
-}
-
-/** The 32-bit value of a canonical dotted quad (no leading zeros, octets 0..255), else -1. */
-function ipv4Value(text: string): number {
-  const end = text.length;
-  if (end < 7 || end > 15) return -1;
-  let value = 0;
-  let octets = 0;
-  let p = 0;
-  for (;;) {
-    const start = p;
-    let octet = 0;
-    while (p < end) {
-      const d = text.charCodeAt(p) - 0x30;
-      if (d < 0 || d > 9) break;
-      octet = octet * 10 + d;
-      p++;
-    }
-    const len = p - start;
-    if (len === 0 || len > 3 || octet > 255 || (len > 1 && text.charCodeAt(start) === 0x30)) return -1;
-    value = value * 256 + octet;
-    if (++octets === 4) return p === end ? value : -1;
-    if (p === end || text.charCodeAt(p) !== 0x2e) return -1;
-    p++;
-  }
 }

@@ -5,31 +5,7 @@
  * (§5). Hubble writes Go's `String()` of the address, which is already canonical; other spellings are
  * normalized so equal addresses compare equal. Zones (`%eth0`) are not addresses. Pure.
  */
-
-/** Value of a dotted-quad IPv4 text, or -1. */
-function ipv4Value(text: string, start: number, end: number): number {
-  let value = 0;
-  let octets = 0;
-  let p = start;
-  while (p <= end) {
-    const octetStart = p;
-    let octet = 0;
-    while (p < end) {
-      const d = text.charCodeAt(p) - 0x30;
-      if (d < 0 || d > 9) break;
-      octet = octet * 10 + d;
-      p++;
-    }
-    const len = p - octetStart;
-    if (len === 0 || len > 3 || octet > 255 || (len > 1 && text.charCodeAt(octetStart) === 0x30)) return -1;
-    value = value * 256 + octet;
-    octets++;
-    if (p === end) break;
-    if (text.charCodeAt(p) !== 0x2e || octets === 4) return -1;
-    p++;
-  }
-  return octets === 4 ? value : -1;
-}
+import { ipv4Value } from '../../domain/ipv4.js';
 
 /**
  * {@link ipv4Value} of the ASCII text in `bytes[start, end)`, without making a string: the value of a
