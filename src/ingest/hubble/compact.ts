@@ -239,7 +239,8 @@ export class CompactEncoder {
   private labelsId(labels: readonly string[]): number {
     let id = this.labelsByArray.get(labels);
     if (id !== undefined) return id;
-    const content = labels.join('\n');
+    // JSON, not a join: [] and [''] (and ['a\nb'] and ['a', 'b']) must not share an id.
+    const content = JSON.stringify(labels);
     id = this.labelsByContent.get(content);
     if (id === undefined) {
       id = this.labelCount++;
