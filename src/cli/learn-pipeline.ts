@@ -5,7 +5,6 @@
 import { availableParallelism } from 'node:os';
 import { loadClusterSnapshot, SnapshotError, type LoadedSnapshot } from '../ingest/cluster-snapshot.js';
 import { readFlowInput, FlowInputError, type FlowFormat, type InputStats } from '../ingest/flow-input.js';
-import type { ParseResult } from '../domain/flow.js';
 import { emptyInventory } from '../domain/inventory.js';
 import { IdentityResolver } from '../domain/identity.js';
 import { Learner } from '../domain/learner.js';
@@ -46,12 +45,11 @@ export async function learnFromInputs(options: FlowInputOptions, io: CliIo): Pro
   });
   const progress = new Progress(io, options.quiet === true);
   const workers = parseWorkers(options.workers);
-  const ingest = (result: ParseResult) => learner.ingest(result);
   const inputs: InputStats[] = [];
   if (options.flows.filter((f) => f === '-').length > 1) throw new UsageError('--flows - (stdin) can be given only once');
   for (const path of options.flows) {
     try {
-      inputs.push(await readFlowInput(path === '-' ? { stdin: io.stdin } : { path }, options.format, ingest, (lines) => progress.update(path, lines), { workers }));
+      inputs.push(await readFlowInput(path === '-' ? { stdin: io.stdin } : { path }, options.format, (result) => learner.ingest(result), (lines) => progress.update(path, lines), { workers }));
     } catch (error) {
       if (error instanceof FlowInputError) throw new InputError(error.message);
       throw error;

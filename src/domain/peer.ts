@@ -92,7 +92,6 @@ export function keyText(key: string): string {
   return key.startsWith('wl:') || key.startsWith('en:') ? key.slice(3) : key;
 }
 
-
 /**
  * The namespace of a workload peer key (`wl:<ns>/...`) without parsing the rest; undefined for
  * any other key. Cheap enough for the flow path (the edge store calls it per new peer).

@@ -2,7 +2,7 @@ import type { KubernetesObject } from '@kubernetes/client-node';
 import { describe, expect, it } from 'vitest';
 import { buildClusterModel } from '../domain/simulate/index.js';
 import { InventoryBuilder } from '../ingest/cluster-snapshot.js';
-import { identityFields } from './identity-fields.js';
+import { identityFields, metadataFields } from './identity-fields.js';
 
 const meta = (name: string, namespace?: string, extra: Record<string, unknown> = {}) => ({
   name, ...(namespace ? { namespace } : {}), uid: `uid-${name}`, resourceVersion: '42', generation: 3,
@@ -87,5 +87,13 @@ describe('identityFields', () => {
     slim(objects);
     for (const object of objects) identityFields(object.kind!, object);
     expect(objects).toEqual(before);
+  });
+
+  it('metadataFields keeps kind, name, namespace and ownership only', () => {
+    const profile = { apiVersion: 'hivewall.dev/v1alpha1', kind: 'TrafficProfile', metadata: meta('seg', 'shop', { ownerReferences: owner('Segmentation', 'seg') }), spec: { edges: [[0, 1, 80]] } } as unknown as KubernetesObject;
+    expect(metadataFields(profile)).toEqual({
+      apiVersion: 'hivewall.dev/v1alpha1', kind: 'TrafficProfile',
+      metadata: { name: 'seg', namespace: 'shop', uid: 'uid-seg', resourceVersion: '42', generation: 3, creationTimestamp: '2026-11-01T10:00:00Z', labels: { app: 'seg', tier: 'web' }, ownerReferences: owner('Segmentation', 'seg') },
+    });
   });
 });

@@ -33,6 +33,11 @@ const METADATA = ['name', 'namespace', 'uid', 'labels', 'ownerReferences', 'crea
 const POD_SPEC = ['nodeName', 'hostNetwork', 'serviceAccountName', 'serviceAccount'] as const;
 const CONTROLLER_SPEC = ['selector', 'replicas', 'schedule', 'timeZone', 'suspend'] as const;
 
+/** An object's kind and metadata only (its identity and ownership), e.g. for an informer that only notices deletions. */
+export function metadataFields<T extends KubernetesObject>(object: T): T {
+  return { apiVersion: object.apiVersion, kind: object.kind, metadata: pick(object.metadata, METADATA) } as unknown as T;
+}
+
 /** `kind`'s object as identity and the simulator read it (a new object; the input is not changed). */
 export function identityFields<T extends KubernetesObject>(kind: string, object: T): T {
   const source = object as unknown as Json;

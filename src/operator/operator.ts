@@ -25,6 +25,7 @@ import type { EdgeReceiver } from './receiver.js';
 import { Learner } from '../domain/learner.js';
 import { peerKey, workloadNamespace } from '../domain/peer.js';
 import { OperatorCheckpoint } from '../k8s/checkpoint-store.js';
+import { metadataFields } from '../k8s/identity-fields.js';
 import { KINDS, type KindInfo } from '../k8s/kinds.js';
 import type { Kube } from '../k8s/kube.js';
 import { Controller, notStatusOnly, type ControllerMetrics } from '../runtime/controller.js';
@@ -275,7 +276,7 @@ function watchedResources(kube: Kube, log: Logger, metrics?: (name: string) => I
     segmentations: make(KINDS.Segmentation),
     proposals: make(KINDS.PolicyProposal),
     // Watched only to notice a deleted profile: its learned content stays out of the heap.
-    profiles: make({ ...KINDS.TrafficProfile, labelSelector: owned, transform: metadataOnly }),
+    profiles: make({ ...KINDS.TrafficProfile, labelSelector: owned, transform: metadataFields }),
     policies: {
       NetworkPolicy: make({ ...KINDS.NetworkPolicy, labelSelector: owned }),
       CiliumNetworkPolicy: make({ ...KINDS.CiliumNetworkPolicy, labelSelector: owned }),
@@ -369,12 +370,6 @@ function livePodOf(cluster: ClusterCache, workloadKey: string): string | undefin
 function phaseOrSpecChanged(old: KubernetesObject, obj: KubernetesObject): boolean {
   const status = (o: KubernetesObject) => (o as { status?: { phase?: string; approvedProposal?: string } }).status;
   return notStatusOnly(old, obj) || status(old)?.phase !== status(obj)?.phase || status(old)?.approvedProposal !== status(obj)?.approvedProposal;
-}
-
-/** An object's identity and ownership, without its content. */
-function metadataOnly(object: KubernetesObject): KubernetesObject {
-  const { name, namespace, uid, labels, ownerReferences, resourceVersion, generation } = object.metadata ?? {};
-  return { apiVersion: object.apiVersion, kind: object.kind, metadata: { name, namespace, uid, labels, ownerReferences, resourceVersion, generation } } as KubernetesObject;
 }
 
 /**
