@@ -1,11 +1,14 @@
 /**
  * The operator's per-namespace planning at a size no test control plane holds: an in-memory
  * cluster of `namespaces` namespaces (Deployments of 3 pods, a ReplicaSet and a Service each),
- * the identity indexes over it and a learner with a chain of edges per namespace. Reports how
- * long planning one namespace takes (what one reconcile computes) and the memory of the indexes.
+ * the identity indexes and the audit's cluster lookup over it, and a learner with a chain of edges
+ * per namespace. Reports how long planning one namespace takes (what one reconcile computes), how
+ * long replacing one namespace's share of the indexes takes (what the operator does when that
+ * namespace's pods change) and the memory of the indexes.
  */
 import type { ClusterInventory, ControllerInfo, PodInfo, ServiceInfo } from '../src/domain/inventory.js';
-import { IdentityResolver } from '../src/domain/identity.js';
+import { IdentityResolver, type NamespaceInventory } from '../src/domain/identity.js';
+import { ClusterLookup, type PodModel } from '../src/domain/simulate/index.js';
 import { Learner } from '../src/domain/learner.js';
 import { planNamespace, type ClusterFacts } from '../src/domain/plan.js';
 import { workloadKey } from '../src/domain/peer.js';
@@ -22,6 +25,8 @@ export interface SimResult {
   readonly indexMib: number;
   /** Building the identity indexes once, s. */
   readonly buildS: number;
+  /** Mean time to replace one namespace's share of the identity indexes and the audit lookup (a pod added), ms. */
+  readonly replaceNamespaceMs: number;
 }
 
 const PODS_PER_APP = 3;
@@ -63,6 +68,17 @@ export async function simulatePlanning(opts: SimOptions): Promise<SimResult> {
   const started = performance.now();
   const identity = new IdentityResolver(inventory);
   const buildS = (performance.now() - started) / 1000;
+  const lookup = new ClusterLookup();
+  const shares = new Map<string, { identity: NamespaceInventory; pods: PodModel[] }>();
+  for (const pod of inventory.pods) {
+    let share = shares.get(pod.namespace);
+    if (!share) shares.set(pod.namespace, (share = { identity: { pods: [], controllers: [], services: [], endpointSlices: [] }, pods: [] }));
+    (share.identity.pods as PodInfo[]).push(pod);
+    share.pods.push(podModel(pod));
+  }
+  for (const c of inventory.controllers) (shares.get(c.namespace)!.identity.controllers as ControllerInfo[]).push(c);
+  for (const svc of inventory.services) (shares.get(svc.namespace)!.identity.services as ServiceInfo[]).push(svc);
+  for (const [namespace, share] of shares) lookup.replaceNamespace(namespace, { name: namespace, labels: {} }, share.pods);
   const learner = new Learner(identity);
   const apps = Math.max(1, Math.round(opts.podsPerNamespace / PODS_PER_APP));
   for (let i = 0; i < opts.namespaces; i++) {
@@ -85,7 +101,20 @@ export async function simulatePlanning(opts: SimOptions): Promise<SimResult> {
     });
   }
   const planMs = (performance.now() - planStart) / samples;
+  const replaceStart = performance.now();
+  for (let s = 0; s < samples; s++) {
+    const namespace = `ns-${(s * 7919) % opts.namespaces}`;
+    const share = shares.get(namespace)!;
+    const extra: PodInfo = { ...share.identity.pods[0]!, name: `extra-${s}`, ips: [`100.64.${s >> 8}.${s & 255}`] };
+    identity.replaceNamespace(namespace, { ...share.identity, pods: [...share.identity.pods, extra] });
+    lookup.replaceNamespace(namespace, { name: namespace, labels: {} }, [...share.pods, podModel(extra)]);
+  }
+  const replaceNamespaceMs = (performance.now() - replaceStart) / samples;
   // Keep everything measured alive until here.
-  if (inventory.pods.length === 0 || learner.edges.size === 0) throw new Error('empty simulation');
-  return { planMs, indexMib, buildS };
+  if (inventory.pods.length === 0 || learner.edges.size === 0 || !lookup.pod('ns-0', 'app-0-7c9d-0')) throw new Error('empty simulation');
+  return { planMs, indexMib, buildS, replaceNamespaceMs };
+}
+
+function podModel(pod: PodInfo): PodModel {
+  return { namespace: pod.namespace, name: pod.name, labels: pod.labels, ips: pod.ips, ports: [], hostNetwork: pod.hostNetwork, serviceAccount: 'default' };
 }

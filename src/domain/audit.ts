@@ -6,7 +6,7 @@
  */
 import type { Flow } from './flow.js';
 import { entityKey, isWorkloadOf, peerFromKey } from './peer.js';
-import { createEvaluator, type ClusterModel, type Evaluator, type Peer, type Policy } from './simulate/index.js';
+import { createEvaluator, type ClusterLookup, type ClusterModel, type Evaluator, type Peer, type Policy } from './simulate/index.js';
 
 const SAMPLE_LIMIT = 10;
 const DEDUPE_LIMIT = 16_384;
@@ -33,17 +33,16 @@ export class AuditEngine {
   wouldDeny = 0;
   private readonly samples = new Map<string, AuditSample>();
   private readonly seen = new Set<string>();
-  private evaluator: Evaluator;
+  private readonly evaluator: Evaluator;
   /** New would-deny pairs since the last drain, for Events. */
   private fresh: AuditSample[] = [];
 
-  constructor(readonly namespace: string, readonly segmentation: string, readonly proposal: string, private policies: readonly Policy[], cluster: ClusterModel, private readonly enforcer: 'generic' | 'cilium') {
+  /**
+   * @param cluster a fixed model, or the operator's live {@link ClusterLookup}: flows are then judged
+   *   against the cluster as it is when they arrive (pods that came and went), with no rebuild.
+   */
+  constructor(readonly namespace: string, readonly segmentation: string, readonly proposal: string, policies: readonly Policy[], cluster: ClusterModel | ClusterLookup, enforcer: 'generic' | 'cilium') {
     this.evaluator = createEvaluator(cluster, policies, { networkPolicyEnforcer: enforcer });
-  }
-
-  /** The cluster changed (pods came and went): evaluate further flows against the new model. */
-  updateCluster(cluster: ClusterModel): void {
-    this.evaluator = createEvaluator(cluster, this.policies, { networkPolicyEnforcer: this.enforcer });
   }
 
   /** Evaluates one flow if it is a new connection touching this namespace. */

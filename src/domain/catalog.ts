@@ -36,10 +36,10 @@ export class WorkloadCatalog {
   /** The catalog of every workload in the snapshot, plus pods the flow source named. */
   static build(identity: IdentityResolver, observedPods: ReadonlyMap<string, ReadonlyMap<string, readonly string[]>>): WorkloadCatalog {
     return WorkloadCatalog.from({
-      controllers: identity.cluster.controllers,
+      controllers: identity.allControllers(),
       pods: identity.podsWithWorkloads(),
       observed: observedPods,
-      services: identity.cluster.services,
+      services: identity.allServices(),
     });
   }
 

@@ -37,7 +37,7 @@ export interface GenerateResult {
 
 export function generatePolicies(learner: Learner, identity: IdentityResolver, options: GenerateOptions): GenerateResult {
   const namespaces = options.namespaces && options.namespaces.length > 0 ? [...new Set(options.namespaces)].sort() : observedNamespaces(learner);
-  const facts = clusterFactsOf(identity.cluster, identity);
+  const facts = clusterFactsOf(identity);
   // One catalog of every workload for all namespaces: each namespace's own would be rebuilt from
   // the same snapshot once per namespace.
   const catalog = WorkloadCatalog.build(identity, learner.observedPods);

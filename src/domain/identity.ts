@@ -12,7 +12,7 @@
  *    range that matches nothing is reported as unresolved, never invented.
  */
 import type { FlowEndpoint, ReservedIdentity } from './flow.js';
-import type { ClusterInventory, ControllerInfo, EndpointSliceInfo, PodInfo, ServiceInfo } from './inventory.js';
+import type { ClusterInventory, ControllerInfo, EndpointSliceInfo, NodeInfo, PodInfo, ServiceInfo } from './inventory.js';
 import { parseCidr, type Cidr } from './ip.js';
 import { peerKey, type Peer, type PeerKey, type WorkloadPeer } from './peer.js';
 import { OwnerIndex, workloadFromPodName } from './workload.js';
@@ -54,65 +54,108 @@ export interface PodCandidate {
   readonly workload: WorkloadPeer;
 }
 
+/** The namespaced objects of one namespace that identity reads: what {@link IdentityResolver.replaceNamespace} takes. */
+export interface NamespaceInventory {
+  readonly pods: readonly PodInfo[];
+  readonly controllers: readonly ControllerInfo[];
+  readonly services: readonly ServiceInfo[];
+  readonly endpointSlices: readonly EndpointSliceInfo[];
+}
+
+/** One namespace's share of the indexes, kept so that replacing it removes exactly what it added. */
+interface NamespaceShare {
+  readonly inventory: NamespaceInventory;
+  readonly candidates: readonly PodCandidate[];
+  readonly owners: OwnerIndex;
+}
+
+/**
+ * Resolves flow endpoints against a cluster inventory. Its indexes are kept per namespace (plus the
+ * Nodes), so the operator replaces one namespace's share when its objects change
+ * ({@link replaceNamespace}, {@link replaceNodes}) at a cost that follows that namespace, never a
+ * rebuild of the cluster. Addresses shared by several objects (a reused pod IP, a hostile duplicate
+ * ClusterIP) keep every claimant in a fixed order (pods by creation time, then namespace and name;
+ * Services by namespace and name), so removing one namespace's share leaves the others' intact and
+ * the answer does not depend on the order namespaces were added in.
+ */
 export class IdentityResolver {
-  private readonly owners: OwnerIndex;
+  private readonly shares = new Map<string, NamespaceShare>();
   private readonly podsByIp = new Map<string, PodCandidate[]>();
   private readonly podsByName = new Map<string, PodCandidate>();
   private readonly hintCache = new Map<string, Map<string, { peer: WorkloadPeer; key: PeerKey; labels?: readonly string[] }>>();
-  private readonly nodeByIp = new Map<string, string>();
-  private readonly nodeOfPodIp = new Map<string, string | undefined>();
-  private readonly apiserverIps = new Map<string, Set<number>>();
-  private readonly serviceByIp = new Map<string, ServiceInfo>();
-  private readonly clusterRanges: Cidr[] = [];
-  private readonly hasInventory: boolean;
-  private readonly inventory: ClusterInventory;
-  /** Per namespace: its pods (with workloads), controllers and Services, so work for one namespace reads only its own. */
-  private readonly podsByNamespace = new Map<string, PodCandidate[]>();
-  private readonly controllersByNamespace = new Map<string, ControllerInfo[]>();
-  private readonly servicesByNamespace = new Map<string, ServiceInfo[]>();
+  /** Every pod (host-network ones included) by IP, oldest first: the newest one's node is the IP's node. */
+  private readonly podsUsingIp = new Map<string, PodInfo[]>();
+  private readonly servicesByIp = new Map<string, ServiceInfo[]>();
   /** EndpointSlices by `<namespace>/<service>` (the kubernetes.io/service-name label). */
   private readonly slicesByService = new Map<string, EndpointSliceInfo[]>();
+  private apiserverIps = new Map<string, Set<number>>();
+  private nodeList: readonly NodeInfo[] = [];
+  private nodeByIp = new Map<string, string>();
+  private clusterRanges: Cidr[] = [];
+  private readonly extraRanges: Cidr[] = [];
+  private podCount = 0;
 
   constructor(inventory: ClusterInventory, options: IdentityOptions = {}) {
-    this.inventory = inventory;
-    this.owners = new OwnerIndex(inventory.controllers);
-    this.hasInventory = inventory.pods.length > 0 || inventory.nodes.length > 0;
-    for (const pod of inventory.pods) {
-      const candidate = { pod, workload: this.owners.topOwner(pod) };
-      this.podsByName.set(`${pod.namespace}/${pod.name}`, candidate);
-      pushTo(this.podsByNamespace, pod.namespace, candidate);
-      if (pod.hostNetwork) continue; // host-network pods share the node's IP: the IP means the node
-      for (const ip of pod.ips) {
-        const list = this.podsByIp.get(ip) ?? [];
-        list.push(candidate);
-        list.sort((a, b) => (a.pod.createdAt ?? 0) - (b.pod.createdAt ?? 0));
-        this.podsByIp.set(ip, list);
-      }
+    for (const cidr of options.podCidrs ?? []) pushCidr(this.extraRanges, cidr);
+    for (const cidr of options.serviceCidrs ?? []) pushCidr(this.extraRanges, cidr);
+    this.replaceNodes(inventory.nodes);
+    for (const [namespace, part] of byNamespace(inventory)) this.replaceNamespace(namespace, part);
+  }
+
+  /**
+   * Replaces everything known of one namespace's pods, controllers, Services and EndpointSlices
+   * (an empty inventory removes the namespace). Costs O(the namespace's objects), old and new.
+   */
+  replaceNamespace(namespace: string, inventory: NamespaceInventory): void {
+    const old = this.shares.get(namespace);
+    if (old) this.removeShare(namespace, old);
+    this.hintCache.delete(namespace);
+    if (inventory.pods.length + inventory.controllers.length + inventory.services.length + inventory.endpointSlices.length === 0) {
+      if (namespace === 'default') this.apiserverIps = new Map();
+      return;
     }
-    for (const node of inventory.nodes) {
+    const owners = new OwnerIndex(inventory.controllers);
+    const candidates = inventory.pods.map((pod) => ({ pod, workload: owners.topOwner(pod) }));
+    this.shares.set(namespace, { inventory, candidates, owners });
+    this.podCount += candidates.length;
+    for (const candidate of candidates) {
+      const { pod } = candidate;
+      this.podsByName.set(`${pod.namespace}/${pod.name}`, candidate);
+      for (const ip of pod.ips) insertSorted(this.podsUsingIp, ip, pod, byCreation);
+      if (pod.hostNetwork) continue; // host-network pods share the node's IP: the IP means the node
+      for (const ip of pod.ips) insertSorted(this.podsByIp, ip, candidate, (a, b) => byCreation(a.pod, b.pod));
+    }
+    for (const slice of inventory.endpointSlices) if (slice.serviceName) pushTo(this.slicesByService, `${slice.namespace}/${slice.serviceName}`, slice);
+    for (const service of inventory.services) {
+      for (const ip of [...service.clusterIPs, ...service.externalIPs]) if (ip && ip !== 'None') insertSorted(this.servicesByIp, ip, service, byName);
+    }
+    if (namespace === 'default') this.apiserverIps = apiserverAddresses(inventory.endpointSlices);
+  }
+
+  /** Replaces the Nodes: their addresses (host / remote-node) and pod CIDRs (cluster ranges). O(nodes). */
+  replaceNodes(nodes: readonly NodeInfo[]): void {
+    this.nodeList = nodes;
+    this.nodeByIp = new Map();
+    this.clusterRanges = [...this.extraRanges];
+    for (const node of nodes) {
       for (const ip of node.ips) this.nodeByIp.set(ip, node.name);
       for (const cidr of node.podCIDRs) pushCidr(this.clusterRanges, cidr);
     }
-    for (const pod of inventory.pods) for (const ip of pod.ips) this.nodeOfPodIp.set(ip, pod.nodeName);
-    for (const cidr of options.podCidrs ?? []) pushCidr(this.clusterRanges, cidr);
-    for (const cidr of options.serviceCidrs ?? []) pushCidr(this.clusterRanges, cidr);
-    for (const controller of inventory.controllers) pushTo(this.controllersByNamespace, controller.namespace, controller);
-    for (const slice of inventory.endpointSlices) if (slice.serviceName) pushTo(this.slicesByService, `${slice.namespace}/${slice.serviceName}`, slice);
-    for (const service of inventory.services) {
-      pushTo(this.servicesByNamespace, service.namespace, service);
-      for (const ip of [...service.clusterIPs, ...service.externalIPs]) {
-        if (ip && ip !== 'None') this.serviceByIp.set(ip, service);
+  }
+
+  private removeShare(namespace: string, share: NamespaceShare): void {
+    this.shares.delete(namespace);
+    this.podCount -= share.candidates.length;
+    for (const { pod } of share.candidates) {
+      this.podsByName.delete(`${pod.namespace}/${pod.name}`);
+      for (const ip of pod.ips) {
+        removeWhere(this.podsUsingIp, ip, (p) => p.namespace === namespace);
+        removeWhere(this.podsByIp, ip, (c) => c.pod.namespace === namespace);
       }
     }
-    for (const slice of inventory.endpointSlices) {
-      if (slice.namespace !== 'default' || slice.serviceName !== 'kubernetes') continue;
-      for (const endpoint of slice.endpoints) {
-        for (const ip of endpoint.addresses) {
-          const ports = this.apiserverIps.get(ip) ?? new Set<number>();
-          for (const p of slice.ports) ports.add(p.port);
-          this.apiserverIps.set(ip, ports);
-        }
-      }
+    for (const slice of share.inventory.endpointSlices) this.slicesByService.delete(`${slice.namespace}/${slice.serviceName}`);
+    for (const service of share.inventory.services) {
+      for (const ip of [...service.clusterIPs, ...service.externalIPs]) removeWhere(this.servicesByIp, ip, (s) => s.namespace === namespace);
     }
   }
 
@@ -123,17 +166,17 @@ export class IdentityResolver {
 
   /** The pods of one namespace with their top owners. */
   podsWithWorkloadsIn(namespace: string): readonly PodCandidate[] {
-    return this.podsByNamespace.get(namespace) ?? [];
+    return this.shares.get(namespace)?.candidates ?? [];
   }
 
   /** The controllers (Deployments, ReplicaSets, …) of one namespace. */
   controllersIn(namespace: string): readonly ControllerInfo[] {
-    return this.controllersByNamespace.get(namespace) ?? [];
+    return this.shares.get(namespace)?.inventory.controllers ?? [];
   }
 
   /** The Services of one namespace. */
   servicesIn(namespace: string): readonly ServiceInfo[] {
-    return this.servicesByNamespace.get(namespace) ?? [];
+    return this.shares.get(namespace)?.inventory.services ?? [];
   }
 
   /** The EndpointSlices of one Service. */
@@ -146,8 +189,19 @@ export class IdentityResolver {
     return [...this.podsByName.values()];
   }
 
-  get cluster(): ClusterInventory {
-    return this.inventory;
+  /** Every controller, namespace by namespace (for a catalog of the whole snapshot). */
+  allControllers(): ControllerInfo[] {
+    return [...this.shares.values()].flatMap((share) => share.inventory.controllers);
+  }
+
+  /** Every Service, namespace by namespace (for a catalog of the whole snapshot). */
+  allServices(): ServiceInfo[] {
+    return [...this.shares.values()].flatMap((share) => share.inventory.services);
+  }
+
+  /** The Nodes. */
+  get nodes(): readonly NodeInfo[] {
+    return this.nodeList;
   }
 
   /**
@@ -210,16 +264,16 @@ export class IdentityResolver {
     }
     const node = this.nodeByIp.get(ip);
     if (node !== undefined) {
-      const otherNode = other ? this.nodeOfPodIp.get(other.ip) : undefined;
+      const otherNode = other ? this.podsUsingIp.get(other.ip)?.at(-1)?.nodeName : undefined;
       if (otherNode === undefined || otherNode === node) return { ok: true, peer: { type: 'entity', entity: 'host' }, port };
       return { ok: true, peer: { type: 'entity', entity: 'remote-node', ip }, port };
     }
-    const service = this.serviceByIp.get(ip);
+    const service = this.servicesByIp.get(ip)?.at(-1);
     if (service) {
       if (role === 'server') return this.resolveService(service, ip, port, time);
       return { ok: false, reason: 'unknown-service-ip', ip, detail: `${service.namespace}/${service.name} as a client address` };
     }
-    if (!this.hasInventory) return { ok: false, reason: 'no-identity', ip };
+    if (this.podCount === 0 && this.nodeList.length === 0) return { ok: false, reason: 'no-identity', ip };
     if (this.clusterRanges.some((range) => range.contains(ip))) return { ok: false, reason: 'unknown-pod-ip', ip };
     return { ok: true, peer: { type: 'entity', entity: 'world', ip }, port };
   }
@@ -279,6 +333,67 @@ export class IdentityResolver {
     }
     return best ?? list[list.length - 1];
   }
+}
+
+/** An inventory's namespaced objects, grouped by namespace (in the order namespaces first appear). */
+function byNamespace(inventory: ClusterInventory): Map<string, NamespaceInventory> {
+  const parts = new Map<string, { pods: PodInfo[]; controllers: ControllerInfo[]; services: ServiceInfo[]; endpointSlices: EndpointSliceInfo[] }>();
+  const part = (namespace: string) => {
+    let p = parts.get(namespace);
+    if (!p) parts.set(namespace, (p = { pods: [], controllers: [], services: [], endpointSlices: [] }));
+    return p;
+  };
+  for (const pod of inventory.pods) part(pod.namespace).pods.push(pod);
+  for (const controller of inventory.controllers) part(controller.namespace).controllers.push(controller);
+  for (const service of inventory.services) part(service.namespace).services.push(service);
+  for (const slice of inventory.endpointSlices) part(slice.namespace).endpointSlices.push(slice);
+  return parts;
+}
+
+/** The kube-apiserver's addresses and ports: the endpoints of the `default/kubernetes` Service. */
+function apiserverAddresses(slices: readonly EndpointSliceInfo[]): Map<string, Set<number>> {
+  const out = new Map<string, Set<number>>();
+  for (const slice of slices) {
+    if (slice.namespace !== 'default' || slice.serviceName !== 'kubernetes') continue;
+    for (const endpoint of slice.endpoints) {
+      for (const ip of endpoint.addresses) {
+        const ports = out.get(ip) ?? new Set<number>();
+        for (const p of slice.ports) ports.add(p.port);
+        out.set(ip, ports);
+      }
+    }
+  }
+  return out;
+}
+
+/** Removes the items matching `drop` from `map`'s list at `key` (and the key when none is left). */
+function removeWhere<K, V>(map: Map<K, V[]>, key: K, drop: (value: V) => boolean): void {
+  const list = map.get(key);
+  if (!list) return;
+  const kept = list.filter((value) => !drop(value));
+  if (kept.length === 0) map.delete(key);
+  else if (kept.length !== list.length) map.set(key, kept);
+}
+
+/** Oldest first; pods created together by namespace and name. */
+function byCreation(a: PodInfo, b: PodInfo): number {
+  return (a.createdAt ?? 0) - (b.createdAt ?? 0) || byName(a, b);
+}
+
+function byName(a: { namespace: string; name: string }, b: { namespace: string; name: string }): number {
+  return a.namespace < b.namespace ? -1 : a.namespace > b.namespace ? 1 : a.name < b.name ? -1 : a.name > b.name ? 1 : 0;
+}
+
+/** Adds `value` to `map`'s list at `key`, after every item that does not sort after it. */
+function insertSorted<K, V>(map: Map<K, V[]>, key: K, value: V, order: (a: V, b: V) => number): void {
+  const list = map.get(key);
+  if (!list) {
+    map.set(key, [value]);
+    return;
+  }
+  let at = list.length;
+  while (at > 0 && order(list[at - 1]!, value) > 0) at--;
+  list.splice(at, 0, value);
 }
 
 function pushTo<K, V>(map: Map<K, V[]>, key: K, value: V): void {

@@ -8,7 +8,6 @@ import { WorkloadCatalog } from './catalog.js';
 import type { DnsNameLookup } from './dns-names.js';
 import type { EdgeRecord } from './edge-store.js';
 import type { IdentityResolver } from './identity.js';
-import type { ClusterInventory } from './inventory.js';
 import { workloadNamespace } from './peer.js';
 import { buildProposal, type ProposalDraft, type ProposalInput } from './proposal.js';
 
@@ -21,16 +20,16 @@ export interface ClusterFacts {
 }
 
 /**
- * The cluster facts of an inventory: node addresses and pod CIDRs (NetworkPolicy ipBlocks must
+ * The cluster facts: node addresses and pod CIDRs (NetworkPolicy ipBlocks must
  * name host traffic by address), and the `default/kubernetes` Service's EndpointSlices (the
  * kube-apiserver's real addresses and ports, which policies must name after DNAT). One place for
  * `hivewall learn` and the operator.
  */
-export function clusterFactsOf(inventory: ClusterInventory, identity: IdentityResolver): ClusterFacts {
+export function clusterFactsOf(identity: IdentityResolver): ClusterFacts {
   const apiserverSlices = identity.slicesOf('default', 'kubernetes');
   return {
-    nodeIps: [...new Set(inventory.nodes.flatMap((n) => n.ips))].sort(),
-    podCidrs: [...new Set(inventory.nodes.flatMap((n) => n.podCIDRs))].sort(),
+    nodeIps: [...new Set(identity.nodes.flatMap((n) => n.ips))].sort(),
+    podCidrs: [...new Set(identity.nodes.flatMap((n) => n.podCIDRs))].sort(),
     apiserverIps: apiserverSlices.flatMap((s) => s.endpoints.flatMap((e) => e.addresses)),
     apiserverPorts: [...new Set(apiserverSlices.flatMap((s) => s.ports.map((p) => p.port)))].sort((a, b) => a - b),
   };

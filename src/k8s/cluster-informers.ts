@@ -51,12 +51,13 @@ export class ClusterInformers {
   version = 0;
   #changedNamespaces = new Set<string>();
   #nodesChanged = false;
-  readonly #informers: { apiVersion: string; kind: string; informer: Informer<KubernetesObject> }[] = [];
+  readonly #informers: { apiVersion: string; kind: string; namespaced: boolean; informer: Informer<KubernetesObject> }[] = [];
 
   constructor(opts: ClusterInformersOptions) {
     for (const [apiVersion, kind] of opts.kinds) {
-      const plural = kindInfo(kind)?.plural;
-      if (!plural) throw new Error(`no plural known for ${kind} (src/k8s/kinds.ts)`);
+      const info = kindInfo(kind);
+      if (!info) throw new Error(`no plural known for ${kind} (src/k8s/kinds.ts)`);
+      const plural = info.plural;
       const listerWatcher = opts.listerWatcher?.(apiVersion, kind)
         ?? kubeListerWatcher<KubernetesObject>(requireKubeConfig(opts.kubeConfig), resourcePath({ ...splitApiVersion(apiVersion), plural }));
       const informer = new Informer<KubernetesObject>({
@@ -74,7 +75,7 @@ export class ClusterInformers {
         if (namespace) this.#changedNamespaces.add(namespace);
       };
       informer.addEventHandler({ onAdd: bump, onUpdate: (a, b) => { if (a !== b) bump(b); }, onDelete: bump });
-      this.#informers.push({ apiVersion, kind, informer });
+      this.#informers.push({ apiVersion, kind, namespaced: info.namespaced, informer });
     }
   }
 
@@ -103,6 +104,24 @@ export class ClusterInformers {
   async waitForSync(timeoutMs = Infinity): Promise<boolean> {
     const results = await Promise.all(this.#informers.map(({ informer }) => informer.waitForSync(timeoutMs)));
     return results.every(Boolean);
+  }
+
+  /** The cached objects of one namespace (namespaced kinds only), with `apiVersion` and `kind`. O(that namespace). */
+  objectsIn(namespace: string): KubernetesObject[] {
+    const objects: KubernetesObject[] = [];
+    for (const { apiVersion, kind, namespaced, informer } of this.#informers) {
+      if (!namespaced) continue;
+      for (const object of informer.list(namespace)) objects.push({ ...object, apiVersion, kind });
+    }
+    return objects;
+  }
+
+  /** The cached objects of one cluster-scoped kind (`Namespace`, `Node`), or the one named `name`. */
+  clusterScoped(kind: 'Namespace' | 'Node', name?: string): KubernetesObject[] {
+    const entry = this.#informers.find((i) => i.kind === kind);
+    if (!entry) return [];
+    const objects = name === undefined ? entry.informer.list() : [entry.informer.get(name)].filter((o) => o !== undefined);
+    return objects.map((object) => ({ ...object, apiVersion: entry.apiVersion, kind }));
   }
 
   /** Every cached object, with `apiVersion` and `kind` (items of a list carry none of their own). */

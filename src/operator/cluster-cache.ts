@@ -1,16 +1,18 @@
 /**
  * What the operator knows about the cluster for identity and audit: the objects
  * `hivewall learn --cluster` reads from a snapshot, kept current by list+watch informers
- * (../k8s/cluster-informers.ts) and rebuilt when they changed. It feeds the same InventoryBuilder
- * as the offline path, so identity rules are shared, and keeps the raw objects for the policy
- * simulator's cluster model.
+ * (../k8s/cluster-informers.ts). Cost follows change: a refresh re-reads only the namespaces whose
+ * objects changed since the last one (and the Nodes if one changed), and replaces their share of
+ * the identity indexes, of the audit's cluster lookup and of whatever follows the inventory (the
+ * node placements). It feeds the same InventoryBuilder as the offline path, so identity rules are
+ * shared.
  */
 import type { KubeConfig, KubernetesObject } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
-import { IdentityResolver } from '../domain/identity.js';
+import { IdentityResolver, type PodCandidate } from '../domain/identity.js';
+import { emptyInventory, type NodeInfo } from '../domain/inventory.js';
 import { clusterFactsOf, type ClusterFacts } from '../domain/plan.js';
-import type { ClusterInventory } from '../domain/inventory.js';
-import { buildClusterModel, type ClusterModel } from '../domain/simulate/index.js';
+import { buildClusterModel, ClusterLookup } from '../domain/simulate/index.js';
 import { InventoryBuilder } from '../ingest/cluster-snapshot.js';
 import { ClusterInformers, type InventoryChanges, type KindRef } from '../k8s/cluster-informers.js';
 import type { InformerMetrics } from '../runtime/informer.js';
@@ -32,8 +34,15 @@ export const IDENTITY_KINDS: readonly KindRef[] = [
   ['batch/v1', 'CronJob'],
 ];
 
-/** Objects added to the inventory between two yields of a rebuild. */
+/** Objects re-read between two yields of a refresh (the Lease must be renewed meanwhile). */
 const REFRESH_CHUNK = 2_000;
+
+/** Something kept from the inventory namespace by namespace (the node placements). */
+export interface InventoryFollower {
+  /** A namespace's pods, with their workloads, as of `now`; none when the namespace is gone. */
+  updateNamespace(namespace: string, pods: readonly PodCandidate[], now: number): void;
+  updateNodes(nodes: readonly NodeInfo[]): void;
+}
 
 export interface ClusterCacheOptions {
   readonly kubeConfig?: KubeConfig;
@@ -42,35 +51,32 @@ export interface ClusterCacheOptions {
   readonly listerWatcher?: (apiVersion: string, kind: string) => ListerWatcher<KubernetesObject>;
   /** Metric hooks of each inventory informer, by its plural. */
   readonly metrics?: (informer: string) => InformerMetrics;
+  /** Told of every namespace (and Node set) a refresh replaced. */
+  readonly followers?: readonly InventoryFollower[];
+  /** The operator's clock. Default `Date.now`. */
+  readonly now?: () => number;
 }
 
 export class ClusterCache {
-  private inventoryValue: ClusterInventory = { namespaces: [], nodes: [], pods: [], controllers: [], services: [], endpointSlices: [] };
-  private resolver = new IdentityResolver(this.inventoryValue);
-  private model: ClusterModel = buildClusterModel([]);
+  /** Resolves flow endpoints; its per-namespace indexes are replaced in place by {@link refresh}. */
+  readonly identity = new IdentityResolver(emptyInventory);
+  /** The audit evaluator's view of the cluster, replaced in place namespace by namespace. */
+  readonly clusterLookup = new ClusterLookup();
   private readonly informers: ClusterInformers;
-  /** The informers' version the current inventory was built from. */
+  private readonly followers: readonly InventoryFollower[];
+  private readonly now: () => number;
+  /** The informers' version the indexes were last brought up to. */
   private builtFrom = -1;
-  private facts: ClusterFacts = { nodeIps: [], podCidrs: [], apiserverIps: [], apiserverPorts: [] };
+  private facts: ClusterFacts = clusterFactsOf(this.identity);
 
   constructor(opts: ClusterCacheOptions) {
     this.informers = new ClusterInformers({ kinds: IDENTITY_KINDS, ...opts });
-  }
-
-  get inventory(): ClusterInventory {
-    return this.inventoryValue;
-  }
-
-  get identity(): IdentityResolver {
-    return this.resolver;
-  }
-
-  get clusterModel(): ClusterModel {
-    return this.model;
+    this.followers = opts.followers ?? [];
+    this.now = opts.now ?? Date.now;
   }
 
   /**
-   * Starts watching; resolves once every kind is listed and the first inventory is built. Throws
+   * Starts watching; resolves once every kind is listed and the indexes are built. Throws
    * after `timeoutMs` (e.g. no permission to list): the caller retries the whole leader start.
    */
   async start(timeoutMs = 60_000): Promise<void> {
@@ -92,35 +98,57 @@ export class ClusterCache {
   }
 
   /**
-   * Rebuilds the inventory if a watched object changed since the last build; returns what changed
-   * (undefined when nothing did), so the caller reconciles the namespaces concerned only. The
-   * rebuild reads every cached object, so it yields to the event loop between chunks and steps
-   * (the Lease must be renewed meanwhile); the old inventory serves until the new one is complete.
+   * Brings the indexes up to the informers: re-reads each namespace with a changed object (its
+   * Namespace included) and, if a Node changed, the Nodes; returns what changed (undefined when
+   * nothing did), with `nodes` true when the cluster facts moved, so the caller reconciles the
+   * namespaces concerned only. Each namespace is replaced at once (never half-read); the refresh
+   * yields to the event loop between namespaces every {@link REFRESH_CHUNK} objects. Changes that
+   * arrive meanwhile are left for the next refresh.
    */
   async refresh(): Promise<InventoryChanges | undefined> {
     const version = this.informers.version;
     if (version === this.builtFrom) return undefined;
     this.builtFrom = version;
     const changes = this.informers.takeChanges();
-    const objects = this.informers.objects();
-    await yieldToEventLoop();
-    const builder = new InventoryBuilder();
-    builder.beginSnapshot(0);
-    for (let i = 0; i < objects.length; i++) {
-      builder.addDocument(objects[i]!, 'api');
-      if (i % REFRESH_CHUNK === REFRESH_CHUNK - 1) await yieldToEventLoop();
+    if (changes.nodes) this.replaceNodes();
+    let sinceYield = 0;
+    for (const namespace of changes.namespaces) {
+      sinceYield += this.replaceNamespace(namespace);
+      if (sinceYield >= REFRESH_CHUNK) {
+        sinceYield = 0;
+        await yieldToEventLoop();
+      }
     }
-    const inventory = builder.build();
-    await yieldToEventLoop();
-    const resolver = new IdentityResolver(inventory);
-    await yieldToEventLoop();
-    const model = buildClusterModel(objects);
-    this.inventoryValue = inventory;
-    this.resolver = resolver;
-    this.model = model;
-    const facts = clusterFactsOf(this.inventoryValue, this.resolver);
+    const facts = clusterFactsOf(this.identity);
     const factsChanged = JSON.stringify(facts) !== JSON.stringify(this.facts);
     this.facts = facts;
     return { namespaces: changes.namespaces, nodes: factsChanged };
+  }
+
+  /** Re-reads one namespace's objects into every index; returns how many objects it read. */
+  private replaceNamespace(namespace: string): number {
+    const objects = this.informers.objectsIn(namespace);
+    const builder = new InventoryBuilder();
+    builder.beginSnapshot(0);
+    for (const object of objects) builder.addDocument(object, 'api');
+    this.identity.replaceNamespace(namespace, builder.build());
+    const model = buildClusterModel([...this.informers.clusterScoped('Namespace', namespace), ...objects]);
+    this.clusterLookup.replaceNamespace(namespace, model.namespaces[0], model.pods);
+    if (namespace === 'default') this.clusterLookup.replaceApiserver(model.kubeApiserverIPs);
+    const pods = this.identity.podsWithWorkloadsIn(namespace);
+    const now = this.now();
+    for (const follower of this.followers) follower.updateNamespace(namespace, pods, now);
+    return objects.length + 1;
+  }
+
+  private replaceNodes(): void {
+    const objects = this.informers.clusterScoped('Node');
+    const builder = new InventoryBuilder();
+    builder.beginSnapshot(0);
+    for (const object of objects) builder.addDocument(object, 'api');
+    const { nodes } = builder.build();
+    this.identity.replaceNodes(nodes);
+    this.clusterLookup.replaceNodes(buildClusterModel(objects).nodes);
+    for (const follower of this.followers) follower.updateNodes(nodes);
   }
 }

@@ -15,9 +15,16 @@ const bare = (namespace: string, name: string, node: string): PodInfo => ({ name
 const attacker = bare('evil', 'attacker', 'node-b');
 const postgres = bare('payments', 'postgres', 'node-b');
 
+/** What the cluster cache does when these namespaces and the Nodes changed. */
+function follow(p: NodePlacements, inv: ClusterInventory, now: number, namespaces = new Set(inv.pods.map((pod) => pod.namespace))): void {
+  const identity = new IdentityResolver(inv);
+  p.updateNodes(inv.nodes);
+  for (const namespace of namespaces) p.updateNamespace(namespace, identity.podsWithWorkloadsIn(namespace), now);
+}
+
 function placements(clock: { now: number }, inv: ClusterInventory) {
   const p = new NodePlacements({ now: () => clock.now });
-  p.update(inv, new IdentityResolver(inv), clock.now);
+  follow(p, inv, clock.now);
   return p;
 }
 const edge = (client: string, server: string, at: number) => ({ client, server, firstSeen: at, lastSeen: at });
@@ -31,7 +38,7 @@ describe('NodePlacements: a pod newer than the inventory', () => {
     expect(p.refusal('node-a', e)).toBe('unknown-placement');
     clock.now += 3_000;
     const after = inventory({ nodes, pods: [web, checkout, attacker, postgres] });
-    p.update(after, new IdentityResolver(after), clock.now);
+    follow(p, after, clock.now, new Set(['shop']));
     expect(p.refusal('node-a', e)).toBeUndefined();
   });
 
@@ -55,5 +62,38 @@ describe('NodePlacements: a pod newer than the inventory', () => {
     const p = placements(clock, inventory({ nodes, pods: [web, attacker, postgres] }));
     expect(p.refusal('node-new', edge('en:host', 'wl:payments/Pod/postgres', T))).toBe('unknown-placement');
     expect(p.refusal('node-new', edge('wl:evil/Pod/attacker', 'wl:payments/Pod/postgres', T))).toBe('unknown-node');
+  });
+});
+
+describe('NodePlacements: updated namespace by namespace', () => {
+  it('a pod deleted from its namespace stays on its node for retentionMs, then its edges are refused', () => {
+    const clock = { now: T };
+    const p = new NodePlacements({ now: () => clock.now, retentionMs: 60_000, catchUpMs: 0 });
+    follow(p, inventory({ nodes, pods: [web, attacker, postgres] }), clock.now);
+    const seenBefore = edge('wl:shop/Deployment/web', 'wl:payments/Pod/postgres', T - 1_000);
+    clock.now += 10_000;
+    p.updateNamespace('shop', [], clock.now); // the namespace's pods are gone
+    expect(p.refusal('node-a', seenBefore)).toBeUndefined();
+    clock.now += 61_000;
+    p.updateNamespace('evil', new IdentityResolver(inventory({ pods: [attacker] })).podsWithWorkloadsIn('evil'), clock.now);
+    expect(p.refusal('node-a', seenBefore)).toBe('not-on-node');
+  });
+
+  it('updating one namespace leaves the placements of the others as they were', () => {
+    const clock = { now: T };
+    const p = placements(clock, inventory({ nodes, pods: [web, attacker, postgres] }));
+    p.updateNamespace('evil', [], clock.now);
+    expect(p.refusal('node-b', edge('wl:payments/Pod/postgres', 'en:world:203.0.113.5', T))).toBeUndefined();
+    expect(p.refusal('node-a', edge('wl:shop/Deployment/web', 'en:world:203.0.113.5', T))).toBeUndefined();
+    expect(p.refusal('node-b', edge('wl:evil/Pod/attacker', 'en:world:203.0.113.5', T + 200_000))).toBe('not-on-node');
+  });
+
+  it('a Node\'s addresses follow updateNodes', () => {
+    const clock = { now: T };
+    const p = placements(clock, inventory({ nodes, pods: [web] }));
+    expect(p.refusal('node-a', edge('en:remote-node:172.18.0.2', 'wl:shop/Deployment/web', T))).toBeUndefined();
+    p.updateNodes([{ name: 'node-a', ips: ['172.18.0.9'], podCIDRs: [] }]);
+    expect(p.refusal('node-a', edge('en:remote-node:172.18.0.9', 'en:world:203.0.113.5', T))).toBeUndefined();
+    expect(p.refusal('node-a', edge('en:remote-node:172.18.0.2', 'en:world:203.0.113.5', T))).toBe('not-on-node');
   });
 });

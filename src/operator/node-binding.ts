@@ -3,19 +3,21 @@
  * (the pods it watches), so the edge receiver can refuse an edge a node's agent cannot have seen
  * (the rule: src/domain/edge-binding.ts).
  *
- * {@link NodePlacements.update} is called whenever the inventory is rebuilt. A pod that left the
- * inventory (deleted) is remembered on its node until `retentionMs` after it was last seen, so an
- * agent's batch that arrives after the pod is gone still counts; at most `maxRetained` such
- * placements are kept (the oldest go first), so memory follows the cluster's pods.
+ * The cluster cache calls {@link NodePlacements.updateNamespace} with a namespace's pods whenever
+ * that namespace changed, and {@link NodePlacements.updateNodes} when the Nodes did: each costs
+ * what changed, never a walk of the cluster. A pod that left the inventory (deleted) is
+ * remembered on its node until `retentionMs` after it was last seen, so an agent's batch that
+ * arrives after the pod is gone still counts; at most `maxRetained` such placements are kept (the
+ * oldest go first), so memory follows the cluster's pods.
  *
  * A pod the agent already sees may not be in the inventory yet (the watch and the refresh lag a
  * little): such edges are `unknown-placement` for `catchUpMs`, and the receiver asks the agent to
  * send them again, instead of refusing them for good.
  */
-import type { ClusterInventory } from '../domain/inventory.js';
-import { edgeRefusal, type EdgeRefusalReason, type NodeFacts, type Placement, type ReportedEdge } from '../domain/edge-binding.js';
-import type { IdentityResolver } from '../domain/identity.js';
-import { peerKey } from '../domain/peer.js';
+import { edgeRefusal, type EdgeRefusalReason, type Placement, type ReportedEdge } from '../domain/edge-binding.js';
+import type { PodCandidate } from '../domain/identity.js';
+import type { NodeInfo } from '../domain/inventory.js';
+import { peerKey, workloadNamespace } from '../domain/peer.js';
 
 export interface NodePlacementsOptions {
   /** How long a deleted pod's placement is remembered. Default 15 minutes. */
@@ -34,24 +36,29 @@ export interface NodePlacementsOptions {
   readonly now?: () => number;
 }
 
+/** One pod's stay on a node, as placed in the node's facts. */
 interface Seen {
   readonly node: string;
   readonly workload: string;
-  readonly from: number;
-  until?: number;
+  readonly placement: Placement;
+}
+
+interface NodeState {
+  ips: Set<string>;
+  readonly workloads: Map<string, Placement[]>;
 }
 
 export class NodePlacements {
   readonly #retentionMs: number;
   readonly #maxRetained: number;
   readonly #slackMs: number;
-  /** Live pods by namespace/name/uid. */
-  #live = new Map<string, Seen>();
+  /** Live pods: namespace → namespace/name/uid → stay. */
+  readonly #live = new Map<string, Map<string, Seen>>();
   /** Deleted pods, oldest first. */
   readonly #gone = new Map<string, Seen>();
-  #nodes = new Map<string, NodeFacts>();
-  /** Workload keys of the live bare pods (`wl:<ns>/Pod/<name>`): known to be where the inventory says. */
-  #livePods = new Set<string>();
+  readonly #nodes = new Map<string, NodeState>();
+  /** Per namespace, the workload keys of its live bare pods (`wl:<ns>/Pod/<name>`): known to be where the inventory says. */
+  readonly #livePods = new Map<string, Set<string>>();
   readonly #catchUpMs: number;
   readonly #now: () => number;
 
@@ -63,43 +70,81 @@ export class NodePlacements {
     this.#now = opts.now ?? Date.now;
   }
 
-  /** Takes in a rebuilt inventory at `now` (ms). */
-  update(inventory: ClusterInventory, identity: IdentityResolver, now: number): void {
+  /** Takes in one namespace's pods (with their workloads) as of `now` (ms); no pods: the namespace is gone. */
+  updateNamespace(namespace: string, pods: readonly PodCandidate[], now: number): void {
     const live = new Map<string, Seen>();
     const livePods = new Set<string>();
-    for (const pod of inventory.pods) {
+    for (const { pod, workload } of pods) {
       if (!pod.nodeName || pod.hostNetwork) continue; // a host-network pod's traffic is the node's
-      const workload = identity.workloadOfPod(pod.namespace, pod.name);
-      if (!workload) continue;
-      const id = `${pod.namespace}/${pod.name}/${pod.uid ?? ''}`;
-      if (workload.kind === 'Pod') livePods.add(peerKey(workload));
-      live.set(id, { node: pod.nodeName, workload: peerKey(workload), from: pod.createdAt ?? 0, ...(pod.deletedAt !== undefined ? { until: pod.deletedAt } : {}) });
+      const key = peerKey(workload);
+      if (workload.kind === 'Pod') livePods.add(key);
+      live.set(`${pod.namespace}/${pod.name}/${pod.uid ?? ''}`, {
+        node: pod.nodeName,
+        workload: key,
+        placement: { from: pod.createdAt ?? 0, ...(pod.deletedAt !== undefined ? { until: pod.deletedAt } : {}) },
+      });
     }
-    for (const [id, seen] of this.#live) {
+    for (const [id, seen] of this.#live.get(namespace) ?? []) {
+      this.#unplace(seen);
       if (live.has(id)) continue;
+      const gone = { ...seen, placement: { ...seen.placement, until: Math.min(seen.placement.until ?? now, now) } };
       this.#gone.delete(id);
-      this.#gone.set(id, { ...seen, until: Math.min(seen.until ?? now, now) });
+      this.#gone.set(id, gone);
+      this.#place(gone);
     }
+    for (const [id, seen] of live) {
+      const gone = this.#gone.get(id);
+      if (gone) {
+        this.#gone.delete(id);
+        this.#unplace(gone);
+      }
+      this.#place(seen);
+    }
+    if (live.size > 0) this.#live.set(namespace, live);
+    else this.#live.delete(namespace);
+    if (livePods.size > 0) this.#livePods.set(namespace, livePods);
+    else this.#livePods.delete(namespace);
+    this.#forget(now);
+  }
+
+  /** Takes in the Nodes' addresses. */
+  updateNodes(nodes: readonly NodeInfo[]): void {
+    for (const [name, state] of this.#nodes) {
+      state.ips = new Set();
+      if (state.workloads.size === 0) this.#nodes.delete(name);
+    }
+    for (const node of nodes) this.#node(node.name).ips = new Set(node.ips);
+  }
+
+  /** Drops deleted pods' placements past `retentionMs`, and the oldest beyond `maxRetained`. */
+  #forget(now: number): void {
     for (const [id, seen] of this.#gone) {
-      if (this.#gone.size <= this.#maxRetained && seen.until! >= now - this.#retentionMs) break;
+      if (this.#gone.size <= this.#maxRetained && seen.placement.until! >= now - this.#retentionMs) break;
       this.#gone.delete(id);
+      this.#unplace(seen);
     }
-    this.#live = live;
-    this.#livePods = livePods;
-    const nodes = new Map<string, { ips: Set<string>; workloads: Map<string, Placement[]> }>();
-    const nodeOf = (name: string) => {
-      let n = nodes.get(name);
-      if (!n) nodes.set(name, (n = { ips: new Set(), workloads: new Map() }));
-      return n;
-    };
-    for (const node of inventory.nodes) for (const ip of node.ips) nodeOf(node.name).ips.add(ip);
-    for (const seen of [...live.values(), ...this.#gone.values()]) {
-      const list = nodeOf(seen.node).workloads;
-      const placements = list.get(seen.workload) ?? [];
-      placements.push({ from: seen.from, ...(seen.until !== undefined ? { until: seen.until } : {}) });
-      list.set(seen.workload, placements);
-    }
-    this.#nodes = nodes;
+  }
+
+  #node(name: string): NodeState {
+    let node = this.#nodes.get(name);
+    if (!node) this.#nodes.set(name, (node = { ips: new Set(), workloads: new Map() }));
+    return node;
+  }
+
+  #place(seen: Seen): void {
+    const workloads = this.#node(seen.node).workloads;
+    const list = workloads.get(seen.workload);
+    if (list) list.push(seen.placement);
+    else workloads.set(seen.workload, [seen.placement]);
+  }
+
+  #unplace(seen: Seen): void {
+    const node = this.#nodes.get(seen.node);
+    const list = node?.workloads.get(seen.workload);
+    if (!node || !list) return;
+    const kept = list.filter((p) => p !== seen.placement);
+    if (kept.length > 0) node.workloads.set(seen.workload, kept);
+    else node.workloads.delete(seen.workload);
   }
 
   /**
@@ -107,6 +152,6 @@ export class NodePlacements {
    * RETRYABLE_REFUSALS) while the inventory may not show the edge's pod yet.
    */
   refusal(node: string, edge: ReportedEdge): EdgeRefusalReason | undefined {
-    return edgeRefusal(this.#nodes.get(node), edge, this.#slackMs, { now: this.#now(), catchUpMs: this.#catchUpMs, podKnown: (key) => this.#livePods.has(key) });
+    return edgeRefusal(this.#nodes.get(node), edge, this.#slackMs, { now: this.#now(), catchUpMs: this.#catchUpMs, podKnown: (key) => this.#livePods.get(workloadNamespace(key) ?? '')?.has(key) === true });
   }
 }

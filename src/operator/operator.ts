@@ -34,7 +34,6 @@ import { classifyApiError } from '../runtime/errors.js';
 import { Informer, objectKey, type InformerMetrics } from '../runtime/informer.js';
 import { kubeListerWatcher, resourcePath } from '../runtime/list-watch.js';
 import type { WorkQueueMetrics } from '../runtime/workqueue.js';
-import { yieldToEventLoop } from '../runtime/yield.js';
 import type { AuditEngine } from '../domain/audit.js';
 import { ClusterCache } from './cluster-cache.js';
 import { DenialRegistry } from './denial-registry.js';
@@ -78,7 +77,8 @@ const TICK_MS = 250;
 export async function runLeaderWork(options: LeaderWorkOptions): Promise<void> {
   const { config, kube, log, signal } = options;
   const now = options.now ?? Date.now;
-  const cluster = new ClusterCache({ kubeConfig: kube.config, logger: log, ...(options.metrics?.informer ? { metrics: options.metrics.informer } : {}) });
+  const placements = new NodePlacements({ now });
+  const cluster = new ClusterCache({ kubeConfig: kube.config, logger: log, followers: [placements], now, ...(options.metrics?.informer ? { metrics: options.metrics.informer } : {}) });
   await cluster.start(config.inventorySyncTimeoutMs);
 
   const informers = watchedResources(kube, log, options.metrics?.informer);
@@ -107,8 +107,6 @@ export async function runLeaderWork(options: LeaderWorkOptions): Promise<void> {
     },
   });
   const learner = new Learner(cluster.identity, { limits: { maxEdges: config.maxEdges, maxEdgesPerNamespace: config.maxEdgesPerNamespace }, onDenied: (denial) => denials.observe(denial) });
-  const placements = new NodePlacements({ now });
-  placements.update(cluster.inventory, cluster.identity, now());
   const checkpoint = new OperatorCheckpoint(kube, config.namespace, 'hivewall-flow-checkpoint');
   let restored: RestoredState;
   try {
@@ -218,10 +216,6 @@ export async function runLeaderWork(options: LeaderWorkOptions): Promise<void> {
         lastInventory = now();
         const changes = await cluster.refresh();
         if (changes) {
-          learner.setIdentity(cluster.identity);
-          placements.update(cluster.inventory, cluster.identity, now());
-          for (const audit of audits.values()) audit.updateCluster(cluster.clusterModel);
-          await yieldToEventLoop();
           if (changes.nodes) for (const s of informers.segmentations.list()) controller.enqueue(objectKey(s));
           // A namespace's pods and Services shape its own policies and those of every namespace it talks to.
           for (const namespace of changes.namespaces) {

@@ -77,10 +77,9 @@ beforeAll(async () => {
   // The operator's side: TokenReview rights, the inventory it watches, its receiver over TLS.
   const reviewer = await serviceAccountIdentity(agents.name, 'edge-reviewer');
   await bindRole({ subject: reviewer, rules: [{ apiGroups: ['authentication.k8s.io'], resources: ['tokenreviews'], verbs: ['create'] }] });
-  cluster = new ClusterCache({ kubeConfig: adminKubeConfig(), logger: log.logger });
-  await cluster.start(30_000);
   placements = new NodePlacements();
-  placements.update(cluster.inventory, cluster.identity, Date.now());
+  cluster = new ClusterCache({ kubeConfig: adminKubeConfig(), logger: log.logger, followers: [placements] });
+  await cluster.start(30_000);
   store = new EdgeStore(16, { maxEdgesPerNamespace: 3 });
   receiver = new EdgeReceiver({
     authenticator: tokenReviewAuthenticator(kubeTokenReview(reviewer.kubeConfig), { audiences: [AUDIENCE], cacheTtlMs: 0 }),
@@ -159,11 +158,10 @@ describe('the edge receiver refuses what a node could not have seen', () => {
 
     // The pod is scheduled on node A; the operator's watch and inventory rebuild catch up.
     await createPod(evil.name, 'fresh', NODE_A);
-    for (let i = 0; i < 100 && !cluster.inventory.pods.some((p) => p.namespace === evil.name && p.name === 'fresh'); i++) {
+    for (let i = 0; i < 100 && !cluster.identity.workloadOfPod(evil.name, 'fresh'); i++) {
       await new Promise((resolve) => setTimeout(resolve, 100));
       await cluster.refresh();
     }
-    placements.update(cluster.inventory, cluster.identity, Date.now());
     const again = await push(nodeAToken, b); // the agent sends the same batch again (same seq)
     expect(again).toMatchObject({ status: 200, body: { applied: 1 } });
     expect(learned()).toContain(`${fresh.client} -> ${fresh.server} 443`);

@@ -289,7 +289,7 @@ async function execute(ctx: ReconcileContext, seg: Segmentation, raw: Kubernetes
     case 'reset-audit': {
       const proposal = state.proposals.find((p) => p.metadata.name === action.proposal)!;
       const enforcer = seg.spec.flavor === 'CiliumNetworkPolicy' ? 'cilium' : 'generic';
-      ctx.audits.set(namespace, new AuditEngine(namespace, seg.metadata.name, action.proposal, proposal.spec.content.objects as unknown as Policy[], ctx.cluster.clusterModel, enforcer));
+      ctx.audits.set(namespace, new AuditEngine(namespace, seg.metadata.name, action.proposal, proposal.spec.content.objects as unknown as Policy[], ctx.cluster.clusterLookup, enforcer));
       return;
     }
     case 'apply': {

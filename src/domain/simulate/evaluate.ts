@@ -19,6 +19,7 @@ import type {
 } from './model.js';
 import { evaluateNetworkPolicies } from './networkpolicy.js';
 import type { Direction, Endpoint, Side } from './resolve.js';
+import type { ClusterLookup } from './lookup.js';
 import { ClusterIndex, isNetworkPolicyPod, isOwnNode } from './resolve.js';
 
 export interface Evaluator {
@@ -58,10 +59,11 @@ function unusable(policy: unknown): string | undefined {
 }
 
 /**
- * Builds an evaluator over a fixed cluster model and policy set (indexes are built once, so audit can
- * judge many flows cheaply). The evaluator is pure and deterministic.
+ * Builds an evaluator over a cluster and a fixed policy set (indexes are built once, so audit can
+ * judge many flows cheaply). Given a model, the evaluator is pure and deterministic; given a
+ * {@link ClusterLookup}, it judges against that lookup as it is at each call (audit mode keeps it current).
  */
-export function createEvaluator(cluster: ClusterModel, policies: readonly Policy[], options: EvaluateOptions = {}): Evaluator {
+export function createEvaluator(cluster: ClusterModel | ClusterLookup, policies: readonly Policy[], options: EvaluateOptions = {}): Evaluator {
   const index = new ClusterIndex(cluster, options);
   const networkPolicies: NetworkPolicy[] = [];
   const ciliumPolicies: CiliumNetworkPolicy[] = [];

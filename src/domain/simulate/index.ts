@@ -51,6 +51,7 @@ export { NAMESPACE_NAME_LABEL } from './model.js';
 export { createEvaluator, evaluateConnection } from './evaluate.js';
 export type { Evaluator } from './evaluate.js';
 export { buildClusterModel } from './cluster.js';
+export { ClusterLookup } from './lookup.js';
 export { selectorMatches } from './selectors.js';
 export { cidrContains, inCIDRExcept } from './cidr.js';
 export { effectivePolicyTypes } from './networkpolicy.js';

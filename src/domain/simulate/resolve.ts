@@ -1,6 +1,6 @@
 /**
  * Resolution of a connection's endpoints against the cluster model: which pod, namespace labels,
- * node and kube-apiserver facts lie behind a {@link Peer}. Built once per evaluator.
+ * node and kube-apiserver facts lie behind a {@link Peer}, read through a {@link ClusterLookup}.
  */
 import { addressKey } from './cidr.js';
 import type {
@@ -8,13 +8,12 @@ import type {
   EvaluateOptions,
   L4Protocol,
   Labels,
-  NamespaceModel,
-  NodeModel,
   Peer,
   PeerEntity,
   PodModel,
 } from './model.js';
 import { NAMESPACE_NAME_LABEL } from './model.js';
+import { ClusterLookup, podKey } from './lookup.js';
 
 export type ResolvedOptions = Required<EvaluateOptions>;
 
@@ -62,49 +61,25 @@ export function isNetworkPolicyPod(endpoint: Endpoint, options: ResolvedOptions)
   return !endpoint.pod.hostNetwork || options.hostNetworkPods === 'as-pod';
 }
 
-export function podKey(namespace: string, name: string): string {
-  return `${namespace}/${name}`;
-}
-
+/** The evaluator's view of the cluster: resolved options over a {@link ClusterLookup}. */
 export class ClusterIndex {
   readonly options: ResolvedOptions;
-  private readonly pods = new Map<string, PodModel>();
-  private readonly podsByAddress = new Map<string, PodModel>();
-  private readonly namespaces = new Map<string, NamespaceModel>();
-  private readonly nodesByAddress = new Map<string, NodeModel>();
-  private readonly apiserverAddresses = new Set<string>();
+  readonly #lookup: ClusterLookup;
 
-  constructor(cluster: ClusterModel, options: EvaluateOptions = {}) {
+  /** Over a fixed model, or over a lookup the caller keeps current. */
+  constructor(cluster: ClusterModel | ClusterLookup, options: EvaluateOptions = {}) {
     this.options = resolveOptions(options);
-    for (const namespace of cluster.namespaces) this.namespaces.set(namespace.name, namespace);
-    for (const pod of cluster.pods) {
-      this.pods.set(podKey(pod.namespace, pod.name), pod);
-      if (pod.hostNetwork) continue;
-      for (const ip of pod.ips) {
-        const key = addressKey(ip);
-        if (key !== undefined) this.podsByAddress.set(key, pod);
-      }
-    }
-    for (const node of cluster.nodes) {
-      for (const ip of [...node.internalIPs, ...(node.externalIPs ?? [])]) {
-        const key = addressKey(ip);
-        if (key !== undefined) this.nodesByAddress.set(key, node);
-      }
-    }
-    for (const ip of cluster.kubeApiserverIPs) {
-      const key = addressKey(ip);
-      if (key !== undefined) this.apiserverAddresses.add(key);
-    }
+    this.#lookup = cluster instanceof ClusterLookup ? cluster : ClusterLookup.of(cluster);
   }
 
   /** Namespace labels with the automatic `kubernetes.io/metadata.name` label (set by the API server). */
   namespaceLabels(namespace: string): Labels {
-    const labels = this.namespaces.get(namespace)?.labels ?? {};
+    const labels = this.#lookup.namespace(namespace)?.labels ?? {};
     return { ...labels, [NAMESPACE_NAME_LABEL]: namespace };
   }
 
   pod(namespace: string, name: string): PodModel | undefined {
-    return this.pods.get(podKey(namespace, name));
+    return this.#lookup.pod(namespace, name);
   }
 
   /**
@@ -118,15 +93,15 @@ export class ClusterIndex {
       return this.podEndpoint(pod, pod.ips);
     }
     const key = addressKey(peer.ip);
-    const pod = key === undefined ? undefined : this.podsByAddress.get(key);
+    const pod = key === undefined ? undefined : this.#lookup.podAt(key);
     if (pod !== undefined) return this.podEndpoint(pod, [peer.ip], peer.dnsNames);
-    const node = key === undefined ? undefined : this.nodesByAddress.get(key);
+    const node = key === undefined ? undefined : this.#lookup.nodeAt(key);
     return {
       label: peer.ip,
       namespaceLabels: {},
       ips: [peer.ip],
       ...(node === undefined ? {} : { nodeName: node.name }),
-      kubeApiserver: key !== undefined && this.apiserverAddresses.has(key),
+      kubeApiserver: key !== undefined && this.#lookup.isApiserver(key),
       ...(peer.entity === undefined ? {} : { entity: peer.entity }),
       dnsNames: peer.dnsNames ?? [],
     };
@@ -140,7 +115,7 @@ export class ClusterIndex {
       namespaceLabels: this.namespaceLabels(pod.namespace),
       ips,
       ...(pod.hostNetwork && pod.nodeName !== undefined ? { nodeName: pod.nodeName } : {}),
-      kubeApiserver: pod.hostNetwork && firstKey !== undefined && this.apiserverAddresses.has(firstKey),
+      kubeApiserver: pod.hostNetwork && firstKey !== undefined && this.#lookup.isApiserver(firstKey),
       dnsNames,
     };
   }
