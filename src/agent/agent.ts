@@ -136,7 +136,7 @@ export class Agent {
     const version = this.#opts.inventory.version;
     if (version === this.#appliedVersion) return;
     try {
-      this.aggregator.setIdentity(this.history.update(this.#opts.inventory.inventory()));
+      this.history.apply(this.#opts.inventory.takeChanges(), this.#opts.inventory);
       this.#appliedVersion = version;
     } catch (err) {
       this.#log.error({ err }, 'building the identity failed; keeping the previous one');

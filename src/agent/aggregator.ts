@@ -133,7 +133,7 @@ export class EdgeAggregator {
   readonly #maxBuffered: number;
   readonly #maxBatch: number;
   readonly #maxLearnerEdges: number;
-  #identity: IdentityResolver;
+  readonly #identity: IdentityResolver;
   #learner: Learner;
   /** Learned connections of the Learners already replaced. */
   #learnedBefore = 0;
@@ -192,12 +192,6 @@ export class EdgeAggregator {
   /** The sequence number of the last batch made (0 before the first). */
   get lastSeq(): number {
     return this.#seq;
-  }
-
-  /** Uses a new identity resolver from now on (after an inventory refresh). */
-  setIdentity(identity: IdentityResolver): void {
-    this.#identity = identity;
-    this.#learner.setIdentity(identity);
   }
 
   /** Feeds one parsed conntrack line or Hubble message. Never throws on data. */

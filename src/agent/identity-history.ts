@@ -23,8 +23,9 @@
  *
  * Memory is bounded: at most `maxRememberedPods` deleted pods (the oldest deletions go first).
  */
-import { IdentityResolver, type IdentityOptions } from '../domain/identity.js';
-import { emptyInventory, type ClusterInventory, type PodInfo } from '../domain/inventory.js';
+import { IdentityResolver, type IdentityOptions, type NamespaceInventory } from '../domain/identity.js';
+import { emptyInventory, type NodeInfo, type PodInfo } from '../domain/inventory.js';
+import type { InventoryChanges } from '../k8s/cluster-informers.js';
 import { systemClock, type Clock } from '../runtime/clock.js';
 
 export interface IdentityHistoryOptions {
@@ -48,41 +49,45 @@ export interface IdentityHistoryStats {
   updates: number;
 }
 
+/** What {@link IdentityHistory.apply} reads: the changed namespaces' objects and the Nodes, as of now. */
+export interface InventoryReader {
+  namespaceInventory(namespace: string): NamespaceInventory;
+  nodes(): readonly NodeInfo[];
+}
+
 /** Pods are told apart by namespace, name and uid: a StatefulSet pod re-created under its name is a new pod. */
 function podKey(pod: PodInfo): string {
   return `${pod.namespace}/${pod.name}/${pod.uid ?? ''}`;
 }
+
+const NO_OBJECTS: NamespaceInventory = { pods: [], controllers: [], services: [], endpointSlices: [] };
 
 export class IdentityHistory {
   readonly stats: IdentityHistoryStats = { livePods: 0, rememberedPods: 0, forgottenPods: 0, updates: 0 };
   readonly #retentionMs: number;
   readonly #maxRemembered: number;
   readonly #clock: Clock;
-  readonly #identityOptions: IdentityOptions;
-  #live = new Map<string, PodInfo>();
-  /** Deleted pods, with deletedAt set, by key. */
-  readonly #remembered = new Map<string, PodInfo>();
-  #inventory: ClusterInventory = emptyInventory;
-  #resolver: IdentityResolver;
-  /** Node of each live pod IP and node address (for the agent's "is this connection mine" rule). */
-  #nodeByIp = new Map<string, string>();
+  /** One resolver for the agent's life; a namespace's share is replaced when it changes. */
+  readonly #resolver: IdentityResolver;
+  /** Per namespace: its objects as last read. */
+  readonly #live = new Map<string, NamespaceInventory>();
+  /** Per namespace: deleted pods, with deletedAt set, by key. */
+  readonly #remembered = new Map<string, Map<string, PodInfo>>();
+  /** Live pod-network pods by IP (key → pod): creation times for "the IP was handed to a new pod", and the IP's node. */
+  readonly #liveByIp = new Map<string, Map<string, PodInfo>>();
+  /** Node of each node address. */
+  #nodeAddresses = new Map<string, string>();
 
   constructor(opts: IdentityHistoryOptions = {}) {
     this.#retentionMs = opts.retentionMs ?? 10 * 60_000;
     this.#maxRemembered = opts.maxRememberedPods ?? 10_000;
     this.#clock = opts.clock ?? systemClock;
-    this.#identityOptions = opts.identity ?? {};
-    this.#resolver = new IdentityResolver(this.#inventory, this.#identityOptions);
+    this.#resolver = new IdentityResolver(emptyInventory, opts.identity ?? {});
   }
 
-  /** The resolver over the latest inventory plus the remembered deleted pods. */
+  /** The resolver over the live inventory plus the remembered deleted pods. */
   get resolver(): IdentityResolver {
     return this.#resolver;
-  }
-
-  /** The inventory the resolver uses (live objects and remembered pods). */
-  get inventory(): ClusterInventory {
-    return this.#inventory;
   }
 
   /** Whether at least one inventory was applied. */
@@ -91,45 +96,41 @@ export class IdentityHistory {
   }
 
   /**
-   * Applies a fresh inventory (a full list of the cluster): pods that were live before and are
-   * missing now are remembered as deleted; remembered pods past the retention are forgotten.
-   * Returns the new resolver.
+   * Applies what changed: each changed namespace is read again; its pods that were live before and
+   * are missing now are remembered as deleted; remembered pods past the retention are forgotten.
+   * Costs the changed namespaces (and the remembered pods), never the cluster. Returns the resolver.
    */
-  update(live: ClusterInventory): IdentityResolver {
+  apply(changes: InventoryChanges, reader: InventoryReader): IdentityResolver {
     const now = this.#clock.now();
-    const next = new Map<string, PodInfo>();
-    for (const pod of live.pods) next.set(podKey(pod), pod);
-
-    // Earliest creation time per IP among the live pods, for "the IP was handed to a new pod".
-    const createdByIp = new Map<string, number[]>();
-    for (const pod of live.pods) {
-      if (pod.hostNetwork || pod.createdAt === undefined) continue;
-      for (const ip of pod.ips) {
-        const list = createdByIp.get(ip) ?? [];
-        list.push(pod.createdAt);
-        createdByIp.set(ip, list);
+    if (changes.nodes) this.#applyNodes(reader.nodes());
+    const read = new Map<string, NamespaceInventory>();
+    for (const namespace of changes.namespaces) read.set(namespace, reader.namespaceInventory(namespace));
+    // Every live pod of the new lists is indexed before any deletion is dated, so a pod that took
+    // a gone pod's IP in another namespace dates that deletion.
+    const gone: PodInfo[] = [];
+    for (const [namespace, next] of read) {
+      const nextKeys = new Set(next.pods.map(podKey));
+      for (const pod of this.#live.get(namespace)?.pods ?? []) {
+        this.#unindex(pod);
+        if (!nextKeys.has(podKey(pod))) gone.push(pod);
       }
+      for (const pod of next.pods) this.#index(pod);
     }
-
-    for (const [key, pod] of this.#live) {
-      if (next.has(key)) continue;
-      this.#remembered.set(key, { ...pod, deletedAt: this.#deletedAt(pod, now, createdByIp) });
+    for (const pod of gone) this.#remember(pod, now);
+    for (const [namespace, next] of read) {
+      const remembered = this.#remembered.get(namespace);
+      for (const pod of next.pods) if (remembered?.delete(podKey(pod))) this.stats.rememberedPods--; // back (a list that missed it)
+      if (remembered?.size === 0) this.#remembered.delete(namespace);
+      this.stats.livePods += next.pods.length - (this.#live.get(namespace)?.pods.length ?? 0);
+      if (next.pods.length + next.controllers.length + next.services.length + next.endpointSlices.length > 0) this.#live.set(namespace, next);
+      else this.#live.delete(namespace);
     }
-    for (const key of next.keys()) this.#remembered.delete(key); // back (a list that missed it)
-    this.#expire(now);
-    this.#live = next;
-
-    this.#inventory = { ...live, pods: [...live.pods, ...this.#remembered.values()] };
-    this.#resolver = new IdentityResolver(this.#inventory, this.#identityOptions);
-    const nodeByIp = new Map<string, string>();
-    for (const node of live.nodes) for (const ip of node.ips) nodeByIp.set(ip, node.name);
-    for (const pod of live.pods) {
-      if (pod.hostNetwork || pod.nodeName === undefined) continue;
-      for (const ip of pod.ips) nodeByIp.set(ip, pod.nodeName);
+    for (const namespace of this.#expire(now)) read.set(namespace, this.#live.get(namespace) ?? NO_OBJECTS);
+    for (const namespace of read.keys()) {
+      const live = this.#live.get(namespace) ?? NO_OBJECTS;
+      const remembered = this.#remembered.get(namespace);
+      this.#resolver.replaceNamespace(namespace, remembered?.size ? { ...live, pods: [...live.pods, ...remembered.values()] } : live);
     }
-    this.#nodeByIp = nodeByIp;
-    this.stats.livePods = live.pods.length;
-    this.stats.rememberedPods = this.#remembered.size;
     this.stats.updates++;
     return this.#resolver;
   }
@@ -139,33 +140,70 @@ export class IdentityHistory {
    * their node may already have forgotten them, so only the live view is trusted.
    */
   nodeOf(ip: string): string | undefined {
-    return this.#nodeByIp.get(ip);
+    const pods = this.#liveByIp.get(ip);
+    if (pods) for (const pod of pods.values()) if (pod.nodeName !== undefined) return pod.nodeName;
+    return this.#nodeAddresses.get(ip);
   }
 
-  #deletedAt(pod: PodInfo, now: number, createdByIp: ReadonlyMap<string, readonly number[]>): number {
+  #applyNodes(nodes: readonly NodeInfo[]): void {
+    this.#resolver.replaceNodes(nodes);
+    this.#nodeAddresses = new Map();
+    for (const node of nodes) for (const ip of node.ips) this.#nodeAddresses.set(ip, node.name);
+  }
+
+  #index(pod: PodInfo): void {
+    if (pod.hostNetwork) return;
+    for (const ip of pod.ips) {
+      let pods = this.#liveByIp.get(ip);
+      if (!pods) this.#liveByIp.set(ip, (pods = new Map()));
+      pods.set(podKey(pod), pod);
+    }
+  }
+
+  #unindex(pod: PodInfo): void {
+    for (const ip of pod.ips) {
+      const pods = this.#liveByIp.get(ip);
+      if (pods?.delete(podKey(pod)) && pods.size === 0) this.#liveByIp.delete(ip);
+    }
+  }
+
+  #remember(pod: PodInfo, now: number): void {
+    let remembered = this.#remembered.get(pod.namespace);
+    if (!remembered) this.#remembered.set(pod.namespace, (remembered = new Map()));
+    if (!remembered.has(podKey(pod))) this.stats.rememberedPods++;
+    remembered.set(podKey(pod), { ...pod, deletedAt: this.#deletedAt(pod, now) });
+  }
+
+  #deletedAt(pod: PodInfo, now: number): number {
     if (pod.deletedAt !== undefined) return Math.min(pod.deletedAt, now);
     let reusedAt = now;
     const since = pod.createdAt ?? Number.NEGATIVE_INFINITY;
     for (const ip of pod.ips) {
-      for (const created of createdByIp.get(ip) ?? []) {
-        if (created > since && created < reusedAt) reusedAt = created;
+      for (const other of this.#liveByIp.get(ip)?.values() ?? []) {
+        const created = other.createdAt;
+        if (created !== undefined && created > since && created < reusedAt) reusedAt = created;
       }
     }
     return reusedAt;
   }
 
-  #expire(now: number): void {
-    for (const [key, pod] of this.#remembered) {
-      if ((pod.deletedAt ?? now) + this.#retentionMs <= now) {
-        this.#remembered.delete(key);
-        this.stats.forgottenPods++;
-      }
-    }
-    if (this.#remembered.size <= this.#maxRemembered) return;
-    const oldestFirst = [...this.#remembered].sort((a, b) => (a[1].deletedAt ?? 0) - (b[1].deletedAt ?? 0));
-    for (const [key] of oldestFirst.slice(0, this.#remembered.size - this.#maxRemembered)) {
-      this.#remembered.delete(key);
+  /** Forgets remembered pods past the retention, then the oldest beyond the cap; returns the namespaces that lost some. */
+  #expire(now: number): Set<string> {
+    const touched = new Set<string>();
+    const forget = (namespace: string, key: string) => {
+      if (!this.#remembered.get(namespace)?.delete(key)) return;
+      if (this.#remembered.get(namespace)!.size === 0) this.#remembered.delete(namespace);
       this.stats.forgottenPods++;
+      this.stats.rememberedPods--;
+      touched.add(namespace);
+    };
+    for (const [namespace, pods] of [...this.#remembered]) {
+      for (const [key, pod] of [...pods]) if ((pod.deletedAt ?? now) + this.#retentionMs <= now) forget(namespace, key);
     }
+    if (this.stats.rememberedPods > this.#maxRemembered) {
+      const oldestFirst = [...this.#remembered.values()].flatMap((pods) => [...pods.values()]).sort((a, b) => (a.deletedAt ?? 0) - (b.deletedAt ?? 0));
+      for (const pod of oldestFirst.slice(0, this.stats.rememberedPods - this.#maxRemembered)) forget(pod.namespace, podKey(pod));
+    }
+    return touched;
   }
 }

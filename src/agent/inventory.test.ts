@@ -55,7 +55,7 @@ describe('InformerInventorySource', () => {
     source.start();
     await expect.poll(() => source.synced()).toBe(true);
     const history = new IdentityHistory();
-    history.update(source.inventory());
+    history.apply(source.takeChanges(), source);
     const resolved = history.resolver.resolve(endpoint('10.244.0.5', 80), 'server', Date.now());
     expect(resolved.ok && peerKey(resolved.peer)).toBe('wl:shop/Deployment/web');
     expect(history.nodeOf('10.244.0.5')).toBe('node-a');
@@ -63,7 +63,10 @@ describe('InformerInventorySource', () => {
     const version = source.version;
     fakes.get('Pod')!.onEvent!('DELETED', { ...objects['Pod']![0], metadata: { ...objects['Pod']![0]!.metadata, resourceVersion: '2' } });
     await expect.poll(() => source.version).toBeGreaterThan(version);
-    expect(source.inventory().pods).toEqual([]);
+    expect(source.takeChanges().namespaces).toEqual(new Set(['shop']));
+    expect(source.namespaceInventory('shop').pods).toEqual([]);
+    history.apply({ namespaces: new Set(['shop']), nodes: false }, source);
+    expect(history.stats).toMatchObject({ livePods: 0, rememberedPods: 1 });
   });
 
   it('needs a kubeConfig or a listerWatcher', () => {
@@ -72,12 +75,14 @@ describe('InformerInventorySource', () => {
 });
 
 describe('StaticInventorySource and inventoryFromObjects', () => {
-  it('replacing the inventory bumps the version', () => {
+  it('replacing the inventory bumps the version and reports the Nodes and namespaces changed', () => {
     const source = new StaticInventorySource(inventoryFromObjects([]));
     const v = source.version;
     source.set(inventoryFromObjects([{ apiVersion: 'v1', kind: 'Node', ...objects['Node']![0] }]));
     expect(source.version).toBe(v + 1);
-    expect(source.inventory().nodes.map((n) => n.name)).toEqual(['node-a']);
+    expect(source.nodes().map((n) => n.name)).toEqual(['node-a']);
+    expect(source.takeChanges().nodes).toBe(true);
+    expect(source.takeChanges()).toEqual({ namespaces: new Set(), nodes: false });
   });
 });
 

@@ -1,22 +1,28 @@
 /**
  * The agent's view of the cluster for identity: the kinds of {@link AGENT_IDENTITY_KINDS}, kept
- * current by list+watch informers (../k8s/cluster-informers.ts) and turned into a
- * {@link ClusterInventory} by the same InventoryBuilder the offline snapshot path and the operator
- * use — one set of identity rules everywhere.
+ * current by list+watch informers (../k8s/cluster-informers.ts) and read, a changed namespace at
+ * a time, through the same InventoryBuilder the offline snapshot path and the operator use — one
+ * set of identity rules everywhere.
  *
  * Watching instead of re-listing matters on a node agent: every node runs one, and a full list of
  * every pod from every node every few seconds would load the API server with O(nodes × pods).
  */
 import type { KubeConfig, KubernetesObject } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
-import type { ClusterInventory } from '../domain/inventory.js';
-import { InventoryBuilder } from '../ingest/cluster-snapshot.js';
-import { ClusterInformers } from '../k8s/cluster-informers.js';
+import type { NamespaceInventory } from '../domain/identity.js';
+import type { ClusterInventory, NodeInfo } from '../domain/inventory.js';
+import { inventoryFromObjects } from '../ingest/cluster-snapshot.js';
+import { ClusterInformers, type InventoryChanges } from '../k8s/cluster-informers.js';
 import type { InformerMetrics } from '../runtime/informer.js';
 import type { ListerWatcher } from '../runtime/list-watch.js';
 import { AGENT_IDENTITY_KINDS } from './rbac.js';
 
-/** Where the agent's inventory comes from (informers in production, a fixed one in tests). */
+export { inventoryFromObjects };
+
+/**
+ * Where the agent's inventory comes from (informers in production, a fixed one in tests): what
+ * changed, and the objects of one namespace or the Nodes as of now — never the whole cluster.
+ */
 export interface InventorySource {
   start(): void;
   stop(): Promise<void>;
@@ -24,25 +30,24 @@ export interface InventorySource {
   synced(): boolean;
   /** Grows whenever an object was added, changed or deleted. */
   readonly version: number;
-  /** The inventory as of now. */
-  inventory(): ClusterInventory;
+  /** The namespaces (and whether the Nodes) changed since the last call; forgets them. */
+  takeChanges(): InventoryChanges;
+  /** One namespace's pods, owners, Services and EndpointSlices as of now. */
+  namespaceInventory(namespace: string): NamespaceInventory;
+  /** The Nodes as of now. */
+  nodes(): readonly NodeInfo[];
 }
 
-/** Builds an inventory from Kubernetes objects (each with `kind`). */
-export function inventoryFromObjects(objects: Iterable<KubernetesObject>): ClusterInventory {
-  const builder = new InventoryBuilder();
-  builder.beginSnapshot(0);
-  for (const object of objects) builder.addDocument(object, 'api');
-  return builder.build();
-}
-
-/** A fixed inventory that can be replaced (tests, and `--inventory-file` style uses). */
+/** A fixed inventory that can be replaced (tests). */
 export class StaticInventorySource implements InventorySource {
   version = 1;
   #inventory: ClusterInventory;
+  #changed: Set<string>;
+  #nodesChanged = true;
 
   constructor(inventory: ClusterInventory) {
     this.#inventory = inventory;
+    this.#changed = namespacesOf(inventory);
   }
 
   start(): void {}
@@ -51,15 +56,38 @@ export class StaticInventorySource implements InventorySource {
     return true;
   }
 
-  inventory(): ClusterInventory {
-    return this.#inventory;
+  takeChanges(): InventoryChanges {
+    const changes = { namespaces: this.#changed, nodes: this.#nodesChanged };
+    this.#changed = new Set();
+    this.#nodesChanged = false;
+    return changes;
   }
 
-  /** Replaces the inventory (as if the informers saw the changes). */
+  namespaceInventory(namespace: string): NamespaceInventory {
+    const inventory = this.#inventory;
+    return {
+      pods: inventory.pods.filter((p) => p.namespace === namespace),
+      controllers: inventory.controllers.filter((c) => c.namespace === namespace),
+      services: inventory.services.filter((s) => s.namespace === namespace),
+      endpointSlices: inventory.endpointSlices.filter((s) => s.namespace === namespace),
+    };
+  }
+
+  nodes(): readonly NodeInfo[] {
+    return this.#inventory.nodes;
+  }
+
+  /** Replaces the inventory (as if the informers saw every namespace of the old and the new one change). */
   set(inventory: ClusterInventory): void {
+    for (const namespace of [...namespacesOf(this.#inventory), ...namespacesOf(inventory)]) this.#changed.add(namespace);
+    this.#nodesChanged = true;
     this.#inventory = inventory;
     this.version++;
   }
+}
+
+function namespacesOf(inventory: ClusterInventory): Set<string> {
+  return new Set([...inventory.pods, ...inventory.controllers, ...inventory.services, ...inventory.endpointSlices].map((o) => o.namespace));
 }
 
 export interface InformerInventoryOptions {
@@ -95,7 +123,15 @@ export class InformerInventorySource implements InventorySource {
     return this.#informers.synced();
   }
 
-  inventory(): ClusterInventory {
-    return inventoryFromObjects(this.#informers.objects());
+  takeChanges(): InventoryChanges {
+    return this.#informers.takeChanges();
+  }
+
+  namespaceInventory(namespace: string): NamespaceInventory {
+    return inventoryFromObjects(this.#informers.objectsIn(namespace));
+  }
+
+  nodes(): readonly NodeInfo[] {
+    return inventoryFromObjects(this.#informers.clusterScoped('Node')).nodes;
   }
 }

@@ -139,7 +139,7 @@ export class Learner {
   private readonly unreplied = new Set<string>();
 
   constructor(
-    private identity: IdentityResolver,
+    private readonly identity: IdentityResolver,
     options: LearnerOptions = {},
   ) {
     this.edges = new EdgeStore(256, options.limits);
@@ -153,11 +153,6 @@ export class Learner {
   /** The workload keys of a namespace whose pods the flow source named (see {@link observedPods}). */
   observedKeysIn(namespace: string): Iterable<string> {
     return this.observedByNamespace.get(namespace) ?? [];
-  }
-
-  /** Swaps the identity source (the operator rebuilds it when the cluster changes). */
-  setIdentity(identity: IdentityResolver): void {
-    this.identity = identity;
   }
 
   /** Feeds one parsed input line or message. Never throws on data. */

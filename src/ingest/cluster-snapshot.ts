@@ -170,6 +170,14 @@ export async function loadClusterSnapshot(path: string, limits: { maxBytes?: num
   return { inventory: builder.build(), files, objects: builder.objects, problems: builder.problems };
 }
 
+/** The inventory of some Kubernetes objects as the API server returns them (each with `kind`): one snapshot. */
+export function inventoryFromObjects(objects: Iterable<unknown>): ClusterInventory {
+  const builder = new InventoryBuilder();
+  builder.beginSnapshot(0);
+  for (const object of objects) builder.addDocument(object, 'api');
+  return builder.build();
+}
+
 /**
  * Accumulates objects from one or more snapshots. A pod missing from a later snapshot than the
  * one it appeared in was deleted in between; later snapshots win for every other kind.

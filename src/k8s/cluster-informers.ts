@@ -123,15 +123,6 @@ export class ClusterInformers {
     const objects = name === undefined ? entry.informer.list() : [entry.informer.get(name)].filter((o) => o !== undefined);
     return objects.map((object) => ({ ...object, apiVersion: entry.apiVersion, kind }));
   }
-
-  /** Every cached object, with `apiVersion` and `kind` (items of a list carry none of their own). */
-  objects(): KubernetesObject[] {
-    const objects: KubernetesObject[] = [];
-    for (const { apiVersion, kind, informer } of this.#informers) {
-      for (const object of informer.list()) objects.push({ ...object, apiVersion, kind });
-    }
-    return objects;
-  }
 }
 
 function requireKubeConfig(kubeConfig: KubeConfig | undefined): KubeConfig {

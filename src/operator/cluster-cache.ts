@@ -4,8 +4,8 @@
  * (../k8s/cluster-informers.ts). Cost follows change: a refresh re-reads only the namespaces whose
  * objects changed since the last one (and the Nodes if one changed), and replaces their share of
  * the identity indexes, of the audit's cluster lookup and of whatever follows the inventory (the
- * node placements). It feeds the same InventoryBuilder as the offline path, so identity rules are
- * shared.
+ * node placements). It reads objects through the same InventoryBuilder as the offline path, so
+ * identity rules are shared.
  */
 import type { KubeConfig, KubernetesObject } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
@@ -13,7 +13,7 @@ import { IdentityResolver, type PodCandidate } from '../domain/identity.js';
 import { emptyInventory, type NodeInfo } from '../domain/inventory.js';
 import { clusterFactsOf, type ClusterFacts } from '../domain/plan.js';
 import { buildClusterModel, ClusterLookup } from '../domain/simulate/index.js';
-import { InventoryBuilder } from '../ingest/cluster-snapshot.js';
+import { inventoryFromObjects } from '../ingest/cluster-snapshot.js';
 import { ClusterInformers, type InventoryChanges, type KindRef } from '../k8s/cluster-informers.js';
 import type { InformerMetrics } from '../runtime/informer.js';
 import type { ListerWatcher } from '../runtime/list-watch.js';
@@ -128,10 +128,7 @@ export class ClusterCache {
   /** Re-reads one namespace's objects into every index; returns how many objects it read. */
   private replaceNamespace(namespace: string): number {
     const objects = this.informers.objectsIn(namespace);
-    const builder = new InventoryBuilder();
-    builder.beginSnapshot(0);
-    for (const object of objects) builder.addDocument(object, 'api');
-    this.identity.replaceNamespace(namespace, builder.build());
+    this.identity.replaceNamespace(namespace, inventoryFromObjects(objects));
     const model = buildClusterModel([...this.informers.clusterScoped('Namespace', namespace), ...objects]);
     this.clusterLookup.replaceNamespace(namespace, model.namespaces[0], model.pods);
     if (namespace === 'default') this.clusterLookup.replaceApiserver(model.kubeApiserverIPs);
@@ -143,10 +140,7 @@ export class ClusterCache {
 
   private replaceNodes(): void {
     const objects = this.informers.clusterScoped('Node');
-    const builder = new InventoryBuilder();
-    builder.beginSnapshot(0);
-    for (const object of objects) builder.addDocument(object, 'api');
-    const { nodes } = builder.build();
+    const { nodes } = inventoryFromObjects(objects);
     this.identity.replaceNodes(nodes);
     this.clusterLookup.replaceNodes(buildClusterModel(objects).nodes);
     for (const follower of this.followers) follower.updateNodes(nodes);
