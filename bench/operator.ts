@@ -26,7 +26,6 @@ import { AppsV1Api, CoreV1Api, CustomObjectsApi, KubeConfig } from '@kubernetes/
 import { clusterDown, clusterUp } from '../test/harness/cluster.js';
 import { shareConnections } from '../src/k8s/connections.js';
 import { findManifest, kustomize, type Manifest } from '../src/testing/deploy-manifests.js';
-import { shebangNodeFlags } from './node-flags.js';
 import { deliveredTcpLine, type PodEnd } from '../src/testing/hubble-lines.js';
 // Built (src/ uses TypeScript that Node's type stripping does not run): `npm run build` first.
 // eslint-disable-next-line @typescript-eslint/ban-ts-comment
@@ -216,8 +215,8 @@ async function benchN(n: number): Promise<void> {
     const controlPlaneCpu = () => controlPlane.reduce((sum, p) => sum + cpuSeconds(p), 0);
     let planeCpu = controlPlaneCpu();
     const started = Date.now();
-    // As deployed: deploy/base sets the launcher's flags as NODE_OPTIONS (bench/node-flags.ts).
-    operator = spawn(process.execPath, [...shebangNodeFlags(join(ROOT, 'bin/hivewall.js')), ...PROFILE_ARGS, join(ROOT, 'bin/hivewall.js'), 'operator', '--kubeconfig', operatorKc, '--flows-path', flows, '--namespace', OPERATOR_NS,
+    // As deployed: the Node.js flags deploy/base gives the operator as NODE_OPTIONS.
+    operator = spawn(process.execPath, [...deployedOperatorNodeFlags(), ...PROFILE_ARGS, join(ROOT, 'bin/hivewall.js'), 'operator', '--kubeconfig', operatorKc, '--flows-path', flows, '--namespace', OPERATOR_NS,
       '--identity', 'bench', '--health-port', String(healthPort), '--bind-address', '127.0.0.1', '--flow-poll-ms', '250', '--log-level', 'warn'], { stdio: ['ignore', 'ignore', 'inherit'] });
     let exited = false;
     operator.once('exit', () => (exited = true));
@@ -314,15 +313,34 @@ const PROFILE_ARGS = [
   `--max-old-space-size=${heapArg >= 0 ? process.argv[heapArg + 1] : Math.floor(deployedOperatorMemoryLimitMib() / 4)}`,
 ];
 
+interface DeployedContainer {
+  readonly name: string;
+  readonly env?: { name: string; value?: string }[];
+  readonly resources?: { limits?: { memory?: string } };
+}
+
+/** The operator container as deploy/base runs it. */
+function deployedOperator(): DeployedContainer {
+  const { manifests } = kustomize(join(ROOT, 'deploy/base'));
+  const deployment = findManifest<Manifest & { spec: { template: { spec: { containers: DeployedContainer[] } } } }>(manifests, 'Deployment', 'hivewall-operator', OPERATOR_NS);
+  const container = deployment.spec.template.spec.containers.find((c) => c.name === 'operator');
+  if (!container) throw new Error('deploy/base: no operator container in Deployment hivewall-operator');
+  return container;
+}
+
 /** The memory limit of the operator container in deploy/base (MiB). */
 function deployedOperatorMemoryLimitMib(): number {
-  const { manifests } = kustomize(join(ROOT, 'deploy/base'));
-  const deployment = findManifest<Manifest & { spec: { template: { spec: { containers: { name: string; resources?: { limits?: { memory?: string } } }[] } } } }>(manifests, 'Deployment', 'hivewall-operator', OPERATOR_NS);
-  const limit = deployment.spec.template.spec.containers.find((c) => c.name === 'operator')?.resources?.limits?.memory ?? '';
+  const limit = deployedOperator().resources?.limits?.memory ?? '';
   const match = /^(\d+)(Mi|Gi)$/.exec(limit);
   if (!match) throw new Error(`deploy/base: the operator's memory limit ${JSON.stringify(limit)} is not <n>Mi or <n>Gi`);
   return Number(match[1]) * (match[2] === 'Gi' ? 1024 : 1);
 }
+
+/** The Node.js flags deploy/base gives the operator (its NODE_OPTIONS), split into arguments. */
+function deployedOperatorNodeFlags(): string[] {
+  return (deployedOperator().env?.find((e) => e.name === 'NODE_OPTIONS')?.value ?? '').split(/\s+/).filter(Boolean);
+}
+
 const sizes = (arg >= 0 ? process.argv[arg + 1]! : '100,1000').split(',').map(Number).filter((n) => n > 0);
 for (const n of sizes) await benchN(n);
 if (!process.argv.includes('--no-sim')) {
