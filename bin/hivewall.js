@@ -1,6 +1,9 @@
-#!/usr/bin/env -S node --max-semi-space-size=16
-// --max-semi-space-size=16: a young generation capped at 16 MiB keeps peak memory following the
-// learned edges rather than the flow volume on long streaming runs (bench: learn_peak_rss_growth).
+#!/usr/bin/env -S node --max-semi-space-size=8
+// --max-semi-space-size=8: a capped young generation keeps peak memory following the learned edges
+// rather than the flow volume on long streaming runs (bench: learn_peak_rss_growth). 8 MiB, not
+// 16: at 8 `learn` reaches the cap within its first second on any input; at 16 it got there only
+// on long inputs, about 30 MiB more peak RSS on 600k lines than on 60k (bench/cli.ts:
+// learn_whole_rss_growth). CPU time was the same within the noise of a shared 2-core machine.
 // The `hivewall` command: runs the bundle `npm run build` writes (scripts/build-bundles.ts).
 // Needs Node.js 24 LTS; `npm ci` installs it (devDependency `node`), and npm scripts put it first
 // on PATH. The single-executable binary (`npm run build:binaries`) needs no Node.js at all.

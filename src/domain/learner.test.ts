@@ -83,6 +83,30 @@ describe('Learner', () => {
     expect(edges(l)).toHaveLength(2);
   });
 
+  it('a small dedupe table evicts and reuses connection records without mixing up the ones still in it', () => {
+    const l = new Learner(new IdentityResolver(cluster), { dedupeCapacity: 16 });
+    // Pending connections (seen leaving their source) to two servers, interleaved: each eviction
+    // learns the oldest and frees their records for the next ones.
+    for (let i = 0; i < 200; i++) {
+      const [client, server, port] = i % 2 === 0 ? ['10.244.0.5', '10.244.1.7', 8080] : ['10.244.1.7', '10.244.0.5', 9090];
+      expect(l.ingestFlow(flow(endpoint(client, 30000 + i), endpoint(server, port), { time: T0 + i, observationPoint: 'TO_STACK' }))).toBe('pending');
+      // The connection just before this one is still in the table: its drop denies its own pair.
+      if (i % 5 === 4) {
+        const [pc, ps, pp] = i % 2 === 0 ? ['10.244.1.7', '10.244.0.5', 9090] : ['10.244.0.5', '10.244.1.7', 8080];
+        expect(l.ingestFlow(flow(endpoint(pc, 30000 + i - 1), endpoint(ps, pp), { time: T0 + i, verdict: 'DROPPED', dropReason: 'POLICY_DENIED' }))).toBe('dropped');
+      }
+    }
+    l.finish();
+    expect(edges(l).sort()).toEqual([
+      'wl:shop/Deployment/cart -> wl:shop/Deployment/frontend 9090/TCP x80',
+      'wl:shop/Deployment/frontend -> wl:shop/Deployment/cart 8080/TCP x80',
+    ]);
+    expect([...l.dropped.values()].map((d) => `${d.client} ${d.server} ${d.port} ${d.reason} x${d.count}`).sort()).toEqual([
+      'wl:shop/Deployment/cart wl:shop/Deployment/frontend 9090 POLICY_DENIED x20',
+      'wl:shop/Deployment/frontend wl:shop/Deployment/cart 8080 POLICY_DENIED x20',
+    ]);
+  });
+
   it('replies never create an edge, not even a reversed one', () => {
     const l = learn(flow(endpoint('10.244.1.7', 8080), endpoint('10.244.0.5', 40000), { isReply: true }));
     expect(edges(l)).toEqual([]);

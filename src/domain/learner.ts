@@ -137,6 +137,8 @@ export class Learner {
   private readonly onDenied: ((denial: Denial) => void) | undefined;
   /** 5-tuples of connections waiting for a reply ({@link expireUnanswered} looks only at these). */
   private readonly unreplied = new Set<string>();
+  /** Released connection records kept for reuse ({@link connection}). */
+  private readonly spare: Connection[] = [];
 
   constructor(
     private readonly identity: IdentityResolver,
@@ -229,7 +231,7 @@ export class Learner {
     if (flow.destinationNames && flow.destinationNames.length > 0 && client.peer.type === 'workload' && server.peer.type === 'entity' && server.peer.ip) {
       for (const name of flow.destinationNames) this.addDnsName(clientKey, server.peer.ip, name);
     }
-    const conn: Connection = { time: flow.time, lastSeen: flow.time, state: PENDING_FORWARDED, clientKey, serverKey, port: server.port, protocol: flow.protocol, denied: false, silent: silentlyDropped(flow, true) };
+    const conn = this.connection(flow.time, clientKey, serverKey, server.port, flow.protocol, silentlyDropped(flow, true));
     this.remember(key, conn);
     if (!isTraffic) {
       conn.state = DENIED;
@@ -319,6 +321,28 @@ export class Learner {
       if (conn.silent) this.denied(conn, 'UNREPLIED', conn.time);
       this.noteDropped(conn.clientKey, conn.serverKey, conn.port, conn.protocol, 'UNREPLIED');
     }
+    if (this.spare.length < SPARE_CONNECTIONS) this.spare.push(conn);
+  }
+
+  /**
+   * A connection record, reusing one released earlier: the table churns through a connection per
+   * new 5-tuple, and records that lived a whole dedupe window would otherwise pile up as old-space
+   * garbage, so memory would follow flows rather than the table's capacity (bench: rss_growth).
+   * Nothing keeps a record once it left the table (denials are told as new objects).
+   */
+  private connection(time: number, clientKey: PeerKey, serverKey: PeerKey, port: number, protocol: Flow['protocol'], silent: boolean): Connection {
+    const conn = this.spare.pop();
+    if (conn === undefined) return { time, lastSeen: time, state: PENDING_FORWARDED, clientKey, serverKey, port, protocol, denied: false, silent };
+    conn.time = time;
+    conn.lastSeen = time;
+    conn.state = PENDING_FORWARDED;
+    conn.clientKey = clientKey;
+    conn.serverKey = serverKey;
+    conn.port = port;
+    conn.protocol = protocol;
+    conn.denied = false;
+    conn.silent = silent;
+    return conn;
   }
 
   /** Bounded table: past capacity the oldest eighth is released at once (amortized). */
@@ -404,17 +428,20 @@ const PENDING_UNREPLIED = 1;
 const LEARNED = 2;
 const DENIED = 3;
 
-/** One connection in the dedupe table (no raw flow is kept). */
+/** Released connection records kept for reuse: at most one eviction's worth (see `remember`). */
+const SPARE_CONNECTIONS = 8192;
+
+/** One connection in the dedupe table (no raw flow is kept); records are reused once released. */
 interface Connection {
   /** First observation. */
-  readonly time: number;
+  time: number;
   /** Latest observation: the dedupe window slides with it. */
   lastSeen: number;
   state: typeof PENDING_FORWARDED | typeof PENDING_UNREPLIED | typeof LEARNED | typeof DENIED;
-  readonly clientKey: PeerKey;
-  readonly serverKey: PeerKey;
-  readonly port: number;
-  readonly protocol: Flow['protocol'];
+  clientKey: PeerKey;
+  serverKey: PeerKey;
+  port: number;
+  protocol: Flow['protocol'];
   /** Whether {@link LearnerOptions.onDenied} was told about it (once per connection). */
   denied: boolean;
   /**

@@ -11,7 +11,8 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 describe('readHubbleParallel', () => {
   // Parser threads need the built JavaScript (parse-worker.js); here the calling thread parses
-  // every range itself, through the same in-order delivery (and ranges parsed ahead of the sink).
+  // every range itself, through the same in-order delivery (and its compact encoding of the ranges
+  // parsed ahead of the sink).
   it('on the calling thread alone, gives the single-thread reader\'s results in order, whatever the range size', async () => {
     const example = readFileSync(new URL('../../../examples/shop/flows.hubble.jsonl', import.meta.url), 'utf8').split('\n').slice(0, 300).join('\n');
     const path = join(dir, 'flows.jsonl');

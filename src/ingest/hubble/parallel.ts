@@ -8,10 +8,12 @@
  * each range's results compact (typed arrays transferred, each string and endpoint once per thread:
  * ./compact.ts), decoded here only when the sink needs them. The calling thread feeds the sink and,
  * whenever the range the sink needs next is not back yet, parses the next range nobody has taken
- * itself (straight into results, no encoding) instead of waiting: the split between the threads
- * follows their speeds, so the sink's thread is never idle while there is parsing left. At most
- * {@link PER_THREAD} ranges per parser thread and {@link OWN_AHEAD} of the calling thread's are in
- * flight, so memory follows the range size, not the file.
+ * itself instead of waiting: the split between the threads follows their speeds, so the sink's
+ * thread is never idle while there is parsing left. What it parses ahead waits compact too (its
+ * own encoder), not as objects: objects that wait for the ranges before them outlive young-space
+ * collections and pile up in old space, so memory would follow the input (bench: rss_growth). At
+ * most {@link PER_THREAD} ranges per parser thread and {@link OWN_AHEAD} of the calling thread's
+ * are in flight, so memory follows the range size, not the file.
  */
 import { Buffer } from 'node:buffer';
 import { closeSync, existsSync, openSync, readSync } from 'node:fs';
@@ -19,7 +21,7 @@ import { stat } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { MessageChannel, receiveMessageOnPort, Worker, type MessagePort } from 'node:worker_threads';
 import type { ParseResult } from '../../domain/flow.js';
-import { CompactDecoder, type CompactBatch } from './compact.js';
+import { CompactDecoder, CompactEncoder, type CompactBatch } from './compact.js';
 import type { ParseReply, ParseTask, ParseWorkerData } from './parse-worker.js';
 import { BLOCK_BYTES, scanRange, tileRanges } from './ranges.js';
 
@@ -73,7 +75,7 @@ export function defaultRangeBytes(size: number, workers: number): number {
 
 /** The owner of a range the calling thread parses itself. */
 const SELF = null;
-/** Ranges the calling thread may have parsed ahead of the sink (their results wait in its heap). */
+/** Ranges the calling thread may have parsed ahead of the sink (their results wait compact). */
 const OWN_AHEAD = 4;
 /**
  * Ranges handed to a parser thread and not yet taken back: enough that it keeps parsing while the
@@ -96,8 +98,11 @@ export async function readHubbleParallel(path: string, sink: (result: ParseResul
   const outstanding = new Map<Parser, number>(parsers.map((p) => [p, 0]));
   /** Parser threads that said they are up: until then this thread parses alone (a thread takes a while to start). */
   const started = new Set<Parser>();
-  /** The results of the ranges this thread parsed ahead of the sink. */
-  const own = new Map<number, ParseResult[]>();
+  /** The results of the ranges this thread parsed ahead of the sink, compact (taken and decoded in range order). */
+  const own = new Map<number, CompactBatch>();
+  const ownEncoder = new CompactEncoder();
+  const ownDecoder = new CompactDecoder();
+  const encode = (result: ParseResult) => ownEncoder.add(result);
   let next = 0;
   let delivered = 0;
   let lines = 0;
@@ -129,10 +134,9 @@ export async function readHubbleParallel(path: string, sink: (result: ParseResul
           }
           const from = owner[delivered];
           if (from === SELF) {
-            const results = own.get(delivered)!;
+            const batch = own.get(delivered)!;
             own.delete(delivered);
-            for (const result of results) sink(result);
-            lines += results.length;
+            lines += ownDecoder.decode(batch, sink);
             delivered++;
             continue;
           }
@@ -147,10 +151,9 @@ export async function readHubbleParallel(path: string, sink: (result: ParseResul
           }
           // The range needed next is still being parsed elsewhere: parse the next free one here.
           if (own.size >= OWN_AHEAD || next >= ranges.length) return;
-          const results: ParseResult[] = [];
-          own.set(next, results);
           owner[next] = SELF;
-          scanRange(read, ranges[next++]!, (result) => results.push(result), rangeOptions);
+          scanRange(read, ranges[next]!, encode, rangeOptions);
+          own.set(next++, ownEncoder.take().batch);
           // Back to the event loop between ranges parsed here, so a thread that has started is seen.
           if (!later) {
             later = true;
