@@ -89,10 +89,17 @@ export class WireReader {
     const pos = this.pos;
     if (pos >= this.end) return 0;
     const b = this.buf[pos]!;
-    // One-byte tags (fields 1..15) are most of them: no general varint read.
+    // One- and two-byte tags (fields 1..2047) are all hivewall reads: no general varint read.
     if (b >= 0x08 && b < 0x80) {
       this.pos = pos + 1;
       return b;
+    }
+    if (b >= 0x80 && pos + 1 < this.end) {
+      const b1 = this.buf[pos + 1]!;
+      if (b1 !== 0 && b1 < 0x80) {
+        this.pos = pos + 2;
+        return (b & 0x7f) | (b1 << 7);
+      }
     }
     this.varint();
     const tag = this.lo;
