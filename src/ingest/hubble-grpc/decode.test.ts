@@ -17,6 +17,21 @@ const T_TEXT = '2024-05-02T09:14:03.512874321Z';
 const ep = (ns: string, pod: string, extra: object = {}) => ({ namespace: ns, pod_name: pod, identity: 4711, labels: [`k8s:app=${pod}`, 'k8s:io.kubernetes.pod.namespace=' + ns], workloads: [{ name: pod, kind: 'Deployment' }], ...extra });
 const epJson = (ns: string, pod: string, extra: object = {}) => ep(ns, pod, extra);
 
+/** Hand-made wire bytes: a varint, a length-delimited field, a flow's bytes without the envelope. */
+const varint = (n: number): number[] => {
+  const out: number[] = [];
+  for (; n > 0x7f; n >>>= 7) out.push((n & 0x7f) | 0x80);
+  out.push(n);
+  return out;
+};
+const field = (n: number, bytes: Buffer): Buffer => Buffer.concat([Buffer.from([...varint((n << 3) | 2), ...varint(bytes.length)]), bytes]);
+const flowBytes = (flow: object): Buffer => {
+  const message = encode({ flow }); // 0x0a, the flow's length (varint), the flow
+  let i = 1;
+  while (message[i]! & 0x80) i++;
+  return message.subarray(i + 1);
+};
+
 describe('GetFlowsDecoder', () => {
   it.each([
     {
@@ -59,8 +74,81 @@ describe('GetFlowsDecoder', () => {
       proto: { flow: { time: T, verdict: 'FORWARDED', IP: { source: '10.0.0.1', destination: '10.0.0.2' }, l4: { TCP: {} }, trace_observation_point: 77 } },
       json: { flow: { time: T_TEXT, verdict: 'FORWARDED', IP: { source: '10.0.0.1', destination: '10.0.0.2' }, l4: { TCP: {} }, trace_observation_point: 77 } },
     },
+    {
+      name: 'a flow to the world: reserved labels and identity, destination names filtered, the node only on the envelope',
+      proto: { flow: { time: T, verdict: 'FORWARDED', IP: { source: '10.0.0.1', destination: '192.0.2.7' }, l4: { TCP: { source_port: 40001, destination_port: 443 } }, source: ep('shop', 'web'), destination: { identity: 2, labels: ['reserved:world'] }, destination_names: ['API.example.com.', 'not a name', ''], traffic_direction: 'EGRESS', trace_observation_point: 'TO_STACK' }, node_name: 'n7', time: T },
+      json: { flow: { time: T_TEXT, verdict: 'FORWARDED', IP: { source: '10.0.0.1', destination: '192.0.2.7' }, l4: { TCP: { source_port: 40001, destination_port: 443 } }, source: epJson('shop', 'web'), destination: { identity: 2, labels: ['reserved:world'] }, destination_names: ['API.example.com.', 'not a name', ''], traffic_direction: 'EGRESS', trace_observation_point: 'TO_STACK' }, node_name: 'n7', time: T_TEXT },
+    },
+    {
+      name: 'endpoints without a workload or labels, a host identity number, zero enums left out, the deprecated reply',
+      proto: { flow: { time: T, verdict: 'AUDIT', IP: { source: '10.0.0.1', destination: '10.0.0.9' }, l4: { SCTP: { source_port: 7, destination_port: 9 } }, source: { namespace: 'shop', pod_name: 'web-1' }, destination: { identity: 1 }, reply: true, node_name: 'n2', traffic_direction: 'TRAFFIC_DIRECTION_UNKNOWN', trace_observation_point: 'UNKNOWN_POINT', drop_reason_desc: 'DROP_REASON_UNKNOWN' }, node_name: 'n1' },
+      json: { flow: { time: T_TEXT, verdict: 'AUDIT', IP: { source: '10.0.0.1', destination: '10.0.0.9' }, l4: { SCTP: { source_port: 7, destination_port: 9 } }, source: { namespace: 'shop', pod_name: 'web-1' }, destination: { identity: 1 }, reply: true, node_name: 'n2', traffic_direction: 'TRAFFIC_DIRECTION_UNKNOWN', trace_observation_point: 'UNKNOWN_POINT', drop_reason_desc: 'DROP_REASON_UNKNOWN' }, node_name: 'n1' },
+    },
+    {
+      name: 'a policy drop with its reason name, no time on the flow (the envelope\'s is used), ICMPv6',
+      proto: { flow: { verdict: 'DROPPED', drop_reason: 133, drop_reason_desc: 'POLICY_DENIED', IP: { source: 'fd00::1', destination: 'fd00::2' }, l4: { ICMPv6: { type: 128 } }, traffic_direction: 'INGRESS', is_reply: { value: true }, reply: false }, time: T },
+      json: { flow: { verdict: 'DROPPED', drop_reason: 133, drop_reason_desc: 'POLICY_DENIED', IP: { source: 'fd00::1', destination: 'fd00::2' }, l4: { ICMPv6: { type: 128 } }, traffic_direction: 'INGRESS', is_reply: true, reply: false }, time: T_TEXT },
+    },
+    {
+      name: 'a DNS answer whose query is not a DNS name gives none; empty answers neither',
+      proto: { flow: { time: T, verdict: 'FORWARDED', IP: { source: '10.0.0.1', destination: '10.0.0.2' }, l4: { UDP: { source_port: 53, destination_port: 5353 } }, l7: { dns: { query: 'bad name.', ips: ['192.0.2.1'] } }, is_reply: { value: true } } },
+      json: { flow: { time: T_TEXT, verdict: 'FORWARDED', IP: { source: '10.0.0.1', destination: '10.0.0.2' }, l4: { UDP: { source_port: 53, destination_port: 5353 } }, l7: { dns: { query: 'bad name.', ips: ['192.0.2.1'] } }, is_reply: true } },
+    },
+    {
+      name: 'a DNS record without ips, and an l7 without a record',
+      proto: { flow: { time: T, verdict: 'FORWARDED', IP: { source: '10.0.0.1', destination: '10.0.0.2' }, l4: { UDP: {} }, l7: { dns: { query: 'api.example.com.' } } } },
+      json: { flow: { time: T_TEXT, verdict: 'FORWARDED', IP: { source: '10.0.0.1', destination: '10.0.0.2' }, l4: { UDP: {} }, l7: { dns: { query: 'api.example.com.' } } } },
+    },
+    {
+      name: 'an IP without a destination is a schema mismatch',
+      proto: { flow: { time: T, verdict: 'FORWARDED', IP: { source: '10.0.0.1' }, l4: { TCP: {} } } },
+      json: { flow: { time: T_TEXT, verdict: 'FORWARDED', IP: { source: '10.0.0.1' }, l4: { TCP: {} } } },
+    },
+    {
+      name: 'a flow without any time is a schema mismatch',
+      proto: { flow: { verdict: 'FORWARDED', IP: { source: '10.0.0.1', destination: '10.0.0.2' }, l4: { TCP: {} } } },
+      json: { flow: { verdict: 'FORWARDED', IP: { source: '10.0.0.1', destination: '10.0.0.2' }, l4: { TCP: {} } } },
+    },
+    {
+      name: 'an l4 without a protocol hivewall reads is an unsupported protocol',
+      proto: { flow: { time: T, verdict: 'FORWARDED', IP: { source: '10.0.0.1', destination: '10.0.0.2' }, l4: {} } },
+      json: { flow: { time: T_TEXT, verdict: 'FORWARDED', IP: { source: '10.0.0.1', destination: '10.0.0.2' }, l4: {} } },
+    },
   ])('$name: the JSON parser\'s result for the same message', ({ proto, json }) => {
-    expect(new GetFlowsDecoder().decode(encode(proto)).result).toEqual(parseHubbleLine(JSON.stringify(json)));
+    const got = new GetFlowsDecoder().decode(encode(proto)).result;
+    const want = parseHubbleLine(JSON.stringify(json));
+    expect(got).toStrictEqual(want);
+    // The same fields in the same order (what JSON output and Object.keys see).
+    expect(JSON.stringify(got)).toBe(JSON.stringify(want));
+  });
+
+  it('reads only the last member of Layer7.record: an http record after a DNS record clears its answer', () => {
+    const base = { time: T, verdict: 'FORWARDED', IP: { source: '10.0.0.1', destination: '10.0.0.2' }, l4: { UDP: { source_port: 53, destination_port: 5353 } } };
+    const dns = field(100, Buffer.concat([field(1, Buffer.from('API.example.com.')), field(2, Buffer.from('192.0.2.1'))]));
+    const http = field(101, Buffer.alloc(0));
+    const withL7 = (l7: Buffer) => field(1, Buffer.concat([flowBytes(base), field(15, l7)]));
+    expect(new GetFlowsDecoder().decode(withL7(Buffer.concat([http, dns]))).result).toMatchObject({ kind: 'flow', flow: { dnsAnswer: { query: 'api.example.com', ips: ['192.0.2.1'] } } });
+    const cleared = new GetFlowsDecoder().decode(withL7(Buffer.concat([dns, http]))).result;
+    expect(cleared).toMatchObject({ kind: 'flow', flow: { protocol: 'UDP' } });
+    expect(cleared.kind === 'flow' && 'dnsAnswer' in cleared.flow).toBe(false);
+  });
+
+  it('keeps the last Layer4 member hivewall reads: a later TCP replaces UDP and its ports, an unread member (VRRP) does not', () => {
+    const base = { time: T, verdict: 'FORWARDED', IP: { source: '10.0.0.1', destination: '10.0.0.2' } };
+    const udp = field(2, Buffer.from([0x08, 0x35, 0x10, 0x35])); // ports 53, 53
+    const tcp = field(1, Buffer.from([0x10, 0x50])); // destination_port 80 only
+    const vrrp = field(6, Buffer.alloc(0));
+    const withL4 = (l4: Buffer) => field(1, Buffer.concat([flowBytes(base), field(6, l4)]));
+    const flow = (l4: Buffer) => {
+      const result = new GetFlowsDecoder().decode(withL4(l4)).result;
+      if (result.kind !== 'flow') throw new Error(`not a flow: ${JSON.stringify(result)}`);
+      return [result.flow.protocol, result.flow.source.port, result.flow.destination.port];
+    };
+    expect(flow(Buffer.concat([udp, tcp]))).toEqual(['TCP', 0, 80]);
+    expect(flow(Buffer.concat([tcp, udp, vrrp]))).toEqual(['UDP', 53, 53]);
+    // Two l4 fields on the flow: the second replaces the first whole.
+    const twice = field(1, Buffer.concat([flowBytes(base), field(6, udp), field(6, Buffer.alloc(0))]));
+    expect(new GetFlowsDecoder().decode(twice).result).toMatchObject({ kind: 'skip', reason: 'unsupported-protocol' });
   });
 
   it('returns the resume key: envelope time in nanoseconds and the uuid, else a digest of the flow bytes', () => {

@@ -6,9 +6,9 @@
  *
  * - Request: `follow: true`; a whitelist keeping flows whose source OR destination pod is in one
  *   of the namespaces in scope (filter.ts); on reconnect `since` = time of the newest flow seen.
- * - Every message is read straight from its protobuf bytes into the Hubble parser's raw record and
- *   mapped by the same rules as the JSON parser (decode.ts → hubble/build.ts `flowResult`), so the
- *   file and the gRPC source give identical results for one message; no protojson is built.
+ * - Every message is read straight from its protobuf bytes into a `Flow` by the rules the JSON
+ *   parser maps a flow with (decode.ts, after hubble/build.ts `flowResult`), so the file and the
+ *   gRPC source give identical results for one message; no protojson is built.
  * - Resume: the flows at exactly `since` are sent again by Hubble (`since` is inclusive) and are
  *   dropped by identity (resume.ts), as are repeated lost-event notices.
  * - Transport: one HTTP/2 connection per attempt carrying the one server-streaming call

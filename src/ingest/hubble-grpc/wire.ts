@@ -86,7 +86,21 @@ export class WireReader {
 
   /** A field's tag: `field << 3 | wireType`; 0 at the end of the range. */
   tag(): number {
-    if (this.pos >= this.end) return 0;
+    const pos = this.pos;
+    if (pos >= this.end) return 0;
+    const b = this.buf[pos]!;
+    // One- and two-byte tags (fields 1..2047) are all hivewall reads: no general varint read.
+    if (b >= 0x08 && b < 0x80) {
+      this.pos = pos + 1;
+      return b;
+    }
+    if (b >= 0x80 && pos + 1 < this.end) {
+      const b1 = this.buf[pos + 1]!;
+      if (b1 !== 0 && b1 < 0x80) {
+        this.pos = pos + 2;
+        return (b & 0x7f) | (b1 << 7);
+      }
+    }
     this.varint();
     const tag = this.lo;
     if (tag >>> 3 === 0) throw new WireError('field number 0');
@@ -94,12 +108,22 @@ export class WireReader {
   }
 
   uint32(): number {
+    const pos = this.pos;
+    if (pos < this.end && this.buf[pos]! < 0x80) {
+      this.pos = pos + 1;
+      return this.buf[pos]!;
+    }
     this.varint();
     return this.lo;
   }
 
   /** int32 / enum: the low 32 bits, signed (negative values are sign-extended 10-byte varints). */
   int32(): number {
+    const pos = this.pos;
+    if (pos < this.end && this.buf[pos]! < 0x80) {
+      this.pos = pos + 1;
+      return this.buf[pos]!;
+    }
     this.varint();
     return this.lo | 0;
   }
@@ -123,9 +147,22 @@ export class WireReader {
 
   /** A length-delimited field's range: returns its start; the reader moves past it ({@link end} of the field = the returned start + length). */
   range(): number {
-    this.varint();
-    const length = this.lo;
-    if (this.hi !== 0 || length > this.end - this.pos) throw new WireError('length-delimited field past the end of its message');
+    let length: number;
+    const pos = this.pos;
+    const buf = this.buf;
+    // Lengths under 16 KiB (one or two bytes) without the general varint read.
+    if (pos < this.end && buf[pos]! < 0x80) {
+      length = buf[pos]!;
+      this.pos = pos + 1;
+    } else if (pos + 1 < this.end && buf[pos + 1]! < 0x80) {
+      length = (buf[pos]! & 0x7f) | (buf[pos + 1]! << 7);
+      this.pos = pos + 2;
+    } else {
+      this.varint();
+      length = this.lo;
+      if (this.hi !== 0) throw new WireError('length-delimited field past the end of its message');
+    }
+    if (length > this.end - this.pos) throw new WireError('length-delimited field past the end of its message');
     const start = this.pos;
     this.pos += length;
     return start;
