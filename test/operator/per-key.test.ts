@@ -1,7 +1,7 @@
 // The per-key contract of the operator core, on the real API server: with 200 namespaces, each
 // with a Segmentation and learned edges, one new edge in one namespace reconciles that namespace
 // only, and every API request that follows names that namespace (or the operator's own, for the
-// checkpoint). Counted per key: reconciles (the controller's report hook) and API requests (a
+// checkpoint); one new pod in another namespace reconciles that namespace only. Counted per key: reconciles (the controller's report hook) and API requests (a
 // Kube that records the namespace of every call).
 import { appendFile, mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -81,7 +81,7 @@ describe(`per-key reconcile at N=${N} namespaces`, () => {
     await Promise.all(namespaces.map((ns) => ns.delete().catch(() => undefined)));
   }, 300_000);
 
-  it('one new edge in one namespace reconciles that namespace only, and requests only its objects', async () => {
+  it('one new edge, or one new pod, in one namespace reconciles that namespace only, and requests only its objects', async () => {
     const operatorNs = await createNamespace('pk-operator');
     namespaces.push(operatorNs);
     for (let i = 0; i < N; i += 20) namespaces.push(...await Promise.all(Array.from({ length: Math.min(20, N - i) }, () => createNamespace('pk'))));
@@ -144,6 +144,17 @@ describe(`per-key reconcile at N=${N} namespaces`, () => {
       const touched = [...kube.byNamespace.keys()].filter((ns) => ours(ns) || ns === '<cluster>' || ns.startsWith('pk-')).sort();
       expect(touched.every((ns) => ns === target || ns === operatorNs.name), JSON.stringify(Object.fromEntries(kube.byNamespace))).toBe(true);
       expect(kube.byNamespace.get(target)).toBeGreaterThan(0);
+
+      // A pod created in another namespace (whose edges reach no other namespace): the inventory
+      // refresh re-reads that namespace, and only its Segmentation is reconciled.
+      const podTarget = tenants[11]!;
+      reconciles.clear();
+      await writeFile(join(work, 'pod.yaml'), `apiVersion: v1\nkind: Pod\nmetadata: {name: cache-0, namespace: ${podTarget}, labels: {app: cache}}\nspec:\n  containers: [{name: c, image: busybox}]\n`);
+      const created = await kubectl(['apply', '-f', join(work, 'pod.yaml')]);
+      expect(created.code, created.stderr).toBe(0);
+      await waitFor('the pod\'s namespace to be reconciled', () => (reconciles.has(podTarget) ? true : undefined), 30_000);
+      await sleep(3000);
+      expect([...reconciles.keys()].filter(ours)).toEqual([podTarget]);
     } finally {
       abort.abort();
       await running.catch(() => undefined);
