@@ -119,9 +119,13 @@ export class ClusterCache {
         await yieldToEventLoop();
       }
     }
-    const facts = clusterFactsOf(this.identity);
-    const factsChanged = JSON.stringify(facts) !== JSON.stringify(this.facts);
-    this.facts = facts;
+    // The facts come from the Nodes and the `default/kubernetes` endpoints only.
+    let factsChanged = false;
+    if (changes.nodes || changes.namespaces.has('default')) {
+      const facts = clusterFactsOf(this.identity);
+      factsChanged = JSON.stringify(facts) !== JSON.stringify(this.facts);
+      this.facts = facts;
+    }
     return { namespaces: changes.namespaces, nodes: factsChanged };
   }
 

@@ -44,7 +44,7 @@ import {
 } from '../hubble/proto.js';
 import { EndpointCache, type KnownEndpoint } from './endpoint-cache.js';
 import { IpTexts, RecentTexts } from './texts.js';
-import { LEN, VARINT, WireError, WireReader } from './wire.js';
+import { LEN, VARINT, WireError, WireReader, want } from './wire.js';
 
 type Mutable<T> = { -readonly [K in keyof T]: T[K] };
 
@@ -474,10 +474,6 @@ export class GetFlowsDecoder {
     // A name that is not a DNS name (control characters, spaces, ...) never names a peer.
     return isDnsName(name) ? { query: name, ips } : undefined;
   }
-}
-
-function want(field: number, wire: number, expected: number): void {
-  if (wire !== expected) throw new WireError(`field ${field} has wire type ${wire}, expected ${expected}`);
 }
 
 /** Reads the length-delimited field at the reader's position with `read`, limited to its range. */

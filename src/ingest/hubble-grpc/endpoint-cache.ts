@@ -9,7 +9,7 @@
 import type { EndpointHint, FlowEndpoint } from '../../domain/flow.js';
 import { endpointHint, endpointOf, invalidEndpointName } from '../hubble/build.js';
 import type { RawEndpoint } from '../hubble/schema.js';
-import { LEN, VARINT, WireError, type WireReader } from './wire.js';
+import { LEN, VARINT, want, type WireReader } from './wire.js';
 
 type Mutable<T> = { -readonly [K in keyof T]: T[K] };
 
@@ -205,8 +205,4 @@ function workload(r: WireReader): { name?: string; kind?: string } {
     } else r.skip(wire);
   }
   return out;
-}
-
-function want(field: number, wire: number, expected: number): void {
-  if (wire !== expected) throw new WireError(`field ${field} has wire type ${wire}, expected ${expected}`);
 }

@@ -27,6 +27,11 @@ const utf8Slice: (buf: Buffer, start: number, end: number) => string =
     ? (buf, start, end) => (buf as unknown as Utf8Sliceable).utf8Slice(start, end)
     : (buf, start, end) => buf.toString('utf8', start, end);
 
+/** Throws a {@link WireError} unless field `field` came with the wire type its schema gives it. */
+export function want(field: number, wire: number, expected: number): void {
+  if (wire !== expected) throw new WireError(`field ${field} has wire type ${wire}, expected ${expected}`);
+}
+
 export class WireReader {
   pos: number;
   end: number;
