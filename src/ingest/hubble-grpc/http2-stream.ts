@@ -168,7 +168,11 @@ class Call implements ServerStream {
     session.on('goaway', () => {
       this.goaway = true;
     });
-    session.once('connect', () => session.setLocalWindowSize(CONNECTION_WINDOW));
+    // A server that refuses the handshake (say, mTLS without a client certificate) may have
+    // destroyed the session by the time 'connect' is delivered; setting a window then throws.
+    session.once('connect', () => {
+      if (!session.destroyed) session.setLocalWindowSize(CONNECTION_WINDOW);
+    });
     session.once('remoteSettings', () => {
       if (this.finished) return;
       this.connected = true;
