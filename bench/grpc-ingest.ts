@@ -1,6 +1,6 @@
 /**
  * gRPC ingest benchmark: flows per second through the real Hubble gRPC client (HubbleObserverSource
- * over node:http2, http2-stream.ts) into a Learner, against test/hubble-server streaming preloaded
+ * and its HTTP/2 reader, http2-stream.ts) into a Learner, against test/hubble-server streaming preloaded
  * flows (realistic Hubble flows, bench/hubble-ingest.ts's generator) over a real unix socket, and in
  * the same run a bare protobufjs decode-only loop over the very same message bytes (the least any
  * client does). The message bytes for that loop are read once beforehand with the same HTTP/2

@@ -58,11 +58,14 @@ export class MessageReader {
     return this.prefixFill === 0 && this.body === undefined;
   }
 
-  /** Reads one chunk, calling `onMessage` for every message it completes. Throws {@link FramingError}. */
-  push(chunk: Buffer): void {
-    const end = chunk.length;
-    let pos = 0;
-    if (this.body !== undefined) pos = this.continueBody(chunk, 0);
+  /**
+   * Reads `chunk[start, end)`, calling `onMessage` for every message it completes. The chunk may be
+   * overwritten once this returns: what it holds of an unfinished message is copied. Throws
+   * {@link FramingError}.
+   */
+  push(chunk: Buffer, start = 0, end = chunk.length): void {
+    let pos = start;
+    if (this.body !== undefined) pos = this.continueBody(chunk, pos, end);
     while (pos < end) {
       let length: number;
       if (this.prefixFill === 0 && end - pos >= PREFIX_BYTES) {
@@ -88,15 +91,15 @@ export class MessageReader {
       } else {
         this.body = Buffer.allocUnsafe(length);
         this.bodyFill = 0;
-        pos = this.continueBody(chunk, pos);
+        pos = this.continueBody(chunk, pos, end);
       }
     }
   }
 
-  /** Copies what `chunk` holds of the pending message from `pos`; delivers it when complete. Returns the new position. */
-  private continueBody(chunk: Buffer, pos: number): number {
+  /** Copies what `chunk[pos, end)` holds of the pending message; delivers it when complete. Returns the new position. */
+  private continueBody(chunk: Buffer, pos: number, end: number): number {
     const body = this.body!;
-    const take = Math.min(body.length - this.bodyFill, chunk.length - pos);
+    const take = Math.min(body.length - this.bodyFill, end - pos);
     chunk.copy(body, this.bodyFill, pos, pos + take);
     this.bodyFill += take;
     if (this.bodyFill === body.length) {

@@ -1,14 +1,17 @@
 /**
  * The gRPC-over-HTTP/2 reader: message framing (pure, every way of cutting the bytes into chunks),
- * target parsing, and the call against a `node:http2` server scripted per test (status from
- * trailers and Trailers-Only headers, HTTP status, resets, cancel, keepalive).
+ * target parsing, and the call against a `node:http2` server (nghttp2: its own HPACK encoder,
+ * padding, CONTINUATION, flow control) scripted per test (status from trailers and Trailers-Only
+ * headers, HTTP status, resets, cancel, keepalive), and against a raw socket speaking broken or
+ * unusual HTTP/2 on purpose.
  */
 import { once } from 'node:events';
-import { createServer, constants, type Http2Server, type ServerHttp2Session, type ServerHttp2Stream, type IncomingHttpHeaders } from 'node:http2';
+import { createServer, constants, type Http2Server, type ServerHttp2Session, type ServerHttp2Stream, type IncomingHttpHeaders, type ServerOptions } from 'node:http2';
 import { createServer as createTcpServer, type AddressInfo, type Socket } from 'node:net';
 import fc from 'fast-check';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { FramingError, MessageReader, frameMessage } from './grpc-framing.js';
+import { ErrorCode, Flag, FrameReader, FrameType, frame, goawayFrame, settingsFrame } from './h2-frames.js';
 import { GrpcCode, grpcCodeName, openServerStream, type GrpcStatus, type ServerStreamOptions } from './http2-stream.js';
 import { parseGrpcTarget } from './target.js';
 
@@ -117,9 +120,13 @@ afterEach(async () => {
 });
 
 /** An h2c server on 127.0.0.1 answering each request with `respond` once the request body is complete. */
-async function serve(respond: (stream: ServerHttp2Stream, served: Served) => void, onSession?: (session: ServerHttp2Session) => void): Promise<{ address: string; calls: Served[] }> {
+async function serve(
+  respond: (stream: ServerHttp2Stream, served: Served) => void,
+  onSession?: (session: ServerHttp2Session) => void,
+  options: ServerOptions = {},
+): Promise<{ address: string; calls: Served[] }> {
   const calls: Served[] = [];
-  const server = createServer();
+  const server = createServer(options);
   servers.push(server);
   const sessions = new Set<ServerHttp2Session>();
   server.on('session', (session) => {
@@ -347,6 +354,183 @@ describe('openServerStream (gRPC over HTTP/2)', () => {
     const outcome = await call(server.address, { keepaliveTimeMs: 40, keepaliveTimeoutMs: 1000 });
     expect(outcome.status.code).toBe(GrpcCode.OK);
     expect(pings).toBeGreaterThanOrEqual(3);
+  });
+
+  it('decodes header blocks as nghttp2 encodes them (its table and Huffman choices), for any octets', async () => {
+    // Values of visible ASCII and high octets (no '%': grpc-message would be percent-decoded).
+    const octet = fc.oneof(fc.integer({ min: 0x21, max: 0x7e }).filter((c) => c !== 0x25), fc.integer({ min: 0x80, max: 0xff }));
+    const value = fc.string({ unit: octet.map((c) => String.fromCharCode(c)), minLength: 1, maxLength: 200 });
+    await fc.assert(fc.asyncProperty(value, fc.array(value, { maxLength: 6 }), async (message, extras) => {
+      const server = await serve((stream) => {
+        // The same field in the headers and the trailers: nghttp2 indexes it, then refers to the table.
+        const headers: Record<string, string | number> = { ...OK_HEADERS, 'grpc-message': message };
+        extras.forEach((extra, i) => (headers[`x-extra-${i}`] = extra));
+        stream.respond(headers, { waitForTrailers: true });
+        stream.on('wantTrailers', () => stream.sendTrailers({ 'grpc-status': '9', 'grpc-message': message }));
+        stream.end();
+      });
+      expect((await call(server.address)).status).toEqual({ code: GrpcCode.FAILED_PRECONDITION, details: message });
+      await new Promise<void>((resolve) => servers.pop()!.close(() => resolve()));
+    }), { numRuns: 40 });
+  });
+
+  it('reads padded DATA and HEADERS frames', async () => {
+    const messages = [Buffer.from('a1'.repeat(300), 'hex'), Buffer.from('b2', 'hex')];
+    const server = await serve(respondWith(messages.map((m) => frameMessage(m))), undefined, { paddingStrategy: constants.PADDING_STRATEGY_MAX });
+    const outcome = await call(server.address);
+    expect(outcome.messages).toEqual(messages.map((m) => m.toString('hex')));
+    expect(outcome.status).toEqual({ code: GrpcCode.OK, details: '' });
+  });
+
+  it('reads a header block continued in CONTINUATION frames', async () => {
+    const long = 'x'.repeat(40_000); // beyond one 16 KiB frame
+    const server = await serve(respondWith([frameMessage(Buffer.from('01', 'hex'))], { 'grpc-status': '5', 'grpc-message': long }));
+    expect((await call(server.address)).status).toEqual({ code: GrpcCode.NOT_FOUND, details: long });
+  });
+
+  it('returns receive credit: 12 MiB, three times the connection window, arrives whole and in order', async () => {
+    const messages = Array.from({ length: 1_200 }, (_, i) => Buffer.alloc(10_240, i & 0xff));
+    const server = await serve(respondWith(messages.map((m) => frameMessage(m))));
+    const seen: number[] = [];
+    const status = await new Promise<GrpcStatus>((resolve) => {
+      openServerStream(
+        { target: parseGrpcTarget(server.address), path: '/test.Service/Stream', request: Buffer.alloc(0) },
+        { message: (buf, start, end) => seen.push(end - start === 10_240 && buf[start] === buf[end - 1] ? buf[start]! : -1), end: resolve },
+      );
+    });
+    expect(status.code).toBe(GrpcCode.OK);
+    expect(seen).toEqual(messages.map((_, i) => i & 0xff));
+  });
+
+  it('sends a request larger than the initial windows and a frame, within the server\'s windows', async () => {
+    const request = Buffer.alloc(200_000);
+    for (let i = 0; i < request.length; i++) request[i] = (i * 7) & 0xff;
+    const server = await serve(respondWith([]));
+    expect((await call(server.address, { request })).status.code).toBe(GrpcCode.OK);
+    expect(server.calls[0]!.body.equals(frameMessage(request))).toBe(true);
+  });
+
+  it('answers the server\'s PING', async () => {
+    let answered: boolean | undefined;
+    const server = await serve(
+      (stream) => {
+        stream.respond(OK_HEADERS, { waitForTrailers: true });
+        stream.on('wantTrailers', () => stream.sendTrailers({ 'grpc-status': '0' }));
+        stream.session!.ping((error) => {
+          answered = error === null;
+          stream.end();
+        });
+      },
+    );
+    expect((await call(server.address)).status.code).toBe(GrpcCode.OK);
+    expect(answered).toBe(true);
+  });
+
+  describe('against a server speaking raw HTTP/2', () => {
+    /** A TCP server that writes `script(received)` whenever the client sent more, and keeps what the client sent. */
+    async function raw(script: (sent: Buffer) => Buffer | undefined): Promise<{ address: string; sent: () => Buffer; close: () => Promise<void> }> {
+      const sockets: Socket[] = [];
+      let sent = Buffer.alloc(0);
+      const server = createTcpServer((socket) => {
+        sockets.push(socket);
+        socket.on('error', () => undefined);
+        socket.on('data', (chunk: Buffer) => {
+          sent = Buffer.concat([sent, chunk]);
+          const reply = script(sent);
+          if (reply !== undefined && !socket.destroyed) socket.write(reply);
+        });
+      });
+      server.listen(0, '127.0.0.1');
+      await once(server, 'listening');
+      return {
+        address: `127.0.0.1:${(server.address() as AddressInfo).port}`,
+        sent: () => sent,
+        close: async () => {
+          for (const socket of sockets) socket.destroy();
+          await new Promise<void>((resolve) => server.close(() => resolve()));
+        },
+      };
+    }
+
+    /** The frames the client sent after its 24-octet preface. */
+    function framesSent(bytes: Buffer): { type: number; flags: number; stream: number; payload: Buffer }[] {
+      const frames: { type: number; flags: number; stream: number; payload: Buffer }[] = [];
+      const reader = new FrameReader((type, flags, stream, buf, start, end) => frames.push({ type, flags, stream, payload: Buffer.from(buf.subarray(start, end)) }));
+      reader.push(bytes, 24);
+      return frames;
+    }
+
+    const SETTINGS = settingsFrame([]);
+    let replied = false;
+    const once_ = (reply: Buffer) => () => {
+      if (replied) return undefined;
+      replied = true;
+      return reply;
+    };
+    afterEach(() => {
+      replied = false;
+    });
+
+    it('ends UNAVAILABLE when the server says GOAWAY before taking the stream', async () => {
+      const server = await raw(once_(Buffer.concat([SETTINGS, goawayFrame(0, ErrorCode.NO_ERROR)])));
+      try {
+        const outcome = await call(server.address);
+        expect(outcome.status).toEqual({ code: GrpcCode.UNAVAILABLE, details: 'the server went away (GOAWAY NO_ERROR)' });
+      } finally {
+        await server.close();
+      }
+    });
+
+    it('ends INTERNAL on a protocol violation and tells the server with GOAWAY PROTOCOL_ERROR', async () => {
+      const server = await raw(once_(Buffer.concat([SETTINGS, frame(FrameType.DATA, 0, 1, frameMessage(Buffer.from('01', 'hex')))])));
+      try {
+        const outcome = await call(server.address);
+        expect(outcome.messages).toEqual([]);
+        expect(outcome.status).toMatchObject({ code: GrpcCode.INTERNAL, details: 'HTTP/2 protocol error by the server: DATA before the response headers' });
+        await expect.poll(() => framesSent(server.sent()).find((f) => f.type === FrameType.GOAWAY)?.payload.readUInt32BE(4)).toBe(ErrorCode.PROTOCOL_ERROR);
+      } finally {
+        await server.close();
+      }
+    });
+
+    it('ends INTERNAL when the server does not start with SETTINGS, and when its header block is broken', async () => {
+      const noSettings = await raw(once_(frame(FrameType.PING, 0, 0, Buffer.alloc(8))));
+      try {
+        expect((await call(noSettings.address)).status.details).toBe('HTTP/2 protocol error by the server: the server did not start with SETTINGS');
+      } finally {
+        await noSettings.close();
+      }
+      replied = false;
+      const broken = await raw(once_(Buffer.concat([SETTINGS, frame(FrameType.HEADERS, Flag.END_HEADERS, 1, Buffer.from([0x80]))])));
+      try {
+        expect((await call(broken.address)).status.details).toBe('HTTP/2 protocol error by the server: header field index 0');
+        await expect.poll(() => framesSent(broken.sent()).find((f) => f.type === FrameType.GOAWAY)?.payload.readUInt32BE(4)).toBe(ErrorCode.COMPRESSION_ERROR);
+      } finally {
+        await broken.close();
+      }
+    });
+
+    it('sends its preface, settings, the request headers and the request, and acknowledges the server\'s SETTINGS', async () => {
+      const server = await raw(once_(SETTINGS));
+      try {
+        const pending = call(server.address, { keepaliveTimeMs: 0 });
+        await expect.poll(() => framesSent(server.sent()).some((f) => f.type === FrameType.SETTINGS && f.flags === Flag.ACK)).toBe(true);
+        expect(server.sent().subarray(0, 24).toString('latin1')).toBe('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n');
+        const frames = framesSent(server.sent());
+        expect(frames.map((f) => [f.type, f.flags, f.stream])).toEqual([
+          [FrameType.SETTINGS, 0, 0],
+          [FrameType.WINDOW_UPDATE, 0, 0],
+          [FrameType.HEADERS, Flag.END_HEADERS, 1],
+          [FrameType.DATA, Flag.END_STREAM, 1],
+          [FrameType.SETTINGS, Flag.ACK, 0],
+        ]);
+        expect(frames[3]!.payload.toString('hex')).toBe('00000000020801');
+        await server.close();
+        expect((await pending).status.code).toBe(GrpcCode.UNAVAILABLE);
+      } finally {
+        await server.close();
+      }
+    });
   });
 
   it('ends UNAVAILABLE when a keepalive ping is not answered in time', async () => {

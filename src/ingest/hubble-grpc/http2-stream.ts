@@ -1,14 +1,25 @@
 /**
- * One server-streaming gRPC call over `node:http2`, on a connection of its own: the transport of
- * the Hubble GetFlows stream.
+ * One server-streaming gRPC call over HTTP/2 (RFC 9113), on a connection of its own: the transport
+ * of the Hubble GetFlows stream.
  *
- * Why not `@grpc/grpc-js`: every GetFlowsResponse is one gRPC message per flow, and grpc-js runs
- * each received message through a promise-based interceptor/filter chain and an object-mode
- * Readable, which cost about 10 µs per message in a profile of `npm run bench` (more than decoding
- * the flow and learning from it together); this reader hands each message on as a range of its chunk
- * (grpc-framing.ts). A server-streaming call with one request and no compression is a small part
- * of the protocol, implemented here by its rules (gRPC over HTTP/2, PROTOCOL-HTTP2):
+ * Why not `@grpc/grpc-js` or `node:http2`: every GetFlowsResponse is one gRPC message per flow, and
+ * grpc-go sends each in a DATA frame of its own. grpc-js runs each message through a promise-based
+ * interceptor chain and an object-mode Readable (about 10 µs per message in a profile of
+ * `npm run bench`); `node:http2` calls into JavaScript once per DATA frame with a new Buffer each
+ * time (about 1 µs of CPU per message, as much as decoding the flow). This reader reads the socket
+ * into one reused buffer (net's `onread`), cuts the frames out of it (h2-frames.ts) and hands each
+ * message on as a range of that buffer (grpc-framing.ts): one JavaScript call per socket read.
  *
+ * A client with one stream, one request and no compression is a small part of HTTP/2:
+ *
+ * - Connection: the preface, SETTINGS (push disabled, a 1 MiB stream window, a 64 KiB header list
+ *   limit) and a WINDOW_UPDATE raising the connection window to 4 MiB; the server's SETTINGS must come
+ *   first and are acknowledged; PINGs are answered; credit is returned when half a window was read.
+ *   The request is sent within the server's send windows and frame size.
+ * - Header blocks are HPACK-decoded (hpack.ts), CONTINUATION and padding included; the request's
+ *   are literals.
+ * - A violation by the server (a frame where none may be, a broken header block, a window exceeded)
+ *   is a connection error: GOAWAY with its code, and the call ends INTERNAL.
  * - Request: HEADERS `:method POST`, `:scheme`, `:path /<service>/<method>`, `:authority`,
  *   `content-type: application/grpc`, `te: trailers`, no `grpc-accept-encoding` (so the server
  *   sends uncompressed messages); DATA: the one length-prefixed request message, then END_STREAM.
@@ -20,27 +31,41 @@
  *   UNAVAILABLE, other UNKNOWN); a non-gRPC `content-type` is UNKNOWN.
  * - A stream reset by the server maps by its HTTP/2 error code (REFUSED_STREAM UNAVAILABLE,
  *   CANCEL CANCELLED, ENHANCE_YOUR_CALM RESOURCE_EXHAUSTED, INADEQUATE_SECURITY PERMISSION_DENIED,
- *   other INTERNAL); a connection that fails or goes away before the status is UNAVAILABLE; a
- *   stream that ends without a status, or inside a message, is INTERNAL.
- * - Cancelling sends RST_STREAM CANCEL (the server sees the call cancelled), then closes the
- *   connection; the call ends CANCELLED.
+ *   other INTERNAL); a connection that fails, closes or goes away (GOAWAY not covering the stream)
+ *   before the status is UNAVAILABLE; a stream that ends without a status, or inside a message, is
+ *   INTERNAL.
+ * - Cancelling sends RST_STREAM CANCEL and GOAWAY, then closes the connection; the call ends
+ *   CANCELLED.
  * - Keepalive: an HTTP/2 PING every `keepaliveTimeMs` while the call is open; no ACK within
  *   `keepaliveTimeoutMs` ends the call UNAVAILABLE.
- *
- * Incoming DATA is taken where node:http2 hands it to the stream (takeChunksAtPush): one call per
- * DATA frame instead of a trip through the Readable machinery and a `process.nextTick` round each,
- * which mattered because grpc-go puts every message (every flow) in a DATA frame of its own.
+ * - TLS: ALPN must settle on `h2`.
  *
  * The connection counts as ready once the server's SETTINGS arrived (as grpc-js's READY), not at
- * TCP connect: a listener that does not speak HTTP/2 never gets there. The HTTP/2 receive windows
- * are raised above the 64 KiB default so a fast stream is not paced by WINDOW_UPDATE round trips.
+ * TCP connect: a listener that does not speak HTTP/2 never gets there.
  *
  * {@link openServerStream} reports every step to its handlers and ends exactly once with a status.
  */
-import { connect as h2connect, constants, type ClientHttp2Session, type ClientHttp2Stream, type IncomingHttpHeaders } from 'node:http2';
-import { connect as netConnect, isIP, type Socket } from 'node:net';
-import { connect as tlsConnect } from 'node:tls';
+import { connect as netConnect, isIP, type OnReadOpts, type Socket } from 'node:net';
+import { connect as tlsConnect, type ConnectionOptions, type TLSSocket } from 'node:tls';
 import { DEFAULT_MAX_MESSAGE_BYTES, FramingError, MessageReader, frameMessage } from './grpc-framing.js';
+import {
+  CONNECTION_PREFACE,
+  ConnectionError,
+  DEFAULT_MAX_FRAME_SIZE,
+  DEFAULT_WINDOW,
+  ErrorCode,
+  Flag,
+  FrameReader,
+  FrameType,
+  MAX_WINDOW,
+  Setting,
+  frame,
+  goawayFrame,
+  rstStreamFrame,
+  settingsFrame,
+  windowUpdateFrame,
+} from './h2-frames.js';
+import { DEFAULT_HEADER_TABLE_SIZE, HpackDecoder, HpackError, encodeHeaderBlock, type HeaderField } from './hpack.js';
 import type { GrpcTarget } from './target.js';
 
 /** gRPC status codes. */
@@ -120,10 +145,18 @@ export interface ServerStream {
   cancel(): void;
 }
 
-/** HTTP/2 receive windows: per stream, and for the connection. */
+/** The one stream of the connection (the first client-initiated stream). */
+const STREAM_ID = 1;
+/** HTTP/2 receive windows: per stream, and for the connection; credit is returned at half. */
 const STREAM_WINDOW = 1024 * 1024;
 const CONNECTION_WINDOW = 4 * 1024 * 1024;
+/** The socket is read into one buffer of this size, reused for every read. */
+const READ_BUFFER_BYTES = 64 * 1024;
+/** The largest header block accepted (HEADERS plus CONTINUATION, encoded), and the decoded list (announced as SETTINGS_MAX_HEADER_LIST_SIZE). */
+const MAX_HEADER_BLOCK_BYTES = 64 * 1024;
 const DEFAULT_KEEPALIVE_TIMEOUT_MS = 20_000;
+/** How long a closed call waits for the server to close the connection before the socket is destroyed. */
+const CLOSE_GRACE_MS = 1_000;
 
 /**
  * Starts the call: connects, sends the request, and reports to `handlers` until it ends. Throws
@@ -134,20 +167,47 @@ export function openServerStream(options: ServerStreamOptions, handlers: ServerS
 }
 
 class Call implements ServerStream {
-  private readonly session: ClientHttp2Session;
-  private readonly stream: ClientHttp2Stream;
-  private readonly reader: MessageReader;
+  private readonly socket: Socket;
+  private readonly frames: FrameReader;
+  private readonly messages: MessageReader;
+  private readonly hpack = new HpackDecoder(DEFAULT_HEADER_TABLE_SIZE, MAX_HEADER_BLOCK_BYTES);
+  /** The server's SETTINGS arrived. */
   private connected = false;
   private finished = false;
-  /** A status decided here (cancel, framing error, keepalive timeout): it wins over what follows. */
+  /** A status decided here (cancel, framing error, keepalive timeout, protocol error): it wins over what follows. */
   private local: GrpcStatus | undefined;
   /** The status the server sent (trailers, or Trailers-Only / HTTP headers). */
   private received: GrpcStatus | undefined;
-  /** The first transport error seen (socket, TLS, session, stream). */
+  /** The first transport error seen (socket, TLS). */
   private failure: Error | undefined;
-  private goaway = false;
+  /** The server's GOAWAY, when one came. */
+  private goaway: { readonly lastStreamId: number; readonly code: number; readonly debug: string } | undefined;
+  /** The response's first header block arrived. */
+  private responseStarted = false;
+  /** The server closed the stream (END_STREAM) or reset it (with {@link rstCode}). */
+  private streamEnded = false;
+  private rstCode: number | undefined;
+  /** A header block being collected from HEADERS + CONTINUATION frames. */
+  private headerBlock: Buffer[] | undefined;
+  private headerBlockBytes = 0;
+  private headerBlockEndsStream = false;
+  /** The framed request, and how much of it has been sent. */
+  private readonly request: Buffer;
+  private requestSent = 0;
+  /** Send windows (the peer's), and the peer's limits. */
+  private sendConnection = DEFAULT_WINDOW;
+  private sendStream = DEFAULT_WINDOW;
+  private peerInitialWindow = DEFAULT_WINDOW;
+  private peerMaxFrameSize = DEFAULT_MAX_FRAME_SIZE;
+  /** Receive windows left, and octets consumed but not yet credited back. */
+  private receiveConnection = CONNECTION_WINDOW;
+  private receiveStream = STREAM_WINDOW;
+  private uncreditedConnection = 0;
+  private uncreditedStream = 0;
   private keepalive: ReturnType<typeof setTimeout> | undefined;
   private pingDeadline: ReturnType<typeof setTimeout> | undefined;
+  private pingsSent = 0;
+  private closeTimer: ReturnType<typeof setTimeout> | undefined;
 
   constructor(
     private readonly options: ServerStreamOptions,
@@ -155,84 +215,236 @@ class Call implements ServerStream {
   ) {
     const { target, tls } = options;
     const authority = tls?.serverName ?? target.authority;
-    this.reader = new MessageReader((buf, start, end) => {
+    this.messages = new MessageReader((buf, start, end) => {
       if (!this.finished && this.local === undefined) handlers.message(buf, start, end);
     }, options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES);
+    this.frames = new FrameReader((type, flags, streamId, buf, start, end) => this.onFrame(type, flags, streamId, buf, start, end));
+    this.request = frameMessage(options.request);
+    const headerBlock = encodeHeaderBlock([
+      [':method', 'POST'],
+      [':scheme', tls === undefined ? 'http' : 'https'],
+      [':path', options.path],
+      [':authority', authority],
+      ['content-type', 'application/grpc'],
+      ['te', 'trailers'],
+      ['user-agent', 'hivewall'],
+    ]);
+    if (headerBlock.length > DEFAULT_MAX_FRAME_SIZE) throw new Error(`request headers of ${headerBlock.length} bytes do not fit in one HEADERS frame`);
 
-    const session = h2connect(`${tls === undefined ? 'http' : 'https'}://${target.kind === 'unix' ? 'localhost' : target.authority}`, {
-      createConnection: () => connectSocket(target, tls),
-      settings: { enablePush: false, initialWindowSize: STREAM_WINDOW },
-    });
-    this.session = session;
-    session.on('error', (error: Error) => this.fail(error));
-    session.on('goaway', () => {
-      this.goaway = true;
-    });
-    // A server that refuses the handshake (say, mTLS without a client certificate) may have
-    // destroyed the session by the time 'connect' is delivered; setting a window then throws.
-    session.once('connect', () => {
-      if (!session.destroyed) session.setLocalWindowSize(CONNECTION_WINDOW);
-    });
-    session.once('remoteSettings', () => {
-      if (this.finished) return;
-      this.connected = true;
-      this.scheduleKeepalive();
-      handlers.ready?.();
-    });
-    session.once('close', () => this.finish());
-
-    let stream: ClientHttp2Stream;
-    try {
-      stream = session.request(
-        {
-          [constants.HTTP2_HEADER_METHOD]: 'POST',
-          [constants.HTTP2_HEADER_PATH]: options.path,
-          [constants.HTTP2_HEADER_AUTHORITY]: authority,
-          [constants.HTTP2_HEADER_CONTENT_TYPE]: 'application/grpc',
-          [constants.HTTP2_HEADER_TE]: 'trailers',
-          [constants.HTTP2_HEADER_USER_AGENT]: 'hivewall',
-        },
-        { endStream: false },
-      );
-    } catch (error) {
-      session.destroy();
-      throw error;
+    const readBuffer = Buffer.allocUnsafe(READ_BUFFER_BYTES);
+    const socket = connectSocket(target, tls, (bytes) => this.onBytes(readBuffer, bytes), readBuffer);
+    this.socket = socket;
+    socket.on('error', (error: Error) => this.fail(error));
+    socket.on('close', () => this.onClose());
+    if (tls !== undefined) {
+      socket.once('secureConnect', () => {
+        const protocol = (socket as TLSSocket).alpnProtocol;
+        if (protocol !== 'h2') socket.destroy(new Error(`the server did not agree to HTTP/2 in the TLS handshake (ALPN ${protocol === false ? 'none' : JSON.stringify(protocol)})`));
+      });
     }
-    this.stream = stream;
-    stream.on('response', (headers: IncomingHttpHeaders) => this.onHeaders(headers));
-    stream.on('trailers', (trailers: IncomingHttpHeaders) => {
-      this.received ??= statusFrom(trailers) ?? { code: GrpcCode.INTERNAL, details: 'trailers without grpc-status' };
-    });
-    stream.on('data', (chunk: Buffer) => this.onData(chunk));
-    takeChunksAtPush(stream, (chunk) => this.onData(chunk));
-    // A reset stream errs with ERR_HTTP2_STREAM_ERROR: its rstCode tells more (outcome()).
-    stream.on('error', (error: Error & { code?: string }) => {
-      if (error.code !== 'ERR_HTTP2_STREAM_ERROR') this.fail(error);
-    });
-    stream.once('close', () => this.finish());
-    stream.end(frameMessage(options.request));
+    socket.write(Buffer.concat([
+      CONNECTION_PREFACE,
+      settingsFrame([
+        [Setting.ENABLE_PUSH, 0],
+        [Setting.INITIAL_WINDOW_SIZE, STREAM_WINDOW],
+        [Setting.MAX_HEADER_LIST_SIZE, MAX_HEADER_BLOCK_BYTES],
+      ]),
+      windowUpdateFrame(0, CONNECTION_WINDOW - DEFAULT_WINDOW),
+      frame(FrameType.HEADERS, Flag.END_HEADERS, STREAM_ID, headerBlock),
+    ]));
+    this.sendRequest();
   }
 
   get ready(): boolean {
-    return this.connected && !this.finished && !this.session.destroyed;
+    return this.connected && !this.finished && !this.socket.destroyed;
   }
 
   cancel(): void {
     this.abort({ code: GrpcCode.CANCELLED, details: 'Cancelled on client' });
   }
 
-  private onHeaders(headers: IncomingHttpHeaders): void {
-    const trailersOnly = statusFrom(headers);
+  /** `bytes` new bytes at the start of the read buffer. */
+  private onBytes(buffer: Buffer, bytes: number): void {
+    if (this.finished) return;
+    try {
+      this.frames.push(buffer, 0, bytes);
+    } catch (error) {
+      if (error instanceof ConnectionError || error instanceof HpackError) {
+        const code = error instanceof ConnectionError ? error.code : ErrorCode.COMPRESSION_ERROR;
+        this.abort({ code: GrpcCode.INTERNAL, details: `HTTP/2 protocol error by the server: ${error.message}`, cause: error }, code);
+      } else if (this.finished) {
+        throw error; // thrown by the end handler: not this call's to hide
+      } else {
+        const cause = error instanceof Error ? error : new Error(String(error));
+        this.abort({ code: GrpcCode.INTERNAL, details: `HTTP/2 reader failed: ${cause.message}`, cause }, ErrorCode.INTERNAL_ERROR);
+      }
+    }
+  }
+
+  private onFrame(type: number, flags: number, streamId: number, buf: Buffer, start: number, end: number): void {
+    if (this.finished) return;
+    // Nothing may come between a HEADERS frame without END_HEADERS and its CONTINUATIONs (§6.10).
+    if (this.headerBlock !== undefined && type !== FrameType.CONTINUATION) throw new ConnectionError('a header block was interrupted by another frame', ErrorCode.PROTOCOL_ERROR);
+    // The server's connection preface is a SETTINGS frame (§3.4).
+    if (!this.connected && type !== FrameType.SETTINGS) throw new ConnectionError('the server did not start with SETTINGS', ErrorCode.PROTOCOL_ERROR);
+    switch (type) {
+      case FrameType.DATA:
+        this.onData(flags, streamId, buf, start, end);
+        break;
+      case FrameType.HEADERS:
+        this.onHeaders(flags, streamId, buf, start, end);
+        break;
+      case FrameType.CONTINUATION:
+        this.onContinuation(flags, streamId, buf, start, end);
+        break;
+      case FrameType.SETTINGS:
+        this.onSettings(flags, streamId, buf, start, end);
+        break;
+      case FrameType.PING:
+        this.onPing(flags, streamId, buf, start, end);
+        break;
+      case FrameType.GOAWAY:
+        this.onGoaway(streamId, buf, start, end);
+        break;
+      case FrameType.WINDOW_UPDATE:
+        this.onWindowUpdate(streamId, buf, start, end);
+        break;
+      case FrameType.RST_STREAM:
+        this.onRstStream(streamId, buf, start, end);
+        break;
+      case FrameType.PUSH_PROMISE:
+        throw new ConnectionError('PUSH_PROMISE although push is disabled', ErrorCode.PROTOCOL_ERROR);
+      default:
+        // PRIORITY and unknown types are ignored (§5.5, §6.3).
+        break;
+    }
+  }
+
+  /** The payload without its padding (§6.1, §6.2): the Pad Length octet, then `skip` octets of priority. */
+  private unpadded(flags: number, buf: Buffer, start: number, end: number, skip: number): number {
+    let padding = 0;
+    if (flags & Flag.PADDED) {
+      if (end - start < 1) throw new ConnectionError('padded frame without a Pad Length', ErrorCode.FRAME_SIZE_ERROR);
+      padding = buf[start]!;
+    }
+    const headerBytes = (flags & Flag.PADDED ? 1 : 0) + skip;
+    if (headerBytes + padding > end - start) throw new ConnectionError('padding longer than the frame', ErrorCode.PROTOCOL_ERROR);
+    return padding;
+  }
+
+  private onData(flags: number, streamId: number, buf: Buffer, start: number, end: number): void {
+    if (streamId === 0) throw new ConnectionError('DATA on stream 0', ErrorCode.PROTOCOL_ERROR);
+    if (streamId !== STREAM_ID) throw new ConnectionError(`DATA on stream ${streamId}, which was never opened`, ErrorCode.PROTOCOL_ERROR);
+    // The whole payload counts against the windows, padding included (§6.9.1).
+    const length = end - start;
+    this.receiveConnection -= length;
+    if (this.receiveConnection < 0) throw new ConnectionError('DATA beyond the connection window', ErrorCode.FLOW_CONTROL_ERROR);
+    this.uncreditedConnection += length;
+    if (this.streamEnded) return; // in flight when the stream was reset: ignored
+    this.receiveStream -= length;
+    if (this.receiveStream < 0) throw new ConnectionError('DATA beyond the stream window', ErrorCode.FLOW_CONTROL_ERROR);
+    this.uncreditedStream += length;
+    if (!this.responseStarted) throw new ConnectionError('DATA before the response headers', ErrorCode.PROTOCOL_ERROR);
+    const padding = this.unpadded(flags, buf, start, end, 0);
+    const contentStart = flags & Flag.PADDED ? start + 1 : start;
+    if (this.local === undefined) {
+      try {
+        this.messages.push(buf, contentStart, end - padding);
+      } catch (error) {
+        // A framing error, or the message handler failed: either way the call cannot go on.
+        if (error instanceof FramingError) this.abort({ code: GrpcCode[error.code], details: error.message, cause: error });
+        else {
+          const cause = error instanceof Error ? error : new Error(String(error));
+          this.abort({ code: GrpcCode.INTERNAL, details: `message handler failed: ${cause.message}`, cause });
+        }
+        return;
+      }
+    }
+    if (flags & Flag.END_STREAM) {
+      this.streamEnded = true;
+      this.finish();
+      return;
+    }
+    this.credit();
+  }
+
+  /** Returns receive credit once half a window was consumed (the messages were handled synchronously). */
+  private credit(): void {
+    const updates: Buffer[] = [];
+    if (this.uncreditedConnection >= CONNECTION_WINDOW / 2) {
+      updates.push(windowUpdateFrame(0, this.uncreditedConnection));
+      this.receiveConnection += this.uncreditedConnection;
+      this.uncreditedConnection = 0;
+    }
+    if (this.uncreditedStream >= STREAM_WINDOW / 2) {
+      updates.push(windowUpdateFrame(STREAM_ID, this.uncreditedStream));
+      this.receiveStream += this.uncreditedStream;
+      this.uncreditedStream = 0;
+    }
+    if (updates.length > 0) this.write(updates.length === 1 ? updates[0]! : Buffer.concat(updates));
+  }
+
+  private onHeaders(flags: number, streamId: number, buf: Buffer, start: number, end: number): void {
+    if (streamId !== STREAM_ID) throw new ConnectionError(`HEADERS on stream ${streamId}, which was never opened`, ErrorCode.PROTOCOL_ERROR);
+    const priority = flags & Flag.PRIORITY ? 5 : 0;
+    const padding = this.unpadded(flags, buf, start, end, priority);
+    const fragmentStart = start + (flags & Flag.PADDED ? 1 : 0) + priority;
+    const fragment = buf.subarray(fragmentStart, end - padding);
+    const endStream = (flags & Flag.END_STREAM) !== 0;
+    if (flags & Flag.END_HEADERS) {
+      this.onHeaderBlock(fragment, endStream);
+      return;
+    }
+    // Copied: the frame's bytes are reused once this returns.
+    this.headerBlock = [Buffer.from(fragment)];
+    this.headerBlockBytes = fragment.length;
+    this.headerBlockEndsStream = endStream;
+    this.checkHeaderBlockSize();
+  }
+
+  private onContinuation(flags: number, streamId: number, buf: Buffer, start: number, end: number): void {
+    const block = this.headerBlock;
+    if (block === undefined || streamId !== STREAM_ID) throw new ConnectionError('CONTINUATION without a header block to continue', ErrorCode.PROTOCOL_ERROR);
+    block.push(Buffer.from(buf.subarray(start, end)));
+    this.headerBlockBytes += end - start;
+    this.checkHeaderBlockSize();
+    if (flags & Flag.END_HEADERS) {
+      this.headerBlock = undefined;
+      this.onHeaderBlock(Buffer.concat(block), this.headerBlockEndsStream);
+    }
+  }
+
+  private checkHeaderBlockSize(): void {
+    if (this.headerBlockBytes > MAX_HEADER_BLOCK_BYTES) throw new ConnectionError(`header block larger than ${MAX_HEADER_BLOCK_BYTES} bytes`, ErrorCode.ENHANCE_YOUR_CALM);
+  }
+
+  /** A complete header block of the stream: the response headers, Trailers-Only, or the trailers. */
+  private onHeaderBlock(block: Buffer, endStream: boolean): void {
+    // Decoded even when the stream is done with: the decoder's table must see every block.
+    const fields = this.hpack.decode(block);
+    if (this.streamEnded || this.finished) return;
+    if (endStream) this.streamEnded = true;
+    if (!this.responseStarted) this.onResponseHeaders(fields, endStream);
+    else if (!endStream) throw new ConnectionError('a second header block without END_STREAM', ErrorCode.PROTOCOL_ERROR);
+    else this.received ??= statusFrom(fields) ?? { code: GrpcCode.INTERNAL, details: 'trailers without grpc-status' };
+    if (endStream) this.finish();
+  }
+
+  private onResponseHeaders(fields: readonly HeaderField[], endStream: boolean): void {
+    const httpStatus = Number(field(fields, ':status'));
+    // An informational (1xx) response comes before the real one.
+    if (httpStatus >= 100 && httpStatus < 200 && !endStream) return;
+    this.responseStarted = true;
+    const trailersOnly = statusFrom(fields);
     if (trailersOnly !== undefined) {
       this.received ??= trailersOnly;
       return;
     }
-    const httpStatus = Number(headers[constants.HTTP2_HEADER_STATUS]);
     if (httpStatus !== 200) {
       this.abort({ code: httpStatusCode(httpStatus), details: `HTTP status ${httpStatus} without grpc-status` });
       return;
     }
-    const contentType = String(headers[constants.HTTP2_HEADER_CONTENT_TYPE] ?? '');
+    const contentType = field(fields, 'content-type') ?? '';
     if (!/^application\/grpc($|[+;])/.test(contentType)) {
       this.abort({ code: GrpcCode.UNKNOWN, details: `response content-type ${JSON.stringify(contentType)} is not gRPC` });
       return;
@@ -240,53 +452,153 @@ class Call implements ServerStream {
     this.handlers.headers?.();
   }
 
-  private onData(chunk: Buffer): void {
-    if (this.finished || this.local !== undefined) return;
-    try {
-      this.reader.push(chunk);
-    } catch (error) {
-      // A framing error, or the message handler failed: either way the call cannot go on.
-      if (error instanceof FramingError) this.abort({ code: GrpcCode[error.code], details: error.message, cause: error });
-      else {
-        const cause = error instanceof Error ? error : new Error(String(error));
-        this.abort({ code: GrpcCode.INTERNAL, details: `message handler failed: ${cause.message}`, cause });
-      }
+  private onSettings(flags: number, streamId: number, buf: Buffer, start: number, end: number): void {
+    if (streamId !== 0) throw new ConnectionError('SETTINGS on a stream', ErrorCode.PROTOCOL_ERROR);
+    if (flags & Flag.ACK) {
+      if (end !== start) throw new ConnectionError('SETTINGS ACK with a payload', ErrorCode.FRAME_SIZE_ERROR);
+      return;
     }
+    if ((end - start) % 6 !== 0) throw new ConnectionError('SETTINGS payload not a multiple of 6 octets', ErrorCode.FRAME_SIZE_ERROR);
+    for (let i = start; i < end; i += 6) {
+      const id = buf.readUInt16BE(i);
+      const value = buf.readUInt32BE(i + 2);
+      if (id === Setting.INITIAL_WINDOW_SIZE) {
+        if (value > MAX_WINDOW) throw new ConnectionError(`SETTINGS_INITIAL_WINDOW_SIZE ${value} above 2^31-1`, ErrorCode.FLOW_CONTROL_ERROR);
+        // A new initial window moves the open stream's send window by the difference (§6.9.2).
+        this.sendStream += value - this.peerInitialWindow;
+        this.peerInitialWindow = value;
+      } else if (id === Setting.MAX_FRAME_SIZE) {
+        if (value < DEFAULT_MAX_FRAME_SIZE || value > 0xff_ffff) throw new ConnectionError(`SETTINGS_MAX_FRAME_SIZE ${value} out of range`, ErrorCode.PROTOCOL_ERROR);
+        this.peerMaxFrameSize = value;
+      } else if (id === Setting.ENABLE_PUSH && value > 1) {
+        throw new ConnectionError(`SETTINGS_ENABLE_PUSH ${value}`, ErrorCode.PROTOCOL_ERROR);
+      }
+      // HEADER_TABLE_SIZE limits the table of this side's encoder, which never indexes; the rest are advisory here.
+    }
+    this.write(frame(FrameType.SETTINGS, Flag.ACK, 0));
+    this.sendRequest();
+    if (!this.connected) {
+      this.connected = true;
+      this.scheduleKeepalive();
+      this.handlers.ready?.();
+    }
+  }
+
+  private onPing(flags: number, streamId: number, buf: Buffer, start: number, end: number): void {
+    if (streamId !== 0) throw new ConnectionError('PING on a stream', ErrorCode.PROTOCOL_ERROR);
+    if (end - start !== 8) throw new ConnectionError('PING payload not 8 octets', ErrorCode.FRAME_SIZE_ERROR);
+    if (flags & Flag.ACK) {
+      this.pingAnswered();
+      return;
+    }
+    this.write(frame(FrameType.PING, Flag.ACK, 0, buf.subarray(start, end)));
+  }
+
+  private onGoaway(streamId: number, buf: Buffer, start: number, end: number): void {
+    if (streamId !== 0) throw new ConnectionError('GOAWAY on a stream', ErrorCode.PROTOCOL_ERROR);
+    if (end - start < 8) throw new ConnectionError('GOAWAY shorter than 8 octets', ErrorCode.FRAME_SIZE_ERROR);
+    this.goaway = { lastStreamId: buf.readUInt32BE(start) & MAX_WINDOW, code: buf.readUInt32BE(start + 4), debug: buf.toString('utf8', start + 8, end) };
+    // The stream was not processed: it will not be (§6.8). Otherwise it may still complete.
+    if (this.goaway.lastStreamId < STREAM_ID) this.finish();
+  }
+
+  private onWindowUpdate(streamId: number, buf: Buffer, start: number, end: number): void {
+    if (end - start !== 4) throw new ConnectionError('WINDOW_UPDATE payload not 4 octets', ErrorCode.FRAME_SIZE_ERROR);
+    const increment = buf.readUInt32BE(start) & MAX_WINDOW;
+    if (increment === 0) throw new ConnectionError('WINDOW_UPDATE of 0', ErrorCode.PROTOCOL_ERROR);
+    if (streamId === 0) {
+      this.sendConnection += increment;
+      if (this.sendConnection > MAX_WINDOW) throw new ConnectionError('connection send window above 2^31-1', ErrorCode.FLOW_CONTROL_ERROR);
+    } else if (streamId === STREAM_ID) {
+      this.sendStream += increment;
+      if (this.sendStream > MAX_WINDOW) throw new ConnectionError('stream send window above 2^31-1', ErrorCode.FLOW_CONTROL_ERROR);
+    }
+    this.sendRequest();
+  }
+
+  private onRstStream(streamId: number, buf: Buffer, start: number, end: number): void {
+    if (streamId === 0) throw new ConnectionError('RST_STREAM on stream 0', ErrorCode.PROTOCOL_ERROR);
+    if (end - start !== 4) throw new ConnectionError('RST_STREAM payload not 4 octets', ErrorCode.FRAME_SIZE_ERROR);
+    if (streamId !== STREAM_ID || this.streamEnded) return;
+    this.rstCode = buf.readUInt32BE(start);
+    this.streamEnded = true;
+    this.finish();
+  }
+
+  /** Sends what the send windows allow of the request, as DATA frames; the last one ends the stream. */
+  private sendRequest(): void {
+    const request = this.request;
+    const frames: Buffer[] = [];
+    while (this.requestSent < request.length && !this.streamEnded) {
+      const size = Math.min(request.length - this.requestSent, this.sendConnection, this.sendStream, this.peerMaxFrameSize);
+      if (size <= 0) break;
+      const last = this.requestSent + size === request.length;
+      frames.push(frame(FrameType.DATA, last ? Flag.END_STREAM : 0, STREAM_ID, request.subarray(this.requestSent, this.requestSent + size)));
+      this.requestSent += size;
+      this.sendConnection -= size;
+      this.sendStream -= size;
+    }
+    if (frames.length > 0) this.write(frames.length === 1 ? frames[0]! : Buffer.concat(frames));
+  }
+
+  private write(bytes: Buffer): void {
+    if (!this.socket.destroyed && this.socket.writable) this.socket.write(bytes);
   }
 
   private fail(error: Error): void {
     this.failure ??= error;
   }
 
-  /** Ends the call from this side with `status`: resets the stream, closes the connection. */
-  private abort(status: GrpcStatus): void {
+  /**
+   * Ends the call from this side with `status`: resets the stream (CANCEL) if it is open, says
+   * GOAWAY with `connectionError` (NO_ERROR for a cancel) and closes the connection.
+   */
+  private abort(status: GrpcStatus, connectionError: number = ErrorCode.NO_ERROR): void {
     if (this.finished || this.local !== undefined) return;
     this.local = status;
-    this.stopKeepalive();
-    if (!this.stream.destroyed && !this.stream.pending) this.stream.close(constants.NGHTTP2_CANCEL);
-    else this.session.destroy();
+    const frames = [];
+    if (!this.streamEnded) frames.push(rstStreamFrame(STREAM_ID, ErrorCode.CANCEL));
+    frames.push(goawayFrame(0, connectionError));
+    this.write(Buffer.concat(frames));
+    this.finish();
   }
 
-  /** Once the stream (or the whole session) has closed: the status, then the connection is let go. */
+  /** The call's status is settled: it is reported, then the connection is let go (GOAWAY, close). */
   private finish(): void {
     if (this.finished) return;
     this.finished = true;
     this.stopKeepalive();
     const status = this.local ?? this.outcome();
-    if (!this.session.destroyed) this.session.close();
+    if (this.local === undefined) this.write(goawayFrame(0, ErrorCode.NO_ERROR));
+    this.close();
     this.handlers.end(status);
+  }
+
+  private close(): void {
+    const socket = this.socket;
+    if (socket.destroyed) return;
+    socket.end();
+    this.closeTimer = setTimeout(() => socket.destroy(), CLOSE_GRACE_MS);
+    this.closeTimer.unref();
+  }
+
+  private onClose(): void {
+    if (this.closeTimer !== undefined) clearTimeout(this.closeTimer);
+    this.finish();
   }
 
   private outcome(): GrpcStatus {
     const received = this.received;
     if (received !== undefined) {
-      if (received.code === GrpcCode.OK && !this.reader.idle) return { code: GrpcCode.INTERNAL, details: 'stream ended inside a message' };
+      if (received.code === GrpcCode.OK && !this.messages.idle) return { code: GrpcCode.INTERNAL, details: 'stream ended inside a message' };
       return received;
     }
+    if (this.streamEnded) return rstStatus(this.rstCode);
     const failure = this.failure;
     if (failure !== undefined) return { code: GrpcCode.UNAVAILABLE, details: failure.message, cause: failure };
-    if (this.goaway || this.session.destroyed || this.session.closed) return { code: GrpcCode.UNAVAILABLE, details: 'connection closed before the call ended' };
-    return rstStatus(this.stream.rstCode);
+    const goaway = this.goaway;
+    if (goaway !== undefined) return { code: GrpcCode.UNAVAILABLE, details: `the server went away (GOAWAY ${errorCodeName(goaway.code)}${goaway.debug === '' ? '' : `: ${goaway.debug}`})` };
+    return { code: GrpcCode.UNAVAILABLE, details: 'connection closed before the call ended' };
   }
 
   private scheduleKeepalive(): void {
@@ -305,16 +617,16 @@ class Call implements ServerStream {
       this.abort({ code: GrpcCode.UNAVAILABLE, details: `keepalive ping not answered within ${timeout} ms` });
     }, timeout);
     this.pingDeadline.unref();
-    const sent = this.session.ping((error) => {
-      if (this.pingDeadline !== undefined) clearTimeout(this.pingDeadline);
-      this.pingDeadline = undefined;
-      if (error === null) this.scheduleKeepalive();
-    });
-    if (!sent) {
-      clearTimeout(this.pingDeadline);
-      this.pingDeadline = undefined;
-      this.scheduleKeepalive();
-    }
+    const opaque = Buffer.alloc(8);
+    opaque.writeUInt32BE(++this.pingsSent, 4);
+    this.write(frame(FrameType.PING, 0, 0, opaque));
+  }
+
+  private pingAnswered(): void {
+    if (this.pingDeadline === undefined) return;
+    clearTimeout(this.pingDeadline);
+    this.pingDeadline = undefined;
+    this.scheduleKeepalive();
   }
 
   private stopKeepalive(): void {
@@ -325,51 +637,49 @@ class Call implements ServerStream {
   }
 }
 
-/**
- * Hands the stream's incoming DATA to `onChunk` where node:http2 supplies it, the stream's own
- * `push` (Readable's implementer API, which node:http2 calls once per DATA frame), instead of
- * letting each chunk travel through the Readable buffer, a `'data'` event and a `process.nextTick`
- * round (maybeReadMore → read(0) → `_read`) first. grpc-go sends every message in a DATA frame of its
- * own, so that round trip was paid per flow. Nothing else changes: the chunk is consumed right away
- * as a `'data'` listener in flowing mode would (so `push` reports no backpressure and the stream keeps
- * reading), and anything that is not a Buffer (the end of the stream, `null`) goes to the real
- * `push`. The stream's `'data'` listener stays as it was: it starts the flow and would receive
- * whatever reached the Readable some other way.
- */
-function takeChunksAtPush(stream: ClientHttp2Stream, onChunk: (chunk: Buffer) => void): void {
-  const push = stream.push;
-  stream.push = function (chunk: unknown, encoding?: BufferEncoding): boolean {
-    if (Buffer.isBuffer(chunk) && !stream.destroyed && stream.readableFlowing === true) {
-      onChunk(chunk);
-      return true;
-    }
-    return push.call(this, chunk, encoding);
-  };
+/** The value of the first field named `name`. */
+function field(fields: readonly HeaderField[], name: string): string | undefined {
+  for (const [n, v] of fields) if (n === name) return v;
+  return undefined;
 }
 
-function connectSocket(target: GrpcTarget, tls: ServerStreamTls | undefined): Socket {
-  const where = target.kind === 'unix' ? { path: target.path } : { host: target.host, port: target.port };
-  if (tls === undefined) return netConnect(where);
+/**
+ * Connects, reading every chunk into `readBuffer` (net's `onread`: no allocation, no stream
+ * machinery per read); `onBytes` gets the count each time.
+ */
+function connectSocket(target: GrpcTarget, tls: ServerStreamTls | undefined, onBytes: (bytes: number) => void, readBuffer: Buffer): Socket {
+  const onread = {
+    buffer: readBuffer,
+    callback: (bytes: number) => {
+      onBytes(bytes);
+      return true;
+    },
+  };
+  const where = target.kind === 'unix' ? { path: target.path } : { host: target.host, port: target.port, noDelay: true };
+  if (tls === undefined) return netConnect({ ...where, onread });
   // SNI and the certificate check use serverName, else the host name (an IP address is checked as such).
   const servername = tls.serverName ?? (target.kind === 'unix' ? 'localhost' : isIP(target.host) === 0 ? target.host : undefined);
-  return tlsConnect({
+  // node:tls takes net's `onread` too (its type declarations do not list it).
+  const options: ConnectionOptions & { onread: OnReadOpts } = {
     ...where,
+    onread,
     ALPNProtocols: ['h2'],
     ...(servername === undefined ? {} : { servername }),
     ...(tls.ca === undefined ? {} : { ca: tls.ca }),
     ...(tls.cert === undefined ? {} : { cert: tls.cert }),
     ...(tls.key === undefined ? {} : { key: tls.key }),
-  });
+  };
+  return tlsConnect(options);
 }
 
 /** `grpc-status` / `grpc-message` of a header block, when it has a status. */
-function statusFrom(headers: IncomingHttpHeaders): GrpcStatus | undefined {
-  const raw = headers['grpc-status'];
+function statusFrom(fields: readonly HeaderField[]): GrpcStatus | undefined {
+  const raw = field(fields, 'grpc-status');
   if (raw === undefined) return undefined;
   const code = Number(raw);
-  const message = headers['grpc-message'];
-  const details = typeof message === 'string' ? percentDecode(message) : '';
-  if (!Number.isInteger(code) || code < 0) return { code: GrpcCode.UNKNOWN, details: `invalid grpc-status ${JSON.stringify(raw)}` };
+  const message = field(fields, 'grpc-message');
+  const details = message === undefined ? '' : percentDecode(message);
+  if (raw === '' || !Number.isInteger(code) || code < 0) return { code: GrpcCode.UNKNOWN, details: `invalid grpc-status ${JSON.stringify(raw)}` };
   return { code, details };
 }
 
@@ -407,18 +717,25 @@ function httpStatusCode(status: number): number {
 /** A stream closed without a status: its RST_STREAM error code mapped as gRPC's table says. */
 function rstStatus(rstCode: number | undefined): GrpcStatus {
   switch (rstCode) {
-    case constants.NGHTTP2_REFUSED_STREAM:
+    case ErrorCode.REFUSED_STREAM:
       return { code: GrpcCode.UNAVAILABLE, details: 'stream refused by the server' };
-    case constants.NGHTTP2_CANCEL:
+    case ErrorCode.CANCEL:
       return { code: GrpcCode.CANCELLED, details: 'stream cancelled by the server' };
-    case constants.NGHTTP2_ENHANCE_YOUR_CALM:
+    case ErrorCode.ENHANCE_YOUR_CALM:
       return { code: GrpcCode.RESOURCE_EXHAUSTED, details: 'stream reset: ENHANCE_YOUR_CALM' };
-    case constants.NGHTTP2_INADEQUATE_SECURITY:
+    case ErrorCode.INADEQUATE_SECURITY:
       return { code: GrpcCode.PERMISSION_DENIED, details: 'stream reset: INADEQUATE_SECURITY' };
     case undefined:
-    case constants.NGHTTP2_NO_ERROR:
+    case ErrorCode.NO_ERROR:
       return { code: GrpcCode.INTERNAL, details: 'stream ended without a gRPC status' };
     default:
       return { code: GrpcCode.INTERNAL, details: `stream reset with HTTP/2 error code ${rstCode}` };
   }
+}
+
+const ERROR_CODE_NAMES = new Map<number, string>(Object.entries(ErrorCode).map(([name, code]) => [code, name]));
+
+/** An HTTP/2 error code's name (`ENHANCE_YOUR_CALM`), or its number. */
+function errorCodeName(code: number): string {
+  return ERROR_CODE_NAMES.get(code) ?? `0x${code.toString(16)}`;
 }
