@@ -62,7 +62,7 @@ goal('generate_2k_workloads_ms', generate.generateMs, '<= 100 (2,000 workloads, 
 for (const line of formatAgentMemoryBench(runAgentMemoryBench())) console.log(line);
 
 // The live Cilium paths: the gRPC client (relay or node-local), the Hubble node agent, the operator's receiver.
-const grpc = await runGrpcIngestBench(100_000, 2);
+const grpc = await runGrpcIngestBench(100_000, 3);
 if ('skipped' in grpc) console.log(`# grpc benchmarks skipped: ${grpc.skipped}`);
 else {
   print('grpc_flows_per_s', Math.round(grpc.flowsPerSecond));

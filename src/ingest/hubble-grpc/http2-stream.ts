@@ -12,7 +12,7 @@
  *
  * A client with one stream, one request and no compression is a small part of HTTP/2:
  *
- * - Connection: the preface, SETTINGS (push disabled, a 1 MiB stream window, a 64 KiB header list
+ * - Connection: the preface, SETTINGS (push disabled, a 4 MiB stream window, a 64 KiB header list
  *   limit) and a WINDOW_UPDATE raising the connection window to 4 MiB; the server's SETTINGS must come
  *   first and are acknowledged; PINGs are answered; credit is returned when half a window was read.
  *   The request is sent within the server's send windows and frame size.
@@ -147,9 +147,13 @@ export interface ServerStream {
 
 /** The one stream of the connection (the first client-initiated stream). */
 const STREAM_ID = 1;
-/** HTTP/2 receive windows: per stream, and for the connection; credit is returned at half. */
-const STREAM_WINDOW = 1024 * 1024;
-const CONNECTION_WINDOW = 4 * 1024 * 1024;
+/**
+ * HTTP/2 receive windows: per stream, and for the connection; credit is returned at half a window.
+ * Equal, so both credits fall due on the same frame and go out in one write (one per 2 MiB read:
+ * each write to the socket costs a system call and wakes the server).
+ */
+const STREAM_WINDOW = 4 * 1024 * 1024;
+const CONNECTION_WINDOW = STREAM_WINDOW;
 /** The socket is read into one buffer of this size, reused for every read. */
 const READ_BUFFER_BYTES = 64 * 1024;
 /** The largest header block accepted (HEADERS plus CONTINUATION, encoded), and the decoded list (announced as SETTINGS_MAX_HEADER_LIST_SIZE). */
