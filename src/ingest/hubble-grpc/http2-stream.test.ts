@@ -8,12 +8,14 @@
 import { once } from 'node:events';
 import { createServer, constants, type Http2Server, type ServerHttp2Session, type ServerHttp2Stream, type IncomingHttpHeaders, type ServerOptions } from 'node:http2';
 import { createServer as createTcpServer, type AddressInfo, type Socket } from 'node:net';
+import { createServer as createTlsServer } from 'node:tls';
 import fc from 'fast-check';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { FramingError, MessageReader, frameMessage } from './grpc-framing.js';
 import { ErrorCode, Flag, FrameReader, FrameType, frame, goawayFrame, settingsFrame } from './h2-frames.js';
 import { GrpcCode, grpcCodeName, openServerStream, type GrpcStatus, type ServerStreamOptions } from './http2-stream.js';
 import { parseGrpcTarget } from './target.js';
+import { issueCa, issueLeaf } from '../../operator/receiver-tls.js';
 
 /** Feeds `chunks` to a reader and returns the messages as hex (copies: the views die with their chunk). */
 function read(chunks: Buffer[], max?: number): { messages: string[]; idle: boolean } {
@@ -424,6 +426,22 @@ describe('openServerStream (gRPC over HTTP/2)', () => {
     );
     expect((await call(server.address)).status.code).toBe(GrpcCode.OK);
     expect(answered).toBe(true);
+  });
+
+  it('over TLS, ends UNAVAILABLE when the server does not agree to h2 in ALPN (here: it offers no ALPN at all)', async () => {
+    const now = new Date();
+    const ca = await issueCa({ now, validityMs: 3_600_000 });
+    const leaf = await issueLeaf({ ca, dnsNames: ['localhost'], now, validityMs: 3_600_000 });
+    const server = createTlsServer({ cert: leaf.cert, key: leaf.key }, (socket) => socket.on('error', () => undefined));
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    try {
+      const outcome = await call(`127.0.0.1:${(server.address() as AddressInfo).port}`, { tls: { ca: Buffer.from(ca.cert), serverName: 'localhost' } });
+      expect(outcome.status).toMatchObject({ code: GrpcCode.UNAVAILABLE, details: 'the server did not agree to HTTP/2 in the TLS handshake (ALPN none)' });
+      expect(outcome.events).toEqual([]);
+    } finally {
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
   });
 
   describe('against a server speaking raw HTTP/2', () => {
