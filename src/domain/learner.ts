@@ -15,7 +15,7 @@
  * Raw flows are never stored: memory follows edges and distinct peers, not flows.
  */
 import type { Flow, ParseResult, SkipReason } from './flow.js';
-import { connectionKey } from './connection-key.js';
+import { ConnectionTable } from './connection-table.js';
 import { DnsNames } from './dns-names.js';
 import { EdgeStore, type EdgeLimits } from './edge-store.js';
 import type { IdentityResolver, Resolution, UnresolvedReason } from './identity.js';
@@ -128,15 +128,15 @@ export class Learner {
   firstFlowAt = Number.POSITIVE_INFINITY;
   lastFlowAt = Number.NEGATIVE_INFINITY;
 
-  /** Recent connections by 5-tuple: dedupe, and the pending ones waiting for proof or a drop. */
-  private readonly recent = new Map<string, Connection>();
+  /** Recent connections by 5-tuple, oldest first: dedupe, and the pending ones waiting for proof or a drop. */
+  private readonly recent = new ConnectionTable<Connection>();
   private readonly dedupeWindowMs: number;
   private readonly dedupeCapacity: number;
   private readonly since: number;
   private readonly until: number;
   private readonly onDenied: ((denial: Denial) => void) | undefined;
-  /** 5-tuples of connections waiting for a reply ({@link expireUnanswered} looks only at these). */
-  private readonly unreplied = new Set<string>();
+  /** Connections waiting for a reply ({@link expireUnanswered} looks only at these). */
+  private readonly unreplied = new Set<Connection>();
   /** Released connection records kept for reuse ({@link connection}). */
   private readonly spare: Connection[] = [];
 
@@ -189,34 +189,36 @@ export class Learner {
     if (flow.time < this.since || flow.time >= this.until) return this.skip('out-of-window');
     if (flow.source.reserved === 'health' || flow.destination.reserved === 'health') return this.skip('cilium-internal');
     if (TRACE_VERDICTS.has(flow.verdict)) return this.skip('socket-trace');
+    const { source, destination } = flow;
     if (flow.isReply) {
-      const conn = this.recent.get(reverseFiveTuple(flow));
+      const record = this.recent.find(destination.ip, destination.port, source.ip, source.port, flow.protocol);
+      const conn = record < 0 ? undefined : this.recent.value(record);
       if (conn && conn.state !== LEARNED && conn.state !== DENIED) this.learn(conn);
       return this.skip('reply');
     }
 
     const isTraffic = TRAFFIC_VERDICTS.has(flow.verdict);
-    const key = fiveTuple(flow);
-    const known = this.recent.get(key);
+    const record = this.recent.find(source.ip, source.port, destination.ip, destination.port, flow.protocol);
+    const known = record < 0 ? undefined : this.recent.value(record);
     if (known && Math.abs(flow.time - known.lastSeen) <= this.dedupeWindowMs) {
       // A sliding window: NEW, UPDATE, DESTROY and later dumps of one long connection stay one.
       if (flow.time > known.lastSeen) known.lastSeen = flow.time;
       if (!isTraffic) {
         if (!known.denied) this.denied(known, dropReason(flow), flow.time, flow);
         if (known.state !== LEARNED) known.state = DENIED;
-        this.unreplied.delete(key);
+        this.unreplied.delete(known);
         this.noteDropped(known.clientKey, known.serverKey, known.port, flow.protocol, dropReason(flow));
         return this.skip('dropped');
       }
       if (known.state === PENDING_UNREPLIED) known.silent = silentlyDropped(flow, known.silent);
       if (flow.confirmed && (known.state === PENDING_UNREPLIED || (known.state === PENDING_FORWARDED && provesDelivery(flow)))) {
-        this.unreplied.delete(key);
+        this.unreplied.delete(known);
         this.learn(known);
         return 'learned';
       }
       return this.skip('duplicate');
     }
-    if (known) this.release(key, known);
+    if (known) this.release(known);
 
     const server = this.identity.resolve(flow.destination, 'server', flow.time, flow.source);
     const client = this.identity.resolve(flow.source, 'client', flow.time, flow.destination);
@@ -232,7 +234,7 @@ export class Learner {
       for (const name of flow.destinationNames) this.addDnsName(clientKey, server.peer.ip, name);
     }
     const conn = this.connection(flow.time, clientKey, serverKey, server.port, flow.protocol, silentlyDropped(flow, true));
-    this.remember(key, conn);
+    this.remember(flow, conn);
     if (!isTraffic) {
       conn.state = DENIED;
       this.denied(conn, dropReason(flow), flow.time, flow);
@@ -243,7 +245,7 @@ export class Learner {
     this.noteObservedPod(server, serverKey);
     if (!flow.confirmed) {
       conn.state = PENDING_UNREPLIED;
-      this.unreplied.add(key);
+      this.unreplied.add(conn);
       return this.skip('unconfirmed');
     }
     if (provesDelivery(flow)) {
@@ -261,12 +263,15 @@ export class Learner {
    * agent does not ask for would only delay the edge. Conntrack's unreplied entries stay pending.
    */
   settlePending(): void {
-    for (const conn of this.recent.values()) if (conn.state === PENDING_FORWARDED) this.learn(conn);
+    for (let r = this.recent.first; r >= 0; r = this.recent.after(r)) {
+      const conn = this.recent.value(r);
+      if (conn.state === PENDING_FORWARDED) this.learn(conn);
+    }
   }
 
   /** Ends a batch: pending connections are resolved (learned, or reported as unanswered). */
   finish(): void {
-    for (const [key, conn] of [...this.recent]) this.release(key, conn);
+    while (this.recent.first >= 0) this.release(this.recent.value(this.recent.first));
   }
 
   /**
@@ -278,14 +283,13 @@ export class Learner {
    */
   expireUnanswered(now: number, afterMs: number): number {
     let expired = 0;
-    for (const key of this.unreplied) {
-      const conn = this.recent.get(key);
-      if (conn === undefined || conn.state !== PENDING_UNREPLIED) {
-        this.unreplied.delete(key);
+    for (const conn of this.unreplied) {
+      if (conn.state !== PENDING_UNREPLIED) {
+        this.unreplied.delete(conn);
         continue;
       }
       if (now - conn.time < afterMs) continue;
-      this.unreplied.delete(key);
+      this.unreplied.delete(conn);
       conn.state = DENIED;
       if (conn.silent) this.denied(conn, 'UNREPLIED', conn.time);
       this.noteDropped(conn.clientKey, conn.serverKey, conn.port, conn.protocol, 'UNREPLIED');
@@ -312,9 +316,9 @@ export class Learner {
    * [UNREPLIED] conntrack entry never confirmed is not proof of a working connection and is
    * reported as an unanswered attempt instead.
    */
-  private release(key: string, conn: Connection): void {
-    this.recent.delete(key);
-    this.unreplied.delete(key);
+  private release(conn: Connection): void {
+    this.recent.delete(conn.record);
+    this.unreplied.delete(conn);
     if (conn.state === PENDING_FORWARDED) this.learn(conn);
     else if (conn.state === PENDING_UNREPLIED) {
       conn.state = DENIED;
@@ -332,7 +336,7 @@ export class Learner {
    */
   private connection(time: number, clientKey: PeerKey, serverKey: PeerKey, port: number, protocol: Flow['protocol'], silent: boolean): Connection {
     const conn = this.spare.pop();
-    if (conn === undefined) return { time, lastSeen: time, state: PENDING_FORWARDED, clientKey, serverKey, port, protocol, denied: false, silent };
+    if (conn === undefined) return { time, lastSeen: time, state: PENDING_FORWARDED, clientKey, serverKey, port, protocol, denied: false, silent, record: -1 };
     conn.time = time;
     conn.lastSeen = time;
     conn.state = PENDING_FORWARDED;
@@ -345,15 +349,14 @@ export class Learner {
     return conn;
   }
 
-  /** Bounded table: past capacity the oldest eighth is released at once (amortized). */
-  private remember(key: string, conn: Connection): void {
-    this.recent.set(key, conn);
+  /** Bounded table: past capacity the oldest eighth (at least one) is released at once (amortized). */
+  private remember(flow: Flow, conn: Connection): void {
+    const { source, destination } = flow;
+    conn.record = this.recent.add(source.ip, source.port, destination.ip, destination.port, flow.protocol, conn);
     if (this.recent.size <= this.dedupeCapacity) return;
     let evict = this.dedupeCapacity >>> 3;
-    for (const [oldKey, oldConn] of this.recent) {
-      this.release(oldKey, oldConn);
-      if (--evict <= 0) break;
-    }
+    do this.release(this.recent.value(this.recent.first));
+    while (--evict > 0);
   }
 
   /** Tells {@link LearnerOptions.onDenied} about a connection, once. */
@@ -450,6 +453,8 @@ interface Connection {
    * kernel destroyed is not a silent drop and is never told as one.
    */
   silent: boolean;
+  /** Its record in the dedupe table, while it is there. */
+  record: number;
 }
 
 /** Whether an observation of an unanswered connection keeps it a silent drop (see {@link Connection.silent}). */
@@ -471,18 +476,6 @@ function provesDelivery(flow: Flow): boolean {
 
 function dropReason(flow: Flow): string {
   return flow.dropReason ?? flow.verdict;
-}
-
-/** The key of the flow's 5-tuple (connection-key.ts). */
-function fiveTuple(flow: Flow): string {
-  const { source, destination } = flow;
-  return connectionKey(source.ip, source.port, destination.ip, destination.port, flow.protocol);
-}
-
-/** The key of the 5-tuple of the connection a reply belongs to. */
-function reverseFiveTuple(flow: Flow): string {
-  const { source, destination } = flow;
-  return connectionKey(destination.ip, destination.port, source.ip, source.port, flow.protocol);
 }
 
 export type { Peer };

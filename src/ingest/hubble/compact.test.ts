@@ -4,12 +4,15 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { Flow, FlowEndpoint, ParseResult } from '../../domain/flow.js';
 import { CompactDecoder, CompactEncoder, type CompactBatch } from './compact.js';
-import { parseRange, type ReadAt } from './ranges.js';
+import { parseHubbleLine } from './parse.js';
+import { parseRange, scanRange, type ReadAt } from './ranges.js';
+
+const fullParser = (line: Uint8Array) => parseHubbleLine(line, { maxLineBytes: 2000 });
 
 /** Encodes `results` in batches cut at `cuts`, sends each through a structured clone (as a port does) and decodes them. */
 function roundTrip(results: readonly ParseResult[], cuts: readonly number[] = [], tableLimit?: number): ParseResult[] {
   const encoder = new CompactEncoder(tableLimit);
-  const decoder = new CompactDecoder();
+  const decoder = new CompactDecoder(fullParser);
   const out: ParseResult[] = [];
   const points = new Set(cuts.map((c) => c % (results.length + 1)));
   const send = () => {
@@ -68,7 +71,7 @@ const oddLines = [
 function resultsOf(lines: readonly string[], maxLineBytes = 1024 * 1024): ParseResult[] {
   const bytes = Buffer.from(lines.join('\n'), 'utf8');
   const read: ReadAt = (buffer, position) => (position >= bytes.length ? 0 : bytes.copy(buffer, 0, position, Math.min(bytes.length, position + buffer.length)));
-  return parseRange(read, { start: 0, end: bytes.length }, { maxLineBytes });
+  return parseRange(read, { start: 0, end: bytes.length }, (line) => parseHubbleLine(line, { maxLineBytes }), { maxLineBytes });
 }
 
 describe('compact batches (parser thread → main thread)', () => {
@@ -83,6 +86,20 @@ describe('compact batches (parser thread → main thread)', () => {
     expectSame(roundTrip(results), results);
     expectSame(roundTrip(results, [1, 7, 30, 31, 500, 1999]), results);
     expectSame(roundTrip(results, [3, 50, 400, 900, 1500], 4), results); // tables started afresh along the way
+  });
+
+  it('carry the lines the scanner leaves to the full parser as bytes, parsed by the decoder in their place', () => {
+    const lines = [...oddLines, ...fixtureLines];
+    const bytes = Buffer.from(lines.join('\n'), 'utf8');
+    const read: ReadAt = (buffer, position) => (position >= bytes.length ? 0 : bytes.copy(buffer, 0, position, Math.min(bytes.length, position + buffer.length)));
+    const encoder = new CompactEncoder();
+    let unscanned = 0;
+    scanRange(read, { start: 0, end: bytes.length }, { result: (r) => encoder.add(r), unscanned: (line) => { unscanned++; encoder.addUnscanned(line); } }, { maxLineBytes: 2000 });
+    expect(unscanned).toBeGreaterThan(0);
+    const { batch, transfer } = encoder.take();
+    const out: ParseResult[] = [];
+    new CompactDecoder(fullParser).decode(structuredClone(batch, { transfer }) as CompactBatch, (r) => out.push(r));
+    expectSame(out, resultsOf(lines, 2000));
   });
 
   it('shares each endpoint\'s labels array and workload between the flows that name it', () => {

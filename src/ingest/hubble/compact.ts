@@ -5,8 +5,10 @@
  * decodes them back into results equal to the ones encoded. The typed arrays are transferred, not
  * copied; what is structured-cloned is only what is new (an address, a pod's labels: once per
  * thread) and the rare rows that do not fit the numbers (non-flow lines, skips, DNS answers,
- * `destination_names`, `denied_by`). Decoded flows share their endpoints' labels arrays and
- * workload objects by id, as the scanner's own results share them (./scan-cache.ts).
+ * `destination_names`, `denied_by`), and the bytes of the lines the scanner left to the full parser,
+ * which the decoder's thread parses (a parser thread does not load it: ./ranges.ts). Decoded flows
+ * share their endpoints' labels arrays and workload objects by id, as the scanner's own results
+ * share them (./scan-cache.ts).
  *
  * One {@link CompactEncoder} per thread and one {@link CompactDecoder} for it on the main thread;
  * batches must be decoded in the order they were taken (the tables grow batch by batch).
@@ -32,10 +34,11 @@ const DROP_REASON = 12;
 /** Index into {@link CompactBatch.extras}, or -1. */
 const EXTRA = 13;
 
-/** A flow row (`isReply` false / true), or a row whose whole result is an extra. */
+/** A flow row (`isReply` false / true), a row whose whole result is an extra, or one whose extra is a line to parse. */
 const TAG_FLOW = 0;
 const TAG_REPLY = 1;
 const TAG_OTHER = 2;
+const TAG_UNSCANNED = 3;
 
 /** Past this many strings or hints a thread starts its tables afresh (memory stays bounded). */
 const TABLE_LIMIT = 1 << 18;
@@ -60,7 +63,7 @@ export interface CompactBatch {
   readonly hints: readonly EncodedHint[];
   /** Label lists first used in this batch. */
   readonly labels: readonly (readonly string[])[];
-  /** Whole results (tag other) and flow extras, as referenced by rows. */
+  /** Whole results (tag other), lines to parse (tag unscanned) and flow extras, as referenced by rows. */
   readonly extras: readonly unknown[];
 }
 
@@ -163,6 +166,17 @@ export class CompactEncoder {
       if (flow.deniedBy !== undefined) extra.deniedBy = flow.deniedBy;
       rows[base + EXTRA] = this.extras.push(extra) - 1;
     }
+  }
+
+  /** A line the scanner left to the full parser: its bytes go as they are (copied), parsed by the decoder. */
+  addUnscanned(line: Uint8Array): void {
+    const n = this.count;
+    if (n === this.times.length) this.grow();
+    this.count = n + 1;
+    this.times[n] = 0;
+    this.rows[n * F + TAG] = TAG_UNSCANNED;
+    // A copy of just the line: a view would send (and keep) the whole read block.
+    this.rows[n * F + EXTRA] = this.extras.push(new Uint8Array(line)) - 1;
   }
 
   /** The results added since the last take; `transfer` lists the buffers to hand over. */
@@ -304,6 +318,9 @@ export class CompactDecoder {
   private hints: EndpointHint[] = [];
   private labels: (readonly string[])[] = [];
 
+  /** @param full the full parser, for the lines the scanner left to it (./parse.ts) */
+  constructor(private readonly full: (line: Uint8Array) => ParseResult) {}
+
   /** Calls `sink` with each result of `batch`, in order; returns the count. */
   decode(batch: CompactBatch, sink: (result: ParseResult) => void): number {
     if (batch.reset) {
@@ -321,6 +338,10 @@ export class CompactDecoder {
       const tag = rows[base + TAG]!;
       if (tag === TAG_OTHER) {
         sink(extras[rows[base + EXTRA]!] as ParseResult);
+        continue;
+      }
+      if (tag === TAG_UNSCANNED) {
+        sink(this.full(extras[rows[base + EXTRA]!] as Uint8Array));
         continue;
       }
       const sourceHint = rows[base + SRC_HINT]!;

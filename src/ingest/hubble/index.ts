@@ -9,8 +9,9 @@
  * - {@link hubbleValueResult}: for sources that already hold the decoded JSON object (e.g. gRPC
  *   clients using protojson field names).
  */
-export { DEFAULT_MAX_LINE_BYTES, hubbleValueResult, parseHubbleLine, type HubbleParseOptions } from './parse.js';
-export { scanHubbleBytes, scanHubbleBytesOutcome, scanHubbleLine, type ScanOutcome } from './scan.js';
+export { DEFAULT_MAX_LINE_BYTES, type HubbleParseOptions } from './line-limit.js';
+export { hubbleValueResult, parseHubbleLine } from './parse.js';
+export { scanHubbleBytes, scanHubbleBytesOutcome, scanHubbleLine, type ScanOutcome } from './scan-line.js';
 export {
   hubbleResults,
   readHubble,

@@ -7,9 +7,8 @@
 import { Buffer } from 'node:buffer';
 import { closeSync, openSync, readSync } from 'node:fs';
 import { parentPort, workerData, type MessagePort } from 'node:worker_threads';
-import type { ParseResult } from '../../domain/flow.js';
 import { CompactEncoder } from './compact.js';
-import { BLOCK_BYTES, scanRange, type ByteRange } from './ranges.js';
+import { BLOCK_BYTES, scanRange, type ByteRange, type RangeSink } from './ranges.js';
 
 export interface ParseWorkerData {
   readonly path: string;
@@ -32,7 +31,7 @@ if (parentPort !== null) {
   const fd = openSync(data.path, 'r');
   const read = (buffer: Buffer, position: number) => readSync(fd, buffer, 0, buffer.length, position);
   const encoder = new CompactEncoder();
-  const add = (result: ParseResult) => encoder.add(result);
+  const add: RangeSink = { result: (result) => encoder.add(result), unscanned: (line) => encoder.addUnscanned(line) };
   const options = { block: Buffer.allocUnsafe(BLOCK_BYTES), ...(data.maxLineBytes !== undefined ? { maxLineBytes: data.maxLineBytes } : {}) };
   port.on('message', (task: ParseTask | null) => {
     if (task === null) {

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import type { Flow, FlowEndpoint, ParseResult } from '../../domain/flow.js';
 import { hubbleValueResult, parseHubbleLine } from './parse.js';
-import { scanHubbleBytesOutcome, scanHubbleLine } from './scan.js';
+import { scanHubbleBytesOutcome, scanHubbleLine } from './scan-line.js';
 
 /** testdata/observe.jsonl: real-looking `hubble observe -o json` / exporter lines, in this order. */
 const FIXTURE_NAMES = [

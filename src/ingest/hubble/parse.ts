@@ -15,15 +15,8 @@ import { Buffer } from 'node:buffer';
 import type { ZodError } from 'zod';
 import type { ParseResult } from '../../domain/flow.js';
 import { agentEventResult, flowResult, lostEventsResult, nodeStatusResult, skip } from './build.js';
+import { DEFAULT_MAX_LINE_BYTES, tooLong, type HubbleParseOptions } from './line-limit.js';
 import { Envelope, Flow } from './schema.js';
-
-/** Lines longer than this many bytes are skipped as `too-long` unless configured otherwise. */
-export const DEFAULT_MAX_LINE_BYTES = 1024 * 1024;
-
-export interface HubbleParseOptions {
-  /** Longest line, in UTF-8 bytes, that is parsed; longer ones are `too-long`. Default 1 MiB. */
-  readonly maxLineBytes?: number;
-}
 
 /** Describes the first issue of a zod error as `path: message`. */
 function describe(error: ZodError): string {
@@ -40,11 +33,6 @@ export function isBlank(text: string): boolean {
     if (c !== 0x20 && c !== 0x09 && c !== 0x0a && c !== 0x0d) return false;
   }
   return true;
-}
-
-/** The `too-long` skip for a line of `bytes` UTF-8 bytes. */
-export function tooLong(bytes: number, limit: number): ParseResult {
-  return skip('too-long', `line of ${bytes} bytes exceeds the ${limit}-byte limit`);
 }
 
 /** Interprets a parsed JSON value as a Hubble line. */

@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { ParseResult } from '../../domain/flow.js';
+import { parseHubbleLine } from './parse.js';
 import { parseRange, tileRanges, type ByteRange, type ReadAt } from './ranges.js';
 import { readHubble } from './reader.js';
 
@@ -26,7 +27,7 @@ function cutAt(size: number, cuts: readonly number[]): ByteRange[] {
 }
 
 function inRanges(bytes: Buffer, ranges: readonly ByteRange[], blockBytes: number, maxLineBytes: number): ParseResult[] {
-  return ranges.flatMap((range) => parseRange(readFrom(bytes), range, { blockBytes, maxLineBytes }));
+  return ranges.flatMap((range) => parseRange(readFrom(bytes), range, (line) => parseHubbleLine(line, { maxLineBytes }), { blockBytes, maxLineBytes }));
 }
 
 /** Lines of the fixtures plus the awkward ones: blank, CRLF, non-JSON, overlong, a BOM mid-file. */

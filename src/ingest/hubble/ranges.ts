@@ -7,13 +7,15 @@
  * when it lies beyond `end`. Ranges that tile the file therefore see every line exactly once.
  * Each line is parsed as the single-thread reader (./reader.ts) parses it: the byte scanner,
  * `too-long` past `maxLineBytes` (memory stays bounded by the read block and that limit), and
- * only the range at offset 0 strips a UTF-8 byte order mark.
+ * only the range at offset 0 strips a UTF-8 byte order mark. A line the scanner leaves to the full
+ * parser is handed over unparsed ({@link RangeSink.unscanned}): a parser thread does not load the
+ * full parser, whose schema library costs every thread's start more than the scanner does.
  */
 import { Buffer } from 'node:buffer';
 import type { ParseResult } from '../../domain/flow.js';
 import { LineSplitter } from '../lines.js';
-import { DEFAULT_MAX_LINE_BYTES, tooLong } from './parse.js';
-import { scanHubbleBytes } from './scan.js';
+import { DEFAULT_MAX_LINE_BYTES, tooLong } from './line-limit.js';
+import { scanLineBytes } from './scan.js';
 
 const LF = 0x0a;
 
@@ -33,6 +35,14 @@ export interface RangeOptions {
   readonly block?: Buffer;
 }
 
+/** Where a range's lines go, in file order. */
+export interface RangeSink {
+  /** The scanner's result for a line. */
+  result(result: ParseResult): void;
+  /** A line the scanner left to the full parser (./parse.ts); its bytes are valid only during the call. */
+  unscanned(line: Buffer): void;
+}
+
 /** The default read size: 1 MiB. */
 export const BLOCK_BYTES = 1024 * 1024;
 /** Reads past a range's end (for its last line) and before its start (for its first line) take this much at a time. */
@@ -46,22 +56,25 @@ export function tileRanges(size: number, bytes: number): ByteRange[] {
   return ranges;
 }
 
-/** The results of the lines range `range` owns, in file order. */
-export function parseRange(read: ReadAt, range: ByteRange, options: RangeOptions = {}): ParseResult[] {
+/** The results of the lines range `range` owns, in file order, `full` parsing what the scanner leaves. */
+export function parseRange(read: ReadAt, range: ByteRange, full: (line: Buffer) => ParseResult, options: RangeOptions = {}): ParseResult[] {
   const results: ParseResult[] = [];
-  scanRange(read, range, (result) => results.push(result), options);
+  scanRange(read, range, { result: (result) => results.push(result), unscanned: (line) => results.push(full(line)) }, options);
   return results;
 }
 
-/** Calls `sink` with the result of every line range `range` owns, in file order. */
-export function scanRange(read: ReadAt, range: ByteRange, sink: (result: ParseResult) => void, options: RangeOptions = {}): void {
+/** Tells `sink` about every line range `range` owns, in file order. */
+export function scanRange(read: ReadAt, range: ByteRange, sink: RangeSink, options: RangeOptions = {}): void {
   const maxLineBytes = options.maxLineBytes ?? DEFAULT_MAX_LINE_BYTES;
   const block = options.block ?? Buffer.allocUnsafe(Math.max(2, options.blockBytes ?? BLOCK_BYTES));
-  const scanOptions = { maxLineBytes };
   const splitter = new LineSplitter(
     {
-      line: (buf, start, end) => sink(scanHubbleBytes(buf, start, end, scanOptions)),
-      overlong: (bytes) => sink(tooLong(bytes, maxLineBytes)),
+      line: (buf, start, end) => {
+        const result = scanLineBytes(buf, start, end, maxLineBytes);
+        if (result !== undefined) sink.result(result);
+        else sink.unscanned(buf.subarray(start, end));
+      },
+      overlong: (bytes) => sink.result(tooLong(bytes, maxLineBytes)),
     },
     { maxLineBytes, stripBom: range.start === 0 },
   );

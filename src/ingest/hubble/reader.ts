@@ -20,8 +20,9 @@ import { Readable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 import type { ParseResult, SkipReason } from '../../domain/flow.js';
 import { LineSplitter } from '../lines.js';
-import { DEFAULT_MAX_LINE_BYTES, parseHubbleLine, tooLong, type HubbleParseOptions } from './parse.js';
-import { scanHubbleBytes } from './scan.js';
+import { DEFAULT_MAX_LINE_BYTES, tooLong, type HubbleParseOptions } from './line-limit.js';
+import { parseHubbleLine } from './parse.js';
+import { scanHubbleBytes } from './scan-line.js';
 
 /** Receives each line's result with its 1-based line number. */
 export type HubbleSink = (result: ParseResult, line: number) => void;

@@ -8,7 +8,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { parseHubbleLine } from './parse.js';
 import { jsonName } from './proto.js';
-import { scanHubbleBytesOutcome, scanHubbleLine } from './scan.js';
+import { scanHubbleBytesOutcome, scanHubbleLine } from './scan-line.js';
 import { mulberry32 as rng } from '../../../scripts/example-shop/rand.js';
 
 // ---- a JSON model that can hold duplicate keys and number spellings -----------------------------

@@ -3,8 +3,8 @@
  * numbers a `Flow` is made of and skipping everything else (the `Summary`, `ethernet`, `interface`,
  * `event_type`, `source_names`, TCP flags, Cilium-internal and CIDR labels, ...) without building it.
  *
- * Exactness contract: for every input, {@link scanHubbleLine} returns a result deep-equal to
- * {@link parseHubbleLine}'s. The scanner validates the complete JSON grammar (RFC 8259, as
+ * Exactness contract: for every input, ./scan-line.ts's `scanHubbleLine` returns a result deep-equal to
+ * ./parse.ts's `parseHubbleLine`. The scanner validates the complete JSON grammar (RFC 8259, as
  * `JSON.parse` does) of the whole line, including the values it skips, and fills the same raw record
  * the zod schema outputs, which build.ts then turns into the result for both paths. Whenever it meets
  * anything it does not handle itself — invalid JSON, a value of an unexpected type, a quoted or
@@ -26,7 +26,7 @@ import type { ParseResult, Verdict } from '../../domain/flow.js';
 import { agentEventResult, flowResult, lostEventsResult, nodeStatusResult, skip } from './build.js';
 import { canonicalIp } from './ip.js';
 import { NameTable, SIMPLE_ESCAPES, bytesOf, hexValue, skipJson, skipJsonString, startsWith } from './json-bytes.js';
-import { DEFAULT_MAX_LINE_BYTES, parseHubbleLine, tooLong, type HubbleParseOptions } from './parse.js';
+import { tooLong } from './line-limit.js';
 import {
   AGENT_EVENT_TYPES,
   DROP_REASONS,
@@ -1187,11 +1187,12 @@ function droppedLabel(buf: Uint8Array, start: number, end: number): boolean {
 
 const scanner = new Scanner();
 
-/** Whether the scanner decided the line itself (`fast`) or handed it to the full parser. */
-export type ScanOutcome = { readonly result: ParseResult; readonly fast: boolean };
-
-/** The scanner's own result for `buf[start, end)`, or undefined when the full parser must decide. */
-function scanOrUndefined(buf: Buffer, start: number, end: number, limit: number): ParseResult | undefined {
+/**
+ * The scanner's own result for the line `buf[start, end)` (no newline; `too-long` past `limit`
+ * bytes), or undefined when it leaves the line to the full parser (./parse.ts; ./scan-line.ts joins
+ * the two). The bytes are only read during the call.
+ */
+export function scanLineBytes(buf: Buffer, start: number, end: number, limit: number): ParseResult | undefined {
   if (end - start > limit) return tooLong(end - start, limit);
   let p = start;
   while (p < end && WHITESPACE[buf[p]!] === 1) p++;
@@ -1203,33 +1204,4 @@ function scanOrUndefined(buf: Buffer, start: number, end: number, limit: number)
     if (error !== BAIL) throw error;
     return undefined;
   }
-}
-
-/**
- * The fast path over a line's bytes `buf[start, end)` (no newline); see the module comment for its
- * contract. The bytes are only read during the call.
- */
-export function scanHubbleBytes(buf: Buffer, start: number, end: number, options?: HubbleParseOptions): ParseResult {
-  return scanOrUndefined(buf, start, end, options?.maxLineBytes ?? DEFAULT_MAX_LINE_BYTES) ?? parseHubbleLine(buf.subarray(start, end), options);
-}
-
-/** {@link scanHubbleBytes}, also telling whether the fast path decided (tests, metrics). */
-export function scanHubbleBytesOutcome(buf: Buffer, start: number, end: number, options?: HubbleParseOptions): ScanOutcome {
-  const result = scanOrUndefined(buf, start, end, options?.maxLineBytes ?? DEFAULT_MAX_LINE_BYTES);
-  return result !== undefined ? { result, fast: true } : { result: parseHubbleLine(buf.subarray(start, end), options), fast: false };
-}
-
-/**
- * The fast path for one line (string or bytes, without its newline): the same result as
- * {@link parseHubbleLine}, faster. A string with lone surrogates (not encodable as UTF-8 losslessly)
- * goes to the full parser.
- */
-export function scanHubbleLine(line: string | Uint8Array, options?: HubbleParseOptions): ParseResult {
-  if (typeof line === 'string') {
-    if (!line.isWellFormed()) return parseHubbleLine(line, options);
-    const bytes = Buffer.from(line, 'utf8');
-    return scanHubbleBytes(bytes, 0, bytes.length, options);
-  }
-  const buf = Buffer.isBuffer(line) ? line : Buffer.from(line.buffer, line.byteOffset, line.byteLength);
-  return scanHubbleBytes(buf, 0, buf.length, options);
 }
