@@ -511,17 +511,25 @@ describe('openServerStream (gRPC over HTTP/2)', () => {
       }
     });
 
-    it('ends INTERNAL when the server does not start with SETTINGS, and when its header block is broken', async () => {
+    it('ends UNAVAILABLE when the server does not start with SETTINGS (an HTTP/1 port), INTERNAL when its header block is broken', async () => {
+      replied = false;
+      const http1 = await raw(once_(Buffer.from('HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n', 'latin1')));
+      try {
+        expect((await call(http1.address)).status).toMatchObject({ code: GrpcCode.UNAVAILABLE, details: expect.stringMatching(/^not an HTTP\/2 server: frame of \d+ bytes/) });
+      } finally {
+        await http1.close();
+      }
+      replied = false;
       const noSettings = await raw(once_(frame(FrameType.PING, 0, 0, Buffer.alloc(8))));
       try {
-        expect((await call(noSettings.address)).status.details).toBe('HTTP/2 protocol error by the server: the server did not start with SETTINGS');
+        expect((await call(noSettings.address)).status).toMatchObject({ code: GrpcCode.UNAVAILABLE, details: 'not an HTTP/2 server: the server did not start with SETTINGS' });
       } finally {
         await noSettings.close();
       }
       replied = false;
       const broken = await raw(once_(Buffer.concat([SETTINGS, frame(FrameType.HEADERS, Flag.END_HEADERS, 1, Buffer.from([0x80]))])));
       try {
-        expect((await call(broken.address)).status.details).toBe('HTTP/2 protocol error by the server: header field index 0');
+        expect((await call(broken.address)).status).toMatchObject({ code: GrpcCode.INTERNAL, details: 'HTTP/2 protocol error by the server: header field index 0' });
         await expect.poll(() => framesSent(broken.sent()).find((f) => f.type === FrameType.GOAWAY)?.payload.readUInt32BE(4)).toBe(ErrorCode.COMPRESSION_ERROR);
       } finally {
         await broken.close();

@@ -19,7 +19,8 @@
  * - Header blocks are HPACK-decoded (hpack.ts), CONTINUATION and padding included; the request's
  *   are literals.
  * - A violation by the server (a frame where none may be, a broken header block, a window exceeded)
- *   is a connection error: GOAWAY with its code, and the call ends INTERNAL.
+ *   is a connection error: GOAWAY with its code, and the call ends INTERNAL (UNAVAILABLE when the
+ *   server's SETTINGS had not come yet: a listener that does not speak HTTP/2).
  * - Request: HEADERS `:method POST`, `:scheme`, `:path /<service>/<method>`, `:authority`,
  *   `content-type: application/grpc`, `te: trailers`, no `grpc-accept-encoding` (so the server
  *   sends uncompressed messages); DATA: the one length-prefixed request message, then END_STREAM.
@@ -275,7 +276,9 @@ class Call implements ServerStream {
     } catch (error) {
       if (error instanceof ConnectionError || error instanceof HpackError) {
         const code = error instanceof ConnectionError ? error.code : ErrorCode.COMPRESSION_ERROR;
-        this.abort({ code: GrpcCode.INTERNAL, details: `HTTP/2 protocol error by the server: ${error.message}`, cause: error }, code);
+        // Before its SETTINGS the peer has not shown it speaks HTTP/2 at all (an HTTP/1 port, say): unavailable, not a broken call.
+        if (!this.connected) this.abort({ code: GrpcCode.UNAVAILABLE, details: `not an HTTP/2 server: ${error.message}`, cause: error }, code);
+        else this.abort({ code: GrpcCode.INTERNAL, details: `HTTP/2 protocol error by the server: ${error.message}`, cause: error }, code);
       } else if (this.finished) {
         throw error; // thrown by the end handler: not this call's to hide
       } else {
