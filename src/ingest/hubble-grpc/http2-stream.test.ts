@@ -536,6 +536,17 @@ describe('openServerStream (gRPC over HTTP/2)', () => {
       }
     });
 
+    it('ends INTERNAL with GOAWAY ENHANCE_YOUR_CALM on a flood of empty CONTINUATION frames', async () => {
+      const flood = Array.from({ length: 40 }, () => frame(FrameType.CONTINUATION, 0, 1));
+      const server = await raw(once_(Buffer.concat([SETTINGS, frame(FrameType.HEADERS, 0, 1, Buffer.from([0x88])), ...flood])));
+      try {
+        expect((await call(server.address)).status).toMatchObject({ code: GrpcCode.INTERNAL, details: 'HTTP/2 protocol error by the server: more than 16 CONTINUATION frames in one header block' });
+        await expect.poll(() => framesSent(server.sent()).find((f) => f.type === FrameType.GOAWAY)?.payload.readUInt32BE(4)).toBe(ErrorCode.ENHANCE_YOUR_CALM);
+      } finally {
+        await server.close();
+      }
+    });
+
     it('sends its preface, settings, the request headers and the request, and acknowledges the server\'s SETTINGS', async () => {
       const server = await raw(once_(SETTINGS));
       try {

@@ -159,6 +159,12 @@ const CONNECTION_WINDOW = STREAM_WINDOW;
 const READ_BUFFER_BYTES = 64 * 1024;
 /** The largest header block accepted (HEADERS plus CONTINUATION, encoded), and the decoded list (announced as SETTINGS_MAX_HEADER_LIST_SIZE). */
 const MAX_HEADER_BLOCK_BYTES = 64 * 1024;
+/**
+ * CONTINUATION frames accepted per header block: a block within the limit above needs at most 4,
+ * and a peer sending empty ones without end would otherwise hold this side busy and growing (the
+ * "CONTINUATION flood").
+ */
+const MAX_CONTINUATIONS = 16;
 const DEFAULT_KEEPALIVE_TIMEOUT_MS = 20_000;
 /** How long a closed call waits for the server to close the connection before the socket is destroyed. */
 const CLOSE_GRACE_MS = 1_000;
@@ -412,6 +418,7 @@ class Call implements ServerStream {
   private onContinuation(flags: number, streamId: number, buf: Buffer, start: number, end: number): void {
     const block = this.headerBlock;
     if (block === undefined || streamId !== STREAM_ID) throw new ConnectionError('CONTINUATION without a header block to continue', ErrorCode.PROTOCOL_ERROR);
+    if (block.length > MAX_CONTINUATIONS) throw new ConnectionError(`more than ${MAX_CONTINUATIONS} CONTINUATION frames in one header block`, ErrorCode.ENHANCE_YOUR_CALM);
     block.push(Buffer.from(buf.subarray(start, end)));
     this.headerBlockBytes += end - start;
     this.checkHeaderBlockSize();
