@@ -383,6 +383,8 @@ class Call implements ServerStream {
 
   /** Returns receive credit once half a window was consumed (the messages were handled synchronously). */
   private credit(): void {
+    // Runs for every DATA frame (a flow each): nothing is made until a credit is due.
+    if (this.uncreditedConnection < CONNECTION_WINDOW / 2 && this.uncreditedStream < STREAM_WINDOW / 2) return;
     const updates: Buffer[] = [];
     if (this.uncreditedConnection >= CONNECTION_WINDOW / 2) {
       updates.push(windowUpdateFrame(0, this.uncreditedConnection));
