@@ -1,53 +1,77 @@
 /**
- * A parser thread of src/ingest/hubble/parallel.ts: receives byte ranges of one Hubble file,
- * parses the lines each owns (./ranges.ts), encodes the results (./compact.ts) and transfers them
- * on its results port, one `CompactBatch` per range, then tells the parent which range is ready (and, first, that it is up).
- * Bundled on its own (scripts/build-bundles.ts) so a thread loads only the parser.
+ * A parser thread of src/ingest/hubble/parallel.ts. It claims byte ranges of one Hubble file on
+ * the shared board (./claims.ts) a few ranges ahead of the range the calling thread's sink needs
+ * next (so the calling thread finds the nearer ones free and parses them itself), parses the lines
+ * each owns (./ranges.ts), encodes the results (./compact.ts) and transfers them on its results
+ * port, one message per range in the order it claimed them. It stops claiming
+ * {@link ParseWorkerData.window} ranges ahead of the sink (memory follows the range size, not the
+ * file) and waits there until the sink moves on. Bundled on its own (scripts/build-bundles.ts) so
+ * a thread loads only the parser.
  */
 import { Buffer } from 'node:buffer';
 import { closeSync, openSync, readSync } from 'node:fs';
-import { parentPort, workerData, type MessagePort } from 'node:worker_threads';
-import { CompactEncoder } from './compact.js';
-import { BLOCK_BYTES, scanRange, type ByteRange, type RangeSink } from './ranges.js';
+import { workerData, type MessagePort } from 'node:worker_threads';
+import { ClaimBoard } from './claims.js';
+import { CompactEncoder, type CompactBatch } from './compact.js';
+import { BLOCK_BYTES, scanRange, tileRanges, type RangeSink } from './ranges.js';
 
 export interface ParseWorkerData {
   readonly path: string;
+  /** The file's size and the range size: the thread tiles the file as ./parallel.ts does. */
+  readonly size: number;
+  readonly rangeBytes: number;
   readonly maxLineBytes?: number;
-  /** Where the results go, one batch per range; `{ id }` on the parent port says one is there. */
+  /** The board's SharedArrayBuffer and this thread's number on it (1-based). */
+  readonly board: SharedArrayBuffer;
+  readonly self: number;
+  /** Claims start this many ranges past the one the sink needs next... */
+  readonly lead: number;
+  /** ...and stay below that one plus this many. */
+  readonly window: number;
+  /** Where the results go: one {@link ParseMessage} per claimed range. */
   readonly results: MessagePort;
 }
 
-export interface ParseTask {
-  readonly id: number;
-  readonly range: ByteRange;
-}
+/** A claimed range's results, or why it could not be parsed. */
+export type ParseMessage = { readonly id: number; readonly batch: CompactBatch } | { readonly id: number; readonly error: string };
 
-/** On the parent port: the thread is up; range `id`'s results are on the results port; or it failed. */
-export type ParseReply = { readonly started: true } | { readonly id: number } | { readonly id: number; readonly error: string };
+/** How long one wait for the sink lasts before the stop flag is read again. */
+const WAIT_MS = 100;
 
-if (parentPort !== null) {
-  const port = parentPort;
+if (workerData !== null && typeof workerData === 'object' && 'board' in workerData) {
   const data = workerData as ParseWorkerData;
+  const ranges = tileRanges(data.size, data.rangeBytes);
+  const board = new ClaimBoard(data.board, ranges.length);
   const fd = openSync(data.path, 'r');
   const read = (buffer: Buffer, position: number) => readSync(fd, buffer, 0, buffer.length, position);
   const encoder = new CompactEncoder();
   const add: RangeSink = { result: (result) => encoder.add(result), unscanned: (line) => encoder.addUnscanned(line) };
   const options = { block: Buffer.allocUnsafe(BLOCK_BYTES), ...(data.maxLineBytes !== undefined ? { maxLineBytes: data.maxLineBytes } : {}) };
-  port.on('message', (task: ParseTask | null) => {
-    if (task === null) {
-      closeSync(fd);
-      data.results.close();
-      port.close();
-      return;
+  // Claims only grow: each range this thread takes is past the last one it took.
+  let cursor = 0;
+  while (!board.stopped()) {
+    const delivered = board.delivered();
+    const limit = Math.min(ranges.length, delivered + data.window);
+    let r = Math.max(cursor, delivered + data.lead);
+    while (r < limit && !board.claim(r, data.self)) r++;
+    if (r >= ranges.length) break;
+    if (r >= limit) {
+      board.waitDelivered(delivered, WAIT_MS);
+      continue;
     }
+    cursor = r + 1;
     try {
-      scanRange(read, task.range, add, options);
+      scanRange(read, ranges[r]!, add, options);
       const { batch, transfer } = encoder.take();
-      data.results.postMessage(batch, transfer);
-      port.postMessage({ id: task.id });
+      data.results.postMessage({ id: r, batch } satisfies ParseMessage, transfer);
     } catch (error) {
-      port.postMessage({ id: task.id, error: (error as Error).message });
+      data.results.postMessage({ id: r, error: (error as Error).message } satisfies ParseMessage);
+      board.notePosted(data.self);
+      break;
     }
-  });
-  port.postMessage({ started: true } satisfies ParseReply);
+    board.notePosted(data.self);
+  }
+  closeSync(fd);
+  // Kept alive until the calling thread has taken every message (it stops the board, then the thread).
+  while (!board.stopped()) board.waitStop(WAIT_MS);
 }
