@@ -7,7 +7,7 @@ import type { ContainerPort, ControllerInfo, ServiceInfo } from './inventory.js'
 import type { IdentityResolver, PodCandidate } from './identity.js';
 import { labelsToRecord } from './identity.js';
 import { peerFromKey, peerKey, type WorkloadPeer } from './peer.js';
-import { matchesLabels, minimalSelector, type Labels } from './selector.js';
+import { LabelIndex, matchesLabels, minimalSelector, type Labels } from './selector.js';
 
 type SelectorResult = ReturnType<typeof minimalSelector>;
 
@@ -31,6 +31,7 @@ export class WorkloadCatalog {
   readonly entries = new Map<string, WorkloadEntry>();
   private readonly controllerSelectors = new Map<string, Labels | undefined>();
   private readonly podLabelsByNamespace = new Map<string, Labels[]>();
+  private readonly labelIndexes = new Map<string, LabelIndex>();
   private readonly selectors = new Map<string, SelectorResult>();
 
   /** The catalog of every workload in the snapshot, plus pods the flow source named. */
@@ -112,24 +113,32 @@ export class WorkloadCatalog {
     if (!result) {
       const entry = this.entries.get(key);
       result = entry
-        ? minimalSelector([...entry.pods.values()], this.namespacePodLabels(namespace), entry.controllerSelector)
+        ? minimalSelector([...entry.pods.values()], this.namespaceLabelIndex(namespace), entry.controllerSelector)
         : { ok: false, reason: 'no pod of the workload is known' };
       this.selectors.set(key, result);
     }
     return result;
   }
 
+  /** {@link namespacePodLabels} by label pair, built once per namespace. */
+  private namespaceLabelIndex(namespace: string): LabelIndex {
+    let index = this.labelIndexes.get(namespace);
+    if (!index) this.labelIndexes.set(namespace, (index = new LabelIndex(this.namespacePodLabels(namespace))));
+    return index;
+  }
+
   /** Every pod's labels in a namespace (the workload's own label objects included, by reference). */
   namespacePodLabels(namespace: string): readonly Labels[] {
-    let pods = this.podLabelsByNamespace.get(namespace);
-    if (!pods) {
-      pods = [];
+    // Every namespace's list in one pass over the catalog, on the first call.
+    if (this.podLabelsByNamespace.size === 0) {
       for (const entry of this.entries.values()) {
-        if (entry.peer.namespace === namespace) pods.push(...entry.pods.values());
+        const ns = entry.peer.namespace;
+        let pods = this.podLabelsByNamespace.get(ns);
+        if (!pods) this.podLabelsByNamespace.set(ns, (pods = []));
+        for (const labels of entry.pods.values()) pods.push(labels);
       }
-      this.podLabelsByNamespace.set(namespace, pods);
     }
-    return pods;
+    return this.podLabelsByNamespace.get(namespace) ?? [];
   }
 
   private ensure(peer: WorkloadPeer): WorkloadEntry {

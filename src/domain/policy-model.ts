@@ -96,12 +96,7 @@ export function buildPolicyModel(input: ModelInput): NamespacePolicies[] {
     return b;
   };
   const workloadPeers = new Map<string, ModelPeer>();
-  const peers = new Map<string, Peer>();
-  const peerOf = (key: string): Peer => {
-    let peer = peers.get(key);
-    if (!peer) peers.set(key, (peer = cachedPeerFromKey(key)));
-    return peer;
-  };
+  const peerOf: (key: string) => Peer = cachedPeerFromKey;
   for (const edge of input.edges) {
     const client = peerOf(edge.client);
     const server = peerOf(edge.server);
@@ -133,8 +128,8 @@ export function buildPolicyModel(input: ModelInput): NamespacePolicies[] {
         // Every world client of a public port shares one rule; any other peer has its own.
         const groupKey = decision.peer.kind === 'public' ? ' public' : otherKey;
         let builder = byPeer.get(groupKey);
-        if (!builder) byPeer.set(groupKey, (builder = { peer: decision.peer, ports: new Map(), evidence: [], ...(decision.allowance ? { allowance: decision.allowance } : {}) }));
-        for (const p of decision.ports) builder.ports.set(p.port * 8 + PROTOCOL_ORDER[p.protocol], p);
+        if (!builder) byPeer.set(groupKey, (builder = { peer: decision.peer, ports: [], evidence: [], ...(decision.allowance ? { allowance: decision.allowance } : {}) }));
+        for (const p of decision.ports) builder.ports.push(p);
         builder.evidence.push(edge);
       }
     }
@@ -170,7 +165,8 @@ const PROTOCOL_ORDER: Readonly<Record<Protocol, number>> = { ICMPv4: 0, ICMPv6: 
 
 interface RuleBuilder {
   peer: ModelPeer;
-  ports: Map<number, PortSpec>;
+  /** Every port an edge of the rule asked for, repeats included ({@link finishRules} sorts and dedupes). */
+  ports: PortSpec[];
   evidence: Evidence[];
   allowance?: 'dns' | 'public-ingress' | 'kube-apiserver';
 }
@@ -231,12 +227,12 @@ function addApiserverAllowance(egress: Map<string, RuleBuilder>, input: ModelInp
   const ports = (input.apiserverPorts && input.apiserverPorts.length > 0 ? input.apiserverPorts : [443]).map((port) => ({ port, protocol: 'TCP' as const }));
   const existing = [...egress.values()].find((r) => r.peer.kind === 'kube-apiserver');
   if (existing) {
-    for (const p of ports) existing.ports.set(p.port * 8 + PROTOCOL_ORDER[p.protocol], p);
+    existing.ports.push(...ports);
     return;
   }
   egress.set(' kube-apiserver', {
     peer: { kind: 'kube-apiserver', ips: [...input.apiserverIps].sort(compareIps) },
-    ports: new Map(ports.map((p) => [p.port * 8 + PROTOCOL_ORDER[p.protocol], p])),
+    ports,
     evidence: [],
     allowance: 'kube-apiserver',
   });
@@ -273,10 +269,36 @@ function finishRules(rules: Map<string, RuleBuilder>): ModelRule[] {
     .sort(([a], [b]) => compareText(a, b))
     .map(([, r]) => ({
       peer: r.peer,
-      ports: [...r.ports.values()].sort(comparePorts),
-      evidence: r.evidence.sort((a, b) => compareText(a.client, b.client) || compareText(a.server, b.server) || compareText(a.protocol, b.protocol) || a.port - b.port),
+      ports: distinctPorts(r.ports),
+      evidence: sortEvidence(r.evidence),
       ...(r.allowance ? { allowance: r.allowance } : {}),
     }));
+}
+
+/** The ports sorted ({@link comparePorts}), each (protocol, port) once. */
+function distinctPorts(ports: PortSpec[]): PortSpec[] {
+  if (ports.length === 1) return ports;
+  ports.sort(comparePorts);
+  let kept = 1;
+  for (let i = 1; i < ports.length; i++) {
+    const p = ports[i]!;
+    const last = ports[kept - 1]!;
+    if (p.port !== last.port || p.protocol !== last.protocol) ports[kept++] = p;
+  }
+  ports.length = kept;
+  return ports;
+}
+
+/**
+ * Evidence in (client, server, protocol, port) order. A rule's edges mostly share their client and
+ * server (one peer, several ports): then only protocol and port are compared.
+ */
+function sortEvidence(evidence: Evidence[]): Evidence[] {
+  const first = evidence[0];
+  if (first !== undefined && evidence.every((e) => e.client === first.client && e.server === first.server)) {
+    return evidence.sort((a, b) => compareText(a.protocol, b.protocol) || a.port - b.port);
+  }
+  return evidence.sort((a, b) => compareText(a.client, b.client) || compareText(a.server, b.server) || compareText(a.protocol, b.protocol) || a.port - b.port);
 }
 
 export function comparePorts(a: PortSpec, b: PortSpec): number {

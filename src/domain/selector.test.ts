@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import fc from 'fast-check';
 import { matchesLabels, minimalSelector } from './selector.js';
 
 describe('minimalSelector', () => {
@@ -60,5 +61,37 @@ describe('minimalSelector', () => {
   it('explains why when pods share no stable label', () => {
     const result = minimalSelector([{ 'pod-template-hash': 'x' }], []);
     expect(result).toEqual({ ok: false, reason: 'its pods share no stable label' });
+  });
+});
+
+describe('minimalSelector against a brute-force search', () => {
+  // Pods of a few workloads with overlapping labels; the oracle tries every subset of the stable
+  // common labels, smallest first, against every other pod, with none of the selector's shortcuts.
+  const keys = ['app', 'tier', 'team', 'zone', 'pod-template-hash'];
+  const labelSet = fc.dictionary(fc.constantFrom(...keys), fc.constantFrom('a', 'b', 'c'), { minKeys: 1 });
+  it('finds a selector exactly when one of at most 4 stable common labels selects no foreign pod, and it is one of the smallest', () => {
+    fc.assert(fc.property(fc.array(labelSet, { minLength: 1, maxLength: 3 }), fc.array(labelSet, { maxLength: 12 }), (own, others) => {
+      const result = minimalSelector(own, [...own, ...others]);
+      const common = Object.keys(own[0]!).filter((k) => k !== 'pod-template-hash' && own.every((l) => l[k] === own[0]![k]));
+      const selects = (sel: Record<string, string>, l: Record<string, string>) => Object.entries(sel).every(([k, v]) => l[k] === v);
+      const subsets = (size: number, from = 0): string[][] => size === 0 ? [[]] : common.slice(from).flatMap((k, i) => subsets(size - 1, from + i + 1).map((rest) => [k, ...rest]));
+      let smallest: number | undefined;
+      for (let size = 1; size <= Math.min(4, common.length) && smallest === undefined; size++) {
+        for (const subset of subsets(size)) {
+          const sel = Object.fromEntries(subset.map((k) => [k, own[0]![k]!]));
+          if (!others.some((l) => selects(sel, l))) smallest = size;
+        }
+      }
+      if (common.length === 0) expect(result.ok).toBe(false);
+      else if (smallest === undefined) expect(result.ok).toBe(common.length > 4 && !others.some((l) => selects(Object.fromEntries(common.map((k) => [k, own[0]![k]!])), l)));
+      else {
+        expect(result.ok).toBe(true);
+        if (result.ok) {
+          expect(Object.keys(result.matchLabels)).toHaveLength(smallest);
+          for (const l of own) expect(selects(result.matchLabels, l)).toBe(true);
+          for (const l of others) expect(selects(result.matchLabels, l)).toBe(false);
+        }
+      }
+    }), { numRuns: 500 });
   });
 });

@@ -35,28 +35,60 @@ export function matchesLabels(selector: Labels, labels: Labels): boolean {
   return true;
 }
 
+const NONE: readonly Labels[] = Object.freeze([]);
+
+/**
+ * A namespace's pods by label pair: a matchLabels selector can only select pods that carry each
+ * of its pairs, so checking a candidate selector against the namespace reads the pods carrying
+ * one of its pairs, not every pod (a namespace of thousands of pods, asked once per workload).
+ */
+export class LabelIndex {
+  private readonly byPair = new Map<string, Map<string, Labels[]>>();
+
+  constructor(pods: readonly Labels[]) {
+    for (const labels of pods) {
+      for (const key in labels) {
+        let byValue = this.byPair.get(key);
+        if (!byValue) this.byPair.set(key, (byValue = new Map()));
+        const value = labels[key]!;
+        const list = byValue.get(value);
+        if (list) list.push(labels);
+        else byValue.set(value, [labels]);
+      }
+    }
+  }
+
+  /** The label sets (by reference) with `key` = `value`. */
+  carrying(key: string, value: string): readonly Labels[] {
+    return this.byPair.get(key)?.get(value) ?? NONE;
+  }
+}
+
 /**
  * @param own the label sets of the workload's pods
- * @param others the label sets of the other pods in the namespace; the workload's own label
- *   objects may be included (they are recognised by reference and ignored)
+ * @param others the label sets of the other pods in the namespace, or their {@link LabelIndex};
+ *   the workload's own label objects may be included (they are recognised by reference and ignored)
  * @param controllerSelector the owner's `spec.selector.matchLabels`, preferred when it is stable
  */
-export function minimalSelector(own: readonly Labels[], others: readonly Labels[], controllerSelector?: Labels): SelectorResult {
+export function minimalSelector(own: readonly Labels[], others: readonly Labels[] | LabelIndex, controllerSelector?: Labels): SelectorResult {
   if (own.length === 0) return { ok: false, reason: 'no pod of the workload is known' };
   const common = stableCommonLabels(own);
   const keys = Object.keys(common);
   if (keys.length === 0) return { ok: false, reason: 'its pods share no stable label' };
+  const index = others instanceof LabelIndex ? others : new LabelIndex(others);
   const ownSet = new Set(own);
-  const selectsForeign = (selector: Labels) => others.some((labels) => !ownSet.has(labels) && matchesLabels(selector, labels));
+  // Only pods carrying the selector's first pair can match it.
+  const selectsForeign = (selector: Labels, first: string) =>
+    index.carrying(first, selector[first]!).some((labels) => !ownSet.has(labels) && matchesLabels(selector, labels));
   const ordered = orderKeys(keys, controllerSelector);
   const limit = Math.min(MAX_SELECTOR_LABELS, ordered.length);
   for (let size = 1; size <= limit; size++) {
     for (const combo of combinations(ordered, size)) {
       const selector = Object.fromEntries(combo.map((k) => [k, common[k]!])) as Labels;
-      if (!selectsForeign(selector)) return { ok: true, matchLabels: sortLabels(selector) };
+      if (!selectsForeign(selector, combo[0]!)) return { ok: true, matchLabels: sortLabels(selector) };
     }
   }
-  if (ordered.length > limit && !selectsForeign(common)) {
+  if (ordered.length > limit && !selectsForeign(common, ordered[0]!)) {
     return { ok: true, matchLabels: sortLabels(common) };
   }
   return { ok: false, reason: 'every stable label set it has also selects pods of another workload' };
