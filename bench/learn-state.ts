@@ -55,7 +55,7 @@ export function measureBytesPerEdge(edges = 200_000): { bytesPerEdge: number; ba
 }
 
 /** A cluster of 2,000 Deployments (2 pods each) over 20 namespaces and 50,000 edges among them. */
-export function measureGenerate(runs = 5): { generateMs: number; generatedObjects: number } {
+export function measureGenerate(runs = 15): { generateMs: number; generatedObjects: number } {
   const pods: PodInfo[] = [];
   for (let w = 0; w < 2000; w++) {
     for (let r = 0; r < 2; r++) {
