@@ -128,7 +128,7 @@ export class WorkloadCatalog {
   }
 
   /** Every pod's labels in a namespace (the workload's own label objects included, by reference). */
-  namespacePodLabels(namespace: string): readonly Labels[] {
+  private namespacePodLabels(namespace: string): readonly Labels[] {
     // Every namespace's list in one pass over the catalog, on the first call.
     if (this.podLabelsByNamespace.size === 0) {
       for (const entry of this.entries.values()) {

@@ -96,10 +96,9 @@ export function buildPolicyModel(input: ModelInput): NamespacePolicies[] {
     return b;
   };
   const workloadPeers = new Map<string, ModelPeer>();
-  const peerOf: (key: string) => Peer = cachedPeerFromKey;
   for (const edge of input.edges) {
-    const client = peerOf(edge.client);
-    const server = peerOf(edge.server);
+    const client = cachedPeerFromKey(edge.client);
+    const server = cachedPeerFromKey(edge.server);
     if (server.type === 'workload' && scope.has(server.namespace)) bucket(edge.server, server).ingress.push(edge);
     if (client.type === 'workload' && scope.has(client.namespace)) bucket(edge.client, client).egress.push(edge);
   }
@@ -120,7 +119,7 @@ export function buildPolicyModel(input: ModelInput): NamespacePolicies[] {
       const byPeer = rules[direction];
       for (const edge of direction === 'ingress' ? ingress : egress) {
         const otherKey = direction === 'ingress' ? edge.client : edge.server;
-        const decision = toModelPeer(peerOf(otherKey), otherKey, direction, edge, entry?.exposed ?? [], allowances, input, selectorOf, workloadPeers);
+        const decision = toModelPeer(cachedPeerFromKey(otherKey), otherKey, direction, edge, entry?.exposed ?? [], allowances, input, selectorOf, workloadPeers);
         if ('error' in decision) {
           ns.droppedRules.push({ workload, direction, peer: otherKey, reason: decision.error });
           continue;

@@ -7,7 +7,7 @@
  */
 
 /** Nobody has claimed the range yet. */
-export const FREE = 0;
+const FREE = 0;
 /** The calling thread (the one feeding the sink) parses the range. */
 export const SELF = -1;
 

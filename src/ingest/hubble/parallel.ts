@@ -13,8 +13,8 @@
  * sink needs next, so the calling thread finds the nearer ones free and the split between the
  * threads follows their speeds. When the range needed next is still being parsed elsewhere, the
  * calling thread parses the next free one ahead ({@link OWN_AHEAD} at most, as objects) instead of
- * waiting. Parser threads claim nothing a window of ranges or more past
- * the sink (see {@link WINDOW_PER_THREAD}), so memory follows the range size, not the file.
+ * waiting. Parser threads claim nothing {@link WINDOW_PER_THREAD} ranges (per thread) or more past
+ * the sink, so memory follows the range size, not the file.
  */
 import { Buffer } from 'node:buffer';
 import { closeSync, existsSync, openSync, readSync } from 'node:fs';
@@ -22,12 +22,12 @@ import { stat } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { MessageChannel, receiveMessageOnPort, Worker, type MessagePort } from 'node:worker_threads';
 import type { ParseResult } from '../../domain/flow.js';
-import { ClaimBoard, FREE, SELF } from './claims.js';
+import { ClaimBoard, SELF } from './claims.js';
 import { CompactDecoder } from './compact.js';
 import { parseHubbleLine } from './parse.js';
 import type { ParseMessage, ParseWorkerData } from './parse-worker.js';
 import { DEFAULT_MAX_LINE_BYTES } from './line-limit.js';
-import { BLOCK_BYTES, scanRange, tileRanges, type RangeSink } from './ranges.js';
+import { BLOCK_BYTES, parseRange, scanRange, tileRanges, type RangeSink } from './ranges.js';
 
 /** The parser thread's own bundle, defined by scripts/build-bundles.ts; absent when run from tsc output. */
 declare const __HIVEWALL_PARSE_WORKER__: string | undefined;
@@ -35,11 +35,10 @@ declare const __HIVEWALL_PARSE_WORKER__: string | undefined;
 export interface ParallelReadOptions {
   /** Threads parsing, the calling one included (>= 1: 1 starts none). */
   readonly workers: number;
-  /** Bytes per range (default: the file split in 8 per thread, between 256 KiB and 8 MiB). */
+  /** Bytes per range (default: the file split in 8 per thread, between 256 KiB and 1 MiB). */
   readonly rangeBytes?: number;
   readonly maxLineBytes?: number;
 }
-
 
 const WORKER_SCRIPT = new URL('./parse-worker.js', import.meta.url);
 
@@ -50,7 +49,6 @@ const WORKER_SCRIPT = new URL('./parse-worker.js', import.meta.url);
 export function parallelAvailable(): boolean {
   return typeof __HIVEWALL_PARSE_WORKER__ === 'string' || existsSync(fileURLToPath(WORKER_SCRIPT));
 }
-
 
 /** A parser thread, the port its results arrive on and their decoder. */
 interface Parser {
@@ -143,15 +141,14 @@ export async function readHubbleParallel(path: string, sink: (result: ParseResul
     const limit = Math.min(ranges.length, from + Math.max(window, OWN_AHEAD + LEAD));
     for (let r = from; r < limit; r++) {
       if (!board.claim(r, SELF)) continue;
-      const results: ParseResult[] = [];
-      scanRange(read, ranges[r]!, { result: (result) => results.push(result), unscanned: (line) => results.push(full(line)) }, rangeOptions);
-      ahead.set(r, results);
+      ahead.set(r, parseRange(read, ranges[r]!, full, rangeOptions));
       return true;
     }
     return false;
   };
-  /** The message for range `r` from `parser`: parses ahead or waits while it is not there. */
-  const messageFor = async (parser: Parser, who: number, r: number): Promise<ParseMessage> => {
+  /** The message for range `r` from parser thread `who`: parses ahead or waits while it is not there. */
+  const messageFor = async (who: number, r: number): Promise<ParseMessage> => {
+    const parser = parsers[who - 1]!;
     for (;;) {
       const seen = board.posted(who);
       const received = receiveMessageOnPort(parser.results);
@@ -169,7 +166,7 @@ export async function readHubbleParallel(path: string, sink: (result: ParseResul
     for (let r = 0; r < ranges.length; r++) {
       board.setDelivered(r);
       if (r % YIELD_EVERY === YIELD_EVERY - 1) await nextTurn();
-      const owner = board.owner(r) === FREE && board.claim(r, SELF) ? SELF : board.owner(r);
+      const owner = board.claim(r, SELF) ? SELF : board.owner(r);
       if (owner === SELF) {
         const results = ahead.get(r);
         if (results === undefined) scanRange(read, ranges[r]!, direct, rangeOptions);
@@ -179,10 +176,9 @@ export async function readHubbleParallel(path: string, sink: (result: ParseResul
         }
         continue;
       }
-      const parser = parsers[owner - 1]!;
-      const message = await messageFor(parser, owner, r);
+      const message = await messageFor(owner, r);
       if ('error' in message) throw new Error(message.error);
-      lines += parser.decoder.decode(message.batch, sink);
+      lines += parsers[owner - 1]!.decoder.decode(message.batch, sink);
       parsedByThreads++;
     }
   } finally {
