@@ -25,7 +25,7 @@ import { Buffer } from 'node:buffer';
 import type { ParseResult, Verdict } from '../../domain/flow.js';
 import { agentEventResult, flowResult, lostEventsResult, nodeStatusResult, skip } from './build.js';
 import { canonicalIp } from './ip.js';
-import { NameTable, SIMPLE_ESCAPES, bytesOf, hexValue, skipJson, skipJsonString, startsWith } from './json-bytes.js';
+import { NameTable, SIMPLE_ESCAPES, bytesOf, hexValue, plainRunEnd, skipJson, skipJsonString, startsWith } from './json-bytes.js';
 import { tooLong } from './line-limit.js';
 import {
   AGENT_EVENT_TYPES,
@@ -363,8 +363,7 @@ class Scanner {
     const buf = this.buf;
     const end = this.end;
     const start = this.pos + 1;
-    let p = start;
-    while (p < end && STRING_STOP[buf[p]!] === 0) p++;
+    const p = plainRunEnd(buf, start);
     if (p >= end || buf[p] !== QUOTE) {
       // An escaped key (or an invalid one: `string()` bails).
       const id = table.get(this.string());
@@ -564,12 +563,7 @@ class Scanner {
     const c = this.cur();
     if (c === QUOTE) {
       const start = this.pos + 1;
-      let p = start;
-      while (p < this.end) {
-        const b = buf[p]!;
-        if (b === QUOTE || b === BACKSLASH || b < 0x20) break;
-        p++;
-      }
+      const p = plainRunEnd(buf, start);
       if (p < this.end && buf[p] === QUOTE) {
         const id = e.table.match(buf, start, p);
         if (id >= 0) {
@@ -599,8 +593,7 @@ class Scanner {
   private plainString(): number {
     const buf = this.buf;
     const end = this.end;
-    let p = this.pos + 1;
-    while (p < end && STRING_STOP[buf[p]!] === 0) p++;
+    const p = plainRunEnd(buf, this.pos + 1);
     return p < end && buf[p] === QUOTE ? p : -1;
   }
 
