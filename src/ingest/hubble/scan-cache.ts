@@ -22,12 +22,27 @@ export class EndpointCache {
   private static readonly MAX_ENTRIES = 4096;
   private readonly entries = new Map<number, { readonly bytes: Buffer; readonly raw: RawEndpoint }>();
 
-  /** Hash of `buf[start, start + PREFIX)`, or -1 when the line has fewer bytes left. */
+  /**
+   * Hash of `buf[start, start + PREFIX)`, or -1 when the line has fewer bytes left: FNV-1a over
+   * four interleaved lanes (byte i goes to lane i % 4), so the four multiply chains run side by
+   * side instead of one 48 multiplies long, then the lanes mixed.
+   */
   hash(buf: Uint8Array, start: number, end: number): number {
     if (end - start < EndpointCache.PREFIX) return -1;
-    let h = 0x811c9dc5;
-    for (let i = start; i < start + EndpointCache.PREFIX; i++) h = Math.imul(h ^ buf[i]!, 0x01000193);
-    return h >>> 0;
+    let a = 0x811c9dc5;
+    let b = 0x050c5d1f;
+    let c = 0x1b873593;
+    let d = 0x7feb352d;
+    for (let i = start; i < start + EndpointCache.PREFIX; i += 4) {
+      a = Math.imul(a ^ buf[i]!, 0x01000193);
+      b = Math.imul(b ^ buf[i + 1]!, 0x01000193);
+      c = Math.imul(c ^ buf[i + 2]!, 0x01000193);
+      d = Math.imul(d ^ buf[i + 3]!, 0x01000193);
+    }
+    let h = Math.imul(a ^ (b >>> 15), 0x85ebca6b);
+    h = Math.imul(h ^ c ^ (h >>> 13), 0xc2b2ae35);
+    h = Math.imul(h ^ d ^ (h >>> 16), 0x27d4eb2f);
+    return (h ^ (h >>> 15)) >>> 0;
   }
 
   /** The cached endpoint whose bytes start at `buf[start]`, if any. */
