@@ -166,11 +166,13 @@ function hintOf(raw: RawEndpoint | null | undefined): EndpointHint | undefined {
   return raw == null ? undefined : (rememberedOf(raw)?.hint ?? endpointHint(raw));
 }
 
-/** Why the endpoint's names are invalid, or undefined (see {@link invalidEndpointName}); checked once for a remembered one. */
-function invalidNameOf(raw: RawEndpoint | null | undefined, hint: EndpointHint | undefined): string | undefined {
-  if (hint === undefined) return undefined;
+/** A raw endpoint's hint and why its names are invalid (see {@link invalidEndpointName}); both kept for a remembered one. */
+function checkedHintOf(raw: RawEndpoint | null | undefined): Remembered | undefined {
+  if (raw == null) return undefined;
   const remembered = rememberedOf(raw);
-  return remembered !== undefined ? remembered.invalid : invalidEndpointName(hint);
+  if (remembered !== undefined) return remembered;
+  const hint = endpointHint(raw);
+  return { hint, invalid: invalidEndpointName(hint) };
 }
 
 /** The endpoint at `ip`:`port` with what `raw` says about it. */
@@ -238,10 +240,12 @@ export function flowResult(raw: RawFlow, envelopeNode?: string | null, envelopeT
   else if (l4.ICMPv6 != null) protocol = 'ICMPv6';
   else return skip('unsupported-protocol', 'flow has no l4');
 
-  const sourceHint = hintOf(raw.source);
-  const destinationHint = hintOf(raw.destination);
-  const invalid = invalidNameOf(raw.source, sourceHint) ?? invalidNameOf(raw.destination, destinationHint);
+  const source = checkedHintOf(raw.source);
+  const destination = checkedHintOf(raw.destination);
+  const invalid = source?.invalid ?? destination?.invalid;
   if (invalid) return skip('invalid-name', invalid);
+  const sourceHint = source?.hint;
+  const destinationHint = destination?.hint;
   const verdict = raw.verdict ?? 'VERDICT_UNKNOWN';
   const flow: Mutable<Flow> = {
     time,
