@@ -21,6 +21,16 @@ export interface LineSink {
   line(buf: Buffer, start: number, end: number): void;
   /** A line of `bytes` bytes (more than `maxLineBytes`) was dropped unread. */
   overlong(bytes: number): void;
+  /**
+   * Optional fast path for a line that starts at `buf[start]` (not the first line, and not one
+   * continued from an earlier chunk): handle it whole and return the index of its `\n`, found
+   * within `buf[start, limit)`, or return -1 and leave it to `line()`. A line it handles is at most
+   * `maxLineBytes` long: `limit` is never past that. A `\n` always lies at or after `limit - 1`
+   * in `buf`, so a parser that stops at every `\n` never reads past the end of `buf`. For a parser
+   * that finds where a line ends while it parses it, instead of a newline search per line
+   * (src/ingest/hubble/scan.ts).
+   */
+  lineAt?(buf: Buffer, start: number, limit: number): number;
 }
 
 export interface LineSplitterOptions {
@@ -72,7 +82,20 @@ export class LineSplitter {
       this.finishCarried();
       start = nl + 1;
     }
+    const lineAt = this.sink.lineAt;
+    // lineAt is offered only lines that end in this chunk, and never bytes past its last `\n`: a
+    // parser that stops at a `\n` then never reads past the chunk.
+    const lastLf = lineAt === undefined ? -1 : chunk.lastIndexOf(LF);
     while (start < length) {
+      // The first line goes the usual way (its byte order mark is stripped there).
+      if (lineAt !== undefined && start <= lastLf && !this.stripBom) {
+        const end = lineAt.call(this.sink, chunk, start, Math.min(lastLf + 1, start + this.max + 1));
+        if (end >= 0) {
+          this.count++;
+          start = end + 1;
+          continue;
+        }
+      }
       const nl = chunk.indexOf(LF, start);
       if (nl < 0) {
         this.append(chunk, start, length);

@@ -49,9 +49,13 @@ export function plainRunEnd(buf: Uint8Array, p: number): number {
   }
 }
 
-/** JSON whitespace: space, tab, LF, CR. */
+/**
+ * JSON whitespace as the scanner sees it: space, tab, CR — and not LF. A line never holds a `\n`
+ * (it ends there), so a value is never skipped across one: scan.ts's `scanLineAt` finds where a
+ * line ends by scanning it, and relies on that.
+ */
 const WHITESPACE = new Uint8Array(256);
-for (const c of [0x20, 0x09, 0x0a, 0x0d]) WHITESPACE[c] = 1;
+for (const c of [0x20, 0x09, 0x0d]) WHITESPACE[c] = 1;
 
 /**
  * Byte strings → small integer ids, matched without decoding (JSON names are ASCII): a hash slot

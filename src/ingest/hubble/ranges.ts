@@ -15,7 +15,7 @@ import { Buffer } from 'node:buffer';
 import type { ParseResult } from '../../domain/flow.js';
 import { LineSplitter } from '../lines.js';
 import { DEFAULT_MAX_LINE_BYTES, tooLong } from './line-limit.js';
-import { scanLineBytes } from './scan.js';
+import { scanLineAt, scanLineBytes, scannedLineEnd } from './scan.js';
 
 const LF = 0x0a;
 
@@ -75,6 +75,13 @@ export function scanRange(read: ReadAt, range: ByteRange, sink: RangeSink, optio
         else sink.unscanned(buf.subarray(start, end));
       },
       overlong: (bytes) => sink.result(tooLong(bytes, maxLineBytes)),
+      lineAt: (buf, start, end) => {
+        const result = scanLineAt(buf, start, end);
+        if (result === undefined) return -1;
+        const lineEnd = scannedLineEnd();
+        sink.result(result);
+        return lineEnd;
+      },
     },
     { maxLineBytes, stripBom: range.start === 0 },
   );

@@ -8,6 +8,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { parseHubbleLine } from './parse.js';
 import { jsonName } from './proto.js';
+import { scanLineAt, scannedLineEnd } from './scan.js';
 import { scanHubbleBytesOutcome, scanHubbleLine } from './scan-line.js';
 import { mulberry32 as rng } from '../../../scripts/example-shop/rand.js';
 
@@ -29,7 +30,8 @@ interface Style {
   readonly escapes: boolean;
 }
 
-const WS = [' ', '  ', '\t', '\r', '\n', ' \n '];
+// No LF: a line of a file never holds one (it ends there); LF between tokens is tested on its own below.
+const WS = [' ', '  ', '\t', '\r', ' \r\t '];
 
 function serialize(model: Model, seed: number, style: Style): string {
   const random = rng(seed);
@@ -317,6 +319,20 @@ describe('fast path ≡ full parser (property)', () => {
     for (const kind of ['lost-events', 'node-status', 'agent-event', 'debug-event']) expect(kinds.get(kind) ?? 0).toBeGreaterThan(0);
   });
 
+  it('on lines with an LF between tokens (possible only through the string API): the full parser decides them', () => {
+    fc.assert(
+      fc.property(serialized({ clean: true }), (text) => {
+        for (const withLf of [`{\n${text.slice(1)}`, `${text.slice(0, -1)}\n}`, `${text}\n`]) {
+          const bytes = Buffer.from(withLf, 'utf8');
+          const outcome = scanHubbleBytesOutcome(bytes, 0, bytes.length);
+          expect(outcome.result).toEqual(parseHubbleLine(withLf));
+          expect(outcome.fast).toBe(false);
+        }
+      }),
+      { numRuns: 100 },
+    );
+  });
+
   it('on generated lines with odd and invalid values (wrong types, nulls, quoted numbers, duplicate fields, oneof clashes)', () => {
     fc.assert(fc.property(serialized({ clean: false }), expectSame), { numRuns: RUNS });
   });
@@ -342,6 +358,36 @@ describe('fast path ≡ full parser (property)', () => {
         // mutated line's endpoints (same prefix, different bytes) must not be mistaken for them.
         scanHubbleLine(original);
         expectSame(text);
+      }),
+      { numRuns: RUNS },
+    );
+  });
+
+  it('finds where a line ends while scanning it (scanLineAt): the first LF, and the line parsed as on its own', () => {
+    // A line (valid, mutated, CRLF, trailing blanks) with the next line after it, sometimes cut
+    // before its LF: scanLineAt either declines, or reports the first LF and the result of the line
+    // parsed alone. Valid lines that start with `{` it must decide itself.
+    const edit = fc.tuple(fc.nat(), fc.constantFrom('', '\r', ' ', '\n', '}', '"', '\u0000'));
+    const next = fc.constantFrom('', '{"flow":{}}', '\n', 'x"}\n');
+    fc.assert(
+      fc.property(serialized({ clean: true }), fc.option(edit), fc.constantFrom('', '\r', ' \t\r'), next, fc.boolean(), (text, mutation, tail, after, cut) => {
+        let line = text;
+        if (mutation !== null) {
+          const at = mutation[0] % (line.length + 1);
+          line = line.slice(0, at) + mutation[1] + line.slice(at);
+        }
+        const buf = Buffer.from(`${line}${tail}\n${after}`, 'utf8');
+        const lf = buf.indexOf(0x0a);
+        const limit = cut ? lf : buf.length;
+        const result = scanLineAt(buf, 0, limit);
+        if (result === undefined) {
+          expect(cut || mutation !== null || !line.startsWith('{')).toBe(true);
+          return;
+        }
+        expect(cut).toBe(false);
+        expect(scannedLineEnd()).toBe(lf);
+        const alone = buf.subarray(0, lf);
+        expect(result).toEqual(parseHubbleLine(alone.at(-1) === 0x0d ? alone.subarray(0, -1) : alone));
       }),
       { numRuns: RUNS },
     );
