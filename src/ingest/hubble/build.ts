@@ -157,22 +157,22 @@ function firstInvalidLabel(labels: readonly string[] | undefined): string | unde
  * endpoint (they are frozen, whichever path made them).
  */
 export function rememberEndpointHint(raw: RawEndpoint): void {
+  Object.defineProperty(raw, REMEMBERED, { value: checkedHint(raw), enumerable: false, writable: true, configurable: true });
+}
+
+/** A raw endpoint's hint, with why its names are invalid (see {@link invalidEndpointName}). */
+function checkedHint(raw: RawEndpoint): Remembered {
   const hint = Object.freeze(endpointHint(raw));
-  const remembered: Remembered = { hint, invalid: invalidEndpointName(hint) };
-  Object.defineProperty(raw, REMEMBERED, { value: remembered, enumerable: false, writable: true, configurable: true });
+  return { hint, invalid: invalidEndpointName(hint) };
 }
 
 function hintOf(raw: RawEndpoint | null | undefined): EndpointHint | undefined {
   return raw == null ? undefined : (rememberedOf(raw)?.hint ?? endpointHint(raw));
 }
 
-/** A raw endpoint's hint and why its names are invalid (see {@link invalidEndpointName}); both kept for a remembered one. */
+/** {@link checkedHint}, kept for a remembered endpoint. */
 function checkedHintOf(raw: RawEndpoint | null | undefined): Remembered | undefined {
-  if (raw == null) return undefined;
-  const remembered = rememberedOf(raw);
-  if (remembered !== undefined) return remembered;
-  const hint = endpointHint(raw);
-  return { hint, invalid: invalidEndpointName(hint) };
+  return raw == null ? undefined : (rememberedOf(raw) ?? checkedHint(raw));
 }
 
 /** The endpoint at `ip`:`port` with what `raw` says about it. */

@@ -51,7 +51,7 @@ export function plainRunEnd(buf: Uint8Array, p: number): number {
 
 /**
  * JSON whitespace as the scanner sees it: space, tab, CR — and not LF. A line never holds a `\n`
- * (it ends there), so a value is never skipped across one: scan.ts's `scanLineAt` finds where a
+ * (it ends there), so a value is never skipped across one: scan.ts's `takeScannedLine` finds where a
  * line ends by scanning it, and relies on that.
  */
 const WHITESPACE = new Uint8Array(256);

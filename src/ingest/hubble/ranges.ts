@@ -15,7 +15,7 @@ import { Buffer } from 'node:buffer';
 import type { ParseResult } from '../../domain/flow.js';
 import { LineSplitter } from '../lines.js';
 import { DEFAULT_MAX_LINE_BYTES, tooLong } from './line-limit.js';
-import { scanLineAt, scanLineBytes, scannedLineEnd } from './scan.js';
+import { scanLineBytes, takeScannedLine } from './scan.js';
 
 const LF = 0x0a;
 
@@ -67,6 +67,7 @@ export function parseRange(read: ReadAt, range: ByteRange, full: (line: Buffer) 
 export function scanRange(read: ReadAt, range: ByteRange, sink: RangeSink, options: RangeOptions = {}): void {
   const maxLineBytes = options.maxLineBytes ?? DEFAULT_MAX_LINE_BYTES;
   const block = options.block ?? Buffer.allocUnsafe(Math.max(2, options.blockBytes ?? BLOCK_BYTES));
+  const deliver = (result: ParseResult) => sink.result(result);
   const splitter = new LineSplitter(
     {
       line: (buf, start, end) => {
@@ -75,13 +76,7 @@ export function scanRange(read: ReadAt, range: ByteRange, sink: RangeSink, optio
         else sink.unscanned(buf.subarray(start, end));
       },
       overlong: (bytes) => sink.result(tooLong(bytes, maxLineBytes)),
-      lineAt: (buf, start, end) => {
-        const result = scanLineAt(buf, start, end);
-        if (result === undefined) return -1;
-        const lineEnd = scannedLineEnd();
-        sink.result(result);
-        return lineEnd;
-      },
+      lineAt: (buf, start, limit) => takeScannedLine(buf, start, limit, deliver),
     },
     { maxLineBytes, stripBom: range.start === 0 },
   );

@@ -22,7 +22,7 @@ import type { ParseResult, SkipReason } from '../../domain/flow.js';
 import { LineSplitter } from '../lines.js';
 import { DEFAULT_MAX_LINE_BYTES, tooLong, type HubbleParseOptions } from './line-limit.js';
 import { parseHubbleLine } from './parse.js';
-import { scanLineAt, scannedLineEnd } from './scan.js';
+import { takeScannedLine } from './scan.js';
 import { scanHubbleBytes } from './scan-line.js';
 
 /** Receives each line's result with its 1-based line number. */
@@ -81,20 +81,13 @@ class HubbleLineProcessor {
       else stats.events++;
       sink(result, n);
     };
-    // A line the scanner read up to its newline: delivered here, its end told to the splitter.
-    const deliverScanned = (result: ParseResult | undefined): number => {
-      if (result === undefined) return -1;
-      const end = scannedLineEnd();
-      deliver(result);
-      return end;
-    };
     this.splitter = new LineSplitter(
       {
         line: fast
           ? (buf, start, end) => deliver(scanHubbleBytes(buf, start, end, parseOptions))
           : (buf, start, end) => deliver(parseHubbleLine(buf.subarray(start, end), parseOptions)),
         overlong: (bytes) => deliver(tooLong(bytes, limit)),
-        ...(fast ? { lineAt: (buf: Buffer, start: number, end: number) => deliverScanned(scanLineAt(buf, start, end)) } : {}),
+        ...(fast ? { lineAt: (buf: Buffer, start: number, limit: number) => takeScannedLine(buf, start, limit, deliver) } : {}),
       },
       { maxLineBytes: limit },
     );

@@ -4,11 +4,12 @@
  * fields, wrong types, and on mutated and garbage lines.
  */
 import { Buffer } from 'node:buffer';
+import type { ParseResult } from '../../domain/flow.js';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { parseHubbleLine } from './parse.js';
 import { jsonName } from './proto.js';
-import { scanLineAt, scannedLineEnd } from './scan.js';
+import { takeScannedLine } from './scan.js';
 import { scanHubbleBytesOutcome, scanHubbleLine } from './scan-line.js';
 import { mulberry32 as rng } from '../../../scripts/example-shop/rand.js';
 
@@ -363,9 +364,9 @@ describe('fast path ≡ full parser (property)', () => {
     );
   });
 
-  it('finds where a line ends while scanning it (scanLineAt): the first LF, and the line parsed as on its own', () => {
+  it('finds where a line ends while scanning it (takeScannedLine): the first LF, and the line parsed as on its own', () => {
     // A line (valid, mutated, CRLF, trailing blanks) with the next line after it, sometimes cut
-    // before its LF: scanLineAt either declines, or reports the first LF and the result of the line
+    // before its LF: takeScannedLine either declines, or reports the first LF and the result of the line
     // parsed alone. Valid lines that start with `{` it must decide itself.
     const edit = fc.tuple(fc.nat(), fc.constantFrom('', '\r', ' ', '\n', '}', '"', '\u0000'));
     const next = fc.constantFrom('', '{"flow":{}}', '\n', 'x"}\n');
@@ -379,13 +380,17 @@ describe('fast path ≡ full parser (property)', () => {
         const buf = Buffer.from(`${line}${tail}\n${after}`, 'utf8');
         const lf = buf.indexOf(0x0a);
         const limit = cut ? lf : buf.length;
-        const result = scanLineAt(buf, 0, limit);
-        if (result === undefined) {
+        const delivered: ParseResult[] = [];
+        const end = takeScannedLine(buf, 0, limit, (r) => delivered.push(r));
+        if (end < 0) {
+          expect(delivered).toEqual([]);
           expect(cut || mutation !== null || !line.startsWith('{')).toBe(true);
           return;
         }
         expect(cut).toBe(false);
-        expect(scannedLineEnd()).toBe(lf);
+        expect(end).toBe(lf);
+        expect(delivered).toHaveLength(1);
+        const result = delivered[0];
         const alone = buf.subarray(0, lf);
         expect(result).toEqual(parseHubbleLine(alone.at(-1) === 0x0d ? alone.subarray(0, -1) : alone));
       }),

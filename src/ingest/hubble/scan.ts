@@ -68,7 +68,7 @@ STRING_STOP[BACKSLASH] = 1;
 
 /**
  * JSON whitespace as the scanner sees it: space, tab, CR — not LF, which ends a line (a line never
- * holds one, and {@link scanLineAt} finds a line's end as the LF where the scan stops). A text with
+ * holds one, and {@link takeScannedLine} finds a line's end as the LF where the scan stops). A text with
  * an LF between its tokens goes to the full parser, which gives the same result.
  */
 const WHITESPACE = new Uint8Array(256);
@@ -1223,9 +1223,13 @@ export function scanLineBytes(buf: Buffer, start: number, end: number, limit: nu
   while (p < end && WHITESPACE[buf[p]!] === 1) p++;
   if (p === end) return skip('empty');
   if (buf[p] !== LBRACE) return undefined;
-  if (!stopsPlainRun(buf, end)) return scanCopy(buf, p, end);
+  return stopsPlainRun(buf, end) ? scanOrLeave(buf, p, end) : scanCopy(buf, p, end);
+}
+
+/** The scanner's result for the object at `buf[start]` through `end`, or undefined when it bails. */
+function scanOrLeave(buf: Buffer, start: number, end: number): ParseResult | undefined {
   try {
-    return scanner.run(buf, p, end);
+    return scanner.run(buf, start, end);
   } catch (error) {
     if (error !== BAIL) throw error;
     return undefined;
@@ -1253,34 +1257,29 @@ function scanCopy(buf: Buffer, start: number, end: number): ParseResult | undefi
   if (scratch.length < length + 1) scratch = Buffer.alloc(Math.max(length + 1, scratch.length * 2));
   buf.copy(scratch, 0, start, end);
   scratch[length] = LF;
-  try {
-    return scanner.run(scratch, 0, length);
-  } catch (error) {
-    if (error !== BAIL) throw error;
-    return undefined;
-  }
+  return scanOrLeave(scratch, 0, length);
 }
 
 /**
- * The scanner's result for the line that starts at `buf[start]`, found without searching for the
- * line's end first: the line is a JSON object followed by its `\n`, and the scan finds both (the
- * index of the `\n` is then {@link scannedLineEnd}). Undefined when the scanner does not decide the
- * line by itself, or no `\n` follows the object before `limit`: the caller then finds the line's end
- * and parses it the usual way ({@link scanLineBytes}, the full parser). Saves the newline search a
- * line (a native `indexOf` call costs about as much as scanning 100 bytes). A line that starts with
- * anything but `{` (blank, indented, a byte order mark) is left to the usual way.
+ * Takes the line that starts at `buf[start]` without searching for its end first: the line is a
+ * JSON object followed by its `\n`, and the scan finds both. Gives the scanner's result to
+ * `deliver` and returns the index of the `\n`; returns -1 (delivering nothing) when the scanner
+ * does not decide the line by itself, or no `\n` follows the object before `limit`: the caller then
+ * finds the line's end and parses it the usual way ({@link scanLineBytes}, the full parser). Saves
+ * the newline search a line (a native `indexOf` call costs about as much as scanning 100 bytes). A
+ * line that starts with anything but `{` (blank, indented, a byte order mark) is left to the usual
+ * way. The shape of src/ingest/lines.ts's `LineSink.lineAt`.
  */
-export function scanLineAt(buf: Buffer, start: number, limit: number): ParseResult | undefined {
-  if (start >= limit || buf[start] !== LBRACE) return undefined;
+export function takeScannedLine(buf: Buffer, start: number, limit: number, deliver: (result: ParseResult) => void): number {
+  if (start >= limit || buf[start] !== LBRACE) return -1;
+  let result: ParseResult;
   try {
-    return scanner.runToNewline(buf, start, limit);
+    result = scanner.runToNewline(buf, start, limit);
   } catch (error) {
     if (error !== BAIL) throw error;
-    return undefined;
+    return -1;
   }
-}
-
-/** The index of the `\n` ending the line the last successful {@link scanLineAt} scanned. */
-export function scannedLineEnd(): number {
-  return scanner.lineEnd;
+  const end = scanner.lineEnd;
+  deliver(result);
+  return end;
 }
