@@ -4,10 +4,12 @@
  * every list was sorted upstream; no timestamps anywhere.
  */
 import { dump } from 'js-yaml';
+import { blockYaml, DUMP_OPTIONS } from './block-yaml.js';
 import type { KubernetesObject } from './networkpolicy.js';
 
+/** js-yaml's block YAML of `object`; plain data (every generated object) takes the fast writer. */
 export function toYaml(object: unknown): string {
-  return dump(object, { lineWidth: -1, noRefs: true, sortKeys: false });
+  return blockYaml(object) ?? dump(object, DUMP_OPTIONS);
 }
 
 /** File name of an object inside its namespace folder. */
