@@ -26,16 +26,22 @@ import { packageRoot } from '../src/report/assets.js';
 
 export const BUNDLE_DIR = join('dist', 'bundle');
 
+const ERRORS = join('dist', 'src', 'cli', 'errors.js');
+const PARSER_THREADS = join('dist', 'src', 'ingest', 'hubble', 'parser-threads.js');
+
+/**
+ * Each bundle with the modules of its command line that its sections use too (`shared`): one
+ * instance, so `instanceof` holds and the parser threads `hivewall` starts early
+ * (src/cli/parser-prestart.ts) are the ones its `learn` section takes.
+ */
 export const BUNDLES = [
-  { name: 'hivewall', entry: join('dist', 'src', 'cli', 'bin.js') },
-  { name: 'kubectl-hivewall', entry: join('dist', 'src', 'cli', 'kubectl-plugin', 'bin.js') },
+  { name: 'hivewall', entry: join('dist', 'src', 'cli', 'bin.js'), shared: [ERRORS, PARSER_THREADS] },
+  { name: 'kubectl-hivewall', entry: join('dist', 'src', 'cli', 'kubectl-plugin', 'bin.js'), shared: [ERRORS] },
 ] as const;
+type Bundle = (typeof BUNDLES)[number];
 
-/** The learn parser thread's own bundle (src/ingest/hubble/parallel.ts starts it from this text). */
+/** The learn parser thread's own bundle (src/ingest/hubble/parser-threads.ts starts it from this text). */
 const PARSE_WORKER = { entry: join('dist', 'src', 'ingest', 'hubble', 'parse-worker.js'), define: '__HIVEWALL_PARSE_WORKER__' };
-
-/** Modules of the command line that sections use too: one instance, so `instanceof` holds. */
-const SHARED = [join('dist', 'src', 'cli', 'errors.js')];
 
 /** `import.meta.url` in CommonJS: this file's URL (a section's is its bundle's directory). */
 const IMPORT_META_URL = '__hivewallModuleUrl';
@@ -54,8 +60,8 @@ const common: BuildOptions = {
 };
 
 /** In a section: the shared modules are `require('hivewall-shared:<path>')`, served by the command line. */
-function shareWithCommandLine(root: string): Plugin {
-  const shared = new Set(SHARED.map((p) => resolve(root, p)));
+function shareWithCommandLine(root: string, bundle: Bundle): Plugin {
+  const shared = new Set(bundle.shared.map((p) => resolve(root, p)));
   return {
     name: 'hivewall-shared',
     setup(b) {
@@ -68,9 +74,9 @@ function shareWithCommandLine(root: string): Plugin {
 }
 
 /** Compiles the section's source as a module of its own and returns its exports. */
-function sectionLoader(root: string, bundleName: string, sectionName: string, code: string): string {
-  const shared = SHARED.map((p) => resolve(root, p));
-  const filename = `${bundleName}.${sectionName}.cjs`;
+function sectionLoader(root: string, bundle: Bundle, sectionName: string, code: string): string {
+  const shared = bundle.shared.map((p) => resolve(root, p));
+  const filename = `${bundle.name}.${sectionName}.cjs`;
   return [
     `const { Module } = require('node:module');`,
     `const { join } = require('node:path');`,
@@ -89,7 +95,7 @@ function sectionLoader(root: string, bundleName: string, sectionName: string, co
 const deflate = (code: string) => deflateRawSync(Buffer.from(code, 'utf8'), { level: constants.Z_BEST_COMPRESSION }).toString('base64');
 
 /** Every `import()` in the command line becomes a section compiled on first use. */
-function lazySections(root: string, bundleName: string, define: Record<string, string>): Plugin {
+function lazySections(root: string, bundle: Bundle, define: Record<string, string>): Plugin {
   return {
     name: 'hivewall-lazy-sections',
     setup(b) {
@@ -98,9 +104,9 @@ function lazySections(root: string, bundleName: string, define: Record<string, s
         return { path: resolve(args.resolveDir, args.path), namespace: 'hivewall-section' };
       });
       b.onLoad({ filter: /.*/, namespace: 'hivewall-section' }, async (args) => {
-        const result = await build({ ...common, define: { ...common.define, ...define }, absWorkingDir: root, entryPoints: [args.path], write: false, plugins: [shareWithCommandLine(root)] });
+        const result = await build({ ...common, define: { ...common.define, ...define }, absWorkingDir: root, entryPoints: [args.path], write: false, plugins: [shareWithCommandLine(root, bundle)] });
         const code = result.outputFiles[0]!.text;
-        return { contents: sectionLoader(root, bundleName, basename(args.path, '.js'), code), loader: 'js', resolveDir: dirname(args.path) };
+        return { contents: sectionLoader(root, bundle, basename(args.path, '.js'), code), loader: 'js', resolveDir: dirname(args.path) };
       });
     },
   };
@@ -115,7 +121,7 @@ export async function buildBundles(root: string = packageRoot()): Promise<string
   const written: string[] = [];
   for (const bundle of BUNDLES) {
     const outfile = join(outDir, `${bundle.name}.cjs`);
-    await build({ ...common, absWorkingDir: root, entryPoints: [bundle.entry], outfile, plugins: [lazySections(root, bundle.name, define)] });
+    await build({ ...common, define: { ...common.define, ...define }, absWorkingDir: root, entryPoints: [bundle.entry], outfile, plugins: [lazySections(root, bundle, define)] });
     written.push(outfile);
   }
   await cp(join(root, 'src', 'ingest', 'hubble-grpc', 'proto'), join(outDir, 'proto'), { recursive: true });

@@ -1,13 +1,16 @@
 /**
  * The `hivewall` entry point esbuild bundles (scripts/build-bundles.ts → dist/bundle/hivewall.cjs,
- * run by bin/hivewall.js, the image and the single-executable binary). A learn worker thread
- * starts from the same file and runs only its parser (see ../ingest/parallel/worker-entry.ts).
+ * run by bin/hivewall.js, the image and the single-executable binary). `learn`'s parser threads
+ * are started first (./parser-prestart.ts), from their own bundle, while the command loads.
  */
 import { isMainThread } from 'node:worker_threads';
 import { main } from './main.js';
+import { prestartParsers } from './parser-prestart.js';
 
 if (isMainThread) {
-  void main(process.argv.slice(2)).then((code) => {
+  const argv = process.argv.slice(2);
+  prestartParsers(argv);
+  void main(argv).then((code) => {
     process.exitCode = code;
   });
 }

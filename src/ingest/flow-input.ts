@@ -10,7 +10,8 @@ import { stat } from 'node:fs/promises';
 import { createGunzip } from 'node:zlib';
 import type { ParseResult } from '../domain/flow.js';
 import { readConntrack } from './conntrack/read.js';
-import { parallelAvailable, readHubbleParallel } from './hubble/parallel.js';
+import { readHubbleParallel } from './hubble/parallel.js';
+import { PARALLEL_MIN_BYTES, parallelAvailable } from './hubble/parser-threads.js';
 import { readHubble } from './hubble/reader.js';
 
 export type FlowFormat = 'auto' | 'hubble' | 'conntrack';
@@ -35,8 +36,6 @@ export interface FlowReadOptions {
   readonly workers?: number;
 }
 
-/** Smaller files parse faster than threads start. */
-export const PARALLEL_MIN_BYTES = 1024 * 1024;
 
 export async function readFlowInput(
   source: FlowInputSource,

@@ -5,6 +5,7 @@
  * single-thread reader on the same file. Whatever the split between the threads, the sink must see
  * the single-thread reader's results in the same order.
  */
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -14,14 +15,18 @@ import type { ParseResult } from '../../src/domain/flow.js';
 import { readHubble } from '../../src/ingest/hubble/reader.js';
 
 type ParallelModule = typeof import('../../src/ingest/hubble/parallel.js');
+type ThreadsModule = typeof import('../../src/ingest/hubble/parser-threads.js');
 
 const built = new URL('../../dist/src/ingest/hubble/parallel.js', import.meta.url);
+const builtThreads = new URL('../../dist/src/ingest/hubble/parser-threads.js', import.meta.url);
 const dir = mkdtempSync(join(tmpdir(), 'hivewall-parallel-threads-'));
 let parallel: ParallelModule;
+let threads: ThreadsModule;
 
 beforeAll(async () => {
   parallel = (await import(built.href)) as ParallelModule;
-  expect(parallel.parallelAvailable()).toBe(true);
+  threads = (await import(builtThreads.href)) as ThreadsModule;
+  expect(threads.parallelAvailable()).toBe(true);
 });
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
@@ -101,5 +106,32 @@ describe('readHubbleParallel with parser threads', () => {
       expect(results).toEqual(expected);
       expect(stats.parsedByThreads).toBeGreaterThan(0);
     }
+  });
+
+  it('a read takes the threads started early (as `hivewall learn` starts them) before starting new ones', async () => {
+    const path = join(dir, 'early.jsonl');
+    writeFileSync(path, `${exampleLines.join('\n')}\n`.repeat(2));
+    const expected = await singleThread(path, 1024 * 1024);
+    threads.prestartParserThreads(2);
+    expect(threads.waitingParserThreads()).toBe(2);
+    // The first read takes one of them; the second takes the other and starts one more.
+    for (const workers of [2, 3]) {
+      const results: ParseResult[] = [];
+      const stats = await parallel.readHubbleParallel(path, (r) => {
+        if (results.length === 0) sleep(150);
+        results.push(r);
+      }, { workers, rangeBytes: 64 * 1024 });
+      expect(results).toEqual(expected);
+      expect(stats.parsedByThreads).toBeGreaterThan(0);
+    }
+    expect(threads.waitingParserThreads()).toBe(0);
+  });
+
+  it('threads started early that no read takes do not keep the process alive', () => {
+    const script = `import(${JSON.stringify(builtThreads.href)}).then((m) => { m.prestartParserThreads(2); console.log(m.waitingParserThreads()); });`;
+    const r = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8', timeout: 20_000 });
+    expect(r.error).toBeUndefined();
+    expect(r.status).toBe(0);
+    expect(r.stdout).toBe('2\n');
   });
 });

@@ -4,7 +4,8 @@
  * so whatever consumes them (the Learner, which is order-sensitive: dedupe windows, replies, drops)
  * sees exactly what the single-thread reader (./reader.ts) would have given it.
  *
- * `workers` counts the calling thread: it starts `workers - 1` parser threads. Who parses which
+ * `workers` counts the calling thread: it takes `workers - 1` parser threads (./parser-threads.ts,
+ * started early by the command line when it could guess). Who parses which
  * range is settled on a shared board (./claims.ts), one compare-and-swap per range. The calling
  * thread walks the ranges in order: a range nobody has claimed it claims and parses straight into
  * the sink (no copy, no encoding: its objects die young); a range a parser thread claimed it takes
@@ -17,20 +18,17 @@
  * the sink, so memory follows the range size, not the file.
  */
 import { Buffer } from 'node:buffer';
-import { closeSync, existsSync, openSync, readSync } from 'node:fs';
+import { closeSync, openSync, readSync } from 'node:fs';
 import { stat } from 'node:fs/promises';
-import { fileURLToPath } from 'node:url';
-import { MessageChannel, receiveMessageOnPort, Worker, type MessagePort } from 'node:worker_threads';
+import { MessageChannel, receiveMessageOnPort, type MessagePort } from 'node:worker_threads';
 import type { ParseResult } from '../../domain/flow.js';
 import { ClaimBoard, SELF } from './claims.js';
 import { CompactDecoder } from './compact.js';
 import { parseHubbleLine } from './parse.js';
-import type { ParseMessage, ParseWorkerData } from './parse-worker.js';
+import type { ParseJob, ParseMessage } from './parse-job.js';
+import { takeParserThreads, type ParserThread } from './parser-threads.js';
 import { DEFAULT_MAX_LINE_BYTES } from './line-limit.js';
 import { BLOCK_BYTES, parseRange, scanRange, tileRanges, type RangeSink } from './ranges.js';
-
-/** The parser thread's own bundle, defined by scripts/build-bundles.ts; absent when run from tsc output. */
-declare const __HIVEWALL_PARSE_WORKER__: string | undefined;
 
 export interface ParallelReadOptions {
   /** Threads parsing, the calling one included (>= 1: 1 starts none). */
@@ -40,35 +38,18 @@ export interface ParallelReadOptions {
   readonly maxLineBytes?: number;
 }
 
-const WORKER_SCRIPT = new URL('./parse-worker.js', import.meta.url);
-
-/**
- * Whether parser threads can start: in the bundle (and binaries) and from tsc's JavaScript, not
- * from the TypeScript sources (tests load the commands in-process; they parse on their own thread).
- */
-export function parallelAvailable(): boolean {
-  return typeof __HIVEWALL_PARSE_WORKER__ === 'string' || existsSync(fileURLToPath(WORKER_SCRIPT));
-}
-
-/** A parser thread, the port its results arrive on and their decoder. */
+/** A parser thread with its job: the port its results arrive on and their decoder. */
 interface Parser {
-  readonly worker: Worker;
+  readonly thread: ParserThread;
   readonly results: MessagePort;
   readonly decoder: CompactDecoder;
-  /** Set by the thread's `error` / `exit` events. */
-  failure?: Error;
 }
 
-function startParser(data: Omit<ParseWorkerData, 'results'>, full: (line: Uint8Array) => ParseResult): Parser {
+/** Sends `thread` its job; the results come back on the returned parser's port. */
+function startParser(thread: ParserThread, job: Omit<ParseJob, 'results'>, full: (line: Uint8Array) => ParseResult): Parser {
   const { port1, port2 } = new MessageChannel();
-  const workerData: ParseWorkerData = { ...data, results: port2 };
-  const worker = typeof __HIVEWALL_PARSE_WORKER__ === 'string'
-    ? new Worker(__HIVEWALL_PARSE_WORKER__, { eval: true, workerData, transferList: [port2] })
-    : new Worker(WORKER_SCRIPT, { workerData, transferList: [port2] });
-  const parser: Parser = { worker, results: port1, decoder: new CompactDecoder(full) };
-  worker.on('error', (error) => (parser.failure ??= error));
-  worker.on('exit', (code) => (parser.failure ??= new Error(`a parser thread stopped (exit code ${code})`)));
-  return parser;
+  thread.worker.postMessage({ ...job, results: port2 } satisfies ParseJob, [port2]);
+  return { thread, results: port1, decoder: new CompactDecoder(full) };
 }
 
 /**
@@ -122,7 +103,7 @@ export async function readHubbleParallel(path: string, sink: (result: ParseResul
   const parserCount = Math.min(threads - 1, ranges.length);
   const board = ClaimBoard.create(ranges.length, parserCount);
   const window = WINDOW_PER_THREAD * parserCount;
-  const parsers = Array.from({ length: parserCount }, (_, i) => startParser({
+  const parsers = takeParserThreads(parserCount).map((thread, i) => startParser(thread, {
     path, size, rangeBytes, board: board.buffer, self: i + 1, lead: LEAD, window,
     ...(options.maxLineBytes !== undefined ? { maxLineBytes: options.maxLineBytes } : {}),
   }, full));
@@ -157,7 +138,7 @@ export async function readHubbleParallel(path: string, sink: (result: ParseResul
         if (message.id !== r) throw new Error(`parser thread ${who} sent range ${message.id}, expected ${r}`);
         return message;
       }
-      if (parser.failure !== undefined) throw parser.failure;
+      if (parser.thread.failure !== undefined) throw parser.thread.failure;
       if (ahead.size < OWN_AHEAD && parseAhead(r + 1)) continue;
       if (!board.waitPosted(who, seen, WAIT_MS)) await nextTurn();
     }
@@ -184,7 +165,7 @@ export async function readHubbleParallel(path: string, sink: (result: ParseResul
   } finally {
     board.stop();
     closeSync(fd);
-    await Promise.all(parsers.map((p) => p.worker.terminate()));
+    await Promise.all(parsers.map((p) => p.thread.worker.terminate()));
     for (const parser of parsers) parser.results.close();
   }
   return { lines, ranges: ranges.length, parsedByThreads };

@@ -4,42 +4,24 @@
  * next (so the calling thread finds the nearer ones free and parses them itself), parses the lines
  * each owns (./ranges.ts), encodes the results (./compact.ts) and transfers them on its results
  * port, one message per range in the order it claimed them. It stops claiming
- * {@link ParseWorkerData.window} ranges ahead of the sink (memory follows the range size, not the
+ * {@link ParseJob.window} ranges ahead of the sink (memory follows the range size, not the
  * file) and waits there until the sink moves on. Bundled on its own (scripts/build-bundles.ts) so
- * a thread loads only the parser.
+ * a thread loads only the parser. It is started (./parser-threads.ts) before it has a job, and
+ * runs the first {@link ParseJob} it is sent.
  */
 import { Buffer } from 'node:buffer';
 import { closeSync, openSync, readSync } from 'node:fs';
-import { workerData, type MessagePort } from 'node:worker_threads';
+import { parentPort, workerData } from 'node:worker_threads';
 import { ClaimBoard } from './claims.js';
-import { CompactEncoder, type CompactBatch } from './compact.js';
+import { CompactEncoder } from './compact.js';
+import { PARSE_THREAD, type ParseJob, type ParseMessage } from './parse-job.js';
 import { BLOCK_BYTES, scanRange, tileRanges, type RangeSink } from './ranges.js';
-
-export interface ParseWorkerData {
-  readonly path: string;
-  /** The file's size and the range size: the thread tiles the file as ./parallel.ts does. */
-  readonly size: number;
-  readonly rangeBytes: number;
-  readonly maxLineBytes?: number;
-  /** The board's SharedArrayBuffer and this thread's number on it (1-based). */
-  readonly board: SharedArrayBuffer;
-  readonly self: number;
-  /** Claims start this many ranges past the one the sink needs next... */
-  readonly lead: number;
-  /** ...and stay below that one plus this many. */
-  readonly window: number;
-  /** Where the results go: one {@link ParseMessage} per claimed range. */
-  readonly results: MessagePort;
-}
-
-/** A claimed range's results, or why it could not be parsed. */
-export type ParseMessage = { readonly id: number; readonly batch: CompactBatch } | { readonly id: number; readonly error: string };
 
 /** How long one wait for the sink lasts before the stop flag is read again. */
 const WAIT_MS = 100;
 
-if (workerData !== null && typeof workerData === 'object' && 'board' in workerData) {
-  const data = workerData as ParseWorkerData;
+/** Parses the ranges this thread claims of the job's file, posting each one's results. */
+function run(data: ParseJob): void {
   const ranges = tileRanges(data.size, data.rangeBytes);
   const board = new ClaimBoard(data.board, ranges.length);
   const fd = openSync(data.path, 'r');
@@ -75,3 +57,6 @@ if (workerData !== null && typeof workerData === 'object' && 'board' in workerDa
   // Kept alive until the calling thread has taken every message (it stops the board, then the thread).
   while (!board.stopped()) board.waitStop(WAIT_MS);
 }
+
+// Started by ./parser-threads.ts (perhaps long before there is a file to read): one job, then done.
+if (workerData === PARSE_THREAD) parentPort?.once('message', (job: ParseJob) => run(job));
