@@ -1,6 +1,5 @@
 /** `hivewall learn`: flows (+ snapshot) → policies on disk, and a summary. */
 import { generatePolicies, type Flavor } from '../domain/generate.js';
-import { learnReportInput, writeReportFile } from '../report/write.js';
 import { InputError } from './errors.js';
 import { learnFromInputs, type FlowInputOptions } from './learn-pipeline.js';
 import type { CliIo } from './main.js';
@@ -42,7 +41,11 @@ export async function runLearn(options: LearnOptions, io: CliIo): Promise<void> 
     const written = await writePlan(plan);
     changed += written.written.length + written.removed.length;
   }
-  if (options.report) await writeReportFile(options.report, learnReportInput(learned.learner, result, options.flavor, options.flows));
+  if (options.report) {
+    // The report's renderer (and node:crypto) load only when a report is asked for.
+    const { learnReportInput, writeReportFile } = await import('../report/write.js');
+    await writeReportFile(options.report, learnReportInput(learned.learner, result, options.flavor, options.flows));
+  }
   if (!options.quiet) {
     io.stdout.write(summarize(learned, { namespaces: result.namespaces, out: options.out, flavor: options.flavor === 'cilium' ? 'CiliumNetworkPolicy' : 'NetworkPolicy', files: changed }));
   }

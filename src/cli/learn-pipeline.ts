@@ -3,7 +3,7 @@
  * and report progress on a terminal (pipes stay quiet).
  */
 import { availableParallelism } from 'node:os';
-import { loadClusterSnapshot, SnapshotError, type LoadedSnapshot } from '../ingest/cluster-snapshot.js';
+import type { LoadedSnapshot } from '../ingest/cluster-snapshot.js';
 import { readFlowInput, FlowInputError, type FlowFormat, type InputStats } from '../ingest/flow-input.js';
 import { emptyInventory } from '../domain/inventory.js';
 import { IdentityResolver } from '../domain/identity.js';
@@ -67,7 +67,9 @@ export async function learnFromInputs(options: FlowInputOptions, io: CliIo): Pro
   return { learner, identity, ...(snapshot ? { snapshot } : {}), inputs, seconds: (performance.now() - started) / 1000 };
 }
 
+/** The snapshot reader (and its schemas) loads only when `--cluster` is given. */
 async function loadSnapshot(path: string): Promise<LoadedSnapshot> {
+  const { loadClusterSnapshot, SnapshotError } = await import('../ingest/cluster-snapshot.js');
   try {
     return await loadClusterSnapshot(path);
   } catch (error) {
