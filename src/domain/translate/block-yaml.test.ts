@@ -84,6 +84,14 @@ describe('blockYaml', () => {
     expect(outcome(() => toYaml(value))).toBe(outcome(() => dump(value, DUMP_OPTIONS)));
   });
 
+  it('writes objects without a prototype (as dump takes them) and sparse arrays as dump does', () => {
+    const bare = Object.assign(Object.create(null) as Record<string, unknown>, { a: 1, b: { c: ['x'] } });
+    // eslint-disable-next-line no-sparse-arrays
+    const value = { bare, sparse: [1, , 3] };
+    expect(blockYaml(value)).toBe(dump(value, DUMP_OPTIONS));
+    expect(blockYaml(value)).toContain('  - null\n');
+  });
+
   it('writes a 1,024-character key as dump does', () => {
     const value = { ['k'.repeat(1024)]: 'v' };
     expect(blockYaml(value)).toBe(dump(value, DUMP_OPTIONS));
