@@ -44,6 +44,12 @@ export class ConnectionTable<V> {
   private ports = 0;
   private code = 0;
   private text: string | undefined;
+  /** The 5-tuple {@link encode} was last given. */
+  private lastSrcIp: string | undefined;
+  private lastDstIp: string | undefined;
+  private lastSrcPort = -1;
+  private lastDstPort = -1;
+  private lastProtocol: string | undefined;
 
   get size(): number {
     return this.count;
@@ -126,8 +132,20 @@ export class ConnectionTable<V> {
     this.count--;
   }
 
-  /** Sets the key fields from a 5-tuple; false when it is keyed by text ({@link text}). */
+  /**
+   * Sets the key fields from a 5-tuple; false when it is keyed by text ({@link text}). The same
+   * 5-tuple as the last one (the Learner adds what it just failed to find) keeps the fields as they are.
+   */
   private encode(srcIp: string, srcPort: number, dstIp: string, dstPort: number, protocol: string): boolean {
+    if (srcIp === this.lastSrcIp && dstIp === this.lastDstIp && srcPort === this.lastSrcPort && dstPort === this.lastDstPort && protocol === this.lastProtocol) {
+      return this.text === undefined;
+    }
+    this.lastSrcIp = srcIp;
+    this.lastDstIp = dstIp;
+    this.lastSrcPort = srcPort;
+    this.lastDstPort = dstPort;
+    this.lastProtocol = protocol;
+    this.text = undefined;
     const code = PROTOCOL_CODES[protocol];
     if (code !== undefined && (srcPort & 0xffff) === srcPort && (dstPort & 0xffff) === dstPort) {
       const src = ipv4Value(srcIp);
