@@ -121,6 +121,23 @@ describe('Learner', () => {
     ]);
   });
 
+  it('without tallies (the operator\'s learner) drops and unknown addresses are counted and told, but nothing is kept per pair or address', () => {
+    const denials: Denial[] = [];
+    const l = new Learner(new IdentityResolver(cluster), { tallies: false, onDenied: (d) => denials.push(d) });
+    for (let i = 0; i < 50; i++) {
+      l.ingestFlow(flow(endpoint('10.244.0.5', 40000 + i), endpoint('10.244.1.7', 5432), { time: T0 + i, verdict: 'DROPPED', dropReason: 'POLICY_DENIED' }));
+      l.ingestFlow(flow(endpoint(`10.244.1.${100 + i}`, 40000), endpoint('10.244.1.7', 8080), { time: T0 + i }));
+    }
+    l.ingestFlow(flow(endpoint('10.244.0.5', 41000), endpoint('10.244.1.7', 8080), { time: T0 + 60 }));
+    l.finish();
+    expect(l.dropped.size).toBe(0);
+    expect(l.unresolved.size).toBe(0);
+    expect(l.stats.skipped.dropped).toBe(50);
+    expect(l.stats.skipped.unresolved).toBe(50);
+    expect(denials).toHaveLength(50);
+    expect(edges(l)).toEqual(['wl:shop/Deployment/frontend -> wl:shop/Deployment/cart 8080/TCP x1']);
+  });
+
   it('AUDIT flows are traffic', () => {
     const l = learn(flow(endpoint('10.244.0.5', 40000), endpoint('10.244.1.7', 8080), { verdict: 'AUDIT' }));
     expect(edges(l)).toHaveLength(1);

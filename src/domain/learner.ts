@@ -38,6 +38,14 @@ export interface LearnerOptions {
    * counts denials of its enforced policies from this; nothing here is learned as an edge.
    */
   readonly onDenied?: (denial: Denial) => void;
+  /**
+   * Keep the tallies `hivewall learn` prints ({@link Learner.dropped} per denied pair,
+   * {@link Learner.unresolved} per unknown address); default true. A learner that runs for the
+   * operator's lifetime and never reads them passes false: they would grow with every distinct
+   * dropped peer (an internet scan of a denied port adds one per source address) and never shrink.
+   * Counters, {@link onDenied} and learning are the same either way.
+   */
+  readonly tallies?: boolean;
 }
 
 /** A denied connection attempt, resolved to peers. */
@@ -135,6 +143,7 @@ export class Learner {
   private readonly since: number;
   private readonly until: number;
   private readonly onDenied: ((denial: Denial) => void) | undefined;
+  private readonly tallies: boolean;
   /** Connections waiting for a reply ({@link expireUnanswered} looks only at these). */
   private readonly unreplied = new Set<Connection>();
   /** Released connection records kept for reuse ({@link connection}). */
@@ -150,6 +159,7 @@ export class Learner {
     this.since = options.since ?? Number.NEGATIVE_INFINITY;
     this.until = options.until ?? Number.POSITIVE_INFINITY;
     this.onDenied = options.onDenied;
+    this.tallies = options.tallies ?? true;
   }
 
   /** The workload keys of a namespace whose pods the flow source named (see {@link observedPods}). */
@@ -392,6 +402,7 @@ export class Learner {
   }
 
   private noteDropped(clientKey: string, serverKey: string, port: number, protocol: string, reason: string): void {
+    if (!this.tallies) return;
     const key = `${clientKey} ${serverKey} ${port}/${protocol} ${reason}`;
     const existing = this.dropped.get(key);
     if (existing) existing.count++;
@@ -399,6 +410,7 @@ export class Learner {
   }
 
   private noteUnresolved(resolution: Extract<Resolution, { ok: false }>): void {
+    if (!this.tallies) return;
     const existing = this.unresolved.get(resolution.ip);
     if (existing) existing.count++;
     else {

@@ -106,7 +106,12 @@ export async function runLeaderWork(options: LeaderWorkOptions): Promise<void> {
       enqueueNamespace(namespace, DENIALS_SETTLE_MS);
     },
   });
-  const learner = new Learner(cluster.identity, { limits: { maxEdges: config.maxEdges, maxEdgesPerNamespace: config.maxEdgesPerNamespace }, onDenied: (denial) => denials.observe(denial) });
+  // No per-pair tallies: nothing in the operator reads them, and they would grow for its whole life.
+  const learner = new Learner(cluster.identity, {
+    limits: { maxEdges: config.maxEdges, maxEdgesPerNamespace: config.maxEdgesPerNamespace },
+    onDenied: (denial) => denials.observe(denial),
+    tallies: false,
+  });
   const checkpoint = new OperatorCheckpoint(kube, config.namespace, 'hivewall-flow-checkpoint');
   let restored: RestoredState;
   try {
