@@ -3,14 +3,11 @@
  * run by bin/hivewall.js, the image and the single-executable binary). `learn`'s parser threads
  * are started first (./parser-prestart.ts), from their own bundle, while the command loads.
  */
-import { isMainThread } from 'node:worker_threads';
 import { main } from './main.js';
 import { prestartParsers } from './parser-prestart.js';
 
-if (isMainThread) {
-  const argv = process.argv.slice(2);
-  prestartParsers(argv);
-  void main(argv).then((code) => {
-    process.exitCode = code;
-  });
-}
+const argv = process.argv.slice(2);
+prestartParsers(argv);
+void main(argv).then((code) => {
+  process.exitCode = code;
+});

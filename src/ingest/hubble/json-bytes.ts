@@ -50,11 +50,12 @@ export function plainRunEnd(buf: Uint8Array, p: number): number {
 }
 
 /**
- * JSON whitespace as the scanner sees it: space, tab, CR — and not LF. A line never holds a `\n`
- * (it ends there), so a value is never skipped across one: scan.ts's `takeScannedLine` finds where a
- * line ends by scanning it, and relies on that.
+ * JSON whitespace as the scanner (scan.ts) and {@link skipJson} see it: space, tab, CR — and not
+ * LF. A line never holds a `\n` (it ends there), so a value is never skipped across one: scan.ts's
+ * `takeScannedLine` finds where a line ends by scanning it, and relies on that. A text with an LF
+ * between its tokens goes to the full parser, which gives the same result.
  */
-const WHITESPACE = new Uint8Array(256);
+export const WHITESPACE = new Uint8Array(256);
 for (const c of [0x20, 0x09, 0x0d]) WHITESPACE[c] = 1;
 
 /**

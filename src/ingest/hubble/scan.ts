@@ -25,7 +25,7 @@ import { Buffer } from 'node:buffer';
 import type { ParseResult, Verdict } from '../../domain/flow.js';
 import { agentEventResult, flowResult, lostEventsResult, nodeStatusResult, skip } from './build.js';
 import { canonicalIp } from './ip.js';
-import { NameTable, SIMPLE_ESCAPES, bytesOf, hexValue, plainRunEnd, skipJson, skipJsonString, startsWith } from './json-bytes.js';
+import { NameTable, SIMPLE_ESCAPES, WHITESPACE, bytesOf, hexValue, plainRunEnd, skipJson, skipJsonString, startsWith } from './json-bytes.js';
 import { tooLong } from './line-limit.js';
 import {
   AGENT_EVENT_TYPES,
@@ -66,13 +66,6 @@ for (let c = 0; c < 0x20; c++) STRING_STOP[c] = 1;
 STRING_STOP[QUOTE] = 1;
 STRING_STOP[BACKSLASH] = 1;
 
-/**
- * JSON whitespace as the scanner sees it: space, tab, CR — not LF, which ends a line (a line never
- * holds one, and {@link takeScannedLine} finds a line's end as the LF where the scan stops). A text with
- * an LF between its tokens goes to the full parser, which gives the same result.
- */
-const WHITESPACE = new Uint8Array(256);
-for (const c of [0x20, 0x09, 0x0d]) WHITESPACE[c] = 1;
 const LF = 0x0a;
 
 const TRUE = bytesOf('true');
@@ -1243,9 +1236,7 @@ function scanOrLeave(buf: Buffer, start: number, end: number): ParseResult | und
  * the rest of the process.
  */
 function stopsPlainRun(buf: Buffer, end: number): boolean {
-  if (end >= buf.length) return false;
-  const c = buf[end]!;
-  return c < 0x20 || c === QUOTE || c === BACKSLASH;
+  return end < buf.length && STRING_STOP[buf[end]!] === 1;
 }
 
 /** A copy of the line with a `\n` after it, for a line not followed by one (the end of a buffer). */
