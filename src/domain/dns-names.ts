@@ -5,6 +5,20 @@
  * own workload resolved, so one namespace's DNS answers (or a CDN address shared with strangers)
  * can never widen another workload's egress: whoever controls a name another tenant resolved could
  * otherwise point it anywhere.
+ *
+ * Bounded, because the names arrive from the workloads themselves (a pod can resolve as many
+ * random names as it likes) and the operator keeps one table for its whole life:
+ * - an address the client has a learned edge to is *pinned* ({@link DnsNames.pin}): its names are
+ *   what that edge's `toFQDNs` rule is made of, and they stay while the edge does (edges are
+ *   bounded by the operator's edge limits);
+ * - every other address is *recent*: resolved, not (yet) connected to. A client keeps at most
+ *   {@link DnsNameLimits.recentAddressesPerClient} of those; a new one past that evicts the one
+ *   resolved longest ago (approximately: an address resolved again gets a second chance). A name is needed only until the connection it was resolved for is learned
+ *   (then the address is pinned), so only addresses resolved and never used are lost;
+ * - an address keeps at most {@link DnsNameLimits.namesPerAddress} names (a shared CDN address can
+ *   answer for thousands); later ones are refused.
+ * Dropping a name never widens a policy: a peer with fewer names is named by fewer FQDNs, or by its
+ * address alone.
  */
 
 /** What policy generation needs: the names `client` resolved for `ip`. */
@@ -16,32 +30,139 @@ export interface DnsNameLookup {
 /** No names at all (external peers by address only). */
 export const NO_DNS_NAMES: DnsNameLookup = { namesFor: () => [] };
 
+export interface DnsNameLimits {
+  /** Addresses a client resolved but has no learned edge to, kept per client (default 4,096). */
+  readonly recentAddressesPerClient?: number;
+  /** Names kept per client and address (default 64). */
+  readonly namesPerAddress?: number;
+}
+
+/** Why a name was not kept: its address was evicted from a client's recent ones, or the address had its fill of names. */
+export type DnsNameDrop = 'evicted' | 'over-limit';
+
+export const DEFAULT_RECENT_ADDRESSES_PER_CLIENT = 4_096;
+export const DEFAULT_NAMES_PER_ADDRESS = 64;
+
+/** The names of one address for one client. */
+interface AddressNames {
+  readonly names: Set<string>;
+  /** Resolved again since it was added or last passed over for eviction (recent addresses only). */
+  again: boolean;
+}
+
+/** One client's names by address. */
+interface ClientNames {
+  /** Addresses with a learned edge from this client. */
+  readonly pinned: Map<string, AddressNames>;
+  /** The others, oldest first ({@link DnsNames.evictOldest} gives an address resolved again a second chance). */
+  readonly recent: Map<string, AddressNames>;
+}
+
 export class DnsNames implements DnsNameLookup {
-  private readonly byClient = new Map<string, Map<string, Set<string>>>();
+  private readonly byClient = new Map<string, ClientNames>();
+  private readonly recentLimit: number;
+  private readonly namesLimit: number;
+  private readonly onDropped: ((reason: DnsNameDrop, names: number) => void) | undefined;
+  /** Names not kept, by reason, since this table was made. */
+  readonly dropped: Record<DnsNameDrop, number> = { evicted: 0, 'over-limit': 0 };
+
+  /** @param onDropped told about every name the limits did not keep (the operator's metric). */
+  constructor(limits: DnsNameLimits = {}, onDropped?: (reason: DnsNameDrop, names: number) => void) {
+    this.recentLimit = Math.max(1, limits.recentAddressesPerClient ?? DEFAULT_RECENT_ADDRESSES_PER_CLIENT);
+    this.namesLimit = Math.max(1, limits.namesPerAddress ?? DEFAULT_NAMES_PER_ADDRESS);
+    this.onDropped = onDropped;
+  }
 
   /** Records that `client` resolved `name` to `ip`. */
   add(client: string, ip: string, name: string): void {
-    let ips = this.byClient.get(client);
-    if (!ips) this.byClient.set(client, (ips = new Map()));
-    let names = ips.get(ip);
-    if (!names) ips.set(ip, (names = new Set()));
+    let entry = this.byClient.get(client);
+    if (!entry) this.byClient.set(client, (entry = { pinned: new Map(), recent: new Map() }));
+    let address = entry.pinned.get(ip);
+    if (address === undefined) {
+      address = entry.recent.get(ip);
+      if (address !== undefined) address.again = true;
+      else {
+        if (entry.recent.size >= this.recentLimit) this.evictOldest(entry.recent);
+        entry.recent.set(ip, (address = { names: new Set(), again: false }));
+      }
+    }
+    const names = address.names;
+    if (names.has(name)) return;
+    if (names.size >= this.namesLimit) {
+      this.drop('over-limit', 1);
+      return;
+    }
     names.add(name);
   }
 
+  /**
+   * `client` has a learned edge to `ip`: its names for `ip` stay (they make that edge's FQDN rule),
+   * and names it resolves to `ip` later (an answer that arrives after the connection) are kept
+   * with them. Only for a client with names ({@link has}): nobody else needs the bookkeeping.
+   */
+  pin(client: string, ip: string): void {
+    const entry = this.byClient.get(client);
+    if (!entry || entry.pinned.has(ip)) return;
+    const address = entry.recent.get(ip);
+    if (address === undefined) entry.pinned.set(ip, { names: new Set(), again: false });
+    else {
+      entry.recent.delete(ip);
+      entry.pinned.set(ip, address);
+    }
+  }
+
+  /** Whether `client` ever resolved a name (and so has addresses to {@link pin}). */
+  has(client: string): boolean {
+    return this.byClient.has(client);
+  }
+
   namesFor(client: string, ip: string): string[] {
-    const names = this.byClient.get(client)?.get(ip);
-    return names ? [...names].sort() : [];
+    const entry = this.byClient.get(client);
+    const address = entry?.pinned.get(ip) ?? entry?.recent.get(ip);
+    return address ? [...address.names].sort() : [];
   }
 
   /** Every name any client resolved to `ip`, sorted: for showing a node of the graph, never for a policy. */
   namesForIp(ip: string): string[] {
     const out = new Set<string>();
-    for (const ips of this.byClient.values()) for (const name of ips.get(ip) ?? []) out.add(name);
+    for (const entry of this.byClient.values()) {
+      for (const name of (entry.pinned.get(ip) ?? entry.recent.get(ip))?.names ?? []) out.add(name);
+    }
     return [...out].sort();
   }
 
-  /** Number of clients with at least one name. */
+  /** Number of clients that resolved a name. */
   get clients(): number {
     return this.byClient.size;
+  }
+
+  /** Addresses kept, over all clients (pinned and recent). */
+  get addresses(): number {
+    let n = 0;
+    for (const entry of this.byClient.values()) n += entry.pinned.size + entry.recent.size;
+    return n;
+  }
+
+  /**
+   * Evicts the recent address resolved longest ago. An address resolved again since it was added
+   * or last passed over gets a second chance (it moves to the end, its mark cleared): the order is
+   * kept only here, so a repeated answer costs one flag, not a move.
+   */
+  private evictOldest(recent: Map<string, AddressNames>): void {
+    for (const [ip, address] of recent) {
+      recent.delete(ip);
+      if (address.again) {
+        address.again = false;
+        recent.set(ip, address);
+        continue;
+      }
+      this.drop('evicted', address.names.size);
+      return;
+    }
+  }
+
+  private drop(reason: DnsNameDrop, names: number): void {
+    this.dropped[reason] += names;
+    this.onDropped?.(reason, names);
   }
 }

@@ -238,6 +238,11 @@ export class EdgeStore {
     return true;
   }
 
+  /** Whether the edge is stored. */
+  has(clientKey: PeerKey, serverKey: PeerKey, port: number, protocol: Protocol): boolean {
+    return this.find(clientKey, serverKey, port, protocol) !== undefined;
+  }
+
   /** Tells every feed that the edge at `at` changed. */
   private tell(at: number, newEdge: boolean): void {
     if (this.feeds.length === 0) return;

@@ -195,6 +195,34 @@ describe('Learner', () => {
     expect(l.dnsNames.namesFor('wl:shop/Deployment/cart', '203.0.113.50')).toEqual([]);
   });
 
+  it('DNS names are bounded: a workload resolving thousands of names keeps the ones its learned edges use', () => {
+    const dropped: number[] = [];
+    const l = new Learner(new IdentityResolver(cluster), { dnsLimits: { recentAddressesPerClient: 16 }, onDnsNamesDropped: (_, n) => dropped.push(n) });
+    const answer = (time: number, query: string, ip: string) =>
+      flow(endpoint('10.244.0.9', 53), endpoint('10.244.0.5', 33000 + (time % 1000)), { time, protocol: 'UDP', isReply: true, dnsAnswer: { query, ips: [ip] } });
+    l.ingestFlow(answer(T0, 'api.stripe.example', '203.0.113.50'));
+    l.ingestFlow(flow(endpoint('10.244.0.5', 40000), endpoint('203.0.113.50', 443), { time: T0 + 1 }));
+    // 5,000 answers for addresses never connected to; then one more name for the connected address, kept with it.
+    for (let i = 0; i < 5000; i++) l.ingestFlow(answer(T0 + 2 + i, `r${i}.random.example`, `198.51.${100 + (i >> 8)}.${i & 255}`));
+    l.ingestFlow(answer(T0 + 6000, 'api2.stripe.example', '203.0.113.50'));
+    l.finish();
+    expect(l.dnsNames.namesFor('wl:shop/Deployment/frontend', '203.0.113.50')).toEqual(['api.stripe.example', 'api2.stripe.example']);
+    expect(l.dnsNames.addresses).toBe(1 + 16);
+    expect(dropped.reduce((a, b) => a + b, 0)).toBe(5000 - 16);
+  });
+
+  it('an edge the edge limits refuse pins no DNS names', () => {
+    const l = new Learner(new IdentityResolver(cluster), { limits: { maxEdges: 1 }, dnsLimits: { recentAddressesPerClient: 1 } });
+    l.ingestFlow(flow(endpoint('10.244.0.5', 40000), endpoint('10.244.1.7', 8080), { time: T0 }));
+    l.ingestFlow(flow(endpoint('10.244.0.9', 53), endpoint('10.244.0.5', 33000), { time: T0 + 1, protocol: 'UDP', isReply: true, dnsAnswer: { query: 'a.example', ips: ['203.0.113.1'] } }));
+    l.ingestFlow(flow(endpoint('10.244.0.5', 40001), endpoint('203.0.113.1', 443), { time: T0 + 2 }));
+    l.finish();
+    expect(l.edges.refusedEdges).toBe(1);
+    l.ingestFlow(flow(endpoint('10.244.0.9', 53), endpoint('10.244.0.5', 33001), { time: T0 + 3, protocol: 'UDP', isReply: true, dnsAnswer: { query: 'b.example', ips: ['203.0.113.2'] } }));
+    expect(l.dnsNames.namesFor('wl:shop/Deployment/frontend', '203.0.113.1')).toEqual([]);
+    expect(l.dnsNames.dropped.evicted).toBe(1);
+  });
+
   it('Hubble pod hints resolve without a snapshot', () => {
     const l = new Learner(new IdentityResolver(inventory({})));
     l.ingestFlow(flow(

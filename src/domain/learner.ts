@@ -16,7 +16,7 @@
  */
 import type { Flow, ParseResult, SkipReason } from './flow.js';
 import { ConnectionTable } from './connection-table.js';
-import { DnsNames } from './dns-names.js';
+import { DnsNames, type DnsNameDrop, type DnsNameLimits } from './dns-names.js';
 import { EdgeStore, type EdgeLimits } from './edge-store.js';
 import type { IdentityResolver, Resolution, UnresolvedReason } from './identity.js';
 import { peerKey, type Peer, type PeerKey } from './peer.js';
@@ -46,6 +46,10 @@ export interface LearnerOptions {
    * Counters, {@link onDenied} and learning are the same either way.
    */
   readonly tallies?: boolean;
+  /** Bounds on the DNS names kept per client workload (see DnsNames); the defaults otherwise. */
+  readonly dnsLimits?: DnsNameLimits;
+  /** Told about DNS names the bounds did not keep (the operator's metric). */
+  readonly onDnsNamesDropped?: (reason: DnsNameDrop, names: number) => void;
 }
 
 /** A denied connection attempt, resolved to peers. */
@@ -125,7 +129,7 @@ export class Learner {
     lostEvents: 0,
   };
   /** DNS names of external IPs per client workload (from DNS answers and destination_names). */
-  readonly dnsNames = new DnsNames();
+  readonly dnsNames: DnsNames;
   readonly dropped = new Map<string, DroppedPair>();
   readonly unresolved = new Map<string, UnresolvedIp>();
   /** Pod labels reported by the flow source, per workload key and pod name (when no snapshot knows the pod). */
@@ -154,6 +158,7 @@ export class Learner {
     options: LearnerOptions = {},
   ) {
     this.edges = new EdgeStore(256, options.limits);
+    this.dnsNames = new DnsNames(options.dnsLimits, options.onDnsNamesDropped);
     this.dedupeWindowMs = options.dedupeWindowMs ?? DEFAULT_DEDUPE_WINDOW_MS;
     this.dedupeCapacity = options.dedupeCapacity ?? DEFAULT_DEDUPE_CAPACITY;
     this.since = options.since ?? Number.NEGATIVE_INFINITY;
@@ -315,10 +320,23 @@ export class Learner {
 
   private learn(conn: Connection): void {
     conn.state = LEARNED;
-    this.edges.record(conn.clientKey, conn.serverKey, conn.port, conn.protocol, conn.time);
+    const isNew = this.edges.record(conn.clientKey, conn.serverKey, conn.port, conn.protocol, conn.time);
+    if (conn.serverKey.startsWith('en:') && this.dnsNames.has(conn.clientKey)) this.pinNames(conn, isNew);
     this.stats.learned++;
     if (conn.time < this.firstFlowAt) this.firstFlowAt = conn.time;
     if (conn.time > this.lastFlowAt) this.lastFlowAt = conn.time;
+  }
+
+  /**
+   * A learned edge to an external address keeps the names its client resolved for it (they make
+   * the edge's FQDN rule: DnsNames.pin). Only for an edge the store holds: one refused by the edge
+   * limits pins nothing, so the limits bound the pinned names too.
+   */
+  private pinNames(conn: Connection, isNew: boolean): void {
+    // An entity key with an address: `en:<entity>:<ip>` (src/domain/peer.ts).
+    const colon = conn.serverKey.indexOf(':', 3);
+    if (colon < 0) return;
+    if (isNew || this.edges.has(conn.clientKey, conn.serverKey, conn.port, conn.protocol)) this.dnsNames.pin(conn.clientKey, conn.serverKey.slice(colon + 1));
   }
 
   /**

@@ -42,6 +42,17 @@ describe('TrafficProfile encoding', () => {
     expect(restored.dnsNames.namesFor('wl:big/Deployment/service-with-a-realistic-name-8', '203.0.113.7')).toEqual([]);
   });
 
+  it('restored edges keep their DNS names however many other names the workload resolves next', () => {
+    const learner = bigNamespace();
+    const spec = toProfileSpec('big', namespaceView(learner, 'big'), learner.dnsNames, 0);
+    const restored = new Learner(new IdentityResolver(emptyInventory), { dnsLimits: { recentAddressesPerClient: 4 } });
+    restoreProfile(restored, spec, 'big');
+    const client = 'wl:big/Deployment/service-with-a-realistic-name-7';
+    for (let i = 0; i < 100; i++) restored.dnsNames.add(client, `198.51.100.${i}`, `n${i}.example`);
+    expect(restored.dnsNames.namesFor(client, '203.0.113.7')).toEqual(['api-7.partner.example']);
+    expect(restored.dnsNames.dropped.evicted).toBe(96);
+  });
+
   it('restores DNS names only per client, valid, and of the profile\'s own namespace', () => {
     const spec = {
       segmentation: 'shop', peers: [], edges: [], flows: 0, lostEvents: 0,

@@ -67,6 +67,8 @@ export function toProfileSpec(segmentation: string, view: NamespaceView, dnsName
 export function restoreProfile(learner: Learner, spec: TrafficProfile['spec'], namespace?: string, rows: readonly (readonly number[])[] = spec.edges): number {
   let restored = 0;
   const peers = spec.peers.map(parsePeerKey);
+  /** `<client> <ip>` of the restored edges to an external address. */
+  const edgeAddresses = new Set<string>();
   for (const row of rows) {
     const [c, s, port, proto, count, first, last] = row;
     const client = peers[c!];
@@ -76,12 +78,18 @@ export function restoreProfile(learner: Learner, spec: TrafficProfile['spec'], n
     if (namespace !== undefined && workloadNamespace(client) !== namespace && workloadNamespace(server) !== namespace) continue;
     learner.edges.restore(client, server, port, protocol, count ?? 1, first ?? 0, last ?? first ?? 0);
     restored++;
+    if (server.startsWith('en:')) {
+      const peer = peerFromKey(server);
+      if (peer.type === 'entity' && peer.ip !== undefined) edgeAddresses.add(`${client} ${peer.ip}`);
+    }
   }
   for (const entry of spec.dnsNames) {
     const [client, ip, ...names] = entry.split(' ');
     if (client === undefined || !isWorkloadKey(client) || invalidPeerKey(client) !== undefined || !ip || !isValidIp(ip)) continue;
     if (namespace !== undefined && !isWorkloadOf(client, namespace)) continue;
     for (const name of names) if (isDnsName(name)) learner.dnsNames.add(client, ip, name);
+    // The names of a restored edge's address make its FQDN rule: kept as the learned edge's are.
+    if (edgeAddresses.has(`${client} ${ip}`)) learner.dnsNames.pin(client, ip);
   }
   return restored;
 }

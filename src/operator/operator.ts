@@ -37,6 +37,7 @@ import type { WorkQueueMetrics } from '../runtime/workqueue.js';
 import type { AuditEngine } from '../domain/audit.js';
 import { ClusterCache } from './cluster-cache.js';
 import { DenialRegistry } from './denial-registry.js';
+import type { DnsNameDrop } from '../domain/dns-names.js';
 import { FlowSources, type FlowSourceMetrics } from './flow-sources.js';
 import { restoreLearnedState, type RestoredState } from './restore.js';
 import { StoreLoop, type SegmentationRef } from './store-loop.js';
@@ -48,6 +49,8 @@ export interface OperatorMetrics extends FlowSourceMetrics {
   onProposalPhases?(counts: ReadonlyMap<string, number>): void;
   /** Connections an enforced policy of the namespace denied. */
   onDenied?(namespace: string, count: number): void;
+  /** DNS names the learner's bounds did not keep (see src/domain/dns-names.ts). */
+  onDnsNamesDropped?(reason: DnsNameDrop, names: number): void;
   /** The Segmentation controller's reconcile metrics and its work queue's. */
   readonly controller?: ControllerMetrics;
   readonly queue?: WorkQueueMetrics;
@@ -111,6 +114,7 @@ export async function runLeaderWork(options: LeaderWorkOptions): Promise<void> {
     limits: { maxEdges: config.maxEdges, maxEdgesPerNamespace: config.maxEdgesPerNamespace },
     onDenied: (denial) => denials.observe(denial),
     tallies: false,
+    ...(options.metrics?.onDnsNamesDropped ? { onDnsNamesDropped: options.metrics.onDnsNamesDropped } : {}),
   });
   const checkpoint = new OperatorCheckpoint(kube, config.namespace, 'hivewall-flow-checkpoint');
   let restored: RestoredState;

@@ -94,6 +94,7 @@ export async function runOperatorProcess(config: Config, stdout: DestinationStre
               onFlows: (source, count) => metrics.flowsIngested.inc({ source, result: 'read' }, count),
               onDenied: (namespace, count) => metrics.deniedFlows.inc({ namespace }, count),
               onLostEvents: (source, count) => metrics.flowsLost.inc({ source }, count),
+              onDnsNamesDropped: (reason, names) => metrics.dnsNamesDropped.inc({ reason }, names),
               onSkipped: (source, reason) => metrics.flowsIngested.inc({ source, result: reason }),
               onReport: (r) => {
                 metrics.graphEdges.set({ namespace: r.namespace }, r.edges);
