@@ -19,7 +19,7 @@ import { ConnectionTable } from './connection-table.js';
 import { DnsNames, type DnsNameDrop, type DnsNameLimits } from './dns-names.js';
 import { EdgeStore, type EdgeLimits } from './edge-store.js';
 import type { IdentityResolver, Resolution, UnresolvedReason } from './identity.js';
-import { peerKey, type Peer, type PeerKey } from './peer.js';
+import { entityAddressOf, peerKey, type Peer, type PeerKey } from './peer.js';
 
 export interface LearnerOptions {
   /** Observations of the same 5-tuple within this many ms are one connection. */
@@ -333,10 +333,9 @@ export class Learner {
    * limits pins nothing, so the limits bound the pinned names too.
    */
   private pinNames(conn: Connection, isNew: boolean): void {
-    // An entity key with an address: `en:<entity>:<ip>` (src/domain/peer.ts).
-    const colon = conn.serverKey.indexOf(':', 3);
-    if (colon < 0) return;
-    if (isNew || this.edges.has(conn.clientKey, conn.serverKey, conn.port, conn.protocol)) this.dnsNames.pin(conn.clientKey, conn.serverKey.slice(colon + 1));
+    const ip = entityAddressOf(conn.serverKey);
+    if (ip === undefined) return;
+    if (isNew || this.edges.has(conn.clientKey, conn.serverKey, conn.port, conn.protocol)) this.dnsNames.pin(conn.clientKey, ip);
   }
 
   /**

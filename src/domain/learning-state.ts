@@ -8,7 +8,7 @@ import type { Protocol } from './flow.js';
 import { isValidIp } from './ip.js';
 import { isDnsName } from './k8s-names.js';
 import type { Learner } from './learner.js';
-import { invalidPeerKey, isWorkloadKey, isWorkloadOf, parsePeerKey, peerFromKey, workloadNamespace } from './peer.js';
+import { entityAddressOf, invalidPeerKey, isWorkloadKey, isWorkloadOf, parsePeerKey, peerFromKey, workloadNamespace } from './peer.js';
 import type { TrafficProfile } from '../api/traffic-profile.js';
 
 export interface NamespaceView {
@@ -78,10 +78,8 @@ export function restoreProfile(learner: Learner, spec: TrafficProfile['spec'], n
     if (namespace !== undefined && workloadNamespace(client) !== namespace && workloadNamespace(server) !== namespace) continue;
     learner.edges.restore(client, server, port, protocol, count ?? 1, first ?? 0, last ?? first ?? 0);
     restored++;
-    if (server.startsWith('en:')) {
-      const peer = peerFromKey(server);
-      if (peer.type === 'entity' && peer.ip !== undefined) edgeAddresses.add(`${client} ${peer.ip}`);
-    }
+    const address = entityAddressOf(server);
+    if (address !== undefined) edgeAddresses.add(`${client} ${address}`);
   }
   for (const entry of spec.dnsNames) {
     const [client, ip, ...names] = entry.split(' ');

@@ -53,6 +53,13 @@ export function entityKey(entity: EntityName, ip?: string): PeerKey {
   return (ip === undefined ? `en:${entity}` : `en:${entity}:${ip}`) as PeerKey;
 }
 
+/** The address of an entity key with one (`en:<entity>:<ip>`); undefined for a workload or a bare entity. Allocates only the address. */
+export function entityAddressOf(key: PeerKey): string | undefined {
+  if (!key.startsWith('en:')) return undefined;
+  const colon = key.indexOf(':', 3);
+  return colon < 0 ? undefined : key.slice(colon + 1);
+}
+
 /**
  * A peer key that arrived as text from outside (an agent, a stored object, a report input),
  * validated by {@link invalidPeerKey}; undefined when it is not a valid key.
