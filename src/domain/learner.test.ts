@@ -233,6 +233,22 @@ describe('Learner', () => {
     expect([...l.observedPods.keys()]).toEqual(['wl:a/Deployment/web']);
   });
 
+  it('keeps the newest observed pods per workload when bounded (the operator), all of them otherwise', () => {
+    const pods = (bound?: number) => {
+      const l = new Learner(new IdentityResolver(inventory({})), bound === undefined ? {} : { observedPodsPerWorkload: bound });
+      for (let i = 0; i < 10; i++) {
+        l.ingestFlow(flow(
+          endpoint(`10.0.0.${i + 10}`, 1234, { namespace: 'a', podName: `report-2891${i}-x${i}k4p`, labels: ['app=report', `run=${i}`], workload: { kind: 'CronJob', name: 'report' } }),
+          endpoint('10.0.0.2', 80, { namespace: 'b', podName: 'api-0', workload: { kind: 'StatefulSet', name: 'api' } }),
+          { time: T0 + i },
+        ));
+      }
+      return [...l.observedPods.get('wl:a/CronJob/report')!.values()].map((labels) => labels[1]);
+    };
+    expect(pods()).toHaveLength(10);
+    expect(pods(3)).toEqual(['run=7', 'run=8', 'run=9']);
+  });
+
   it('a reused IP resolves to the pod that had it at the flow time', () => {
     const oldPod = deploymentPod('shop', 'catalog', '10.244.1.50', {}, { createdAt: T0 - 3600_000, deletedAt: T0 + 1000 });
     const newPod = deploymentPod('shop', 'search', '10.244.1.50', {}, { createdAt: T0 + 2000 });

@@ -46,6 +46,14 @@ export interface LearnerOptions {
    * Counters, {@link onDenied} and learning are the same either way.
    */
   readonly tallies?: boolean;
+  /**
+   * Pods kept per workload in {@link Learner.observedPods} (unbounded by default: `hivewall learn`
+   * reads a finite input and builds selectors from every pod it saw). The operator's learner lives
+   * for the process: pods no snapshot knew (gone before their flows were read, a Job's pod per
+   * run) would pile up there, so it keeps the newest ones; an older pod's labels then no longer
+   * shape its workload's selector (which still excludes every other workload's known pods).
+   */
+  readonly observedPodsPerWorkload?: number;
   /** Bounds on the DNS names kept per client workload (see DnsNames); the defaults otherwise. */
   readonly dnsLimits?: DnsNameLimits;
   /** Told about DNS names the bounds did not keep (the operator's metric). */
@@ -148,6 +156,7 @@ export class Learner {
   private readonly until: number;
   private readonly onDenied: ((denial: Denial) => void) | undefined;
   private readonly tallies: boolean;
+  private readonly observedPodsPerWorkload: number;
   /** Connections waiting for a reply ({@link expireUnanswered} looks only at these). */
   private readonly unreplied = new Set<Connection>();
   /** Released connection records kept for reuse ({@link connection}). */
@@ -165,6 +174,7 @@ export class Learner {
     this.until = options.until ?? Number.POSITIVE_INFINITY;
     this.onDenied = options.onDenied;
     this.tallies = options.tallies ?? true;
+    this.observedPodsPerWorkload = Math.max(1, options.observedPodsPerWorkload ?? Number.POSITIVE_INFINITY);
   }
 
   /** The workload keys of a namespace whose pods the flow source named (see {@link observedPods}). */
@@ -451,7 +461,9 @@ export class Learner {
         keys.add(key);
       }
     }
-    if (!pods.has(resolution.podName)) pods.set(resolution.podName, resolution.labels);
+    if (pods.has(resolution.podName)) return;
+    if (pods.size >= this.observedPodsPerWorkload) pods.delete(pods.keys().next().value!);
+    pods.set(resolution.podName, resolution.labels);
   }
 }
 

@@ -42,6 +42,9 @@ import { FlowSources, type FlowSourceMetrics } from './flow-sources.js';
 import { restoreLearnedState, type RestoredState } from './restore.js';
 import { StoreLoop, type SegmentationRef } from './store-loop.js';
 
+/** Pods per workload the operator's learner keeps from flows when the cluster cache did not know them (LearnerOptions). */
+const OBSERVED_PODS_PER_WORKLOAD = 64;
+
 export interface OperatorMetrics extends FlowSourceMetrics {
   /** After each Segmentation reconcile: what it looked like (edges, phase, would-deny, policies). */
   onReport?(report: ReconcileReport): void;
@@ -109,11 +112,13 @@ export async function runLeaderWork(options: LeaderWorkOptions): Promise<void> {
       enqueueNamespace(namespace, DENIALS_SETTLE_MS);
     },
   });
-  // No per-pair tallies: nothing in the operator reads them, and they would grow for its whole life.
+  // No per-pair tallies: nothing in the operator reads them, and they would grow for its whole life;
+  // for the same reason, only the newest pods per workload that the snapshot did not know.
   const learner = new Learner(cluster.identity, {
     limits: { maxEdges: config.maxEdges, maxEdgesPerNamespace: config.maxEdgesPerNamespace },
     onDenied: (denial) => denials.observe(denial),
     tallies: false,
+    observedPodsPerWorkload: OBSERVED_PODS_PER_WORKLOAD,
     ...(options.metrics?.onDnsNamesDropped ? { onDnsNamesDropped: options.metrics.onDnsNamesDropped } : {}),
   });
   const checkpoint = new OperatorCheckpoint(kube, config.namespace, 'hivewall-flow-checkpoint');
