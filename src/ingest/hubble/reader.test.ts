@@ -1,5 +1,5 @@
 import { Buffer } from 'node:buffer';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -46,6 +46,41 @@ describe('readHubble', () => {
     const path = file(fixture);
     expect((await collect(path, { fastPath: false })).results).toEqual(expectedResults);
     expect((await collect(path, { chunkBytes: 7 })).results).toEqual(expectedResults);
+  });
+
+  it('gives the same results and byte count for every chunk size around the file size and its divisors (reads run ahead)', async () => {
+    const path = file(fixture);
+    const size = fixture.length;
+    const divisors = Array.from({ length: 40 }, (_, i) => i + 1).filter((d) => size % d === 0).map((d) => size / d);
+    for (const chunkBytes of [...new Set([...divisors, size - 1, size + 1, Math.ceil(size / 3), Math.floor(size / 4) + 1, 97])]) {
+      const { results, stats } = await collect(path, { chunkBytes });
+      expect(results, `chunkBytes ${chunkBytes}`).toEqual(expectedResults);
+      expect(stats.bytes).toBe(size);
+    }
+  });
+
+  it('reads a file that grows while it is read without a gap (a short read restarts the reads placed after it)', async () => {
+    // Lines appended while the first chunk is parsed are read or not, depending on whether the
+    // reads already in flight saw them, but never from past where the file ended: a read placed
+    // after a short one is dropped, so what is read is always a prefix of the grown file.
+    const head = Buffer.from(`{}\n${fixtureLines[0]}\n`);
+    const tail = Buffer.from(fixtureLines.slice(1).map((l) => `${l}\n`).join(''));
+    for (const chunkBytes of [head.length - 2, head.length - 1, head.length, head.length + 1, 4096]) {
+      const path = file(head);
+      const results: ParseResult[] = [];
+      let appended = false;
+      const stats = await readHubble(path, (r) => {
+        results.push(r);
+        if (!appended) {
+          appended = true;
+          appendFileSync(path, tail);
+        }
+      }, { chunkBytes });
+      const read = results.slice(1);
+      expect(read.length, `chunkBytes ${chunkBytes}`).toBeGreaterThanOrEqual(1);
+      expect(read, `chunkBytes ${chunkBytes}`).toEqual(expectedResults.slice(0, read.length));
+      expect(stats.skipped.malformed).toBe(0);
+    }
   });
 
   it('handles CRLF line ends', async () => {
@@ -161,6 +196,12 @@ describe('hubbleResults', () => {
     }
     expect(results).toEqual(expectedResults);
     expect(next.value.flows).toBe(13);
+  });
+
+  it('can be left early, a plain file with reads still in flight too', async () => {
+    let n = 0;
+    for await (const _ of hubbleResults(file(fixture), { chunkBytes: 64 })) if (++n === 3) break;
+    expect(n).toBe(3);
   });
 
   it('can be left early', async () => {

@@ -4,8 +4,8 @@
  * bytes, and hands every line's {@link ParseResult} to a sink. The I/O half of the Hubble file
  * source; the parsing (scan.ts / parse.ts) is pure.
  *
- * Throughput: plain files are read with 1 MiB positional reads into two reused buffers (the next
- * read runs while the current chunk is parsed; a stream would allocate a buffer per chunk), lines
+ * Throughput: plain files are read with 1 MiB positional reads into a ring of reused buffers (the
+ * next reads run while the current chunk is parsed; a stream would allocate a buffer per chunk), lines
  * are split on `\n` in place (src/ingest/lines.ts) and scanned in place by the fast path; nothing is
  * decoded to a string except the fields a `Flow` keeps. The sink is a plain callback: an async
  * iterator per line costs more than the parse itself ({@link hubbleResults} batches per chunk).
@@ -153,37 +153,56 @@ function toBuffer(chunk: Uint8Array): Buffer {
   return Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
 }
 
+/** Reads in flight ahead of the chunk being parsed (each into its own buffer). */
+const READS_AHEAD = 3;
+
 /**
- * The chunks of a file: positional reads alternating between two buffers, the next read already
- * under way while the consumer works on the current chunk (each chunk is valid until the next one
- * is requested); or inflated gzip.
+ * The chunks of a file: positional reads into a ring of reused buffers, {@link READS_AHEAD} of them
+ * already under way while the consumer works on the current chunk (each chunk is valid until the
+ * next one is requested); or inflated gzip. Several reads in flight keep the parser fed when the
+ * thread doing the reads has to wait for a core (the other core busy compiling or collecting).
+ * A read is placed where the one before it should end; a short read (the end of the file) makes
+ * the reads placed after it start again from where it did end.
  */
 async function* fileChunks(path: string, chunkBytes: number, stats: HubbleReadStats): AsyncGenerator<Buffer> {
   const handle = await open(path, 'r');
-  let pending: Promise<{ bytesRead: number; buffer: Buffer }> | undefined;
+  /** The reads in flight, in file order, with the buffer slot each reads into. */
+  const pending: { slot: number; read: Promise<{ bytesRead: number; buffer: Buffer }> }[] = [];
   try {
     const size = Math.max(chunkBytes, 2);
-    const buffers = [Buffer.allocUnsafe(size), Buffer.allocUnsafe(size)] as const;
-    const { bytesRead } = await handle.read(buffers[0], 0, 2, 0);
-    if (bytesRead === 2 && isGzip(buffers[0])) {
+    const buffers = Array.from({ length: READS_AHEAD + 1 }, () => Buffer.allocUnsafe(size));
+    const { bytesRead } = await handle.read(buffers[0]!, 0, 2, 0);
+    if (bytesRead === 2 && isGzip(buffers[0]!)) {
       stats.gzip = true;
       yield* gunzip(createReadStream('', { fd: handle, autoClose: false, start: 0, highWaterMark: chunkBytes }));
       return;
     }
+    /** Where the next read to be placed starts, and the buffer it goes to. */
+    let next = 0;
+    let slot = 0;
+    const place = () => {
+      pending.push({ slot, read: handle.read(buffers[slot]!, 0, size, next) });
+      next += size;
+      slot = (slot + 1) % buffers.length;
+    };
+    for (let i = 0; i < READS_AHEAD; i++) place();
     let position = 0;
-    let which = 0;
-    pending = handle.read(buffers[0], 0, size, 0);
     for (;;) {
-      const { bytesRead: n, buffer } = await pending;
-      pending = undefined;
+      const current = pending.shift()!;
+      const { bytesRead: n, buffer } = await current.read;
       if (n === 0) return;
       position += n;
-      which ^= 1;
-      pending = handle.read(buffers[which]!, 0, size, position);
+      if (n < size) {
+        // Short: the reads placed after it assumed a full one. Drop them and go on from here.
+        while (pending.length > 0) await pending.shift()!.read;
+        slot = (current.slot + 1) % buffers.length;
+        next = position;
+      }
+      place();
       yield n === size ? buffer : buffer.subarray(0, n);
     }
   } finally {
-    if (pending !== undefined) await pending.catch(() => undefined);
+    await Promise.allSettled(pending.map((p) => p.read));
     await handle.close();
   }
 }
