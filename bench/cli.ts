@@ -10,12 +10,16 @@
  *   local API server, minus the whole of `node -e 0`.
  * learn_whole_ratio / learn_whole_ratio_1w: a bare `readline` + `JSON.parse` process over a
  *   600k-line Hubble file divided by `hivewall learn` over it (default parser threads / --workers 1).
+ * learn_halves_at_once_ratio: the same bare process divided by two `learn --workers 1` processes
+ *   run at once on the file's two halves: the ceiling of learn_whole_ratio on this machine for
+ *   today's per-line work (a perfect split, with nothing to share or merge).
  * learn_whole_rss_growth: peak RSS of `hivewall learn` (default threads) on 600k lines over 60k
  *   lines with the same edges.
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, createReadStream, createWriteStream, mkdtempSync, openSync, readSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { pipeline } from 'node:stream/promises';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -50,6 +54,41 @@ function timed(args: readonly string[], dir: string): Run {
   const ms = performance.now() - t0;
   if (r.status !== 0) throw new Error(`${args.join(' ')} exited ${r.status}: ${r.stderr}`);
   return { ms, rssKb: Number(/hwm_kb=(\d+)/.exec(r.stderr)?.[1] ?? 0), cpuMs: Number(/cpu_us=(\d+)/.exec(r.stderr)?.[1] ?? 0) / 1000 };
+}
+
+/** Runs the processes at once; wall time until the last one exits. */
+async function timedTogether(argsList: readonly (readonly string[])[], cwd: string): Promise<number> {
+  const t0 = performance.now();
+  await Promise.all(argsList.map(async (args) => {
+    const child = spawn(process.execPath, args, { cwd, stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    const [code] = (await once(child, 'exit')) as [number | null];
+    if (code !== 0) throw new Error(`${args.join(' ')} exited ${code}: ${stderr}`);
+  }));
+  return performance.now() - t0;
+}
+
+/** Splits `path` at the first line start at or after its middle into `first` and `second`. */
+async function splitInHalves(path: string, first: string, second: string): Promise<void> {
+  const { size } = statSync(path);
+  const fd = openSync(path, 'r');
+  let cut = size;
+  try {
+    const probe = Buffer.alloc(64 * 1024);
+    for (let at = Math.floor(size / 2); at < size; at += probe.length) {
+      const n = readSync(fd, probe, 0, probe.length, at);
+      const nl = probe.subarray(0, n).indexOf(0x0a);
+      if (nl >= 0) {
+        cut = at + nl + 1;
+        break;
+      }
+    }
+  } finally {
+    closeSync(fd);
+  }
+  await pipeline(createReadStream(path, { end: cut - 1 }), createWriteStream(first));
+  await pipeline(createReadStream(path, { start: cut }), createWriteStream(second));
 }
 
 export interface HelpBench {
@@ -157,6 +196,13 @@ export interface LearnWholeBench {
   readonly bareS: number;
   readonly learnS: number;
   readonly learn1wS: number;
+  /**
+   * Two `learn --workers 1` processes at once, one per half of the file (nothing shared, nothing
+   * merged): what a perfect two-way split of today's per-line work takes on this machine, so
+   * bare / this is the most a two-core `learn` could reach without making the work itself cheaper.
+   */
+  readonly halvesS: number;
+  readonly halvesRatio: number;
   readonly rssGrowth: number;
   readonly rss60kMb: number;
   readonly rss600kMb: number;
@@ -169,16 +215,26 @@ export async function runLearnWholeBench(smallLines = 60_000, factor = 10, runs 
     const large = join(dir, 'large.jsonl');
     await writeHubbleBenchFile(small, smallLines);
     await repeatShifted(small, large, factor);
+    const halves = [join(dir, 'first.jsonl'), join(dir, 'second.jsonl')] as const;
+    await splitInHalves(large, ...halves);
+    const learnArgs = (file: string, out: string, workers?: number) =>
+      [...HIVEWALL_NODE_FLAGS, HIVEWALL, 'learn', '-q', '--flows', file, '--out', out, ...(workers ? ['--workers', String(workers)] : [])];
     const learn = (file: string, workers?: number) => {
       const out = join(dir, 'out');
       rmSync(out, { recursive: true, force: true });
-      return timed([...HIVEWALL_NODE_FLAGS, HIVEWALL, 'learn', '-q', '--flows', file, '--out', out, ...(workers ? ['--workers', String(workers)] : [])], dir);
+      return timed(learnArgs(file, out, workers), dir);
+    };
+    const learnHalvesAtOnce = () => {
+      const outs = halves.map((_, i) => join(dir, `out-half-${i}`));
+      for (const out of outs) rmSync(out, { recursive: true, force: true });
+      return timedTogether(halves.map((file, i) => learnArgs(file, outs[i]!, 1)), dir);
     };
     const bareRun = () => timed(['-e', BARE_PARSE, large], dir);
     bareRun(); // warm the page cache
     const bareRuns: Run[] = [];
     const oneRuns: Run[] = [];
     const allRuns: Run[] = [];
+    const halvesMs: number[] = [];
     let rssLarge = 0;
     for (let i = 0; i < runs; i++) {
       bareRuns.push(bareRun());
@@ -186,6 +242,7 @@ export async function runLearnWholeBench(smallLines = 60_000, factor = 10, runs 
       const r = learn(large);
       allRuns.push(r);
       rssLarge = Math.max(rssLarge, r.rssKb);
+      halvesMs.push(await learnHalvesAtOnce());
     }
     const [bare, one, all] = [bareRuns, oneRuns, allRuns].map((rs) => rs.map((r) => r.ms)) as [number[], number[], number[]];
     const cpu = (rs: readonly Run[]) => median(rs.map((r) => r.cpuMs));
@@ -199,6 +256,8 @@ export async function runLearnWholeBench(smallLines = 60_000, factor = 10, runs 
       bareS: median(bare) / 1000,
       learnS: median(all) / 1000,
       learn1wS: median(one) / 1000,
+      halvesS: median(halvesMs) / 1000,
+      halvesRatio: median(bare) / median(halvesMs),
       rssGrowth: rssLarge / rssSmall,
       rss60kMb: rssSmall / 1024,
       rss600kMb: rssLarge / 1024,

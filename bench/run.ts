@@ -30,6 +30,8 @@ print('learn_whole_cpu_ratio', whole.cpuRatio);
 print('learn_whole_bare_s', whole.bareS);
 print('learn_whole_1w_s', whole.learn1wS);
 print('learn_whole_s', whole.learnS);
+print('learn_halves_at_once_ratio', whole.halvesRatio);
+print('learn_halves_at_once_s', whole.halvesS);
 goal('learn_whole_rss_growth', whole.rssGrowth, '<= 1.2 (60k -> 600k lines, default workers)');
 print('learn_whole_rss_60k_mb', whole.rss60kMb, 1);
 print('learn_whole_rss_600k_mb', whole.rss600kMb, 1);
