@@ -318,6 +318,25 @@ describe('EdgeReceiver: unanswered connections', () => {
     expect(stored(store)).toEqual([]);
     expect((await post(batch(2, [], { unanswered: [{ ...denied, client: 'not a key' }] }))).status).toBe(400);
   });
+
+  it('holds them to the node binding: another node\'s pods are refused, not counted as denials; a pod not placed yet retries the batch', async () => {
+    let placed = false;
+    const refusal = (_node: string, e: { client: string }) => e.client === 'wl:pay/Deployment/api' ? 'not-on-node'
+      : e.client === 'wl:shop/Deployment/new' && !placed ? 'unknown-placement' : undefined;
+    const unanswered: string[] = [];
+    const store = new EdgeStore();
+    const { post, receiver } = await start({ store: { record: store.record.bind(store), refusal, unanswered: (c, s, port) => unanswered.push(`${c} -> ${s} ${port}`) } });
+    const mine = { ...edge(), port: 5432 };
+    const elsewhere = { ...edge({ client: 'wl:pay/Deployment/api' }), port: 5432 };
+    const notYet = { ...edge({ client: 'wl:shop/Deployment/new' }), port: 5432 };
+    const first = await post(batch(1, [], { unanswered: [mine, elsewhere, notYet] }));
+    expect(first).toMatchObject({ status: 503, body: { reason: 'unknown-placement' } });
+    expect(unanswered).toEqual([]);
+    placed = true;
+    expect(await post(batch(1, [], { unanswered: [mine, elsewhere, notYet] }))).toMatchObject({ status: 200, body: { ack: 1, applied: 0, refused: 1 } });
+    expect(unanswered).toEqual([`${mine.client} -> ${mine.server} 5432`, `wl:shop/Deployment/new -> ${mine.server} 5432`]);
+    expect(receiver.stats.refused).toEqual({ 'not-on-node': 1 });
+  });
 });
 
 describe('EdgeReceiverServer TLS', () => {

@@ -24,7 +24,9 @@
  * 6. node binding: when the target can tell ({@link EdgeTarget.refusal}, the operator's inventory
  *    via ./node-binding.ts), an edge whose client and server are both elsewhere than the
  *    batch's node (a pod there at the edge's time, or the node itself) is refused: not merged,
- *    counted in {@link EdgeReceiverStats.refused} by reason and logged with the node; the rest of
+ *    counted in {@link EdgeReceiverStats.refused} by reason and logged with the node; its
+ *    unanswered connections are held to the same rule (they count as denials, which can roll a
+ *    namespace's enforcement back, so one node must not report them for another's pods); the rest of
  *    the batch is merged and the ack says how many were refused. An edge the inventory cannot
  *    place *yet* (`unknown-placement`: a pod newer than the operator's view) refuses nothing for
  *    good: the whole batch is answered 503 `unknown-placement` with `Retry-After`, nothing of it is
@@ -386,10 +388,16 @@ export class EdgeReceiver {
     }
     // Decided for every edge before anything is merged: a batch with an edge the inventory may not
     // place yet is kept by the agent and sent again whole (same seq), so nothing is merged twice.
+    // Unanswered connections are held to the same rule: they count as denials of the namespace's
+    // enforced policies, and enough of them roll its enforcement back.
+    const unanswered = batch.unanswered ?? [];
     const reasons = batch.edges.map((e) => store.refusal?.(batch.node, e));
-    const later = reasons.filter((r) => r !== undefined && RETRYABLE_REFUSALS.has(r)).length;
+    const unansweredReasons = unanswered.map((e) => store.refusal?.(batch.node, e));
+    const all = [...batch.edges, ...unanswered];
+    const allReasons = [...reasons, ...unansweredReasons];
+    const later = allReasons.filter((r) => r !== undefined && RETRYABLE_REFUSALS.has(r)).length;
     if (later > 0) {
-      const sample = batch.edges[reasons.findIndex((r) => r !== undefined && RETRYABLE_REFUSALS.has(r))]!;
+      const sample = all[allReasons.findIndex((r) => r !== undefined && RETRYABLE_REFUSALS.has(r))]!;
       this.#log.info({ node: batch.node, seq: batch.seq, edges: later, sample: `${sample.client} -> ${sample.server} ${sample.port}/${sample.protocol}` }, 'edges not placed on the reporting node yet (inventory catching up): batch to be retried');
       throw new HttpProblem(503, 'unknown-placement', `${later} edge(s) involve pods the operator's inventory does not place yet; retry the batch`, UNKNOWN_PLACEMENT_RETRY_S);
     }
@@ -407,11 +415,20 @@ export class EdgeReceiver {
       connections += e.count;
       applied++;
     }
-    if (applied < batch.edges.length) {
-      const sample = batch.edges[reasons.findIndex((r) => r !== undefined)];
-      this.#log.warn({ node: batch.node, username: auth.username, refused, sample: sample ? `${sample.client} -> ${sample.server} ${sample.port}/${sample.protocol}` : undefined }, 'edges refused: neither side on the reporting node');
+    for (const [i, e] of unanswered.entries()) {
+      const reason = unansweredReasons[i];
+      if (reason !== undefined) {
+        refused[reason] = (refused[reason] ?? 0) + 1;
+        this.stats.refused[reason] = (this.stats.refused[reason] ?? 0) + 1;
+        continue;
+      }
+      store.unanswered?.(e.client, e.server, e.port, e.protocol, e.firstSeen, e.count, e.lastSeen);
     }
-    for (const e of batch.unanswered ?? []) store.unanswered?.(e.client, e.server, e.port, e.protocol, e.firstSeen, e.count, e.lastSeen);
+    const refusedAt = allReasons.findIndex((r) => r !== undefined);
+    if (refusedAt >= 0) {
+      const sample = all[refusedAt]!;
+      this.#log.warn({ node: batch.node, username: auth.username, refused, sample: `${sample.client} -> ${sample.server} ${sample.port}/${sample.protocol}` }, 'edges refused: neither side on the reporting node');
+    }
     if (batch.dropped) {
       store.lost?.(batch.dropped);
       this.stats.dropped += batch.dropped;
@@ -423,7 +440,7 @@ export class EdgeReceiver {
     this.#log.debug({ node: batch.node, seq: batch.seq, edges: applied, connections }, 'edges merged');
     this.#opts.onApplied?.({ node: batch.node, username: auth.username, edges: applied, connections });
     await this.#durable(store);
-    const refusedCount = batch.edges.length - applied;
+    const refusedCount = allReasons.filter((r) => r !== undefined).length;
     return { ack: batch.seq, applied, ...(refusedCount > 0 ? { refused: refusedCount } : {}) };
   }
 
