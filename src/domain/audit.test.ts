@@ -43,9 +43,24 @@ describe('AuditEngine.observeEdge (node agents\' workload-level edges)', () => {
       'other/Deployment/scraper -> shop/Deployment/cart 8080/TCP x3',
       'shop/Deployment/frontend -> shop/Deployment/cart 9090/TCP x2',
     ]);
-    expect(audit.drainFresh()).toHaveLength(2);
+    expect(audit.drainFresh().samples).toHaveLength(2);
     // The findings name the workloads as peer keys, for reports.
     expect(audit.sampleList()[0]).toMatchObject({ clientKey: 'wl:other/Deployment/scraper', serverKey: 'wl:shop/Deployment/cart' });
+  });
+
+  it('announces each would-deny pair once, and at most 100 between two drains (the rest counted)', () => {
+    const audit = new AuditEngine('shop', 'shop', 'shop-r1', policies, cluster, 'generic');
+    // A scan: the same pair again and again, then 5,000 distinct ports.
+    for (let i = 0; i < 50; i++) audit.observeEdge(edge('wl:other/Deployment/scraper', 'wl:shop/Deployment/cart', 8080), podOf);
+    expect(audit.drainFresh()).toMatchObject({ samples: [expect.objectContaining({ port: 8080 })], more: 0 });
+    audit.observeEdge(edge('wl:other/Deployment/scraper', 'wl:shop/Deployment/cart', 8080), podOf);
+    expect(audit.drainFresh()).toEqual({ samples: [], more: 0 });
+    for (let port = 10_000; port < 15_000; port++) audit.observeEdge(edge('wl:other/Deployment/scraper', 'wl:shop/Deployment/cart', port), podOf);
+    const drained = audit.drainFresh();
+    expect(drained.samples).toHaveLength(100);
+    expect(drained.more).toBe(4_900);
+    expect(audit.drainFresh()).toEqual({ samples: [], more: 0 });
+    expect(audit).toMatchObject({ flows: 5_051, wouldDeny: 5_051 });
   });
 
   it('ignores edges of other namespaces, workloads without a live pod, and ICMP', () => {

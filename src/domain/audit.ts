@@ -2,7 +2,8 @@
  * Audit: every live flow of a namespace in Audit or Enforce is evaluated against the approved
  * policies with the independent policy simulator; flows the policies would deny are counted and
  * sampled (for status, Events and metrics). One engine per namespace, reset when the approved
- * proposal changes. Bounded memory: a fixed dedupe window and a fixed number of samples.
+ * proposal changes. Bounded memory: a fixed dedupe window, a fixed number of samples, and a fixed
+ * number of new findings between two drains.
  */
 import type { Flow } from './flow.js';
 import { entityKey, isWorkloadOf, peerFromKey } from './peer.js';
@@ -10,6 +11,8 @@ import { createEvaluator, type ClusterLookup, type ClusterModel, type Evaluator,
 
 const SAMPLE_LIMIT = 10;
 const DEDUPE_LIMIT = 16_384;
+/** Would-deny pairs announced (one Event each) per drain; past it they are counted as `more`. */
+const FRESH_LIMIT = 100;
 const TRAFFIC = new Set(['FORWARDED', 'AUDIT', 'REDIRECTED', 'TRACED', 'TRANSLATED']);
 
 export interface AuditSample {
@@ -34,8 +37,12 @@ export class AuditEngine {
   private readonly samples = new Map<string, AuditSample>();
   private readonly seen = new Set<string>();
   private readonly evaluator: Evaluator;
-  /** New would-deny pairs since the last drain, for Events. */
+  /** New would-deny pairs since the last drain, for Events ({@link FRESH_LIMIT} at most). */
   private fresh: AuditSample[] = [];
+  /** New pairs past {@link FRESH_LIMIT} since the last drain. */
+  private freshMore = 0;
+  /** Pairs already announced (cleared past {@link DEDUPE_LIMIT}, as {@link seen}). */
+  private readonly announced = new Set<string>();
 
   /**
    * @param cluster a fixed model, or the operator's live {@link ClusterLookup}: flows are then judged
@@ -95,17 +102,24 @@ export class AuditEngine {
     }
     const sample: AuditSample = { time, client, server, port, protocol, count, ...(clientKey ? { clientKey } : {}), ...(serverKey ? { serverKey } : {}) };
     if (this.samples.size < SAMPLE_LIMIT) this.samples.set(id, sample);
-    this.fresh.push(sample);
+    // Announced once per pair, and a bounded number per drain: a pod trying thousands of
+    // addresses or ports must not grow this list (or the Events) without end.
+    if (this.announced.has(id)) return;
+    if (this.announced.size >= DEDUPE_LIMIT) this.announced.clear();
+    this.announced.add(id);
+    if (this.fresh.length < FRESH_LIMIT) this.fresh.push(sample);
+    else this.freshMore++;
   }
 
   sampleList(): AuditSample[] {
     return [...this.samples.values()].sort((a, b) => (a.client + a.server < b.client + b.server ? -1 : 1)).map((s) => ({ ...s }));
   }
 
-  /** Would-deny pairs first seen since the last call (for Events). */
-  drainFresh(): AuditSample[] {
-    const out = this.fresh;
+  /** Would-deny pairs first seen since the last call (for Events): the first ones, and how many more there were. */
+  drainFresh(): { samples: AuditSample[]; more: number } {
+    const out = { samples: this.fresh, more: this.freshMore };
     this.fresh = [];
+    this.freshMore = 0;
     return out;
   }
 }

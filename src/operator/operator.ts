@@ -349,11 +349,14 @@ function proposalPhaseCounts(proposals: Informer<KubernetesObject>, report: ((co
 async function emitAuditFindings(kube: Kube, audits: ReadonlyMap<string, AuditEngine>, seen: Map<string, number>, enqueueNamespace: (namespace: string, afterMs?: number) => void): Promise<void> {
   for (const [namespace, audit] of audits) {
     const fresh = audit.drainFresh();
-    for (const sample of fresh) {
-      const seg = { apiVersion: API_VERSION, kind: 'Segmentation', metadata: { namespace, name: audit.segmentation } } as KubernetesObject;
+    const seg = { apiVersion: API_VERSION, kind: 'Segmentation', metadata: { namespace, name: audit.segmentation } } as KubernetesObject;
+    for (const sample of fresh.samples) {
       await kube.event(seg, 'Warning', 'WouldDeny', `${sample.client} -> ${sample.server} ${sample.port}/${sample.protocol} would be denied by ${audit.proposal}`).catch(() => undefined);
     }
-    if (fresh.length > 0) enqueueNamespace(namespace);
+    if (fresh.more > 0) {
+      await kube.event(seg, 'Warning', 'WouldDeny', `${fresh.more} more connection pairs would be denied by ${audit.proposal} (not listed one by one)`).catch(() => undefined);
+    }
+    if (fresh.samples.length > 0) enqueueNamespace(namespace);
     else if ((seen.get(namespace) ?? 0) !== audit.flows) enqueueNamespace(namespace, COUNTS_REFRESH_MS);
     seen.set(namespace, audit.flows);
   }
