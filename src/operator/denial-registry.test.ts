@@ -70,6 +70,8 @@ describe('DenialRegistry', () => {
     expect(registry.view('shop', 'shop-r2')).toBeUndefined();
     registry.enforce('shop', { segmentation: 'shop', proposal: 'shop-r2', budget: { maxDenied: 1, windowMs: 60_000 }, policies: [] });
     expect(registry.view('shop', 'shop-r2')).toMatchObject({ crossed: false, edges: [] });
+    registry.release('shop', 'another-name'); // not the Segmentation it counts for: kept
+    expect(registry.view('shop', 'shop-r2')).toBeDefined();
     registry.release('shop');
     registry.observe(denial());
     expect(registry.view('shop', 'shop-r2')).toBeUndefined();

@@ -75,8 +75,13 @@ export class DenialRegistry {
     this.namespaces.set(namespace, { proposal: state.proposal, segmentation: state.segmentation, policies: new Set(state.policies), tracker, since, crossed: false });
   }
 
-  /** The namespace no longer enforces anything: stop counting. */
-  release(namespace: string): void {
+  /**
+   * The namespace no longer enforces anything: stop counting. With `segmentation`, only when that
+   * Segmentation is the one it counts for (a reconcile of some other name there, say a key made up
+   * from a forged ownerReference, must not reset the real one's count).
+   */
+  release(namespace: string, segmentation?: string): void {
+    if (segmentation !== undefined && this.namespaces.get(namespace)?.segmentation !== segmentation) return;
     this.namespaces.delete(namespace);
   }
 

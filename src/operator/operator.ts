@@ -166,6 +166,9 @@ export async function runLeaderWork(options: LeaderWorkOptions): Promise<void> {
       try {
         const result = await reconcileSegmentation(keyCtx, rctx.namespace ?? '', rctx.name);
         if (result.report) options.metrics?.onReport?.(result.report);
+        // Gone, invalid or being deleted: nothing to look at until a watch event says it changed
+        // (a key made up from an owned object's ownerReference would otherwise stay queued forever).
+        if (result.settled) return {};
         return { requeueAfter: Math.min(config.resyncMs, result.requeueAfter ?? config.resyncMs) };
       } catch (thrown) {
         // Retryable (conflicts, 429, 5xx, network): per-key backoff in the queue. Terminal: condition + Event.

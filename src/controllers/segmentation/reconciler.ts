@@ -67,21 +67,33 @@ export interface ReconcileReport {
   readonly flavor: string;
 }
 
-export async function reconcileSegmentation(ctx: ReconcileContext, namespace: string, name: string): Promise<{ requeueAfter?: number; report?: ReconcileReport }> {
+/**
+ * What a reconcile asks of the queue: look again after `requeueAfter`; or, `settled`, nothing until
+ * the object changes (it is gone, invalid or being deleted: a watch event brings it back).
+ */
+export interface ReconcileOutcome {
+  readonly requeueAfter?: number;
+  readonly settled?: boolean;
+  readonly report?: ReconcileReport;
+}
+
+export async function reconcileSegmentation(ctx: ReconcileContext, namespace: string, name: string): Promise<ReconcileOutcome> {
   const { kube } = ctx;
   const reads = readsOf(ctx);
   const raw = await reads.segmentation(namespace, name);
   if (!raw) {
+    // Only this Segmentation's own state: a key for a name that never existed (an owned object's
+    // ownerReference can name anything) must not reset the namespace's real Segmentation.
     ctx.countsShown?.delete(`${namespace}/${name}`);
-    ctx.audits.delete(namespace);
-    ctx.denials?.release(namespace);
-    return {};
+    if (ctx.audits.get(namespace)?.segmentation === name) ctx.audits.delete(namespace);
+    ctx.denials?.release(namespace, name);
+    return { settled: true };
   }
   const parsed = segmentationSchema.safeParse(raw);
   if (!parsed.success) {
     const message = parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).slice(0, 3).join('; ');
     await invalid(ctx, raw, message);
-    return {};
+    return { settled: true };
   }
   const seg = parsed.data;
   if (seg.metadata.deletionTimestamp) {
@@ -91,7 +103,7 @@ export async function reconcileSegmentation(ctx: ReconcileContext, namespace: st
     if (seg.metadata.finalizers?.includes(FINALIZER)) {
       await kube.mergePatch(raw, { metadata: { finalizers: seg.metadata.finalizers.filter((f) => f !== FINALIZER), resourceVersion: seg.metadata.resourceVersion } });
     }
-    return {};
+    return { settled: true };
   }
   if (!seg.metadata.finalizers?.includes(FINALIZER)) {
     await kube.mergePatch(raw, { metadata: { finalizers: [...(seg.metadata.finalizers ?? []), FINALIZER], resourceVersion: seg.metadata.resourceVersion } });
