@@ -43,6 +43,20 @@ describe('DenialTracker', () => {
     expect(tracker.crossed(T0 + 10)).toBe(false);
   });
 
+  it('keeps a bounded number of edges, dropping the least recently denied; every denial still counts', () => {
+    const tracker = new DenialTracker({ maxDenied: -1, windowMs: 60_000 }, 3);
+    tracker.record(cart, T0);
+    tracker.record(db, T0 + 1);
+    tracker.record(cart, T0 + 2); // cart denied again: now the most recent
+    // A probe of 100 world addresses: each a new edge.
+    for (let i = 0; i < 100; i++) tracker.record(edge(`en:world:203.0.113.${i}`, 443), T0 + 10 + i);
+    tracker.record(cart, T0 + 200);
+    expect(tracker.edges().map((e) => `${e.server} x${e.count}`)).toEqual(['en:world:203.0.113.98 x1', 'en:world:203.0.113.99 x1', 'wl:shop/Deployment/cart x1']);
+    expect(tracker.evictedEdges).toBe(100);
+    expect(tracker.totalDenied).toBe(104);
+    expect(tracker.inWindow(T0 + 200)).toBe(104);
+  });
+
   it('ignores non-positive counts and invalid times', () => {
     const tracker = new DenialTracker({ maxDenied: 0, windowMs: 60_000 });
     tracker.record(cart, T0, 0);

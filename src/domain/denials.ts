@@ -9,7 +9,8 @@
  *
  * Budget (`spec.enforcement.rollback`): more than `maxDenied` denials within `window` crosses it;
  * `maxDenied: -1` never does. Counting is by one-second buckets, so memory follows the window
- * length in seconds and the distinct denied edges, never the number of denials.
+ * length in seconds and the distinct denied edges (at most {@link MAX_DENIED_EDGES}), never the
+ * number of denials.
  */
 import type { Protocol } from './flow.js';
 import { annotatedWorkloadKey, isWorkloadOf, keyText, type PeerKey } from './peer.js';
@@ -53,13 +54,27 @@ type Sides = DeniedDirection | 'both';
 
 const BUCKET_MS = 1000;
 
+/**
+ * Distinct denied edges kept per namespace. A pod probing addresses or ports makes one per probe;
+ * each is proposed for review in the next revision, so without a bound the edges would grow the
+ * operator's memory and the proposal (past the API server's object size) without end.
+ */
+export const MAX_DENIED_EDGES = 1_000;
+
 export class DenialTracker {
+  /** By edge id, least recently denied first (a denial moves its edge to the end). */
   private readonly byEdge = new Map<string, { key: DeniedEdgeKey; count: number; first: number; last: number; sides: Sides }>();
   /** Denials per one-second bucket (bucket start → count), oldest first. */
   private readonly buckets = new Map<number, number>();
   private total = 0;
+  /** Edges dropped to keep {@link MAX_DENIED_EDGES}: their denials still count towards the budget. */
+  evictedEdges = 0;
 
-  constructor(private budget: RollbackBudget) {}
+  /**
+   * @param maxEdges distinct edges kept; one more drops the least recently denied (the ones a
+   *   rollback acts on are the recent ones: {@link recentEdges})
+   */
+  constructor(private budget: RollbackBudget, private readonly maxEdges = MAX_DENIED_EDGES) {}
 
   /** Takes a changed budget (a spec edit) without forgetting what was counted. */
   setBudget(budget: RollbackBudget): void {
@@ -74,6 +89,7 @@ export class DenialTracker {
     for (const e of edges) {
       const id = edgeId(e);
       if (this.byEdge.has(id) || !(e.count > 0)) continue;
+      this.makeRoom();
       this.byEdge.set(id, { key: { client: e.client, server: e.server, port: e.port, protocol: e.protocol }, count: e.count, first: e.firstDenied, last: e.lastDenied, sides: e.direction ?? 'both' });
       this.total += e.count;
     }
@@ -90,7 +106,10 @@ export class DenialTracker {
       if (time < existing.first) existing.first = time;
       if (time > existing.last) existing.last = time;
       if (existing.sides !== sides) existing.sides = 'both';
+      this.byEdge.delete(id);
+      this.byEdge.set(id, existing);
     } else {
+      this.makeRoom();
       this.byEdge.set(id, { key: { client: edge.client, server: edge.server, port: edge.port, protocol: edge.protocol }, count, first: time, last: time, sides });
     }
     const bucket = time - (time % BUCKET_MS);
@@ -127,6 +146,15 @@ export class DenialTracker {
   /** Denials counted since tracking began. */
   get totalDenied(): number {
     return this.total;
+  }
+
+  /** Drops the least recently denied edge when the tracker holds {@link maxEdges}. */
+  private makeRoom(): void {
+    if (this.byEdge.size < this.maxEdges) return;
+    const oldest = this.byEdge.keys().next();
+    if (oldest.done) return;
+    this.byEdge.delete(oldest.value);
+    this.evictedEdges++;
   }
 
   private trim(now: number): void {
