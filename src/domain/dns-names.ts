@@ -7,14 +7,17 @@
  * otherwise point it anywhere.
  *
  * Bounded, because the names arrive from the workloads themselves (a pod can resolve as many
- * random names as it likes) and the operator keeps one table for its whole life:
+ * random names as it likes, and every bare pod is a client of its own) and the operator keeps one
+ * table for its whole life:
  * - an address the client has a learned edge to is *pinned* ({@link DnsNames.pin}): its names are
  *   what that edge's `toFQDNs` rule is made of, and they stay while the edge does (edges are
  *   bounded by the operator's edge limits);
  * - every other address is *recent*: resolved, not (yet) connected to. A client keeps at most
- *   {@link DnsNameLimits.recentAddressesPerClient} of those; a new one past that evicts the one
- *   resolved longest ago (approximately: an address resolved again gets a second chance). A name is needed only until the connection it was resolved for is learned
- *   (then the address is pinned), so only addresses resolved and never used are lost;
+ *   {@link DnsNameLimits.recentNamesPerClient} names for those, and all clients together at most
+ *   {@link DnsNameLimits.recentNames}; past either, the addresses resolved longest ago go
+ *   (approximately, for a client's own bound: an address resolved again gets a second chance). A
+ *   name is needed only until the connection it was resolved for is learned (then the address is
+ *   pinned), so only addresses resolved and never used are lost;
  * - an address keeps at most {@link DnsNameLimits.namesPerAddress} names (a shared CDN address can
  *   answer for thousands); later ones are refused.
  * Dropping a name never widens a policy: a peer with fewer names is named by fewer FQDNs, or by its
@@ -31,20 +34,25 @@ export interface DnsNameLookup {
 export const NO_DNS_NAMES: DnsNameLookup = { namesFor: () => [] };
 
 export interface DnsNameLimits {
-  /** Addresses a client resolved but has no learned edge to, kept per client (default 4,096). */
-  readonly recentAddressesPerClient?: number;
+  /** Names of addresses a client resolved but has no learned edge to, kept per client (default 4,096). */
+  readonly recentNamesPerClient?: number;
+  /** The same over all clients together (default 262,144: some 25 MB). */
+  readonly recentNames?: number;
   /** Names kept per client and address (default 64). */
   readonly namesPerAddress?: number;
 }
 
-/** Why a name was not kept: its address was evicted from a client's recent ones, or the address had its fill of names. */
+/** Why a name was not kept: its address was evicted from the recent ones, or the address had its fill of names. */
 export type DnsNameDrop = 'evicted' | 'over-limit';
 
-export const DEFAULT_RECENT_ADDRESSES_PER_CLIENT = 4_096;
+export const DEFAULT_RECENT_NAMES_PER_CLIENT = 4_096;
+export const DEFAULT_RECENT_NAMES = 262_144;
 export const DEFAULT_NAMES_PER_ADDRESS = 64;
 
 /** The names of one address for one client. */
 interface AddressNames {
+  readonly client: string;
+  readonly ip: string;
   readonly names: Set<string>;
   /** Resolved again since it was added or last passed over for eviction (recent addresses only). */
   again: boolean;
@@ -54,13 +62,19 @@ interface AddressNames {
 interface ClientNames {
   /** Addresses with a learned edge from this client. */
   readonly pinned: Map<string, AddressNames>;
-  /** The others, oldest first ({@link DnsNames.evictOldest} gives an address resolved again a second chance). */
+  /** The others, oldest first ({@link DnsNames.evictOwn} gives an address resolved again a second chance). */
   readonly recent: Map<string, AddressNames>;
+  /** Names in {@link recent}. */
+  recentNames: number;
 }
 
 export class DnsNames implements DnsNameLookup {
   private readonly byClient = new Map<string, ClientNames>();
-  private readonly recentLimit: number;
+  /** Every client's recent addresses, oldest first, by `<client> <ip>`: the order of the overall bound. */
+  private readonly recentAll = new Map<string, AddressNames>();
+  private recentTotal = 0;
+  private readonly perClientLimit: number;
+  private readonly totalLimit: number;
   private readonly namesLimit: number;
   private readonly onDropped: ((reason: DnsNameDrop, names: number) => void) | undefined;
   /** Names not kept, by reason, since this table was made. */
@@ -68,7 +82,8 @@ export class DnsNames implements DnsNameLookup {
 
   /** @param onDropped told about every name the limits did not keep (the operator's metric). */
   constructor(limits: DnsNameLimits = {}, onDropped?: (reason: DnsNameDrop, names: number) => void) {
-    this.recentLimit = Math.max(1, limits.recentAddressesPerClient ?? DEFAULT_RECENT_ADDRESSES_PER_CLIENT);
+    this.perClientLimit = Math.max(1, limits.recentNamesPerClient ?? DEFAULT_RECENT_NAMES_PER_CLIENT);
+    this.totalLimit = Math.max(1, limits.recentNames ?? DEFAULT_RECENT_NAMES);
     this.namesLimit = Math.max(1, limits.namesPerAddress ?? DEFAULT_NAMES_PER_ADDRESS);
     this.onDropped = onDropped;
   }
@@ -76,23 +91,24 @@ export class DnsNames implements DnsNameLookup {
   /** Records that `client` resolved `name` to `ip`. */
   add(client: string, ip: string, name: string): void {
     let entry = this.byClient.get(client);
-    if (!entry) this.byClient.set(client, (entry = { pinned: new Map(), recent: new Map() }));
-    let address = entry.pinned.get(ip);
-    if (address === undefined) {
-      address = entry.recent.get(ip);
-      if (address !== undefined) address.again = true;
-      else {
-        if (entry.recent.size >= this.recentLimit) this.evictOldest(entry.recent);
-        entry.recent.set(ip, (address = { names: new Set(), again: false }));
-      }
-    }
-    const names = address.names;
-    if (names.has(name)) return;
-    if (names.size >= this.namesLimit) {
-      this.drop('over-limit', 1);
+    if (!entry) this.byClient.set(client, (entry = { pinned: new Map(), recent: new Map(), recentNames: 0 }));
+    const pinned = entry.pinned.get(ip);
+    if (pinned !== undefined) {
+      this.addName(pinned, name);
       return;
     }
-    names.add(name);
+    let address = entry.recent.get(ip);
+    if (address !== undefined) address.again = true;
+    else {
+      address = { client, ip, names: new Set(), again: false };
+      entry.recent.set(ip, address);
+      this.recentAll.set(`${client} ${ip}`, address);
+    }
+    if (!this.addName(address, name)) return;
+    entry.recentNames++;
+    this.recentTotal++;
+    while (entry.recentNames > this.perClientLimit) this.evictOwn(entry);
+    while (this.recentTotal > this.totalLimit) this.evictOldest();
   }
 
   /**
@@ -104,14 +120,15 @@ export class DnsNames implements DnsNameLookup {
     const entry = this.byClient.get(client);
     if (!entry || entry.pinned.has(ip)) return;
     const address = entry.recent.get(ip);
-    if (address === undefined) entry.pinned.set(ip, { names: new Set(), again: false });
-    else {
-      entry.recent.delete(ip);
-      entry.pinned.set(ip, address);
+    if (address === undefined) {
+      entry.pinned.set(ip, { client, ip, names: new Set(), again: false });
+      return;
     }
+    this.forgetRecent(entry, address);
+    entry.pinned.set(ip, address);
   }
 
-  /** Whether `client` ever resolved a name (and so has addresses to {@link pin}). */
+  /** Whether `client` has names kept (and so may have addresses to {@link pin}). */
   has(client: string): boolean {
     return this.byClient.has(client);
   }
@@ -131,7 +148,7 @@ export class DnsNames implements DnsNameLookup {
     return [...out].sort();
   }
 
-  /** Number of clients that resolved a name. */
+  /** Number of clients with names kept. */
   get clients(): number {
     return this.byClient.size;
   }
@@ -143,22 +160,54 @@ export class DnsNames implements DnsNameLookup {
     return n;
   }
 
+  /** Adds `name` unless the address has its fill; true when it was added. */
+  private addName(address: AddressNames, name: string): boolean {
+    if (address.names.has(name)) return false;
+    if (address.names.size >= this.namesLimit) {
+      this.drop('over-limit', 1);
+      return false;
+    }
+    address.names.add(name);
+    return true;
+  }
+
   /**
-   * Evicts the recent address resolved longest ago. An address resolved again since it was added
+   * Evicts the client's recent address resolved longest ago. One resolved again since it was added
    * or last passed over gets a second chance (it moves to the end, its mark cleared): the order is
    * kept only here, so a repeated answer costs one flag, not a move.
    */
-  private evictOldest(recent: Map<string, AddressNames>): void {
-    for (const [ip, address] of recent) {
-      recent.delete(ip);
+  private evictOwn(entry: ClientNames): void {
+    for (const [ip, address] of entry.recent) {
       if (address.again) {
         address.again = false;
-        recent.set(ip, address);
+        entry.recent.delete(ip);
+        entry.recent.set(ip, address);
         continue;
       }
-      this.drop('evicted', address.names.size);
+      this.evict(entry, address);
       return;
     }
+  }
+
+  /** Evicts the recent address added longest ago, whichever client it belongs to. */
+  private evictOldest(): void {
+    const oldest = this.recentAll.values().next();
+    if (oldest.done) return;
+    this.evict(this.byClient.get(oldest.value.client)!, oldest.value);
+  }
+
+  private evict(entry: ClientNames, address: AddressNames): void {
+    this.forgetRecent(entry, address);
+    this.drop('evicted', address.names.size);
+    if (entry.recent.size === 0 && entry.pinned.size === 0) this.byClient.delete(address.client);
+  }
+
+  /** Takes `address` out of the recent ones (evicted, or pinned). */
+  private forgetRecent(entry: ClientNames, address: AddressNames): void {
+    entry.recent.delete(address.ip);
+    this.recentAll.delete(`${address.client} ${address.ip}`);
+    entry.recentNames -= address.names.size;
+    this.recentTotal -= address.names.size;
   }
 
   private drop(reason: DnsNameDrop, names: number): void {

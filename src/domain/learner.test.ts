@@ -197,7 +197,7 @@ describe('Learner', () => {
 
   it('DNS names are bounded: a workload resolving thousands of names keeps the ones its learned edges use', () => {
     const dropped: number[] = [];
-    const l = new Learner(new IdentityResolver(cluster), { dnsLimits: { recentAddressesPerClient: 16 }, onDnsNamesDropped: (_, n) => dropped.push(n) });
+    const l = new Learner(new IdentityResolver(cluster), { dnsLimits: { recentNamesPerClient: 16 }, onDnsNamesDropped: (_, n) => dropped.push(n) });
     const answer = (time: number, query: string, ip: string) =>
       flow(endpoint('10.244.0.9', 53), endpoint('10.244.0.5', 33000 + (time % 1000)), { time, protocol: 'UDP', isReply: true, dnsAnswer: { query, ips: [ip] } });
     l.ingestFlow(answer(T0, 'api.stripe.example', '203.0.113.50'));
@@ -212,7 +212,7 @@ describe('Learner', () => {
   });
 
   it('an edge the edge limits refuse pins no DNS names', () => {
-    const l = new Learner(new IdentityResolver(cluster), { limits: { maxEdges: 1 }, dnsLimits: { recentAddressesPerClient: 1 } });
+    const l = new Learner(new IdentityResolver(cluster), { limits: { maxEdges: 1 }, dnsLimits: { recentNamesPerClient: 1 } });
     l.ingestFlow(flow(endpoint('10.244.0.5', 40000), endpoint('10.244.1.7', 8080), { time: T0 }));
     l.ingestFlow(flow(endpoint('10.244.0.9', 53), endpoint('10.244.0.5', 33000), { time: T0 + 1, protocol: 'UDP', isReply: true, dnsAnswer: { query: 'a.example', ips: ['203.0.113.1'] } }));
     l.ingestFlow(flow(endpoint('10.244.0.5', 40001), endpoint('203.0.113.1', 443), { time: T0 + 2 }));

@@ -45,7 +45,7 @@ describe('TrafficProfile encoding', () => {
   it('restored edges keep their DNS names however many other names the workload resolves next', () => {
     const learner = bigNamespace();
     const spec = toProfileSpec('big', namespaceView(learner, 'big'), learner.dnsNames, 0);
-    const restored = new Learner(new IdentityResolver(emptyInventory), { dnsLimits: { recentAddressesPerClient: 4 } });
+    const restored = new Learner(new IdentityResolver(emptyInventory), { dnsLimits: { recentNamesPerClient: 4 } });
     restoreProfile(restored, spec, 'big');
     const client = 'wl:big/Deployment/service-with-a-realistic-name-7';
     for (let i = 0; i < 100; i++) restored.dnsNames.add(client, `198.51.100.${i}`, `n${i}.example`);
