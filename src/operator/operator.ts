@@ -196,7 +196,10 @@ export async function runLeaderWork(options: LeaderWorkOptions): Promise<void> {
     // Its namespace's learned edges are stored for it from now on.
     onAdd: (s) => { scopeChanged = true; store.markNamespace(s.metadata?.namespace ?? ''); },
     onUpdate: () => undefined,
-    onDelete: () => { scopeChanged = true; },
+    onDelete: (s) => {
+      scopeChanged = true;
+      store.forgetSegmentation(s.metadata?.namespace ?? '', s.metadata?.name ?? '');
+    },
   }));
   // A deleted TrafficProfile is written again from memory at the next store pass.
   unsubscribe.push(informers.profiles.addEventHandler({

@@ -73,6 +73,28 @@ describe('StoreLoop', () => {
     expect(profiles(writes)).toEqual(['shop', 'shop']);
   });
 
+  it('keeps what it wrote per Segmentation until that Segmentation is deleted', async () => {
+    const { learner, store, writes, reads } = setup();
+    learner.edges.record(key('wl:shop/Deployment/web'), key('wl:shop/Deployment/api'), 8080, 'TCP', 1);
+    await store.pass(0);
+    const profileReads = () => reads.filter((r) => r.startsWith('TrafficProfile/')).length;
+    const readsAfterFirst = profileReads();
+    // Unchanged content is known (by digest): neither read nor written again.
+    store.markNamespace('shop');
+    await store.pass(20_000);
+    expect(profiles(writes)).toEqual(['shop']);
+    expect(profileReads()).toBe(readsAfterFirst);
+    // Another Segmentation's deletion forgets nothing of this one; its own does.
+    store.forgetSegmentation('shop', 'other-seg');
+    store.markNamespace('shop');
+    await store.pass(40_000);
+    expect(profileReads()).toBe(readsAfterFirst);
+    store.forgetSegmentation('shop', 'seg');
+    store.markNamespace('shop');
+    await store.pass(60_000);
+    expect(profileReads()).toBe(readsAfterFirst + 1);
+  });
+
   it('stamps each profile with its pass and positions, flushes the checkpoint after them, then acknowledges', async () => {
     const { learner, store, writes, ended } = setup();
     learner.edges.record(key('wl:shop/Deployment/web'), key('wl:pay/Deployment/api'), 8080, 'TCP', 1);

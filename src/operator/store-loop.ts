@@ -20,6 +20,7 @@
  * profile's `base` is always the pass the checkpoint really holds. Namespaces whose write failed
  * stay pending and are retried with backoff by the next pass.
  */
+import { createHash } from 'node:crypto';
 import type { KubernetesObject } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { API_VERSION } from '../api/meta.js';
@@ -78,7 +79,7 @@ export class StoreLoop {
   /** Namespaces whose profiles must be checked and written by the next pass. */
   private pending = new Set<string>();
   /** Profile content last known to be stored, and the pass it is of, by `namespace/name/uid`. */
-  private readonly written = new Map<string, { readonly content: string; readonly pass: number }>();
+  private readonly written = new Map<string, { readonly digest: string; readonly pass: number }>();
   private failures = 0;
   private notBefore = 0;
   /** The number of the next pass (after the newest stored one). */
@@ -123,6 +124,11 @@ export class StoreLoop {
   markNamespace(namespace: string, forgetWritten = false): void {
     this.pending.add(namespace);
     if (forgetWritten) for (const key of this.written.keys()) if (key.startsWith(`${namespace}/`)) this.written.delete(key);
+  }
+
+  /** A Segmentation was deleted: what was written for it is forgotten (its profile goes with it). */
+  forgetSegmentation(namespace: string, name: string): void {
+    for (const key of this.written.keys()) if (key.startsWith(`${namespace}/${name}/`)) this.written.delete(key);
   }
 
   /**
@@ -247,8 +253,10 @@ export class StoreLoop {
     const cacheKey = `${namespace}/${seg.name}/${seg.uid}`;
     // Compared without `covers`: a profile whose learned content is unchanged is not rewritten.
     const content = JSON.stringify(spec);
+    // Kept as a digest: the content itself reaches megabytes for a namespace with many edges.
+    const digest = createHash('sha256').update(content).digest('base64');
     const known = this.written.get(cacheKey);
-    if (known?.content === content) return { written: false, pass: known.pass };
+    if (known?.digest === digest) return { written: false, pass: known.pass };
     // Only hivewall writes profiles, and apply makes ours win: skipping the read risks at most a
     // write of equal content.
     if (known === undefined && (this.listed === undefined || this.listed.has(`${namespace}/${seg.name}`))) {
@@ -257,7 +265,7 @@ export class StoreLoop {
       const { covers: storedCovers, ...storedContent } = stored?.success ? stored.data.spec : { covers: undefined };
       if (stored?.success && JSON.stringify(storedContent) === content) {
         const pass = storedCovers?.pass ?? 0;
-        this.written.set(cacheKey, { content, pass });
+        this.written.set(cacheKey, { digest, pass });
         return { written: false, pass };
       }
     }
@@ -273,7 +281,7 @@ export class StoreLoop {
       },
       spec: { ...spec, covers: { ...covers, rollback } },
     } as KubernetesObject);
-    this.written.set(cacheKey, { content, pass: covers.pass });
+    this.written.set(cacheKey, { digest, pass: covers.pass });
     return { written: true, pass: covers.pass };
   }
 }
