@@ -52,6 +52,8 @@ export interface OperatorMetrics extends FlowSourceMetrics {
   onProposalPhases?(counts: ReadonlyMap<string, number>): void;
   /** Connections an enforced policy of the namespace denied. */
   onDenied?(namespace: string, count: number): void;
+  /** The namespace has no Segmentation any more: its per-namespace series go. */
+  onNamespaceGone?(namespace: string): void;
   /** DNS names the learner's bounds did not keep (see src/domain/dns-names.ts). */
   onDnsNamesDropped?(reason: DnsNameDrop, names: number): void;
   /** The Segmentation controller's reconcile metrics and its work queue's. */
@@ -148,6 +150,8 @@ export async function runLeaderWork(options: LeaderWorkOptions): Promise<void> {
   const store = new StoreLoop({ kube, learner, sources, checkpoint, log: log.child({ component: 'store-loop' }), countsIntervalMs: config.countsIntervalMs, segmentationsIn: (namespace) => liveSegmentations(informers, namespace) }, restored.newestPass, restored);
   const reconcileFeed = learner.edges.changes();
 
+  /** Audited flows per namespace at the last audit tick (emitAuditFindings). */
+  const auditFlowsSeen = new Map<string, number>();
   const ctx: ReconcileContext = {
     kube, learner, cluster, audits, log, now, denials,
     sourceError: () => sources.error(),
@@ -168,7 +172,14 @@ export async function runLeaderWork(options: LeaderWorkOptions): Promise<void> {
         if (result.report) options.metrics?.onReport?.(result.report);
         // Gone, invalid or being deleted: nothing to look at until a watch event says it changed
         // (a key made up from an owned object's ownerReference would otherwise stay queued forever).
-        if (result.settled) return {};
+        if (result.settled) {
+          const namespace = rctx.namespace ?? '';
+          if (liveSegmentations(informers, namespace).length === 0) {
+            auditFlowsSeen.delete(namespace);
+            options.metrics?.onNamespaceGone?.(namespace);
+          }
+          return {};
+        }
         return { requeueAfter: Math.min(config.resyncMs, result.requeueAfter ?? config.resyncMs) };
       } catch (thrown) {
         // Retryable (conflicts, 429, 5xx, network): per-key backoff in the queue. Terminal: condition + Event.
@@ -227,7 +238,6 @@ export async function runLeaderWork(options: LeaderWorkOptions): Promise<void> {
 
   let lastInventory = now();
   let ready = false;
-  const auditFlowsSeen = new Map<string, number>();
   try {
     while (!signal.aborted) {
       // The namespaces whose edges changed: a new edge is reconciled at once, count changes within COUNTS_REFRESH_MS.

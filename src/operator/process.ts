@@ -95,6 +95,10 @@ export async function runOperatorProcess(config: Config, stdout: DestinationStre
               onDenied: (namespace, count) => metrics.deniedFlows.inc({ namespace }, count),
               onLostEvents: (source, count) => metrics.flowsLost.inc({ source }, count),
               onDnsNamesDropped: (reason, names) => metrics.dnsNamesDropped.inc({ reason }, names),
+              onNamespaceGone: (namespace) => {
+                wouldDenySeen.delete(namespace);
+                metrics.forgetNamespace(namespace);
+              },
               onSkipped: (source, reason) => metrics.flowsIngested.inc({ source, result: reason }),
               onReport: (r) => {
                 metrics.graphEdges.set({ namespace: r.namespace }, r.edges);

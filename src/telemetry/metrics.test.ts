@@ -72,6 +72,22 @@ describe('createMetrics', () => {
     ]) expect(text).toContain(line);
   });
 
+  it('forgetNamespace removes that namespace\'s series and keeps the others', async () => {
+    const m = createMetrics({ defaultMetrics: false });
+    for (const namespace of ['shop', 'pay']) {
+      m.graphEdges.set({ namespace }, 12);
+      m.wouldDenyFlows.inc({ namespace }, 2);
+      m.deniedFlows.inc({ namespace }, 3);
+      m.policiesApplied.set({ namespace, flavor: namespace === 'shop' ? 'CiliumNetworkPolicy' : 'NetworkPolicy' }, 4);
+    }
+    m.forgetNamespace('shop');
+    const text = await m.registry.metrics();
+    expect(text).not.toContain('namespace="shop"');
+    for (const line of ['hivewall_graph_edges{namespace="pay"} 12', 'hivewall_would_deny_flows_total{namespace="pay"} 2', 'hivewall_denied_flows_total{namespace="pay"} 3', 'hivewall_policies_applied{namespace="pay",flavor="NetworkPolicy"} 4']) {
+      expect(text).toContain(line);
+    }
+  });
+
   it('default labels apply to every series', async () => {
     const m = createMetrics({ defaultMetrics: false, defaultLabels: { replica: 'hivewall-0' } });
     m.graphEdges.set({ namespace: 'shop' }, 12);

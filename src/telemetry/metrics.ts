@@ -31,6 +31,8 @@ export interface MetricsOptions {
 }
 
 /** Reconcile latencies: 5 ms … 1 min. */
+/** The `flavor` label values of hivewall_policies_applied: a Segmentation's `spec.flavor`. */
+const POLICY_FLAVORS = ['NetworkPolicy', 'CiliumNetworkPolicy'] as const;
 const RECONCILE_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
 /** Work queue waits and work: 1 ms … 5 min. */
 const QUEUE_BUCKETS = [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10, 60, 300];
@@ -89,6 +91,8 @@ export interface HivewallMetrics {
   /** The longest event-loop delay since the monitor started. */
   readonly eventLoopDelayMax: Gauge;
 
+  /** Removes a namespace's series (its Segmentation is gone): namespaces come and go, series must not pile up. */
+  forgetNamespace(namespace: string): void;
   workQueueMetrics(name: string): Required<WorkQueueMetrics>;
   informerMetrics(name: string): Required<InformerMetrics>;
   controllerMetrics(name: string): Required<ControllerMetricsHooks>;
@@ -154,6 +158,12 @@ export function createMetrics(opts: MetricsOptions = {}): HivewallMetrics {
         handlerError: () => m.informerHandlerErrors.inc({ informer }),
         objects: (n) => m.informerObjects.set({ informer }, n),
       };
+    },
+    forgetNamespace(namespace) {
+      m.graphEdges.remove({ namespace });
+      m.wouldDenyFlows.remove({ namespace });
+      m.deniedFlows.remove({ namespace });
+      for (const flavor of POLICY_FLAVORS) m.policiesApplied.remove({ namespace, flavor });
     },
     controllerMetrics(controller) {
       return {

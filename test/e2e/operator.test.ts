@@ -241,6 +241,12 @@ describe('hivewall operator', () => {
     expect(remaining.items.map((i: { metadata: { name: string } }) => i.metadata.name)).toEqual(['team-allow-metrics']);
     await kubectlOk(['delete', 'segmentation', 'shop', '-n', NS, '--wait=true', '--timeout=20s'], admin());
     expect((await kubectl(['get', 'segmentation', 'shop', '-n', NS], admin())).code).not.toBe(0);
+    // The leader (op-2 now) drops the namespace's metric series once it has no Segmentation left.
+    const port = /"port":(\d+),"identity":"op-2","msg":"operator starting"/.exec(operators.logs.get('op-2')!.join(''))?.[1];
+    await eventually('shop\'s series removed', async () => {
+      const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+      return text.includes('hivewall_proposals') && !text.includes(`namespace="${NS}"`);
+    }, 15_000);
   }, 60_000);
 
   it('an invalid Segmentation gets a condition and an Event, and the operator keeps running', async () => {
