@@ -57,6 +57,21 @@ describe('DenialTracker', () => {
     expect(tracker.inWindow(T0 + 200)).toBe(104);
   });
 
+  it('counts denials that arrive out of time order within the window, and only those', () => {
+    const tracker = new DenialTracker({ maxDenied: 100, windowMs: 10_000 });
+    tracker.record(cart, T0 + 9_000);
+    expect(tracker.inWindow(T0 + 9_000)).toBe(1);
+    tracker.record(db, T0 + 500, 2); // an agent's delta, older than what came before
+    tracker.record(cart, T0 + 5_000);
+    expect(tracker.inWindow(T0 + 10_000)).toBe(4);
+    expect(tracker.inWindow(T0 + 11_000)).toBe(2); // the T0+500 bucket left the window
+    expect(tracker.inWindow(T0 + 16_500)).toBe(1);
+    tracker.record(db, T0 + 14_000);
+    expect(tracker.inWindow(T0 + 19_500)).toBe(2);
+    expect(tracker.inWindow(T0 + 20_500)).toBe(1);
+    expect(tracker.inWindow(T0 + 30_000)).toBe(0);
+  });
+
   it('ignores non-positive counts and invalid times', () => {
     const tracker = new DenialTracker({ maxDenied: 0, windowMs: 60_000 });
     tracker.record(cart, T0, 0);

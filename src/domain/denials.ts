@@ -67,6 +67,8 @@ export class DenialTracker {
   /** Denials per one-second bucket (bucket start → count), oldest first. */
   private readonly buckets = new Map<number, number>();
   private total = 0;
+  /** The earliest key of {@link buckets} (+Infinity when empty). */
+  private earliestBucket = Number.POSITIVE_INFINITY;
   /** Edges dropped to keep {@link MAX_DENIED_EDGES}: their denials still count towards the budget. */
   evictedEdges = 0;
 
@@ -114,6 +116,7 @@ export class DenialTracker {
     }
     const bucket = time - (time % BUCKET_MS);
     this.buckets.set(bucket, (this.buckets.get(bucket) ?? 0) + count);
+    if (bucket < this.earliestBucket) this.earliestBucket = bucket;
     this.total += count;
   }
 
@@ -157,12 +160,23 @@ export class DenialTracker {
     this.evictedEdges++;
   }
 
+  /**
+   * Drops the buckets that left the window. Buckets may arrive out of order (an agent's delta
+   * carries its own times), so the earliest is tracked: nothing to drop costs nothing, and each
+   * bucket is dropped once.
+   */
   private trim(now: number): void {
     const oldest = now - this.budget.windowMs;
+    if (this.earliestBucket + BUCKET_MS > oldest) return;
+    let earliest = Number.POSITIVE_INFINITY;
     for (const bucket of this.buckets.keys()) {
-      if (bucket + BUCKET_MS > oldest) continue;
+      if (bucket + BUCKET_MS > oldest) {
+        if (bucket < earliest) earliest = bucket;
+        continue;
+      }
       this.buckets.delete(bucket);
     }
+    this.earliestBucket = earliest;
   }
 }
 
