@@ -235,7 +235,7 @@ describe('Learner', () => {
 
   it('keeps the newest observed pods per workload when bounded (the operator), all of them otherwise', () => {
     const pods = (bound?: number) => {
-      const l = new Learner(new IdentityResolver(inventory({})), bound === undefined ? {} : { observedPodsPerWorkload: bound });
+      const l = new Learner(new IdentityResolver(inventory({})), bound === undefined ? {} : { observedPodLimits: { podsPerWorkload: bound, workloads: 10 } });
       for (let i = 0; i < 10; i++) {
         l.ingestFlow(flow(
           endpoint(`10.0.0.${i + 10}`, 1234, { namespace: 'a', podName: `report-2891${i}-x${i}k4p`, labels: ['app=report', `run=${i}`], workload: { kind: 'CronJob', name: 'report' } }),
@@ -247,6 +247,21 @@ describe('Learner', () => {
     };
     expect(pods()).toHaveLength(10);
     expect(pods(3)).toEqual(['run=7', 'run=8', 'run=9']);
+  });
+
+  it('keeps the workloads named most recently when bounded (every bare pod is a workload of its own)', () => {
+    const l = new Learner(new IdentityResolver(inventory({})), { observedPodLimits: { podsPerWorkload: 4, workloads: 3 } });
+    for (let i = 0; i < 10; i++) {
+      l.ingestFlow(flow(
+        endpoint(`10.0.0.${i + 10}`, 1234, { namespace: i < 5 ? 'a' : 'c', podName: `debug-${i}`, labels: [`run=${i}`] }),
+        endpoint('10.0.0.2', 80, { namespace: 'b', podName: 'api-0', workload: { kind: 'StatefulSet', name: 'api' } }),
+        { time: T0 + i },
+      ));
+    }
+    // The server's pods carry no labels here: only the clients are observed.
+    expect([...l.observedPods.keys()]).toEqual(['wl:c/Pod/debug-7', 'wl:c/Pod/debug-8', 'wl:c/Pod/debug-9']);
+    expect([...l.observedKeysIn('a')]).toEqual([]);
+    expect([...l.observedKeysIn('c')]).toEqual(['wl:c/Pod/debug-7', 'wl:c/Pod/debug-8', 'wl:c/Pod/debug-9']);
   });
 
   it('a reused IP resolves to the pod that had it at the flow time', () => {

@@ -19,7 +19,7 @@ import { ConnectionTable } from './connection-table.js';
 import { DnsNames, type DnsNameDrop, type DnsNameLimits } from './dns-names.js';
 import { EdgeStore, type EdgeLimits } from './edge-store.js';
 import type { IdentityResolver, Resolution, UnresolvedReason } from './identity.js';
-import { entityAddressOf, peerKey, type Peer, type PeerKey } from './peer.js';
+import { entityAddressOf, peerKey, workloadNamespace, type Peer, type PeerKey } from './peer.js';
 
 export interface LearnerOptions {
   /** Observations of the same 5-tuple within this many ms are one connection. */
@@ -47,13 +47,14 @@ export interface LearnerOptions {
    */
   readonly tallies?: boolean;
   /**
-   * Pods kept per workload in {@link Learner.observedPods} (unbounded by default: `hivewall learn`
-   * reads a finite input and builds selectors from every pod it saw). The operator's learner lives
-   * for the process: pods no snapshot knew (gone before their flows were read, a Job's pod per
-   * run) would pile up there, so it keeps the newest ones; an older pod's labels then no longer
-   * shape its workload's selector (which still excludes every other workload's known pods).
+   * Bounds on {@link Learner.observedPods} (none by default: `hivewall learn` reads a finite input
+   * and builds selectors from every pod it saw). The operator's learner lives for the process:
+   * pods no snapshot knew (gone before their flows were read, a Job's pod per run, every bare pod a
+   * workload of its own) would pile up there, so it keeps the newest pods per workload and the
+   * workloads named most recently; an older pod's labels then no longer shape the selectors (which
+   * still exclude every known pod of other workloads).
    */
-  readonly observedPodsPerWorkload?: number;
+  readonly observedPodLimits?: { readonly podsPerWorkload: number; readonly workloads: number };
   /** Bounds on the DNS names kept per client workload (see DnsNames); the defaults otherwise. */
   readonly dnsLimits?: DnsNameLimits;
   /** Told about DNS names the bounds did not keep (the operator's metric). */
@@ -157,6 +158,7 @@ export class Learner {
   private readonly onDenied: ((denial: Denial) => void) | undefined;
   private readonly tallies: boolean;
   private readonly observedPodsPerWorkload: number;
+  private readonly observedWorkloads: number;
   /** Connections waiting for a reply ({@link expireUnanswered} looks only at these). */
   private readonly unreplied = new Set<Connection>();
   /** Released connection records kept for reuse ({@link connection}). */
@@ -174,7 +176,8 @@ export class Learner {
     this.until = options.until ?? Number.POSITIVE_INFINITY;
     this.onDenied = options.onDenied;
     this.tallies = options.tallies ?? true;
-    this.observedPodsPerWorkload = Math.max(1, options.observedPodsPerWorkload ?? Number.POSITIVE_INFINITY);
+    this.observedPodsPerWorkload = Math.max(1, options.observedPodLimits?.podsPerWorkload ?? Number.POSITIVE_INFINITY);
+    this.observedWorkloads = Math.max(1, options.observedPodLimits?.workloads ?? Number.POSITIVE_INFINITY);
   }
 
   /** The workload keys of a namespace whose pods the flow source named (see {@link observedPods}). */
@@ -454,6 +457,7 @@ export class Learner {
     if (!resolution.labels || !resolution.podName) return;
     let pods = this.observedPods.get(key);
     if (!pods) {
+      if (this.observedPods.size >= this.observedWorkloads) this.forgetObservedWorkload(this.observedPods.keys().next().value!);
       this.observedPods.set(key, (pods = new Map()));
       if (resolution.peer.type === 'workload') {
         let keys = this.observedByNamespace.get(resolution.peer.namespace);
@@ -464,6 +468,16 @@ export class Learner {
     if (pods.has(resolution.podName)) return;
     if (pods.size >= this.observedPodsPerWorkload) pods.delete(pods.keys().next().value!);
     pods.set(resolution.podName, resolution.labels);
+  }
+
+  /** Drops a workload's observed pods (the one named longest ago, past the bound). */
+  private forgetObservedWorkload(key: string): void {
+    this.observedPods.delete(key);
+    const namespace = workloadNamespace(key);
+    if (namespace === undefined) return;
+    const keys = this.observedByNamespace.get(namespace);
+    keys?.delete(key);
+    if (keys?.size === 0) this.observedByNamespace.delete(namespace);
   }
 }
 

@@ -42,8 +42,8 @@ import { FlowSources, type FlowSourceMetrics } from './flow-sources.js';
 import { restoreLearnedState, type RestoredState } from './restore.js';
 import { StoreLoop, type SegmentationRef } from './store-loop.js';
 
-/** Pods per workload the operator's learner keeps from flows when the cluster cache did not know them (LearnerOptions). */
-const OBSERVED_PODS_PER_WORKLOAD = 64;
+/** Pods the operator's learner keeps from flows when the cluster cache did not know them (LearnerOptions.observedPodLimits). */
+const OBSERVED_POD_LIMITS = { podsPerWorkload: 64, workloads: 4_096 };
 
 export interface OperatorMetrics extends FlowSourceMetrics {
   /** After each Segmentation reconcile: what it looked like (edges, phase, would-deny, policies). */
@@ -115,12 +115,12 @@ export async function runLeaderWork(options: LeaderWorkOptions): Promise<void> {
     },
   });
   // No per-pair tallies: nothing in the operator reads them, and they would grow for its whole life;
-  // for the same reason, only the newest pods per workload that the snapshot did not know.
+  // for the same reason, only the newest pods that the snapshot did not know.
   const learner = new Learner(cluster.identity, {
     limits: { maxEdges: config.maxEdges, maxEdgesPerNamespace: config.maxEdgesPerNamespace },
     onDenied: (denial) => denials.observe(denial),
     tallies: false,
-    observedPodsPerWorkload: OBSERVED_PODS_PER_WORKLOAD,
+    observedPodLimits: OBSERVED_POD_LIMITS,
     ...(options.metrics?.onDnsNamesDropped ? { onDnsNamesDropped: options.metrics.onDnsNamesDropped } : {}),
   });
   const checkpoint = new OperatorCheckpoint(kube, config.namespace, 'hivewall-flow-checkpoint');
