@@ -251,17 +251,19 @@ describe('Learner', () => {
 
   it('keeps the workloads named most recently when bounded (every bare pod is a workload of its own)', () => {
     const l = new Learner(new IdentityResolver(inventory({})), { observedPodLimits: { podsPerWorkload: 4, workloads: 3 } });
+    const from = (i: number, port: number) => l.ingestFlow(flow(
+      endpoint(`10.0.0.${i + 10}`, port, { namespace: i < 5 ? 'a' : 'c', podName: `debug-${i}`, labels: [`run=${i}`] }),
+      endpoint('10.0.0.2', 80, { namespace: 'b', podName: 'api-0', workload: { kind: 'StatefulSet', name: 'api' } }),
+      { time: T0 + port },
+    ));
     for (let i = 0; i < 10; i++) {
-      l.ingestFlow(flow(
-        endpoint(`10.0.0.${i + 10}`, 1234, { namespace: i < 5 ? 'a' : 'c', podName: `debug-${i}`, labels: [`run=${i}`] }),
-        endpoint('10.0.0.2', 80, { namespace: 'b', podName: 'api-0', workload: { kind: 'StatefulSet', name: 'api' } }),
-        { time: T0 + i },
-      ));
+      from(i, 1000 + i);
+      if (i >= 5) from(0, 2000 + i); // debug-0 keeps talking: it stays
     }
     // The server's pods carry no labels here: only the clients are observed.
-    expect([...l.observedPods.keys()]).toEqual(['wl:c/Pod/debug-7', 'wl:c/Pod/debug-8', 'wl:c/Pod/debug-9']);
-    expect([...l.observedKeysIn('a')]).toEqual([]);
-    expect([...l.observedKeysIn('c')]).toEqual(['wl:c/Pod/debug-7', 'wl:c/Pod/debug-8', 'wl:c/Pod/debug-9']);
+    expect([...l.observedPods.keys()].sort()).toEqual(['wl:a/Pod/debug-0', 'wl:c/Pod/debug-8', 'wl:c/Pod/debug-9']);
+    expect([...l.observedKeysIn('a')]).toEqual(['wl:a/Pod/debug-0']);
+    expect([...l.observedKeysIn('c')]).toEqual(['wl:c/Pod/debug-8', 'wl:c/Pod/debug-9']);
   });
 
   it('a reused IP resolves to the pod that had it at the flow time', () => {

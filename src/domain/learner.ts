@@ -456,6 +456,11 @@ export class Learner {
   private noteObservedPod(resolution: Extract<Resolution, { ok: true }>, key: string): void {
     if (!resolution.labels || !resolution.podName) return;
     let pods = this.observedPods.get(key);
+    if (pods !== undefined && this.observedWorkloads !== Number.POSITIVE_INFINITY) {
+      // Bounded: named again, so the most recent (the bound drops the one named longest ago).
+      this.observedPods.delete(key);
+      this.observedPods.set(key, pods);
+    }
     if (!pods) {
       if (this.observedPods.size >= this.observedWorkloads) this.forgetObservedWorkload(this.observedPods.keys().next().value!);
       this.observedPods.set(key, (pods = new Map()));
