@@ -11,7 +11,7 @@ afterEach(async () => {
 });
 
 /** An API server stand-in answering GET /api/v1/namespaces/x/configmaps/y with `answers` in turn (discovery aside). */
-async function apiServer(answers: readonly { status: number; headers?: Record<string, string> }[]): Promise<{ kube: Kube; requests: () => number }> {
+async function apiServer(answers: readonly { status: number; headers?: Record<string, string>; hang?: boolean }[], requestTimeoutMs?: number): Promise<{ kube: Kube; requests: () => number }> {
   let n = 0;
   server = http.createServer((req, res) => {
     if (req.url === '/api/v1') {
@@ -21,6 +21,7 @@ async function apiServer(answers: readonly { status: number; headers?: Record<st
       return;
     }
     const answer = answers[Math.min(n++, answers.length - 1)]!;
+    if (answer.hang) return; // accepted, never answered: a connection that stopped answering
     const body = answer.status === 200
       ? { apiVersion: 'v1', kind: 'ConfigMap', metadata: { namespace: 'x', name: 'y' }, data: { k: 'v' } }
       : { kind: 'Status', apiVersion: 'v1', status: 'Failure', message: answer.status === 429 ? 'storage is (re)initializing' : 'boom', code: answer.status };
@@ -33,7 +34,7 @@ async function apiServer(answers: readonly { status: number; headers?: Record<st
     clusters: [{ name: 'c', server: `http://127.0.0.1:${(server!.address() as AddressInfo).port}`, skipTLSVerify: true }],
     users: [{ name: 'u' }], contexts: [{ name: 'x', cluster: 'c', user: 'u' }], currentContext: 'x',
   });
-  return { kube: new Kube(kc), requests: () => n };
+  return { kube: new Kube(kc, requestTimeoutMs), requests: () => n };
 }
 
 describe('Kube API calls', () => {
@@ -42,6 +43,20 @@ describe('Kube API calls', () => {
     const cm = await kube.get<{ data?: Record<string, string> } & { metadata?: object }>('v1', 'ConfigMap', 'x', 'y');
     expect(cm?.data).toEqual({ k: 'v' });
     expect(requests()).toBe(3);
+  });
+
+  it('end a call the server never answers after the request timeout, as a retryable error', async () => {
+    const { kube, requests } = await apiServer([{ status: 0, hang: true }], 300);
+    const started = performance.now();
+    const error = await kube.get('v1', 'ConfigMap', 'x', 'y').catch((e: unknown) => e);
+    const took = performance.now() - started;
+    expect(error).toBeInstanceOf(KubeError);
+    expect((error as KubeError).retryable).toBe(true);
+    expect(String(error)).toMatch(/timeout|aborted/i);
+    expect(requests()).toBe(1);
+    expect(took).toBeGreaterThanOrEqual(250);
+    expect(took).toBeLessThan(10_000);
+    server!.closeAllConnections();
   });
 
   it('give up after 3 retries of a 429, and never retry other errors', async () => {

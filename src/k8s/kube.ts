@@ -5,12 +5,15 @@
  */
 import {
   CoreV1Api,
+  createConfiguration,
   CustomObjectsApi,
   KubeConfig,
   KubernetesObjectApi,
   PatchStrategy,
+  ServerConfiguration,
   setHeaderOptions,
   type KubernetesObject,
+  type Middleware,
 } from '@kubernetes/client-node';
 
 import { EventRecorder, kubeEventSink, type EventType } from './events.js';
@@ -60,9 +63,38 @@ function absentIf404(error: unknown): undefined {
   throw error;
 }
 
+/** The HTTP status of a failed call (client-node's ApiException `code`); undefined when there was no answer. */
 export function statusOf(error: unknown): number | undefined {
   const code = (error as { code?: unknown }).code;
-  return typeof code === 'number' ? code : undefined;
+  // Only an HTTP status: a DOMException (a timed-out or aborted request) has a small legacy `code` too.
+  return typeof code === 'number' && code >= 100 && code <= 599 ? code : undefined;
+}
+
+/**
+ * How long one API call may take, answer body included. The API server ends a request after 60 s
+ * itself (`--request-timeout`); this bounds a connection that stopped answering at all (a
+ * blackholed load balancer), which would otherwise hold a reconcile or a store pass for the HTTP
+ * client's own 5-minute timeouts. A timed-out call is retryable (src/runtime/errors.ts).
+ */
+export const REQUEST_TIMEOUT_MS = 60_000;
+
+/** Gives every request an abort signal that fires after `ms`. */
+function requestTimeout(ms: number): Middleware {
+  return {
+    pre: async (context) => {
+      context.setSignal(AbortSignal.timeout(ms));
+      return context;
+    },
+    post: async (response) => response,
+  };
+}
+
+/** KubernetesObjectApi as its makeApiClient makes it (the context's namespace as the default), on a given configuration. */
+class ObjectApi extends KubernetesObjectApi {
+  constructor(configuration: ConstructorParameters<typeof KubernetesObjectApi>[0], kubeConfig: KubeConfig) {
+    super(configuration);
+    this.setDefaultNamespace(kubeConfig);
+  }
 }
 
 const label = (o: { kind?: string; metadata?: { namespace?: string; name?: string } }) => `${o.kind ?? 'object'} ${o.metadata?.namespace ? `${o.metadata.namespace}/` : ''}${o.metadata?.name ?? ''}`;
@@ -76,10 +108,19 @@ export class Kube {
   /** The process's one Event recorder (./events.ts); its writes count in `writes`. */
   readonly events: EventRecorder;
 
-  constructor(readonly config: KubeConfig) {
-    this.objects = KubernetesObjectApi.makeApiClient(config);
-    this.custom = config.makeApiClient(CustomObjectsApi);
-    this.core = config.makeApiClient(CoreV1Api);
+  /** @param requestTimeoutMs how long one call may take ({@link REQUEST_TIMEOUT_MS}; tests lower it) */
+  constructor(readonly config: KubeConfig, requestTimeoutMs = REQUEST_TIMEOUT_MS) {
+    // As KubeConfig.makeApiClient builds them, plus the request timeout.
+    const server = config.getCurrentCluster()?.server;
+    if (server === undefined) throw new Error('the kubeconfig names no current cluster');
+    const configuration = createConfiguration({
+      baseServer: new ServerConfiguration(server, {}),
+      authMethods: { default: config },
+      promiseMiddleware: [requestTimeout(requestTimeoutMs)],
+    });
+    this.objects = new ObjectApi(configuration, config);
+    this.custom = new CustomObjectsApi(configuration);
+    this.core = new CoreV1Api(configuration);
     this.events = new EventRecorder({ sink: kubeEventSink(this.core, () => this.writes++) });
   }
 
