@@ -147,7 +147,7 @@ export async function runLeaderWork(options: LeaderWorkOptions): Promise<void> {
     },
     ...(options.metrics ? { metrics: options.metrics } : {}),
   });
-  const store = new StoreLoop({ kube, learner, sources, checkpoint, log: log.child({ component: 'store-loop' }), countsIntervalMs: config.countsIntervalMs, segmentationsIn: (namespace) => liveSegmentations(informers, namespace) }, restored.newestPass, restored);
+  const store = new StoreLoop({ kube, learner, sources, checkpoint, log: log.child({ component: 'store-loop' }), countsIntervalMs: config.countsIntervalMs, clock: now, segmentationsIn: (namespace) => liveSegmentations(informers, namespace) }, restored.newestPass, restored);
   const reconcileFeed = learner.edges.changes();
 
   /** Audited flows per namespace at the last audit tick (emitAuditFindings). */

@@ -95,6 +95,32 @@ describe('StoreLoop', () => {
     expect(profileReads()).toBe(readsAfterFirst + 1);
   });
 
+  it('starts no namespace past the pass deadline: the rest wait for the next pass, which is not stored until they are', async () => {
+    let t = 0;
+    const learner = new Learner(new IdentityResolver(emptyInventory));
+    const { kube, writes } = fakeKube();
+    const slowApply = kube.apply.bind(kube);
+    // Each profile write takes 20 s of the clock (a slow API server).
+    (kube as { apply: Kube['apply'] }).apply = async (o) => {
+      if (o.kind === 'TrafficProfile') t += 20_000;
+      return slowApply(o);
+    };
+    const checkpoint = new OperatorCheckpoint(kube, 'hivewall-system', 'hivewall-flow-checkpoint');
+    const { sources, ended } = fakeSources(checkpoint);
+    const store = new StoreLoop({
+      kube, learner, sources, checkpoint, log: captureLogger('error').logger, countsIntervalMs: 10_000, concurrency: 1,
+      passDeadlineMs: 30_000, clock: () => t, segmentationsIn: () => [{ name: 'seg', uid: 'uid' }],
+    }, 6);
+    for (const ns of ['a', 'b', 'c']) learner.edges.record(key(`wl:${ns}/Deployment/web`), key(`wl:${ns}/Deployment/api`), 8080, 'TCP', 1);
+    expect(await store.pass(0)).toBe(false);
+    expect(profiles(writes)).toEqual(['a', 'b']);
+    expect(configMaps(writes)).toEqual([]);
+    expect(ended).toEqual([false]);
+    expect(await store.pass(t + 60_000)).toBe(true);
+    expect(profiles(writes)).toEqual(['a', 'b', 'c']);
+    expect(ended).toEqual([false, true]);
+  });
+
   it('stamps each profile with its pass and positions, flushes the checkpoint after them, then acknowledges', async () => {
     const { learner, store, writes, ended } = setup();
     learner.edges.record(key('wl:shop/Deployment/web'), key('wl:pay/Deployment/api'), 8080, 'TCP', 1);

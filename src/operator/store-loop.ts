@@ -58,7 +58,19 @@ export interface StoreLoopOptions {
   readonly countsIntervalMs: number;
   /** Told after each pass: profiles written, whether the pass was stored. */
   readonly onPass?: (written: number, stored: boolean) => void;
+  /**
+   * A pass starts no namespace's writes after this long (ms, default {@link PASS_DEADLINE_MS}): the
+   * ones left stay pending, the pass is not stored and the next one retries. Flows arriving during
+   * a pass are held in memory until it ends (FlowSources), so a slow API server must not stretch
+   * one pass over every namespace.
+   */
+  readonly passDeadlineMs?: number;
+  /** The clock the deadline is read from (ms; default Date.now). */
+  readonly clock?: () => number;
 }
+
+/** {@link StoreLoopOptions.passDeadlineMs}'s default. */
+export const PASS_DEADLINE_MS = 30_000;
 
 /** Where a restart left the stored state (./restore.ts): the committed pass and each namespace's rows. */
 export interface CommittedState {
@@ -161,7 +173,15 @@ export class StoreLoop {
       for (const namespace of this.changes.drain().keys()) this.pending.add(namespace);
       const namespaces = [...this.pending].sort();
       const failed = new Set<string>();
+      const clock = this.options.clock ?? Date.now;
+      const deadline = clock() + (this.options.passDeadlineMs ?? PASS_DEADLINE_MS);
+      let late = 0;
       await forEachLimited(namespaces, this.options.concurrency ?? 8, async (namespace) => {
+        if (clock() >= deadline) {
+          failed.add(namespace);
+          late++;
+          return;
+        }
         try {
           written += await this.storeNamespace(namespace, covers);
         } catch (error) {
@@ -170,6 +190,7 @@ export class StoreLoop {
         }
       });
       this.pending = failed;
+      if (late > 0) log.warn({ namespaces: late }, 'store pass reached its deadline; the namespaces left are stored by the next pass');
       if (failed.size === 0) {
         stored = await checkpoint.flush(positions).then(() => true, (error: unknown) => {
           log.warn({ err: error }, 'checkpoint flush failed; reading it back before the next pass');
