@@ -4,7 +4,7 @@ import { FakeClock } from '../runtime/fake-clock.js';
 import { captureLogger } from '../runtime/testing.js';
 import { AGENT_USERNAME } from '../agent/rbac.js';
 import {
-  EdgeReceiver, EdgeReceiverServer, NODE_NAME_EXTRA, tokenReviewAuthenticator,
+  EdgeReceiver, EdgeReceiverServer, IN_FLIGHT_PER_NODE, NODE_NAME_EXTRA, tokenReviewAuthenticator,
   type AuthResult, type EdgeReceiverOptions, type TokenAuthenticator, type TokenReviewCall,
 } from './receiver.js';
 
@@ -303,6 +303,28 @@ describe('EdgeReceiver: connections an agent dropped', () => {
     expect(lost).toEqual([7]);
     expect(receiver.stats.dropped).toBe(7);
     expect((await post(batch(3, [edge()], { dropped: -1 }))).status).toBe(400);
+  });
+});
+
+describe('EdgeReceiver: pushes in flight per node', () => {
+  it('refuses a node\'s push beyond the bound while the others wait for their acknowledgement (429 busy, body unread); other nodes and later pushes go through', async () => {
+    const store = new EdgeStore();
+    let release = () => undefined as void;
+    let stored = new Promise<void>((resolve) => (release = resolve));
+    const { post, receiver } = await start({ store: { record: store.record.bind(store), persisted: () => stored } });
+    const waiting = Array.from({ length: IN_FLIGHT_PER_NODE }, (_, i) => post({ ...batch(1), instance: `i${i}` }, { token: BOUND_TOKEN }));
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const beyond = await post({ ...batch(1), instance: 'beyond' }, { token: BOUND_TOKEN });
+    expect(beyond).toMatchObject({ status: 429, body: { reason: 'busy' } });
+    expect(beyond.headers.get('retry-after')).toBe('1');
+    // An unbound token (an older cluster's) is not held by node-a's pushes.
+    const other = post({ ...batch(1), node: 'node-b' });
+    release();
+    for (const response of await Promise.all(waiting)) expect(response.status).toBe(200);
+    expect((await other).status).toBe(200);
+    stored = Promise.resolve();
+    expect((await post({ ...batch(1), instance: 'beyond' }, { token: BOUND_TOKEN })).status).toBe(200);
+    expect(receiver.stats.requests.busy).toBe(1);
   });
 });
 

@@ -13,7 +13,8 @@
  *    ServiceAccount `system:serviceaccount:hivewall-system:hivewall-agent`) → else 403. A token
  *    bound to a pod carries its node in `user.extra["authentication.kubernetes.io/node-name"]`
  *    (Kubernetes ≥ 1.30); when present it must equal the batch's `node` (403 otherwise), so one
- *    node's agent cannot report for another;
+ *    node's agent cannot report for another, and at most {@link IN_FLIGHT_PER_NODE} of that
+ *    node's pushes are in flight at once (429 `busy`, before the body is read);
  * 4. the body: at most `maxBodyBytes` (413), JSON (400 `bad-json`), the schema of ./wire.ts (400
  *    `invalid`), at most `maxEdges` edges (413);
  * 5. idempotency: per (user, node, agent instance) the highest `seq` applied is remembered; a batch
@@ -158,6 +159,7 @@ export type ReceiverResult =
   | 'bad-json'
   | 'invalid'
   | 'rate-limited'
+  | 'busy'
   | 'unknown-placement'
   | 'error';
 
@@ -223,12 +225,19 @@ class HttpProblem extends Error {
 const notLeader = () => new HttpProblem(503, 'not-leader', 'this operator replica is not the leader; retry');
 /** Retry-After of a batch with edges the inventory does not place yet (it catches up within seconds). */
 const UNKNOWN_PLACEMENT_RETRY_S = 5;
+/**
+ * Requests one node's token may have in flight. An agent sends one batch at a time (and waits for
+ * its acknowledgement, which waits for the store pass): a node runs one agent of each kind, two
+ * while one rolls out. More at once is a node's token being misused, and each request could hold
+ * a body of up to `maxBodyBytes`.
+ */
+export const IN_FLIGHT_PER_NODE = 4;
 
 export class EdgeReceiver {
   readonly stats: EdgeReceiverStats = {
     requests: {
       accepted: 0, duplicate: 0, 'not-found': 0, 'method-not-allowed': 0, unauthenticated: 0, forbidden: 0,
-      'auth-unavailable': 0, 'not-leader': 0, 'not-stored': 0, 'too-large': 0, 'bad-json': 0, invalid: 0, 'rate-limited': 0, 'unknown-placement': 0, error: 0,
+      'auth-unavailable': 0, 'not-leader': 0, 'not-stored': 0, 'too-large': 0, 'bad-json': 0, invalid: 0, 'rate-limited': 0, busy: 0, 'unknown-placement': 0, error: 0,
     },
     edges: 0,
     connections: 0,
@@ -245,6 +254,8 @@ export class EdgeReceiver {
   readonly #authFailures: AuthFailureLimiter;
   /** Highest applied seq per `user\nnode\ninstance`, in least-recently-used order. */
   readonly #applied = new Map<string, number>();
+  /** Requests in flight per node a token is bound to ({@link IN_FLIGHT_PER_NODE}). */
+  readonly #inFlight = new Map<string, number>();
   #store: EdgeTarget | undefined;
 
   constructor(opts: EdgeReceiverOptions) {
@@ -350,7 +361,25 @@ export class EdgeReceiver {
       this.#log.warn({ username: auth.username, remote: req.socket.remoteAddress }, 'edge push from a user that is not the agent');
       throw new HttpProblem(403, 'forbidden', `${auth.username} may not push edges`);
     }
+    const boundNode = auth.extra[NODE_NAME_EXTRA]?.[0];
+    if (boundNode === undefined) return this.#processBatch(req, auth, boundNode);
+    const inFlight = this.#inFlight.get(boundNode) ?? 0;
+    if (inFlight >= IN_FLIGHT_PER_NODE) {
+      this.#log.warn({ node: boundNode, inFlight }, 'edge pushes of one node at once beyond the bound');
+      throw new HttpProblem(429, 'busy', `node ${boundNode} has ${inFlight} pushes in flight; send one batch at a time`, 1);
+    }
+    this.#inFlight.set(boundNode, inFlight + 1);
+    try {
+      return await this.#processBatch(req, auth, boundNode);
+    } finally {
+      const left = (this.#inFlight.get(boundNode) ?? 1) - 1;
+      if (left > 0) this.#inFlight.set(boundNode, left);
+      else this.#inFlight.delete(boundNode);
+    }
+  }
 
+  /** The rest of a push, once its token is accepted: body, batch, node binding, merge, acknowledgement. */
+  async #processBatch(req: http.IncomingMessage, auth: Extract<AuthResult, { authenticated: true }>, boundNode: string | undefined): Promise<EdgeAck> {
     const declared = Number(req.headers['content-length'] ?? NaN);
     if (Number.isFinite(declared) && declared > this.#maxBody) throw new HttpProblem(413, 'too-large', `body over ${this.#maxBody} bytes`);
     const text = await this.#readBody(req);
@@ -370,7 +399,6 @@ export class EdgeReceiver {
       throw new HttpProblem(400, 'invalid', `invalid batch: ${issue ? `${issue.path.join('.')}: ${issue.message}` : 'schema mismatch'}`);
     }
     const batch = parsed.data;
-    const boundNode = auth.extra[NODE_NAME_EXTRA]?.[0];
     if (boundNode !== undefined && boundNode !== batch.node) {
       this.#log.warn({ username: auth.username, boundNode, node: batch.node }, 'edge push for another node');
       throw new HttpProblem(403, 'forbidden', `token of node ${boundNode} may not push for ${batch.node}`);
