@@ -97,6 +97,15 @@ class ObjectApi extends KubernetesObjectApi {
   }
 }
 
+/** Names hivewall to the API server (audit logs, priority and fairness by user agent). */
+const userAgent: Middleware = {
+  pre: async (context) => {
+    context.setHeaderParam('User-Agent', 'hivewall');
+    return context;
+  },
+  post: async (response) => response,
+};
+
 const label = (o: { kind?: string; metadata?: { namespace?: string; name?: string } }) => `${o.kind ?? 'object'} ${o.metadata?.namespace ? `${o.metadata.namespace}/` : ''}${o.metadata?.name ?? ''}`;
 
 export class Kube {
@@ -110,13 +119,13 @@ export class Kube {
 
   /** @param requestTimeoutMs how long one call may take ({@link REQUEST_TIMEOUT_MS}; tests lower it) */
   constructor(readonly config: KubeConfig, requestTimeoutMs = REQUEST_TIMEOUT_MS) {
-    // As KubeConfig.makeApiClient builds them, plus the request timeout.
+    // As KubeConfig.makeApiClient builds them (its User-Agent middleware too), plus the request timeout.
     const server = config.getCurrentCluster()?.server;
     if (server === undefined) throw new Error('the kubeconfig names no current cluster');
     const configuration = createConfiguration({
       baseServer: new ServerConfiguration(server, {}),
       authMethods: { default: config },
-      promiseMiddleware: [requestTimeout(requestTimeoutMs)],
+      promiseMiddleware: [userAgent, requestTimeout(requestTimeoutMs)],
     });
     this.objects = new ObjectApi(configuration, config);
     this.custom = new CustomObjectsApi(configuration);

@@ -227,9 +227,9 @@ const notLeader = () => new HttpProblem(503, 'not-leader', 'this operator replic
 const UNKNOWN_PLACEMENT_RETRY_S = 5;
 /**
  * Requests one node's token may have in flight. An agent sends one batch at a time (and waits for
- * its acknowledgement, which waits for the store pass): a node runs one agent of each kind, two
- * while one rolls out. More at once is a node's token being misused, and each request could hold
- * a body of up to `maxBodyBytes`.
+ * its acknowledgement, which waits for the store pass): a node runs one agent, two while it rolls
+ * out. More at once is a node's token being misused, and each request could hold a body of up to
+ * `maxBodyBytes`.
  */
 export const IN_FLIGHT_PER_NODE = 4;
 

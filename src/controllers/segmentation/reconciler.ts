@@ -77,6 +77,12 @@ export interface ReconcileOutcome {
   readonly report?: ReconcileReport;
 }
 
+/** Drops the namespace's audit engine and denial count when they belong to Segmentation `name`. */
+function releaseNamespaceState(ctx: ReconcileContext, namespace: string, name: string): void {
+  if (ctx.audits.get(namespace)?.segmentation === name) ctx.audits.delete(namespace);
+  ctx.denials?.release(namespace, name);
+}
+
 export async function reconcileSegmentation(ctx: ReconcileContext, namespace: string, name: string): Promise<ReconcileOutcome> {
   const { kube } = ctx;
   const reads = readsOf(ctx);
@@ -85,8 +91,7 @@ export async function reconcileSegmentation(ctx: ReconcileContext, namespace: st
     // Only this Segmentation's own state: a key for a name that never existed (an owned object's
     // ownerReference can name anything) must not reset the namespace's real Segmentation.
     ctx.countsShown?.delete(`${namespace}/${name}`);
-    if (ctx.audits.get(namespace)?.segmentation === name) ctx.audits.delete(namespace);
-    ctx.denials?.release(namespace, name);
+    releaseNamespaceState(ctx, namespace, name);
     return { settled: true };
   }
   const parsed = segmentationSchema.safeParse(raw);
@@ -97,9 +102,8 @@ export async function reconcileSegmentation(ctx: ReconcileContext, namespace: st
   }
   const seg = parsed.data;
   if (seg.metadata.deletionTimestamp) {
-    ctx.denials?.release(namespace);
+    releaseNamespaceState(ctx, namespace, name);
     await deleteOwned(ctx, namespace);
-    ctx.audits.delete(namespace);
     if (seg.metadata.finalizers?.includes(FINALIZER)) {
       await kube.mergePatch(raw, { metadata: { finalizers: seg.metadata.finalizers.filter((f) => f !== FINALIZER), resourceVersion: seg.metadata.resourceVersion } });
     }

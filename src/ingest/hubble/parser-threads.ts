@@ -3,8 +3,8 @@
  * loaded (src/cli/parser-prestart.ts), so that a thread's own start (about 90 ms of Node's
  * internals on the other core) overlaps the command line's instead of the parse. A thread started
  * early waits, idle and not keeping the process alive, until a read takes it and sends it a job
- * (./parse-job.ts). Shared by the command line and its `learn` section (scripts/build-bundles.ts
- * SHARED), so both see the same waiting threads.
+ * (./parse-job.ts). Shared by the command line and its `learn` section (the `shared` modules of
+ * scripts/build-bundles.ts's BUNDLES), so both see the same waiting threads.
  */
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';

@@ -185,8 +185,8 @@ async function* fileChunks(path: string, chunkBytes: number, stats: HubbleReadSt
       next += size;
       slot = (slot + 1) % buffers.length;
     };
-    for (let i = 0; i < READS_AHEAD; i++) place();
     let position = 0;
+    while (pending.length < READS_AHEAD) place();
     for (;;) {
       const current = pending.shift()!;
       const { bytesRead: n, buffer } = await current.read;
@@ -198,7 +198,7 @@ async function* fileChunks(path: string, chunkBytes: number, stats: HubbleReadSt
         slot = (current.slot + 1) % buffers.length;
         next = position;
       }
-      place();
+      while (pending.length < READS_AHEAD) place();
       yield n === size ? buffer : buffer.subarray(0, n);
     }
   } finally {
