@@ -20,6 +20,10 @@
  * back to the committed pass, ./restore.ts). An agent's batch is acknowledged only once a pass
  * that covers it is committed ({@link FlowSources.persisted}); if storing fails the agent gets a
  * 503 and retries.
+ *
+ * Backpressure: a round holds at most {@link HOLD_LIMIT} inputs; past that the sources are paused
+ * (../ingest/intake-gate.ts) until it ends: the file follower stops reading, the Hubble stream
+ * stops returning flow-control credit, and agents are answered 503 `paused` and retry.
  */
 import type { Logger } from 'pino';
 import { hubbleUsesTls, type Config } from '../config.js';
@@ -33,6 +37,7 @@ import { HubbleObserverSource, parseTimestampNanos, type HubbleResumePoint } fro
 import { AGENTS_KEY, HUBBLE_KEY, LOST_EVENTS_KEY, type CheckpointSnapshot, type OperatorCheckpoint } from '../k8s/checkpoint-store.js';
 import type { AuditEngine, WorkloadKeyOf } from '../domain/audit.js';
 import type { DenialRegistry } from './denial-registry.js';
+import { Gate } from '../ingest/intake-gate.js';
 
 /** Counters the operator exports as metrics, by source. */
 export interface FlowSourceMetrics {
@@ -40,6 +45,8 @@ export interface FlowSourceMetrics {
   onLostEvents?(source: FlowSourceName, count: number): void;
   /** A line or message that was not a usable flow: `malformed`, `schema-mismatch`, `too-long`, … */
   onSkipped?(source: FlowSourceName, reason: string): void;
+  /** The sources were paused because a round held {@link FlowSourcesOptions.holdLimit} inputs. */
+  onPaused?(): void;
 }
 
 export type FlowSourceName = 'hubble-file' | 'hubble-grpc' | 'agent';
@@ -61,7 +68,17 @@ export interface FlowSourcesOptions {
   /** The workload of a pod, so audit findings name it. */
   readonly workloadKeyOf?: WorkloadKeyOf;
   readonly metrics?: FlowSourceMetrics;
+  /** Inputs (flows, agents' edge deltas) held during a round before the sources pause. Default {@link HOLD_LIMIT}. */
+  readonly holdLimit?: number;
 }
+
+/**
+ * Inputs a round may hold back before the sources pause: each is a parsed flow or an agent's edge
+ * delta plus its closure, a few hundred bytes, so about 100 MB at the bound. A round lasts at most
+ * about 90 s (./store-loop.ts), but a busy cluster's Hubble stream, or every node's agent sending
+ * a batch of up to 20,000 edges at once, can outgrow the operator's memory in less.
+ */
+export const HOLD_LIMIT = 250_000;
 
 
 export class FlowSources {
@@ -75,11 +92,16 @@ export class FlowSources {
   private readonly unreported = new Map<FlowSourceName, number>();
   /** Input that arrived during a round, applied when it ends. */
   private held: (() => void)[] | undefined;
+  /** Shut while {@link held} is at its bound: the sources stop delivering until the round ends. */
+  private readonly gate = new Gate();
+  private readonly holdLimit: number;
   /** Rounds begun; input applied while generation is g is stored by the flush of round g + 1. */
   private generation = 0;
   private waiters: { readonly generation: number; readonly resolve: () => void; readonly reject: (e: Error) => void }[] = [];
 
-  constructor(private readonly options: FlowSourcesOptions) {}
+  constructor(private readonly options: FlowSourcesOptions) {
+    this.holdLimit = Math.max(1, options.holdLimit ?? HOLD_LIMIT);
+  }
 
   /** Starts every configured source; `namespaces` scopes the Hubble stream. */
   start(namespaces: readonly string[]): void {
@@ -95,6 +117,7 @@ export class FlowSources {
         checkpointIntervalMs: 0,
         logger: log.child({ component: 'flow-follower' }),
         sink: this.sink('hubble-file'),
+        gate: this.gate,
       });
       this.follower.start();
     }
@@ -118,6 +141,7 @@ export class FlowSources {
         lost: (connections) => this.hold(() => this.ingest('agent', { kind: 'lost-events', source: 'agent-buffer', count: connections })),
         // An agent reports only what its node's pods or the node itself did (src/operator/node-binding.ts).
         ...(this.options.placements ? { refusal: (node: string, edge: ReportedEdge) => this.options.placements!.refusal(node, edge) } : {}),
+        paused: () => !this.gate.isOpen,
       }, sequences);
       log.info({ agents: Object.keys(sequences).length }, 'edge receiver attached to the learner');
     }
@@ -215,10 +239,7 @@ export class FlowSources {
 
   /** A source's sink: results are applied now, or queued while a round holds input back. */
   private sink(source: FlowSourceName): (result: ParseResult) => void {
-    return (result) => {
-      if (this.held) this.held.push(() => this.ingest(source, result));
-      else this.ingest(source, result);
-    };
+    return (result) => this.hold(() => this.ingest(source, result));
   }
 
   private counted(source: FlowSourceName, count: number): void {
@@ -226,15 +247,35 @@ export class FlowSources {
     this.unreported.set(source, (this.unreported.get(source) ?? 0) + count);
   }
 
+  /**
+   * Applies `apply` now, or holds it until the round ends. At the bound the sources are paused; what
+   * they had already read (a file chunk, what is left of the Hubble window, a batch being merged)
+   * is still held, so the bound is passed by at most that.
+   */
   private hold(apply: () => void): void {
-    if (this.held) this.held.push(apply);
-    else apply();
+    if (!this.held) {
+      apply();
+      return;
+    }
+    this.held.push(apply);
+    if (this.held.length >= this.holdLimit && this.gate.isOpen) {
+      this.gate.shut();
+      this.options.log.warn({ held: this.held.length }, 'the store pass holds too much input: flow sources paused until it ends');
+      this.options.metrics?.onPaused?.();
+    }
   }
 
+  /** Applies the held input and lets the sources deliver again. */
   private release(): void {
     const held = this.held ?? [];
     this.held = undefined;
     for (const apply of held) apply();
+    this.gate.open();
+  }
+
+  /** Whether the sources are paused (tests, diagnostics). */
+  get paused(): boolean {
+    return !this.gate.isOpen;
   }
 
   private ingest(source: FlowSourceName, result: ParseResult): void {
@@ -273,6 +314,7 @@ export class FlowSources {
       logger: log,
       // The source logs connects, disconnects, lost events and node status itself.
       sink: this.sink('hubble-grpc'),
+      gate: this.gate,
     });
     this.hubble.start();
   }

@@ -94,6 +94,7 @@ export async function runOperatorProcess(config: Config, stdout: DestinationStre
               onFlows: (source, count) => metrics.flowsIngested.inc({ source, result: 'read' }, count),
               onDenied: (namespace, count) => metrics.deniedFlows.inc({ namespace }, count),
               onLostEvents: (source, count) => metrics.flowsLost.inc({ source }, count),
+              onPaused: () => metrics.intakePauses.inc(),
               onDnsNamesDropped: (reason, names) => metrics.dnsNamesDropped.inc({ reason }, names),
               onNamespaceGone: (namespace) => {
                 wouldDenySeen.delete(namespace);

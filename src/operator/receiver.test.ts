@@ -328,6 +328,30 @@ describe('EdgeReceiver: pushes in flight per node', () => {
   });
 });
 
+describe('EdgeReceiver: a paused target', () => {
+  it('answers 503 paused with Retry-After before reading the body, merges nothing, and takes the same seq once unpaused', async () => {
+    const store = new EdgeStore();
+    let paused = true;
+    const { post, receiver } = await start({ store: { record: store.record.bind(store), paused: () => paused } });
+    const refused = await post(batch(1));
+    expect(refused).toMatchObject({ status: 503, body: { reason: 'paused' } });
+    expect(refused.headers.get('retry-after')).toBe('5');
+    // Not even a body that is not JSON is looked at.
+    expect(await post(undefined, { raw: '{not json' })).toMatchObject({ status: 503, body: { reason: 'paused' } });
+    expect(stored(store)).toEqual([]);
+    expect(receiver.stats.requests.paused).toBe(2);
+    paused = false;
+    expect(await post(batch(1))).toMatchObject({ status: 200, body: { ack: 1 } });
+    expect(stored(store)).toEqual(['wl:shop/Deployment/frontend -> wl:shop/Deployment/cart 8080/TCP x3 0..1000']);
+  });
+
+  it('still refuses an unauthenticated push as such (authentication comes first)', async () => {
+    const store = new EdgeStore();
+    const { post } = await start({ store: { record: store.record.bind(store), paused: () => true } });
+    expect(await post(batch(1), { token: null })).toMatchObject({ status: 401 });
+  });
+});
+
 describe('EdgeReceiver: unanswered connections', () => {
   it('passes them to the target as unanswered, never into the learned edges, and once per batch', async () => {
     const store = new EdgeStore();

@@ -15,14 +15,16 @@
  *    (Kubernetes ≥ 1.30); when present it must equal the batch's `node` (403 otherwise), so one
  *    node's agent cannot report for another, and at most {@link IN_FLIGHT_PER_NODE} of that
  *    node's pushes are in flight at once (429 `busy`, before the body is read);
- * 4. the body: at most `maxBodyBytes` (413), JSON (400 `bad-json`), the schema of ./wire.ts (400
+ * 4. while the target is paused ({@link EdgeTarget.paused}: it holds too much input during a store
+ *    pass) → 503 `paused` with `Retry-After`, before the body is read; the agent retries;
+ * 5. the body: at most `maxBodyBytes` (413), JSON (400 `bad-json`), the schema of ./wire.ts (400
  *    `invalid`), at most `maxEdges` edges (413);
- * 5. idempotency: per (user, node, agent instance) the highest `seq` applied is remembered; a batch
+ * 6. idempotency: per (user, node, agent instance) the highest `seq` applied is remembered; a batch
  *    with a `seq` not above it is a retry of one already applied and is acknowledged without
  *    counting it again (the agent sends one batch at a time and retries it unchanged);
  *    with a durable target ({@link EdgeTarget.persisted}) the answer waits until the batch is stored
  *    (503 `not-stored` when storing failed: the agent keeps the batch and retries);
- * 6. node binding: when the target can tell ({@link EdgeTarget.refusal}, the operator's inventory
+ * 7. node binding: when the target can tell ({@link EdgeTarget.refusal}, the operator's inventory
  *    via ./node-binding.ts), an edge whose client and server are both elsewhere than the
  *    batch's node (a pod there at the edge's time, or the node itself) is refused: not merged,
  *    counted in {@link EdgeReceiverStats.refused} by reason and logged with the node; its
@@ -32,7 +34,7 @@
  *    place *yet* (`unknown-placement`: a pod newer than the operator's view) refuses nothing for
  *    good: the whole batch is answered 503 `unknown-placement` with `Retry-After`, nothing of it is
  *    merged and its seq is not recorded, so the agent keeps it and sends it again unchanged;
- * 7. each delta is merged with `EdgeStore.record(client, server, port, protocol, firstSeen,
+ * 8. each delta is merged with `EdgeStore.record(client, server, port, protocol, firstSeen,
  *    count, lastSeen)`: counts add, first/last seen widen. (`restore` is for snapshots, where the
  *    same edge may be restored twice and must not add up.)
  *
@@ -160,6 +162,7 @@ export type ReceiverResult =
   | 'invalid'
   | 'rate-limited'
   | 'busy'
+  | 'paused'
   | 'unknown-placement'
   | 'error';
 
@@ -211,6 +214,11 @@ export interface EdgeTarget {
   refusal?(node: string, edge: ReportedEdge): string | undefined;
   /** TCP connections an agent saw unanswered (`SYN_SENT [UNREPLIED]`) on an edge: never learned, counted as denials. */
   unanswered?(...args: Parameters<EdgeStore['record']>): void;
+  /**
+   * Whether the target takes no input now (it holds too much, src/operator/flow-sources.ts): a
+   * push is then answered 503 `paused` before its body is read, and the agent retries it.
+   */
+  paused?(): boolean;
 }
 
 /** The node-name claim of a pod-bound ServiceAccount token (TokenReview `user.extra`). */
@@ -223,6 +231,8 @@ class HttpProblem extends Error {
 }
 
 const notLeader = () => new HttpProblem(503, 'not-leader', 'this operator replica is not the leader; retry');
+/** Retry-After of a push refused while the target is paused (a store pass ends within a minute or so). */
+const PAUSED_RETRY_S = 5;
 /** Retry-After of a batch with edges the inventory does not place yet (it catches up within seconds). */
 const UNKNOWN_PLACEMENT_RETRY_S = 5;
 /**
@@ -237,7 +247,7 @@ export class EdgeReceiver {
   readonly stats: EdgeReceiverStats = {
     requests: {
       accepted: 0, duplicate: 0, 'not-found': 0, 'method-not-allowed': 0, unauthenticated: 0, forbidden: 0,
-      'auth-unavailable': 0, 'not-leader': 0, 'not-stored': 0, 'too-large': 0, 'bad-json': 0, invalid: 0, 'rate-limited': 0, busy: 0, 'unknown-placement': 0, error: 0,
+      'auth-unavailable': 0, 'not-leader': 0, 'not-stored': 0, 'too-large': 0, 'bad-json': 0, invalid: 0, 'rate-limited': 0, busy: 0, paused: 0, 'unknown-placement': 0, error: 0,
     },
     edges: 0,
     connections: 0,
@@ -380,6 +390,7 @@ export class EdgeReceiver {
 
   /** The rest of a push, once its token is accepted: body, batch, node binding, merge, acknowledgement. */
   async #processBatch(req: http.IncomingMessage, auth: Extract<AuthResult, { authenticated: true }>, boundNode: string | undefined): Promise<EdgeAck> {
+    if (this.#store?.paused?.()) throw new HttpProblem(503, 'paused', 'the operator is storing what it holds; retry', PAUSED_RETRY_S);
     const declared = Number(req.headers['content-length'] ?? NaN);
     if (Number.isFinite(declared) && declared > this.#maxBody) throw new HttpProblem(413, 'too-large', `body over ${this.#maxBody} bytes`);
     const text = await this.#readBody(req);

@@ -7,7 +7,7 @@ describe('createMetrics', () => {
     const names = (await m.registry.getMetricsAsJSON()).map((x) => x.name);
     expect(names.filter((n) => n.startsWith('hivewall_')).sort()).toEqual([
       'hivewall_denied_flows_total', 'hivewall_dns_names_dropped_total', 'hivewall_event_loop_delay_max_seconds', 'hivewall_event_loop_delay_seconds',
-      'hivewall_flow_events_lost_total', 'hivewall_flows_ingested_total', 'hivewall_graph_edges', 'hivewall_informer_handler_errors_total',
+      'hivewall_flow_events_lost_total', 'hivewall_flows_ingested_total', 'hivewall_graph_edges', 'hivewall_informer_handler_errors_total', 'hivewall_intake_pauses_total',
       'hivewall_informer_last_sync_timestamp_seconds', 'hivewall_informer_objects', 'hivewall_informer_relists_total',
       'hivewall_informer_restarts_total', 'hivewall_leader_status',
       'hivewall_policies_applied', 'hivewall_proposals', 'hivewall_reconcile_duration_seconds',

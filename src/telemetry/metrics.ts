@@ -56,6 +56,7 @@ export interface HivewallMetrics {
   readonly flowsIngested: Counter<'source' | 'result'>;
   /** Flow events a source reported lost (Hubble `lost_events`: ring buffer overflows, relay queue drops), by `source`. */
   readonly flowsLost: Counter<'source'>;
+  readonly intakePauses: Counter;
   readonly dnsNamesDropped: Counter<'reason'>;
   /** Edges in the learned graph of a namespace. */
   readonly graphEdges: Gauge<'namespace'>;
@@ -112,6 +113,7 @@ export function createMetrics(opts: MetricsOptions = {}): HivewallMetrics {
     registry,
     flowsIngested: new Counter({ name: 'hivewall_flows_ingested_total', help: 'Flows read from a flow source, by source and result.', labelNames: ['source', 'result'] as const, registers: operatorOnly }),
     dnsNamesDropped: new Counter({ name: 'hivewall_dns_names_dropped_total', help: 'DNS names a workload resolved that the learner did not keep: evicted (an address resolved and never connected to, past the per-workload bound) or over-limit (past the names kept per address). Policies name those peers by fewer FQDNs or by address.', labelNames: ['reason'] as const, registers: operatorOnly }),
+    intakePauses: new Counter({ name: 'hivewall_intake_pauses_total', help: 'Times the flow sources were paused because a store pass held too much input (src/operator/flow-sources.ts): the file is not read, the Hubble stream gets no flow-control credit and agents are answered 503 until the pass ends. Frequent pauses mean store passes are slow (API server latency) for the flow rate.', registers: operatorOnly }),
     flowsLost: new Counter({ name: 'hivewall_flow_events_lost_total', help: 'Flow events a source reported lost (Hubble lost_events): the learned graph may miss edges.', labelNames: ['source'] as const, registers: operatorOnly }),
     graphEdges: new Gauge({ name: 'hivewall_graph_edges', help: 'Edges in the learned communication graph of a namespace.', labelNames: ['namespace'] as const, registers: operatorOnly }),
     proposals: new Gauge({ name: 'hivewall_proposals', help: 'PolicyProposals by phase.', labelNames: ['phase'] as const, registers: operatorOnly }),

@@ -8,6 +8,7 @@ import { backupNameFor } from './backups.js';
 import { FileCheckpointStore, MemoryCheckpointStore, type CheckpointStore } from './checkpoint.js';
 import { FlowFileFollower, type FlowFileFollowerOptions } from './follower.js';
 import { Collector, flowLine, flowLines, LumberjackWriter, range, tempDir } from './test-support.js';
+import { Gate } from '../intake-gate.js';
 
 let dir: string;
 let cleanup: () => Promise<void>;
@@ -357,6 +358,57 @@ describe('FlowFileFollower: restart from a checkpoint', () => {
     expect(offset === 0 || text[offset - 1] === '\n').toBe(true);
     await f.stop();
     expect(store.checkpoint?.position?.offset).toBe(Buffer.byteLength(text));
+  });
+});
+
+describe('FlowFileFollower: backpressure (a shut gate)', () => {
+  /** A sink that shuts `gate` once `after` flows arrived, as the operator's FlowSources does at its bound. */
+  const shutting = (seen: Collector, gate: Gate, after: number) => (result: Parameters<Collector['sink']>[0]) => {
+    seen.sink(result);
+    if (seen.ids().length === after) gate.shut();
+  };
+
+  it('reads nothing more while the gate is shut, and goes on from the same line once it opens: every line once, in order', async () => {
+    await writer.append(flowLines(1, 200));
+    const gate = new Gate();
+    const seen = new Collector();
+    const lineBytes = flowLine(1).length + 1;
+    const f = follower(seen, new MemoryCheckpointStore(), { gate, chunkBytes: 4096, sink: shutting(seen, gate, 20) });
+    f.start();
+    await vi.waitFor(() => expect(gate.isOpen).toBe(false), { timeout: 2000, interval: 5 });
+    await new Promise((resolve) => setTimeout(resolve, 200)); // ten polls' worth
+    const paused = seen.ids().length;
+    // The chunk that reached the bound is finished, nothing after it is read.
+    expect(paused).toBeGreaterThanOrEqual(20);
+    expect(paused).toBeLessThan(20 + Math.ceil(4096 / lineBytes) + 1);
+    expect(f.stats().offset).toBe(Buffer.byteLength(flowLines(1, paused)));
+    gate.open();
+    await vi.waitFor(() => expect(seen.ids()).toEqual(range(1, 200)), { timeout: 2000, interval: 5 });
+    await writer.append(flowLines(201, 210));
+    await vi.waitFor(() => expect(seen.ids()).toEqual(range(1, 210)), { timeout: 2000, interval: 5 });
+  });
+
+  it('pauses inside a gzipped backup too; a stop while paused ends at once, and the next process resumes exactly once', async () => {
+    await writer.append(flowLines(1, 300));
+    await writer.compress(await writer.rotate());
+    await writer.append(flowLines(301, 310));
+    const store = new MemoryCheckpointStore();
+    const gate = new Gate();
+    const seen = new Collector();
+    const one = follower(seen, store, { gate, chunkBytes: 4096, sink: shutting(seen, gate, 50) });
+    one.start();
+    await vi.waitFor(() => expect(gate.isOpen).toBe(false), { timeout: 2000, interval: 5 });
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    const paused = seen.ids().length;
+    expect(paused).toBeLessThan(300);
+    const stopping = one.stop();
+    const stoppedInTime = await Promise.race([stopping.then(() => true), new Promise((resolve) => setTimeout(() => resolve(false), 1000))]);
+    expect(stoppedInTime).toBe(true);
+    expect(seen.ids().length).toBe(paused);
+    expect(store.checkpoint?.position).toMatchObject({ kind: 'backup' });
+    const two = follower(seen, store);
+    await two.drain();
+    expect(seen.ids()).toEqual(range(1, 310));
   });
 });
 

@@ -36,6 +36,8 @@
  * - **Never a crash**: a missing file is waited for (`missing`), I/O and permission errors are
  *   reported, counted and retried on the next poll, a corrupt gzip backup is reported and skipped
  *   (`corruptBackups`), a line over `maxLineBytes` is a `too-long` skip, a throwing sink is counted.
+ * - **Backpressure**: while the `gate` (../intake-gate.ts) is shut, nothing more is read; the poll
+ *   waits between chunks and goes on from the same offset once it opens (or ends on stop).
  *
  * Assumes one writer that closes a file before renaming it (lumberjack does); a writer that keeps
  * appending to a renamed file after a new one appeared at the path would lose those appends.
@@ -51,6 +53,7 @@ import type { ParseResult, SkipReason } from '../../domain/flow.js';
 import { DEFAULT_MAX_LINE_BYTES, tooLong, type HubbleParseOptions } from '../hubble/line-limit.js';
 import { scanHubbleBytes } from '../hubble/scan-line.js';
 import { LineSplitter, type LineSink } from '../lines.js';
+import type { IntakeGate } from '../intake-gate.js';
 import { COMPRESS_SUFFIX, compareBackups, goExt, parseBackupName, selectBackups, type BackupName } from './backups.js';
 import { InvalidCheckpointError, type Checkpoint, type CheckpointPosition, type CheckpointStore, type FileIdentity } from './checkpoint.js';
 import { describeError, errorCode, HEAD_MAX_BYTES, isGzipMagic, isMissing, listDirectory, readFileHead, sha256Hex, statOrMissing } from './files.js';
@@ -82,6 +85,8 @@ export interface FlowFileFollowerOptions {
   readonly watch?: boolean;
   /** Read size in bytes (default 1 MiB). */
   readonly chunkBytes?: number;
+  /** While shut, nothing more is read (the consumer holds too much); reading resumes where it stopped. */
+  readonly gate?: IntakeGate;
 }
 
 /** Counts for metrics; a snapshot. */
@@ -288,8 +293,12 @@ export class FlowFileFollower {
   private hinted = false;
   private hintScheduled = false;
   private watcher: FSWatcher | undefined;
+  private readonly gate: IntakeGate | undefined;
+  /** Aborted by {@link stop}: a read waiting at the gate gives up. */
+  private readonly stopSignal = new AbortController();
 
   constructor(options: FlowFileFollowerOptions) {
+    this.gate = options.gate;
     this.path = resolve(options.path);
     this.dir = dirname(this.path);
     this.base = basename(this.path);
@@ -331,6 +340,7 @@ export class FlowFileFollower {
   stop(): Promise<void> {
     this.stopped ??= (async () => {
       this.stopping = true;
+      this.stopSignal.abort();
       if (this.timer !== undefined) clearTimeout(this.timer);
       this.timer = undefined;
       this.watcher?.close();
@@ -605,10 +615,16 @@ export class FlowFileFollower {
     }
   }
 
+  /** Waits while the gate is shut; false once stopping. */
+  private async mayRead(): Promise<boolean> {
+    if (this.gate !== undefined && !this.gate.isOpen && !this.stopping) await this.gate.whenOpen(this.stopSignal.signal);
+    return !this.stopping;
+  }
+
   /** Reads the live file to its current end. False when stopped. */
   private async readLive(live: LiveFile): Promise<boolean> {
     for (;;) {
-      if (this.stopping) return false;
+      if (!(await this.mayRead())) return false;
       const { bytesRead } = await live.handle.read(this.buffer, 0, this.buffer.length, live.feeder.position);
       if (bytesRead === 0) return true;
       this.counters.bytes += bytesRead;
@@ -695,7 +711,7 @@ export class FlowFileFollower {
 
   private async readPlain(handle: FileHandle, feeder: LineFeeder): Promise<ReadOutcome> {
     for (;;) {
-      if (this.stopping) return 'stopped';
+      if (!(await this.mayRead())) return 'stopped';
       const { bytesRead } = await handle.read(this.buffer, 0, this.buffer.length, feeder.position);
       if (bytesRead === 0) return 'done';
       this.counters.bytes += bytesRead;
@@ -725,7 +741,8 @@ export class FlowFileFollower {
         }
         feeder.push(chunk);
         await this.save(false);
-        if (this.stopping) return 'stopped';
+        // Waiting here stops consuming the inflater, which pauses the file stream behind it.
+        if (!(await this.mayRead())) return 'stopped';
       }
       return 'done';
     } catch (error) {

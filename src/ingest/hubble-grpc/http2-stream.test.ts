@@ -304,6 +304,41 @@ describe('openServerStream (gRPC over HTTP/2)', () => {
     expect(outcome.status.code).toBe(GrpcCode.UNAVAILABLE);
   });
 
+  it('pause() returns no receive credit: the server stops at the 4 MiB window; resume() lets the rest through, every message once', async () => {
+    const message = Buffer.alloc(64 * 1024 - 5, 7);
+    const count = 160; // 10 MiB, well past the window
+    const server = await serve((stream) => {
+      stream.respond(OK_HEADERS, { waitForTrailers: true });
+      stream.on('wantTrailers', () => stream.sendTrailers({ 'grpc-status': '0' }));
+      let sent = 0;
+      const next = () => {
+        // Written as the send window allows (nghttp2 holds DATA the window does not cover).
+        while (sent < count && stream.write(frameMessage(message))) sent++;
+        if (sent < count) stream.once('drain', () => { sent++; next(); });
+        else stream.end();
+      };
+      next();
+    });
+    let received = 0;
+    let ended: GrpcStatus | undefined;
+    const call = openServerStream(
+      { target: parseGrpcTarget(server.address), path: '/test.Service/Stream', request: Buffer.from('0801', 'hex') },
+      { message: (_buf, start, end) => (received += end - start + 5), end: (status) => (ended = status) },
+    );
+    call.pause();
+    await vi.waitFor(() => expect(received).toBeGreaterThan(0), { timeout: 5000, interval: 10 });
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const whilePaused = received;
+    expect(whilePaused).toBeLessThanOrEqual(4 * 1024 * 1024);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(received).toBe(whilePaused);
+    expect(ended).toBeUndefined();
+    call.resume();
+    await vi.waitFor(() => expect(ended).toBeDefined(), { timeout: 5000, interval: 10 });
+    expect(ended).toEqual({ code: GrpcCode.OK, details: '' });
+    expect(received).toBe(count * 64 * 1024);
+  });
+
   it('cancel() resets the stream with CANCEL and ends CANCELLED; no message is delivered after it', async () => {
     let reset: number | undefined;
     const server = await serve((stream) => {

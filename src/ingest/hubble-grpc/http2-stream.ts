@@ -14,7 +14,8 @@
  *
  * - Connection: the preface, SETTINGS (push disabled, a 4 MiB stream window, a 64 KiB header list
  *   limit) and a WINDOW_UPDATE raising the connection window to 4 MiB; the server's SETTINGS must come
- *   first and are acknowledged; PINGs are answered; credit is returned when half a window was read.
+ *   first and are acknowledged; PINGs are answered; credit is returned when half a window was read
+ *   (not while the caller has paused the call: the server then stops once its windows are spent).
  *   The request is sent within the server's send windows and frame size.
  * - Header blocks are HPACK-decoded (hpack.ts), CONTINUATION and padding included; the request's
  *   are literals.
@@ -144,6 +145,13 @@ export interface ServerStream {
   readonly ready: boolean;
   /** Cancels the call (RST_STREAM CANCEL) and closes the connection; `end` follows with CANCELLED. */
   cancel(): void;
+  /**
+   * Returns no more receive credit: the server may send what is left of its windows (at most
+   * 4 MiB), then waits (RFC 9113 §5.2). Messages that arrive meanwhile are still handed over.
+   */
+  pause(): void;
+  /** Returns the credit that fell due while paused, and goes on returning it. */
+  resume(): void;
 }
 
 /** The one stream of the connection (the first client-initiated stream). */
@@ -219,6 +227,8 @@ class Call implements ServerStream {
   private pingDeadline: ReturnType<typeof setTimeout> | undefined;
   private pingsSent = 0;
   private closeTimer: ReturnType<typeof setTimeout> | undefined;
+  /** No receive credit is returned ({@link pause}). */
+  private paused = false;
 
   constructor(
     private readonly options: ServerStreamOptions,
@@ -272,6 +282,16 @@ class Call implements ServerStream {
 
   cancel(): void {
     this.abort({ code: GrpcCode.CANCELLED, details: 'Cancelled on client' });
+  }
+
+  pause(): void {
+    this.paused = true;
+  }
+
+  resume(): void {
+    if (!this.paused) return;
+    this.paused = false;
+    if (!this.finished) this.credit();
   }
 
   /** `bytes` new bytes at the start of the read buffer. */
@@ -381,10 +401,10 @@ class Call implements ServerStream {
     this.credit();
   }
 
-  /** Returns receive credit once half a window was consumed (the messages were handled synchronously). */
+  /** Returns receive credit once half a window was consumed (the messages were handled synchronously), unless paused. */
   private credit(): void {
     // Runs for every DATA frame (a flow each): nothing is made until a credit is due.
-    if (this.uncreditedConnection < CONNECTION_WINDOW / 2 && this.uncreditedStream < STREAM_WINDOW / 2) return;
+    if (this.paused || (this.uncreditedConnection < CONNECTION_WINDOW / 2 && this.uncreditedStream < STREAM_WINDOW / 2)) return;
     const updates: Buffer[] = [];
     if (this.uncreditedConnection >= CONNECTION_WINDOW / 2) {
       updates.push(windowUpdateFrame(0, this.uncreditedConnection));

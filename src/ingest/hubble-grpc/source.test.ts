@@ -4,13 +4,15 @@
  * and /flow), started on 127.0.0.1 with a random port for each test. When the Go server cannot be
  * built here, these tests skip with the build's reason.
  */
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { createServer, type Socket } from 'node:net';
 import path from 'node:path';
 import { pino } from 'pino';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { ParseResult } from '../../domain/flow.js';
 import { parseHubbleLine } from '../hubble/parse.js';
+import { Gate } from '../intake-gate.js';
 import { HubbleObserverSource, type HubbleClock, type HubbleObserverEvent, type HubbleObserverOptions } from './source.js';
 import {
   buildHubbleServer,
@@ -326,6 +328,41 @@ describe('HubbleObserverSource against a Go server built from Cilium api/v1', ()
     expect(clock.pending()).toEqual([5]);
     await source.stop();
     expect(clock.pending()).toEqual([]);
+  });
+
+  it('while its gate is shut, receives no more than the HTTP/2 window from grpc-go, then everything once the gate opens', async ({ skip }) => {
+    requireServer(skip);
+    // 20,000 flows, about 10 MB of messages: more than twice the 4 MiB window.
+    const template = JSON.parse(scenario.find((line) => line.includes('"flow"'))!) as { flow: Record<string, unknown>; time: string };
+    const start = Date.parse('2024-05-02T10:00:00Z');
+    const count = 20_000;
+    const big: string[] = [];
+    for (let i = 0; i < count; i++) {
+      const time = new Date(start + i).toISOString();
+      big.push(JSON.stringify({ ...template, time, flow: { ...template.flow, time, uuid: `c1000000-0000-4000-8000-${String(i).padStart(12, '0')}` } }));
+    }
+    const dir = mkdtempSync(path.join(tmpdir(), 'hivewall-hubble-gate-'));
+    cleanups.push(async () => rmSync(dir, { recursive: true, force: true }));
+    const file = path.join(dir, 'big.jsonl');
+    writeFileSync(file, `${big.join('\n')}\n`);
+    const hubble = await server({ scenario: file });
+    const gate = new Gate();
+    gate.shut();
+    const { source, results } = observe({ address: hubble.address, gate });
+    source.start();
+    await hubble.waitFor((e) => e.event === 'fed', 10_000);
+    await eventually(() => results.length > 0, 5000, 'the first window of messages');
+    // Stands still: what the window let through has arrived and the server waits for credit.
+    for (let seen = -1; results.length !== seen;) {
+      seen = results.length;
+      await new Promise((resolve) => setTimeout(resolve, 300));
+    }
+    const paused = results.length;
+    expect(paused).toBeLessThan(count / 2);
+    gate.open();
+    await eventually(() => results.length === count, 10_000, 'every flow after the gate opened');
+    expect(results.map((r) => (r.kind === 'flow' ? r.flow.time : -1))).toEqual(big.map((_, i) => start + i));
+    expect(source.stats()).toMatchObject({ reconnects: 0, duplicates: 0 });
   });
 
   it('retries, without throwing, when the TLS material is not PEM (node:tls rejects it while setting up)', async () => {

@@ -17,6 +17,9 @@
  * - Reconnect: capped exponential backoff with full jitter (backoff.ts); the attempt counter
  *   resets once a stream is established (headers or a message received). Each attempt uses a
  *   fresh connection, so the delay between attempts is ours alone.
+ * - Backpressure: while the `gate` (../intake-gate.ts) is shut the call returns no HTTP/2 receive
+ *   credit, so the server stops sending once its window is spent; Hubble counts what its buffer
+ *   then cannot keep as lost events, which arrive on the stream once it flows again.
  * - Malformed messages (undecodable bytes, wrong types or values) are counted, logged and
  *   delivered as `skip` results; they never end the stream or throw.
  *
@@ -25,6 +28,7 @@
 import { readFile } from 'node:fs/promises';
 import type { Logger } from 'pino';
 import type { ParseResult, SkipReason } from '../../domain/flow.js';
+import type { IntakeGate } from '../intake-gate.js';
 import { backoffDelay, type BackoffPolicy } from './backoff.js';
 import { formatTimestamp, parseTimestampNanos, timestampFromNanos } from './timestamp.js';
 import { GetFlowsDecoder, type DecodedResponse } from './decode.js';
@@ -114,6 +118,8 @@ export interface HubbleObserverOptions {
   /** Uniform in [0, 1); default Math.random. */
   readonly random?: () => number;
   readonly clock?: HubbleClock;
+  /** While shut, the call returns no receive credit: the server stops sending once its window is spent (http2-stream.ts). */
+  readonly gate?: IntakeGate;
 }
 
 /** A persisted resume position: RFC 3339 time with nanoseconds, and identities already delivered. */
@@ -204,6 +210,7 @@ export class HubbleObserverSource {
   private attempt: Attempt | undefined;
   private retryTimer: unknown;
   private stopWaiters: (() => void)[] = [];
+  private unsubscribeGate: (() => void) | undefined;
 
   private connected = false;
   private flows = 0;
@@ -238,6 +245,11 @@ export class HubbleObserverSource {
     this.definitions ??= loadHubbleDefinitions(this.options.protoDir);
     this.running = true;
     this.failures = 0;
+    this.unsubscribeGate = this.options.gate?.onChange((open) => {
+      const call = this.attempt?.call;
+      if (open) call?.resume();
+      else call?.pause();
+    });
     void this.connect(++this.generation);
   }
 
@@ -245,6 +257,8 @@ export class HubbleObserverSource {
   stop(): Promise<void> {
     if (!this.running && this.attempt === undefined) return Promise.resolve();
     this.running = false;
+    this.unsubscribeGate?.();
+    this.unsubscribeGate = undefined;
     if (this.retryTimer !== undefined) {
       this.clock.clearTimeout(this.retryTimer);
       this.retryTimer = undefined;
@@ -391,6 +405,7 @@ export class HubbleObserverSource {
     }
     attempt.call = call;
     if (attempt.ended) return;
+    if (this.options.gate?.isOpen === false) call.pause();
     attempt.watchdog = this.clock.setTimeout(() => {
       attempt.watchdog = undefined;
       if (attempt.ended || attempt.established) return;
