@@ -74,9 +74,10 @@ export interface FlowSourcesOptions {
 
 /**
  * Inputs a round may hold back before the sources pause: each is a parsed flow or an agent's edge
- * delta plus its closure, a few hundred bytes, so about 100 MB at the bound. A round lasts at most
- * about 90 s (./store-loop.ts), but a busy cluster's Hubble stream, or every node's agent sending
- * a batch of up to 20,000 edges at once, can outgrow the operator's memory in less.
+ * delta plus its closure, about 530 bytes for a Hubble flow (measured), so about 130 MB at the
+ * bound (the operator's limit in deploy/ is 1 GiB). A round lasts at most about 90 s
+ * (./store-loop.ts), but a busy cluster's Hubble stream, or every node's agent sending a batch of
+ * up to 20,000 edges at once, can outgrow the operator's memory in less.
  */
 export const HOLD_LIMIT = 250_000;
 
