@@ -115,7 +115,7 @@ describe('metrics', () => {
       identity: { livePods: 10, rememberedPods: 1, forgottenPods: 0, updates: 2 },
     };
     registerAgentMetrics(registry, stats);
-    registerReceiverMetrics(registry, { requests: { accepted: 2, duplicate: 1, 'not-found': 0, 'method-not-allowed': 0, unauthenticated: 1, forbidden: 1, 'auth-unavailable': 0, 'not-leader': 0, 'not-stored': 0, 'too-large': 0, 'bad-json': 1, invalid: 0, 'rate-limited': 0, busy: 0, paused: 0, 'unknown-placement': 0, error: 0 }, edges: 3, connections: 9, dropped: 2, refused: { 'not-on-node': 4 } });
+    registerReceiverMetrics(registry, { requests: { accepted: 2, duplicate: 1, 'not-found': 0, 'method-not-allowed': 0, unauthenticated: 1, forbidden: 1, 'auth-unavailable': 0, 'not-leader': 0, 'not-stored': 0, 'too-large': 0, 'bad-json': 1, invalid: 0, 'rate-limited': 0, busy: 0, paused: 0, overloaded: 0, 'unknown-placement': 0, error: 0 }, edges: 3, connections: 9, dropped: 2, refused: { 'not-on-node': 4 } });
     const text = await registry.metrics();
     for (const line of [
       'hivewall_agent_conntrack_lines_total{origin="events",result="read"} 5',

@@ -1,3 +1,4 @@
+import http from 'node:http';
 import { afterEach, describe, expect, it } from 'vitest';
 import { EdgeStore } from '../domain/edge-store.js';
 import { FakeClock } from '../runtime/fake-clock.js';
@@ -349,6 +350,29 @@ describe('EdgeReceiver: a paused target', () => {
     const store = new EdgeStore();
     const { post } = await start({ store: { record: store.record.bind(store), paused: () => true } });
     expect(await post(batch(1), { token: null })).toMatchObject({ status: 401 });
+  });
+});
+
+describe('EdgeReceiver: bodies read at once', () => {
+  it('refuses a push with 503 overloaded while others\' bodies fill maxBodiesBytes, and takes it once they are read', async () => {
+    const { post, receiver, url } = await start({ maxBodiesBytes: 3_000 });
+    const body = JSON.stringify(batch(1));
+    // A push whose 2,000 declared bytes arrive slowly: half now, the rest later.
+    const { hostname, port } = new URL(url);
+    const slow = http.request({ host: hostname, port, path: '/v1/edges', method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${AGENT_TOKEN}`, 'content-length': '2000' } });
+    const slowAnswer = new Promise<number>((resolve) => slow.on('response', (res) => { res.resume(); resolve(res.statusCode ?? 0); }));
+    slow.write(body.padEnd(2000, ' ').slice(0, 1000));
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    const refused = await post(batch(1, [edge()], { instance: 'other' }), { raw: JSON.stringify(batch(1, [edge()], { instance: 'other' })).padEnd(1500, ' ') });
+    expect(refused).toMatchObject({ status: 503, body: { reason: 'overloaded' } });
+    expect(refused.headers.get('retry-after')).toBe('1');
+    // A small one still fits beside the slow one.
+    expect((await post(batch(1, [edge()], { instance: 'small' }))).status).toBe(200);
+    slow.end(body.padEnd(2000, ' ').slice(1000));
+    expect(await slowAnswer).toBe(200);
+    expect((await post(batch(1, [edge()], { instance: 'other' }), { raw: JSON.stringify(batch(1, [edge()], { instance: 'other' })).padEnd(1500, ' ') })).status).toBe(200);
+    expect(receiver.stats.requests.overloaded).toBe(1);
+    expect(receiver.stats.requests.accepted).toBe(3);
   });
 });
 

@@ -18,7 +18,8 @@
  * 4. while the target is paused ({@link EdgeTarget.paused}: it holds too much input during a store
  *    pass) → 503 `paused` with `Retry-After`, before the body is read; the agent retries;
  * 5. the body: at most `maxBodyBytes` (413), JSON (400 `bad-json`), the schema of ./wire.ts (400
- *    `invalid`), at most `maxEdges` edges (413);
+ *    `invalid`), at most `maxEdges` edges (413); the bodies being read at once, over all pushes,
+ *    at most `maxBodiesBytes` (503 `overloaded` with `Retry-After`, before this one is read);
  * 6. idempotency: per (user, node, agent instance) the highest `seq` applied is remembered; a batch
  *    with a `seq` not above it is a retry of one already applied and is acknowledged without
  *    counting it again (the agent sends one batch at a time and retries it unchanged);
@@ -163,6 +164,7 @@ export type ReceiverResult =
   | 'rate-limited'
   | 'busy'
   | 'paused'
+  | 'overloaded'
   | 'unknown-placement'
   | 'error';
 
@@ -177,6 +179,11 @@ export interface EdgeReceiverOptions {
   readonly maxBodyBytes?: number;
   /** Most edges in one batch. Default 20,000. */
   readonly maxEdges?: number;
+  /**
+   * Bytes of request bodies read at once over all pushes: each reserves its `Content-Length` (or
+   * `maxBodyBytes` when it has none) until it is parsed. Default {@link MAX_BODIES_BYTES}.
+   */
+  readonly maxBodiesBytes?: number;
   /** Sequences remembered (one per agent process). Default 4,096; the least recently used go first. */
   readonly maxAgents?: number;
   /** Limits failed authentications per source address. Default: {@link AuthFailureLimiter}'s defaults. */
@@ -242,12 +249,19 @@ const UNKNOWN_PLACEMENT_RETRY_S = 5;
  * `maxBodyBytes`.
  */
 export const IN_FLIGHT_PER_NODE = 4;
+/**
+ * Bodies being read at once, in bytes, over every node: 16 pushes of the largest size. Agents'
+ * batches are usually a few KiB, so this binds only when many nodes send large batches together
+ * (after an outage), or when tokens without a bound node (clusters before 1.30, not limited per
+ * node) are misused.
+ */
+export const MAX_BODIES_BYTES = 64 * 1024 * 1024;
 
 export class EdgeReceiver {
   readonly stats: EdgeReceiverStats = {
     requests: {
       accepted: 0, duplicate: 0, 'not-found': 0, 'method-not-allowed': 0, unauthenticated: 0, forbidden: 0,
-      'auth-unavailable': 0, 'not-leader': 0, 'not-stored': 0, 'too-large': 0, 'bad-json': 0, invalid: 0, 'rate-limited': 0, busy: 0, paused: 0, 'unknown-placement': 0, error: 0,
+      'auth-unavailable': 0, 'not-leader': 0, 'not-stored': 0, 'too-large': 0, 'bad-json': 0, invalid: 0, 'rate-limited': 0, busy: 0, paused: 0, overloaded: 0, 'unknown-placement': 0, error: 0,
     },
     edges: 0,
     connections: 0,
@@ -261,6 +275,9 @@ export class EdgeReceiver {
   readonly #maxBody: number;
   readonly #maxEdges: number;
   readonly #maxAgents: number;
+  readonly #maxBodies: number;
+  /** Bytes reserved by the bodies being read now ({@link MAX_BODIES_BYTES}). */
+  #bodiesInFlight = 0;
   readonly #authFailures: AuthFailureLimiter;
   /** Highest applied seq per `user\nnode\ninstance`, in least-recently-used order. */
   readonly #applied = new Map<string, number>();
@@ -275,6 +292,7 @@ export class EdgeReceiver {
     this.#maxBody = opts.maxBodyBytes ?? 4 * 1024 * 1024;
     this.#maxEdges = opts.maxEdges ?? 20_000;
     this.#maxAgents = opts.maxAgents ?? 4_096;
+    this.#maxBodies = opts.maxBodiesBytes ?? MAX_BODIES_BYTES;
     this.#authFailures = opts.authFailures ?? new AuthFailureLimiter();
     this.#store = opts.store;
   }
@@ -393,12 +411,22 @@ export class EdgeReceiver {
     if (this.#store?.paused?.()) throw new HttpProblem(503, 'paused', 'the operator is storing what it holds; retry', PAUSED_RETRY_S);
     const declared = Number(req.headers['content-length'] ?? NaN);
     if (Number.isFinite(declared) && declared > this.#maxBody) throw new HttpProblem(413, 'too-large', `body over ${this.#maxBody} bytes`);
-    const text = await this.#readBody(req);
+    // Node's parser reads no more than a declared Content-Length; a chunked body may take up to maxBody.
+    const reserved = Number.isFinite(declared) ? declared : this.#maxBody;
+    if (this.#bodiesInFlight > 0 && this.#bodiesInFlight + reserved > this.#maxBodies) {
+      throw new HttpProblem(503, 'overloaded', `${this.#bodiesInFlight} bytes of pushes are being read; retry`, 1);
+    }
+    this.#bodiesInFlight += reserved;
     let json: unknown;
     try {
-      json = JSON.parse(text);
-    } catch {
-      throw new HttpProblem(400, 'bad-json', 'body is not JSON');
+      const text = await this.#readBody(req);
+      try {
+        json = JSON.parse(text);
+      } catch {
+        throw new HttpProblem(400, 'bad-json', 'body is not JSON');
+      }
+    } finally {
+      this.#bodiesInFlight -= reserved;
     }
     if (json !== null && typeof json === 'object' && Array.isArray((json as { edges?: unknown }).edges)
       && (json as { edges: unknown[] }).edges.length > this.#maxEdges) {
