@@ -209,8 +209,16 @@ async function untilAborted(signal: AbortSignal, log: Logger, work: (signal: Abo
       const retryInMs = backoffDelay(failures, { baseMs: 1_000, capMs: 30_000 });
       log.error({ err: error, retryInMs }, 'leader work failed; starting it again');
       await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, retryInMs);
-        signal.addEventListener('abort', () => (clearTimeout(timer), resolve()), { once: true });
+        const abort = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+        // Removed when the timer fires: a long leadership with many retries keeps no listeners.
+        const timer = setTimeout(() => {
+          signal.removeEventListener('abort', abort);
+          resolve();
+        }, retryInMs);
+        signal.addEventListener('abort', abort, { once: true });
       });
     }
   }
