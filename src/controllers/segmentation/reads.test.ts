@@ -41,6 +41,13 @@ describe('cachedReads', () => {
     expect(calls).toEqual([]);
   });
 
+  it('hands out the same typed proposal object while the cache keeps the same version (./proposal-cache.ts keys on it)', async () => {
+    const first = await reads.proposals('shop', 'shop');
+    const again = await reads.proposals('shop', 'shop');
+    expect(again[0]).toBe(first[0]);
+    expect(again[1]).toBe(first[1]);
+  });
+
   it('asks the API server for a kind whose informer has not synced (e.g. no Cilium CRD)', async () => {
     expect(await reads.owned('CiliumNetworkPolicy', 'shop')).toEqual([]);
     expect(calls).toEqual(['owned CiliumNetworkPolicy shop']);

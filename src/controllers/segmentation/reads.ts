@@ -79,9 +79,23 @@ export function cachedReads(informers: ReadInformers, fallback: SegmentationRead
     proposals: async (namespace, segmentation) => {
       if (!informers.proposals.hasSynced()) return fallback.proposals(namespace, segmentation);
       const mine = informers.proposals.list(namespace).filter((p) => contentSegmentation(p) === segmentation);
-      return typed(mine, API_VERSION, 'PolicyProposal');
+      return mine.map(typedProposal);
     },
   };
+}
+
+/**
+ * A cached proposal with its apiVersion and kind, the same object for as long as the informer keeps
+ * the same version: ./proposal-cache.ts parses and judges each version once by that identity.
+ */
+const typedProposals = new WeakMap<KubernetesObject, KubernetesObject>();
+function typedProposal(cached: KubernetesObject): KubernetesObject {
+  let typed = typedProposals.get(cached);
+  if (typed === undefined) {
+    typed = { ...cached, apiVersion: API_VERSION, kind: 'PolicyProposal' };
+    typedProposals.set(cached, typed);
+  }
+  return typed;
 }
 
 /** `spec.content.segmentation` of a raw proposal. */

@@ -9,7 +9,7 @@
 import type { KubernetesObject } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { GROUP, VERSION, API_VERSION } from '../../api/meta.js';
-import { policyProposalSchema, proposalContentSchema, type PolicyProposal } from '../../api/policy-proposal.js';
+import { proposalContentSchema, type PolicyProposal } from '../../api/policy-proposal.js';
 import { segmentationSchema, type Segmentation, type SegmentationStatus } from '../../api/segmentation.js';
 import { judgeProposals } from '../../domain/approval.js';
 import type { Learner } from '../../domain/learner.js';
@@ -22,7 +22,8 @@ import { Kube, KubeError } from '../../k8s/kube.js';
 import { AuditEngine } from '../../domain/audit.js';
 import type { ClusterCache } from '../../operator/cluster-cache.js';
 import { namespaceView } from '../../domain/learning-state.js';
-import { approvalCandidate, approvalSegmentation, proposalContentDigest } from './approval-facts.js';
+import { approvalSegmentation, proposalContentDigest } from './approval-facts.js';
+import { readProposals } from './proposal-cache.js';
 import type { DenialRegistry } from '../../operator/denial-registry.js';
 import { decide, proposalName, type Action, type ProposalFact } from './decide.js';
 import { coverageOf, deniedEdges, rolledBackPolicies, safetyInputs, trackEnforcement } from './safety.js';
@@ -119,12 +120,11 @@ export async function reconcileSegmentation(ctx: ReconcileContext, namespace: st
   const owned = await reads.owned(flavor, namespace);
   // The other flavor's leftovers (after a flavor change) are removed on apply; the CRD may be absent.
   const ownedOther = await reads.owned(flavor === 'NetworkPolicy' ? 'CiliumNetworkPolicy' : 'NetworkPolicy', namespace).catch(() => []);
-  const proposals = (await reads.proposals(namespace, name))
-    .map((p) => policyProposalSchema.safeParse(p))
-    .flatMap((r) => (r.success ? [r.data] : []));
+  const read = readProposals(await reads.proposals(namespace, name));
+  const proposals = read.map((r) => r.proposal);
 
   // Only proposals bound to this Segmentation (ownerReference + spec.content.segmentation) count.
-  const judgement = judgeProposals(approvalSegmentation(seg), proposals.map(approvalCandidate));
+  const judgement = judgeProposals(approvalSegmentation(seg), read.map((r) => r.candidate));
   const approved = proposals.find((p) => p.metadata.name === judgement.approved?.name);
   const denialView = approved ? ctx.denials?.view(namespace, approved.metadata.name) : undefined;
   const denied = deniedEdges(denialView, seg.status, approved);
