@@ -41,6 +41,7 @@ describe('Segmentation schema', () => {
       promotion: { requireApproval: true, auditPeriod: '1h', allowedWouldDeny: 0 },
       enforcement: { rollback: { maxDenied: 20, window: '5m' } },
       delivery: 'Apply',
+      revisionHistoryLimit: 10,
     });
   });
 
@@ -56,6 +57,7 @@ describe('Segmentation schema', () => {
     ['matchExpressions value of 64 characters', { workloads: { selector: { matchExpressions: [{ key: 'app', operator: 'In', values: ['v'.repeat(64)] }] } } }],
     ['rollback maxDenied below -1', { enforcement: { rollback: { maxDenied: -2 } } }],
     ['rollback window', { enforcement: { rollback: { window: 'soon' } } }],
+    ['negative revisionHistoryLimit', { revisionHistoryLimit: -1 }],
   ])('rejects a bad %s', (_name, spec) => {
     const r = segmentationSchema.safeParse({ apiVersion: 'hivewall.dev/v1alpha1', kind: 'Segmentation', metadata: { name: 's' }, spec });
     expect(r.success).toBe(false);

@@ -64,6 +64,7 @@ export const segmentationSpecSchema = z
       })
       .prefault({}),
     delivery: z.enum(['Apply', 'GitOps']).default('Apply').describe('Apply: hivewall applies and keeps the policies. GitOps: hivewall never writes policies and reports whether the live ones match the approved proposal.'),
+    revisionHistoryLimit: z.number().int().min(0).default(10).describe('Proposals nobody reviewed that a newer revision superseded are kept up to this many, the newest first; older ones are deleted. Reviewed proposals (a decision, a reviewer or a comment) and the approved one are always kept.'),
   })
   .describe('What hivewall should do for this namespace.');
 

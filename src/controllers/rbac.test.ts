@@ -63,12 +63,15 @@ describe('deploy/ RBAC of the operator', () => {
     ]);
   });
 
-  it('grants no verb the code does not call: no delete of proposals or profiles; Events are created and their count patched, nothing else', () => {
-    // The operator never deletes a proposal (a superseded one is marked in its status) or a
-    // TrafficProfile (garbage collection follows the Segmentation); src/k8s/events.ts creates
-    // core/v1 Events and merge-patches the count of one that repeats (never reads or deletes them).
+  it('grants no verb the code does not call: no delete of profiles; Events are created and their count patched, nothing else', () => {
+    // The operator never deletes a TrafficProfile (garbage collection follows the Segmentation);
+    // src/k8s/events.ts creates core/v1 Events and merge-patches the count of one that repeats
+    // (never reads or deletes them). Proposals it deletes only when superseded and unreviewed
+    // (src/controllers/segmentation/history.ts), which the admission policy
+    // hivewall-proposal-pruning holds it to.
     const keys = new Set(deployedOperatorGrants().grants.map(grantKey));
-    const unused = ['cluster hivewall.dev policyproposals delete', 'cluster hivewall.dev trafficprofiles delete', 'cluster events.k8s.io events patch'];
+    expect(keys.has('cluster hivewall.dev policyproposals delete')).toBe(true);
+    const unused = ['cluster hivewall.dev trafficprofiles delete', 'cluster events.k8s.io events patch'];
     expect(unused.filter((k) => keys.has(k))).toEqual([]);
     expect([...keys].filter((k) => / events /.test(k)).sort()).toEqual(['cluster core events create', 'cluster core events patch', 'cluster events.k8s.io events create']);
   });

@@ -84,8 +84,8 @@ export const OPERATOR_PERMISSIONS: readonly OperatorPermission[] = [
   {
     apiGroups: ['hivewall.dev'],
     resources: ['policyproposals'],
-    verbs: ['get', 'list', 'watch', 'create'],
-    why: 'write proposals (content is immutable; a superseded one is marked in its status, never deleted); never edit a review',
+    verbs: ['get', 'list', 'watch', 'create', 'delete'],
+    why: 'write proposals (content is immutable; a superseded one is marked in its status); delete superseded revisions nobody reviewed beyond spec.revisionHistoryLimit (the admission policy hivewall-proposal-pruning refuses any other delete by the operator); never edit a review',
   },
   {
     apiGroups: ['hivewall.dev'],

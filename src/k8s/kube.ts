@@ -217,6 +217,27 @@ export class Kube {
     await this.call('delete', label(object), () => this.objects.delete(object).catch(absentIf404));
   }
 
+  /**
+   * Deletes `object` only if it is still the version read (preconditions on its uid and
+   * resourceVersion): true when deleted, false when it is gone or changed meanwhile (409), so a
+   * change made after the read (a review) is never deleted unseen.
+   */
+  async deleteUnchanged(object: KubernetesObject): Promise<boolean> {
+    const { uid, resourceVersion } = object.metadata ?? {};
+    if (uid === undefined || resourceVersion === undefined) throw new Error(`deleteUnchanged needs the uid and resourceVersion of ${label(object)}`);
+    this.writes++;
+    return this.call('delete', label(object), async () => {
+      try {
+        await this.objects.delete(object, undefined, undefined, undefined, undefined, undefined, { preconditions: { uid, resourceVersion } });
+        return true;
+      } catch (error) {
+        const status = statusOf(error);
+        if (status === 404 || status === 409) return false;
+        throw error;
+      }
+    });
+  }
+
   /** JSON merge patch of a custom resource's status subresource. */
   async patchStatus(group: string, version: string, plural: string, namespace: string, name: string, status: unknown): Promise<void> {
     this.writes++;

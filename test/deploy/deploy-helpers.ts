@@ -12,7 +12,7 @@ export const deployDir = path.join(repo, 'deploy');
 export const pluginBin = path.join(repo, 'bin', 'kubectl-hivewall.js');
 export const POLICY = 'hivewall-review-identity';
 /** The admission policies deploy/admission-policy.yaml installs. */
-export const ADMISSION_POLICIES = [POLICY, 'hivewall-segmentation-guard'];
+export const ADMISSION_POLICIES = [POLICY, 'hivewall-segmentation-guard', 'hivewall-proposal-pruning'];
 
 export interface ProcResult {
   readonly code: number;

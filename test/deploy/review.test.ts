@@ -303,6 +303,44 @@ describe('reviewing a PolicyProposal', () => {
     expect(await readReview(ns.name, 'shop-r1')).toEqual({ decision: 'Approved', reviewer: 'rita', reviewedAt: '2025-01-31T12:00:00Z', ...pins });
   });
 
+  it('the operator deletes only a superseded proposal nobody reviewed (hivewall-proposal-pruning); a cluster admin is not held to it', async () => {
+    const ns = await testNamespace('review');
+    const admin = adminKubeConfig().makeApiClient(CustomObjectsApi);
+    const operator = (await serviceAccountIdentity(OPERATOR_NAMESPACE, OPERATOR_SERVICE_ACCOUNT)).kubeConfig.makeApiClient(CustomObjectsApi);
+    const supersede = (name: string) => admin.patchNamespacedCustomObjectStatus({ group: GROUP, version: VERSION, namespace: ns.name, plural: PLURAL, name, body: [{ op: 'add', path: '/status', value: { phase: 'Superseded' } }] });
+    const deleteAs = async (api: CustomObjectsApi, name: string, dryRun = false) => {
+      try {
+        await api.deleteNamespacedCustomObject({ group: GROUP, version: VERSION, namespace: ns.name, plural: PLURAL, name, ...(dryRun ? { dryRun: 'All' } : {}) });
+        return 'deleted';
+      } catch (err) {
+        return `${apiStatus(err)} ${apiErrorMessage(err)}`;
+      }
+    };
+    const PRUNING = 'hivewall-proposal-pruning';
+    const refusal = `ValidatingAdmissionPolicy '${PRUNING}' with binding '${PRUNING}' denied request: the operator may delete only a superseded PolicyProposal nobody reviewed`;
+
+    // The newest revision (not superseded) stays. (Dry runs until the API server enforces the new policy.)
+    await createProposal(ns.name, 'shop-r1');
+    const deadline = Date.now() + 30_000;
+    while ((await deleteAs(operator, 'shop-r1', true)) === 'deleted' && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    expect(await deleteAs(operator, 'shop-r1')).toContain(refusal);
+    // Superseded and untouched: pruned.
+    await supersede('shop-r1');
+    expect(await deleteAs(operator, 'shop-r1')).toBe('deleted');
+    // Superseded but commented (someone looked at it), or rejected: the record of a review stays.
+    await createProposal(ns.name, 'shop-r2');
+    await supersede('shop-r2');
+    await kubectlOk(['patch', 'policyproposal', 'shop-r2', '-n', ns.name, '--type=merge', '-p', mergePatch({ reviewer: 'hivewall-admin', comment: 'why does cart talk to the mailer?' })]);
+    expect(await deleteAs(operator, 'shop-r2')).toContain(refusal);
+    await createProposal(ns.name, 'shop-r3');
+    const pins = await reviewPins(ns.name, 'shop-r3');
+    await kubectlOk(['patch', 'policyproposal', 'shop-r3', '-n', ns.name, '--type=merge', '-p', mergePatch({ decision: 'Rejected', reviewer: 'hivewall-admin', reviewedAt: '2025-01-31T12:00:00Z', ...pins })]);
+    await supersede('shop-r3');
+    expect(await deleteAs(operator, 'shop-r3')).toContain(refusal);
+    // People are judged by RBAC alone.
+    expect(await deleteAs(admin, 'shop-r2')).toBe('deleted');
+  });
+
   it('nobody creates a pre-approved proposal, not even a cluster admin; the operator creates Pending ones', async () => {
     const ns = await testNamespace('review');
     const admin = adminKubeConfig().makeApiClient(CustomObjectsApi);

@@ -1,11 +1,12 @@
-// Review and enforcement, attacked on the real API server with deploy/ applied (RBAC and both
+// Review and enforcement, attacked on the real API server with deploy/ applied (RBAC and the
 // ValidatingAdmissionPolicies), two real users (rita reviews, olga edits Segmentations) and the
 // operator's ServiceAccount — and the operator's reconcile running as that ServiceAccount:
 // - an approval is pinned to the proposal's uid and content digest (a stale or forged pin is
 //   refused by the API server; a content that does not hash to its digest is refused by the operator);
 // - the operator may change only the finalizers of a Segmentation; turning review off is signed;
 // - a proposal counts only for the Segmentation that owns it (a relabelled one counts for nobody);
-// - only NetworkPolicies of the Segmentation's own namespace are ever applied.
+// - only NetworkPolicies of the Segmentation's own namespace are ever applied;
+// - pruning deletes only superseded revisions nobody reviewed, and never one changed after it was read.
 // docs/security.md lists each attack with its test here.
 import { CoreV1Api, CustomObjectsApi, NetworkingV1Api } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -72,11 +73,12 @@ interface ProposalOptions {
   readonly label?: string;
   /** Written as spec.contentDigest instead of the content's real digest. */
   readonly digest?: string;
+  readonly revision?: number;
 }
 
 /** Creates a proposal as the operator writes them (content, its digest, Pending), as cluster admin. */
 async function createProposal(namespace: string, name: string, opts: ProposalOptions): Promise<{ uid: string; contentDigest: string }> {
-  const content = { segmentation: opts.segmentation, revision: 1, flavor: 'NetworkPolicy', digest: 'sha256:objects', objects: opts.objects, evidence: [], diff: { added: [], changed: [], removed: [], unified: '' }, skipped: [] };
+  const content = { segmentation: opts.segmentation, revision: opts.revision ?? 1, flavor: 'NetworkPolicy', digest: 'sha256:objects', objects: opts.objects, evidence: [], diff: { added: [], changed: [], removed: [], unified: '' }, skipped: [] };
   const contentDigest = opts.digest ?? proposalContentDigest(content)!;
   const created = await admin().createNamespacedCustomObject({
     group: GROUP, version: VERSION, namespace, plural: PLURAL,
@@ -304,5 +306,45 @@ describe('the operator cannot widen its own mandate; turning review off is signe
     await reconcileAsOperator(ns.name, 'shop');
     expect(await networkPolicies(ns.name)).toEqual(['hivewall-web']);
     expect(await condition(ns.name, 'shop', 'Approved')).toMatchObject({ status: 'True', message: 'shop-r1 approved (approval waived)' });
+  });
+});
+
+describe('revision history: the operator prunes only superseded revisions nobody reviewed', () => {
+  it('past spec.revisionHistoryLimit the oldest untouched superseded revisions go; reviewed ones and the newest stay; one Event says so', async (ctx) => {
+    ctx.skip(!canIssueUserCertificates(), NO_CLIENT_CA);
+    const ns = await testNamespace('sec-prune');
+    const rita = await reviewer(ns.name);
+    const body = segmentationBody('shop');
+    const created = await admin().createNamespacedCustomObject({ group: GROUP, version: VERSION, namespace: ns.name, plural: 'segmentations', body: { ...body, spec: { ...(body['spec'] as object), mode: 'Learn', revisionHistoryLimit: 1 } } }) as { metadata: { uid: string } };
+    const owner = { name: 'shop', uid: created.metadata.uid };
+    const supersede = (name: string) => admin().patchNamespacedCustomObjectStatus({ group: GROUP, version: VERSION, namespace: ns.name, plural: PLURAL, name, body: [{ op: 'add', path: '/status', value: { phase: 'Superseded' } }] });
+    for (const revision of [1, 2, 3, 4, 5]) {
+      await createProposal(ns.name, `shop-r${revision}`, { segmentation: 'shop', owner, revision, objects: [networkPolicy('hivewall-web', ns.name)] });
+    }
+    // r1 was rejected by rita, r2 only commented on; r1..r4 were superseded; r5 is the newest.
+    const r1 = await admin().getNamespacedCustomObject({ group: GROUP, version: VERSION, namespace: ns.name, plural: PLURAL, name: 'shop-r1' }) as { metadata: { uid: string }; spec: { contentDigest: string } };
+    await kubectlOk(['patch', 'policyproposal', 'shop-r1', '-n', ns.name, '--type=merge', '-p', JSON.stringify({ spec: { review: { decision: 'Rejected', reviewer: 'rita', reviewedAt: '2026-11-27T10:00:00Z', proposalUID: r1.metadata.uid, contentDigest: r1.spec.contentDigest } } })], { kubeconfig: rita.kubeconfigPath });
+    await kubectlOk(['patch', 'policyproposal', 'shop-r2', '-n', ns.name, '--type=merge', '-p', JSON.stringify({ spec: { review: { reviewer: 'rita', comment: 'why port 8080?' } } })], { kubeconfig: rita.kubeconfigPath });
+    for (const name of ['shop-r1', 'shop-r2', 'shop-r3', 'shop-r4']) await supersede(name);
+
+    await reconcileAsOperator(ns.name, 'shop');
+    const left = (await admin().listNamespacedCustomObject({ group: GROUP, version: VERSION, namespace: ns.name, plural: PLURAL }) as { items: { metadata: { name: string } }[] }).items.map((p) => p.metadata.name).sort();
+    expect(left).toEqual(['shop-r1', 'shop-r2', 'shop-r4', 'shop-r5']);
+    const events = await adminKubeConfig().makeApiClient(CoreV1Api).listNamespacedEvent({ namespace: ns.name });
+    expect(events.items.filter((e) => e.reason === 'ProposalsPruned').map((e) => e.message)).toEqual(['deleted 1 superseded revision(s) nobody reviewed, beyond revisionHistoryLimit 1: shop-r3']);
+  });
+
+  it('a proposal changed after it was read (a comment landing meanwhile) is not deleted: the delete is conditional on that version', async () => {
+    const ns = await testNamespace('sec-prune-race');
+    await createProposal(ns.name, 'shop-r1', { segmentation: 'shop', objects: [networkPolicy('hivewall-web', ns.name)] });
+    await admin().patchNamespacedCustomObjectStatus({ group: GROUP, version: VERSION, namespace: ns.name, plural: PLURAL, name: 'shop-r1', body: [{ op: 'add', path: '/status', value: { phase: 'Superseded' } }] });
+    const operator = new Kube((await serviceAccountIdentity(OPERATOR_NAMESPACE, OPERATOR_SERVICE_ACCOUNT)).kubeConfig);
+    const read = await admin().getNamespacedCustomObject({ group: GROUP, version: VERSION, namespace: ns.name, plural: PLURAL, name: 'shop-r1' }) as { apiVersion: string; kind: string; metadata: { name: string; namespace: string; uid: string; resourceVersion: string } };
+    await kubectlOk(['label', 'policyproposal', 'shop-r1', '-n', ns.name, 'seen=yes']);
+    expect(await operator.deleteUnchanged(read)).toBe(false);
+    expect(await operator.get(API_VERSION, 'PolicyProposal', ns.name, 'shop-r1')).toBeDefined();
+    const fresh = await admin().getNamespacedCustomObject({ group: GROUP, version: VERSION, namespace: ns.name, plural: PLURAL, name: 'shop-r1' }) as typeof read;
+    expect(await operator.deleteUnchanged(fresh)).toBe(true);
+    expect(await operator.get(API_VERSION, 'PolicyProposal', ns.name, 'shop-r1')).toBeUndefined();
   });
 });

@@ -72,6 +72,22 @@ describe('decide', () => {
     expect(condition(back, 'EdgesComplete')).toMatchObject({ status: 'True' });
   });
 
+  it('prunes superseded revisions nobody reviewed past spec.revisionHistoryLimit, with one Event; the approved one is kept', () => {
+    const old = (n: number) => proposal({ name: `shop-r${n}`, revision: n, digest: `d${n}`, phase: 'Superseded', untouched: true });
+    const proposals = [old(1), old(2), old(3), old(4), proposal({ name: 'shop-r5', revision: 5, digest: 'd1' })];
+    const d = decide(input({ spec: spec({ revisionHistoryLimit: 2 }), proposals }));
+    expect(d.actions).toEqual([
+      { type: 'delete-proposal', name: 'shop-r1' },
+      { type: 'delete-proposal', name: 'shop-r2' },
+      { type: 'event', kind: 'Normal', reason: 'ProposalsPruned', message: 'deleted 2 superseded revision(s) nobody reviewed, beyond revisionHistoryLimit 2: shop-r1, shop-r2' },
+    ]);
+    // Approved with the review waived, shop-r1 stays untouched and is the one enforced.
+    const waived = decide(input({ spec: spec({ revisionHistoryLimit: 0 }), proposals, approved: { name: 'shop-r1', revision: 1 } as DecideInput['approved'] }));
+    expect(waived.actions.filter((a) => a.type === 'delete-proposal').map((a) => (a as { name: string }).name)).toEqual(['shop-r2', 'shop-r3', 'shop-r4']);
+    // The default keeps ten.
+    expect(types(decide(input({ proposals })))).not.toContain('delete-proposal');
+  });
+
   it('does not propose the same graph twice', () => {
     expect(types(decide(input({ proposals: [proposal()] })))).toEqual([]);
   });

@@ -13,6 +13,7 @@
 import { parseDuration } from '../../api/duration.js';
 import type { Condition } from '../../api/meta.js';
 import type { DeniedEdgeStatus, RolledBackStatus, SegmentationSpec, SegmentationStatus } from '../../api/segmentation.js';
+import { prunableProposals } from './history.js';
 import type { ApprovalJudgement } from '../../domain/approval.js';
 import { describeDeniedEdge, workloadsOfDenials } from '../../domain/denials.js';
 import { keyText } from '../../domain/peer.js';
@@ -24,6 +25,8 @@ export interface ProposalFact {
   readonly decision: 'Pending' | 'Approved' | 'Rejected';
   readonly reviewer?: string;
   readonly phase?: string;
+  /** Nobody reviewed it: decision Pending, and no reviewer, review time or comment (./history.ts). */
+  readonly untouched?: boolean;
 }
 
 export interface DecideInput {
@@ -85,6 +88,7 @@ export interface DecideInput {
 export type Action =
   | { readonly type: 'create-proposal'; readonly revision: number }
   | { readonly type: 'supersede-proposal'; readonly name: string }
+  | { readonly type: 'delete-proposal'; readonly name: string }
   | { readonly type: 'mark-proposal'; readonly name: string; readonly phase: 'Auditing' | 'Enforced' }
   | { readonly type: 'apply'; readonly proposal: string; readonly exclude?: readonly string[] }
   | { readonly type: 'delete-owned' }
@@ -328,6 +332,12 @@ export function decide(input: DecideInput): Decision {
     ...(audit ? { audit } : {}),
     ...(enforcement ? { enforcement: withDenials(enforcement, denied, rolledBack) } : {}),
   };
+  const referenced = new Set([newest?.name, approved?.name, approvedProposal, input.status.proposal?.name, enforcement?.rolledBack?.proposal].filter((n): n is string => n !== undefined));
+  const pruned = prunableProposals(input.proposals, spec.revisionHistoryLimit, referenced);
+  for (const name of pruned) actions.push({ type: 'delete-proposal', name });
+  if (pruned.length > 0) {
+    actions.push({ type: 'event', kind: 'Normal', reason: 'ProposalsPruned', message: `deleted ${pruned.length} superseded revision(s) nobody reviewed, beyond revisionHistoryLimit ${spec.revisionHistoryLimit}: ${pruned.join(', ')}` });
+  }
   return { status, actions, requeueAfter: requeue };
 }
 

@@ -159,6 +159,7 @@ export async function reconcileSegmentation(ctx: ReconcileContext, namespace: st
     decision: p.spec.review.decision,
     ...(p.spec.review.reviewer ? { reviewer: p.spec.review.reviewer } : {}),
     ...(p.status?.phase ? { phase: p.status.phase } : {}),
+    ...(isUntouched(p) ? { untouched: true } : {}),
   }));
   const audit = approved ? ctx.audits.get(namespace) : undefined;
   const auditFacts = audit && audit.proposal === approved?.metadata.name ? { flows: audit.flows, wouldDeny: audit.wouldDeny, samples: audit.sampleList() } : undefined;
@@ -299,6 +300,14 @@ async function execute(ctx: ReconcileContext, seg: Segmentation, raw: Kubernetes
     case 'supersede-proposal':
       await kube.patchStatus(GROUP, VERSION, 'policyproposals', namespace, action.name, { phase: 'Superseded', message: 'a newer revision was proposed' });
       return;
+    case 'delete-proposal': {
+      // Only the version this reconcile judged (superseded, nobody reviewed it): a review that
+      // landed since makes the delete fail its precondition and the next reconcile keeps it.
+      const proposal = state.proposals.find((p) => p.metadata.name === action.name)!;
+      const deleted = await kube.deleteUnchanged(proposal as unknown as KubernetesObject);
+      log.info({ proposal: action.name, deleted }, deleted ? 'superseded proposal pruned' : 'superseded proposal changed or gone; not pruned');
+      return;
+    }
     case 'mark-proposal':
       await kube.patchStatus(GROUP, VERSION, 'policyproposals', namespace, action.name, { phase: action.phase });
       return;
@@ -391,6 +400,12 @@ function sortDeep(value: unknown): unknown {
   if (Array.isArray(value)) return value.map(sortDeep);
   if (value && typeof value === 'object') return Object.fromEntries(Object.keys(value).sort().map((k) => [k, sortDeep((value as Record<string, unknown>)[k])]));
   return value;
+}
+
+/** Nobody reviewed the proposal: no decision, reviewer, review time or comment in `spec.review`. */
+function isUntouched(p: PolicyProposal): boolean {
+  const { review } = p.spec;
+  return review.decision === 'Pending' && review.reviewer === undefined && review.reviewedAt === undefined && review.comment === undefined;
 }
 
 /** The Segmentation generation a proposal was planned under (proposals before it was recorded have none). */
