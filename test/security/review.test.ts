@@ -334,6 +334,31 @@ describe('revision history: the operator prunes only superseded revisions nobody
     expect(events.items.filter((e) => e.reason === 'ProposalsPruned').map((e) => e.message)).toEqual(['deleted 1 superseded revision(s) nobody reviewed, beyond revisionHistoryLimit 1: shop-r3']);
   });
 
+  it('a prune the API server refuses (deploy/ of a release without the delete grant) is logged; the reconcile still writes the status', async () => {
+    const ns = await testNamespace('sec-prune-denied');
+    const body = segmentationBody('shop');
+    const created = await admin().createNamespacedCustomObject({ group: GROUP, version: VERSION, namespace: ns.name, plural: 'segmentations', body: { ...body, spec: { ...(body['spec'] as object), mode: 'Learn', revisionHistoryLimit: 0 } } }) as { metadata: { uid: string } };
+    const owner = { name: 'shop', uid: created.metadata.uid };
+    await createProposal(ns.name, 'shop-r1', { segmentation: 'shop', owner, revision: 1, objects: [networkPolicy('hivewall-web', ns.name)] });
+    await createProposal(ns.name, 'shop-r2', { segmentation: 'shop', owner, revision: 2, objects: [networkPolicy('hivewall-web', ns.name)] });
+    await admin().patchNamespacedCustomObjectStatus({ group: GROUP, version: VERSION, namespace: ns.name, plural: PLURAL, name: 'shop-r1', body: [{ op: 'add', path: '/status', value: { phase: 'Superseded' } }] });
+    const role = JSON.parse(await kubectlOk(['get', 'clusterrole', 'hivewall-operator', '-o', 'json'])) as { rules: { resources?: string[]; verbs: string[] }[] };
+    for (const rule of role.rules) if (rule.resources?.includes('policyproposals')) rule.verbs = rule.verbs.filter((v) => v !== 'delete');
+    await kubectlOk(['replace', '-f', '-'], { input: JSON.stringify(role) });
+    try {
+      // The authorizer follows RBAC objects through a watch: wait until it sees the change.
+      const canDelete = () => kubectl(['auth', 'can-i', 'delete', 'policyproposals.hivewall.dev', '-n', ns.name, `--as=system:serviceaccount:${OPERATOR_NAMESPACE}:${OPERATOR_SERVICE_ACCOUNT}`]);
+      const deadline = Date.now() + 10_000;
+      while ((await canDelete()).stdout.trim() === 'yes' && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+      const { log } = await reconcileAsOperator(ns.name, 'shop');
+      expect(log.find('pruning a superseded proposal failed; kept')).toHaveLength(1);
+    } finally {
+      await applyDeploy();
+    }
+    expect(await admin().getNamespacedCustomObject({ group: GROUP, version: VERSION, namespace: ns.name, plural: PLURAL, name: 'shop-r1' })).toBeDefined();
+    expect((await segmentationStatus(ns.name, 'shop')).phase).toBe('Proposed');
+  });
+
   it('a proposal changed after it was read (a comment landing meanwhile) is not deleted: the delete is conditional on that version', async () => {
     const ns = await testNamespace('sec-prune-race');
     await createProposal(ns.name, 'shop-r1', { segmentation: 'shop', objects: [networkPolicy('hivewall-web', ns.name)] });

@@ -303,9 +303,15 @@ async function execute(ctx: ReconcileContext, seg: Segmentation, raw: Kubernetes
     case 'delete-proposal': {
       // Only the version this reconcile judged (superseded, nobody reviewed it): a review that
       // landed since makes the delete fail its precondition and the next reconcile keeps it.
+      // Housekeeping: a failure (RBAC of an older deploy/ without delete, the admission policy)
+      // is logged and never holds up the reconcile; the next one tries again.
       const proposal = state.proposals.find((p) => p.metadata.name === action.name)!;
-      const deleted = await kube.deleteUnchanged(proposal as unknown as KubernetesObject);
-      log.info({ proposal: action.name, deleted }, deleted ? 'superseded proposal pruned' : 'superseded proposal changed or gone; not pruned');
+      try {
+        const deleted = await kube.deleteUnchanged(proposal as unknown as KubernetesObject);
+        log.info({ proposal: action.name, deleted }, deleted ? 'superseded proposal pruned' : 'superseded proposal changed or gone; not pruned');
+      } catch (error) {
+        log.warn({ proposal: action.name, err: error }, 'pruning a superseded proposal failed; kept');
+      }
       return;
     }
     case 'mark-proposal':
