@@ -240,7 +240,11 @@ export class FlowSources {
 
   /** A source's sink: results are applied now, or queued while a round holds input back. */
   private sink(source: FlowSourceName): (result: ParseResult) => void {
-    return (result) => this.hold(() => this.ingest(source, result));
+    return (result) => {
+      // Outside a round, applied at once without a closure per flow.
+      if (this.held) this.hold(() => this.ingest(source, result));
+      else this.ingest(source, result);
+    };
   }
 
   private counted(source: FlowSourceName, count: number): void {
