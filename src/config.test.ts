@@ -29,4 +29,11 @@ describe('operator configuration: flow sources', () => {
     expect(fromEnv.flowsPath).toBeUndefined();
     expect(operatorConfig({ hubbleAddress: 'flag-relay:80', receiverPort: '9443' }, env)).toMatchObject({ hubbleAddress: 'flag-relay:80', receiverPort: 9443 });
   });
+
+  it('bounds what a store pass holds: 250,000 inputs by default, from --max-held-inputs or HIVEWALL_MAX_HELD_INPUTS, at least 1', () => {
+    expect(parseConfig({ identity: 'a', flowsPath: '/f' }).maxHeldInputs).toBe(250_000);
+    expect(operatorConfig({ flowsPath: '/f' }, { HOSTNAME: 'p', HIVEWALL_MAX_HELD_INPUTS: '1000' }).maxHeldInputs).toBe(1000);
+    expect(operatorConfig({ flowsPath: '/f', maxHeldInputs: '50' }, { HOSTNAME: 'p', HIVEWALL_MAX_HELD_INPUTS: '1000' }).maxHeldInputs).toBe(50);
+    expect(() => parseConfig({ identity: 'a', flowsPath: '/f', maxHeldInputs: 0 })).toThrow(/maxHeldInputs/);
+  });
 });

@@ -41,6 +41,15 @@ export const configSchema = z.object({
    */
   maxEdges: z.number().int().min(1).default(500_000),
   maxEdgesPerNamespace: z.number().int().min(1).default(50_000),
+  /**
+   * Inputs (flows, agents' edge deltas) a store pass may hold back before the flow sources pause
+   * until it ends (src/operator/flow-sources.ts). Each is a parsed flow or an edge delta plus its
+   * closure, about 530 bytes for a Hubble flow (measured), so about 130 MB at the default (the
+   * operator's memory limit in deploy/ is 1 GiB). A pass lasts at most about 90 s
+   * (src/operator/store-loop.ts), but a busy cluster's Hubble stream, or every node's agent sending
+   * a batch of up to 20,000 edges at once, can outgrow the operator's memory in less.
+   */
+  maxHeldInputs: z.number().int().min(1).default(250_000),
   /** ServiceAccount (in `namespace`) the agents push as; only it may push edges. */
   agentServiceAccount: z.string().min(1).default('hivewall-agent'),
   /** The Service agents reach the receiver through (named in the self-issued certificate). */

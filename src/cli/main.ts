@@ -85,6 +85,7 @@ export function buildProgram(io: CliIo): Command {
     .option('--receiver-audience <audience>', 'audience the agents\' projected tokens must carry, checked by TokenReview (default hivewall-receiver)')
     .option('--max-edges <n>', 'distinct edges learned in all; new ones beyond are counted as lost (default 500000)')
     .option('--max-edges-per-namespace <n>', 'distinct edges learned per namespace; new ones beyond are counted as lost (default 50000)')
+    .option('--max-held-inputs <n>', 'flows and agent edge deltas a store pass may hold before the flow sources pause until it ends (default 250000, about 530 bytes each)')
     .option('--identity <name>', 'this replica\'s leader-election identity (default: $HOSTNAME)')
     .option('--lease-duration-seconds <n>', 'leader Lease duration (default 15)')
     .option('--resync-ms <n>', 'reconcile each Segmentation at least this often without a change (default 300000)')

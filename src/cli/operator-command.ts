@@ -25,6 +25,7 @@ export interface OperatorFlags {
   readonly receiverAudience?: string;
   readonly maxEdges?: string;
   readonly maxEdgesPerNamespace?: string;
+  readonly maxHeldInputs?: string;
   readonly identity?: string;
   readonly leaseDurationSeconds?: string;
   readonly resyncMs?: string;
@@ -63,6 +64,7 @@ export function operatorConfig(flags: OperatorFlags, env: NodeJS.ProcessEnv): Co
     receiverAudience: pick(flags.receiverAudience, 'HIVEWALL_RECEIVER_AUDIENCE', String),
     maxEdges: pick(num(flags.maxEdges), 'HIVEWALL_MAX_EDGES', Number),
     maxEdgesPerNamespace: pick(num(flags.maxEdgesPerNamespace), 'HIVEWALL_MAX_EDGES_PER_NAMESPACE', Number),
+    maxHeldInputs: pick(num(flags.maxHeldInputs), 'HIVEWALL_MAX_HELD_INPUTS', Number),
     identity: pick(flags.identity, 'HOSTNAME', String),
     leaseDurationSeconds: pick(num(flags.leaseDurationSeconds), 'HIVEWALL_LEASE_DURATION_SECONDS', Number),
     resyncMs: pick(num(flags.resyncMs), 'HIVEWALL_RESYNC_MS', Number),

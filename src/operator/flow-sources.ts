@@ -21,7 +21,7 @@
  * that covers it is committed ({@link FlowSources.persisted}); if storing fails the agent gets a
  * 503 and retries.
  *
- * Backpressure: a round holds at most {@link HOLD_LIMIT} inputs; past that the sources are paused
+ * Backpressure: a round holds at most `maxHeldInputs` inputs (../config.ts); past that the sources are paused
  * (../ingest/intake-gate.ts) until it ends: the file follower stops reading, the Hubble stream
  * stops returning flow-control credit, and agents are answered 503 `paused` and retry.
  */
@@ -68,18 +68,9 @@ export interface FlowSourcesOptions {
   /** The workload of a pod, so audit findings name it. */
   readonly workloadKeyOf?: WorkloadKeyOf;
   readonly metrics?: FlowSourceMetrics;
-  /** Inputs (flows, agents' edge deltas) held during a round before the sources pause. Default {@link HOLD_LIMIT}. */
+  /** Inputs (flows, agents' edge deltas) held during a round before the sources pause. Default: the config's `maxHeldInputs`. */
   readonly holdLimit?: number;
 }
-
-/**
- * Inputs a round may hold back before the sources pause: each is a parsed flow or an agent's edge
- * delta plus its closure, about 530 bytes for a Hubble flow (measured), so about 130 MB at the
- * bound (the operator's limit in deploy/ is 1 GiB). A round lasts at most about 90 s
- * (./store-loop.ts), but a busy cluster's Hubble stream, or every node's agent sending a batch of
- * up to 20,000 edges at once, can outgrow the operator's memory in less.
- */
-export const HOLD_LIMIT = 250_000;
 
 
 export class FlowSources {
@@ -101,7 +92,7 @@ export class FlowSources {
   private waiters: { readonly generation: number; readonly resolve: () => void; readonly reject: (e: Error) => void }[] = [];
 
   constructor(private readonly options: FlowSourcesOptions) {
-    this.holdLimit = Math.max(1, options.holdLimit ?? HOLD_LIMIT);
+    this.holdLimit = Math.max(1, options.holdLimit ?? options.config.maxHeldInputs);
   }
 
   /** Starts every configured source; `namespaces` scopes the Hubble stream. */
