@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { ProposalFact } from './decide.js';
-import { prunableProposals } from './history.js';
+import { MAX_PRUNED_PER_RECONCILE, prunableProposals } from './history.js';
 
 const revision = (n: number, over: Partial<ProposalFact> = {}): ProposalFact => ({ name: `shop-r${n}`, revision: n, digest: `d${n}`, decision: 'Pending', phase: 'Superseded', untouched: true, ...over });
 
@@ -27,5 +27,16 @@ describe('prunableProposals', () => {
     // An approval waived (requireApproval false) can name an untouched revision: never pruned.
     expect(prunableProposals(proposals, 1, new Set(['shop-r3']))).toEqual(['shop-r5']);
     expect(prunableProposals(proposals, 0, new Set(['shop-r7']))).toEqual(['shop-r3', 'shop-r5']);
+  });
+
+  it('deletes at most MAX_PRUNED_PER_RECONCILE at once, the oldest first (a long history is pruned over several reconciles)', () => {
+    const proposals = Array.from({ length: 60 }, (_, i) => revision(i + 1)).concat(revision(61, { phase: 'Pending' }));
+    const first = prunableProposals(proposals, 10, new Set());
+    expect(first).toEqual(Array.from({ length: MAX_PRUNED_PER_RECONCILE }, (_, i) => `shop-r${i + 1}`));
+    const left = proposals.filter((p) => !first.includes(p.name));
+    expect(prunableProposals(left, 10, new Set())).toEqual(Array.from({ length: MAX_PRUNED_PER_RECONCILE }, (_, i) => `shop-r${i + 21}`));
+    const second = left.filter((p) => p.revision > 40);
+    expect(prunableProposals(second, 10, new Set())).toEqual(Array.from({ length: 10 }, (_, i) => `shop-r${i + 41}`));
+    expect(prunableProposals(second.filter((p) => p.revision > 50), 10, new Set())).toEqual([]);
   });
 });

@@ -9,14 +9,23 @@
 import type { ProposalFact } from './decide.js';
 
 /**
- * The proposals to delete: superseded and untouched by reviewers, past the newest `limit` of
- * those, never one of `referenced` (approved, audited, enforced, rolled back or newest).
+ * Proposals one reconcile deletes at most: a Segmentation with a long history (an upgrade from a
+ * release that kept every revision) is pruned over several reconciles, each a bounded number of
+ * API calls; every delete's watch event starts the next.
+ */
+export const MAX_PRUNED_PER_RECONCILE = 20;
+
+/**
+ * The proposals to delete, oldest first: superseded and untouched by reviewers, past the newest
+ * `limit` of those, never one of `referenced` (approved, audited, enforced, rolled back or newest),
+ * at most {@link MAX_PRUNED_PER_RECONCILE}.
  */
 export function prunableProposals(proposals: readonly ProposalFact[], limit: number, referenced: ReadonlySet<string>): string[] {
   return proposals
     .filter((p) => p.phase === 'Superseded' && p.untouched === true && !referenced.has(p.name))
     .sort((a, b) => b.revision - a.revision)
     .slice(Math.max(0, limit))
-    .map((p) => p.name)
-    .sort();
+    .reverse()
+    .slice(0, MAX_PRUNED_PER_RECONCILE)
+    .map((p) => p.name);
 }
