@@ -330,9 +330,8 @@ describe('HubbleObserverSource against a Go server built from Cilium api/v1', ()
     expect(clock.pending()).toEqual([]);
   });
 
-  it('while its gate is shut, receives no more than the HTTP/2 window from grpc-go, then everything once the gate opens', async ({ skip }) => {
-    requireServer(skip);
-    // 20,000 flows, about 10 MB of messages: more than twice the 4 MiB window.
+  /** 20,000 flows, about 10 MB of messages: more than twice the 4 MiB window. Returns the file and the flows' times. */
+  function bigScenario(): { file: string; count: number; times: number[] } {
     const template = JSON.parse(scenario.find((line) => line.includes('"flow"'))!) as { flow: Record<string, unknown>; time: string };
     const start = Date.parse('2024-05-02T10:00:00Z');
     const count = 20_000;
@@ -345,6 +344,20 @@ describe('HubbleObserverSource against a Go server built from Cilium api/v1', ()
     cleanups.push(async () => rmSync(dir, { recursive: true, force: true }));
     const file = path.join(dir, 'big.jsonl');
     writeFileSync(file, `${big.join('\n')}\n`);
+    return { file, count, times: big.map((_, i) => start + i) };
+  }
+
+  /** Resolves once no message arrived for 300 ms: what the window let through is in, the server waits for credit. */
+  async function standsStill(results: readonly unknown[]): Promise<void> {
+    for (let seen = -1; results.length !== seen;) {
+      seen = results.length;
+      await new Promise((resolve) => setTimeout(resolve, 300));
+    }
+  }
+
+  it('while its gate is shut, receives no more than the HTTP/2 window from grpc-go, then everything once the gate opens', async ({ skip }) => {
+    requireServer(skip);
+    const { file, count, times } = bigScenario();
     const hubble = await server({ scenario: file });
     const gate = new Gate();
     gate.shut();
@@ -352,17 +365,30 @@ describe('HubbleObserverSource against a Go server built from Cilium api/v1', ()
     source.start();
     await hubble.waitFor((e) => e.event === 'fed', 10_000);
     await eventually(() => results.length > 0, 5000, 'the first window of messages');
-    // Stands still: what the window let through has arrived and the server waits for credit.
-    for (let seen = -1; results.length !== seen;) {
-      seen = results.length;
-      await new Promise((resolve) => setTimeout(resolve, 300));
-    }
-    const paused = results.length;
-    expect(paused).toBeLessThan(count / 2);
+    await standsStill(results);
+    expect(results.length).toBeLessThan(count / 2);
     gate.open();
     await eventually(() => results.length === count, 10_000, 'every flow after the gate opened');
-    expect(results.map((r) => (r.kind === 'flow' ? r.flow.time : -1))).toEqual(big.map((_, i) => start + i));
+    expect(results.map((r) => (r.kind === 'flow' ? r.flow.time : -1))).toEqual(times);
     expect(source.stats()).toMatchObject({ reconnects: 0, duplicates: 0 });
+  });
+
+  it('a gate shut in the middle of a stream holds it at the window from then on; opened, the rest follows once', async ({ skip }) => {
+    requireServer(skip);
+    const { file, count, times } = bigScenario();
+    const hubble = await server({ scenario: file, holdAfter: 100 });
+    const gate = new Gate();
+    const { source, results } = observe({ address: hubble.address, gate });
+    source.start();
+    await eventually(() => results.length === 100, 10_000, 'the first 100 flows, gate open');
+    gate.shut();
+    hubble.resume();
+    await hubble.waitFor((e) => e.event === 'fed', 10_000);
+    await standsStill(results);
+    expect(results.length).toBeLessThan(count / 2);
+    gate.open();
+    await eventually(() => results.length === count, 10_000, 'every flow after the gate opened');
+    expect(results.map((r) => (r.kind === 'flow' ? r.flow.time : -1))).toEqual(times);
   });
 
   it('retries, without throwing, when the TLS material is not PEM (node:tls rejects it while setting up)', async () => {
