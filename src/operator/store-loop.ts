@@ -90,8 +90,11 @@ export class StoreLoop {
   private readonly changes: EdgeChanges;
   /** Namespaces whose profiles must be checked and written by the next pass. */
   private pending = new Set<string>();
-  /** Profile content last known to be stored, and the pass it is of, by `namespace/name/uid`. */
-  private readonly written = new Map<string, { readonly digest: string; readonly pass: number }>();
+  /**
+   * Profile content last known to be stored, and the pass it is of: by namespace, then by
+   * `name/uid`, so forgetting one namespace's or one Segmentation's touches that namespace only.
+   */
+  private readonly written = new Map<string, Map<string, { readonly digest: string; readonly pass: number }>>();
   private failures = 0;
   private notBefore = 0;
   /** The number of the next pass (after the newest stored one). */
@@ -135,12 +138,15 @@ export class StoreLoop {
   /** Stores this namespace's profiles at the next pass (a new Segmentation, a deleted profile). */
   markNamespace(namespace: string, forgetWritten = false): void {
     this.pending.add(namespace);
-    if (forgetWritten) for (const key of this.written.keys()) if (key.startsWith(`${namespace}/`)) this.written.delete(key);
+    if (forgetWritten) this.written.delete(namespace);
   }
 
   /** A Segmentation was deleted: what was written for it is forgotten (its profile goes with it). */
   forgetSegmentation(namespace: string, name: string): void {
-    for (const key of this.written.keys()) if (key.startsWith(`${namespace}/${name}/`)) this.written.delete(key);
+    const inNamespace = this.written.get(namespace);
+    if (inNamespace === undefined) return;
+    for (const key of inNamespace.keys()) if (key.startsWith(`${name}/`)) inNamespace.delete(key);
+    if (inNamespace.size === 0) this.written.delete(namespace);
   }
 
   /**
@@ -271,12 +277,14 @@ export class StoreLoop {
   private async write(namespace: string, seg: SegmentationRef, spec: ReturnType<typeof toProfileSpec>, covers: PassCovers): Promise<{ written: boolean; pass: number }> {
     const { kube } = this.options;
     // Keyed by the Segmentation's uid: a re-created Segmentation (its old profile garbage-collected) writes afresh.
-    const cacheKey = `${namespace}/${seg.name}/${seg.uid}`;
+    const cacheKey = `${seg.name}/${seg.uid}`;
+    let inNamespace = this.written.get(namespace);
+    if (inNamespace === undefined) this.written.set(namespace, (inNamespace = new Map()));
     // Compared without `covers`: a profile whose learned content is unchanged is not rewritten.
     const content = JSON.stringify(spec);
     // Kept as a digest: the content itself reaches megabytes for a namespace with many edges.
     const digest = createHash('sha256').update(content).digest('base64');
-    const known = this.written.get(cacheKey);
+    const known = inNamespace.get(cacheKey);
     if (known?.digest === digest) return { written: false, pass: known.pass };
     // Only hivewall writes profiles, and apply makes ours win: skipping the read risks at most a
     // write of equal content.
@@ -286,7 +294,7 @@ export class StoreLoop {
       const { covers: storedCovers, ...storedContent } = stored?.success ? stored.data.spec : { covers: undefined };
       if (stored?.success && JSON.stringify(storedContent) === content) {
         const pass = storedCovers?.pass ?? 0;
-        this.written.set(cacheKey, { digest, pass });
+        inNamespace.set(cacheKey, { digest, pass });
         return { written: false, pass };
       }
     }
@@ -302,7 +310,7 @@ export class StoreLoop {
       },
       spec: { ...spec, covers: { ...covers, rollback } },
     } as KubernetesObject);
-    this.written.set(cacheKey, { digest, pass: covers.pass });
+    inNamespace.set(cacheKey, { digest, pass: covers.pass });
     return { written: true, pass: covers.pass };
   }
 }
