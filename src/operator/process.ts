@@ -11,6 +11,7 @@ import { registerReceiverMetrics } from '../agent/metrics.js';
 import type { Config } from '../config.js';
 import { Kube } from '../k8s/kube.js';
 import { backoffDelay } from '../runtime/backoff.js';
+import { sleep, systemClock } from '../runtime/clock.js';
 import { HealthServer } from '../runtime/health.js';
 import { LeaderElector } from '../runtime/leader-election.js';
 import { kubeLeaseLock } from '../runtime/lease-lock.js';
@@ -208,18 +209,7 @@ async function untilAborted(signal: AbortSignal, log: Logger, work: (signal: Abo
     } catch (error) {
       const retryInMs = backoffDelay(failures, { baseMs: 1_000, capMs: 30_000 });
       log.error({ err: error, retryInMs }, 'leader work failed; starting it again');
-      await new Promise<void>((resolve) => {
-        const abort = () => {
-          clearTimeout(timer);
-          resolve();
-        };
-        // Removed when the timer fires: a long leadership with many retries keeps no listeners.
-        const timer = setTimeout(() => {
-          signal.removeEventListener('abort', abort);
-          resolve();
-        }, retryInMs);
-        signal.addEventListener('abort', abort, { once: true });
-      });
+      await sleep(systemClock, retryInMs, signal);
     }
   }
 }
