@@ -42,7 +42,7 @@ function inventoryOf(opts: SimOptions): ClusterInventory {
       const app = `app-${a}`;
       controllers.push({ kind: 'Deployment', namespace, name: app, owners: [], selector: { app } });
       controllers.push({ kind: 'ReplicaSet', namespace, name: `${app}-7c9d`, owners: [{ kind: 'Deployment', name: app, controller: true }], selector: { app, 'pod-template-hash': '7c9d' } });
-      services.push({ namespace, name: app, type: 'ClusterIP', clusterIPs: [`172.${16 + (i >> 12)}.${(i >> 4) & 255}.${((i & 15) << 4) + a}`], externalIPs: [], selector: { app }, ports: [{ port: 80, targetPort: 8080, protocol: 'TCP' }] as ServiceInfo['ports'] });
+      services.push({ namespace, name: app, type: 'ClusterIP', clusterIPs: [`172.${16 + (i >> 12)}.${(i >> 4) & 255}.${((i & 15) << 4) + a}`], selector: { app }, ports: [{ port: 80, targetPort: 8080, protocol: 'TCP' }] as ServiceInfo['ports'] });
       for (let r = 0; r < PODS_PER_APP; r++) {
         const n = (i * apps + a) * PODS_PER_APP + r;
         pods.push({

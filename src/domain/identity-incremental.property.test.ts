@@ -31,7 +31,7 @@ const controller = fc.record({ namespace: fc.constantFrom(...NAMESPACES), deploy
   .map(({ namespace, deployment }): ControllerInfo => ({ kind: 'ReplicaSet', namespace, name: 'web-6c9f', owners: [{ kind: 'Deployment', name: deployment, controller: true }] }));
 
 const service = fc.record({ namespace: fc.constantFrom(...NAMESPACES), name: fc.constantFrom('kubernetes', 'web'), ip: fc.constantFrom(...SERVICE_IPS) })
-  .map(({ namespace, name, ip }): ServiceInfo => ({ namespace, name, type: 'ClusterIP', clusterIPs: [ip], externalIPs: [], ports: [{ name: 'https', port: 443, protocol: 'TCP', targetPort: 8080 }] }));
+  .map(({ namespace, name, ip }): ServiceInfo => ({ namespace, name, type: 'ClusterIP', clusterIPs: [ip], ports: [{ name: 'https', port: 443, protocol: 'TCP', targetPort: 8080 }] }));
 
 const slice = fc.record({ namespace: fc.constantFrom(...NAMESPACES), serviceName: fc.constantFrom('kubernetes', 'web'), ip: fc.constantFrom(...POD_IPS) })
   .map(({ namespace, serviceName, ip }): EndpointSliceInfo => ({ namespace, serviceName, endpoints: [{ addresses: [ip] }], ports: [{ name: 'https', port: 8080, protocol: 'TCP' }] }));

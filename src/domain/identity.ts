@@ -49,6 +49,12 @@ export interface IdentityOptions {
 /** Bound on cached pod hints per namespace (memory follows pods, never flows). */
 const HINT_CACHE_PER_NAMESPACE = 50_000;
 
+/**
+ * How far a flow's time (a node's clock) may fall outside a pod's lifetime (the API server's
+ * clock) and still name that pod, when no pod's lifetime covers it exactly.
+ */
+export const POD_CLOCK_SKEW_MS = 30_000;
+
 export interface PodCandidate {
   readonly pod: PodInfo;
   readonly workload: WorkloadPeer;
@@ -127,7 +133,7 @@ export class IdentityResolver {
     }
     for (const slice of inventory.endpointSlices) if (slice.serviceName) pushTo(this.slicesByService, `${slice.namespace}/${slice.serviceName}`, slice);
     for (const service of inventory.services) {
-      for (const ip of [...service.clusterIPs, ...service.externalIPs]) if (ip && ip !== 'None') insertSorted(this.servicesByIp, ip, service, byName);
+      for (const ip of service.clusterIPs) if (ip && ip !== 'None') insertSorted(this.servicesByIp, ip, service, byName);
     }
     if (namespace === 'default') this.apiserverIps = apiserverAddresses(inventory.endpointSlices);
   }
@@ -155,7 +161,7 @@ export class IdentityResolver {
     }
     for (const slice of share.inventory.endpointSlices) this.slicesByService.delete(`${slice.namespace}/${slice.serviceName}`);
     for (const service of share.inventory.services) {
-      for (const ip of [...service.clusterIPs, ...service.externalIPs]) removeWhere(this.servicesByIp, ip, (s) => s.namespace === namespace);
+      for (const ip of service.clusterIPs) removeWhere(this.servicesByIp, ip, (s) => s.namespace === namespace);
     }
   }
 
@@ -322,18 +328,25 @@ export class IdentityResolver {
     return port === undefined ? undefined : { ip, port };
   }
 
-  /** The pod that had this IP at `time`: the newest pod created at or before it that was not yet deleted. */
+  /**
+   * The pod that had this IP at `time`: the newest pod whose lifetime (creationTimestamp up to its
+   * deletionTimestamp, which is the end of its grace period) covers it; failing that, the newest
+   * one it misses by at most {@link POD_CLOCK_SKEW_MS}. No pod otherwise, even when one pod has
+   * the IP now: a pod created after the flow (or gone before it) is not the peer, and naming it
+   * would let a pod that takes over a freed address inherit the traffic of the one before it.
+   */
   private podAt(ip: string, time: number): PodCandidate | undefined {
     const list = this.podsByIp.get(ip);
     if (!list) return undefined;
-    if (list.length === 1) return list[0];
-    let best: PodCandidate | undefined;
+    let exact: PodCandidate | undefined;
+    let near: PodCandidate | undefined;
     for (const candidate of list) {
       const created = candidate.pod.createdAt ?? Number.NEGATIVE_INFINITY;
       const deleted = candidate.pod.deletedAt ?? Number.POSITIVE_INFINITY;
-      if (created <= time && time < deleted) best = candidate;
+      if (created <= time && time < deleted) exact = candidate;
+      else if (created - POD_CLOCK_SKEW_MS <= time && time < deleted + POD_CLOCK_SKEW_MS) near = candidate;
     }
-    return best ?? list[list.length - 1];
+    return exact ?? near;
   }
 }
 

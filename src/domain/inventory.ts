@@ -65,9 +65,12 @@ export interface ServiceInfo {
   readonly namespace: string;
   readonly name: string;
   readonly type: string;
+  /**
+   * The Service's cluster addresses. Its `spec.externalIPs` and LoadBalancer ingress addresses are
+   * deliberately not kept: any tenant can claim any address in `spec.externalIPs`, so resolving an
+   * address through them would let a Service take over traffic to an outside peer.
+   */
   readonly clusterIPs: readonly string[];
-  /** LoadBalancer ingress IPs and externalIPs. */
-  readonly externalIPs: readonly string[];
   readonly selector?: Readonly<Record<string, string>>;
   readonly ports: readonly ServicePort[];
 }

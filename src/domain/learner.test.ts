@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { deploymentPod, endpoint, flow, inventory, service } from '../testing/builders.js';
+import { inventoryFromObjects } from '../ingest/cluster-snapshot.js';
 import { IdentityResolver } from './identity.js';
 import { Learner, type Denial } from './learner.js';
 
@@ -276,6 +277,36 @@ describe('Learner', () => {
     expect(edges(l).sort()).toEqual([
       'wl:shop/Deployment/frontend -> wl:shop/Deployment/catalog 8080/TCP x1',
       'wl:shop/Deployment/frontend -> wl:shop/Deployment/search 8080/TCP x1',
+    ]);
+  });
+
+  it('a pod created after the flow, or gone before it, is not the peer, even when it is the only pod with the IP', () => {
+    const later = deploymentPod('evil', 'attacker', '10.244.1.60', {}, { createdAt: T0 + 45 * 60_000 });
+    const gone = deploymentPod('shop', 'catalog', '10.244.1.61', {}, { createdAt: T0 - 3600_000, deletedAt: T0 - 10 * 60_000 });
+    const l = new Learner(new IdentityResolver(inventory({ pods: [later, gone, frontend], nodes: cluster.nodes })));
+    l.ingestFlow(flow(endpoint('10.244.0.5', 1), endpoint('10.244.1.60', 5432), { time: T0 }));
+    l.ingestFlow(flow(endpoint('10.244.0.5', 2), endpoint('10.244.1.61', 8080), { time: T0 }));
+    // Within the allowed clock skew of its creation, the pod is still named.
+    l.ingestFlow(flow(endpoint('10.244.0.5', 3), endpoint('10.244.1.60', 5432), { time: T0 + 45 * 60_000 - 5_000 }));
+    l.finish();
+    expect(edges(l)).toEqual(['wl:shop/Deployment/frontend -> wl:evil/Deployment/attacker 5432/TCP x1']);
+    expect([...l.unresolved.keys()].sort()).toEqual(['10.244.1.60', '10.244.1.61']);
+  });
+
+  it("a Service's externalIPs and LoadBalancer addresses never capture traffic to that outside address", () => {
+    const hijack = {
+      apiVersion: 'v1', kind: 'Service', metadata: { name: 'hijack', namespace: 'evil' },
+      spec: { type: 'LoadBalancer', clusterIP: '10.96.9.9', clusterIPs: ['10.96.9.9'], externalIPs: ['8.8.8.8'], selector: { app: 'attacker' }, ports: [{ port: 443, targetPort: 443 }] },
+      status: { loadBalancer: { ingress: [{ ip: '1.1.1.1' }] } },
+    };
+    const resolver = new IdentityResolver({ ...inventoryFromObjects([hijack]), pods: [frontend], nodes: cluster.nodes });
+    const l = new Learner(resolver);
+    l.ingestFlow(flow(endpoint('10.244.0.5', 1), endpoint('8.8.8.8', 443), { time: T0 }));
+    l.ingestFlow(flow(endpoint('10.244.0.5', 2), endpoint('1.1.1.1', 443), { time: T0 }));
+    l.finish();
+    expect(edges(l).sort()).toEqual([
+      'wl:shop/Deployment/frontend -> en:world:1.1.1.1 443/TCP x1',
+      'wl:shop/Deployment/frontend -> en:world:8.8.8.8 443/TCP x1',
     ]);
   });
 

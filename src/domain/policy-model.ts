@@ -124,10 +124,10 @@ export function buildPolicyModel(input: ModelInput): NamespacePolicies[] {
           ns.droppedRules.push({ workload, direction, peer: otherKey, reason: decision.error });
           continue;
         }
-        // Every world client of a public port shares one rule; any other peer has its own.
-        const groupKey = decision.peer.kind === 'public' ? ' public' : otherKey;
+        const groupKey = ruleGroup(decision, otherKey);
         let builder = byPeer.get(groupKey);
         if (!builder) byPeer.set(groupKey, (builder = { peer: decision.peer, ports: [], evidence: [], ...(decision.allowance ? { allowance: decision.allowance } : {}) }));
+        else if (builder.peer.kind === 'kube-apiserver' && decision.peer.kind === 'kube-apiserver') builder.peer = mergeApiserverPeers(builder.peer, decision.peer);
         for (const p of decision.ports) builder.ports.push(p);
         builder.evidence.push(edge);
       }
@@ -142,6 +142,27 @@ export function buildPolicyModel(input: ModelInput): NamespacePolicies[] {
   }
 
   return [...result].map(([namespace, v]) => ({ namespace, workloads: v.workloads, skipped: v.skipped, droppedRules: v.droppedRules }));
+}
+
+/**
+ * Which rule an edge's ports join. The result must not depend on the order edges arrive in (a
+ * restored profile replays them sorted), so a rule never takes its kind from whichever edge came
+ * first:
+ * - every world client of a public port shares one rule;
+ * - every kube-apiserver address shares one rule (its peer lists them all);
+ * - the DNS allowance to a DNS server is a rule of its own, so it holds 53/UDP and 53/TCP only
+ *   (and in Cilium only those ports go through the DNS proxy), apart from other ports to that peer;
+ * - any other peer has its own rule.
+ */
+function ruleGroup(decision: { peer: ModelPeer; allowance?: RuleBuilder['allowance'] }, otherKey: string): string {
+  if (decision.peer.kind === 'public') return ' public';
+  if (decision.peer.kind === 'kube-apiserver') return ' kube-apiserver';
+  return decision.allowance === 'dns' ? `${otherKey} dns` : otherKey;
+}
+
+/** One kube-apiserver peer with the addresses of both, sorted. */
+function mergeApiserverPeers(a: Extract<ModelPeer, { kind: 'kube-apiserver' }>, b: Extract<ModelPeer, { kind: 'kube-apiserver' }>): ModelPeer {
+  return { kind: 'kube-apiserver', ips: [...new Set([...a.ips, ...b.ips])].sort(compareIps) };
 }
 
 /** Shared, frozen port specs and one-element lists: the model allocates nothing per edge for them. */
@@ -264,7 +285,7 @@ function ipSortKey(ip: string): string {
 
 function finishRules(rules: Map<string, RuleBuilder>): ModelRule[] {
   return [...rules.values()]
-    .map((r) => [modelPeerId(r.peer), r] as const)
+    .map((r) => [`${modelPeerId(r.peer)} ${r.allowance ?? ''}`, r] as const)
     .sort(([a], [b]) => compareText(a, b))
     .map(([, r]) => ({
       peer: r.peer,

@@ -35,6 +35,20 @@ describe('loadClusterSnapshot', () => {
     expect(old.deletedAt).toBe(Date.parse('2026-11-02T10:30:05Z'));
   });
 
+  it('orders snapshots by their newest creationTimestamp, not by file name', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'hivewall-snap-'));
+    const replacement = pod('cart-6c9f7d8b5d-new', '10.244.0.9', {});
+    (replacement.metadata as { creationTimestamp: string }).creationTimestamp = '2026-11-02T10:30:05Z';
+    // "end" sorts before "start": name order would take the later snapshot for the earlier one.
+    await writeFile(join(dir, 'snapshot-end.yaml'), `kind: List\nitems:\n- ${JSON.stringify(replacement)}\n`);
+    await writeFile(join(dir, 'snapshot-start.yaml'), JSON.stringify({ kind: 'List', items: [pod('cart-6c9f7d8b5d-old', '10.244.0.5')] }));
+    const snap = await loadClusterSnapshot(dir);
+    expect(snap.files.map((f) => f.slice(dir.length + 1))).toEqual(['snapshot-start.yaml', 'snapshot-end.yaml']);
+    const byName = new Map(snap.inventory.pods.map((p) => [p.name, p]));
+    expect(byName.get('cart-6c9f7d8b5d-old')?.deletedAt).toBe(Date.parse('2026-11-02T10:30:05Z'));
+    expect(byName.get('cart-6c9f7d8b5d-new')?.deletedAt).toBeUndefined();
+  });
+
   it.each([
     ['a missing path', '/nonexistent/snapshot.yaml', /no such file or directory/],
   ])('fails clearly for %s', async (_name, path, message) => {

@@ -82,7 +82,6 @@ const serviceSchema = z.object({
     type: z.string().optional(),
     clusterIP: z.string().optional(),
     clusterIPs: z.array(z.string()).optional(),
-    externalIPs: z.array(z.string()).optional(),
     selector: z.record(z.string(), z.string()).optional(),
     ports: z.array(z.object({
       name: z.string().optional(),
@@ -92,7 +91,6 @@ const serviceSchema = z.object({
       nodePort: z.number().int().optional(),
     })).optional(),
   }),
-  status: z.object({ loadBalancer: z.object({ ingress: z.array(z.object({ ip: z.string().optional() })).optional() }).optional() }).optional(),
 });
 
 const endpointSliceSchema = z.object({
@@ -152,10 +150,13 @@ export async function loadClusterSnapshot(path: string, limits: { maxBytes?: num
     ? (await readdir(path)).filter((f) => /\.(ya?ml|json)$/i.test(f)).sort().map((f) => join(path, f))
     : [path];
   if (files.length === 0) throw new SnapshotError(`cluster snapshot ${path}: the directory has no .yaml, .yml or .json file`);
-  const builder = new InventoryBuilder();
-  for (const [index, file] of files.entries()) {
+  for (const file of files) {
     const size = (await stat(file)).size;
     if (size > maxBytes) throw new SnapshotError(`cluster snapshot ${file}: ${size} bytes is more than the ${maxBytes} bytes a snapshot may have; nothing was read`);
+  }
+  const ordered = await inTimeOrder(files);
+  const builder = new InventoryBuilder();
+  for (const [index, file] of ordered.entries()) {
     let documents: unknown[];
     try {
       documents = loadAll(await readFile(file, 'utf8'), { maxAliases: 0, filename: file });
@@ -167,7 +168,30 @@ export async function loadClusterSnapshot(path: string, limits: { maxBytes?: num
     builder.beginSnapshot(index);
     for (const doc of documents) builder.addDocument(doc, file);
   }
-  return { inventory: builder.build(), files, objects: builder.objects, problems: builder.problems };
+  return { inventory: builder.build(), files: ordered, objects: builder.objects, problems: builder.problems };
+}
+
+/** A `creationTimestamp` in YAML or JSON text (RFC 3339 in UTC, as the API server writes it). */
+const CREATION_TIMESTAMP = /creationTimestamp"?\s*:\s*["']?(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)?Z)/g;
+
+/**
+ * Snapshot files oldest first, whatever their names: a snapshot is as recent as the newest object
+ * created in it (its newest `creationTimestamp`); equal times keep name order. The order decides
+ * which pods left between snapshots (./cluster-snapshot.ts InventoryBuilder) and which version of
+ * every other object wins, so `snapshot-end.yaml` sorting before `snapshot-start.yaml` must not
+ * make the start look like the end.
+ */
+async function inTimeOrder(files: readonly string[]): Promise<string[]> {
+  const takenAt = new Map<string, number>();
+  for (const file of files) {
+    let newest = 0;
+    for (const match of (await readFile(file, 'utf8')).matchAll(CREATION_TIMESTAMP)) {
+      const time = Date.parse(match[1]!);
+      if (time > newest) newest = time;
+    }
+    takenAt.set(file, newest);
+  }
+  return [...files].sort((a, b) => takenAt.get(a)! - takenAt.get(b)! || (a < b ? -1 : a > b ? 1 : 0));
 }
 
 /** The inventory of some Kubernetes objects as the API server returns them (each with `kind`): one snapshot. */
@@ -275,13 +299,11 @@ export class InventoryBuilder {
         const svc = parse(serviceSchema);
         if (!svc) return;
         const clusterIPs = svc.spec.clusterIPs ?? (svc.spec.clusterIP ? [svc.spec.clusterIP] : []);
-        const lb = (svc.status?.loadBalancer?.ingress ?? []).map((i) => i.ip).filter((ip): ip is string => !!ip);
         this.services.set(`${svc.metadata.namespace}/${svc.metadata.name}`, {
           namespace: svc.metadata.namespace,
           name: svc.metadata.name,
           type: svc.spec.type ?? 'ClusterIP',
           clusterIPs: clusterIPs.filter((ip) => ip !== 'None'),
-          externalIPs: [...(svc.spec.externalIPs ?? []), ...lb],
           ...(svc.spec.selector ? { selector: svc.spec.selector } : {}),
           ports: (svc.spec.ports ?? []).map((p) => ({
             ...(p.name ? { name: p.name } : {}),

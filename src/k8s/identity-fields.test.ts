@@ -64,17 +64,17 @@ describe('identityFields', () => {
     const full = structuredClone(objects);
     expect(inventoryOf(slim(objects))).toEqual(inventoryOf(full));
     expect(buildClusterModel(slim(objects))).toEqual(buildClusterModel(full));
-    // The fixture exercises what is kept: sidecar ports, LB addresses, the API server's ready address.
+    // The fixture exercises what is kept: sidecar ports, the API server's ready address, a Service's cluster address.
     const model = buildClusterModel(full);
     expect(model.pods.find((p) => p.name === 'web-abc-1')?.ports.map((p) => p.containerPort)).toEqual([8080, 9090]);
     expect(model.kubeApiserverIPs).toEqual(['192.168.0.2']);
-    expect(inventoryOf(full).services[0]?.externalIPs).toEqual(['203.0.113.5', '198.51.100.7']);
+    expect(inventoryOf(full).services[0]?.clusterIPs).toEqual(['10.96.0.10']);
   });
 
   it('drops what nothing reads: images, environment, volumes, templates, annotations, status conditions', () => {
     for (const object of slim(objects)) {
       const text = JSON.stringify(object);
-      for (const dropped of ['registry.example', 'SECRET', 'last-applied', 'managedFields', 'volumeMounts', '"template"', 'containerStatuses', '"images"', 'strategy']) {
+      for (const dropped of ['registry.example', 'SECRET', 'last-applied', 'managedFields', 'volumeMounts', '"template"', 'containerStatuses', '"images"', 'strategy', '"loadBalancer"']) {
         expect(text, `${object.kind} keeps ${dropped}`).not.toContain(dropped);
       }
     }

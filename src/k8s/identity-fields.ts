@@ -69,7 +69,6 @@ export function identityFields<T extends KubernetesObject>(kind: string, object:
     }
     case 'Service':
       set('spec', source['spec']);
-      set('status', pick(source['status'], ['loadBalancer']));
       break;
     case 'EndpointSlice':
       set('addressType', source['addressType']);

@@ -51,7 +51,7 @@ export function statefulSetPod(namespace: string, sts: string, ordinal: number, 
 }
 
 export function service(namespace: string, name: string, overrides: Partial<ServiceInfo> = {}): ServiceInfo {
-  return { namespace, name, type: 'ClusterIP', clusterIPs: [], externalIPs: [], ports: [], ...overrides };
+  return { namespace, name, type: 'ClusterIP', clusterIPs: [], ports: [], ...overrides };
 }
 
 export function inventory(parts: Partial<ClusterInventory>): ClusterInventory {

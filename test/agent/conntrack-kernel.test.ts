@@ -57,8 +57,8 @@ const INVENTORY: ClusterInventory = {
   pods: [pod('shop', 'frontend', FRONTEND), pod('shop', 'reporter', REPORTER), pod('shop', 'backend', BACKEND), pod('kube-system', 'coredns', COREDNS)],
   controllers: [],
   services: [
-    { namespace: 'shop', name: 'backend', type: 'ClusterIP', clusterIPs: [BACKEND_SVC], externalIPs: [], ports: [{ port: 80, protocol: 'TCP', targetPort: 8080 }] },
-    { namespace: 'kube-system', name: 'kube-dns', type: 'ClusterIP', clusterIPs: [DNS_SVC], externalIPs: [], ports: [{ name: 'dns', port: 53, protocol: 'UDP', targetPort: 53 }] },
+    { namespace: 'shop', name: 'backend', type: 'ClusterIP', clusterIPs: [BACKEND_SVC], ports: [{ port: 80, protocol: 'TCP', targetPort: 8080 }] },
+    { namespace: 'kube-system', name: 'kube-dns', type: 'ClusterIP', clusterIPs: [DNS_SVC], ports: [{ name: 'dns', port: 53, protocol: 'UDP', targetPort: 53 }] },
   ],
   endpointSlices: [
     { namespace: 'shop', serviceName: 'backend', endpoints: [{ addresses: [BACKEND] }], ports: [{ port: 8080, protocol: 'TCP' }] },

@@ -23,7 +23,7 @@ function scenario() {
       { name: 'node-b', ips: ['172.18.0.3'], podCIDRs: ['10.244.1.0/24'] },
     ],
     pods: [frontend, cart, redis, dns, prom],
-    services: [service('shop', 'frontend', { type: 'LoadBalancer', clusterIPs: ['10.96.1.1'], externalIPs: ['192.0.2.10'], selector: { 'app.kubernetes.io/name': 'frontend' }, ports: [{ port: 80, protocol: 'TCP', targetPort: 'http', nodePort: 30080 }] })],
+    services: [service('shop', 'frontend', { type: 'LoadBalancer', clusterIPs: ['10.96.1.1'], selector: { 'app.kubernetes.io/name': 'frontend' }, ports: [{ port: 80, protocol: 'TCP', targetPort: 'http', nodePort: 30080 }] })],
     endpointSlices: [{ namespace: 'default', serviceName: 'kubernetes', endpoints: [{ addresses: ['172.18.0.2'] }], ports: [{ name: 'https', port: 6443, protocol: 'TCP' }] }],
   });
   const identity = new IdentityResolver(cluster);
@@ -182,5 +182,49 @@ describe('proposal of edges enforced policies denied', () => {
     const changed = after.objects.filter((o, i) => JSON.stringify(o) !== JSON.stringify(before.objects[i])).map((o) => o.metadata.name);
     expect(changed.sort()).toEqual(['hivewall-cart-redis', 'hivewall-frontend']);
     expect(after.objects.map((o) => o.metadata.name)).toEqual(before.objects.map((o) => o.metadata.name));
+  });
+});
+
+describe('edge order', () => {
+  /** prometheus → CoreDNS for DNS and for metrics, an external name, and two kube-apiserver addresses, in `order`. */
+  function policies(flavor: Flavor, order: 'forward' | 'reverse'): { yaml: string; prometheus: unknown[] } {
+    const dns = deploymentPod('kube-system', 'coredns', '10.244.0.2', { 'k8s-app': 'kube-dns' });
+    const prom = statefulSetPod('monitoring', 'prometheus', 0, '10.244.2.3');
+    const cluster = inventory({
+      nodes: [{ name: 'node-a', ips: ['172.18.0.9'], podCIDRs: ['10.244.0.0/16'] }],
+      pods: [dns, prom],
+      endpointSlices: [{ namespace: 'default', serviceName: 'kubernetes', endpoints: [{ addresses: ['172.18.0.2', '172.18.0.3'] }], ports: [{ name: 'https', port: 6443, protocol: 'TCP' }] }],
+    });
+    const identity = new IdentityResolver(cluster);
+    const learner = new Learner(identity);
+    const flows = [
+      flow(endpoint('10.244.2.3', 40001), endpoint('10.244.0.2', 9153), { time: T0 + 1 }),
+      flow(endpoint('10.244.2.3', 40002), endpoint('10.244.0.2', 53), { time: T0 + 2, protocol: 'UDP' }),
+      flow(endpoint('10.244.2.3', 40003), endpoint('172.18.0.2', 6443), { time: T0 + 3 }),
+      flow(endpoint('10.244.2.3', 40004), endpoint('172.18.0.3', 6443), { time: T0 + 4 }),
+      flow(endpoint('10.244.2.3', 40005), endpoint('93.184.216.34', 443), { time: T0 + 6 }),
+    ];
+    const answer = flow(endpoint('10.244.0.2', 53), endpoint('10.244.2.3', 40002), { time: T0 + 5, protocol: 'UDP', isReply: true, dnsAnswer: { query: 'api.example.com.', ips: ['93.184.216.34'] } });
+    for (const f of order === 'forward' ? flows : [...flows].reverse()) learner.ingestFlow(f);
+    learner.ingestFlow(answer);
+    const result = generatePolicies(learner, identity, { flavor, namespaces: ['monitoring'] });
+    const objects = result.namespaces.flatMap((ns) => ns.objects);
+    const prometheus = objects.find((o) => o.metadata.name === 'hivewall-prometheus')!;
+    return { yaml: objects.map((o) => `---\n${toYaml(o)}`).join(''), prometheus: (prometheus.spec as { egress: unknown[] }).egress };
+  }
+
+  it.each(['networkpolicy', 'cilium'] as const)('%s: the same edges in any order give byte-identical policies', (flavor) => {
+    expect(policies(flavor, 'reverse').yaml).toBe(policies(flavor, 'forward').yaml);
+  });
+
+  it('the DNS allowance is a rule of its own: other ports to the DNS server never go through the DNS proxy', () => {
+    const { prometheus } = policies('cilium', 'forward');
+    const toCoreDns = prometheus.filter((r) => JSON.stringify(r).includes('coredns'));
+    expect(toCoreDns).toHaveLength(2);
+    const withProxy = toCoreDns.filter((r) => JSON.stringify(r).includes('matchPattern'));
+    expect(withProxy).toHaveLength(1);
+    expect(JSON.stringify(withProxy[0])).not.toContain('9153');
+    // The observed name is allowed through toFQDNs, which needs that proxy rule.
+    expect(JSON.stringify(prometheus)).toContain('api.example.com');
   });
 });
