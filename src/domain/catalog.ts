@@ -30,6 +30,10 @@ export interface WorkloadEntry {
 export class WorkloadCatalog {
   readonly entries = new Map<string, WorkloadEntry>();
   private readonly controllerSelectors = new Map<string, Labels | undefined>();
+  /** Per namespace, every controller's pod template labels. */
+  private readonly templatesByNamespace = new Map<string, Labels[]>();
+  /** The same label objects by the key of the workload whose controllers they belong to. */
+  private readonly templatesByWorkload = new Map<string, Labels[]>();
   private readonly podLabelsByNamespace = new Map<string, Labels[]>();
   private readonly labelIndexes = new Map<string, LabelIndex>();
   private readonly selectors = new Map<string, SelectorResult>();
@@ -38,6 +42,7 @@ export class WorkloadCatalog {
   static build(identity: IdentityResolver, observedPods: ReadonlyMap<string, ReadonlyMap<string, readonly string[]>>): WorkloadCatalog {
     return WorkloadCatalog.from({
       controllers: identity.allControllers(),
+      workloadOf: (c) => identity.workloadOfController(c),
       pods: identity.podsWithWorkloads(),
       observed: observedPods,
       services: identity.allServices(),
@@ -69,17 +74,21 @@ export class WorkloadCatalog {
         if (seen) observed.set(key, seen);
       }
     }
-    return WorkloadCatalog.from({ controllers, pods, observed, services });
+    return WorkloadCatalog.from({ controllers, workloadOf: (c) => identity.workloadOfController(c), pods, observed, services });
   }
 
   private static from(input: {
     controllers: Iterable<ControllerInfo>;
+    workloadOf: (controller: ControllerInfo) => WorkloadPeer;
     pods: Iterable<PodCandidate>;
     observed: ReadonlyMap<string, ReadonlyMap<string, readonly string[]>>;
     services: Iterable<ServiceInfo>;
   }): WorkloadCatalog {
     const catalog = new WorkloadCatalog();
-    for (const c of input.controllers) catalog.controllerSelectors.set(`${c.namespace}/${c.kind}/${c.name}`, c.selector);
+    for (const c of input.controllers) {
+      catalog.controllerSelectors.set(`${c.namespace}/${c.kind}/${c.name}`, c.selector);
+      if (c.templateLabels) catalog.addTemplate(c.namespace, peerKey(input.workloadOf(c)), c.templateLabels);
+    }
     const podPorts = new Map<string, readonly ContainerPort[]>();
     for (const { pod, workload } of input.pods) {
       const entry = catalog.ensure(workload);
@@ -112,8 +121,9 @@ export class WorkloadCatalog {
     let result = this.selectors.get(key);
     if (!result) {
       const entry = this.entries.get(key);
+      const ownTemplates = this.templatesByWorkload.get(key) ?? [];
       result = entry
-        ? minimalSelector([...entry.pods.values()], this.namespaceLabelIndex(namespace), entry.controllerSelector)
+        ? minimalSelector([...entry.pods.values()], this.namespaceLabelIndex(namespace), entry.controllerSelector, ownTemplates)
         : { ok: false, reason: 'no pod of the workload is known' };
       this.selectors.set(key, result);
     }
@@ -127,18 +137,38 @@ export class WorkloadCatalog {
     return index;
   }
 
-  /** Every pod's labels in a namespace (the workload's own label objects included, by reference). */
+  /**
+   * Every pod's labels in a namespace, and every controller's pod template labels there (the
+   * workload's own label objects included, by reference).
+   */
   private namespacePodLabels(namespace: string): readonly Labels[] {
     // Every namespace's list in one pass over the catalog, on the first call.
     if (this.podLabelsByNamespace.size === 0) {
-      for (const entry of this.entries.values()) {
-        const ns = entry.peer.namespace;
+      const listOf = (ns: string) => {
         let pods = this.podLabelsByNamespace.get(ns);
         if (!pods) this.podLabelsByNamespace.set(ns, (pods = []));
+        return pods;
+      };
+      for (const entry of this.entries.values()) {
+        const pods = listOf(entry.peer.namespace);
         for (const labels of entry.pods.values()) pods.push(labels);
+      }
+      for (const [ns, templates] of this.templatesByNamespace) {
+        const pods = listOf(ns);
+        for (const labels of templates) pods.push(labels);
       }
     }
     return this.podLabelsByNamespace.get(namespace) ?? [];
+  }
+
+  /** A controller's pod template: the labels its pods will carry, whether or not any runs now. */
+  private addTemplate(namespace: string, workload: string, labels: Labels): void {
+    let inNamespace = this.templatesByNamespace.get(namespace);
+    if (!inNamespace) this.templatesByNamespace.set(namespace, (inNamespace = []));
+    inNamespace.push(labels);
+    let ofWorkload = this.templatesByWorkload.get(workload);
+    if (!ofWorkload) this.templatesByWorkload.set(workload, (ofWorkload = []));
+    ofWorkload.push(labels);
   }
 
   private ensure(peer: WorkloadPeer): WorkloadEntry {

@@ -180,6 +180,13 @@ export class IdentityResolver {
     return this.shares.get(namespace)?.inventory.controllers ?? [];
   }
 
+  /** The workload a controller belongs to: its ownerReferences followed to the top (a Deployment's ReplicaSet → the Deployment). */
+  workloadOfController(controller: ControllerInfo): WorkloadPeer {
+    const self = { kind: controller.kind, name: controller.name, controller: true };
+    const owners = this.shares.get(controller.namespace)?.owners ?? new OwnerIndex([controller]);
+    return owners.topOwner({ namespace: controller.namespace, name: controller.name, owners: [self], labels: controller.templateLabels ?? {} });
+  }
+
   /** The Services of one namespace. */
   servicesIn(namespace: string): readonly ServiceInfo[] {
     return this.shares.get(namespace)?.inventory.services ?? [];

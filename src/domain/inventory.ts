@@ -42,6 +42,12 @@ export interface ControllerInfo {
   readonly owners: readonly OwnerRef[];
   /** `spec.selector.matchLabels` (for CronJob: `spec.jobTemplate.spec.selector`), when present. */
   readonly selector?: Readonly<Record<string, string>>;
+  /**
+   * The labels of the pods it creates: `spec.template.metadata.labels` (for CronJob:
+   * `spec.jobTemplate.spec.template.metadata.labels`). They stand for its pods while none runs
+   * (a Deployment scaled to zero, a CronJob between runs), so no other workload's selector picks them.
+   */
+  readonly templateLabels?: Readonly<Record<string, string>>;
   /** creationTimestamp in ms. */
   readonly createdAt?: number;
   /** `spec.replicas` of a Deployment or StatefulSet, when set. */

@@ -5,6 +5,10 @@
  * `job-name`, `controller-uid`, `batch.kubernetes.io/*`), that selects no pod of any other
  * workload in the namespace. The fewest labels win; ties go to the conventional identity
  * labels. When no such selector exists, the caller is told why instead of given a guess.
+ *
+ * "Other workloads' pods" includes the pods they will create: their controllers' pod templates
+ * (./catalog.ts), so a Deployment scaled to zero or a CronJob between runs is not selected by
+ * another workload's policy once its pods start.
  */
 import { isUnstableLabelKey } from './workload.js';
 
@@ -69,14 +73,16 @@ export class LabelIndex {
  * @param others the label sets of the other pods in the namespace, or their {@link LabelIndex};
  *   the workload's own label objects may be included (they are recognised by reference and ignored)
  * @param controllerSelector the owner's `spec.selector.matchLabels`, preferred when it is stable
+ * @param alsoOwn label sets in `others` that are the workload's own without being its pods' (its
+ *   controllers' pod templates): recognised by reference, not used to find the common labels
  */
-export function minimalSelector(own: readonly Labels[], others: readonly Labels[] | LabelIndex, controllerSelector?: Labels): SelectorResult {
+export function minimalSelector(own: readonly Labels[], others: readonly Labels[] | LabelIndex, controllerSelector?: Labels, alsoOwn: readonly Labels[] = []): SelectorResult {
   if (own.length === 0) return { ok: false, reason: 'no pod of the workload is known' };
   const common = stableCommonLabels(own);
   const keys = Object.keys(common);
   if (keys.length === 0) return { ok: false, reason: 'its pods share no stable label' };
   const index = others instanceof LabelIndex ? others : new LabelIndex(others);
-  const ownSet = new Set(own);
+  const ownSet = new Set([...own, ...alsoOwn]);
   // Only pods carrying the selector's first pair can match it.
   const selectsForeign = (selector: Labels, first: string) =>
     index.carrying(first, selector[first]!).some((labels) => !ownSet.has(labels) && matchesLabels(selector, labels));

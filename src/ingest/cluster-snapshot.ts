@@ -64,11 +64,15 @@ const podSchema = z.object({
   }).optional(),
 });
 
+/** A pod template's labels; an invalid set is ignored, not a reason to drop the controller. */
+const templateSchema = z.object({ metadata: z.object({ labels: labelsSchema }).optional() }).optional().catch(undefined);
+
 const controllerSchema = z.object({
   metadata: metadataSchema.extend({ namespace: namespaceName }),
   spec: z.object({
     selector: selectorSchema,
-    jobTemplate: z.object({ spec: z.object({ selector: selectorSchema }).optional() }).optional(),
+    template: templateSchema,
+    jobTemplate: z.object({ spec: z.object({ selector: selectorSchema, template: templateSchema }).optional() }).optional(),
     replicas: z.number().int().min(0).optional().catch(undefined),
     schedule: z.string().max(1000).optional().catch(undefined),
     timeZone: z.string().max(100).optional().catch(undefined),
@@ -352,6 +356,7 @@ export class InventoryBuilder {
         const c = parse(controllerSchema);
         if (!c) return;
         const selector = c.spec?.selector?.matchLabels ?? c.spec?.jobTemplate?.spec?.selector?.matchLabels;
+        const templateLabels = c.spec?.template?.metadata?.labels ?? c.spec?.jobTemplate?.spec?.template?.metadata?.labels;
         const createdAt = parseTime(c.metadata.creationTimestamp);
         this.controllers.set(`${c.metadata.namespace}/${kind}/${c.metadata.name}`, {
           kind,
@@ -360,6 +365,7 @@ export class InventoryBuilder {
           ...(c.metadata.uid ? { uid: c.metadata.uid } : {}),
           owners: c.metadata.ownerReferences ?? [],
           ...(selector ? { selector } : {}),
+          ...(templateLabels ? { templateLabels } : {}),
           ...(createdAt !== undefined ? { createdAt } : {}),
           ...((kind === 'Deployment' || kind === 'StatefulSet') && c.spec?.replicas !== undefined ? { replicas: c.spec.replicas } : {}),
           ...(kind === 'CronJob' && c.spec?.schedule !== undefined ? { schedule: c.spec.schedule } : {}),

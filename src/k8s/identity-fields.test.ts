@@ -69,12 +69,15 @@ describe('identityFields', () => {
     expect(model.pods.find((p) => p.name === 'web-abc-1')?.ports.map((p) => p.containerPort)).toEqual([8080, 9090]);
     expect(model.kubeApiserverIPs).toEqual(['192.168.0.2']);
     expect(inventoryOf(full).services[0]?.clusterIPs).toEqual(['10.96.0.10']);
+    const controllers = new Map(inventoryOf(full).controllers.map((c) => [c.kind, c]));
+    expect(controllers.get('Deployment')?.templateLabels).toEqual({ app: 'web' });
+    expect(controllers.get('CronJob')?.templateLabels).toEqual({ app: 'web' });
   });
 
-  it('drops what nothing reads: images, environment, volumes, templates, annotations, status conditions', () => {
+  it('drops what nothing reads: images, environment, volumes, templates (all but their labels), annotations, status conditions', () => {
     for (const object of slim(objects)) {
       const text = JSON.stringify(object);
-      for (const dropped of ['registry.example', 'SECRET', 'last-applied', 'managedFields', 'volumeMounts', '"template"', 'containerStatuses', '"images"', 'strategy', '"loadBalancer"']) {
+      for (const dropped of ['registry.example', 'SECRET', 'last-applied', 'managedFields', 'volumeMounts', '"containers":[{"name":"c","image"', 'livenessProbe', 'containerStatuses', '"images"', 'strategy', '"loadBalancer"']) {
         expect(text, `${object.kind} keeps ${dropped}`).not.toContain(dropped);
       }
     }

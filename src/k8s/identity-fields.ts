@@ -2,11 +2,12 @@
  * The fields of each watched kind that identity and the policy simulator read, and nothing else:
  * the inventory informers (./cluster-informers.ts) cache objects through {@link identityFields},
  * as a client-go informer's transform does, so a pod's images, environment, volumes and status
- * conditions, or a Deployment's pod template, never sit in the operator's or an agent's heap.
+ * conditions, or a Deployment's pod template (all but its labels), never sit in the operator's or
+ * an agent's heap.
  *
  * The readers are src/ingest/cluster-snapshot.ts (InventoryBuilder: metadata, pod IPs, node and
- * host networking, container ports, controller selectors and schedules, Services, endpoints) and
- * src/domain/simulate/cluster.ts (buildClusterModel: the same, plus sidecar ports and the
+ * host networking, container ports, controller selectors, pod template labels and schedules,
+ * Services, endpoints) and src/domain/simulate/cluster.ts (buildClusterModel: the same, plus sidecar ports and the
  * ServiceAccount). A field either of them starts to read must be kept here too; the test beside
  * this file builds both from full objects and from their slim form and requires equal results.
  */
@@ -32,6 +33,12 @@ function pickEach(value: unknown, keys: readonly string[]): Json[] | undefined {
 const METADATA = ['name', 'namespace', 'uid', 'labels', 'ownerReferences', 'creationTimestamp', 'deletionTimestamp', 'resourceVersion', 'generation'] as const;
 const POD_SPEC = ['nodeName', 'hostNetwork', 'serviceAccountName', 'serviceAccount'] as const;
 const CONTROLLER_SPEC = ['selector', 'replicas', 'schedule', 'timeZone', 'suspend'] as const;
+
+/** A pod template reduced to its labels (the containers, images and volumes are dropped). */
+function templateLabelsOnly(template: unknown): Json | undefined {
+  if (!isObject(template) || !isObject(template['metadata']) || template['metadata']['labels'] === undefined) return undefined;
+  return { metadata: { labels: template['metadata']['labels'] } };
+}
 
 /** An object's kind and metadata only (its identity and ownership), e.g. for an informer that only notices deletions. */
 export function metadataFields<T extends KubernetesObject>(object: T): T {
@@ -81,10 +88,20 @@ export function identityFields<T extends KubernetesObject>(kind: string, object:
     default: {
       // Workload controllers: Deployment, ReplicaSet, StatefulSet, DaemonSet, Job, CronJob.
       const spec = pick(source['spec'], CONTROLLER_SPEC);
-      const jobSelector = isObject(source['spec']) && isObject(source['spec']['jobTemplate']) && isObject(source['spec']['jobTemplate']['spec'])
-        ? source['spec']['jobTemplate']['spec']['selector']
+      const jobSpec = isObject(source['spec']) && isObject(source['spec']['jobTemplate']) && isObject(source['spec']['jobTemplate']['spec'])
+        ? source['spec']['jobTemplate']['spec']
         : undefined;
-      if (spec !== undefined && jobSelector !== undefined) spec['jobTemplate'] = { spec: { selector: jobSelector } };
+      if (spec !== undefined && isObject(source['spec'])) {
+        const template = templateLabelsOnly(source['spec']['template']);
+        if (template !== undefined) spec['template'] = template;
+        if (jobSpec !== undefined) {
+          const jobTemplate: Json = {};
+          if (jobSpec['selector'] !== undefined) jobTemplate['selector'] = jobSpec['selector'];
+          const podTemplate = templateLabelsOnly(jobSpec['template']);
+          if (podTemplate !== undefined) jobTemplate['template'] = podTemplate;
+          spec['jobTemplate'] = { spec: jobTemplate };
+        }
+      }
       set('spec', spec);
     }
   }

@@ -228,3 +228,29 @@ describe('edge order', () => {
     expect(JSON.stringify(prometheus)).toContain('api.example.com');
   });
 });
+
+describe('workloads with no running pods', () => {
+  it("another workload's selector never selects the pods a scaled-to-zero Deployment or an idle CronJob will create", () => {
+    const shop = (component: string) => ({ 'app.kubernetes.io/name': 'shop', 'app.kubernetes.io/component': component });
+    const web = deploymentPod('shop', 'web', '10.244.0.5', shop('web'));
+    const db = statefulSetPod('shop', 'postgres', 0, '10.244.0.6');
+    const cluster = inventory({
+      nodes: [{ name: 'node-a', ips: ['172.18.0.2'], podCIDRs: ['10.244.0.0/24'] }],
+      pods: [web, db],
+      controllers: [
+        { kind: 'Deployment', namespace: 'shop', name: 'web', owners: [], selector: shop('web'), templateLabels: shop('web') },
+        { kind: 'ReplicaSet', namespace: 'shop', name: 'web-6c9f7d8b5d', owners: [{ kind: 'Deployment', name: 'web', controller: true }], templateLabels: { ...shop('web'), 'pod-template-hash': '6c9f7d8b5d' } },
+        { kind: 'Deployment', namespace: 'shop', name: 'worker', owners: [], replicas: 0, selector: shop('worker'), templateLabels: shop('worker') },
+        { kind: 'CronJob', namespace: 'shop', name: 'report', owners: [], schedule: '0 3 * * *', templateLabels: shop('report') },
+      ],
+    });
+    const identity = new IdentityResolver(cluster);
+    const learner = new Learner(identity);
+    learner.ingestFlow(flow(endpoint('10.244.0.5', 40000), endpoint('10.244.0.6', 5432), { time: T0 }));
+    const result = generatePolicies(learner, identity, { flavor: 'networkpolicy' });
+    const objects = new Map(result.namespaces.flatMap((ns) => ns.objects).map((o) => [o.metadata.name, o.spec as Record<string, unknown>]));
+    // `app.kubernetes.io/name: shop` alone would also select worker's and report's pods once they start.
+    expect(objects.get('hivewall-web')?.podSelector).toEqual({ matchLabels: { 'app.kubernetes.io/component': 'web' } });
+    expect(JSON.stringify(objects.get('hivewall-postgres')?.ingress)).toContain('"matchLabels":{"app.kubernetes.io/component":"web"}');
+  });
+});
