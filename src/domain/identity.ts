@@ -100,8 +100,11 @@ export class IdentityResolver {
   private clusterRanges: Cidr[] = [];
   private readonly extraRanges: Cidr[] = [];
   private podCount = 0;
+  /** The pod CIDRs given beyond the nodes' `spec.podCIDRs` (`--pod-cidr`). */
+  readonly configuredPodCidrs: readonly string[];
 
   constructor(inventory: ClusterInventory, options: IdentityOptions = {}) {
+    this.configuredPodCidrs = [...(options.podCidrs ?? [])];
     for (const cidr of options.podCidrs ?? []) pushCidr(this.extraRanges, cidr);
     for (const cidr of options.serviceCidrs ?? []) pushCidr(this.extraRanges, cidr);
     this.replaceNodes(inventory.nodes);

@@ -20,8 +20,8 @@ export interface ClusterFacts {
 }
 
 /**
- * The cluster facts: node addresses and pod CIDRs (NetworkPolicy ipBlocks must
- * name host traffic by address), and the `default/kubernetes` Service's EndpointSlices (the
+ * The cluster facts: node addresses and pod CIDRs, the nodes' and the configured ones (NetworkPolicy
+ * ipBlocks must name host traffic by address, and public ingress excepts every pod range), and the `default/kubernetes` Service's EndpointSlices (the
  * kube-apiserver's real addresses and ports, which policies must name after DNAT). One place for
  * `hivewall learn` and the operator.
  */
@@ -29,7 +29,7 @@ export function clusterFactsOf(identity: IdentityResolver): ClusterFacts {
   const apiserverSlices = identity.slicesOf('default', 'kubernetes');
   return {
     nodeIps: [...new Set(identity.nodes.flatMap((n) => n.ips))].sort(),
-    podCidrs: [...new Set(identity.nodes.flatMap((n) => n.podCIDRs))].sort(),
+    podCidrs: [...new Set([...identity.nodes.flatMap((n) => n.podCIDRs), ...identity.configuredPodCidrs])].sort(),
     apiserverIps: apiserverSlices.flatMap((s) => s.endpoints.flatMap((e) => e.addresses)),
     apiserverPorts: [...new Set(apiserverSlices.flatMap((s) => s.ports.map((p) => p.port)))].sort((a, b) => a - b),
   };

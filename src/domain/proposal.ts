@@ -13,7 +13,7 @@ import { peerFromKey, peerKey, peerLabel } from './peer.js';
 import { buildPolicyModel, type ModelPeer, type NamespacePolicies, type WorkloadPolicy } from './policy-model.js';
 import { matchesSelector, type Selector } from './selector.js';
 import { toCiliumPolicies } from './translate/cilium.js';
-import { toNetworkPolicies, type KubernetesObject, type TranslateContext } from './translate/networkpolicy.js';
+import { toNetworkPolicies, withoutInexpressibleRules, type KubernetesObject, type TranslateContext } from './translate/networkpolicy.js';
 import type { RulePlacement } from './translate/translation.js';
 import { canonicalPolicyOrder } from './translate/canonical.js';
 import { toYaml } from './translate/render.js';
@@ -129,9 +129,10 @@ export function buildProposal(input: ProposalInput): ProposalDraft {
     ...(input.apiserverPorts ? { apiserverPorts: input.apiserverPorts } : {}),
     allowances: { dns: input.spec.allowDns, publicIngress: input.spec.allowPublicIngress, kubeApiserver: input.spec.allowKubeApiserver ?? false },
   });
-  const scoped = scope(model!, input);
   const context: TranslateContext = { nodeIps: input.nodeIps, podCidrs: input.podCidrs };
-  const translation = input.spec.flavor === 'CiliumNetworkPolicy' ? toCiliumPolicies(scoped) : toNetworkPolicies(scoped, context);
+  const cilium = input.spec.flavor === 'CiliumNetworkPolicy';
+  const scoped = cilium ? scope(model!, input) : withoutInexpressibleRules(scope(model!, input), context);
+  const translation = cilium ? toCiliumPolicies(scoped) : toNetworkPolicies(scoped, context);
   const objects = translation.objects;
   // The digest, the evidence and the diff against the live policies are built when read: `learn`
   // needs none of them, most reconciles only compare the digest (is there anything new to
@@ -151,7 +152,7 @@ export function buildProposal(input: ProposalInput): ProposalDraft {
     get diff() {
       return (diff ??= diffAgainstLive(objects, input.live));
     },
-    skipped: skippedOf(model!),
+    skipped: skippedOf(scoped),
     edges: edges.length,
   };
 }

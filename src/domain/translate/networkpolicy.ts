@@ -11,10 +11,13 @@
  *   public ingress (`0.0.0.0/0`) excepts the pod CIDRs, since whether an ipBlock matches pod
  *   addresses is left to the implementation.
  * - "Pods cannot block access from their resident node": host (kubelet probe) ingress needs no
- *   rule and is always allowed, so none is written.
+ *   rule and is always allowed, so none is written. Host *egress* can be blocked, and an ipBlock
+ *   is the only way to name a node: without node addresses it cannot be written, and
+ *   {@link withoutInexpressibleRules} reports it instead of dropping it silently.
  */
 import type { ModelPeer, ModelRule, NamespacePolicies, PortSpec } from '../policy-model.js';
 import { compareIps, hostCidr, ipFamily } from '../ip.js';
+import { entityKey, peerFromKey } from '../peer.js';
 import { DEFAULT_DENY_NAME, policyMetadata, policyNames, workloadId } from './naming.js';
 import { placeRules, type RulePlacement, type Translation } from './translation.js';
 
@@ -56,6 +59,23 @@ export function toNetworkPolicies(model: NamespacePolicies, context: TranslateCo
   return { objects, placements };
 }
 
+/**
+ * The model without the rules NetworkPolicy cannot express with what is known, each moved to the
+ * model's dropped rules (the summary and the proposal list them): pod → host egress when no node
+ * address is known (no Node in the snapshot or inventory).
+ */
+export function withoutInexpressibleRules(model: NamespacePolicies, context: TranslateContext): NamespacePolicies {
+  if (context.nodeIps.length > 0) return model;
+  const droppedRules = [...model.droppedRules];
+  const workloads = model.workloads.map((policy) => {
+    const egress = policy.egress.filter((rule) => rule.peer.kind !== 'host');
+    if (egress.length === policy.egress.length) return policy;
+    droppedRules.push({ workload: policy.workload, direction: 'egress', peer: entityKey('host'), reason: 'egress to a node needs the nodes\' addresses: give a cluster snapshot with the Nodes' });
+    return { ...policy, egress };
+  });
+  return { ...model, workloads, droppedRules };
+}
+
 function defaultDeny(namespace: string): KubernetesObject {
   return {
     apiVersion: 'networking.k8s.io/v1',
@@ -67,7 +87,7 @@ function defaultDeny(namespace: string): KubernetesObject {
 
 /** One model rule as a NetworkPolicy rule; undefined when none is needed (host ingress). */
 function toRule(rule: ModelRule, key: 'from' | 'to', namespace: string, context: TranslateContext): Record<string, unknown> | undefined {
-  const peers = toPeers(rule.peer, namespace, key, context);
+  const peers = rule.peer.kind === 'public' ? publicPeers(rule, context) : toPeers(rule.peer, namespace, key, context);
   if (peers === 'no-rule-needed') return undefined;
   return { [key]: peers, ports: rule.ports.map(toPort) };
 }
@@ -86,14 +106,33 @@ function toPeers(peer: ModelPeer, namespace: string, key: 'from' | 'to', context
       return [{ ipBlock: { cidr: hostCidr(peer.ip) } }];
     case 'kube-apiserver':
       return peer.ips.map((ip) => ({ ipBlock: { cidr: hostCidr(ip) } }));
-    case 'public': {
-      const except = (context.podCidrs ?? []).filter((c) => ipFamily(c.split('/')[0] ?? '') === 4);
-      return [{ ipBlock: except.length > 0 ? { cidr: '0.0.0.0/0', except: [...except].sort(compareIps) } : { cidr: '0.0.0.0/0' } }];
-    }
+    case 'public':
+      throw new Error('public ingress is rendered by publicPeers');
     case 'host':
       if (key === 'from') return 'no-rule-needed';
       return context.nodeIps.length > 0 ? context.nodeIps.map((ip) => ({ ipBlock: { cidr: hostCidr(ip) } })) : 'no-rule-needed';
   }
+}
+
+/**
+ * Public ingress: every address of each IP family its observed clients used (`0.0.0.0/0`, `::/0`),
+ * except that family's pod CIDRs. A rule with no client address (none observed) is IPv4.
+ */
+function publicPeers(rule: ModelRule, context: TranslateContext): Record<string, unknown>[] {
+  const families = new Set<4 | 6>();
+  for (const edge of rule.evidence) {
+    const client = peerFromKey(edge.client);
+    if (client.type === 'entity' && client.ip !== undefined) {
+      const family = ipFamily(client.ip);
+      if (family === 4 || family === 6) families.add(family);
+    }
+  }
+  if (families.size === 0) families.add(4);
+  return ([4, 6] as const).filter((f) => families.has(f)).map((family) => {
+    const cidr = family === 4 ? '0.0.0.0/0' : '::/0';
+    const except = (context.podCidrs ?? []).filter((c) => ipFamily(c.split('/')[0] ?? '') === family);
+    return { ipBlock: except.length > 0 ? { cidr, except: [...except].sort(compareIps) } : { cidr } };
+  });
 }
 
 function toPort(port: PortSpec): Record<string, unknown> {

@@ -254,3 +254,34 @@ describe('workloads with no running pods', () => {
     expect(JSON.stringify(objects.get('hivewall-postgres')?.ingress)).toContain('"matchLabels":{"app.kubernetes.io/component":"web"}');
   });
 });
+
+describe('NetworkPolicy peers that need addresses', () => {
+  const generate = (cluster: Parameters<typeof inventory>[0], flows: Parameters<Learner['ingestFlow']>[0][], podCidrs: string[] = []) => {
+    const identity = new IdentityResolver(inventory(cluster), { podCidrs });
+    const learner = new Learner(identity);
+    for (const f of flows) learner.ingestFlow(f);
+    const result = generatePolicies(learner, identity, { flavor: 'networkpolicy' });
+    const ns = result.namespaces.find((n) => n.namespace === 'shop')!;
+    return { ns, byName: new Map(ns.objects.map((o) => [o.metadata.name, o.spec as Record<string, unknown>])) };
+  };
+
+  it('pod → host egress without node addresses is reported as a dropped rule, not left out silently', () => {
+    const web = deploymentPod('shop', 'web', '10.244.0.5');
+    const { ns, byName } = generate({ pods: [web] }, [flow(endpoint('10.244.0.5', 40000), endpoint('172.18.0.2', 10250, { reserved: 'host' }), { time: T0 })]);
+    expect(byName.get('hivewall-web')?.egress).toBeUndefined();
+    expect(ns.model.droppedRules).toEqual([expect.objectContaining({ direction: 'egress', peer: 'en:host', reason: expect.stringMatching(/nodes' addresses/) })]);
+  });
+
+  it("public ingress covers the IP families its clients used, each excepting that family's pod CIDRs (nodes' and --pod-cidr)", () => {
+    const frontend = deploymentPod('shop', 'frontend', '10.0.0.5', {}, { ips: ['10.0.0.5', 'fd00:10::5'] });
+    const lb = service('shop', 'frontend', { type: 'LoadBalancer', clusterIPs: ['10.96.1.1'], selector: { 'app.kubernetes.io/name': 'frontend' }, ports: [{ port: 80, protocol: 'TCP', targetPort: 8080 }] });
+    const cluster = { nodes: [{ name: 'node-a', ips: ['172.18.0.2'], podCIDRs: [] }], pods: [frontend], services: [lb] };
+    const from = (client: string) => flow(endpoint(client, 50000), endpoint(client.includes(':') ? 'fd00:10::5' : '10.0.0.5', 8080), { time: T0 });
+    const ingress = (flows: ReturnType<typeof from>[]) => generate(cluster, flows, ['10.0.0.0/16', 'fd00:10::/64']).byName.get('hivewall-frontend')?.ingress;
+    expect(ingress([from('203.0.113.7')])).toEqual([{ from: [{ ipBlock: { cidr: '0.0.0.0/0', except: ['10.0.0.0/16'] } }], ports: [{ protocol: 'TCP', port: 8080 }] }]);
+    expect(ingress([from('203.0.113.7'), from('2001:db8::5')])).toEqual([{
+      from: [{ ipBlock: { cidr: '0.0.0.0/0', except: ['10.0.0.0/16'] } }, { ipBlock: { cidr: '::/0', except: ['fd00:10::/64'] } }],
+      ports: [{ protocol: 'TCP', port: 8080 }],
+    }]);
+  });
+});
