@@ -74,7 +74,10 @@ export class ClusterInformers {
         const namespace = kind === 'Namespace' ? object.metadata?.name : object.metadata?.namespace;
         if (namespace) this.#changedNamespaces.add(namespace);
       };
-      informer.addEventHandler({ onAdd: bump, onUpdate: (a, b) => { if (a !== b) bump(b); }, onDelete: bump });
+      // An update is a change only if the cached (slim) objects differ in more than their
+      // resourceVersion: a DaemonSet's numberReady or a Pod's conditions move it on every status
+      // write, but identityFields drops them, and nothing that reads the cache would change.
+      informer.addEventHandler({ onAdd: bump, onUpdate: (a, b) => { if (!sameApartFromResourceVersion(a, b)) bump(b); }, onDelete: bump });
       this.#informers.push({ apiVersion, kind, namespaced: info.namespaced, informer });
     }
   }
@@ -123,6 +126,40 @@ export class ClusterInformers {
     const objects = name === undefined ? entry.informer.list() : [entry.informer.get(name)].filter((o) => o !== undefined);
     return objects.map((object) => ({ ...object, apiVersion: entry.apiVersion, kind }));
   }
+}
+
+/**
+ * Whether two cached objects are equal apart from `metadata.resourceVersion`, which the API server
+ * changes on every write, status-only ones included. Deep, key-order-independent, and cheap on the
+ * slim objects of ./identity-fields.ts; the same object twice (a resync) is equal at once.
+ */
+export function sameApartFromResourceVersion(a: KubernetesObject, b: KubernetesObject): boolean {
+  if (a === b) return true;
+  const { metadata: am, ...aRest } = a;
+  const { metadata: bm, ...bRest } = b;
+  if (!deepEqual(aRest, bRest)) return false;
+  if (am === undefined || bm === undefined) return am === bm;
+  const { resourceVersion: _a, ...aMeta } = am;
+  const { resourceVersion: _b, ...bMeta } = bm;
+  return deepEqual(aMeta, bMeta);
+}
+
+/** Structural equality of JSON values (objects by their own keys, whatever their order; arrays in order). */
+function deepEqual(a: unknown, b: unknown): boolean {
+  if (a === b) return true;
+  if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) return false;
+  if (Array.isArray(a)) {
+    if (!Array.isArray(b) || a.length !== b.length) return false;
+    for (let i = 0; i < a.length; i++) if (!deepEqual(a[i], b[i])) return false;
+    return true;
+  }
+  if (Array.isArray(b)) return false;
+  if (a instanceof Date || b instanceof Date) return a instanceof Date && b instanceof Date && a.getTime() === b.getTime();
+  const aKeys = Object.keys(a).filter((k) => (a as Record<string, unknown>)[k] !== undefined);
+  const bKeys = Object.keys(b).filter((k) => (b as Record<string, unknown>)[k] !== undefined);
+  if (aKeys.length !== bKeys.length) return false;
+  for (const key of aKeys) if (!deepEqual((a as Record<string, unknown>)[key], (b as Record<string, unknown>)[key])) return false;
+  return true;
 }
 
 function requireKubeConfig(kubeConfig: KubeConfig | undefined): KubeConfig {

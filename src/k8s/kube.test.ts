@@ -2,7 +2,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { KubeConfig } from '@kubernetes/client-node';
 import { afterEach, describe, expect, it } from 'vitest';
-import { Kube, KubeError } from './kube.js';
+import { Kube, KubeError, POLICY_REPLACE_ATTEMPTS } from './kube.js';
 
 let server: http.Server | undefined;
 afterEach(async () => {
@@ -69,5 +69,91 @@ describe('Kube API calls', () => {
     const failing = await apiServer([{ status: 500 }, { status: 200 }]);
     await expect(failing.kube.get('v1', 'ConfigMap', 'x', 'y')).rejects.toThrow(/500/);
     expect(failing.requests()).toBe(1);
+  });
+});
+
+describe('Kube.apply of a policy', () => {
+  const want = {
+    apiVersion: 'networking.k8s.io/v1', kind: 'NetworkPolicy',
+    metadata: { namespace: 'x', name: 'hivewall-default-deny', labels: { 'app.kubernetes.io/managed-by': 'hivewall' } },
+    spec: { podSelector: {}, policyTypes: ['Ingress', 'Egress'] },
+  };
+
+  /**
+   * A stand-in whose server-side apply answers the policy with a field another manager added
+   * (`spec.ingress: [{}]`, as SSA leaves it) and whose replace answers `putStatuses` in turn.
+   */
+  async function policyServer(putStatuses: readonly number[], applied: object = { ...want, spec: { ...want.spec, ingress: [{}] } }) {
+    const requests: { method: string; url: string; body: Record<string, unknown> }[] = [];
+    let puts = 0;
+    let rv = 10;
+    server = http.createServer((req, res) => {
+      let text = '';
+      req.on('data', (chunk) => (text += chunk));
+      req.on('end', () => {
+        const body = text ? JSON.parse(text) as Record<string, unknown> : {};
+        requests.push({ method: req.method!, url: req.url!, body });
+        res.setHeader('Content-Type', 'application/json');
+        if (req.method === 'PATCH') {
+          res.end(JSON.stringify({ ...applied, metadata: { ...want.metadata, resourceVersion: String(++rv), finalizers: ['example.com/keep'], managedFields: [{ manager: 'kubectl-patch' }] } }));
+          return;
+        }
+        const status = putStatuses[Math.min(puts++, putStatuses.length - 1)]!;
+        res.statusCode = status;
+        res.end(JSON.stringify(status === 200 ? { ...body, metadata: { ...(body.metadata as object), resourceVersion: String(++rv) } } : { kind: 'Status', apiVersion: 'v1', status: 'Failure', message: 'the object has been modified', code: status }));
+      });
+    });
+    await new Promise<void>((resolve) => server!.listen(0, '127.0.0.1', resolve));
+    const kc = new KubeConfig();
+    kc.loadFromOptions({
+      clusters: [{ name: 'c', server: `http://127.0.0.1:${(server!.address() as AddressInfo).port}`, skipTLSVerify: true }],
+      users: [{ name: 'u' }], contexts: [{ name: 'x', cluster: 'c', user: 'u' }], currentContext: 'x',
+    });
+    return { kube: new Kube(kc), requests };
+  }
+
+  it('replaces a policy whose applied form has a field hivewall does not set, keeping the live metadata', async () => {
+    const { kube, requests } = await policyServer([200]);
+    const result = await kube.apply(want);
+    expect(requests.map((r) => `${r.method} ${r.url.split('?')[0]}`)).toEqual([
+      'PATCH /apis/networking.k8s.io/v1/namespaces/x/networkpolicies/hivewall-default-deny',
+      'PUT /apis/networking.k8s.io/v1/namespaces/x/networkpolicies/hivewall-default-deny',
+    ]);
+    const put = requests[1]!;
+    expect(put.url).toContain('fieldManager=hivewall');
+    expect(put.body).toEqual({
+      apiVersion: 'networking.k8s.io/v1', kind: 'NetworkPolicy',
+      metadata: { ...want.metadata, resourceVersion: '11', finalizers: ['example.com/keep'] },
+      spec: want.spec,
+    });
+    expect((result as typeof want).spec).toEqual(want.spec);
+    expect(kube.writes).toBe(2);
+  });
+
+  it('applies alone when the applied form is the policy (key order aside)', async () => {
+    const { kube, requests } = await policyServer([200], { ...want, spec: { policyTypes: ['Ingress', 'Egress'], podSelector: {} } });
+    await kube.apply(want);
+    expect(requests.map((r) => r.method)).toEqual(['PATCH']);
+    expect(kube.writes).toBe(1);
+  });
+
+  it('applies and compares again when the replace meets a newer version (409), at most POLICY_REPLACE_ATTEMPTS times', async () => {
+    const retried = await policyServer([409, 200]);
+    await retried.kube.apply(want);
+    expect(retried.requests.map((r) => r.method)).toEqual(['PATCH', 'PUT', 'PATCH', 'PUT']);
+    await new Promise<void>((resolve) => server!.close(() => resolve()));
+
+    const conflicting = await policyServer([409]);
+    const error = await conflicting.kube.apply(want).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(KubeError);
+    expect((error as KubeError).status).toBe(409);
+    expect((error as KubeError).retryable).toBe(true);
+    expect(conflicting.requests.map((r) => r.method)).toEqual(Array.from({ length: POLICY_REPLACE_ATTEMPTS }, () => ['PATCH', 'PUT']).flat());
+  });
+
+  it('never replaces other kinds', async () => {
+    const { kube, requests } = await policyServer([200]);
+    await kube.apply({ apiVersion: 'hivewall.dev/v1alpha1', kind: 'TrafficProfile', metadata: { namespace: 'x', name: 'p' }, spec: { a: 1 } } as never);
+    expect(requests.map((r) => r.method)).toEqual(['PATCH']);
   });
 });

@@ -1,7 +1,8 @@
 /**
  * The operator's narrow view of the API server: typed reads, server-side apply with one field
- * manager, status patches on the status subresource, and Events (deduplicated, ./events.ts). Errors carry the operation and
- * the object in their message (see {@link KubeError}).
+ * manager (a policy is then replaced if fields of other managers remain, {@link Kube.apply}),
+ * status patches on the status subresource, and Events (deduplicated, ./events.ts). Errors carry
+ * the operation and the object in their message (see {@link KubeError}).
  */
 import {
   CoreV1Api,
@@ -16,6 +17,8 @@ import {
   type Middleware,
 } from '@kubernetes/client-node';
 
+import { comparable } from '../domain/proposal.js';
+import type { KubernetesObject as PolicyObject } from '../domain/translate/networkpolicy.js';
 import { EventRecorder, kubeEventSink, type EventType } from './events.js';
 import { KINDS } from './kinds.js';
 
@@ -106,6 +109,56 @@ const userAgent: Middleware = {
   post: async (response) => response,
 };
 
+/** Kinds whose applied object must be exactly what is live (see {@link Kube.apply}). */
+const POLICY_KINDS: ReadonlySet<string> = new Set([KINDS.NetworkPolicy.kind, KINDS.CiliumNetworkPolicy.kind]);
+
+/**
+ * How often {@link Kube.apply} re-applies and replaces a policy when the replace meets a newer
+ * version (409): someone writing the policy at the same moment. Past that the 409 is the
+ * caller's, a retryable error (src/runtime/errors.ts).
+ */
+export const POLICY_REPLACE_ATTEMPTS = 3;
+
+/**
+ * Key-order-independent JSON of what hivewall writes of a policy ({@link comparable}, the
+ * reduction the reconciler's drift check uses, src/controllers/segmentation/reconciler.ts
+ * `inSync`): the API server returns fields in its own order; list order counts.
+ */
+function policyText(o: KubernetesObject): string {
+  return JSON.stringify(sortKeys(comparable(o as PolicyObject)));
+}
+
+function sortKeys(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(sortKeys);
+  if (value && typeof value === 'object') return Object.fromEntries(Object.keys(value).sort().map((k) => [k, sortKeys((value as Record<string, unknown>)[k])]));
+  return value;
+}
+
+/**
+ * The body that replaces live policy `live` so that it is `want` as {@link comparable} sees it:
+ * `live`'s metadata (resourceVersion as the precondition, finalizers, ownerReferences, labels and
+ * annotations of others) without `managedFields` (left out, the server keeps them), hivewall's
+ * managed-by label and `hivewall.dev/` annotations exactly `want`'s, and `want`'s spec.
+ */
+function replacement(live: KubernetesObject, want: KubernetesObject): KubernetesObject {
+  const { managedFields: _managedFields, ...metadata } = live.metadata ?? {};
+  const labels = { ...(live.metadata?.labels ?? {}) };
+  delete labels['app.kubernetes.io/managed-by'];
+  const wantManagedBy = want.metadata?.labels?.['app.kubernetes.io/managed-by'];
+  if (wantManagedBy !== undefined) labels['app.kubernetes.io/managed-by'] = wantManagedBy;
+  const annotations = Object.fromEntries([
+    ...Object.entries(live.metadata?.annotations ?? {}).filter(([k]) => !k.startsWith('hivewall.dev/')),
+    ...Object.entries(want.metadata?.annotations ?? {}).filter(([k]) => k.startsWith('hivewall.dev/')),
+  ]);
+  const spec = (want as { spec?: unknown }).spec;
+  return {
+    apiVersion: want.apiVersion,
+    kind: want.kind,
+    metadata: { ...metadata, labels, ...(Object.keys(annotations).length > 0 || metadata.annotations ? { annotations } : {}) },
+    ...(spec !== undefined ? { spec } : {}),
+  } as KubernetesObject;
+}
+
 const label = (o: { kind?: string; metadata?: { namespace?: string; name?: string } }) => `${o.kind ?? 'object'} ${o.metadata?.namespace ? `${o.metadata.namespace}/` : ''}${o.metadata?.name ?? ''}`;
 
 export class Kube {
@@ -191,8 +244,41 @@ export class Kube {
    * Server-side apply with field manager `hivewall`, forcing ownership of the fields hivewall sets.
    * Objects of an API group go out as plain JSON through the generic custom-objects path:
    * client-node's typed models would rename fields such as NetworkPolicy's `from` (`_from`).
+   *
+   * A NetworkPolicy or CiliumNetworkPolicy is then made exactly `object` (as {@link comparable}
+   * reduces it, the reconciler's drift check), not only its fields. Server-side apply decides
+   * only about the fields a request names: `force` "forces the operation to succeed, changes the
+   * value of the field, and removes the field from all other managers' entries in managedFields"
+   * — for a field the applied object sets — and a field is removed only when the manager that
+   * applied it leaves it out and "is not owned by any other field managers"
+   * (https://kubernetes.io/docs/reference/using-api/server-side-apply/). A field another manager
+   * added that hivewall never sets is neither: `kubectl patch --type=merge -p
+   * '{"spec":{"ingress":[{}]}}'` on the default deny (hivewall writes no `spec.ingress` there)
+   * survives every apply, and the namespace accepts all ingress while the Segmentation's status
+   * says in sync. When what the apply returns differs from `object`, the policy is replaced (PUT)
+   * with `object`'s spec (and hivewall's label and annotations), keeping the live metadata (the
+   * returned resourceVersion as the precondition; finalizers, ownerReferences, others' labels and
+   * annotations); a replace that meets a newer version (409) applies and compares again, up to
+   * {@link POLICY_REPLACE_ATTEMPTS} times. An `object` that leaves out what the API server
+   * defaults (NetworkPolicy `policyTypes`, a port's `protocol: TCP`) compares unequal too: its
+   * replace stores what is already stored, which the API server treats as a no-op (no new
+   * resourceVersion). hivewall's proposals carry those defaults (src/domain/translate/).
    */
   async apply<T extends KubernetesObject>(object: T): Promise<T> {
+    if (!POLICY_KINDS.has(object.kind ?? '') || !object.metadata) return this.serverSideApply(object);
+    const want = policyText(object);
+    for (let attempt = 1; ; attempt++) {
+      const live = await this.serverSideApply(object);
+      if (policyText(live) === want) return live;
+      try {
+        return await this.replace(replacement(live, object) as T);
+      } catch (error) {
+        if (!(error instanceof KubeError) || error.status !== 409 || attempt >= POLICY_REPLACE_ATTEMPTS) throw error;
+      }
+    }
+  }
+
+  private async serverSideApply<T extends KubernetesObject>(object: T): Promise<T> {
     this.writes++;
     const plural = GROUP_PLURALS[object.kind ?? ''];
     const [group, version] = (object.apiVersion ?? '').split('/');
@@ -203,6 +289,17 @@ export class Kube {
       )) as T);
     }
     return this.call('apply', label(object), () => this.objects.patch(object, undefined, undefined, FIELD_MANAGER, true, PatchStrategy.ServerSideApply));
+  }
+
+  /** Replaces (PUT) a namespaced object of an API group hivewall writes, with field manager `hivewall`; its resourceVersion is the precondition (409 when it changed). */
+  private async replace<T extends KubernetesObject>(object: T): Promise<T> {
+    this.writes++;
+    const plural = GROUP_PLURALS[object.kind ?? ''];
+    const [group, version] = (object.apiVersion ?? '').split('/');
+    const { namespace, name } = object.metadata ?? {};
+    if (!plural || !group || !version || !namespace || !name) throw new Error(`replace needs a namespaced object of a known API group: ${label(object)}`);
+    return this.call('replace', label(object), async () =>
+      (await this.custom.replaceNamespacedCustomObject({ group, version, plural, namespace, name, body: object, fieldManager: FIELD_MANAGER })) as T);
   }
 
   async mergePatch<T extends KubernetesObject>(object: T, patch: Record<string, unknown>): Promise<T> {
