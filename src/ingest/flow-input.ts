@@ -3,10 +3,12 @@
  * its magic bytes and the format by its first non-blank byte (`{` → Hubble JSON, else conntrack),
  * and streams every line's parse result to the sink. A missing or unreadable file is a
  * FlowInputError (one clear line); a stream that breaks midway (truncated gzip) keeps what was
- * read and reports the break in the stats. Nothing here throws on a bad line.
+ * read and reports the break in the stats. Nothing here throws on a bad line. The file stream and
+ * the inflater a read opened are destroyed however it ends (standard input is left to its owner).
  */
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
+import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
 import type { ParseResult } from '../domain/flow.js';
 import { readConntrack } from './conntrack/read.js';
@@ -45,63 +47,78 @@ export async function readFlowInput(
   options: FlowReadOptions = {},
 ): Promise<InputStats> {
   const name = 'path' in source ? source.path : '(stdin)';
-  let raw: NodeJS.ReadableStream;
-  let mtime: number | undefined;
-  let size = 0;
-  if ('path' in source) {
-    let info;
-    try {
-      info = await stat(source.path);
-    } catch (error) {
-      const code = (error as NodeJS.ErrnoException).code;
-      throw new FlowInputError(`flows ${source.path}: ${code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : (error as Error).message}`);
-    }
-    if (info.isDirectory()) throw new FlowInputError(`flows ${source.path}: is a directory; give the files (e.g. ${source.path}/*)`);
-    mtime = info.mtimeMs;
-    size = info.size;
-    raw = createReadStream(source.path, { highWaterMark: 256 * 1024 });
-  } else {
-    raw = source.stdin;
-  }
-
-  const chunks = peekable(raw);
-  let first = await chunks.peek();
-  if (first === undefined) return { name, format: 'empty', gzip: false, lines: 0 };
-  const gzip = first.length >= 2 && first[0] === 0x1f && first[1] === 0x8b;
-  let stream: AsyncIterable<Buffer> = chunks;
-  let decoded = chunks;
-  if (gzip) {
-    const gunzip = createGunzip();
-    pipeInto(chunks, gunzip);
-    decoded = peekable(gunzip);
-    stream = decoded;
-    first = await decoded.peek().catch(() => undefined);
-    if (first === undefined) return { name, format: 'empty', gzip, lines: 0, error: 'gzip stream has no data or is corrupt' };
-  }
-  const detected = format === 'auto' ? await detectFormat(decoded) : format;
-  if (detected === 'empty') return { name, format: 'empty', gzip, lines: 0 };
-
-  let lines = 0;
-  const counted = (result: ParseResult) => {
-    lines++;
-    if ((lines & 0xffff) === 0) progress(lines);
-    sink(result);
-  };
+  const file = 'path' in source ? await openFile(source.path) : undefined;
+  const owned: Destroyable[] = file === undefined ? [] : [file.stream];
   try {
-    if (detected === 'hubble' && 'path' in source && !gzip) {
-      // A plain file: the reader's own pooled reads are faster than the stream already opened.
-      (raw as NodeJS.ReadableStream & { destroy(): void }).destroy();
-      const workers = options.workers ?? 1;
-      if (workers > 1 && size >= PARALLEL_MIN_BYTES && parallelAvailable()) await readHubbleParallel(source.path, counted, { workers });
-      else await readHubble(source.path, counted);
-    } else if (detected === 'hubble') await readHubble(stream, counted);
-    else await readConntrack(stream, counted, mtime !== undefined ? { time: mtime } : {});
-  } catch (error) {
-    if (lines === 0) throw new FlowInputError(`flows ${name}: ${(error as Error).message}`);
-    return { name, format: detected, gzip, lines, error: (error as Error).message };
+    const input = await prepare(file?.stream ?? (source as { stdin: NodeJS.ReadableStream }).stdin, format, owned);
+    if (input.kind === 'empty') return { name, format: 'empty', gzip: input.gzip, lines: 0, ...(input.error === undefined ? {} : { error: input.error }) };
+    let lines = 0;
+    const counted = (result: ParseResult) => {
+      lines++;
+      if ((lines & 0xffff) === 0) progress(lines);
+      sink(result);
+    };
+    try {
+      if (input.kind === 'hubble' && file !== undefined && !input.gzip) {
+        // A plain file: the reader's own pooled reads are faster than the stream already opened.
+        file.stream.destroy();
+        const workers = options.workers ?? 1;
+        if (workers > 1 && file.size >= PARALLEL_MIN_BYTES && parallelAvailable()) await readHubbleParallel(file.path, counted, { workers });
+        else await readHubble(file.path, counted);
+      } else if (input.kind === 'hubble') await readHubble(input.chunks, counted);
+      else await readConntrack(input.chunks, counted, file !== undefined ? { time: file.mtime } : {});
+    } catch (error) {
+      if (lines === 0) throw new FlowInputError(`flows ${name}: ${(error as Error).message}`);
+      return { name, format: input.kind, gzip: input.gzip, lines, error: (error as Error).message };
+    }
+    progress(lines);
+    return { name, format: input.kind, gzip: input.gzip, lines };
+  } finally {
+    for (const stream of owned) stream.destroy();
   }
-  progress(lines);
-  return { name, format: detected, gzip, lines };
+}
+
+interface Destroyable {
+  destroy(): void;
+}
+
+interface OpenedFile {
+  readonly path: string;
+  readonly stream: NodeJS.ReadableStream & Destroyable;
+  readonly mtime: number;
+  readonly size: number;
+}
+
+/** Opens a flow file for reading; a missing, unreadable or directory path is a {@link FlowInputError}. */
+async function openFile(path: string): Promise<OpenedFile> {
+  let info;
+  try {
+    info = await stat(path);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    throw new FlowInputError(`flows ${path}: ${code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : (error as Error).message}`);
+  }
+  if (info.isDirectory()) throw new FlowInputError(`flows ${path}: is a directory; give the files (e.g. ${path}/*)`);
+  return { path, stream: createReadStream(path, { highWaterMark: 256 * 1024 }), mtime: info.mtimeMs, size: info.size };
+}
+
+/** An input's (inflated) chunks and its format, or why there is nothing to parse. */
+type Prepared =
+  | { readonly kind: 'empty'; readonly gzip: boolean; readonly error?: string }
+  | { readonly kind: 'hubble' | 'conntrack'; readonly gzip: boolean; readonly chunks: AsyncIterable<Buffer> };
+
+/** Recognises gzip and the format (`format` unless `auto`); an inflater it starts is added to `owned`. */
+async function prepare(raw: NodeJS.ReadableStream, format: FlowFormat, owned: Destroyable[]): Promise<Prepared> {
+  let chunks = peekable(raw);
+  const first = await chunks.peek();
+  if (first === undefined) return { kind: 'empty', gzip: false };
+  const gzip = first.length >= 2 && first[0] === 0x1f && first[1] === 0x8b;
+  if (gzip) {
+    chunks = peekable(inflate(chunks, owned));
+    if ((await chunks.peek().catch(() => undefined)) === undefined) return { kind: 'empty', gzip, error: 'gzip stream has no data or is corrupt' };
+  }
+  const detected = format === 'auto' ? await detectFormat(chunks) : format;
+  return detected === 'empty' ? { kind: 'empty', gzip } : { kind: detected, gzip, chunks };
 }
 
 /** `{` first (after blanks) → Hubble JSON lines; anything else → conntrack text. */
@@ -157,15 +174,15 @@ function peekable(stream: NodeJS.ReadableStream | AsyncIterable<Buffer | string>
   };
 }
 
-function pipeInto(source: AsyncIterable<Buffer>, target: NodeJS.WritableStream): void {
-  void (async () => {
-    try {
-      for await (const chunk of source) {
-        if (!target.write(chunk)) await new Promise((resolve) => target.once('drain', resolve));
-      }
-      target.end();
-    } catch (error) {
-      (target as unknown as { destroy(e: Error): void }).destroy(error as Error);
-    }
-  })();
+/**
+ * The inflated bytes of `compressed` (added to `owned`). As in hubble/reader.ts `gunzip`, what the
+ * inflater emitted before an error is delivered, then the error; `pipeline` stops writing once the
+ * inflater is destroyed (never waits for a 'drain' that cannot come).
+ */
+function inflate(compressed: AsyncIterable<Buffer>, owned: Destroyable[]): NodeJS.ReadableStream {
+  const gunzip = createGunzip();
+  owned.push(gunzip);
+  // A failure reaches the reader through the inflater (destroyed with it); nothing to do here.
+  pipeline(compressed, gunzip).catch(() => undefined);
+  return gunzip;
 }

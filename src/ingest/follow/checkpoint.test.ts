@@ -33,6 +33,7 @@ describe('FileCheckpointStore', () => {
     ['another version', JSON.stringify({ ...checkpoint, version: 2 })],
     ['a negative offset', JSON.stringify({ ...checkpoint, position: { ...checkpoint.position, offset: -1 } })],
     ['an inode that is not a decimal', JSON.stringify({ ...checkpoint, position: { kind: 'live', file: { dev: '1', ino: 12 }, offset: 0 } })],
+    ['a head longer than HEAD_MAX_BYTES', JSON.stringify({ ...checkpoint, position: { kind: 'live', file: { dev: '1', ino: '2', headLength: 2 ** 31, headSha256: 'a'.repeat(64) }, offset: 10 } })],
   ])('rejects %s as an InvalidCheckpointError', async (_name, content) => {
     const file = join(dir, 'checkpoint.json');
     await writeFile(file, content);

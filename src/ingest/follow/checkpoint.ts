@@ -11,6 +11,7 @@ import { randomUUID } from 'node:crypto';
 import { mkdir, open, readFile, rename, unlink } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { z } from 'zod';
+import { HEAD_MAX_BYTES } from './files.js';
 
 /**
  * Identifies a file independently of its name, so it can be found again after lumberjack renamed
@@ -80,7 +81,8 @@ const CheckpointSchema = z.object({
         file: z.object({
           dev: Decimal,
           ino: Decimal,
-          headLength: z.number().int().positive().optional(),
+          // A head is never longer than HEAD_MAX_BYTES (follower.ts computeHead); a longer one is not ours.
+          headLength: z.number().int().positive().max(HEAD_MAX_BYTES).optional(),
           headSha256: z.string().regex(/^[0-9a-f]{64}$/).optional(),
         }),
         offset: Offset,

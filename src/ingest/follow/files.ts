@@ -58,9 +58,11 @@ export function sha256Hex(buf: Uint8Array): string {
 
 /**
  * The first `length` bytes of the file at `path`, decompressed when it is gzip; `undefined` when
- * the file is shorter, missing, unreadable or corrupt (a head that cannot be read matches nothing).
+ * the file is shorter, missing, unreadable or corrupt (a head that cannot be read matches nothing),
+ * and for a `length` over {@link HEAD_MAX_BYTES}, which no head has.
  */
 export async function readFileHead(path: string, length: number): Promise<Buffer | undefined> {
+  if (length > HEAD_MAX_BYTES) return undefined;
   let handle;
   try {
     handle = await open(path, 'r');

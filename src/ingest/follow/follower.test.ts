@@ -1,5 +1,5 @@
 import { Buffer } from 'node:buffer';
-import { chmod, mkdir, readdir, rm, truncate, unlink, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readdir, rm, stat, truncate, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
@@ -342,6 +342,31 @@ describe('FlowFileFollower: restart from a checkpoint', () => {
     expect(f.stats().errors).toBe(1);
     await f.stop();
     await expect(new FileCheckpointStore(file).load()).resolves.toMatchObject({ position: { kind: 'live' } });
+  });
+
+  it('starts afresh when the checkpoint names a head longer than any head (2^31 bytes), allocating nothing', async () => {
+    await writer.append(flowLines(1, 5));
+    const { dev, ino } = await stat(live, { bigint: true });
+    const file = join(dir, 'checkpoint.json');
+    const position = { kind: 'live', file: { dev: String(dev), ino: String(ino), headLength: 2 ** 31, headSha256: 'a'.repeat(64) }, offset: 10 };
+    await writeFile(file, JSON.stringify({ version: 1, path: live, position, backupsRead: [], savedAt: '' }));
+    const seen = new Collector();
+    const f = follower(seen, new FileCheckpointStore(file));
+    await f.drain();
+    expect(seen.ids()).toEqual(range(1, 5));
+    expect(f.stats()).toMatchObject({ errors: 1, lastError: expect.stringContaining('headLength') });
+  });
+
+  it('never reads a head longer than HEAD_MAX_BYTES, even from a store that does not validate', async () => {
+    await writer.append(flowLines(1, 5));
+    const { dev, ino } = await stat(live, { bigint: true });
+    const position = { kind: 'live', file: { dev: String(dev), ino: String(ino), headLength: 2 ** 45, headSha256: 'a'.repeat(64) }, offset: 10 } as const;
+    const seen = new Collector();
+    const f = follower(seen, new MemoryCheckpointStore({ version: 1, path: live, position, backupsRead: [], savedAt: '' }));
+    await f.drain();
+    await f.drain();
+    expect(seen.ids()).toEqual(range(1, 5));
+    expect(f.stats().errors).toBe(0);
   });
 
   it('saves after batches (throttled), always on a line boundary', async () => {

@@ -186,7 +186,11 @@ interface LiveFile {
   readonly ino: bigint;
   feeder: LineFeeder;
   head: Head | undefined;
+  /** Another file took the path and this one was read to its end ({@link FlowFileFollower.finishRotated}). */
+  rotated: boolean;
 }
+
+type OpenFile = Extract<Opened, { kind: 'open' }>;
 
 type Opened =
   | { readonly kind: 'open'; readonly handle: FileHandle; readonly dev: bigint; readonly ino: bigint; readonly size: bigint }
@@ -217,8 +221,12 @@ function isZlibError(error: unknown): boolean {
   return errorCode(error)?.startsWith('Z_') ?? false;
 }
 
-/** Reads exactly `length` bytes at 0, or `undefined` when the file is shorter. */
+/**
+ * Reads exactly `length` bytes at 0, or `undefined` when the file is shorter. Lengths over
+ * {@link HEAD_MAX_BYTES} (no head or magic is longer) are refused as `undefined`: nothing is allocated.
+ */
 async function readExact(handle: FileHandle, length: number): Promise<Buffer | undefined> {
+  if (length > HEAD_MAX_BYTES) return undefined;
   const buf = Buffer.alloc(length);
   let filled = 0;
   while (filled < length) {
@@ -498,18 +506,7 @@ export class FlowFileFollower {
     const opened = await this.openLive();
     if (opened.kind === 'error') return false;
     if (opened.kind === 'open') {
-      if (await this.isSame(file, opened)) {
-        let start = offset;
-        if (opened.size < BigInt(offset)) {
-          this.counters.truncations++;
-          this.logger.warn({ path: this.path, offset, size: Number(opened.size) }, 'flow file truncated while stopped, reading from the start');
-          start = 0;
-        }
-        const head = start > 0 && file.headLength !== undefined && file.headSha256 !== undefined ? { length: file.headLength, sha256: file.headSha256 } : undefined;
-        this.live = this.attach(opened, start, head);
-        return true;
-      }
-      await opened.handle.close().catch(() => undefined);
+      if (await this.closeUnlessAttached(opened, () => this.resumeAt(file, offset, opened))) return true;
     } else if ((await statOrMissing(this.dir)) === undefined) {
       return false; // no directory (not mounted yet?): nothing can be decided
     }
@@ -523,6 +520,29 @@ export class FlowFileFollower {
     return true;
   }
 
+  /** Attaches `opened` as the live file at `offset` when it is the checkpointed `file`; false when it is not. */
+  private async resumeAt(file: FileIdentity, offset: number, opened: OpenFile): Promise<boolean> {
+    if (!(await this.isSame(file, opened))) return false;
+    let start = offset;
+    if (opened.size < BigInt(offset)) {
+      this.counters.truncations++;
+      this.logger.warn({ path: this.path, offset, size: Number(opened.size) }, 'flow file truncated while stopped, reading from the start');
+      start = 0;
+    }
+    const head = start > 0 && file.headLength !== undefined && file.headSha256 !== undefined ? { length: file.headLength, sha256: file.headSha256 } : undefined;
+    this.live = this.attach(opened, start, head);
+    return true;
+  }
+
+  /** Runs `use` on a file just opened and closes the file unless `use` made it the live file (also when `use` throws). */
+  private async closeUnlessAttached<T>(opened: OpenFile, use: () => Promise<T>): Promise<T> {
+    try {
+      return await use();
+    } finally {
+      if (this.live?.handle !== opened.handle) await opened.handle.close().catch(() => undefined);
+    }
+  }
+
   /** Reads the live file to its end, finishing it and moving on when it was rotated away. */
   private async follow(): Promise<void> {
     for (let hop = 0; hop < MAX_HOPS_PER_POLL && !this.stopping; hop++) {
@@ -531,6 +551,11 @@ export class FlowFileFollower {
         if (this.live === undefined) return;
       }
       const live = this.live;
+      if (live.rotated) {
+        // Its backup could not be looked up at the last poll: only that is left to do.
+        if (!(await this.finishRotated(live))) return;
+        continue;
+      }
       // The path first, the descriptor second: a rename seen here happened after the writer's last
       // write to the old file, so draining the descriptor below reads that file to its true end.
       const atPath = await statOrMissing(this.path);
@@ -544,7 +569,7 @@ export class FlowFileFollower {
       if (!(await this.readLive(live))) return;
       if (atPath === undefined) return; // renamed, not yet recreated (or deleted): keep the descriptor
       if (atPath.dev === live.dev && atPath.ino === live.ino) return;
-      await this.finishRotated(live);
+      if (!(await this.finishRotated(live))) return;
     }
   }
 
@@ -559,35 +584,47 @@ export class FlowFileFollower {
       }
       const opened = await this.openLive();
       if (opened.kind !== 'open') return;
-      let late = false;
-      for (const backup of await this.unreadBackups()) {
-        if (!(await this.isSameInode(backup, opened))) late = true;
-      }
-      if (!late) {
-        this.live = this.attach(opened, 0, undefined);
-        this.logger.info({ path: this.path, ino: String(opened.ino) }, 'following flow file');
-        return;
-      }
-      await opened.handle.close().catch(() => undefined);
+      if (await this.closeUnlessAttached(opened, () => this.attachUnlessLate(opened))) return;
     }
   }
 
-  /** The live file was rotated away and has been read to its end. */
-  private async finishRotated(live: LiveFile): Promise<void> {
-    live.feeder.end();
+  /** Attaches `opened` as the live file from 0 unless a backup newer than the last listing is not it; false then. */
+  private async attachUnlessLate(opened: OpenFile): Promise<boolean> {
+    let late = false;
+    for (const backup of await this.unreadBackups()) {
+      if (!(await this.isSameInode(backup, opened))) late = true;
+    }
+    if (late) return false;
+    this.live = this.attach(opened, 0, undefined);
+    this.logger.info({ path: this.path, ino: String(opened.ino) }, 'following flow file');
+    return true;
+  }
+
+  /**
+   * The live file was rotated away and has been read to its end: its last line is handed over
+   * (once), its backup looked up and marked read, the file closed. When the lookup fails the file
+   * stays live (`rotated`, its offset at its end) and the lookup is retried at the next poll, so
+   * the backup is never read again from 0 (false then).
+   */
+  private async finishRotated(live: LiveFile): Promise<boolean> {
+    if (!live.rotated) {
+      live.rotated = true;
+      live.feeder.end();
+      this.counters.rotations++;
+    }
     await this.computeHead(live, true);
-    this.counters.rotations++;
-    const identity = this.identityOf(live);
     let backup: BackupName | undefined;
     try {
-      backup = await this.findBackup(identity, await this.unreadBackups());
+      backup = await this.findBackup(this.identityOf(live), await this.unreadBackups());
     } catch (error) {
       this.report('find-rotated', error);
+      return false;
     }
     if (backup !== undefined) this.markRead(backup.key);
     this.logger.info({ path: this.path, backup: backup?.name, bytes: live.feeder.position }, backup === undefined ? 'flow file replaced, its old copy is not among the backups' : 'flow file rotated');
     this.live = undefined;
     await live.handle.close().catch(() => undefined);
+    return true;
   }
 
   // ── reading ───────────────────────────────────────────────────────────────────────────────
@@ -785,8 +822,8 @@ export class FlowFileFollower {
     }
   }
 
-  private attach(opened: Extract<Opened, { kind: 'open' }>, start: number, head: Head | undefined): LiveFile {
-    return { handle: opened.handle, dev: opened.dev, ino: opened.ino, feeder: this.feeder(start), head };
+  private attach(opened: OpenFile, start: number, head: Head | undefined): LiveFile {
+    return { handle: opened.handle, dev: opened.dev, ino: opened.ino, feeder: this.feeder(start), head, rotated: false };
   }
 
   private identityOf(live: LiveFile): FileIdentity {
@@ -795,7 +832,7 @@ export class FlowFileFollower {
   }
 
   /** Whether the open live file is the checkpointed one: by head when known, else by inode. */
-  private async isSame(file: FileIdentity, opened: Extract<Opened, { kind: 'open' }>): Promise<boolean> {
+  private async isSame(file: FileIdentity, opened: OpenFile): Promise<boolean> {
     if (file.headLength !== undefined && file.headSha256 !== undefined) {
       const head = await readExact(opened.handle, file.headLength);
       return head !== undefined && sha256Hex(head) === file.headSha256;
@@ -803,7 +840,7 @@ export class FlowFileFollower {
     return String(opened.dev) === file.dev && String(opened.ino) === file.ino;
   }
 
-  private async isSameInode(backup: BackupName, opened: Extract<Opened, { kind: 'open' }>): Promise<boolean> {
+  private async isSameInode(backup: BackupName, opened: OpenFile): Promise<boolean> {
     if (backup.compressed) return false;
     const stats = await statOrMissing(join(this.dir, backup.name)).catch(() => undefined);
     return stats !== undefined && stats.dev === opened.dev && stats.ino === opened.ino;

@@ -122,6 +122,19 @@ describe('GetFlowsDecoder', () => {
     expect(JSON.stringify(got)).toBe(JSON.stringify(want));
   });
 
+  it('reads the policies that denied a dropped flow (egress_denied_by, ingress_denied_by) as the JSON parser does', () => {
+    const denied = {
+      egress_denied_by: [{ name: 'admin-deny', namespace: 'shop', labels: ['k8s:x=y'], revision: '3', kind: 'CiliumNetworkPolicy' }, { namespace: 'shop' }],
+      ingress_denied_by: [{ name: 'cluster-deny' }, { name: 'admin-deny', namespace: 'shop' }],
+    };
+    const base = { verdict: 'DROPPED', drop_reason_desc: 'POLICY_DENIED', IP: { source: '10.0.0.1', destination: '10.0.0.2' }, l4: { TCP: { source_port: 40000, destination_port: 80 } }, source: ep('shop', 'web'), traffic_direction: 'EGRESS', ...denied };
+    const got = new GetFlowsDecoder().decode(encode({ flow: { time: T, ...base } })).result;
+    const want = parseHubbleLine(JSON.stringify({ flow: { time: T_TEXT, ...base } }));
+    expect(want).toMatchObject({ kind: 'flow', flow: { deniedBy: ['/cluster-deny', 'shop/admin-deny'] } });
+    expect(got).toStrictEqual(want);
+    expect(JSON.stringify(got)).toBe(JSON.stringify(want));
+  });
+
   it('reads only the last member of Layer7.record: an http record after a DNS record clears its answer', () => {
     const base = { time: T, verdict: 'FORWARDED', IP: { source: '10.0.0.1', destination: '10.0.0.2' }, l4: { UDP: { source_port: 53, destination_port: 5353 } } };
     const dns = field(100, Buffer.concat([field(1, Buffer.from('API.example.com.')), field(2, Buffer.from('192.0.2.1'))]));

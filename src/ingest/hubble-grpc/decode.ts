@@ -31,7 +31,7 @@
 import { createHash } from 'node:crypto';
 import type { DnsAnswer, Flow, ParseResult, Protocol, Verdict } from '../../domain/flow.js';
 import { isDnsName } from '../../domain/k8s-names.js';
-import { lostEventsResult, nodeStatusResult, normalizeDnsName, skip } from '../hubble/build.js';
+import { lostEventsResult, nodeStatusResult, normalizeDnsName, policyNames, skip } from '../hubble/build.js';
 import {
   DROP_REASONS,
   LOST_EVENT_SOURCES,
@@ -337,6 +337,8 @@ export class GetFlowsDecoder {
     let isReply: boolean | undefined;
     let direction: TrafficDirectionName | undefined;
     let point: string | undefined;
+    let egressDeniedBy: PolicyRef[] | undefined;
+    let ingressDeniedBy: PolicyRef[] | undefined;
     for (let tag = r.tag(); tag !== 0; tag = r.tag()) {
       const field = tag >>> 3;
       const wire = tag & 7;
@@ -417,6 +419,14 @@ export class GetFlowsDecoder {
           want(field, wire, LEN);
           isReply = within(r, boolValue);
           break;
+        case 21004: // egress_denied_by
+          want(field, wire, LEN);
+          (egressDeniedBy ??= []).push(within(r, policy));
+          break;
+        case 21005: // ingress_denied_by
+          want(field, wire, LEN);
+          (ingressDeniedBy ??= []).push(within(r, policy));
+          break;
         default:
           r.skip(wire);
       }
@@ -462,6 +472,8 @@ export class GetFlowsDecoder {
     }
     const reason = dropReasonDesc ?? (finalVerdict === 'DROPPED' && dropReason ? DROP_REASONS.get(dropReason) : undefined);
     if (reason !== undefined && reason !== 'DROP_REASON_UNKNOWN') flow.dropReason = reason;
+    const deniedBy = policyNames(egressDeniedBy, ingressDeniedBy);
+    if (deniedBy !== undefined) flow.deniedBy = deniedBy;
     return { kind: 'flow', flow };
   }
 
@@ -526,6 +538,28 @@ function boolValue(r: WireReader): boolean {
     } else r.skip(tag & 7);
   }
   return value;
+}
+
+/** A `flow.Policy`'s name and namespace (labels, revision and kind are not read; schema.ts `Policy`). */
+interface PolicyRef {
+  name?: string;
+  namespace?: string;
+}
+
+function policy(r: WireReader): PolicyRef {
+  const out: PolicyRef = {};
+  for (let tag = r.tag(); tag !== 0; tag = r.tag()) {
+    const field = tag >>> 3;
+    const wire = tag & 7;
+    if (field === 1) {
+      want(field, wire, LEN);
+      out.name = r.string();
+    } else if (field === 2) {
+      want(field, wire, LEN);
+      out.namespace = r.string();
+    } else r.skip(wire);
+  }
+  return out;
 }
 
 function lostEvent(r: WireReader): { source?: string; num_events_lost?: number } {

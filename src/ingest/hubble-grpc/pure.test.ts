@@ -1,11 +1,11 @@
 /** The pure parts of the Hubble gRPC source: backoff, resume de-duplication, filters, timestamps. */
 import fc from 'fast-check';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { backoffCeiling, backoffDelay } from './backoff.js';
 import { formatTimestamp, parseTimestampNanos, timestampFromNanos, timestampNanos } from './timestamp.js';
 import { loadHubbleDefinitions } from './definitions.js';
 import { namespaceWhitelist } from './filter.js';
-import { ResumeTracker } from './resume.js';
+import { FUTURE_TOLERANCE_MS, ResumeTracker } from './resume.js';
 
 describe('backoff', () => {
   it.each([
@@ -79,6 +79,57 @@ describe('ResumeTracker', () => {
     t.beginStream();
     expect(t.lostEvent('l1')).toBe('duplicate');
     expect(t.lostEvent('l2')).toBe('new');
+  });
+});
+
+describe('ResumeTracker and clocks running ahead', () => {
+  const MS = 1_000_000n;
+  const NOW = Date.parse('2024-05-02T09:14:03Z');
+  const at = (ms: number) => BigInt(ms) * MS;
+
+  it('a flow more than FUTURE_TOLERANCE_MS ahead of the clock is delivered but does not move the resume point', () => {
+    let now = NOW;
+    const t = new ResumeTracker(undefined, { now: () => now });
+    t.beginStream();
+    expect(t.flow(at(NOW - 10), 'a1')).toBe('new'); // node a, correct clock
+    expect(t.flow(at(NOW + 3_600_000), 'b1')).toBe('new'); // node b, one hour ahead
+    expect(t.since()).toBe(at(NOW - 10));
+    expect(t.since()! <= at(NOW + FUTURE_TOLERANCE_MS)).toBe(true);
+    expect(t.flow(at(NOW + FUTURE_TOLERANCE_MS - 1), 'c1')).toBe('new'); // within the tolerance: moves it
+    expect(t.since()).toBe(at(NOW + FUTURE_TOLERANCE_MS - 1));
+    expect(t.resumePoint()).toEqual({ since: at(NOW + FUTURE_TOLERANCE_MS - 1), seen: ['c1'], lostEvents: [] });
+
+    // The stream breaks; the next one asks from since(), so the ahead flow comes again.
+    now += 100_000;
+    t.beginStream();
+    expect(t.flow(at(NOW + FUTURE_TOLERANCE_MS - 1), 'c1')).toBe('duplicate'); // the resume instant's rule holds
+    expect(t.flow(at(NOW + 70_000), 'a2')).toBe('new'); // node a's new flows are not lost
+    expect(t.flow(at(NOW + 3_600_000), 'b1')).toBe('duplicate'); // the ahead flow, sent again
+    expect(t.flow(at(NOW + 3_600_001), 'b2')).toBe('new');
+    expect(t.flow(at(NOW + 90_000), 'a3')).toBe('new');
+    expect(t.since()).toBe(at(NOW + 90_000));
+
+    // The clock caught up with node b: its flows move the resume point again, and what was
+    // delivered while it was ahead is still dropped when a resumed stream sends it again.
+    now = NOW + 3_600_000;
+    t.beginStream();
+    expect(t.flow(at(NOW + 3_600_000), 'b1')).toBe('duplicate');
+    expect(t.flow(at(NOW + 3_600_002), 'b3')).toBe('new');
+    expect(t.since()).toBe(at(NOW + 3_600_002));
+  });
+
+  it('reads the clock again when flow times pass the limit it last computed', () => {
+    let now = NOW;
+    const clock = vi.fn(() => now);
+    const t = new ResumeTracker(undefined, { now: clock });
+    t.beginStream();
+    for (let i = 0; i < 100; i++) t.flow(at(NOW + i), `f${i}`);
+    expect(clock).toHaveBeenCalledTimes(1);
+    expect(t.flow(at(NOW + 2 * FUTURE_TOLERANCE_MS), 'early')).toBe('new');
+    expect(t.since()).toBe(at(NOW + 99));
+    now += 2 * FUTURE_TOLERANCE_MS; // time caught up: the same instant is no longer ahead
+    expect(t.flow(at(NOW + 2 * FUTURE_TOLERANCE_MS), 'later')).toBe('new');
+    expect(t.since()).toBe(at(NOW + 2 * FUTURE_TOLERANCE_MS));
   });
 });
 

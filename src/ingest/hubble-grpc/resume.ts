@@ -5,7 +5,13 @@
  * at exactly that time come again: the tracker remembers the identities of the flows seen at the
  * newest timestamp and drops those on the resumed stream, and anything older than `since` (a
  * correct server never sends it). Nothing is lost (the boundary is inclusive) and nothing is
- * counted twice. Pure: no clock, no I/O.
+ * counted twice. No I/O; the clock is injected.
+ *
+ * The resume point is the newest flow time of every node, so one node's clock running ahead (or a
+ * bogus timestamp) would make `since` skip the other nodes' flows after a reconnect. A flow timed
+ * more than {@link FUTURE_TOLERANCE_MS} ahead of the clock is delivered but does not move the
+ * resume point; its identity is remembered (the most recent {@link AHEAD_MEMORY}) so that a
+ * resumed stream, which sends it again, has it dropped.
  *
  * Lost-event notices are not time-filtered by Hubble (their timestamp is when the loss was
  * detected), so a resumed stream may repeat the ones that sit after the resume point in the ring;
@@ -16,6 +22,12 @@
  */
 /** Lost-event identities remembered for de-duplication. */
 const LOST_EVENT_MEMORY = 256;
+
+/** How far ahead of the clock a flow's time may be and still move the resume point. */
+export const FUTURE_TOLERANCE_MS = 60_000;
+
+/** Identities of flows timed too far ahead remembered for de-duplication (a few nodes' rings). */
+const AHEAD_MEMORY = 16_384;
 
 export type Seen = 'new' | 'duplicate';
 
@@ -59,12 +71,26 @@ export class ResumeTracker {
   /** Set while a resumed stream runs: its `since` and the identities already seen at that time. */
   private resume: { readonly seconds: number; readonly nanos: number; readonly seen: ReadonlySet<string> } | undefined;
   private readonly lostEvents = new Set<string>();
+  /** Identities of the flows that were too far ahead to move the resume point. */
+  private readonly ahead = new Set<string>();
+  /** The clock, epoch milliseconds. */
+  private readonly now: () => number;
+  /**
+   * A flow time (epoch ms) up to which flows may move the resume point: the clock plus the
+   * tolerance when last read. The clock is read again only for a flow beyond it (rarely).
+   */
+  private aheadLimitMs = Number.NEGATIVE_INFINITY;
 
   /**
    * `initial`: where a previous process stopped (persisted {@link ResumeTracker.resumePoint}), so the
-   * first stream of a new process drops the boundary flows and lost-event notices it already counted.
+   * first stream of a new process drops the boundary flows and lost-event notices it already counted;
+   * and the clock (epoch ms, default `Date.now`) that flow times are compared with.
    */
-  constructor(initialSince?: bigint, initial: { readonly seen?: Iterable<string>; readonly lostEvents?: Iterable<string> } = {}) {
+  constructor(
+    initialSince?: bigint,
+    initial: { readonly seen?: Iterable<string>; readonly lostEvents?: Iterable<string>; readonly now?: () => number } = {},
+  ) {
+    this.now = initial.now ?? Date.now;
     if (initialSince !== undefined) {
       const { seconds, nanos } = instantOf(initialSince);
       this.hasNewest = true;
@@ -115,8 +141,10 @@ export class ResumeTracker {
     if (resume !== undefined) {
       const order = seconds === resume.seconds ? nanos - resume.nanos : seconds - resume.seconds;
       if (order < 0 || (order === 0 && resume.seen.has(key))) return 'duplicate';
+      if (this.ahead.size > 0 && this.ahead.has(key)) return 'duplicate'; // delivered while ahead (by then or still)
     }
     const order = !this.hasNewest ? 1 : seconds === this.newestSeconds ? nanos - this.newestNanos : seconds - this.newestSeconds;
+    if (order > 0 && this.isAhead(seconds, nanos)) return this.aheadFlow(key);
     if (order > 0) {
       this.hasNewest = true;
       this.newestSeconds = seconds;
@@ -125,6 +153,24 @@ export class ResumeTracker {
       if (this.moreAtNewest.size > 0) this.moreAtNewest.clear();
     } else if (order === 0) {
       this.addAtNewest(key);
+    }
+    return 'new';
+  }
+
+  /** Whether a flow time is more than {@link FUTURE_TOLERANCE_MS} ahead of the clock. */
+  private isAhead(seconds: number, nanos: number): boolean {
+    const ms = seconds * 1000 + nanos / 1_000_000;
+    if (ms <= this.aheadLimitMs) return false;
+    this.aheadLimitMs = this.now() + FUTURE_TOLERANCE_MS;
+    return ms > this.aheadLimitMs;
+  }
+
+  /** A flow too far ahead: delivered, remembered for resumed streams, the resume point left where it is. */
+  private aheadFlow(key: string): Seen {
+    this.ahead.add(key);
+    if (this.ahead.size > AHEAD_MEMORY) {
+      const oldest = this.ahead.values().next();
+      if (oldest.done !== true) this.ahead.delete(oldest.value);
     }
     return 'new';
   }

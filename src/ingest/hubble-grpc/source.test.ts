@@ -13,7 +13,7 @@ import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { ParseResult } from '../../domain/flow.js';
 import { parseHubbleLine } from '../hubble/parse.js';
 import { Gate } from '../intake-gate.js';
-import { HubbleObserverSource, type HubbleClock, type HubbleObserverEvent, type HubbleObserverOptions } from './source.js';
+import { HubbleObserverSource, systemClock, type HubbleClock, type HubbleObserverEvent, type HubbleObserverOptions } from './source.js';
 import {
   buildHubbleServer,
   eventually,
@@ -389,6 +389,23 @@ describe('HubbleObserverSource against a Go server built from Cilium api/v1', ()
     gate.open();
     await eventually(() => results.length === count, 10_000, 'every flow after the gate opened');
     expect(results.map((r) => (r.kind === 'flow' ? r.flow.time : -1))).toEqual(times);
+  });
+
+  it("compares flow times with its clock: a node's flow an hour ahead is delivered but does not move the resume point", async ({ skip }) => {
+    requireServer(skip);
+    const template = JSON.parse(scenario.find((line) => line.includes('"flow"'))!) as { flow: Record<string, unknown>; time: string };
+    const flowAt = (time: string, uuid: string) => JSON.stringify({ ...template, time, flow: { ...template.flow, time, uuid } });
+    const dir = mkdtempSync(path.join(tmpdir(), 'hivewall-hubble-skew-'));
+    cleanups.push(async () => rmSync(dir, { recursive: true, force: true }));
+    const file = path.join(dir, 'skew.jsonl');
+    writeFileSync(file, `${flowAt('2024-05-02T09:14:03.100Z', 'd1000000-0000-4000-8000-000000000001')}\n${flowAt('2024-05-02T10:14:03.200Z', 'd1000000-0000-4000-8000-000000000002')}\n`);
+    const hubble = await server({ scenario: file });
+    const clock: HubbleClock = { ...systemClock, now: () => Date.parse('2024-05-02T09:14:04Z') };
+    const { source, results } = observe({ address: hubble.address, clock });
+    source.start();
+    await eventually(() => results.length === 2, 5000, 'both flows');
+    expect(source.stats().lastFlowTime).toBe('2024-05-02T09:14:03.100Z');
+    expect(source.resumePoint()).toEqual({ since: '2024-05-02T09:14:03.100Z', seen: ['uuid:d1000000-0000-4000-8000-000000000001'], lostEvents: [] });
   });
 
   it('retries, without throwing, when the TLS material is not PEM (node:tls rejects it while setting up)', async () => {

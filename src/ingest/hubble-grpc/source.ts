@@ -231,11 +231,13 @@ export class HubbleObserverSource {
     this.random = options.random ?? Math.random;
     this.whitelist = namespaceWhitelist(options.namespaces ?? [], { replies: options.replies ?? true });
     const resumeNanos = options.resumeFrom === undefined ? undefined : parseTimestampNanos(options.resumeFrom.since);
+    // Flow times are compared with this source's clock (resume.ts FUTURE_TOLERANCE_MS).
+    const now = () => this.clock.now();
     if (resumeNanos !== undefined) {
-      this.tracker = new ResumeTracker(resumeNanos, { seen: options.resumeFrom!.seen, lostEvents: options.resumeFrom!.lostEvents ?? [] });
+      this.tracker = new ResumeTracker(resumeNanos, { seen: options.resumeFrom!.seen, lostEvents: options.resumeFrom!.lostEvents ?? [], now });
     } else {
       const since = options.since;
-      this.tracker = new ResumeTracker(since === undefined ? undefined : BigInt(since.getTime()) * 1_000_000n);
+      this.tracker = new ResumeTracker(since === undefined ? undefined : BigInt(since.getTime()) * 1_000_000n, { now });
     }
   }
 

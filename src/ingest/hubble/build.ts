@@ -279,9 +279,9 @@ export function flowResult(raw: RawFlow, envelopeNode?: string | null, envelopeT
  * Cilium's `egress_denied_by` / `ingress_denied_by` (the policies that denied a DROPPED flow) as
  * sorted `<namespace>/<name>`; policies without a name are left out, none at all → undefined.
  */
-type PolicyRefs = readonly { name?: string | null; namespace?: string | null }[] | null | undefined;
+export type PolicyRefs = readonly { name?: string | null; namespace?: string | null }[] | null | undefined;
 
-function policyNames(egress: PolicyRefs, ingress: PolicyRefs): string[] | undefined {
+export function policyNames(egress: PolicyRefs, ingress: PolicyRefs): string[] | undefined {
   if ((egress == null || egress.length === 0) && (ingress == null || ingress.length === 0)) return undefined; // almost every flow
   const names = new Set<string>();
   for (const list of [egress, ingress]) for (const p of list ?? []) if (p.name) names.add(`${p.namespace ?? ''}/${p.name}`);
