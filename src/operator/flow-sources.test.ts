@@ -3,6 +3,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { parseConfig } from '../config.js';
+import type { AuditEngine } from '../domain/audit.js';
+import type { Flow } from '../domain/flow.js';
 import { IdentityResolver } from '../domain/identity.js';
 import { emptyInventory } from '../domain/inventory.js';
 import { Learner } from '../domain/learner.js';
@@ -38,6 +40,28 @@ async function fileSources(extra: Partial<FlowSourcesOptions> = {}) {
   flowSources.start([]);
   return { file, lines, learner, flowSources, checkpoint, log };
 }
+
+/** A receiver taking pushes of the agent ServiceAccount (unbound tokens), served on a free port. */
+async function agentReceiver() {
+  const receiver = new EdgeReceiver({
+    authenticator: { authenticate: async () => ({ authenticated: true, username: AGENT_USERNAME, groups: [], extra: {} }) },
+    logger: captureLogger().logger,
+  });
+  const server = new EdgeReceiverServer({ receiver, host: '127.0.0.1', port: 0, logger: captureLogger().logger });
+  servers.push(server);
+  const { url } = await server.listen();
+  const oneEdge = [{ client: 'wl:shop/Deployment/a', server: 'wl:shop/Deployment/b', port: 80, protocol: 'TCP', count: 1, firstSeen: 1, lastSeen: 1 }];
+  const push = (seq: number, edges: readonly Record<string, unknown>[] = oneEdge) => fetch(`${url}/v1/edges`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: 'Bearer t' },
+    body: JSON.stringify({ node: 'n1', instance: 'i1', seq, edges }),
+  }).then(async (res) => ({ status: res.status, body: await res.json() as Record<string, unknown> }));
+  return { receiver, push };
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+/** The promise's value if it settles within `ms`, else 'pending'. */
+const within = <T>(promise: Promise<T>, ms: number) => Promise.race([promise, sleep(ms).then(() => 'pending' as const)]);
 
 const until = async (cond: () => boolean, ms = 5_000) => {
   const end = Date.now() + ms;
@@ -90,18 +114,7 @@ describe('FlowSources rounds', () => {
 
   it('pauses its sources once a round holds holdLimit inputs and resumes them when it ends: nothing lost, nothing applied twice', async () => {
     // An agent's receiver, attached by start() like the operator's.
-    const receiver = new EdgeReceiver({
-      authenticator: { authenticate: async () => ({ authenticated: true, username: AGENT_USERNAME, groups: [], extra: {} }) },
-      logger: captureLogger().logger,
-    });
-    const server = new EdgeReceiverServer({ receiver, host: '127.0.0.1', port: 0, logger: captureLogger().logger });
-    servers.push(server);
-    const { url } = await server.listen();
-    const push = (seq: number) => fetch(`${url}/v1/edges`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', authorization: 'Bearer t' },
-      body: JSON.stringify({ node: 'n1', instance: 'i1', seq, edges: [{ client: 'wl:shop/Deployment/a', server: 'wl:shop/Deployment/b', port: 80, protocol: 'TCP', count: 1, firstSeen: 1, lastSeen: 1 }] }),
-    }).then(async (res) => ({ status: res.status, body: await res.json() as Record<string, unknown> }));
+    const { receiver, push } = await agentReceiver();
     let pauses = 0;
     const { file, lines, learner, flowSources, log } = await fileSources({ holdLimit: 100, receiver, metrics: { onPaused: () => pauses++ } });
     await appendFile(file, `${lines.slice(0, 100).join('\n')}\n`);
@@ -147,5 +160,104 @@ describe('FlowSources rounds', () => {
     // Now a stream is tried (nothing listens on port 1): the failure shows as the source's error.
     await until(() => flowSources.error() !== undefined);
     expect(flowSources.error()).toMatch(/^hubble-relay 127\.0\.0\.1:1: /);
+  });
+});
+
+describe('FlowSources: acknowledging an agent\'s retry', () => {
+  /** Connections learned from agents (each push carries one). */
+  const learned = (learner: Learner) => [...learner.edges.edges()].reduce((sum, e) => sum + e.count, 0);
+
+  it('answers a retry of a batch the last committed round stored at once, even while a round runs', async () => {
+    const { receiver, push } = await agentReceiver();
+    const { learner, flowSources } = await fileSources({ receiver });
+    const first = push(1);
+    await until(() => flowSources.hasWaiters());
+    flowSources.beginRound();
+    flowSources.endRound(true);
+    expect(await first).toMatchObject({ status: 200, body: { ack: 1, applied: 1 } });
+    flowSources.beginRound(); // a long store pass
+    // The agent did not get that answer in time and sends the batch again.
+    expect(await within(push(1), 1_000)).toMatchObject({ status: 200, body: { ack: 1, duplicate: true } });
+    expect(flowSources.hasWaiters()).toBe(false);
+    flowSources.endRound(true);
+    expect(learned(learner)).toBe(1);
+  });
+
+  it('answers a retry of a batch applied before the running round once that round commits, not a later one; 503 when it fails', async () => {
+    const { receiver, push } = await agentReceiver();
+    const { learner, flowSources } = await fileSources({ receiver });
+    const original = push(1);
+    await until(() => flowSources.hasWaiters());
+    flowSources.beginRound(); // covers batch 1
+    const retry = push(1);
+    expect(await within(retry, 200)).toBe('pending'); // not stored yet
+    flowSources.endRound(true);
+    expect(await original).toMatchObject({ status: 200, body: { ack: 1, applied: 1 } });
+    expect(await within(retry, 1_000)).toMatchObject({ status: 200, body: { ack: 1, duplicate: true } });
+
+    const second = push(2);
+    await until(() => flowSources.hasWaiters());
+    flowSources.beginRound(); // covers batch 2, and fails
+    const secondRetry = push(2);
+    expect(await within(secondRetry, 200)).toBe('pending');
+    flowSources.endRound(false);
+    expect(await second).toMatchObject({ status: 503, body: { reason: 'not-stored' } });
+    expect(await within(secondRetry, 1_000)).toMatchObject({ status: 503, body: { reason: 'not-stored' } });
+
+    // Applied while a round runs: held, so only the next round stores it.
+    flowSources.beginRound(); // stores batch 2
+    const third = push(3);
+    await sleep(150);
+    const thirdRetry = push(3);
+    await sleep(150);
+    flowSources.endRound(true);
+    expect(await within(thirdRetry, 200)).toBe('pending');
+    flowSources.beginRound();
+    flowSources.endRound(true);
+    expect(await third).toMatchObject({ status: 200, body: { ack: 3, applied: 1 } });
+    expect(await thirdRetry).toMatchObject({ status: 200, body: { ack: 3, duplicate: true } });
+    expect(learned(learner)).toBe(3); // each batch once
+  });
+});
+
+describe('FlowSources: audits', () => {
+  /** An audit engine that notes what it is handed. */
+  const recordingAudit = (namespace: string) => {
+    const seen: string[] = [];
+    const audit = {
+      namespace,
+      observe: (flow: Flow) => seen.push(`${flow.source.namespace ?? '-'} > ${flow.destination.namespace ?? '-'}`),
+      observeEdge: (edge: { client: string; server: string }) => seen.push(`${edge.client} > ${edge.server}`),
+    };
+    return { audit: audit as unknown as AuditEngine, seen };
+  };
+
+  it('hands a flow or an agent\'s edge only to the audit engines of its ends\' namespaces, once each', async () => {
+    const engines = new Map(['shop', 'payments', 'unrelated'].map((namespace) => [namespace, recordingAudit(namespace)]));
+    const { receiver, push } = await agentReceiver();
+    const { file, lines, learner, flowSources } = await fileSources({ receiver, audits: new Map([...engines].map(([namespace, e]) => [namespace, e.audit])) });
+    await appendFile(file, `${lines.join('\n')}\n`);
+    await until(() => learner.stats.events === lines.length);
+    const ends = (namespace: string) => lines.flatMap((line) => {
+      const flow = (JSON.parse(line) as { flow?: { source?: { namespace?: string }; destination?: { namespace?: string } } }).flow;
+      const pair = [flow?.source?.namespace, flow?.destination?.namespace];
+      return flow && pair.includes(namespace) ? [`${pair[0] ?? '-'} > ${pair[1] ?? '-'}`] : [];
+    });
+    expect(engines.get('shop')!.seen).toEqual(ends('shop'));
+    expect(engines.get('payments')!.seen).toEqual(ends('payments'));
+    expect(engines.get('shop')!.seen).toContain('shop > payments');
+    expect(engines.get('payments')!.seen).toContain('shop > payments');
+    expect(engines.get('unrelated')!.seen).toEqual([]);
+
+    for (const e of engines.values()) e.seen.length = 0;
+    const edge = (client: string, server: string) => ({ client, server, port: 80, protocol: 'TCP', count: 1, firstSeen: 1, lastSeen: 1 });
+    const pushed = push(1, [edge('wl:shop/Deployment/a', 'wl:payments/Deployment/b'), edge('wl:shop/Deployment/a', 'en:world:203.0.113.9'), edge('wl:shop/Deployment/a', 'wl:shop/Deployment/c'), edge('en:host', 'wl:kube-system/Deployment/dns')]);
+    await until(() => flowSources.hasWaiters());
+    flowSources.beginRound();
+    flowSources.endRound(true);
+    expect((await pushed).status).toBe(200);
+    expect(engines.get('shop')!.seen).toEqual(['wl:shop/Deployment/a > wl:payments/Deployment/b', 'wl:shop/Deployment/a > en:world:203.0.113.9', 'wl:shop/Deployment/a > wl:shop/Deployment/c']);
+    expect(engines.get('payments')!.seen).toEqual(['wl:shop/Deployment/a > wl:payments/Deployment/b']);
+    expect(engines.get('unrelated')!.seen).toEqual([]);
   });
 });

@@ -19,7 +19,9 @@
  * is read twice or missed (profiles of a pass whose checkpoint write never happened are rolled
  * back to the committed pass, ./restore.ts). An agent's batch is acknowledged only once a pass
  * that covers it is committed ({@link FlowSources.persisted}); if storing fails the agent gets a
- * 503 and retries.
+ * 503 and retries. A retry of a batch waits for the pass that covers that batch (the receiver keeps
+ * the {@link FlowSources.round} it was applied in), and is answered at once when that pass has
+ * already committed.
  *
  * Backpressure: a round holds at most `maxHeldInputs` inputs (../config.ts); past that the sources are paused
  * (../ingest/intake-gate.ts) until it ends: the file follower stops reading, the Hubble stream
@@ -27,7 +29,7 @@
  */
 import type { Logger } from 'pino';
 import { hubbleUsesTls, type Config } from '../config.js';
-import type { ParseResult } from '../domain/flow.js';
+import type { Flow, ParseResult } from '../domain/flow.js';
 import type { Learner } from '../domain/learner.js';
 import type { NodePlacements } from './node-binding.js';
 import type { EdgeReceiver } from './receiver.js';
@@ -36,6 +38,7 @@ import { FlowFileFollower } from '../ingest/follow/index.js';
 import { HubbleObserverSource, parseTimestampNanos, type HubbleResumePoint } from '../ingest/hubble-grpc/index.js';
 import { AGENTS_KEY, HUBBLE_KEY, LOST_EVENTS_KEY, type CheckpointSnapshot, type OperatorCheckpoint } from '../k8s/checkpoint-store.js';
 import type { AuditEngine, WorkloadKeyOf } from '../domain/audit.js';
+import { workloadNamespace } from '../domain/peer.js';
 import type { DenialRegistry } from './denial-registry.js';
 import { Gate } from '../ingest/intake-gate.js';
 
@@ -89,6 +92,8 @@ export class FlowSources {
   private readonly holdLimit: number;
   /** Rounds begun; input applied while generation is g is stored by the flush of round g + 1. */
   private generation = 0;
+  /** The newest round whose checkpoint was written: input applied while generation was below it is stored. */
+  private committedRound = 0;
   private waiters: { readonly generation: number; readonly resolve: () => void; readonly reject: (e: Error) => void }[] = [];
 
   constructor(private readonly options: FlowSourcesOptions) {
@@ -124,11 +129,12 @@ export class FlowSources {
         record: (client, server, port, protocol, firstSeen, count = 1, lastSeen = firstSeen) => this.hold(() => {
           learner.edges.record(client, server, port, protocol, firstSeen, count, lastSeen);
           this.counted('agent', count);
-          for (const audit of this.options.audits.values()) audit.observeEdge({ client, server, port, protocol, count, lastSeen }, this.options.podOf);
+          this.auditEdge({ client, server, port, protocol, count, lastSeen });
         }),
         // Not held for the round: a denial changes no stored state, and a rollback must not wait.
         unanswered: (client, server, port, protocol, firstSeen, count = 1) => this.options.denials?.observe({ client, server, port, protocol, reason: 'UNREPLIED', time: firstSeen }, count),
-        persisted: () => this.persisted(),
+        persisted: (round) => this.persisted(round),
+        round: () => this.round(),
         // Counted like Hubble's lost events: the graph may miss what the agent could not keep.
         lost: (connections) => this.hold(() => this.ingest('agent', { kind: 'lost-events', source: 'agent-buffer', count: connections })),
         // An agent reports only what its node's pods or the node itself did (src/operator/node-binding.ts).
@@ -164,6 +170,7 @@ export class FlowSources {
    * held input is applied.
    */
   endRound(stored: boolean): void {
+    if (stored) this.committedRound = this.generation;
     const covered = this.waiters.filter((w) => w.generation < this.generation);
     this.waiters = this.waiters.filter((w) => w.generation >= this.generation);
     for (const w of covered) {
@@ -173,9 +180,19 @@ export class FlowSources {
     this.release();
   }
 
-  /** Resolves once the input applied so far is stored (a later round's checkpoint covers it). */
-  persisted(): Promise<void> {
-    return new Promise((resolve, reject) => this.waiters.push({ generation: this.generation, resolve, reject }));
+  /** The current round: input applied now is stored by the checkpoint of any later round ({@link persisted}). */
+  round(): number {
+    return this.generation;
+  }
+
+  /**
+   * Resolves once the input applied in `round` (default: now; see {@link round}) is stored: a later
+   * round's checkpoint covers it. At once when one already committed; otherwise with the end of
+   * the first round after it that commits, rejected by each one before that fails.
+   */
+  persisted(round = this.generation): Promise<void> {
+    if (round < this.committedRound) return Promise.resolve();
+    return new Promise((resolve, reject) => this.waiters.push({ generation: round, resolve, reject }));
   }
 
   /** Whether an agent waits for its batch to be stored (the operator then starts a round soon). */
@@ -278,12 +295,28 @@ export class FlowSources {
     this.options.learner.ingest(result);
     if (result.kind === 'flow') {
       this.counted(source, 1);
-      for (const audit of this.options.audits.values()) audit.observe(result.flow, this.options.workloadKeyOf);
+      this.auditFlow(result.flow);
     } else if (result.kind === 'lost-events') {
       this.options.metrics?.onLostEvents?.(source, result.count);
     } else if (result.kind === 'skip') {
       this.options.metrics?.onSkipped?.(source, result.reason);
     }
+  }
+
+  /**
+   * Audits a flow in the namespaces of its two ends only: the engines are keyed by namespace, and
+   * an engine judges only flows with an end in its own (AuditEngine.observe). An end that is not a
+   * pod (world, host) has no namespace: the flow belongs to the other end's only.
+   */
+  private auditFlow(flow: Flow): void {
+    const { audits, workloadKeyOf } = this.options;
+    forEachAudit(audits, flow.source.namespace, flow.destination.namespace, (audit) => audit.observe(flow, workloadKeyOf));
+  }
+
+  /** Audits an agent's edge in the namespaces of its workload ends only (AuditEngine.observeEdge judges no other). */
+  private auditEdge(edge: AuditedEdge): void {
+    const { audits, podOf } = this.options;
+    forEachAudit(audits, workloadNamespace(edge.client), workloadNamespace(edge.server), (audit) => audit.observeEdge(edge, podOf));
   }
 
   /** Streams the namespaces' flows; with no namespace in scope there is nothing to ask for (an empty filter would mean every flow). */
@@ -322,6 +355,18 @@ export class FlowSources {
     await hubble.stop();
     this.hubbleResume = hubble.resumePoint() ?? this.hubbleResume;
   }
+}
+
+/** An agent's edge as the audit engines take it. */
+type AuditedEdge = Parameters<AuditEngine['observeEdge']>[0];
+
+/** Calls `fn` with the audit engine of namespace `a` and of `b`, each once; none for an undefined one. */
+function forEachAudit(audits: ReadonlyMap<string, AuditEngine>, a: string | undefined, b: string | undefined, fn: (audit: AuditEngine) => void): void {
+  if (audits.size === 0) return;
+  const first = a === undefined ? undefined : audits.get(a);
+  if (first !== undefined) fn(first);
+  const second = b === undefined || b === a ? undefined : audits.get(b);
+  if (second !== undefined) fn(second);
 }
 
 /** The stored Hubble resume point, if it is one (anything else: start with new flows). */

@@ -1,11 +1,12 @@
 import http from 'node:http';
+import { KubeConfig } from '@kubernetes/client-node';
 import { afterEach, describe, expect, it } from 'vitest';
 import { EdgeStore } from '../domain/edge-store.js';
 import { FakeClock } from '../runtime/fake-clock.js';
 import { captureLogger } from '../runtime/testing.js';
 import { AGENT_USERNAME } from '../agent/rbac.js';
 import {
-  EdgeReceiver, EdgeReceiverServer, IN_FLIGHT_PER_NODE, NODE_NAME_EXTRA, tokenReviewAuthenticator,
+  EdgeReceiver, EdgeReceiverServer, IN_FLIGHT_PER_NODE, INSTANCES_PER_NODE, kubeTokenReview, MAX_SEQUENCES_BYTES, NODE_NAME_EXTRA, tokenReviewAuthenticator,
   type AuthResult, type EdgeReceiverOptions, type TokenAuthenticator, type TokenReviewCall,
 } from './receiver.js';
 
@@ -30,6 +31,15 @@ const fakeAuth = (): TokenAuthenticator & { calls: number; down: boolean } => {
     },
   };
   return auth;
+};
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+const until = async (cond: () => boolean, ms = 5_000) => {
+  const end = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error('timed out');
+    await sleep(10);
+  }
 };
 
 const servers: EdgeReceiverServer[] = [];
@@ -228,6 +238,27 @@ describe('EdgeReceiver leadership', () => {
   });
 });
 
+describe('kubeTokenReview', () => {
+  it('gives up on an API server that does not answer after its timeout, so a push waits for its review boundedly', async () => {
+    const silent = http.createServer(() => undefined); // takes the request, never answers
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    try {
+      const { port } = silent.address() as { port: number };
+      const kubeConfig = new KubeConfig();
+      kubeConfig.loadFromOptions({
+        clusters: [{ name: 'c', server: `http://127.0.0.1:${port}`, skipTLSVerify: true }], users: [{ name: 'u', token: 'operator-token' }],
+        contexts: [{ name: 'x', cluster: 'c', user: 'u' }], currentContext: 'x',
+      });
+      const review = kubeTokenReview(kubeConfig, 200);
+      const outcome = await Promise.race([review(AGENT_TOKEN, undefined).then(() => 'answered', (err: Error) => err.name), sleep(3_000).then(() => 'still waiting')]);
+      expect(outcome).toBe('TimeoutError');
+    } finally {
+      silent.closeAllConnections();
+      silent.close();
+    }
+  });
+});
+
 const API_TOKEN = 'api-server-token';
 
 describe('tokenReviewAuthenticator', () => {
@@ -326,6 +357,67 @@ describe('EdgeReceiver: pushes in flight per node', () => {
     stored = Promise.resolve();
     expect((await post({ ...batch(1), instance: 'beyond' }, { token: BOUND_TOKEN })).status).toBe(200);
     expect(receiver.stats.requests.busy).toBe(1);
+  });
+});
+
+describe('EdgeReceiver: the sequence numbers it keeps', () => {
+  it(`keeps at most ${INSTANCES_PER_NODE} agent processes per node, evicting that node's own oldest: instances a token makes up never evict another node's sequence`, async () => {
+    const { post, store, receiver } = await start({ maxAgents: 8 });
+    expect((await post(batch(3, [edge()], { node: 'node-b' }))).status).toBe(200);
+    for (let i = 0; i < 20; i++) expect((await post(batch(1, [], { instance: `made-up-${i}` }), { token: BOUND_TOKEN })).status).toBe(200);
+    // node-b's agent retries its batch (its answer was lost): still known, not counted again.
+    expect(await post(batch(3, [edge()], { node: 'node-b' }))).toMatchObject({ status: 200, body: { ack: 3, duplicate: true } });
+    expect(stored(store)).toEqual(['wl:shop/Deployment/frontend -> wl:shop/Deployment/cart 8080/TCP x3 0..1000']);
+    const nodeA = Object.keys(receiver.sequences()).filter((key) => key.startsWith(`${AGENT_USERNAME}\nnode-a\n`));
+    expect(nodeA.map((key) => key.split('\n')[2])).toEqual(['made-up-16', 'made-up-17', 'made-up-18', 'made-up-19']);
+  });
+
+  it('stays within MAX_SEQUENCES_BYTES as JSON (the checkpoint ConfigMap holds at most 1 MiB) whatever nodes and instances unbound tokens name', async () => {
+    const { post, receiver } = await start();
+    // The largest entries the wire schema lets through: 253 and 64 characters JSON escapes to 6 bytes each.
+    const worst = (id: number, length: number) => String(id).padEnd(length, '\u0001');
+    receiver.restoreSequences(Object.fromEntries(Array.from({ length: 5_000 }, (_, i) => [`${AGENT_USERNAME}\n${worst(i, 253)}\n${worst(i, 64)}`, Number.MAX_SAFE_INTEGER])));
+    expect(await post(batch(1, [], { node: worst(5_000, 253), instance: worst(5_000, 64) }))).toMatchObject({ status: 200 });
+    const sequences = receiver.sequences();
+    const bytes = Buffer.byteLength(JSON.stringify(sequences));
+    expect(bytes).toBeLessThanOrEqual(MAX_SEQUENCES_BYTES + 2);
+    expect(MAX_SEQUENCES_BYTES + 2).toBeLessThanOrEqual(1024 * 1024 / 2 + 2);
+    expect(bytes).toBeGreaterThan(MAX_SEQUENCES_BYTES - 4_000); // evicted only as far as needed
+    expect(sequences[`${AGENT_USERNAME}\n${worst(5_000, 253)}\n${worst(5_000, 64)}`]).toBe(1); // the newest is kept
+  });
+});
+
+describe('EdgeReceiver: a client gone during its TokenReview', () => {
+  it('frees the node\'s in-flight slot and the reserved body bytes of pushes whose client went away before their body was read', async () => {
+    const reviews = fakeAuth();
+    const held: (() => void)[] = [];
+    let hold = true;
+    // A TokenReview that answers only after the clients gave up.
+    const authenticator: TokenAuthenticator = {
+      async authenticate(token) {
+        if (hold) await new Promise<void>((resolve) => held.push(resolve));
+        return reviews.authenticate(token);
+      },
+    };
+    const maxBodiesBytes = 10_000;
+    const { post, receiver, url } = await start({ authenticator, maxBodiesBytes });
+    const { hostname, port } = new URL(url);
+    const gone = Array.from({ length: IN_FLIGHT_PER_NODE }, () => {
+      const req = http.request({ host: hostname, port, path: '/v1/edges', method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${BOUND_TOKEN}`, 'content-length': String(maxBodiesBytes / IN_FLIGHT_PER_NODE) } });
+      req.on('error', () => undefined);
+      req.flushHeaders();
+      return req;
+    });
+    await until(() => held.length === IN_FLIGHT_PER_NODE);
+    for (const req of gone) req.destroy();
+    await sleep(200); // the server sees the connections close
+    hold = false;
+    for (const answer of held.splice(0)) answer();
+    await sleep(200);
+    expect((await post(batch(1), { token: BOUND_TOKEN })).status).toBe(200); // not 429 busy
+    const large = JSON.stringify(batch(1, [edge()], { instance: 'large' })).padEnd(maxBodiesBytes, ' ');
+    expect((await post(undefined, { raw: large })).status).toBe(200); // not 503 overloaded
+    expect(receiver.stats.requests).toMatchObject({ busy: 0, overloaded: 0, 'bad-json': IN_FLIGHT_PER_NODE, accepted: 2 });
   });
 });
 

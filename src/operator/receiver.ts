@@ -19,12 +19,16 @@
  *    pass) → 503 `paused` with `Retry-After`, before the body is read; the agent retries;
  * 5. the body: at most `maxBodyBytes` (413), JSON (400 `bad-json`), the schema of ./wire.ts (400
  *    `invalid`), at most `maxEdges` edges (413); the bodies being read at once, over all pushes,
- *    at most `maxBodiesBytes` (503 `overloaded` with `Retry-After`, before this one is read);
- * 6. idempotency: per (user, node, agent instance) the highest `seq` applied is remembered; a batch
- *    with a `seq` not above it is a retry of one already applied and is acknowledged without
+ *    at most `maxBodiesBytes` (503 `overloaded` with `Retry-After`, before this one is read); a
+ *    push whose client went away (during its TokenReview, say) is dropped at once, releasing what
+ *    it reserved;
+ * 6. idempotency: per (user, node, agent instance) the highest `seq` applied is remembered (at most
+ *    {@link INSTANCES_PER_NODE} instances per (user, node), {@link MAX_SEQUENCES_BYTES} in all); a
+ *    batch with a `seq` not above it is a retry of one already applied and is acknowledged without
  *    counting it again (the agent sends one batch at a time and retries it unchanged);
  *    with a durable target ({@link EdgeTarget.persisted}) the answer waits until the batch is stored
- *    (503 `not-stored` when storing failed: the agent keeps the batch and retries);
+ *    (503 `not-stored` when storing failed: the agent keeps the batch and retries); a retry waits
+ *    for the store round that covers the batch it repeats, and not at all once that round committed;
  * 7. node binding: when the target can tell ({@link EdgeTarget.refusal}, the operator's inventory
  *    via ./node-binding.ts), an edge whose client and server are both elsewhere than the
  *    batch's node (a pod there at the edge's time, or the node itself) is refused: not merged,
@@ -53,10 +57,11 @@ import { createHash } from 'node:crypto';
 import http from 'node:http';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
-import { AuthenticationV1Api, type KubeConfig } from '@kubernetes/client-node';
+import { AuthenticationV1Api, createConfiguration, ServerConfiguration, type KubeConfig, type Middleware } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { RETRYABLE_REFUSALS, type ReportedEdge } from '../domain/edge-binding.js';
 import type { EdgeStore } from '../domain/edge-store.js';
+import { REQUEST_TIMEOUT_MS } from '../k8s/kube.js';
 import { systemClock, type Clock } from '../runtime/clock.js';
 import { AuthFailureLimiter } from './auth-limiter.js';
 import { AGENT_USERNAME } from '../agent/rbac.js';
@@ -96,14 +101,46 @@ export type TokenReviewCall = (token: string, audiences: readonly string[] | und
   error?: string;
 }>;
 
-/** `POST /apis/authentication.k8s.io/v1/tokenreviews` with the given kubeconfig's credentials. */
-export function kubeTokenReview(kubeConfig: KubeConfig): TokenReviewCall {
-  const api = kubeConfig.makeApiClient(AuthenticationV1Api);
+/**
+ * `POST /apis/authentication.k8s.io/v1/tokenreviews` with the given kubeconfig's credentials. Like
+ * every API call of the operator (docs/architecture.md §6 rule 5), the call ends after `timeoutMs`
+ * at most, answer included: a push waits for its review, and an API server that stopped answering
+ * must not hold pushes (and their node's in-flight slots) for the HTTP client's own minutes.
+ */
+export function kubeTokenReview(kubeConfig: KubeConfig, timeoutMs = REQUEST_TIMEOUT_MS): TokenReviewCall {
+  const server = kubeConfig.getCurrentCluster()?.server;
+  if (server === undefined) throw new Error('the kubeconfig names no current cluster');
+  // As src/k8s/kube.ts builds its clients: hivewall's User-Agent and the request timeout.
+  const api = new AuthenticationV1Api(createConfiguration({
+    baseServer: new ServerConfiguration(server, {}),
+    authMethods: { default: kubeConfig },
+    promiseMiddleware: [userAgent, abortAfter(timeoutMs)],
+  }));
   return async (token, audiences) => {
     const review = await api.createTokenReview({
       body: { apiVersion: 'authentication.k8s.io/v1', kind: 'TokenReview', spec: { token, ...(audiences && audiences.length > 0 ? { audiences: [...audiences] } : {}) } },
     });
     return review.status ?? {};
+  };
+}
+
+/** Names hivewall to the API server (audit logs, priority and fairness by user agent). */
+const userAgent: Middleware = {
+  pre: async (context) => {
+    context.setHeaderParam('User-Agent', 'hivewall');
+    return context;
+  },
+  post: async (response) => response,
+};
+
+/** Gives every request an abort signal that fires after `ms`. */
+function abortAfter(ms: number): Middleware {
+  return {
+    pre: async (context) => {
+      context.setSignal(AbortSignal.timeout(ms));
+      return context;
+    },
+    post: async (response) => response,
   };
 }
 
@@ -184,7 +221,10 @@ export interface EdgeReceiverOptions {
    * `maxBodyBytes` when it has none) until it is parsed. Default {@link MAX_BODIES_BYTES}.
    */
   readonly maxBodiesBytes?: number;
-  /** Sequences remembered (one per agent process). Default 4,096; the least recently used go first. */
+  /**
+   * Sequences remembered in all (one per agent process). Default 4,096; the least recently used go
+   * first. Bounded too per node ({@link INSTANCES_PER_NODE}) and in size ({@link MAX_SEQUENCES_BYTES}).
+   */
   readonly maxAgents?: number;
   /** Limits failed authentications per source address. Default: {@link AuthFailureLimiter}'s defaults. */
   readonly authFailures?: AuthFailureLimiter;
@@ -207,11 +247,18 @@ export interface EdgeReceiverStats {
 export interface EdgeTarget {
   record(...args: Parameters<EdgeStore['record']>): unknown;
   /**
-   * Resolves once everything recorded so far is stored durably; rejects when storing failed. When
-   * present, a batch (or a retry of one) is acknowledged only after it resolves, so an agent never
-   * drops deltas the controller could still lose; a rejection is answered 503 and retried.
+   * Resolves once everything recorded up to `round` ({@link round}; default: now) is stored durably,
+   * at once when it already is; rejects when storing failed. When present, a batch (or a retry of
+   * one) is acknowledged only after it resolves, so an agent never drops deltas the controller could
+   * still lose; a rejection is answered 503 and retried.
    */
-  persisted?(): Promise<void>;
+  persisted?(round?: number): Promise<void>;
+  /**
+   * The target's storage round now (./flow-sources.ts): what is recorded now is stored once a later
+   * round commits. The receiver keeps it with each sequence number, so a retry of a batch waits for
+   * the round that stores that batch, not for one after the retry arrived.
+   */
+  round?(): number;
   /** Connections an agent dropped before shipping them (its buffer was full): the graph may miss edges. */
   lost?(connections: number): void;
   /**
@@ -238,6 +285,13 @@ class HttpProblem extends Error {
 }
 
 const notLeader = () => new HttpProblem(503, 'not-leader', 'this operator replica is not the leader; retry');
+const aborted = () => new HttpProblem(400, 'bad-json', 'request aborted');
+
+/** Whether a request can no longer deliver its body: its client went away, or reading it failed. */
+function requestGone(req: http.IncomingMessage): boolean {
+  return req.destroyed || req.readableAborted || req.errored !== null;
+}
+
 /** Retry-After of a push refused while the target is paused (a store pass ends within a minute or so). */
 const PAUSED_RETRY_S = 5;
 /** Retry-After of a batch with edges the inventory does not place yet (it catches up within seconds). */
@@ -256,6 +310,119 @@ export const IN_FLIGHT_PER_NODE = 4;
  * node) are misused.
  */
 export const MAX_BODIES_BYTES = 64 * 1024 * 1024;
+/**
+ * Agent processes whose sequence numbers are kept per (user, node): its agent and the one replacing
+ * it during a rollout, with room to spare. A token that makes up new `instance`s evicts only its own
+ * node's older ones.
+ */
+export const INSTANCES_PER_NODE = 4;
+/**
+ * Most bytes the sequence numbers take as JSON: they are stored as `agents.json` in the checkpoint
+ * ConfigMap (src/k8s/checkpoint-store.ts), whose data may not exceed 1 MiB in all. One entry,
+ * `"<user>\n<node>\n<instance>":<seq>,`, is about 125 bytes for an agent (ServiceAccount username
+ * 52 characters, node name 40, instance 16), so about 4,000 agents fit. Its worst case is
+ * 6 × (339 + 253 + 64) + 24 = 3,960 bytes: a ServiceAccount's username has at most 339 characters,
+ * the wire schema (src/agent/wire.ts) bounds the node to 253 and the instance to 64 UTF-16 units,
+ * and JSON writes each unit as at most 6 bytes (a control character as `\u0001`; UTF-8 takes at
+ * most 3), plus 24 for the escaped newlines, quotes, colon, 16 digits and comma. Entries are
+ * evicted, least recently used first, while the total exceeds this (never the one just written,
+ * which alone is far below it), so the stored value is at most this + 2 bytes (the braces)
+ * whatever the nodes send: half the ConfigMap, the rest is left for the other sources' positions.
+ */
+export const MAX_SEQUENCES_BYTES = 512 * 1024;
+
+/** When a sequence number was applied: the target's round ({@link EdgeTarget.round}), or restored from stored state. */
+type AppliedIn = number | 'stored' | undefined;
+
+/** The highest `seq` applied for one agent process, and when. */
+interface AppliedSeq {
+  readonly seq: number;
+  readonly appliedIn: AppliedIn;
+}
+
+/** The key of an agent process's sequence. */
+function sequenceKey(username: string, node: string, instance: string): string {
+  return `${username}\n${node}\n${instance}`;
+}
+
+/**
+ * The (user, node) part of a sequence key: up to its second newline. A username has none, nor has
+ * the name of a node a token is bound to, so a bound token's instances all fall under its node,
+ * whatever they contain.
+ */
+function nodePartOf(key: string): string {
+  const second = key.indexOf('\n', key.indexOf('\n') + 1);
+  return second < 0 ? key : key.slice(0, second);
+}
+
+/** The bytes an entry adds to the sequences' JSON: `"<key>":<seq>,`. */
+function entryBytes(key: string, seq: number): number {
+  return Buffer.byteLength(JSON.stringify(key)) + String(seq).length + 2;
+}
+
+/**
+ * The highest `seq` applied per agent process, least recently used first out, bounded three ways:
+ * at most {@link INSTANCES_PER_NODE} per (user, node), evicting that node's own oldest; at most
+ * `maxEntries` in all; at most `maxBytes` as JSON ({@link MAX_SEQUENCES_BYTES}).
+ */
+class SequenceTable {
+  readonly #entries = new Map<string, AppliedSeq & { readonly bytes: number }>();
+  /** The keys of each (user, node), least recently used first. */
+  readonly #byNode = new Map<string, Set<string>>();
+  #bytes = 0;
+
+  constructor(private readonly maxEntries: number, private readonly maxBytes: number) {}
+
+  get(key: string): AppliedSeq | undefined {
+    return this.#entries.get(key);
+  }
+
+  /** Records `applied` as the key's newest, most recently used entry, then evicts past the bounds. */
+  set(key: string, applied: AppliedSeq): void {
+    this.delete(key);
+    const bytes = entryBytes(key, applied.seq);
+    this.#entries.set(key, { ...applied, bytes });
+    this.#bytes += bytes;
+    const node = nodePartOf(key);
+    const keys = this.#byNode.get(node) ?? new Set<string>();
+    keys.add(key);
+    this.#byNode.set(node, keys);
+    while (keys.size > INSTANCES_PER_NODE) this.delete(keys.values().next().value!);
+    while (this.#entries.size > 1 && (this.#entries.size > this.maxEntries || this.#bytes > this.maxBytes)) {
+      this.delete(this.#entries.keys().next().value!);
+    }
+  }
+
+  /** Marks the key most recently used. */
+  touch(key: string): void {
+    const applied = this.#entries.get(key);
+    if (applied !== undefined) this.set(key, applied);
+  }
+
+  delete(key: string): void {
+    const applied = this.#entries.get(key);
+    if (applied === undefined) return;
+    this.#entries.delete(key);
+    this.#bytes -= applied.bytes;
+    const node = nodePartOf(key);
+    const keys = this.#byNode.get(node);
+    keys?.delete(key);
+    if (keys?.size === 0) this.#byNode.delete(node);
+  }
+
+  clear(): void {
+    this.#entries.clear();
+    this.#byNode.clear();
+    this.#bytes = 0;
+  }
+
+  /** Sequence per key, least recently used first: what {@link EdgeReceiver.sequences} persists. */
+  toRecord(): Record<string, number> {
+    const record: Record<string, number> = {};
+    for (const [key, { seq }] of this.#entries) record[key] = seq;
+    return record;
+  }
+}
 
 export class EdgeReceiver {
   readonly stats: EdgeReceiverStats = {
@@ -274,13 +441,12 @@ export class EdgeReceiver {
   readonly #allowed: ReadonlySet<string>;
   readonly #maxBody: number;
   readonly #maxEdges: number;
-  readonly #maxAgents: number;
   readonly #maxBodies: number;
   /** Bytes reserved by the bodies being read now ({@link MAX_BODIES_BYTES}). */
   #bodiesInFlight = 0;
   readonly #authFailures: AuthFailureLimiter;
-  /** Highest applied seq per `user\nnode\ninstance`, in least-recently-used order. */
-  readonly #applied = new Map<string, number>();
+  /** Highest applied seq per `user\nnode\ninstance`. */
+  readonly #sequences: SequenceTable;
   /** Requests in flight per node a token is bound to ({@link IN_FLIGHT_PER_NODE}). */
   readonly #inFlight = new Map<string, number>();
   #store: EdgeTarget | undefined;
@@ -291,7 +457,7 @@ export class EdgeReceiver {
     this.#allowed = new Set(opts.allowedUsernames ?? [AGENT_USERNAME]);
     this.#maxBody = opts.maxBodyBytes ?? 4 * 1024 * 1024;
     this.#maxEdges = opts.maxEdges ?? 20_000;
-    this.#maxAgents = opts.maxAgents ?? 4_096;
+    this.#sequences = new SequenceTable(opts.maxAgents ?? 4_096, MAX_SEQUENCES_BYTES);
     this.#maxBodies = opts.maxBodiesBytes ?? MAX_BODIES_BYTES;
     this.#authFailures = opts.authFailures ?? new AuthFailureLimiter();
     this.#store = opts.store;
@@ -302,7 +468,7 @@ export class EdgeReceiver {
    * persisted alongside the learned edges the store was restored from.
    */
   attach(store: EdgeTarget, sequences: Readonly<Record<string, number>> = {}): void {
-    this.#applied.clear();
+    this.#sequences.clear();
     this.restoreSequences(sequences);
     this.#store = store;
   }
@@ -318,13 +484,16 @@ export class EdgeReceiver {
 
   /** The applied sequence numbers, for the operator to persist with its learned state. */
   sequences(): Record<string, number> {
-    return Object.fromEntries(this.#applied);
+    return this.#sequences.toRecord();
   }
 
-  /** Restores sequences saved by {@link sequences} (after an operator restart). */
+  /**
+   * Restores sequences saved by {@link sequences} and stored (after an operator restart): a retry of
+   * a batch they cover is acknowledged without waiting for a store round.
+   */
   restoreSequences(saved: Readonly<Record<string, number>>): void {
     for (const [key, seq] of Object.entries(saved)) {
-      if (Number.isSafeInteger(seq) && seq > (this.#applied.get(key) ?? 0)) this.#remember(key, seq);
+      if (Number.isSafeInteger(seq) && seq > (this.#sequences.get(key)?.seq ?? 0)) this.#sequences.set(key, { seq, appliedIn: 'stored' });
     }
   }
 
@@ -446,11 +615,11 @@ export class EdgeReceiver {
     // Leadership may have moved while the token was reviewed or the body read.
     const store = this.#store;
     if (!store) throw notLeader();
-    const key = `${auth.username}\n${batch.node}\n${batch.instance}`;
-    const last = this.#applied.get(key) ?? 0;
-    if (batch.seq <= last) {
-      this.#remember(key, last);
-      await this.#durable(store);
+    const key = sequenceKey(auth.username, batch.node, batch.instance);
+    const last = this.#sequences.get(key);
+    if (last !== undefined && batch.seq <= last.seq) {
+      this.#sequences.touch(key);
+      await this.#durable(store, last.appliedIn);
       return { ack: batch.seq, applied: 0, duplicate: true };
     }
     // Decided for every edge before anything is merged: a batch with an edge the inventory may not
@@ -501,27 +670,39 @@ export class EdgeReceiver {
       this.stats.dropped += batch.dropped;
       this.#log.warn({ node: batch.node, dropped: batch.dropped }, 'agent dropped connections (its buffer was full)');
     }
-    this.#remember(key, batch.seq);
+    const appliedIn = store.round?.();
+    this.#sequences.set(key, { seq: batch.seq, appliedIn });
     this.stats.edges += applied;
     this.stats.connections += connections;
     this.#log.debug({ node: batch.node, seq: batch.seq, edges: applied, connections }, 'edges merged');
     this.#opts.onApplied?.({ node: batch.node, username: auth.username, edges: applied, connections });
-    await this.#durable(store);
+    await this.#durable(store, appliedIn);
     const refusedCount = allReasons.filter((r) => r !== undefined).length;
     return { ack: batch.seq, applied, ...(refusedCount > 0 ? { refused: refusedCount } : {}) };
   }
 
-  /** Waits until the target has stored what it recorded (see {@link EdgeTarget.persisted}). */
-  async #durable(store: EdgeTarget): Promise<void> {
-    if (!store.persisted) return;
+  /**
+   * Waits until the target has stored what was recorded in round `appliedIn` (see
+   * {@link EdgeTarget.persisted}); not at all for a sequence restored from stored state.
+   */
+  async #durable(store: EdgeTarget, appliedIn: AppliedIn): Promise<void> {
+    if (!store.persisted || appliedIn === 'stored') return;
     try {
-      await store.persisted();
+      await store.persisted(appliedIn);
     } catch (err) {
       throw new HttpProblem(503, 'not-stored', (err as Error).message);
     }
   }
 
+  /**
+   * Reads the body, settling however the request ends. Its listeners are attached only after the
+   * TokenReview: a client that went away meanwhile left a destroyed request that emits nothing more,
+   * and a promise that never settled would hold the node's in-flight slot and the body's reserved
+   * bytes for good. So a request already gone is refused at once, and one that closes before its
+   * end is refused on `close`.
+   */
   #readBody(req: http.IncomingMessage): Promise<string> {
+    if (requestGone(req)) return Promise.reject(aborted());
     return new Promise((resolve, reject) => {
       const chunks: Buffer[] = [];
       let size = 0;
@@ -546,14 +727,10 @@ export class EdgeReceiver {
         resolve(Buffer.concat(chunks).toString('utf8'));
       });
       req.on('error', (err) => fail(new HttpProblem(400, 'bad-json', `request failed: ${err.message}`)));
-      req.on('aborted', () => fail(new HttpProblem(400, 'bad-json', 'request aborted')));
+      req.on('aborted', () => fail(aborted()));
+      // After 'end' this is a no-op; before it, the request will not deliver its body.
+      req.on('close', () => fail(aborted()));
     });
-  }
-
-  #remember(key: string, seq: number): void {
-    this.#applied.delete(key);
-    this.#applied.set(key, seq);
-    while (this.#applied.size > this.#maxAgents) this.#applied.delete(this.#applied.keys().next().value!);
   }
 
   #count(result: ReceiverResult): void {
