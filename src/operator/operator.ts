@@ -67,7 +67,14 @@ export interface LeaderWorkOptions {
   readonly config: Config;
   readonly kube: Kube;
   readonly log: Logger;
+  /** Ends the work: a shutdown (the work then stores what it learned) or lost leadership. */
   readonly signal: AbortSignal;
+  /**
+   * The Lease was lost (src/runtime/leader-election.ts): at once with `signal`, or while the work
+   * finishes after a shutdown. Another replica may lead now, so nothing more is written: no final
+   * store pass; the next leader resumes from the last committed checkpoint.
+   */
+  readonly lost?: AbortSignal;
   readonly metrics?: OperatorMetrics;
   readonly now?: () => number;
   /** Set once every Segmentation was reconciled once and the first store pass ran (readiness). */
@@ -81,7 +88,10 @@ const DENIALS_SETTLE_MS = 1000;
 /** How often the tick turns change feeds into queue keys. */
 const TICK_MS = 250;
 
-/** Runs until `signal` aborts (leadership lost or shutdown); then persists and stops cleanly. */
+/**
+ * Runs until `signal` aborts (leadership lost or shutdown); then stops, and on a shutdown persists
+ * what it learned ({@link stopLeaderWork}).
+ */
 export async function runLeaderWork(options: LeaderWorkOptions): Promise<void> {
   const { config, kube, log, signal } = options;
   const now = options.now ?? Date.now;
@@ -258,9 +268,11 @@ export async function runLeaderWork(options: LeaderWorkOptions): Promise<void> {
         scopeChanged = false;
         await sources.setNamespaces(segmentationNamespaces(informers)).catch((e: unknown) => log.warn({ err: e }, 'restarting the Hubble stream failed'));
       }
+      // The Lease may have been lost during an await above: then no write starts here.
+      if (options.lost?.aborted) break;
       await emitAuditFindings(kube, audits, auditFlowsSeen, enqueueNamespace);
       sources.takeNewFlows();
-      if (store.needed(now())) await store.pass(now());
+      if (!options.lost?.aborted && store.needed(now())) await store.pass(now());
       if (!ready && controller.isReady() && controller.queueLength() === 0) {
         ready = true;
         options.onReady?.();
@@ -269,15 +281,38 @@ export async function runLeaderWork(options: LeaderWorkOptions): Promise<void> {
       await sleep(systemClock, Math.min(TICK_MS, config.flowPollMs), signal);
     }
   } finally {
-    for (const off of unsubscribe) off();
-    await controller.stop();
-    await Promise.all(allInformers(informers).map((i) => i.stop()));
-    await cluster.stop();
-    await sources.stop();
-    sources.takeNewFlows(); // the last counts to the metrics
-    await store.pass(now()).catch(() => false);
-    sources.abandonWaiters();
+    await stopLeaderWork({ unsubscribe, controller, informers: allInformers(informers), cluster, sources, store }, options.lost, now);
   }
+}
+
+/** The parts of the leader's work that {@link stopLeaderWork} stops. */
+export interface LeaderWorkParts {
+  readonly unsubscribe: ReadonlyArray<() => void>;
+  readonly controller: Pick<Controller, 'stop'>;
+  readonly informers: ReadonlyArray<Pick<Informer<KubernetesObject>, 'stop'>>;
+  readonly cluster: Pick<ClusterCache, 'stop'>;
+  readonly sources: Pick<FlowSources, 'stop' | 'takeNewFlows' | 'abandonWaiters'>;
+  readonly store: Pick<StoreLoop, 'pass'>;
+}
+
+/**
+ * Stops the leader's work. On a shutdown the in-flight reconciles finish and a final store pass
+ * persists what was learned since the last one, while the elector still renews the Lease: it
+ * releases it only once this has resolved (src/runtime/leader-election.ts), and the process's
+ * shutdown deadline bounds the whole (src/operator/process.ts). Once the Lease is lost (`lost`,
+ * also when that happens while this runs) another replica may lead: no final pass is written and
+ * in-flight reconciles are not waited for. Nothing learned is lost by that: the new leader resumes
+ * every source from the last committed checkpoint (docs/architecture.md §2, "Store loop").
+ */
+export async function stopLeaderWork(parts: LeaderWorkParts, lost: AbortSignal | undefined, now: () => number): Promise<void> {
+  for (const off of parts.unsubscribe) off();
+  await parts.controller.stop(lost?.aborted ? 0 : undefined);
+  await Promise.all(parts.informers.map((i) => i.stop()));
+  await parts.cluster.stop();
+  await parts.sources.stop();
+  parts.sources.takeNewFlows(); // the last counts to the metrics
+  if (!lost?.aborted) await parts.store.pass(now()).catch(() => false);
+  parts.sources.abandonWaiters();
 }
 
 /** The informers the Segmentation controller reads from and is triggered by. */

@@ -2,7 +2,8 @@
  * The operator process, once its configuration is parsed (src/cli/operator-command.ts parses the
  * flags): the logger, the Kubernetes client, the health/metrics server, the agents' edge receiver
  * on every replica, and leader election; only the leader runs ./operator.ts's work (learning,
- * reconciling, storing). SIGTERM releases the Lease and persists learned state.
+ * reconciling, storing). SIGTERM persists learned state, then releases the Lease; a replica that
+ * lost the Lease starts no further write (no final store pass) and exits.
  */
 import { readFile } from 'node:fs/promises';
 import { KubeConfig } from '@kubernetes/client-node';
@@ -13,9 +14,9 @@ import { Kube } from '../k8s/kube.js';
 import { backoffDelay } from '../runtime/backoff.js';
 import { sleep, systemClock } from '../runtime/clock.js';
 import { HealthServer } from '../runtime/health.js';
-import { LeaderElector } from '../runtime/leader-election.js';
+import { LeaderElector, type LeaderCallbacks } from '../runtime/leader-election.js';
 import { kubeLeaseLock } from '../runtime/lease-lock.js';
-import { handleShutdownSignals } from '../runtime/signals.js';
+import { handleShutdownSignals, type SignalTarget } from '../runtime/signals.js';
 import { startEventLoopMonitor } from '../telemetry/event-loop.js';
 import { createLogger } from '../telemetry/logger.js';
 import { createMetrics } from '../telemetry/metrics.js';
@@ -77,64 +78,119 @@ export async function runOperatorProcess(config: Config, stdout: DestinationStre
     retryPeriodMs: Math.max(250, Math.floor(leaseMs / 8)),
     logger: log.child({ component: 'leader-election' }),
     metrics: metrics.leaderElectionMetrics(config.leaseName),
-    callbacks: {
-      onStartedLeading: async (signal: AbortSignal) => {
-        log.info({}, 'started leading');
-        try {
-          await untilAborted(signal, log, (attemptSignal) => runLeaderWork({
-            config,
-            kube,
-            log,
-            signal: attemptSignal,
-            onReady: () => (working = true),
-            ...(receiver ? { receiver } : {}),
-            metrics: {
-              controller: metrics.controllerMetrics('segmentation'),
-              queue: metrics.workQueueMetrics('segmentation'),
-              informer: (name) => metrics.informerMetrics(name),
-              onFlows: (source, count) => metrics.flowsIngested.inc({ source, result: 'read' }, count),
-              onDenied: (namespace, count) => metrics.deniedFlows.inc({ namespace }, count),
-              onLostEvents: (source, count) => metrics.flowsLost.inc({ source }, count),
-              onPaused: () => metrics.intakePauses.inc(),
-              onDnsNamesDropped: (reason, names) => metrics.dnsNamesDropped.inc({ reason }, names),
-              onNamespaceGone: (namespace) => {
-                wouldDenySeen.delete(namespace);
-                metrics.forgetNamespace(namespace);
-              },
-              onSkipped: (source, reason) => metrics.flowsIngested.inc({ source, result: reason }),
-              onReport: (r) => {
-                metrics.graphEdges.set({ namespace: r.namespace }, r.edges);
-                const before = wouldDenySeen.get(r.namespace) ?? 0;
-                if (r.wouldDeny > before) metrics.wouldDenyFlows.inc({ namespace: r.namespace }, r.wouldDeny - before);
-                wouldDenySeen.set(r.namespace, r.wouldDeny);
-                metrics.policiesApplied.set({ namespace: r.namespace, flavor: r.flavor }, r.policies);
-              },
-              onProposalPhases: (counts) => {
-                metrics.proposals.reset();
-                for (const [phase, n] of counts) if (n > 0) metrics.proposals.set({ phase }, n);
-              },
-            },
-          }));
-        } finally {
-          working = false;
-        }
+    callbacks: leaderCallbacks(log, (signal, lost) => runLeaderWork({
+      config,
+      kube,
+      log,
+      signal,
+      lost,
+      onReady: () => (working = true),
+      ...(receiver ? { receiver } : {}),
+      metrics: {
+        controller: metrics.controllerMetrics('segmentation'),
+        queue: metrics.workQueueMetrics('segmentation'),
+        informer: (name) => metrics.informerMetrics(name),
+        onFlows: (source, count) => metrics.flowsIngested.inc({ source, result: 'read' }, count),
+        onDenied: (namespace, count) => metrics.deniedFlows.inc({ namespace }, count),
+        onLostEvents: (source, count) => metrics.flowsLost.inc({ source }, count),
+        onPaused: () => metrics.intakePauses.inc(),
+        onDnsNamesDropped: (reason, names) => metrics.dnsNamesDropped.inc({ reason }, names),
+        onNamespaceGone: (namespace) => {
+          wouldDenySeen.delete(namespace);
+          metrics.forgetNamespace(namespace);
+        },
+        onSkipped: (source, reason) => metrics.flowsIngested.inc({ source, result: reason }),
+        onReport: (r) => {
+          metrics.graphEdges.set({ namespace: r.namespace }, r.edges);
+          const before = wouldDenySeen.get(r.namespace) ?? 0;
+          if (r.wouldDeny > before) metrics.wouldDenyFlows.inc({ namespace: r.namespace }, r.wouldDeny - before);
+          wouldDenySeen.set(r.namespace, r.wouldDeny);
+          metrics.policiesApplied.set({ namespace: r.namespace, flavor: r.flavor }, r.policies);
+        },
+        onProposalPhases: (counts) => {
+          metrics.proposals.reset();
+          for (const [phase, n] of counts) if (n > 0) metrics.proposals.set({ phase }, n);
+        },
       },
-      onStoppedLeading: () => log.info({}, 'stopped leading'),
-    },
+    }), () => (working = false)),
   });
 
+  return runLeadership({
+    elector,
+    log,
+    forceExitAfterMs: SHUTDOWN_DEADLINE_MS,
+    onShutdown: () => {
+      shuttingDown = true;
+      health.markShuttingDown();
+    },
+    close: async () => {
+      await receiverServer?.close();
+      await health.close();
+      eventLoop.stop();
+    },
+  });
+}
+
+/**
+ * A shutdown that has not finished by then (a final store pass or a reconcile hung on the API
+ * server) exits the process with 1, with the log saying why, before the kubelet's SIGKILL at the
+ * end of the pod's 45 s grace period (deploy/base/operator-deployment.yaml); the Lease is then not
+ * released and expires on its own, which is safe since the work ends with the process.
+ */
+const SHUTDOWN_DEADLINE_MS = 30_000;
+
+/**
+ * The elector's callbacks around the leader's work (`work`, restarted after a failure until
+ * leadership ends; `onEnded` once it returned). The elector hands on both its signals: `signal`
+ * ends the work, `lost` says the Lease is gone and nothing more may be written.
+ */
+export function leaderCallbacks(log: Logger, work: (signal: AbortSignal, lost: AbortSignal) => Promise<void>, onEnded?: () => void): LeaderCallbacks {
+  return {
+    onStartedLeading: async (signal, lost) => {
+      log.info({}, 'started leading');
+      try {
+        await untilAborted(signal, log, (attemptSignal) => work(attemptSignal, lost));
+      } finally {
+        onEnded?.();
+      }
+    },
+    onStoppedLeading: () => log.info({}, 'stopped leading'),
+  };
+}
+
+export interface LeadershipOptions {
+  readonly elector: LeaderElector;
+  readonly log: Logger;
+  /** How long a shutdown may take before the process exits with 1 (see SHUTDOWN_DEADLINE_MS). */
+  readonly forceExitAfterMs: number;
+  /** On the shutdown signal, before anything stops. */
+  readonly onShutdown: () => void;
+  /** Closes what serves every replica (receiver, health), after leading ended. */
+  readonly close: () => Promise<void>;
+  /** The process (tests pass a fake). */
+  readonly signals?: SignalTarget;
+}
+
+/**
+ * Campaigns until a shutdown signal (resolves `stopped`) or the loss of the Lease
+ * (`leadership-lost`). On SIGTERM the elector stops the leader's work and waits for it, its final
+ * store pass included, renewing the Lease meanwhile, and only then releases the Lease, so the next
+ * leader never writes while this one still does; `forceExitAfterMs` bounds the whole.
+ */
+export function runLeadership(options: LeadershipOptions): Promise<'stopped' | 'leadership-lost'> {
+  const { elector, log } = options;
+  let shuttingDown = false;
   const stopped = new Promise<void>((resolve) => {
     handleShutdownSignals({
       logger: log,
       exitAfterShutdown: false,
-      forceExitAfterMs: 30_000,
+      forceExitAfterMs: options.forceExitAfterMs,
+      ...(options.signals ? { target: options.signals } : {}),
       shutdown: async () => {
         shuttingDown = true;
-        health.markShuttingDown();
+        options.onShutdown();
         await elector.stop();
-        await receiverServer?.close();
-        await health.close();
-        eventLoop.stop();
+        await options.close();
         resolve();
       },
     });
@@ -143,9 +199,7 @@ export async function runOperatorProcess(config: Config, stdout: DestinationStre
     if (shuttingDown) return 'stopped' as const;
     // Like client-go: a replica that lost its lease exits and is restarted, rather than risk two leaders.
     log.error({}, 'leadership lost; exiting');
-    await receiverServer?.close();
-    await health.close();
-    eventLoop.stop();
+    await options.close();
     return 'leadership-lost' as const;
   });
   return Promise.race([stopped.then(() => 'stopped' as const), campaign]);

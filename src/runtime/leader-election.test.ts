@@ -2,8 +2,9 @@ import { ApiException } from '@kubernetes/client-node';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Clock, TimerHandle } from './clock.js';
 import { classifyApiError } from './errors.js';
+import { sleep } from './clock.js';
 import { FakeClock, flushPromises } from './fake-clock.js';
-import { LeaderElector, type LeaderElectionConfig } from './leader-election.js';
+import { LeaderElector, leadershipEndOf, type LeaderElectionConfig, type LeadershipEndKind } from './leader-election.js';
 import type { LeaderElectionRecord, LeaseLock, LockedRecord } from './lease-lock.js';
 import { captureLogger } from './testing.js';
 
@@ -247,5 +248,114 @@ describe('LeaderElector: losing leadership', () => {
     store.failures.set('a', [new Error('blip'), new Error('blip')]);
     await clock.advance(8_000);
     expect(a.elector.isLeader()).toBe(true);
+  });
+});
+
+/**
+ * Leader work shaped like the operator's (src/operator/operator.ts): it runs until `signal`
+ * aborts, then takes `finalStepMs` to finish (in-flight reconciles, the final store pass) and
+ * writes last — unless the lease was lost (`lost`), in which case it writes nothing more.
+ */
+function slowWork(clock: Clock, store: LeaseStore, finalStepMs: number) {
+  const seen: { lost?: AbortSignal; end?: LeadershipEndKind | undefined; lostAtEnd?: boolean; wrote?: { at: number; leaseWrites: number; holder: string | undefined } | 'skipped'; done: boolean } = { done: false };
+  const onStartedLeading = async (signal: AbortSignal, lost: AbortSignal) => {
+    seen.lost = lost;
+    await new Promise((resolve) => signal.addEventListener('abort', resolve, { once: true }));
+    seen.end = leadershipEndOf(signal);
+    seen.lostAtEnd = lost.aborted;
+    await sleep(clock, finalStepMs);
+    seen.wrote = lost.aborted ? 'skipped' : { at: clock.now(), leaseWrites: store.writes.length, holder: store.current?.record.holderIdentity };
+    seen.done = true;
+  };
+  return { seen, callbacks: { onStartedLeading, onStoppedLeading: () => {} } };
+}
+
+describe('LeaderElector: the leader’s work after leadership ends', () => {
+  it('graceful stop: renews while the work finishes its last step, releases only after it, then a follower takes over', async () => {
+    const store = new LeaseStore();
+    const clock = new FakeClock();
+    const finalStepMs = 20_000; // longer than the lease: without renewals it would expire meanwhile
+    const work = slowWork(clock, store, finalStepMs);
+    const a = candidate(store, clock, 'a', { callbacks: work.callbacks });
+    await flushPromises();
+    const b = candidate(store, clock, 'b');
+    await clock.advance(3_000);
+    const stoppedAt = clock.now();
+    let stopResolved = false;
+    const stopping = a.elector.stop().then(() => { stopResolved = true; });
+
+    // While the work finishes: the lease stays a's and is renewed; b does not lead.
+    while (!work.seen.done) {
+      await clock.advance(500);
+      if (work.seen.done) break;
+      expect(store.current?.record.holderIdentity).toBe('a');
+      expect(b.elector.isLeader()).toBe(false);
+      expect(stopResolved).toBe(false);
+    }
+    expect(work.seen.end).toBe('shutdown');
+    expect(work.seen.lostAtEnd).toBe(false);
+    const renewals = store.writes.filter((w) => w.by === 'a' && w.record.holderIdentity === 'a' && (w.record.renewTime ?? 0) > stoppedAt);
+    expect(renewals.length).toBeGreaterThanOrEqual(finalStepMs / timing.retryPeriodMs - 1);
+    const wrote = work.seen.wrote;
+    if (wrote === undefined || wrote === 'skipped') throw new Error('the final step did not write');
+    expect(wrote.holder).toBe('a');
+    expect(wrote.at - stoppedAt).toBeGreaterThanOrEqual(finalStepMs);
+
+    await stopping;
+    // The release is the first lease write after the work's last write.
+    const release = store.writes.findIndex((w) => w.record.holderIdentity === '');
+    expect(release).toBeGreaterThanOrEqual(wrote.leaseWrites);
+    expect(store.writes.slice(0, wrote.leaseWrites).every((w) => w.record.holderIdentity === 'a')).toBe(true);
+    expect(a.elector.isLeader()).toBe(false);
+    await advanceUntil(clock, () => b.elector.isLeader(), 10_000);
+    expect(store.current?.record).toMatchObject({ holderIdentity: 'b', leaseTransitions: 1 });
+  });
+
+  it('lost leadership: the work is told (lost, reason leadership-lost), run() returns without waiting for it, and the lease is never released', async () => {
+    const store = new LeaseStore();
+    const clock = new FakeClock();
+    const work = slowWork(clock, store, 20_000);
+    const a = candidate(store, clock, 'a', { callbacks: work.callbacks });
+    await flushPromises();
+    const down = Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' });
+    store.failures.set('a', Array.from({ length: 6 }, () => down));
+    await advanceUntil(clock, () => !a.elector.isLeader(), 20_000);
+    await a.done; // run() returned; the work has not finished
+    expect(work.seen.done).toBe(false);
+    expect(work.seen.end).toBe('leadership-lost');
+    expect(work.seen.lostAtEnd).toBe(true);
+    const lostAt = store.writes.length;
+
+    // The API server answers again: a later stop() does not release (the work may still be running).
+    store.failures.delete('a');
+    await a.elector.stop();
+    await clock.advance(25_000);
+    expect(work.seen.done).toBe(true);
+    expect(work.seen.wrote).toBe('skipped');
+    expect(store.writes.length).toBe(lostAt);
+    expect(store.current?.record.holderIdentity).toBe('a'); // left to expire
+  });
+
+  it('a lease lost while a graceful stop waits for the work: the work is told (lost) and the lease is not released', async () => {
+    const store = new LeaseStore();
+    const clock = new FakeClock();
+    const work = slowWork(clock, store, 20_000);
+    const a = candidate(store, clock, 'a', { callbacks: work.callbacks });
+    await flushPromises();
+    await clock.advance(3_000);
+    const stopping = a.elector.stop();
+    await clock.advance(1_000);
+    expect(work.seen.end).toBe('shutdown');
+    const lastRenew = store.writes.length;
+    const down = Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' });
+    store.failures.set('a', Array.from({ length: 6 }, () => down));
+    await advanceUntil(clock, () => work.seen.lost?.aborted === true, 20_000);
+    store.failures.delete('a'); // the API server answers again: still no release
+    await advanceUntil(clock, () => work.seen.done, 30_000);
+    await stopping;
+    expect(work.seen.wrote).toBe('skipped');
+    expect(store.writes.length).toBe(lastRenew);
+    expect(store.current?.record.holderIdentity).toBe('a');
+    expect(a.elector.isLeader()).toBe(false);
   });
 });

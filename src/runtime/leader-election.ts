@@ -9,7 +9,11 @@
  *   (`renewDeadline` < `leaseDuration`), and `run()` returns: like client-go, a lost leadership
  *   is final for this elector (the process usually exits and restarts).
  * - Graceful stop releases the lease (client-go's `ReleaseOnCancel`): holderIdentity '', a 1 s
- *   duration, so a follower takes over on its next poll instead of waiting out the lease.
+ *   duration, so a follower takes over on its next poll instead of waiting out the lease. It does
+ *   so only once the leader's work has ended (the promise `onStartedLeading` returned settled, a
+ *   last write included), renewing the lease until then: otherwise a follower would lead while the
+ *   old leader still writes. A lease that was lost is never released, and its work is not waited
+ *   for: it is told to write nothing more (`lost`).
  *
  * Clock skew. client-go measures expiry on the follower's own clock from when it *observed* the
  * last change, which is immune to skew but can add a whole poll interval to a takeover. Here a
@@ -24,15 +28,42 @@ import { sleep, systemClock, type Clock } from './clock.js';
 import { apiStatusOf } from './errors.js';
 import type { LeaderElectionRecord, LeaseLock, LockedRecord } from './lease-lock.js';
 
+/**
+ * Why leadership ended: `stop()` was called (`shutdown`: the work may finish what it started and
+ * store what it learned, the lease is still held meanwhile), or the lease was lost
+ * (`leadership-lost`: another candidate may lead already; write nothing more).
+ */
+export type LeadershipEndKind = 'shutdown' | 'leadership-lost';
+
+/** The reason the leading signals abort with. */
+export class LeadershipEnded extends Error {
+  constructor(readonly kind: LeadershipEndKind) {
+    super(kind === 'shutdown' ? 'leader election stopping' : 'leadership lost');
+    this.name = 'LeadershipEnded';
+  }
+}
+
+/** Why the signal `onStartedLeading` was given aborted (undefined while still leading). */
+export function leadershipEndOf(signal: AbortSignal): LeadershipEndKind | undefined {
+  return signal.aborted && signal.reason instanceof LeadershipEnded ? signal.reason.kind : undefined;
+}
+
 export interface LeaderCallbacks {
   /**
-   * This candidate became the leader. Start the work; stop it when `signal` aborts (leadership
-   * lost or elector stopping). Not awaited; a rejection is logged.
+   * This candidate became the leader. Start the work; stop it when `signal` aborts (its reason,
+   * a {@link LeadershipEnded}, says why: {@link leadershipEndOf}). `lost` aborts when the lease
+   * is lost: together with `signal`, or later if the lease cannot be renewed while the work
+   * finishes after `stop()`; from then on the work must not write anything (no final store).
+   *
+   * On `stop()` the lease is renewed until the returned promise settles and released only after
+   * that, so the work's last writes cannot overlap the next leader's; after a loss it is not
+   * waited for. A rejection is logged.
    */
-  onStartedLeading(signal: AbortSignal): void | Promise<void>;
+  onStartedLeading(signal: AbortSignal, lost: AbortSignal): void | Promise<void>;
   /**
-   * Leadership ended (lost, or `stop()`). On a graceful stop the lease is still renewed while
-   * this runs and released after it resolves, so in-flight work can finish first.
+   * Leadership ended (lost, or `stop()`), right after `signal` aborted. On a graceful stop the
+   * lease is still renewed while this runs (and while the work's promise settles) and released
+   * after it resolves, so in-flight work can finish first.
    */
   onStoppedLeading(): void | Promise<void>;
   /** The observed leader changed (this candidate included). */
@@ -90,8 +121,14 @@ export class LeaderElector {
   #run: Promise<void> | undefined;
   /** Ends the acquire/renew loop. */
   readonly #loopStop = new AbortController();
-  /** Handed to onStartedLeading. */
+  /** Handed to onStartedLeading: ends the work (shutdown or lost). */
   #leadingAbort: AbortController | undefined;
+  /** Handed to onStartedLeading: the lease was lost, write nothing more. */
+  #lostAbort: AbortController | undefined;
+  /** What onStartedLeading returned, settled (never rejects): awaited before a graceful release. */
+  #work: Promise<void> = Promise.resolve();
+  /** The lease was lost (renewal failed or another holder): it is not released then. */
+  #lost = false;
   #stopping: Promise<void> | undefined;
   #ending: Promise<void> | undefined;
 
@@ -148,9 +185,12 @@ export class LeaderElector {
   }
 
   /**
-   * Stop campaigning or leading. When leading: abort the leading signal, await
-   * `onStoppedLeading` (still renewing meanwhile), then release the lease unless `release` is
-   * false (which simulates a crash: the lease then expires on its own).
+   * Stop campaigning or leading. When leading: abort the leading signal (`shutdown`), await
+   * `onStoppedLeading` and the work `onStartedLeading` started (still renewing meanwhile), then
+   * release the lease unless `release` is false (which simulates a crash: the lease then expires
+   * on its own) or the lease was lost meanwhile. Nothing here bounds how long the work takes: the
+   * process's shutdown deadline does (src/operator/process.ts), and a process that exits then
+   * leaves the lease to expire, which is safe since its work ends with it.
    */
   stop(opts: { readonly release?: boolean } = {}): Promise<void> {
     this.#stopping ??= this.#stop(opts.release ?? this.#releaseOnCancel);
@@ -158,10 +198,10 @@ export class LeaderElector {
   }
 
   async #stop(release: boolean): Promise<void> {
-    if (this.#leading) await this.#endLeading('stopping');
+    if (this.#leading) await this.#endLeading('shutdown');
     this.#loopStop.abort();
     await this.#run;
-    if (release && this.#observed?.record.holderIdentity === this.identity) await this.#release();
+    if (release && !this.#lost && this.#observed?.record.holderIdentity === this.identity) await this.#release();
   }
 
   async #campaign(): Promise<void> {
@@ -190,7 +230,7 @@ export class LeaderElector {
         lastRenew = attemptAt;
       } else if (this.#clock.now() - lastRenew >= this.#renewDeadlineMs || this.#heldByOther()) {
         this.#log.warn({ sinceLastRenewMs: this.#clock.now() - lastRenew, holder: this.leader() }, 'leadership lost');
-        await this.#endLeading('lost');
+        await this.#loseLeadership();
         return;
       }
     }
@@ -297,30 +337,47 @@ export class LeaderElector {
   #startLeading(): void {
     this.#leading = true;
     this.#leadingAbort = new AbortController();
+    this.#lostAbort = new AbortController();
     this.#metrics.leader?.(true);
     this.#log.info({ leaseTransitions: this.#observed?.record.leaseTransitions }, 'started leading');
+    let work: void | Promise<void> = undefined;
     try {
-      Promise.resolve(this.#callbacks.onStartedLeading(this.#leadingAbort.signal)).catch((err: unknown) => {
-        this.#log.error({ err }, 'onStartedLeading failed');
-      });
+      work = this.#callbacks.onStartedLeading(this.#leadingAbort.signal, this.#lostAbort.signal);
     } catch (err) {
       this.#log.error({ err }, 'onStartedLeading failed');
     }
+    this.#work = Promise.resolve(work).catch((err: unknown) => {
+      this.#log.error({ err }, 'onStartedLeading failed');
+    });
   }
 
-  #endLeading(why: 'lost' | 'stopping'): Promise<void> {
+  /**
+   * The lease is lost: the work is told to write nothing more (also when a graceful stop is
+   * already waiting for it), and leading ends without waiting for the work.
+   */
+  #loseLeadership(): Promise<void> {
+    this.#lost = true;
+    this.#lostAbort?.abort(new LeadershipEnded('leadership-lost'));
+    return this.#endLeading('leadership-lost');
+  }
+
+  #endLeading(why: LeadershipEndKind): Promise<void> {
     this.#ending ??= this.#doEndLeading(why);
     return this.#ending;
   }
 
-  async #doEndLeading(why: 'lost' | 'stopping'): Promise<void> {
+  async #doEndLeading(why: LeadershipEndKind): Promise<void> {
     if (!this.#leading) return;
-    this.#leadingAbort?.abort(new Error(why === 'lost' ? 'leadership lost' : 'leader election stopping'));
+    this.#leadingAbort?.abort(new LeadershipEnded(why));
     try {
       await this.#callbacks.onStoppedLeading();
     } catch (err) {
       this.#log.error({ err }, 'onStoppedLeading failed');
     }
+    // A graceful stop waits for the work (its last store pass included) while the renew loop
+    // keeps the lease, which #stop releases only after this. After a loss nobody waits: the work
+    // has been told (`lost`) to write nothing more, and the lease is not ours to release.
+    if (why === 'shutdown') await this.#work;
     this.#leading = false;
     this.#metrics.leader?.(false);
     this.#log.info({ reason: why }, 'stopped leading');
