@@ -88,6 +88,17 @@ describe('decide', () => {
     expect(types(decide(input({ proposals })))).not.toContain('delete-proposal');
   });
 
+  it('the next revision\'s name taken by a proposal of another owner: nothing created or superseded, Proposed=False NameTaken, one Warning', () => {
+    const d = decide(input({ draftDigest: 'd2', proposals: [proposal()], takenNames: ['shop-r2'] }));
+    expect(d.actions).toEqual([expect.objectContaining({ type: 'event', kind: 'Warning', reason: 'NameTaken' })]);
+    expect(condition(d, 'Proposed')).toMatchObject({ status: 'False', reason: 'NameTaken' });
+    expect(condition(d, 'Proposed')?.message).toContain('PolicyProposal shop-r2 exists but does not belong to this Segmentation');
+    expect(d.status.proposal).toEqual({ name: 'shop-r1', revision: 1, decision: 'Pending' });
+    expect(decide(input({ status: d.status, draftDigest: 'd2', proposals: [proposal()], takenNames: ['shop-r2'] })).actions).toEqual([]);
+    // Another name taken (not the next one's) changes nothing.
+    expect(types(decide(input({ draftDigest: 'd2', proposals: [proposal()], takenNames: ['shop-r1'] })))).toEqual(['create-proposal', 'supersede-proposal', 'event']);
+  });
+
   it('does not propose the same graph twice', () => {
     expect(types(decide(input({ proposals: [proposal()] })))).toEqual([]);
   });
@@ -344,6 +355,52 @@ describe('decide: the enforcement safety net', () => {
     expect(next.status.enforcement?.rolledBack).toBeUndefined();
     expect(next.actions.filter((a) => a.type === 'apply')).toEqual([]);
     expect(next.actions).toContainEqual({ type: 'reset-audit', proposal: 'shop-r2' });
+  });
+
+  describe('while a newer approval is audited, the proposal enforced before stays enforced', () => {
+    const followUp = (over: Partial<DecideInput> = {}) => enforcing({
+      proposals: [proposal({ decision: 'Approved', phase: 'Enforced' }), proposal({ name: 'shop-r2', revision: 2, digest: 'd2', decision: 'Approved' })],
+      approved: { name: 'shop-r2' }, held: { name: 'shop-r1' }, draftDigest: 'd2', audit: undefined, ...over,
+    });
+
+    it('shop-r2 just approved, shop-r1\'s denials past the budget and its live policies out of sync: shop-r1 is applied without the rolled-back policies', () => {
+      const d = decide(followUp({ denials: denials(true), liveInSync: false }));
+      expect(d.actions).toContainEqual({ type: 'reset-audit', proposal: 'shop-r2' });
+      expect(d.actions).toContainEqual({ type: 'apply', proposal: 'shop-r1', exclude: ['hivewall-cart', 'hivewall-default-deny', 'hivewall-frontend'] });
+      expect(d.actions.filter((a) => a.type === 'apply')).toHaveLength(1);
+      expect(d.actions).toContainEqual(expect.objectContaining({ type: 'event', kind: 'Warning', reason: 'RolledBack' }));
+      expect(d.enforced).toBe('shop-r1');
+      expect(d.status).toMatchObject({ phase: 'Auditing', approvedProposal: 'shop-r2' });
+      expect(d.status.enforcement?.rolledBack).toMatchObject({ proposal: 'shop-r1' });
+      expect(d.status.enforcement?.denied).toEqual(denials(true).edges);
+      expect(condition(d, 'Enforced')).toMatchObject({ status: 'True', reason: 'PartlyRolledBack' });
+      expect(condition(d, 'Enforced')?.message).toMatch(/^shop-r1 applied except .*; auditing shop-r2 for 30m before enforcing$/);
+      expect(condition(d, 'RolledBack')).toMatchObject({ status: 'True' });
+    });
+
+    it('drift of shop-r1\'s policies is reverted, and nothing is written while they are in sync', () => {
+      const first = decide(followUp());
+      expect(types(first)).toEqual(['reset-audit', 'mark-proposal']);
+      expect(condition(first, 'Enforced')).toMatchObject({ status: 'True', reason: 'Applied' });
+      const next = { status: first.status, audit: { flows: 5, wouldDeny: 0, samples: [] }, now: T + 60_000 };
+      expect(types(decide(followUp(next)))).toEqual([]);
+      const drifted = decide(followUp({ ...next, liveInSync: false }));
+      expect(drifted.actions).toEqual([{ type: 'apply', proposal: 'shop-r1' }, expect.objectContaining({ reason: 'DriftReverted' })]);
+    });
+
+    it('a refused promotion of shop-r2 leaves shop-r1 enforced, the refusal in its message; once clean, shop-r2 replaces it whole', () => {
+      const first = decide(followUp());
+      const refused = decide(followUp({ status: first.status, audit: { flows: 5, wouldDeny: 3, samples: [] }, now: T + 31 * 60_000 }));
+      expect(refused.enforced).toBe('shop-r1');
+      expect(condition(refused, 'Enforced')).toMatchObject({ status: 'True' });
+      expect(condition(refused, 'Enforced')?.message).toContain('promotion refused: 3 live flows would be denied');
+      const rolled = decide(followUp({ status: first.status, denials: denials(true), now: T + 60_000 }));
+      const promoted = decide(followUp({ status: rolled.status, audit: { flows: 5, wouldDeny: 0, samples: [] }, now: T + 31 * 60_000 }));
+      expect(promoted.enforced).toBe('shop-r2');
+      expect(promoted.actions).toContainEqual({ type: 'apply', proposal: 'shop-r2' });
+      expect(promoted.status.enforcement?.rolledBack).toBeUndefined();
+      expect(promoted.status.enforcement?.denied).toBeUndefined();
+    });
   });
 
   it('GitOps: removes nothing; Enforced=False DeniedTraffic names the edges', () => {

@@ -59,12 +59,23 @@ export interface DecideInput {
   readonly narrowedEdges?: readonly string[];
   /** The Segmentation's own proposals (bound by ownerReference and content). */
   readonly proposals: readonly ProposalFact[];
+  /**
+   * Names of PolicyProposals in the namespace that are not bound to this Segmentation (e.g. left by
+   * a deleted Segmentation of the same name): a revision with such a name cannot be written.
+   */
+  readonly takenNames?: readonly string[];
   /** The proposal that counts as approved, decided by judgeProposals (src/domain/approval.ts). */
   readonly approved?: ApprovalJudgement['approved'];
+  /**
+   * An earlier approved proposal whose policies are still enforced while `approved` is audited
+   * (./enforced.ts heldProposal): it stays enforced — drift repair, safety net — until `approved`
+   * replaces it.
+   */
+  readonly held?: { readonly name: string };
   /** Proposals refused although approved (pins, digest, objects): reported, never enforced. */
   readonly approvalRefused?: ApprovalJudgement['refused'];
   readonly audit?: { readonly flows: number; readonly wouldDeny: number; readonly samples: NonNullable<NonNullable<SegmentationStatus['audit']>['samples']> };
-  /** Whether the live owned policies equal the enforced proposal's objects. */
+  /** Whether the live owned policies (both flavors) equal the enforced proposal's objects (`held`, else `approved`). */
   readonly liveInSync: boolean;
   readonly ownedPolicies: number;
   readonly sourceError?: string;
@@ -98,6 +109,8 @@ export type Action =
 export interface Decision {
   readonly status: SegmentationStatus;
   readonly actions: readonly Action[];
+  /** The proposal enforced after this decision (the approved one, or the held one while the approved one is audited). */
+  readonly enforced?: string;
   /** When to look again (ms). */
   readonly requeueAfter: number;
 }
@@ -169,7 +182,10 @@ export function decide(input: DecideInput): Decision {
   } else if (input.status.conditions?.some((c) => c.type === 'EdgesComplete')) {
     conditions.set('EdgesComplete', 'True', 'NoEdgeLost', `every edge ${latest ? `of ${latest.name} ` : ''}is in the learned graph`);
   }
-  if (stable && input.draftDigest && !repeats && lostEdges.length === 0 && (input.narrowedEdges ?? []).length === 0 && missingSinceStatus === 0 && !coverageBlocks) {
+  const nextName = proposalName(input.name, (latest?.revision ?? 0) + 1);
+  const nameTaken = input.takenNames?.includes(nextName) ?? false;
+  const mayPropose = stable && input.draftDigest !== undefined && !repeats && lostEdges.length === 0 && (input.narrowedEdges ?? []).length === 0 && missingSinceStatus === 0 && !coverageBlocks;
+  if (mayPropose && !nameTaken) {
     const revision = (latest?.revision ?? 0) + 1;
     actions.push({ type: 'create-proposal', revision });
     for (const p of input.proposals) if (p.decision === 'Pending' && p.phase !== 'Superseded') actions.push({ type: 'supersede-proposal', name: p.name });
@@ -183,7 +199,8 @@ export function decide(input: DecideInput): Decision {
     : latest;
   const proposed = newest !== undefined;
   const coverageMessage = `learning.requireCoverage: ${input.coverageGaps ?? 0} workloads the window could not have seen (CronJobs that did not run, workloads scaled to zero, created late or without flows)`;
-  if (coverageBlocks && !proposed) conditions.set('Proposed', 'False', 'CoverageIncomplete', coverageMessage);
+  if (mayPropose && nameTaken) nameTakenCondition(input, conditions, actions, nextName);
+  else if (coverageBlocks && !proposed) conditions.set('Proposed', 'False', 'CoverageIncomplete', coverageMessage);
   else conditions.set('Proposed', proposed ? 'True' : 'False', proposed ? 'ProposalWritten' : 'WaitingForStableGraph',
     newest ? `latest proposal ${newest.name} (revision ${newest.revision}, ${newest.decision})${coverageBlocks && stable && newest.digest !== input.draftDigest ? `; no new revision: ${coverageMessage}` : ''}` : 'no proposal yet');
   const refusal = refused[0];
@@ -200,9 +217,10 @@ export function decide(input: DecideInput): Decision {
   let audit = input.status.audit;
   let approvedProposal = input.status.approvedProposal;
   let enforcement = input.status.enforcement;
+  let enforced: string | undefined;
   // A rollback lasts until a newer proposal is approved: kept through Audit mode and restarts.
   let rolledBack: RolledBackStatus | undefined = approved && input.status.enforcement?.rolledBack?.proposal === approved.name ? input.status.enforcement.rolledBack : undefined;
-  let denied: DeniedEdgeStatus[] | undefined = approved && input.status.approvedProposal === approved.name ? input.status.enforcement?.denied : undefined;
+  let denied: DeniedEdgeStatus[] | undefined = approved && enforcementOwner(input) === approved.name ? input.status.enforcement?.denied : undefined;
   let requeue = RECHECK_MS;
   if (!stable) requeue = Math.max(1000, Math.min(RECHECK_MS, windowMs - learnedFor, stableMs - quietFor));
 
@@ -245,53 +263,36 @@ export function decide(input: DecideInput): Decision {
       phase = 'Auditing';
       if (input.ownedPolicies > 0 && mayWrite) actions.push({ type: 'delete-owned' });
       conditions.set('Enforced', 'False', 'AuditMode', 'mode is Audit: policies are evaluated, not applied');
+      // Nothing is enforced in Audit mode: the live-state fields go (what was denied stays).
+      enforcement = enforcement && withoutLiveState(enforcement);
     } else if (alreadyEnforcing || (auditedFor >= auditMs && clean)) {
       phase = 'Enforcing';
-      const safety = rollbackDecision(input, approved.name, alreadyEnforcing, iso(now));
-      actions.push(...safety.actions);
-      rolledBack = safety.rolledBack;
-      denied = safety.denied;
-      if (rolledBack && spec.delivery === 'Apply') {
-        conditions.set('RolledBack', 'True', 'DeniedTraffic', `removed ${rolledBack.policies.join(', ')} (workloads ${rolledBack.workloads.map(keyText).join(', ')}): ${safety.edgesText}; approve a new proposal to enforce them again`);
-      } else conditions.set('RolledBack', 'False', rolledBack ? 'GitOpsDelivery' : 'WithinBudget', rolledBack ? 'delivery is GitOps: hivewall removes nothing' : budgetText(spec, input));
-      if (rolledBack && spec.delivery === 'GitOps') {
-        conditions.set('Enforced', 'False', 'DeniedTraffic', `the enforced policies denied traffic past the rollback budget: ${safety.edgesText}; remove or fix them in the repository, and review the follow-up proposal`);
-        enforcement = { ...(enforcement ?? {}), inSync: input.liveInSync };
-      } else if (spec.delivery === 'Apply') {
-        const exclude = rolledBack?.policies ?? [];
-        if (!input.liveInSync || !alreadyEnforcing || safety.newlyRolledBack) actions.push({ type: 'apply', proposal: approved.name, ...(exclude.length > 0 ? { exclude } : {}) });
-        if (!alreadyEnforcing) {
-          actions.push({ type: 'mark-proposal', name: approved.name, phase: 'Enforced' });
-          actions.push({ type: 'event', kind: 'Normal', reason: 'Enforced', message: `${approved.name} enforced after ${Math.round(auditedFor / 1000)}s of clean audit` });
-        } else if (!input.liveInSync && !safety.newlyRolledBack) {
-          actions.push({ type: 'event', kind: 'Warning', reason: 'DriftReverted', message: 'a hivewall policy was changed or deleted by hand; restored' });
-        }
-        if (rolledBack) conditions.set('Enforced', 'True', 'PartlyRolledBack', `${approved.name} applied except the rolled-back ${rolledBack.policies.join(', ')}`);
-        else conditions.set('Enforced', 'True', 'Applied', `${approved.name} applied with server-side apply`);
-        enforcement = {
-          policies: enforcement?.policies ?? 0,
-          inSync: true,
-          lastApplied: !input.liveInSync || !alreadyEnforcing ? iso(now) : (enforcement?.lastApplied ?? iso(now)),
-          driftReverted: (enforcement?.driftReverted ?? 0) + (alreadyEnforcing && !input.liveInSync && !safety.newlyRolledBack ? 1 : 0),
-        };
-      } else {
-        conditions.set('Enforced', input.liveInSync ? 'True' : 'False', input.liveInSync ? 'GitOpsInSync' : 'GitOpsOutOfSync',
-          input.liveInSync ? 'live policies match the approved proposal' : 'delivery is GitOps: the live policies do not match the approved proposal yet');
-        enforcement = { ...(enforcement ?? {}), inSync: input.liveInSync };
-      }
+      ({ enforcement, rolledBack, denied } = enforceProposal(input, conditions, actions, { name: approved.name, alreadyEnforcing, auditedFor }, enforcement));
+      enforced = approved.name;
     } else {
       phase = 'Auditing';
       const left = auditMs - auditedFor;
-      if (left > 0) {
-        conditions.set('Enforced', 'False', 'Auditing', `auditing ${approved.name} for ${spec.promotion.auditPeriod} before enforcing`);
-        requeue = Math.min(requeue, Math.max(1000, left));
+      const waiting = left > 0
+        ? `auditing ${approved.name} for ${spec.promotion.auditPeriod} before enforcing`
+        : `promotion refused: ${wouldDeny} live flows would be denied, more than the ${spec.promotion.allowedWouldDeny} allowed`;
+      if (left > 0) requeue = Math.min(requeue, Math.max(1000, left));
+      if (input.held) {
+        // The earlier proposal stays enforced (drift repair, safety net) until this one replaces it.
+        ({ enforcement, rolledBack, denied } = enforceProposal(input, conditions, actions, { name: input.held.name, alreadyEnforcing: true, auditedFor: 0, note: waiting }, enforcement));
+        enforced = input.held.name;
       } else {
-        conditions.set('Enforced', 'False', 'PromotionRefused', `promotion refused: ${wouldDeny} live flows would be denied, more than the ${spec.promotion.allowedWouldDeny} allowed`);
+        conditions.set('Enforced', 'False', left > 0 ? 'Auditing' : 'PromotionRefused', waiting);
+        // The status described an enforcement that ended (its proposal is no longer approved): it goes.
+        if (input.status.phase === 'Auditing' && input.status.enforcement?.inSync !== undefined) {
+          enforcement = undefined;
+          denied = undefined;
+          rolledBack = undefined;
+        }
       }
     }
   }
 
-  if (phase !== 'Enforcing' && input.status.conditions?.some((c) => c.type === 'RolledBack')) {
+  if (enforced === undefined && input.status.conditions?.some((c) => c.type === 'RolledBack')) {
     conditions.set('RolledBack', 'False', 'NotEnforcing', `phase ${phase}`);
   }
 
@@ -332,13 +333,99 @@ export function decide(input: DecideInput): Decision {
     ...(audit ? { audit } : {}),
     ...(enforcement ? { enforcement: withDenials(enforcement, denied, rolledBack) } : {}),
   };
-  const referenced = new Set([newest?.name, approved?.name, approvedProposal, input.status.proposal?.name, enforcement?.rolledBack?.proposal].filter((n): n is string => n !== undefined));
+  const referenced = new Set([newest?.name, approved?.name, approvedProposal, enforced, input.status.proposal?.name, enforcement?.rolledBack?.proposal].filter((n): n is string => n !== undefined));
   const pruned = prunableProposals(input.proposals, spec.revisionHistoryLimit, referenced);
   for (const name of pruned) actions.push({ type: 'delete-proposal', name });
   if (pruned.length > 0) {
     actions.push({ type: 'event', kind: 'Normal', reason: 'ProposalsPruned', message: `deleted ${pruned.length} superseded revision(s) nobody reviewed, beyond revisionHistoryLimit ${spec.revisionHistoryLimit}: ${pruned.join(', ')}` });
   }
-  return { status, actions, requeueAfter: requeue };
+  return { status, actions, requeueAfter: requeue, ...(enforced ? { enforced } : {}) };
+}
+
+/**
+ * The next revision's name belongs to a PolicyProposal of another owner: nothing is written (the
+ * pending revision is not superseded), Proposed=False NameTaken, and one Warning Event.
+ */
+function nameTakenCondition(input: DecideInput, conditions: Conditions, actions: Action[], name: string): void {
+  const message = `PolicyProposal ${name} exists but does not belong to this Segmentation (another owner, e.g. a deleted Segmentation of the same name): the next revision cannot be written; delete that proposal`;
+  const before = input.status.conditions?.find((c) => c.type === 'Proposed');
+  if (before?.reason !== 'NameTaken' || before.message !== message) actions.push({ type: 'event', kind: 'Warning', reason: 'NameTaken', message });
+  conditions.set('Proposed', 'False', 'NameTaken', message);
+}
+
+/**
+ * The proposal `status.enforcement` (denied edges, rollback) describes: the held one while a newer
+ * approval is audited, else `status.approvedProposal`.
+ */
+function enforcementOwner(input: DecideInput): string | undefined {
+  return input.held?.name ?? input.status.approvedProposal;
+}
+
+/** `status.enforcement` without what describes live policies (nothing is enforced). */
+function withoutLiveState(enforcement: NonNullable<SegmentationStatus['enforcement']>): NonNullable<SegmentationStatus['enforcement']> {
+  const { inSync: _i, lastApplied: _l, policies: _p, driftReverted: _d, ...rest } = enforcement;
+  return rest;
+}
+
+interface EnforceTarget {
+  readonly name: string;
+  /** It was enforced before this decision (else it is enforced now, after its audit). */
+  readonly alreadyEnforcing: boolean;
+  readonly auditedFor: number;
+  /** Appended to the Enforced condition: what happens to the approved proposal meanwhile. */
+  readonly note?: string;
+}
+
+interface Enforcement {
+  readonly enforcement: SegmentationStatus['enforcement'];
+  readonly rolledBack: RolledBackStatus | undefined;
+  readonly denied: DeniedEdgeStatus[] | undefined;
+}
+
+/**
+ * Enforcing `target` (docs/architecture.md §3, Enforce): apply it (Apply delivery) when it is new,
+ * live policies drifted or the safety net rolled workloads back; the rollback's policies stay out;
+ * the Enforced and RolledBack conditions say so. With GitOps delivery only report.
+ */
+function enforceProposal(input: DecideInput, conditions: Conditions, actions: Action[], target: EnforceTarget, before: SegmentationStatus['enforcement']): Enforcement {
+  const { spec } = input;
+  const now = new Date(input.now).toISOString();
+  const { name, alreadyEnforcing, auditedFor } = target;
+  const note = target.note ? `; ${target.note}` : '';
+  const safety = rollbackDecision(input, name, alreadyEnforcing, now);
+  actions.push(...safety.actions);
+  const { rolledBack, denied } = safety;
+  if (rolledBack && spec.delivery === 'Apply') {
+    conditions.set('RolledBack', 'True', 'DeniedTraffic', `removed ${rolledBack.policies.join(', ')} (workloads ${rolledBack.workloads.map(keyText).join(', ')}): ${safety.edgesText}; approve a new proposal to enforce them again`);
+  } else conditions.set('RolledBack', 'False', rolledBack ? 'GitOpsDelivery' : 'WithinBudget', rolledBack ? 'delivery is GitOps: hivewall removes nothing' : budgetText(spec, input));
+  if (rolledBack && spec.delivery === 'GitOps') {
+    conditions.set('Enforced', 'False', 'DeniedTraffic', `the enforced policies denied traffic past the rollback budget: ${safety.edgesText}; remove or fix them in the repository, and review the follow-up proposal${note}`);
+    return { enforcement: { ...(before ?? {}), inSync: input.liveInSync }, rolledBack, denied };
+  }
+  if (spec.delivery === 'GitOps') {
+    const which = target.note ? name : 'the approved proposal';
+    conditions.set('Enforced', input.liveInSync ? 'True' : 'False', input.liveInSync ? 'GitOpsInSync' : 'GitOpsOutOfSync',
+      (input.liveInSync ? `live policies match ${which}` : `delivery is GitOps: the live policies do not match ${which} yet`) + note);
+    return { enforcement: { ...(before ?? {}), inSync: input.liveInSync }, rolledBack, denied };
+  }
+  const exclude = rolledBack?.policies ?? [];
+  if (!input.liveInSync || !alreadyEnforcing || safety.newlyRolledBack) actions.push({ type: 'apply', proposal: name, ...(exclude.length > 0 ? { exclude } : {}) });
+  const drifted = alreadyEnforcing && !input.liveInSync && !safety.newlyRolledBack;
+  if (!alreadyEnforcing) {
+    actions.push({ type: 'mark-proposal', name, phase: 'Enforced' });
+    actions.push({ type: 'event', kind: 'Normal', reason: 'Enforced', message: `${name} enforced after ${Math.round(auditedFor / 1000)}s of clean audit` });
+  } else if (drifted) {
+    actions.push({ type: 'event', kind: 'Warning', reason: 'DriftReverted', message: 'a hivewall policy was changed or deleted by hand; restored' });
+  }
+  if (rolledBack) conditions.set('Enforced', 'True', 'PartlyRolledBack', `${name} applied except the rolled-back ${rolledBack.policies.join(', ')}${note}`);
+  else conditions.set('Enforced', 'True', 'Applied', `${name} applied with server-side apply${note}`);
+  const enforcement = {
+    policies: before?.policies ?? 0,
+    inSync: true,
+    lastApplied: !input.liveInSync || !alreadyEnforcing ? now : (before?.lastApplied ?? now),
+    driftReverted: (before?.driftReverted ?? 0) + (drifted ? 1 : 0),
+  };
+  return { enforcement, rolledBack, denied };
 }
 
 /** At most this many denied edges are kept in status (most denied first). */
@@ -363,7 +450,7 @@ interface RollbackOutcome {
 function rollbackDecision(input: DecideInput, proposal: string, alreadyEnforcing: boolean, now: string): RollbackOutcome {
   const counted = input.denials?.proposal === proposal ? input.denials : undefined;
   const stored = input.status.enforcement?.rolledBack?.proposal === proposal ? input.status.enforcement.rolledBack : undefined;
-  const storedDenied = input.status.approvedProposal === proposal ? input.status.enforcement?.denied : undefined;
+  const storedDenied = enforcementOwner(input) === proposal ? input.status.enforcement?.denied : undefined;
   const denied = counted ? [...counted.edges].sort((a, b) => b.count - a.count).slice(0, MAX_DENIED_IN_STATUS) : storedDenied;
   const actions: Action[] = [];
   let rolledBack = stored;

@@ -34,6 +34,7 @@ describe('cachedReads', () => {
 
   it('serves synced kinds from the caches, typed, without asking the API server', async () => {
     expect((await reads.segmentations()).map((o) => `${o.apiVersion} ${o.kind} ${o.metadata?.name}`)).toEqual(['hivewall.dev/v1alpha1 Segmentation shop', 'hivewall.dev/v1alpha1 Segmentation web']);
+    expect((await reads.segmentations('shop')).map((o) => `${o.kind} ${o.metadata?.namespace}/${o.metadata?.name}`)).toEqual(['Segmentation shop/shop']);
     expect(await reads.segmentation('shop', 'shop')).toMatchObject({ apiVersion: 'hivewall.dev/v1alpha1', kind: 'Segmentation', metadata: { name: 'shop' } });
     expect(await reads.segmentation('shop', 'gone')).toBeUndefined();
     expect((await reads.proposals('shop', 'shop')).map((o) => `${o.kind} ${o.metadata?.name}`)).toEqual(['PolicyProposal shop-r1', 'PolicyProposal shop-r2']);

@@ -30,8 +30,8 @@ export const POLICY_KIND = { NetworkPolicy: KINDS.NetworkPolicy, CiliumNetworkPo
 export const SEGMENTATION_LABEL = 'hivewall.dev/segmentation';
 
 export interface SegmentationReads {
-  /** Every Segmentation, cluster-wide. */
-  segmentations(): Promise<KubernetesObject[]>;
+  /** The Segmentations of one namespace (from the informer's per-namespace index), or of every namespace. */
+  segmentations(namespace?: string): Promise<KubernetesObject[]>;
   segmentation(namespace: string, name: string): Promise<KubernetesObject | undefined>;
   /** hivewall's live policies of one flavor in a namespace, as plain JSON with apiVersion and kind. */
   owned(flavor: PolicyFlavor, namespace: string): Promise<KubernetesObject[]>;
@@ -42,7 +42,7 @@ export interface SegmentationReads {
 /** Reads straight from the API server. */
 export function apiReads(kube: Kube): SegmentationReads {
   return {
-    segmentations: () => kube.list<KubernetesObject>(API_VERSION, 'Segmentation'),
+    segmentations: (namespace) => kube.list<KubernetesObject>(API_VERSION, 'Segmentation', namespace),
     segmentation: (namespace, name) => kube.get<KubernetesObject>(API_VERSION, 'Segmentation', namespace, name),
     owned: (flavor, namespace) => {
       const { group, version, plural } = POLICY_KIND[flavor];
@@ -64,7 +64,7 @@ export function cachedReads(informers: ReadInformers, fallback: SegmentationRead
   // Items of a list carry no apiVersion/kind; everything downstream expects them.
   const typed = (objects: readonly KubernetesObject[], apiVersion: string, kind: string) => objects.map((o) => ({ ...o, apiVersion, kind }));
   return {
-    segmentations: async () => (informers.segmentations.hasSynced() ? typed(informers.segmentations.list(), API_VERSION, 'Segmentation') : fallback.segmentations()),
+    segmentations: async (namespace) => (informers.segmentations.hasSynced() ? typed(informers.segmentations.list(namespace), API_VERSION, 'Segmentation') : fallback.segmentations(namespace)),
     segmentation: async (namespace, name) => {
       if (!informers.segmentations.hasSynced()) return fallback.segmentation(namespace, name);
       const found = informers.segmentations.get(name, namespace);

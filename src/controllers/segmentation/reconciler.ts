@@ -26,7 +26,10 @@ import { approvalSegmentation, proposalContentDigest } from './approval-facts.js
 import { readProposals } from './proposal-cache.js';
 import type { DenialRegistry } from '../../operator/denial-registry.js';
 import { decide, proposalName, type Action, type ProposalFact } from './decide.js';
-import { coverageOf, deniedEdges, rolledBackPolicies, safetyInputs, trackEnforcement } from './safety.js';
+import { coverageOf, deniedEdges, rolledBackPolicies, safetyInputs, storedDenied, trackEnforcement } from './safety.js';
+import { heldProposal } from './enforced.js';
+import { activeSegmentation } from './active.js';
+import { statusPatch } from './status-patch.js';
 import { apiReads, SEGMENTATION_LABEL, type SegmentationReads } from './reads.js';
 
 export const FINALIZER = 'hivewall.dev/cleanup';
@@ -102,6 +105,8 @@ export async function reconcileSegmentation(ctx: ReconcileContext, namespace: st
     return { settled: true };
   }
   const seg = parsed.data;
+  const active = activeSegmentation(await segmentationsOf(reads, namespace, raw));
+  if (active !== name) return duplicate(ctx, raw, seg, active ?? name);
   if (seg.metadata.deletionTimestamp) {
     releaseNamespaceState(ctx, namespace, name);
     await deleteOwned(ctx, namespace);
@@ -126,8 +131,12 @@ export async function reconcileSegmentation(ctx: ReconcileContext, namespace: st
   // Only proposals bound to this Segmentation (ownerReference + spec.content.segmentation) count.
   const judgement = judgeProposals(approvalSegmentation(seg), read.map((r) => r.candidate));
   const approved = proposals.find((p) => p.metadata.name === judgement.approved?.name);
-  const denialView = approved ? ctx.denials?.view(namespace, approved.metadata.name) : undefined;
-  const denied = deniedEdges(denialView, seg.status, approved);
+  // While a newer approval is audited, the proposal enforced before stays enforced (./enforced.ts).
+  const held = heldProposal(seg, read, approved?.metadata.name);
+  const enforcedBefore = held ?? approved;
+  const denialView = enforcedBefore ? ctx.denials?.view(namespace, enforcedBefore.metadata.name) : undefined;
+  const stored = storedDenied(seg.status, enforcedBefore?.metadata.name, held?.metadata.name ?? seg.status?.approvedProposal);
+  const denied = deniedEdges(denialView, stored, [approved, held]);
   const identity = ctx.cluster.identity;
   const draft: ProposalDraft | undefined = view.edges.length === 0 && denied.length === 0 ? undefined : planNamespace({
     namespace,
@@ -163,8 +172,11 @@ export async function reconcileSegmentation(ctx: ReconcileContext, namespace: st
   }));
   const audit = approved ? ctx.audits.get(namespace) : undefined;
   const auditFacts = audit && audit.proposal === approved?.metadata.name ? { flows: audit.flows, wouldDeny: audit.wouldDeny, samples: audit.sampleList() } : undefined;
-  const excluded = new Set(rolledBackPolicies(seg.status, approved));
-  const liveInSync = approved ? inSync((approved.spec.content.objects as PolicyObject[]).filter((o) => !excluded.has(o.metadata.name)), owned as PolicyObject[]) && ownedOther.length === 0 : owned.length === 0;
+  const excluded = new Set(rolledBackPolicies(seg.status, enforcedBefore));
+  // Both flavors' live policies against the enforced proposal's own objects (of the flavor it was
+  // proposed in): a changed spec.flavor alone changes nothing live until a new proposal is enforced.
+  const live = [...owned, ...ownedOther] as PolicyObject[];
+  const liveInSync = enforcedBefore ? inSync((enforcedBefore.spec.content.objects as PolicyObject[]).filter((o) => !excluded.has(o.metadata.name)), live) : live.length === 0;
   const sourceError = ctx.sourceError();
 
   const sameSpec = plannedUnderThisSpec(proposals, seg);
@@ -187,20 +199,23 @@ export async function reconcileSegmentation(ctx: ReconcileContext, namespace: st
       ? { narrowedEdges: edgesMissingFromNewest(proposals.map((p) => p.spec.content), draft.evidence.flatMap((rule) => rule.edges)) }
       : {}),
     proposals: facts,
+    takenNames: proposals.map((p) => p.metadata.name).filter((n) => !judgement.bound.includes(n)),
     ...(judgement.approved ? { approved: judgement.approved } : {}),
+    ...(held ? { held: { name: held.metadata.name } } : {}),
     approvalRefused: judgement.refused,
     ...(auditFacts ? { audit: auditFacts } : {}),
     liveInSync,
     ownedPolicies: owned.length + ownedOther.length,
     ...(sourceError ? { sourceError } : {}),
     coverageGaps: coverage.length,
-    ...safetyInputs(namespace, denialView, approved),
+    ...safetyInputs(namespace, denialView, enforcedBefore),
   });
 
   for (const action of decision.actions) await execute(ctx, seg, raw, action, { draft, coverage, proposals, owned: [...owned, ...ownedOther], view });
-  trackEnforcement(ctx.denials, seg, decision.status, approved);
+  const enforced = proposals.find((p) => p.metadata.name === decision.enforced);
+  trackEnforcement(ctx.denials, seg, decision.status, enforced);
   if (!sameStatus(seg.status, decision.status)) {
-    await kube.patchStatus(GROUP, VERSION, 'segmentations', namespace, name, { ...nullMissing(seg.status, decision.status) });
+    await kube.patchStatus(GROUP, VERSION, 'segmentations', namespace, name, statusPatch(seg.status, decision.status));
   }
   return {
     requeueAfter: decision.requeueAfter,
@@ -209,7 +224,7 @@ export async function reconcileSegmentation(ctx: ReconcileContext, namespace: st
       phase: decision.status.phase ?? 'Learning',
       edges: view.edges.length,
       wouldDeny: decision.status.audit?.wouldDeny ?? 0,
-      policies: decision.status.phase === 'Enforcing' && seg.spec.delivery === 'Apply' ? (approved?.spec.content.objects.length ?? 0) : 0,
+      policies: enforced && seg.spec.delivery === 'Apply' ? enforced.spec.content.objects.length : 0,
       flavor,
     },
   };
@@ -233,11 +248,12 @@ export async function reportTerminalFailure(ctx: ReconcileContext, namespace: st
   await ctx.kube.event(raw, 'Warning', 'ReconcileFailed', message);
 }
 
-/** Live owned objects equal the approved ones (compared as hivewall writes them). */
+/** Live owned objects (of every kind) equal the wanted ones, by kind and name (compared as hivewall writes them). */
 function inSync(want: readonly PolicyObject[], live: readonly PolicyObject[]): boolean {
   if (want.length !== live.length) return false;
-  const liveByName = new Map(live.map((o) => [o.metadata.name, canonical(comparable(o))]));
-  return want.every((o) => liveByName.get(o.metadata.name) === canonical(comparable(o)));
+  const key = (o: PolicyObject) => `${o.kind}/${o.metadata.name}`;
+  const liveByKey = new Map(live.map((o) => [key(o), canonical(comparable(o))]));
+  return want.every((o) => liveByKey.get(key(o)) === canonical(comparable(o)));
 }
 
 interface ExecuteState {
@@ -374,6 +390,43 @@ async function deleteOwned(ctx: ReconcileContext, namespace: string): Promise<vo
   }
 }
 
+/** A duplicate looks again this often: it becomes the active one once the older one is gone. */
+const DUPLICATE_RECHECK_MS = 60_000;
+
+/** The Segmentations of the namespace (its informer index), `self` among them even if the cache lags. */
+async function segmentationsOf(reads: SegmentationReads, namespace: string, self: KubernetesObject): Promise<KubernetesObject[]> {
+  const inNamespace = (await reads.segmentations(namespace)).filter((s) => s.metadata?.namespace === namespace);
+  return inNamespace.some((s) => s.metadata?.uid === self.metadata?.uid) ? inNamespace : [...inNamespace, self];
+}
+
+/**
+ * Not the namespace's active Segmentation (./active.ts): Ready=False DuplicateSegmentation and one
+ * Warning Event; no policy, proposal, audit or denial count is touched, also not when it is deleted
+ * (the active one's policies stay).
+ */
+async function duplicate(ctx: ReconcileContext, raw: KubernetesObject, seg: Segmentation, active: string): Promise<ReconcileOutcome> {
+  const namespace = seg.metadata.namespace!;
+  const name = seg.metadata.name;
+  ctx.countsShown?.delete(`${namespace}/${name}`);
+  releaseNamespaceState(ctx, namespace, name);
+  if (seg.metadata.deletionTimestamp) {
+    if (seg.metadata.finalizers?.includes(FINALIZER)) {
+      await ctx.kube.mergePatch(raw, { metadata: { finalizers: seg.metadata.finalizers.filter((f) => f !== FINALIZER), resourceVersion: seg.metadata.resourceVersion } });
+    }
+    return { settled: true };
+  }
+  const generation = seg.metadata.generation ?? 0;
+  const message = `namespace ${namespace} already has Segmentation ${active}, the oldest, which is the one reconciled (one Segmentation per namespace): ${name} is ignored; delete it`;
+  const old = seg.status?.conditions?.find((c) => c.type === 'Ready');
+  if (seg.status?.phase !== 'Invalid' || old?.reason !== 'DuplicateSegmentation' || old.message !== message || seg.status.observedGeneration !== generation) {
+    const condition = { type: 'Ready', status: 'False' as const, reason: 'DuplicateSegmentation', message, lastTransitionTime: iso(ctx.now()), observedGeneration: generation };
+    await ctx.kube.patchStatus(GROUP, VERSION, 'segmentations', namespace, name, statusPatch(seg.status, { phase: 'Invalid', observedGeneration: generation, conditions: [condition] }));
+    await ctx.kube.event(raw, 'Warning', 'DuplicateSegmentation', message);
+    ctx.log.warn({ active }, 'duplicate Segmentation ignored');
+  }
+  return { requeueAfter: DUPLICATE_RECHECK_MS };
+}
+
 /** An invalid spec: condition + Event, no crash, no other action (docs/architecture.md, "bad input"). */
 async function invalid(ctx: ReconcileContext, raw: KubernetesObject, message: string): Promise<void> {
   const existing = (raw as { status?: SegmentationStatus }).status;
@@ -393,13 +446,6 @@ function canonical(value: unknown): string {
 
 function sameStatus(a: SegmentationStatus | undefined, b: SegmentationStatus): boolean {
   return JSON.stringify(sortDeep(a ?? {})) === JSON.stringify(sortDeep(b));
-}
-
-/** JSON merge patch semantics: a field the old status had and the new one lacks is set to null. */
-function nullMissing(old: SegmentationStatus | undefined, next: SegmentationStatus): Record<string, unknown> {
-  const out: Record<string, unknown> = { ...next };
-  for (const key of Object.keys(old ?? {})) if (!(key in next)) out[key] = null;
-  return out;
 }
 
 function sortDeep(value: unknown): unknown {

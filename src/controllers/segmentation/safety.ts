@@ -8,8 +8,11 @@
  * - {@link coverageOf}: what the learning window could not have seen (src/domain/coverage.ts).
  * - {@link safetyInputs}: what decide() needs: the denials of the enforced proposal and how to
  *   name the policies a rollback removes.
- * - {@link trackEnforcement}: after decide(), tells the registry which proposal the namespace now
- *   enforces (or that it enforces nothing), so denials are counted only while enforced.
+ * - {@link trackEnforcement}: after decide(), tells the registry which proposal the Segmentation
+ *   now enforces (or that it enforces nothing), so denials are counted only while enforced.
+ *
+ * The enforced proposal is the approved one, or while that one is audited, the earlier one still
+ * enforced (./enforced.ts).
  */
 import type { PolicyProposal } from '../../api/policy-proposal.js';
 import { parseDuration } from '../../api/duration.js';
@@ -26,10 +29,10 @@ import { parsePeerKey } from '../../domain/peer.js';
 const iso = (ms: number) => new Date(ms).toISOString();
 const PROTOCOLS = new Set<string>(['TCP', 'UDP', 'SCTP', 'ICMPv4', 'ICMPv6']);
 
-/** The rolled-back policy names of the approved proposal, from status (empty when none). */
-export function rolledBackPolicies(status: SegmentationStatus | undefined, approved: PolicyProposal | undefined): string[] {
+/** The rolled-back policy names of the enforced proposal, from status (empty when none). */
+export function rolledBackPolicies(status: SegmentationStatus | undefined, enforced: PolicyProposal | undefined): string[] {
   const rolledBack = status?.enforcement?.rolledBack;
-  return approved && rolledBack?.proposal === approved.metadata.name ? rolledBack.policies : [];
+  return enforced && rolledBack?.proposal === enforced.metadata.name ? rolledBack.policies : [];
 }
 
 /** Whether a proposal's evidence proposes edges that enforced policies denied. */
@@ -37,18 +40,29 @@ export function proposesDenied(p: PolicyProposal): boolean {
   return p.spec.content.evidence.some((r) => r.edges.some((e) => e.denied !== undefined));
 }
 
-/** The denied edges the next proposal must contain (marked in its evidence). */
-export function deniedEdges(view: DenialView | undefined, status: SegmentationStatus | undefined, approved: PolicyProposal | undefined): DeniedEdge[] {
+/**
+ * The denied edges the next proposal must contain (marked in its evidence): those stored in status
+ * and counted for the enforced proposal, and those the reviewed proposals (the approved one, the
+ * one still enforced while it is audited) already carried.
+ */
+export function deniedEdges(view: DenialView | undefined, stored: readonly DeniedEdge[], reviewed: readonly (PolicyProposal | undefined)[]): DeniedEdge[] {
   const out = new Map<string, DeniedEdge>();
   const add = (e: DeniedEdge) => {
     const id = edgeId(e);
     const known = out.get(id);
     if (!known || known.count < e.count) out.set(id, e);
   };
-  for (const e of storedDenied(status, approved?.metadata.name)) add(e);
+  for (const e of stored) add(e);
   for (const e of view?.edges ?? []) add(e);
-  // A denied edge the reviewer already approved stays proposed (and marked) in later revisions.
-  for (const rule of approved?.spec.content.evidence ?? []) {
+  for (const p of reviewed) for (const e of evidenceDenied(p)) add(e);
+  return [...out.values()].sort((a, b) => (edgeId(a) < edgeId(b) ? -1 : 1));
+}
+
+/** A denied edge the reviewer already approved stays proposed (and marked) in later revisions. */
+function evidenceDenied(p: PolicyProposal | undefined): DeniedEdge[] {
+  const out: DeniedEdge[] = [];
+  const add = (e: DeniedEdge) => out.push(e);
+  for (const rule of p?.spec.content.evidence ?? []) {
     for (const e of rule.edges) {
       const client = parsePeerKey(e.client);
       const server = parsePeerKey(e.server);
@@ -57,13 +71,16 @@ export function deniedEdges(view: DenialView | undefined, status: SegmentationSt
       add({ client, server, port: e.port, protocol: e.protocol as Protocol, count: e.denied.count, firstDenied: since, lastDenied: Date.parse(e.lastSeen) || since });
     }
   }
-  return [...out.values()].sort((a, b) => (edgeId(a) < edgeId(b) ? -1 : 1));
+  return out;
 }
 
-/** status.enforcement.denied as domain edges, when it belongs to `proposal`. */
-function storedDenied(status: SegmentationStatus | undefined, proposal: string | undefined): DeniedEdge[] {
-  if (!proposal || status?.approvedProposal !== proposal) return [];
-  return (status.enforcement?.denied ?? []).flatMap((e) => {
+/**
+ * status.enforcement.denied as domain edges, when it belongs to `proposal`: the status's `owner`
+ * (the proposal held while a newer approval is audited, else status.approvedProposal) is it.
+ */
+export function storedDenied(status: SegmentationStatus | undefined, proposal: string | undefined, owner = status?.approvedProposal): DeniedEdge[] {
+  if (!proposal || owner !== proposal) return [];
+  return (status?.enforcement?.denied ?? []).flatMap((e) => {
     const client = parsePeerKey(e.client);
     const server = parsePeerKey(e.server);
     return PROTOCOLS.has(e.protocol) && client && server
@@ -93,13 +110,13 @@ export function coverageOf(seg: Segmentation, controllers: readonly ControllerIn
   });
 }
 
-/** decide()'s view of the denials of the approved proposal, and how a rollback names policies. */
-export function safetyInputs(namespace: string, view: DenialView | undefined, approved: PolicyProposal | undefined): Pick<DecideInput, 'denials' | 'rollbackPolicies'> {
-  if (!approved) return {};
-  const objects = approved.spec.content.objects as unknown as { metadata: { name: string; annotations?: Record<string, string> } }[];
+/** decide()'s view of the denials of the enforced proposal, and how a rollback names its policies. */
+export function safetyInputs(namespace: string, view: DenialView | undefined, enforced: PolicyProposal | undefined): Pick<DecideInput, 'denials' | 'rollbackPolicies'> {
+  if (!enforced) return {};
+  const objects = enforced.spec.content.objects as unknown as { metadata: { name: string; annotations?: Record<string, string> } }[];
   return {
     rollbackPolicies: (workloads) => rollbackPolicyNames(objects, namespace, workloads),
-    ...(view && view.proposal === approved.metadata.name
+    ...(view && view.proposal === enforced.metadata.name
       ? {
           denials: {
             namespace,
@@ -114,20 +131,25 @@ export function safetyInputs(namespace: string, view: DenialView | undefined, ap
   };
 }
 
-/** After decide(): count denials while (and only while) the namespace enforces its approved proposal. */
-export function trackEnforcement(registry: DenialRegistry | undefined, seg: Segmentation, status: SegmentationStatus, approved: PolicyProposal | undefined): void {
+/**
+ * After decide(): count denials while (and only while) the Segmentation enforces a proposal —
+ * `enforced`, the one decide() enforces (Decision.enforced); `status` is the one it wrote, whose
+ * denied edges are that proposal's. Releasing is scoped to this Segmentation: a reconcile of
+ * another one in the namespace never resets its count.
+ */
+export function trackEnforcement(registry: DenialRegistry | undefined, seg: Segmentation, status: SegmentationStatus, enforced: PolicyProposal | undefined): void {
   if (!registry) return;
   const namespace = seg.metadata.namespace!;
-  if (status.phase !== 'Enforcing' || !approved) {
-    registry.release(namespace);
+  if (!enforced) {
+    registry.release(namespace, seg.metadata.name);
     return;
   }
-  const excluded = new Set(rolledBackPolicies(status, approved));
+  const excluded = new Set(rolledBackPolicies(status, enforced));
   registry.enforce(namespace, {
     segmentation: seg.metadata.name,
-    proposal: approved.metadata.name,
+    proposal: enforced.metadata.name,
     budget: { maxDenied: seg.spec.enforcement.rollback.maxDenied, windowMs: parseDuration(seg.spec.enforcement.rollback.window) ?? 300_000 },
-    policies: approved.spec.content.objects.map((o) => (o as { metadata?: { name?: string } }).metadata?.name ?? '').filter((n) => n !== '' && !excluded.has(n)),
-    stored: storedDenied(status, approved.metadata.name),
+    policies: enforced.spec.content.objects.map((o) => (o as { metadata?: { name?: string } }).metadata?.name ?? '').filter((n) => n !== '' && !excluded.has(n)),
+    stored: storedDenied(status, enforced.metadata.name, enforced.metadata.name),
   });
 }
