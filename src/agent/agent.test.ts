@@ -1,4 +1,4 @@
-import { mkdtemp, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { PassThrough, Readable } from 'node:stream';
@@ -7,7 +7,7 @@ import { EdgeStore } from '../domain/edge-store.js';
 import { HealthServer } from '../runtime/health.js';
 import { captureLogger } from '../runtime/testing.js';
 import { deploymentPod, inventory, service, statefulSetPod } from '../testing/builders.js';
-import { agentConfig, startAgent, type AgentRun } from '../cli/agent-command.js';
+import { agentConfig, agentIdentityOptions, startAgent, type AgentRun } from '../cli/agent-command.js';
 import { main, type CliIo } from '../cli/main.js';
 import { Agent, type AgentOptions } from './agent.js';
 import { StaticInventorySource } from './inventory.js';
@@ -118,6 +118,38 @@ describe('Agent', () => {
     await expect.poll(() => stored(store)).toEqual(['wl:shop/Deployment/frontend -> wl:shop/Deployment/cart 8080/TCP x1']);
   });
 
+  it('events the kernel dropped (conntrack -E: ENOBUFS) reach the controller as dropped, so FlowsComplete can say so', async () => {
+    const { receiver: r, url } = await receiver();
+    const fake = new FakeRunner();
+    fake.onSpawn = (child) => child.argv.includes('-L') ? child.finish() : undefined;
+    const { agent: a } = agent(url, fake);
+    await a.start();
+    fake.started('-E')[0]!.writeStderr('WARNING: We have hit ENOBUFS! We are losing events.');
+    await expect.poll(() => r.stats.dropped, { timeout: 5_000 }).toBe(1);
+    expect(a.aggregator.stats.sourceLostEvents).toBe(1);
+  });
+
+  it('a run that stops with connections the controller never acknowledged leaves their count to the next run, which reports them as dropped', async () => {
+    const stateFile = path.join(await mkdtemp(path.join(tmpdir(), 'hivewall-agent-state-')), 'state.json');
+    const fake = new FakeRunner();
+    fake.onSpawn = (child) => child.argv.includes('-L') ? child.finish() : undefined;
+    // The operator is down: nothing listens on port 9.
+    const { agent: first } = agent('http://127.0.0.1:9', fake, { stateFile, shipIntervalMs: 3_600_000, flushTimeoutMs: 200 });
+    await first.start();
+    fake.started('-E')[0]!.write(EVENTS[2]!);
+    await expect.poll(() => first.aggregator.learnedTotal).toBe(1);
+    await first.stop();
+    expect(JSON.parse(await readFile(stateFile, 'utf8'))).toEqual({ unshippedConnections: 1 });
+
+    const { store, receiver: r, url } = await receiver();
+    const { agent: next } = agent(url, fake, { stateFile });
+    await next.start();
+    await expect.poll(() => r.stats.dropped, { timeout: 5_000 }).toBe(1);
+    expect(stored(store)).toEqual([]);
+    await next.stop();
+    expect(JSON.parse(await readFile(stateFile, 'utf8'))).toEqual({ unshippedConnections: 0 });
+  });
+
   it('without a conntrack binary the agent stays up and /readyz says why', async () => {
     const fake = new FakeRunner();
     fake.onSpawn = (child) => child.finish({ code: null, signal: null, error: { code: 'ENOENT', message: 'spawn conntrack ENOENT' } });
@@ -135,7 +167,64 @@ describe('Agent', () => {
   });
 });
 
+describe('Agent: a pod newer than the inventory, on Nodes without spec.podCIDRs', () => {
+  const nodes = [{ name: 'node-a', ips: ['172.18.0.2'], podCIDRs: [] }];
+  const pg = deploymentPod('db', 'pg', '10.244.1.5', {}, { nodeName: 'node-a', createdAt: NOW - 3_600_000, uid: 'pg' });
+  const migrate = deploymentPod('shop', 'migrate', '10.244.1.9', {}, { nodeName: 'node-a', createdAt: NOW - 2_000, uid: 'migrate' });
+  /** The new pod's connection: seen by conntrack before the inventory shows the pod, established after. */
+  const line = (ms: number, event: string, state: string, unreplied: boolean) =>
+    `[${sec(ms)}]\t ${event} ipv4     2 tcp      6 120 ${state} src=10.244.1.9 dst=10.244.1.5 sport=40000 dport=5432 ${unreplied ? '[UNREPLIED] ' : ''}src=10.244.1.5 dst=10.244.1.9 sport=5432 dport=40000`;
+
+  async function run(flags: { podCidr?: string[] }) {
+    const { store, url } = await receiver();
+    const fake = new FakeRunner();
+    fake.onSpawn = (child) => child.argv.includes('-L') ? child.finish() : undefined;
+    const source = new StaticInventorySource(inventory({ nodes, pods: [pg] }));
+    const config = agentConfig({ controllerUrl: 'https://ctl:8443', ...flags }, { NODE_NAME: 'node-a' });
+    const { agent: a, log } = agent(url, fake, { inventory: source, identity: agentIdentityOptions(config) });
+    await a.start();
+    const events = fake.started('-E')[0]!;
+    events.write(line(0, '[NEW]', 'SYN_SENT', true), line(1, '[UPDATE]', 'SYN_RECV', false));
+    await expect.poll(() => a.aggregator.learner.stats.flows).toBe(2);
+    source.set(inventory({ nodes, pods: [pg, migrate] }));
+    await expect.poll(() => a.history.stats.livePods).toBe(2);
+    events.write(line(1_500, '[UPDATE]', 'ESTABLISHED', false));
+    await expect.poll(() => a.aggregator.learner.stats.flows).toBe(3);
+    return { store, agent: a, log };
+  }
+
+  it('with --pod-cidr the first connection is skipped while the pod is unknown, then learned as its workload, never as world', async () => {
+    const { store, agent: a, log } = await run({ podCidr: ['10.244.0.0/16'] });
+    await expect.poll(() => stored(store)).toEqual(['wl:shop/Deployment/migrate -> wl:db/Deployment/pg 5432/TCP x1']);
+    expect(a.aggregator.learner.stats.skipped.unresolved).toBe(2);
+    expect(log.find('no pod CIDR known (no Node has spec.podCIDRs and none is configured): set --pod-cidr or HIVEWALL_POD_CIDRS, or new pods\' first connections are learned as world')).toEqual([]);
+  });
+
+  it('without a pod range it warns at start (and the address is world: the reason for the warning)', async () => {
+    const { store, log } = await run({});
+    expect(log.find('no pod CIDR known (no Node has spec.podCIDRs and none is configured): set --pod-cidr or HIVEWALL_POD_CIDRS, or new pods\' first connections are learned as world')).toHaveLength(1);
+    await expect.poll(() => stored(store)).toEqual(['en:world:10.244.1.9 -> wl:db/Deployment/pg 5432/TCP x1']);
+  });
+});
+
 describe('hivewall agent (CLI)', () => {
+  it('--pod-cidr / --service-cidr: repeatable and comma-separated, else $HIVEWALL_POD_CIDRS / $HIVEWALL_SERVICE_CIDRS; none by default', () => {
+    const base = { controllerUrl: 'https://ctl:8443', nodeName: 'n' };
+    expect(agentIdentityOptions(agentConfig(base, {}))).toEqual({ podCidrs: [], serviceCidrs: [] });
+    expect(agentIdentityOptions(agentConfig({ ...base, podCidr: ['10.244.0.0/16, fd00:10:244::/56', '100.64.0.0/10'], serviceCidr: ['10.96.0.0/12'] }, { HIVEWALL_POD_CIDRS: '192.168.0.0/16' })))
+      .toEqual({ podCidrs: ['10.244.0.0/16', 'fd00:10:244::/56', '100.64.0.0/10'], serviceCidrs: ['10.96.0.0/12'] });
+    expect(agentIdentityOptions(agentConfig(base, { HIVEWALL_POD_CIDRS: '10.244.0.0/16,10.245.0.0/16', HIVEWALL_SERVICE_CIDRS: ' 10.96.0.0/12 ' })))
+      .toEqual({ podCidrs: ['10.244.0.0/16', '10.245.0.0/16'], serviceCidrs: ['10.96.0.0/12'] });
+  });
+
+  it.each([
+    [{ podCidr: ['10.244.0.0/33'] }, {}, 'podCidrs.0: "10.244.0.0/33" is not a CIDR (<address>/<prefix>, e.g. 10.244.0.0/16 or fd00:10:244::/56)'],
+    [{ podCidr: ['10.244.0.5'] }, {}, 'podCidrs.0: "10.244.0.5" is not a CIDR'],
+    [{}, { HIVEWALL_SERVICE_CIDRS: '10.96.0.0/12,cluster' }, 'serviceCidrs.1: "cluster" is not a CIDR'],
+  ])('refuses a malformed CIDR, naming it (%j %j)', (flags, env, message) => {
+    expect(() => agentConfig({ controllerUrl: 'https://ctl:8443', nodeName: 'n', ...flags }, env)).toThrow(message);
+  });
+
   it('configuration: flags over environment over defaults', () => {
     const config = agentConfig({ controllerUrl: 'https://ctl:8443', shipIntervalMs: '500' }, { NODE_NAME: 'node-a', HIVEWALL_SHIP_INTERVAL_MS: '900', HIVEWALL_DUMP_INTERVAL_MS: '0' });
     expect(config).toMatchObject({
@@ -162,7 +251,7 @@ describe('hivewall agent (CLI)', () => {
     err.on('data', (c) => (text += c));
     const io: CliIo = { stdout: out, stderr: err, stdin: Readable.from(['']) };
     expect(await main(['agent', '--help'], io)).toBe(0);
-    for (const flag of ['--controller-url', '--node-name', '--token-file', '--kubeconfig', '--dump-interval-ms', '--ship-interval-ms']) expect(text).toContain(flag);
+    for (const flag of ['--controller-url', '--node-name', '--token-file', '--kubeconfig', '--dump-interval-ms', '--ship-interval-ms', '--pod-cidr', '--service-cidr']) expect(text).toContain(flag);
     text = '';
     const saved = process.env['HIVEWALL_CONTROLLER_URL'];
     delete process.env['HIVEWALL_CONTROLLER_URL'];

@@ -9,7 +9,8 @@
  * unresolved and lost), then conntrack (events, then the first dump, which picks up connections
  * opened before the agent), then shipping. The identity is rebuilt every `inventoryRefreshMs` when
  * the informers saw a change. On stop, conntrack stops first, then one last shipping round tries
- * to hand over what is buffered (bounded by `flushTimeoutMs`).
+ * to hand over what is buffered (bounded by `flushTimeoutMs`); what the controller did not
+ * acknowledge is counted in `stateFile`, and the next run reports it as dropped.
  *
  * Readiness (`checks()`): `inventory` (synced) and `conntrack` (events running, last dump good;
  * the reason names a missing binary or a permission problem). Shipping failures are not a
@@ -28,6 +29,7 @@ import { ConntrackSource } from './conntrack-source.js';
 import { IdentityHistory } from './identity-history.js';
 import type { InventorySource } from './inventory.js';
 import { Shipper, type Transport } from './shipper.js';
+import { AgentStateFile } from './state-file.js';
 
 export interface AgentOptions {
   readonly node: string;
@@ -55,6 +57,11 @@ export interface AgentOptions {
   readonly leaveRemoteClients?: boolean;
   /** Last shipping round on stop. Default 5 s. */
   readonly flushTimeoutMs?: number;
+  /**
+   * Where a stopping agent leaves the count of connections it could not ship, for the next run to
+   * report as dropped (./state-file.ts). Absent: they are only logged.
+   */
+  readonly stateFile?: string;
 }
 
 export class Agent {
@@ -70,11 +77,15 @@ export class Agent {
   #appliedVersion = -1;
   #started: Promise<void> | undefined;
   #running = false;
+  readonly #state: AgentStateFile | undefined;
+  /** The state file was read: from now on it is this run's to write. */
+  #stateRead = false;
 
   constructor(opts: AgentOptions) {
     this.#opts = opts;
     this.#log = opts.logger.child({ component: 'agent', node: opts.node });
     this.#clock = opts.clock ?? systemClock;
+    this.#state = opts.stateFile === undefined ? undefined : new AgentStateFile(opts.stateFile, this.#log);
     this.history = new IdentityHistory({
       clock: this.#clock,
       ...(opts.retentionMs !== undefined ? { retentionMs: opts.retentionMs } : {}),
@@ -119,6 +130,7 @@ export class Agent {
 
   async #start(): Promise<void> {
     const signal = this.#abort.signal;
+    await this.#carryOver();
     this.#opts.inventory.start();
     const wait = new Backoff({ baseMs: 100, capMs: 2_000 });
     while (!this.#opts.inventory.synced() && !signal.aborted) await sleep(this.#clock, wait.next(), signal);
@@ -129,6 +141,32 @@ export class Agent {
     this.shipper.start();
     this.#running = true;
     this.#log.info({ pods: this.history.stats.livePods, controller: this.#opts.controllerUrl }, 'agent started');
+    this.#warnWithoutPodRanges();
+  }
+
+  /**
+   * The resolver calls an address it does not know an unknown pod (skipped, not remembered) only
+   * inside a pod range: the Nodes' `spec.podCIDRs` or `identity.podCidrs` (src/domain/identity.ts).
+   * Without either, a new pod's first connections, seen before the inventory shows the pod, are
+   * learned as `world`.
+   */
+  #warnWithoutPodRanges(): void {
+    if ((this.#opts.identity?.podCidrs?.length ?? 0) > 0) return;
+    if (this.history.resolver.nodes.some((node) => node.podCIDRs.length > 0)) return;
+    this.#log.warn({ nodes: this.history.resolver.nodes.length }, 'no pod CIDR known (no Node has spec.podCIDRs and none is configured): set --pod-cidr or HIVEWALL_POD_CIDRS, or new pods\' first connections are learned as world');
+  }
+
+  /**
+   * What the previous run could not ship goes to the controller as dropped with the first batch
+   * (FlowsComplete=False), instead of being lost silently.
+   */
+  async #carryOver(): Promise<void> {
+    if (this.#state === undefined) return;
+    const unshipped = await this.#state.readUnshipped();
+    this.#stateRead = true;
+    if (unshipped === 0) return;
+    this.aggregator.carryOver(unshipped);
+    this.#log.warn({ unshippedConnections: unshipped, file: this.#state.file }, 'the previous run stopped with connections not shipped: reporting them as dropped');
   }
 
   /** Applies the inventory when it changed since the last time. */
@@ -163,7 +201,10 @@ export class Agent {
     };
   }
 
-  /** Stops conntrack, ships what is buffered (bounded), stops shipping and the informers. */
+  /**
+   * Stops conntrack, ships what is buffered (bounded), leaves what the controller did not
+   * acknowledge in the state file, stops shipping and the informers.
+   */
   async stop(): Promise<void> {
     this.#abort.abort();
     if (this.#refreshTimer !== undefined) this.#clock.clearTimeout(this.#refreshTimer);
@@ -177,8 +218,10 @@ export class Agent {
       ]);
       const buffered = this.aggregator.bufferedConnections();
       if (flushed) this.#log.info({}, 'buffered edges shipped before exit');
-      else this.#log.warn({ bufferedConnections: buffered }, 'exiting with edges not shipped');
+      else this.#log.warn({ bufferedConnections: buffered, unshippedConnections: this.aggregator.unacknowledged() }, 'exiting with edges not shipped');
     }
+    // Written whether or not this run shipped anything: the previous run's count stays until acknowledged.
+    if (this.#stateRead) await this.#state?.writeUnshipped(this.aggregator.unacknowledged());
     this.#running = false;
     await this.#opts.inventory.stop();
   }

@@ -190,6 +190,55 @@ describe('EdgeAggregator', () => {
   });
 });
 
+describe('EdgeAggregator: what a previous run could not ship', () => {
+  it('is reported as dropped with the next batch, and counts as unacknowledged until that batch is acknowledged', () => {
+    const agg = new EdgeAggregator({ identity: identity() });
+    agg.carryOver(7);
+    agg.ingest(connection(0, 0, 80));
+    agg.drain();
+    expect(agg.unacknowledged()).toBe(8);
+    const batch = agg.nextBatch()!;
+    expect(batch).toMatchObject({ seq: 1, droppedConnections: 7 });
+    expect(agg.unacknowledged()).toBe(8);
+    agg.ack(batch.seq);
+    expect(agg.unacknowledged()).toBe(0);
+    expect(agg.idle).toBe(true);
+    expect(agg.stats.carriedConnections).toBe(7);
+  });
+});
+
+describe('EdgeAggregator memory: it lives as long as the agent', () => {
+  const N = 2_000;
+
+  it('keeps no per-pair tally of unanswered or dropped connections, nor of unknown addresses', () => {
+    const agg = new EdgeAggregator({ identity: identity(), maxBufferedEdges: 10 });
+    for (let i = 0; i < N; i++) {
+      // An unanswered SYN to a distinct outside address, and one from an unknown pod address.
+      agg.ingest({ kind: 'flow', flow: flow(endpoint('10.244.0.1', 20_000 + i), endpoint(`100.64.${i >> 8}.${i & 255}`, 443), { time: T0, confirmed: false }) });
+      agg.ingest({ kind: 'flow', flow: flow(endpoint(`10.244.9.${i & 255}`, 30_000 + i), endpoint('10.244.1.1', 8080), { time: T0 }) });
+      agg.ingest({ kind: 'flow', flow: flow(endpoint('10.244.0.1', 40_000 + i), endpoint(`100.65.${i >> 8}.${i & 255}`, 443), { time: T0, verdict: 'DROPPED' }) });
+    }
+    agg.drain(T0 + 60_000);
+    expect(agg.stats.unanswered).toBe(N);
+    expect(agg.learner.stats.skipped).toMatchObject({ unresolved: N, dropped: N });
+    expect(agg.learner.dropped.size).toBe(0);
+    expect(agg.learner.unresolved.size).toBe(0);
+  });
+
+  it('keeps the labels of at most one pod that no inventory knew, however many pods flows name', () => {
+    const agg = new EdgeAggregator({ identity: new IdentityResolver(inventory({})) });
+    for (let i = 0; i < N; i++) {
+      const job = endpoint(`10.0.${i >> 8}.${i & 255}`, 40_000, { namespace: 'batch', podName: `report-${29_000_000 + i}-x7k2p`, labels: [`job-name=report-${29_000_000 + i}`], workload: { kind: 'CronJob', name: 'report' } });
+      const pg = endpoint('10.0.200.2', 5432, { namespace: 'db', podName: 'pg-0', labels: ['app=pg'], workload: { kind: 'StatefulSet', name: 'pg' } });
+      agg.ingest({ kind: 'flow', flow: flow(job, pg, { time: T0 + i, observationPoint: 'TO_ENDPOINT' }) });
+    }
+    agg.drain();
+    expect(agg.learnedTotal).toBe(N);
+    const kept = [...agg.learner.observedPods.values()].reduce((n, pods) => n + pods.size, 0);
+    expect(kept).toBe(1);
+  });
+});
+
 // ---------------------------------------------------------------- properties
 
 type Op =

@@ -91,8 +91,10 @@ export interface AggregatorStats {
   rejectedConnections: number;
   /** Learner tables replaced because they grew past `maxLearnerEdges`. */
   rotations: number;
-  /** Events the flow source reported lost before the agent saw them (Hubble `lost_events`). */
+  /** Events the flow source reported lost before the agent saw them (Hubble `lost_events`, conntrack ENOBUFS). */
   sourceLostEvents: number;
+  /** Connections a previous run of this agent counted but never shipped ({@link EdgeAggregator.carryOver}). */
+  carriedConnections: number;
   /** Unanswered TCP connections found, and those of new edges that did not fit in the buffer. */
   unanswered: number;
   droppedUnanswered: number;
@@ -107,6 +109,15 @@ interface MutableDelta {
   firstSeen: number;
   lastSeen: number;
 }
+
+/**
+ * The agents' Learner lives as long as the process: it keeps no per-pair drop or per-address
+ * unresolved tallies (`tallies: false`; nothing here reads them, and one unanswered SYN to each of
+ * many outside addresses would add an entry each, never removed), and the fewest pods flows named
+ * that no inventory knew (`observedPods`: labels for selectors, which an agent never ships). The
+ * operator's learner does the same (docs/architecture.md §1, src/domain/learner.ts LearnerOptions).
+ */
+export const AGENT_LEARNER: LearnerOptions = { tallies: false, observedPodLimits: { podsPerWorkload: 1, workloads: 1 } };
 
 const deltaKey = (client: string, server: string, port: number, protocol: Protocol) => `${client}\n${server}\n${port}\n${protocol}`;
 
@@ -125,6 +136,7 @@ export class EdgeAggregator {
     rejectedConnections: 0,
     rotations: 0,
     sourceLostEvents: 0,
+    carriedConnections: 0,
     unanswered: 0,
     droppedUnanswered: 0,
   };
@@ -145,7 +157,7 @@ export class EdgeAggregator {
   readonly #unanswered = new Map<string, MutableDelta>();
   #inflight: DeltaBatch | undefined;
   #seq = 0;
-  /** `stats.droppedConnections` as of the last batch cut (the rest is reported with the next). */
+  /** {@link #lost} as of the last batch cut (the rest is reported with the next). */
   #reportedDropped = 0;
 
   constructor(opts: AggregatorOptions) {
@@ -160,6 +172,7 @@ export class EdgeAggregator {
   /** A Learner whose unanswered TCP connections land in {@link #unanswered}. */
   #newLearner(): Learner {
     return new Learner(this.#identity, {
+      ...AGENT_LEARNER,
       ...this.#opts.learner,
       onDenied: (d) => {
         if (d.reason !== 'UNREPLIED' || d.protocol !== 'TCP') return;
@@ -192,6 +205,19 @@ export class EdgeAggregator {
   /** The sequence number of the last batch made (0 before the first). */
   get lastSeq(): number {
     return this.#seq;
+  }
+
+  /** Every connection or event lost so far: buffer full, the source's losses, a previous run's unshipped connections. */
+  get #lost(): number {
+    return this.stats.droppedConnections + this.stats.sourceLostEvents + this.stats.carriedConnections;
+  }
+
+  /**
+   * Connections a previous run of this agent counted but could not ship before it stopped (its
+   * state file, src/agent/agent.ts): reported as dropped with the next batch, as a full buffer is.
+   */
+  carryOver(connections: number): void {
+    if (connections > 0) this.stats.carriedConnections += connections;
   }
 
   /** Feeds one parsed conntrack line or Hubble message. Never throws on data. */
@@ -267,11 +293,11 @@ export class EdgeAggregator {
    */
   nextBatch(): DeltaBatch | undefined {
     if (this.#inflight) return this.#inflight;
-    const dropped = this.stats.droppedConnections + this.stats.sourceLostEvents - this.#reportedDropped;
+    const dropped = this.#lost - this.#reportedDropped;
     if (this.#pending.size === 0 && this.#unanswered.size === 0 && dropped === 0) return undefined;
     const edges = takeUpTo(this.#pending, this.#maxBatch);
     const unanswered = takeUpTo(this.#unanswered, this.#maxBatch);
-    this.#reportedDropped = this.stats.droppedConnections + this.stats.sourceLostEvents;
+    this.#reportedDropped = this.#lost;
     this.#inflight = { seq: ++this.#seq, edges, ...(dropped > 0 ? { droppedConnections: dropped } : {}), ...(unanswered.length > 0 ? { unanswered } : {}) };
     this.stats.batches++;
     this.#updateGauges();
@@ -303,7 +329,15 @@ export class EdgeAggregator {
 
   /** Nothing to send: no pending or in-flight deltas, no drop or loss left to report. */
   get idle(): boolean {
-    return this.#pending.size === 0 && this.#inflight === undefined && this.stats.droppedConnections + this.stats.sourceLostEvents === this.#reportedDropped;
+    return this.#pending.size === 0 && this.#inflight === undefined && this.#lost === this.#reportedDropped;
+  }
+
+  /**
+   * What the controller has not acknowledged: connections in pending and in-flight deltas, and
+   * lost ones not yet reported in an acknowledged batch. What a run that stops now leaves unshipped.
+   */
+  unacknowledged(): number {
+    return this.bufferedConnections() + (this.#inflight?.droppedConnections ?? 0) + this.#lost - this.#reportedDropped;
   }
 
   /** Connections counted in pending and in-flight deltas (not yet acknowledged). */

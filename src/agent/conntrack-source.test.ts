@@ -126,6 +126,22 @@ describe('ConntrackSource', () => {
     expect(log.find('conntrack stderr')).toHaveLength(1);
   });
 
+  it('reports conntrack -E\'s ENOBUFS warning as lost events (the kernel dropped some), not just a stderr line', async () => {
+    const { fake, source, clock, seen, log } = setup();
+    source.start();
+    await clock.advance(0);
+    fake.started('-E')[0]!.writeStderr(
+      'WARNING: We have hit ENOBUFS! We are losing events.',
+      'This message means that the current netlink socket buffer size is too small.',
+      'Please, check --buffer-size in conntrack(8) manpage.',
+    );
+    await settle();
+    expect(seen.filter((s) => s.result.kind === 'lost-events')).toEqual([{ result: { kind: 'lost-events', source: 'conntrack-enobufs', count: 1 }, origin: 'events' }]);
+    expect(source.stats).toMatchObject({ lostEventNotices: 1, stderrLines: 3, lines: { events: 0, dump: 0 } });
+    expect(log.find('conntrack lost events (ENOBUFS): the netlink socket buffer overflowed')).toHaveLength(1);
+    expect(source.status()).toEqual({ ok: true }); // conntrack goes on reading
+  });
+
   it('resets the backoff after the events process ran long enough', async () => {
     const { fake, source, clock } = setup({ stableAfterMs: 10_000 });
     source.start();

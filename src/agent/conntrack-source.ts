@@ -87,6 +87,8 @@ export interface ConntrackSourceStats {
   readonly eventExits: Partial<Record<ConntrackErrorKind, number>>;
   /** stderr lines, excluding conntrack's "… have been shown." summary. */
   stderrLines: number;
+  /** Times `conntrack -E` said the kernel dropped events (ENOBUFS); each is reported as lost events. */
+  lostEventNotices: number;
   readonly dumps: { ok: number; failed: number };
   /** Every error by kind (events exits, dump failures). */
   readonly errors: Partial<Record<ConntrackErrorKind, number>>;
@@ -103,6 +105,12 @@ const SUMMARY = /flow (entries|events) have been shown\.?\s*$/;
 const PERMISSION = /operation not permitted|permission denied|EPERM|EACCES/i;
 /** `ip netns exec`: `exec of "conntrack" failed: No such file or directory`; shells: `command not found`. */
 const MISSING = /no such file or directory|command not found|not found in \$?PATH|ENOENT/i;
+/**
+ * `conntrack -E` when the netlink socket overflowed: `WARNING: We have hit ENOBUFS! We are losing
+ * events.` (conntrack-tools, then it goes on reading). The events in between are gone; how many is
+ * not said.
+ */
+const LOST_EVENTS = /hit ENOBUFS|losing events/i;
 
 const DEFAULT_RESTART_BACKOFF: BackoffPolicy = { baseMs: 1_000, capMs: 60_000, jitter: 0.2 };
 
@@ -118,6 +126,7 @@ export class ConntrackSource {
     eventStarts: 0,
     eventExits: {},
     stderrLines: 0,
+    lostEventNotices: 0,
     dumps: { ok: 0, failed: 0 },
     errors: {},
   };
@@ -222,12 +231,27 @@ export class ConntrackSource {
     this.stats.lines[origin]++;
     if (result.kind === 'flow') this.stats.flows++;
     else if (result.kind === 'skip') this.stats.skipped[result.reason]++;
+    this.#sink(result, origin);
+  }
+
+  #sink(result: ParseResult, origin: ConntrackOrigin): void {
     try {
       this.#opts.sink(result, origin);
     } catch (err) {
       // A sink bug must not stop reading the kernel's table.
       this.#log.error({ err, origin }, 'conntrack sink failed');
     }
+  }
+
+  /**
+   * The kernel dropped events (ENOBUFS): reported to the sink as lost events (at least one; the
+   * count is unknown), which the agent ships as dropped so the controller knows the graph may miss
+   * edges (src/agent/aggregator.ts). The next dump picks up the connections still open.
+   */
+  #lostEvents(log: boolean): void {
+    this.stats.lostEventNotices++;
+    if (log) this.#log.warn({ origin: 'events' }, 'conntrack lost events (ENOBUFS): the netlink socket buffer overflowed');
+    this.#sink({ kind: 'lost-events', source: 'conntrack-enobufs', count: 1 }, 'events');
   }
 
   #countError(kind: ConntrackErrorKind): void {
@@ -244,6 +268,10 @@ export class ConntrackSource {
       const text = line.trim();
       if (text === '' || SUMMARY.test(text)) return;
       this.stats.stderrLines++;
+      if (origin === 'events' && LOST_EVENTS.test(text)) {
+        this.#lostEvents(logged++ < maxLogged);
+        return;
+      }
       if (kept.length < 8) kept.push(text.slice(0, 500));
       if (logged++ < maxLogged) this.#log.warn({ origin, stderr: text.slice(0, 500) }, 'conntrack stderr');
     };

@@ -6,9 +6,10 @@
  *   hubble.sock ──GetFlows (follow, reply: false)──▶ HubbleObserverSource ──▶ EdgeAggregator (Learner)
  *                                                                               ──▶ Shipper ──▶ controller /v1/edges
  *
- * - Identity: none of its own. Hubble flows name their pods (namespace, pod name, labels, Cilium's
- *   workload) and reserved identities, which the Learner resolves with an empty inventory; no
- *   informers, no API-server access besides the controller's TokenReview of the agent's token.
+ * - Identity: none of its own. Hubble flows name their pods (namespace, pod name, Cilium's
+ *   workload) and reserved identities; a pod's workload is only what Cilium reports, else the bare
+ *   pod, never a guess from its name or labels (./hubble-identity.ts). No informers, no API-server
+ *   access besides the controller's TokenReview of the agent's token.
  * - Which node counts a flow: a connection between pods on two nodes is seen by both nodes'
  *   Hubble. A flow leaving its pod toward another pod ({@link leftToServerNode}) is left to the
  *   server's node, which sees it arrive (TO_ENDPOINT) or dropped by the server's ingress policy;
@@ -32,12 +33,11 @@
  */
 import type { Logger } from 'pino';
 import type { Flow } from '../domain/flow.js';
-import { IdentityResolver } from '../domain/identity.js';
-import { emptyInventory } from '../domain/inventory.js';
 import { HubbleObserverSource, type HubbleObserverOptions, type HubbleObserverStats, type HubbleResumePoint } from '../ingest/hubble-grpc/index.js';
 import { sleep, systemClock, type Clock } from '../runtime/clock.js';
 import type { CheckResult } from '../runtime/health.js';
 import { EdgeAggregator, type AggregatorOptions } from './aggregator.js';
+import { HubbleIdentity } from './hubble-identity.js';
 import { ResumeFile } from './resume-file.js';
 import { Shipper, type Transport } from './shipper.js';
 
@@ -144,7 +144,7 @@ export class HubbleAgent {
     this.#resume = opts.resumeFile === undefined ? undefined : new ResumeFile(opts.resumeFile, this.#log);
     this.aggregator = new CheckpointedAggregator(
       {
-        identity: new IdentityResolver(emptyInventory),
+        identity: new HubbleIdentity(),
         ...(opts.maxBufferedEdges !== undefined ? { maxBufferedEdges: opts.maxBufferedEdges } : {}),
         ...(opts.maxBatchEdges !== undefined ? { maxBatchEdges: opts.maxBatchEdges } : {}),
       },

@@ -78,6 +78,7 @@ export function registerAgentMetrics(registry: Registry, s: AgentMetricSources):
     Object.entries(s.conntrack.errors).map(([kind, n]) => [{ kind }, n ?? 0]));
   statCounter(registry, 'hivewall_agent_conntrack_starts_total', 'Starts of the conntrack events process.', [], () => [[{}, s.conntrack.eventStarts]]);
   statCounter(registry, 'hivewall_agent_conntrack_stderr_lines_total', 'Lines conntrack printed on stderr (not counting its summary line).', [], () => [[{}, s.conntrack.stderrLines]]);
+  statCounter(registry, 'hivewall_agent_conntrack_lost_events_total', 'Times conntrack -E reported that the kernel dropped events (ENOBUFS); each is shipped as lost.', [], () => [[{}, s.conntrack.lostEventNotices]]);
   statCounter(registry, 'hivewall_agent_conntrack_dumps_total', 'Full-table dumps, by result.', ['result'], () => [
     [{ result: 'ok' }, s.conntrack.dumps.ok], [{ result: 'failed' }, s.conntrack.dumps.failed],
   ]);
@@ -95,8 +96,9 @@ function registerShippingMetrics(registry: Registry, aggregator: AggregatorStats
     [{ state: 'pending' }, aggregator.pendingEdges], [{ state: 'inflight' }, aggregator.inflightEdges],
   ]);
   statCounter(registry, 'hivewall_agent_dropped_edges_total', 'New edges dropped because the delta buffer was full.', [], () => [[{}, aggregator.droppedEdges]]);
-  statCounter(registry, 'hivewall_agent_dropped_connections_total', 'Connections in dropped edges (buffer full) and in batches the controller refused for good.', ['reason'], () => [
+  statCounter(registry, 'hivewall_agent_dropped_connections_total', 'Connections in dropped edges (buffer full), in batches the controller refused for good, and those the previous run stopped with unshipped.', ['reason'], () => [
     [{ reason: 'buffer-full' }, aggregator.droppedConnections], [{ reason: 'rejected' }, aggregator.rejectedConnections],
+    [{ reason: 'previous-run' }, aggregator.carriedConnections],
   ]);
   statCounter(registry, 'hivewall_agent_ship_requests_total', 'Edge batches sent to the controller, by outcome.', ['outcome'], () =>
     Object.entries(shipper.outcomes).map(([outcome, n]) => [{ outcome }, n]));

@@ -10,6 +10,8 @@ import { readFile } from 'node:fs/promises';
 import { KubeConfig } from '@kubernetes/client-node';
 import { z } from 'zod';
 import { Agent } from '../agent/agent.js';
+import type { IdentityOptions } from '../domain/identity.js';
+import { parseCidr } from '../domain/ip.js';
 import { DEFAULT_HUBBLE_SOCKET, HubbleAgent } from '../agent/hubble-agent.js';
 import { InformerInventorySource } from '../agent/inventory.js';
 import { registerAgentMetrics, registerHubbleAgentMetrics } from '../agent/metrics.js';
@@ -40,6 +42,10 @@ export interface AgentFlags {
   readonly retentionMs?: string;
   readonly maxBufferedEdges?: string;
   readonly conntrackPrefix?: string;
+  /** `--pod-cidr`, repeatable; each value may list several, comma-separated. */
+  readonly podCidr?: readonly string[];
+  /** `--service-cidr`, repeatable; each value may list several, comma-separated. */
+  readonly serviceCidr?: readonly string[];
   readonly healthPort?: string;
   readonly bindAddress?: string;
   readonly logLevel?: string;
@@ -54,12 +60,21 @@ export const DEFAULT_TOKEN_FILE = '/var/run/secrets/hivewall/receiver-token/toke
 
 const int = (min: number) => z.coerce.number().int().min(min);
 
+/** An address range `<address>/<prefix>` (IPv4 or IPv6), as src/domain/ip.ts parses it. */
+const cidr = z.string().refine((text) => text.includes('/') && parseCidr(text) !== undefined, {
+  error: (issue) => `${JSON.stringify(issue.input)} is not a CIDR (<address>/<prefix>, e.g. 10.244.0.0/16 or fd00:10:244::/56)`,
+});
+
 export const agentConfigSchema = z.object({
   /** Where flows come from: the kernel's conntrack table, or the node-local Hubble server (Cilium). */
   source: z.enum(['conntrack', 'hubble']).default('conntrack'),
   /** `unix:///path` (Cilium's socket) or a gRPC `host:port` target. */
   hubbleAddress: z.string().min(1).refine((a) => a.startsWith('unix:') || a.includes(':'), 'must be unix:///path or host:port').default(DEFAULT_HUBBLE_SOCKET),
-  /** Hubble source: where the resume point is kept across restarts (absent: new flows only after a restart). */
+  /**
+   * Where the agent keeps its state across restarts. Hubble source: the resume point (absent: new
+   * flows only after a restart). Conntrack source: the count of connections a stopping agent could
+   * not ship, reported as dropped by the next run (absent: only logged).
+   */
   resumeFile: z.string().min(1).optional(),
   /** The receiver; https:// only: the agent's token travels in every request. */
   controllerUrl: z.string().url().refine((u) => /^https:\/\//i.test(u), 'must be an https:// URL (the agent\'s token travels in every request; plain http:// is refused)'),
@@ -80,12 +95,30 @@ export const agentConfigSchema = z.object({
   maxBufferedEdges: int(1).default(20_000),
   /** Whitespace-separated command prefix for conntrack (`ip netns exec test`); empty: none. */
   conntrackPrefix: z.string().optional(),
+  /**
+   * Conntrack source: the cluster's pod ranges beyond the Nodes' `spec.podCIDRs` (which many CNIs
+   * leave empty: EKS VPC CNI, Cilium cluster-pool, Calico IPAM). An address inside that the
+   * inventory does not know (yet) is skipped as an unknown pod, never learned as `world`.
+   */
+  podCidrs: z.array(cidr).default([]),
+  /** Conntrack source: the Service ranges; an unknown address inside is skipped, never `world`. */
+  serviceCidrs: z.array(cidr).default([]),
   healthPort: int(0).max(65535).default(8082),
   bindAddress: z.string().default('0.0.0.0'),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace']).default('info'),
 });
 
 export type AgentConfig = Readonly<z.output<typeof agentConfigSchema>>;
+
+/**
+ * A list option: the flag's values if given (repeatable), else the environment variable's; every
+ * value may hold several items, comma-separated (`10.0.0.0/16,fd00::/56`). Empty items are ignored.
+ */
+export function listOption(flag: readonly string[] | undefined, envValue: string | undefined): string[] | undefined {
+  const values = flag !== undefined && flag.length > 0 ? flag : envValue !== undefined ? [envValue] : [];
+  const items = values.flatMap((v) => v.split(',')).map((v) => v.trim()).filter((v) => v !== '');
+  return items.length > 0 ? items : undefined;
+}
 
 /** Flags win over environment variables, which win over defaults. */
 export function agentConfig(flags: AgentFlags, env: NodeJS.ProcessEnv): AgentConfig {
@@ -106,6 +139,8 @@ export function agentConfig(flags: AgentFlags, env: NodeJS.ProcessEnv): AgentCon
     retentionMs: pick(flags.retentionMs, 'HIVEWALL_RETENTION_MS'),
     maxBufferedEdges: pick(flags.maxBufferedEdges, 'HIVEWALL_MAX_BUFFERED_EDGES'),
     conntrackPrefix: pick(flags.conntrackPrefix, 'HIVEWALL_CONNTRACK_PREFIX'),
+    podCidrs: listOption(flags.podCidr, env['HIVEWALL_POD_CIDRS']),
+    serviceCidrs: listOption(flags.serviceCidr, env['HIVEWALL_SERVICE_CIDRS']),
     healthPort: pick(flags.healthPort, 'HIVEWALL_HEALTH_PORT'),
     bindAddress: pick(flags.bindAddress, 'HIVEWALL_BIND_ADDRESS'),
     logLevel: pick(flags.logLevel, 'HIVEWALL_LOG_LEVEL'),
@@ -115,6 +150,11 @@ export function agentConfig(flags: AgentFlags, env: NodeJS.ProcessEnv): AgentCon
     throw new UsageError(`agent configuration: ${parsed.error.issues.map((i) => `${i.path.join('.') || 'config'}: ${i.message}`).join('; ')}`);
   }
   return Object.freeze(parsed.data);
+}
+
+/** The conntrack agent's identity options: the configured pod and Service ranges. */
+export function agentIdentityOptions(config: AgentConfig): IdentityOptions {
+  return { podCidrs: config.podCidrs, serviceCidrs: config.serviceCidrs };
 }
 
 export interface AgentRun {
@@ -150,6 +190,8 @@ export async function startAgent(config: AgentConfig, io: CliIo, opts: { readonl
     inventoryRefreshMs: config.inventoryRefreshMs,
     retentionMs: config.retentionMs,
     maxBufferedEdges: config.maxBufferedEdges,
+    identity: agentIdentityOptions(config),
+    ...(config.resumeFile ? { stateFile: config.resumeFile } : {}),
     transport: httpTransport({ ...(ca ? { ca } : {}), ...(config.controllerServerName ? { servername: config.controllerServerName } : {}) }),
   });
 

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { RECEIVER_TLS_DEFAULTS } from '../operator/receiver-tls.js';
 import { findManifest, kustomize, type Manifest } from '../testing/deploy-manifests.js';
-import { agentConfig } from './agent-command.js';
+import { agentConfig, type AgentFlags } from './agent-command.js';
 import { operatorConfig, type OperatorFlags } from './operator-command.js';
 
 const DEPLOY = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../../deploy');
@@ -50,6 +50,15 @@ describe('deploy/ configuration', () => {
     // The name the self-issued certificate carries (<service>.<namespace>.svc).
     expect(url.hostname).toBe(`${RECEIVER_TLS_DEFAULTS.serviceName}.hivewall-system.svc`);
     expect(service.spec.ports).toContainEqual(expect.objectContaining({ port: Number(url.port), targetPort: 'edges' }));
+  });
+
+  it('the conntrack agent keeps its state file on an emptyDir (the root filesystem is read-only)', () => {
+    expect(ag.args?.[0]).toBe('agent');
+    const config = agentConfig(flags(ag.args!.slice(1)) as AgentFlags, { ...env(ag, {}), NODE_NAME: 'node-a' });
+    expect(config.source).toBe('conntrack');
+    const mount = ag.volumeMounts!.find((m) => config.resumeFile!.startsWith(`${m.mountPath}/`))!;
+    const volume = agent.spec.template.spec.volumes!.find((v) => v.name === mount.name) as { emptyDir?: unknown } | undefined;
+    expect(volume?.emptyDir).toBeDefined();
   });
 
   it('the agent trusts the CA the operator publishes, from the mounted ConfigMap', () => {
