@@ -30,6 +30,14 @@ describe('operator configuration: flow sources', () => {
     expect(operatorConfig({ hubbleAddress: 'flag-relay:80', receiverPort: '9443' }, env)).toMatchObject({ hubbleAddress: 'flag-relay:80', receiverPort: 9443 });
   });
 
+  it('takes pod and Service ranges from --pod-cidr / --service-cidr or HIVEWALL_POD_CIDRS / HIVEWALL_SERVICE_CIDRS, comma-separated, and refuses what is not a CIDR', () => {
+    expect(parseConfig({ identity: 'a', flowsPath: '/f' })).toMatchObject({ podCidrs: [], serviceCidrs: [] });
+    const env = { HOSTNAME: 'p', HIVEWALL_POD_CIDRS: '10.0.0.0/16, fd00:10::/56', HIVEWALL_SERVICE_CIDRS: '10.96.0.0/12' };
+    expect(operatorConfig({ flowsPath: '/f' }, env)).toMatchObject({ podCidrs: ['10.0.0.0/16', 'fd00:10::/56'], serviceCidrs: ['10.96.0.0/12'] });
+    expect(operatorConfig({ flowsPath: '/f', podCidr: ['10.1.0.0/16'] }, env).podCidrs).toEqual(['10.1.0.0/16']);
+    expect(() => operatorConfig({ flowsPath: '/f', podCidr: ['10.1.0.0'] }, env)).toThrow(/"10.1.0.0" is not a CIDR/);
+  });
+
   it('bounds what a store pass holds: 250,000 inputs by default, from --max-held-inputs or HIVEWALL_MAX_HELD_INPUTS, at least 1', () => {
     expect(parseConfig({ identity: 'a', flowsPath: '/f' }).maxHeldInputs).toBe(250_000);
     expect(operatorConfig({ flowsPath: '/f' }, { HOSTNAME: 'p', HIVEWALL_MAX_HELD_INPUTS: '1000' }).maxHeldInputs).toBe(1000);

@@ -8,6 +8,12 @@
  * - `receiverPort`: serve the conntrack node agents' edge pushes (HTTPS, TokenReview).
  */
 import { z } from 'zod';
+import { parseCidr } from './domain/ip.js';
+
+/** An address range `<address>/<prefix>` (IPv4 or IPv6), as src/domain/ip.ts parses it. */
+export const cidrSchema = z.string().refine((text) => text.includes('/') && parseCidr(text) !== undefined, {
+  error: (issue) => `${JSON.stringify(issue.input)} is not a CIDR (<address>/<prefix>, e.g. 10.244.0.0/16 or fd00:10:244::/56)`,
+});
 
 export const configSchema = z.object({
   /** Kubeconfig file; absent → in-cluster service account. */
@@ -50,6 +56,14 @@ export const configSchema = z.object({
    * a batch of up to 20,000 edges at once, can outgrow the operator's memory in less.
    */
   maxHeldInputs: z.number().int().min(1).default(250_000),
+  /**
+   * Pod ranges beyond the Nodes' `spec.podCIDRs` (set them when Nodes carry none: EKS VPC CNI,
+   * Cilium cluster-pool, Calico IPAM): an address inside that the inventory does not know is
+   * unresolved, not the world, and public ingress excepts them (src/domain/plan.ts).
+   */
+  podCidrs: z.array(cidrSchema).default([]),
+  /** Service ranges: an unknown address inside is unresolved, not the world. */
+  serviceCidrs: z.array(cidrSchema).default([]),
   /** ServiceAccount (in `namespace`) the agents push as; only it may push edges. */
   agentServiceAccount: z.string().min(1).default('hivewall-agent'),
   /** The Service agents reach the receiver through (named in the self-issued certificate). */

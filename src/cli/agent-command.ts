@@ -11,7 +11,6 @@ import { KubeConfig } from '@kubernetes/client-node';
 import { z } from 'zod';
 import { Agent } from '../agent/agent.js';
 import type { IdentityOptions } from '../domain/identity.js';
-import { parseCidr } from '../domain/ip.js';
 import { DEFAULT_HUBBLE_SOCKET, HubbleAgent } from '../agent/hubble-agent.js';
 import { InformerInventorySource } from '../agent/inventory.js';
 import { registerAgentMetrics, registerHubbleAgentMetrics } from '../agent/metrics.js';
@@ -22,7 +21,9 @@ import { handleShutdownSignals } from '../runtime/signals.js';
 import { createLogger } from '../telemetry/logger.js';
 import { startEventLoopMonitor } from '../telemetry/event-loop.js';
 import { createMetrics, type HivewallMetrics } from '../telemetry/metrics.js';
+import { cidrSchema as cidr } from '../config.js';
 import { UsageError } from './errors.js';
+import { listOption } from './list-option.js';
 import type { CliIo } from './main.js';
 import { shareConnections } from '../k8s/connections.js';
 
@@ -60,10 +61,6 @@ export const DEFAULT_TOKEN_FILE = '/var/run/secrets/hivewall/receiver-token/toke
 
 const int = (min: number) => z.coerce.number().int().min(min);
 
-/** An address range `<address>/<prefix>` (IPv4 or IPv6), as src/domain/ip.ts parses it. */
-const cidr = z.string().refine((text) => text.includes('/') && parseCidr(text) !== undefined, {
-  error: (issue) => `${JSON.stringify(issue.input)} is not a CIDR (<address>/<prefix>, e.g. 10.244.0.0/16 or fd00:10:244::/56)`,
-});
 
 export const agentConfigSchema = z.object({
   /** Where flows come from: the kernel's conntrack table, or the node-local Hubble server (Cilium). */
@@ -110,15 +107,6 @@ export const agentConfigSchema = z.object({
 
 export type AgentConfig = Readonly<z.output<typeof agentConfigSchema>>;
 
-/**
- * A list option: the flag's values if given (repeatable), else the environment variable's; every
- * value may hold several items, comma-separated (`10.0.0.0/16,fd00::/56`). Empty items are ignored.
- */
-export function listOption(flag: readonly string[] | undefined, envValue: string | undefined): string[] | undefined {
-  const values = flag !== undefined && flag.length > 0 ? flag : envValue !== undefined ? [envValue] : [];
-  const items = values.flatMap((v) => v.split(',')).map((v) => v.trim()).filter((v) => v !== '');
-  return items.length > 0 ? items : undefined;
-}
 
 /** Flags win over environment variables, which win over defaults. */
 export function agentConfig(flags: AgentFlags, env: NodeJS.ProcessEnv): AgentConfig {

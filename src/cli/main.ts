@@ -86,6 +86,8 @@ export function buildProgram(io: CliIo): Command {
     .option('--max-edges <n>', 'distinct edges learned in all; new ones beyond are counted as lost (default 500000)')
     .option('--max-edges-per-namespace <n>', 'distinct edges learned per namespace; new ones beyond are counted as lost (default 50000)')
     .option('--max-held-inputs <n>', 'flows and agent edge deltas a store pass may hold before the flow sources pause until it ends (default 250000, about 530 bytes each)')
+    .option('--pod-cidr <cidr>', 'pod CIDR beyond the nodes\' podCIDRs (set it when they have none): an unknown address inside is unresolved, not world, and public ingress excepts it; repeatable or comma-separated (default $HIVEWALL_POD_CIDRS)', collect)
+    .option('--service-cidr <cidr>', 'Service CIDR: an unknown address inside is unresolved, not world; repeatable or comma-separated (default $HIVEWALL_SERVICE_CIDRS)', collect)
     .option('--identity <name>', 'this replica\'s leader-election identity (default: $HOSTNAME)')
     .option('--lease-duration-seconds <n>', 'leader Lease duration (default 15)')
     .option('--resync-ms <n>', 'reconcile each Segmentation at least this often without a change (default 300000)')

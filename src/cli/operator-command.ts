@@ -5,6 +5,7 @@
 import { ConfigError, parseConfig, type Config } from '../config.js';
 import { runOperatorProcess } from '../operator/process.js';
 import { CliError, UsageError } from './errors.js';
+import { listOption } from './list-option.js';
 import type { CliIo } from './main.js';
 
 export interface OperatorFlags {
@@ -26,6 +27,10 @@ export interface OperatorFlags {
   readonly maxEdges?: string;
   readonly maxEdgesPerNamespace?: string;
   readonly maxHeldInputs?: string;
+  /** `--pod-cidr`, repeatable; each value may list several, comma-separated. */
+  readonly podCidr?: readonly string[];
+  /** `--service-cidr`, repeatable; each value may list several, comma-separated. */
+  readonly serviceCidr?: readonly string[];
   readonly identity?: string;
   readonly leaseDurationSeconds?: string;
   readonly resyncMs?: string;
@@ -65,6 +70,8 @@ export function operatorConfig(flags: OperatorFlags, env: NodeJS.ProcessEnv): Co
     maxEdges: pick(num(flags.maxEdges), 'HIVEWALL_MAX_EDGES', Number),
     maxEdgesPerNamespace: pick(num(flags.maxEdgesPerNamespace), 'HIVEWALL_MAX_EDGES_PER_NAMESPACE', Number),
     maxHeldInputs: pick(num(flags.maxHeldInputs), 'HIVEWALL_MAX_HELD_INPUTS', Number),
+    podCidrs: listOption(flags.podCidr, env['HIVEWALL_POD_CIDRS']),
+    serviceCidrs: listOption(flags.serviceCidr, env['HIVEWALL_SERVICE_CIDRS']),
     identity: pick(flags.identity, 'HOSTNAME', String),
     leaseDurationSeconds: pick(num(flags.leaseDurationSeconds), 'HIVEWALL_LEASE_DURATION_SECONDS', Number),
     resyncMs: pick(num(flags.resyncMs), 'HIVEWALL_RESYNC_MS', Number),

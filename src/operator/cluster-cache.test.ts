@@ -60,7 +60,7 @@ afterEach(async () => {
   await Promise.all(running.splice(0).map((c) => c.stop()));
 });
 
-async function started() {
+async function started(ranges?: ConstructorParameters<typeof ClusterCache>[0]['ranges']) {
   const collections = new Map<string, Collection>([
     ['Namespace', new Collection([namespace('shop'), namespace('other')])],
     ['Node', new Collection([node('172.18.0.2')])],
@@ -75,6 +75,7 @@ async function started() {
       return c;
     },
     followers: [follower],
+    ...(ranges ? { ranges } : {}),
   });
   running.push(cache);
   await cache.start(5_000);
@@ -117,6 +118,14 @@ describe('ClusterCache', () => {
     expect(cache.identity.resolve({ ip: '10.244.0.3', port: 80 }, 'server', 0)).toMatchObject({ ok: false, reason: 'unknown-pod-ip' });
     expect(cache.clusterLookup.podAt(addressKey('10.244.0.3')!)).toBeUndefined();
     expect(cache.clusterLookup.namespace('shop')?.labels).toMatchObject({ team: 'payments' });
+  });
+
+  it('--pod-cidr ranges beyond the Nodes\' reach identity (unknown addresses inside are not the world) and the cluster facts', async () => {
+    const { cache } = await started({ podCidrs: ['10.0.0.0/16'] });
+    expect(cache.clusterFacts.podCidrs).toEqual(['10.0.0.0/16', '10.244.0.0/24']);
+    const from = { ip: '10.244.0.2', port: 40000 };
+    expect(cache.identity.resolve({ ip: '10.0.7.7', port: 8080 }, 'server', Date.now(), from)).toMatchObject({ ok: false, reason: 'unknown-pod-ip' });
+    expect(cache.identity.resolve({ ip: '203.0.113.7', port: 8080 }, 'server', Date.now(), from)).toMatchObject({ ok: true, peer: { entity: 'world' } });
   });
 
   it('a Node\'s new address moves the cluster facts and reaches the followers', async () => {

@@ -9,7 +9,7 @@
  */
 import type { KubeConfig, KubernetesObject } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
-import { IdentityResolver, type PodCandidate } from '../domain/identity.js';
+import { IdentityResolver, type IdentityOptions, type PodCandidate } from '../domain/identity.js';
 import { emptyInventory, type NodeInfo } from '../domain/inventory.js';
 import { clusterFactsOf, type ClusterFacts } from '../domain/plan.js';
 import { buildClusterModel, ClusterLookup } from '../domain/simulate/index.js';
@@ -55,11 +55,13 @@ export interface ClusterCacheOptions {
   readonly followers?: readonly InventoryFollower[];
   /** The operator's clock. Default `Date.now`. */
   readonly now?: () => number;
+  /** Pod and Service ranges beyond the Nodes' (`--pod-cidr`, `--service-cidr`). */
+  readonly ranges?: IdentityOptions;
 }
 
 export class ClusterCache {
   /** Resolves flow endpoints; its per-namespace indexes are replaced in place by {@link refresh}. */
-  readonly identity = new IdentityResolver(emptyInventory);
+  readonly identity: IdentityResolver;
   /** The audit evaluator's view of the cluster, replaced in place namespace by namespace. */
   readonly clusterLookup = new ClusterLookup();
   private readonly informers: ClusterInformers;
@@ -67,9 +69,11 @@ export class ClusterCache {
   private readonly now: () => number;
   /** The informers' version the indexes were last brought up to. */
   private builtFrom = -1;
-  private facts: ClusterFacts = clusterFactsOf(this.identity);
+  private facts: ClusterFacts;
 
   constructor(opts: ClusterCacheOptions) {
+    this.identity = new IdentityResolver(emptyInventory, opts.ranges ?? {});
+    this.facts = clusterFactsOf(this.identity);
     this.informers = new ClusterInformers({ kinds: IDENTITY_KINDS, ...opts });
     this.followers = opts.followers ?? [];
     this.now = opts.now ?? Date.now;

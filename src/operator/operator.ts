@@ -96,7 +96,7 @@ export async function runLeaderWork(options: LeaderWorkOptions): Promise<void> {
   const { config, kube, log, signal } = options;
   const now = options.now ?? Date.now;
   const placements = new NodePlacements({ now });
-  const cluster = new ClusterCache({ kubeConfig: kube.config, logger: log, followers: [placements], now, ...(options.metrics?.informer ? { metrics: options.metrics.informer } : {}) });
+  const cluster = new ClusterCache({ kubeConfig: kube.config, logger: log, followers: [placements], now, ranges: { podCidrs: config.podCidrs, serviceCidrs: config.serviceCidrs }, ...(options.metrics?.informer ? { metrics: options.metrics.informer } : {}) });
   await cluster.start(config.inventorySyncTimeoutMs);
 
   const informers = watchedResources(kube, log, options.metrics?.informer);
