@@ -102,9 +102,17 @@ describe('hivewall learn', () => {
     { name: 'bad flavor', args: () => ['learn', '--flows', 'a', '--out', 'b', '--flavor', 'calico'], code: 2, message: /argument 'calico' is invalid/ },
     { name: 'zero workers', args: () => ['learn', '--flows', join(dir, 'good.jsonl'), '--out', join(dir, 'x'), '--workers', '0'], code: 2, message: /^hivewall: --workers "0" is not a whole number from 1 to 64\n$/ },
     { name: 'fractional workers', args: () => ['graph', '--flows', join(dir, 'good.jsonl'), '--workers', '1.5'], code: 2, message: /--workers "1.5" is not a whole number/ },
+    { name: 'a window time without an offset (it would be read in the local time zone)', args: () => ['learn', '--flows', join(dir, 'good.jsonl'), '--out', join(dir, 'x'), '--since', '2026-11-02T10:30:00'], code: 2, message: /^hivewall: --since "2026-11-02T10:30:00" is not an RFC 3339 time/ },
+    { name: 'a window time that is not RFC 3339', args: () => ['learn', '--flows', join(dir, 'good.jsonl'), '--out', join(dir, 'x'), '--until', 'Nov 2 2026'], code: 2, message: /^hivewall: --until "Nov 2 2026" is not an RFC 3339 time/ },
     { name: 'directory as flows', args: () => ['learn', '--flows', dir, '--out', join(dir, 'x')], code: 1, message: /is a directory/ },
     { name: 'missing cluster snapshot', args: () => ['learn', '--flows', join(dir, 'good.jsonl'), '--cluster', join(dir, 'none.yaml'), '--out', join(dir, 'x')], code: 1, message: /cluster snapshot .*none\.yaml: no such file or directory/ },
   ];
+  it('takes --since/--until with a Z or a numeric offset', async () => {
+    const r = await run(['learn', '--flows', join(dir, 'good.jsonl'), '--out', join(dir, 'window'), '--since', '2000-01-01T00:00:00Z', '--until', '2100-01-01T01:00:00.5+01:00']);
+    expect(r.code).toBe(0);
+    expect(r.err).toBe('');
+  });
+
   for (const f of failures) {
     it(`fails with one clear line: ${f.name}`, async () => {
       const r = await run(f.args());

@@ -86,8 +86,15 @@ function parseWorkers(text: string | undefined): number {
   return n;
 }
 
+/**
+ * RFC 3339 date-time (§5.6): a full date, `T` (or `t`/space), a time and a required offset (`Z` or
+ * `±hh:mm`). Without the offset `Date.parse` reads local time, and the window would move with the
+ * machine's time zone.
+ */
+const RFC3339 = /^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$/;
+
 function parseTime(flag: string, text: string): number {
-  const t = Date.parse(text);
+  const t = RFC3339.test(text) ? Date.parse(text.replace(' ', 'T')) : Number.NaN;
   if (Number.isNaN(t)) throw new UsageError(`${flag} ${JSON.stringify(text)} is not an RFC 3339 time (e.g. 2026-11-02T10:00:00Z)`);
   return t;
 }

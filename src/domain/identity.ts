@@ -13,7 +13,7 @@
  */
 import type { FlowEndpoint, ReservedIdentity } from './flow.js';
 import type { ClusterInventory, ControllerInfo, EndpointSliceInfo, NodeInfo, PodInfo, ServiceInfo } from './inventory.js';
-import { parseCidr, type Cidr } from './ip.js';
+import { mappedIpv4, parseCidr, type Cidr } from './ip.js';
 import { peerKey, type Peer, type PeerKey, type WorkloadPeer } from './peer.js';
 import { OwnerIndex, workloadFromPodName } from './workload.js';
 
@@ -228,6 +228,10 @@ export class IdentityResolver {
    * @param other the opposite side, to tell `host` from `remote-node` for a node IP
    */
   resolve(endpoint: FlowEndpoint, role: 'client' | 'server', time: number, other?: FlowEndpoint): Resolution {
+    if (endpoint.ip.startsWith('::ffff:')) {
+      const v4 = mappedIpv4(endpoint.ip);
+      if (v4 !== undefined) endpoint = { ...endpoint, ip: v4 };
+    }
     const port = endpoint.port;
     if (endpoint.reserved) return this.resolveReserved(endpoint.reserved, endpoint, port);
     if (endpoint.namespace && endpoint.podName) {

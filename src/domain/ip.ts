@@ -54,6 +54,21 @@ export function parseIPv6(text: string): bigint | undefined {
 
 export type IpFamily = 4 | 6;
 
+const MAPPED_PREFIX = '::ffff:';
+
+/**
+ * The IPv4 address an IPv4-mapped IPv6 address (`::ffff:a.b.c.d`, RFC 4291 §2.5.5.2, in the
+ * canonical text both flow parsers write) stands for; undefined for any other address. A mapped
+ * address names that IPv4 host: identity must resolve it as one (a pod's address stays a pod's),
+ * and Go's net.IPNet, which NetworkPolicy implementations use, matches `::ffff:a.b.c.d/128` as
+ * `a.b.c.d/32` anyway.
+ */
+export function mappedIpv4(ip: string): string | undefined {
+  if (!ip.startsWith(MAPPED_PREFIX)) return undefined;
+  const v4 = ip.slice(MAPPED_PREFIX.length);
+  return parseIPv4(v4) !== undefined ? v4 : undefined;
+}
+
 export function ipFamily(ip: string): IpFamily | undefined {
   if (parseIPv4(ip) !== undefined) return 4;
   if (parseIPv6(ip) !== undefined) return 6;

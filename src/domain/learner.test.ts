@@ -310,6 +310,20 @@ describe('Learner', () => {
     ]);
   });
 
+  it('an IPv4-mapped IPv6 address resolves as the IPv4 address it stands for', () => {
+    const l = learn(
+      flow(endpoint('10.244.0.5', 40000), endpoint('::ffff:10.244.1.7', 8080), { time: T0 }),
+      flow(endpoint('10.244.0.5', 40001), endpoint('::ffff:10.244.1.99', 8080), { time: T0 }),
+      flow(endpoint('10.244.0.5', 40002), endpoint('::ffff:198.51.100.7', 443), { time: T0 }),
+    );
+    expect(edges(l).sort()).toEqual([
+      'wl:shop/Deployment/frontend -> en:world:198.51.100.7 443/TCP x1',
+      'wl:shop/Deployment/frontend -> wl:shop/Deployment/cart 8080/TCP x1',
+    ]);
+    // Inside a pod range and unknown: unresolved, never an outside address.
+    expect([...l.unresolved.keys()]).toEqual(['10.244.1.99']);
+  });
+
   it('counts skipped lines by reason', () => {
     const l = new Learner(new IdentityResolver(cluster));
     l.ingest({ kind: 'skip', reason: 'malformed' });
