@@ -28,11 +28,11 @@ export const segmentationSpecSchema = z
       .describe('The learning window and when the graph counts as stable.'),
     workloads: z
       .object({
-        selector: labelSelectorSchema.optional().describe('Only pods matching this selector get policies (default: all pods of the namespace).'),
+        selector: labelSelectorSchema.optional().describe('Only pods matching this selector get policies of their own (default: all pods of the namespace). The namespace\'s default deny still selects every pod: traffic of the others is denied, and each of them with observed traffic is listed in the proposal\'s skipped items.'),
         exclude: z
           .array(z.object({ kind: z.string(), name: z.string() }))
           .default([])
-          .describe('Workloads (top owners, e.g. Deployment/name) that never get a policy.'),
+          .describe('Workloads (top owners, e.g. Deployment/name) that never get a policy of their own. The namespace\'s default deny still selects their pods, so their traffic is denied; the proposal lists each such workload with observed traffic in its skipped items.'),
       })
       .prefault({}),
     allow: z

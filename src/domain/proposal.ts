@@ -194,7 +194,11 @@ export function edgesMissingFromNewest(
   return newest ? edgesMissingFrom(newest.evidence, learned) : [];
 }
 
-/** Drops excluded workloads and workloads the Segmentation's selector does not select. */
+/**
+ * Drops excluded workloads and workloads the Segmentation's selector does not select. The
+ * namespace's default deny still selects their pods, so what they were seen doing is denied: each
+ * one dropped is listed as skipped, saying so, rather than left out without a word.
+ */
 function scope(model: NamespacePolicies, input: ProposalInput): NamespacePolicies {
   const keep = (w: WorkloadPolicy): boolean => {
     if (input.spec.exclude.some((e) => e.kind === w.workload.kind && e.name === w.workload.name)) return false;
@@ -202,8 +206,13 @@ function scope(model: NamespacePolicies, input: ProposalInput): NamespacePolicie
     const pods = input.catalog.get(peerKey(w.workload))?.pods;
     return pods !== undefined && [...pods.values()].every((labels) => matchesSelector(input.spec.selector!, labels));
   };
-  return { ...model, workloads: model.workloads.filter(keep) };
+  const kept = model.workloads.filter(keep);
+  if (kept.length === model.workloads.length) return model;
+  const dropped = model.workloads.filter((w) => !kept.includes(w)).map((w) => ({ workload: w.workload, reason: OUT_OF_SCOPE }));
+  return { ...model, workloads: kept, skipped: [...model.skipped, ...dropped] };
 }
+
+const OUT_OF_SCOPE = 'outside spec.workloads (excluded, or not matched by its selector): it gets no policy of its own, and the namespace\'s default deny denies the traffic it was seen with';
 
 /** The workloads the model could not give a policy, then the rules it left out, as peer keys. */
 function skippedOf(model: NamespacePolicies): SkippedItem[] {

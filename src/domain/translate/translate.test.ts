@@ -153,6 +153,32 @@ describe('proposal evidence', () => {
   });
 });
 
+describe('spec.workloads scope', () => {
+  it('a workload excluded, or not selected, gets no policy and is listed as skipped: the default deny still denies its traffic', async () => {
+    const { buildProposal } = await import('../proposal.js');
+    const { WorkloadCatalog } = await import('../catalog.js');
+    const { learner, identity } = scenario();
+    const draft = (workloads: { exclude?: { kind: string; name: string }[]; selector?: { matchLabels: Record<string, string> } }) => buildProposal({
+      namespace: 'shop',
+      spec: { flavor: 'NetworkPolicy', minFlowsPerEdge: 1, exclude: workloads.exclude ?? [], ...(workloads.selector ? { selector: workloads.selector } : {}), allowDns: true, allowPublicIngress: true, externalBy: 'FQDN' },
+      edges: learner.edges.edges(),
+      catalog: WorkloadCatalog.build(identity, learner.observedPods),
+      dnsNames: learner.dnsNames,
+      apiserverIps: ['172.18.0.2'],
+      nodeIps: ['172.18.0.2', '172.18.0.3'],
+      podCidrs: [],
+      live: [],
+      formatTime: (ms) => new Date(ms).toISOString(),
+    });
+    const excluded = draft({ exclude: [{ kind: 'StatefulSet', name: 'cart-redis' }] });
+    expect(excluded.objects.map((o) => o.metadata.name)).not.toContain('hivewall-cart-redis');
+    expect(excluded.skipped).toEqual([{ workload: 'wl:shop/StatefulSet/cart-redis', reason: expect.stringMatching(/default deny denies/) }]);
+    const selected = draft({ selector: { matchLabels: { tier: 'web' } } });
+    expect(selected.objects.map((o) => o.metadata.name).sort()).toEqual(['hivewall-default-deny', 'hivewall-frontend']);
+    expect(selected.skipped.map((s) => s.workload).sort()).toEqual(['wl:shop/Deployment/cart', 'wl:shop/StatefulSet/cart-redis']);
+  });
+});
+
 describe('proposal of edges enforced policies denied', () => {
   it('adds the denied edge as a rule (even below minFlowsPerEdge), marks its evidence, and changes nothing else', async () => {
     const { buildProposal } = await import('../proposal.js');
