@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { DenialTracker, describeDeniedEdge, rollbackPolicyNames, workloadsOfDenials } from './denials.js';
+import { countsTowardsRollback, DenialTracker, describeDeniedEdge, knownClientsOf, rollbackPolicyNames, workloadsOfDenials, type DeniedDirection } from './denials.js';
 import { key } from '../testing/builders.js';
 
 const T0 = Date.UTC(2026, 11, 5, 12, 0, 0);
@@ -103,6 +103,77 @@ describe('DenialTracker: which side denied', () => {
     tracker.seed([{ ...cart, count: 5, firstDenied: T0 - 1000, lastDenied: T0 }]);
     tracker.record(cart, T0 + 10, 1, 'ingress');
     expect(tracker.edges()[0]!.direction).toBeUndefined();
+  });
+});
+
+describe('countsTowardsRollback: only the namespace\'s own traffic counts towards its budget', () => {
+  const postgres = 'wl:payments/StatefulSet/postgres';
+  // The enforced proposal allows shop's api to reach postgres (on 5432).
+  const known = knownClientsOf([{ edges: [{ client: 'wl:shop/Deployment/api', server: postgres }, { client: 'wl:payments/Deployment/web', server: 'en:world:198.51.100.7' }] }]);
+  const cases: { name: string; client: string; server: string; direction?: DeniedDirection; counts: boolean }[] = [
+    { name: 'ingress from another namespace\'s workload that is no known peer', client: 'wl:evil/Deployment/x', server: postgres, direction: 'ingress', counts: false },
+    { name: 'ingress from a world address (a LoadBalancer client)', client: 'en:world:203.0.113.9', server: postgres, direction: 'ingress', counts: false },
+    { name: 'ingress from a known peer (allowed on another port)', client: 'wl:shop/Deployment/api', server: postgres, direction: 'ingress', counts: true },
+    { name: 'ingress from a workload of the same namespace', client: 'wl:payments/Deployment/web', server: postgres, direction: 'ingress', counts: true },
+    { name: 'a peer known to another server only is not known to this one', client: 'wl:shop/Deployment/api', server: 'wl:payments/Deployment/ledger', direction: 'ingress', counts: false },
+    { name: 'egress of the namespace\'s own workload, anywhere', client: 'wl:payments/Deployment/web', server: 'en:world:203.0.113.9', direction: 'egress', counts: true },
+    { name: 'an unanswered SYN of a foreign client does not count against the server\'s namespace', client: 'wl:evil/Deployment/x', server: postgres, counts: false },
+    { name: 'an unanswered SYN of the namespace\'s own client counts', client: 'wl:payments/Deployment/web', server: 'wl:shop/Deployment/api', counts: true },
+    { name: 'an unanswered SYN from a known peer counts against the server\'s namespace', client: 'wl:shop/Deployment/api', server: postgres, counts: true },
+    { name: 'neither side is the namespace\'s', client: 'wl:evil/Deployment/x', server: 'wl:shop/Deployment/api', counts: false },
+    { name: 'egress said, but the client is not the namespace\'s', client: 'wl:evil/Deployment/x', server: postgres, direction: 'egress', counts: false },
+    { name: 'ingress said, but the server is not the namespace\'s (its own client)', client: 'wl:payments/Deployment/web', server: 'wl:shop/Deployment/api', direction: 'ingress', counts: false },
+  ];
+  it.each(cases)('$name: $counts', ({ client, server, direction, counts }) => {
+    expect(countsTowardsRollback({ client, server, ...(direction ? { direction } : {}) }, 'payments', known)).toBe(counts);
+  });
+
+  it('knownClientsOf: every client its evidence shows per server, whatever the rule', () => {
+    expect(knownClientsOf([
+      { edges: [{ client: 'wl:a/Deployment/x', server: 'wl:b/Deployment/y' }, { client: 'wl:c/Deployment/z', server: 'wl:b/Deployment/y' }] },
+      { edges: [{ client: 'wl:a/Deployment/x', server: 'wl:b/Deployment/y' }] },
+    ])).toEqual(new Map([['wl:b/Deployment/y', new Set(['wl:a/Deployment/x', 'wl:c/Deployment/z'])]]));
+  });
+});
+
+describe('DenialTracker: denials that do not count towards the budget', () => {
+  const foreign = { client: key('wl:evil/Deployment/x'), server: key('wl:shop/StatefulSet/db'), port: 5433, protocol: 'TCP' as const };
+
+  it('are recorded (edges, total) but neither fill the window nor are edges a rollback acts on', () => {
+    const tracker = new DenialTracker({ maxDenied: 20, windowMs: 60_000 });
+    for (let i = 0; i < 21; i++) tracker.record(foreign, T0 + i, 1, 'ingress', false);
+    expect(tracker.edges()).toEqual([{ ...foreign, count: 21, firstDenied: T0, lastDenied: T0 + 20, direction: 'ingress' }]);
+    expect(tracker.totalDenied).toBe(21);
+    expect(tracker.inWindow(T0 + 20)).toBe(0);
+    expect(tracker.crossed(T0 + 20)).toBe(false);
+    expect(tracker.recentEdges(T0 + 20)).toEqual([]);
+    // The namespace's own denials cross the budget: the rollback acts on them only, never on the foreign edge.
+    for (let i = 0; i < 21; i++) tracker.record(cart, T0 + 100 + i, 1, 'egress');
+    expect(tracker.crossed(T0 + 200)).toBe(true);
+    expect(tracker.inWindow(T0 + 200)).toBe(21);
+    expect(tracker.recentEdges(T0 + 200).map((e) => e.server)).toEqual([cart.server]);
+  });
+
+  it('a flood of foreign edges evicts foreign edges first: the namespace\'s own recent edges stay', () => {
+    const tracker = new DenialTracker({ maxDenied: -1, windowMs: 60_000 }, 3);
+    tracker.record(cart, T0);
+    tracker.record(db, T0 + 1);
+    for (let i = 0; i < 100; i++) tracker.record({ ...foreign, port: 10_000 + i }, T0 + 10 + i, 1, 'ingress', false);
+    const kept = () => tracker.edges().map((e) => `${e.server}:${e.port}`).sort();
+    expect(kept()).toEqual(['wl:shop/Deployment/cart:8080', 'wl:shop/StatefulSet/db:10099', 'wl:shop/StatefulSet/db:5432']);
+    expect(tracker.recentEdges(T0 + 200).map((e) => e.port)).toEqual([8080, 5432]);
+    expect(tracker.evictedEdges).toBe(99);
+    // Only counted edges left: the least recently denied goes, as before.
+    tracker.record({ ...foreign, port: 10_099 }, T0 + 300); // the foreign edge now counted (say a known peer's)
+    tracker.record(edge('wl:shop/Deployment/search'), T0 + 301);
+    expect(kept()).toEqual(['wl:shop/Deployment/search:8080', 'wl:shop/StatefulSet/db:10099', 'wl:shop/StatefulSet/db:5432']);
+  });
+
+  it('seeded edges (restored from status) are judged by the caller: one that does not count is never recent', () => {
+    const tracker = new DenialTracker({ maxDenied: 1, windowMs: 60_000 });
+    tracker.seed([{ ...cart, count: 5, firstDenied: T0 - 1000, lastDenied: T0 }, { ...foreign, count: 30, firstDenied: T0 - 1000, lastDenied: T0 }], (e) => e.client !== foreign.client);
+    expect(tracker.edges().map((e) => e.count)).toEqual([30, 5]);
+    expect(tracker.recentEdges(T0 + 10).map((e) => e.client)).toEqual([cart.client]);
   });
 });
 

@@ -12,10 +12,16 @@
  * counts. Without names, an enforcing namespace always has hivewall's default deny selecting every
  * pod, so any denial of its pods is one of its policies. The direction is kept with the edge, so a
  * rollback removes only the denying side's policy (src/domain/denials.ts workloadsOfDenials).
+ *
+ * Every such denial is recorded (status, metric, follow-up proposal), but only those that are
+ * plausibly the namespace's own traffic count towards its rollback budget and are acted on by a
+ * rollback (src/domain/denials.ts countsTowardsRollback): its own workloads' egress, and ingress
+ * from its own workloads or from a client the enforced proposal already allows to that server.
+ * Another tenant's or the world's denied connections never remove a namespace's policies.
  */
 import type { Denial } from '../domain/learner.js';
 import { workloadNamespace } from '../domain/peer.js';
-import { DenialTracker, type DeniedEdge, type RollbackBudget } from '../domain/denials.js';
+import { countsTowardsRollback, DenialTracker, type DeniedDirection, type DeniedEdge, type KnownClients, type RollbackBudget } from '../domain/denials.js';
 
 /** Drop reasons that are a policy's doing: Hubble's POLICY_DENIED, an agent's unanswered TCP connection. */
 const POLICY_REASONS = new Set(['POLICY_DENIED', 'UNREPLIED']);
@@ -29,12 +35,21 @@ export interface EnforcedNamespace {
   readonly policies: readonly string[];
   /** Denied edges stored in the Segmentation's status (restored after a restart). */
   readonly stored?: readonly DeniedEdge[];
+  /**
+   * The clients the enforced proposal allows to each of its server workloads (src/domain/denials.ts
+   * knownClientsOf its evidence): their denied ingress counts towards the budget. None: only the
+   * namespace's own workloads' denials count.
+   */
+  readonly knownClients?: KnownClients;
 }
+
+const NO_KNOWN_CLIENTS: KnownClients = new Map();
 
 interface Tracked {
   readonly proposal: string;
   readonly segmentation: string;
   policies: ReadonlySet<string>;
+  knownClients: KnownClients;
   readonly tracker: DenialTracker;
   /** When counting began (ms). */
   readonly since: number;
@@ -57,7 +72,10 @@ export class DenialRegistry {
   constructor(private readonly options: {
     readonly now: () => number;
     readonly onCrossed: (namespace: string) => void;
-    /** Every denial counted against a namespace (the `hivewall_denied_flows_total` metric). */
+    /**
+     * Every denial recorded against a namespace, whether or not it counts towards the rollback
+     * budget (the `hivewall_denied_flows_total` metric).
+     */
     readonly onDenied?: (namespace: string, count: number) => void;
   }) {}
 
@@ -67,12 +85,15 @@ export class DenialRegistry {
     if (existing && existing.proposal === state.proposal && existing.segmentation === state.segmentation) {
       existing.tracker.setBudget(state.budget);
       existing.policies = new Set(state.policies);
+      existing.knownClients = state.knownClients ?? NO_KNOWN_CLIENTS;
       return;
     }
+    const knownClients = state.knownClients ?? NO_KNOWN_CLIENTS;
     const tracker = new DenialTracker(state.budget);
-    if (state.stored) tracker.seed(state.stored);
+    // Status keeps no direction: each restored edge is judged as an unanswered SYN would be.
+    if (state.stored) tracker.seed(state.stored, (e) => countsTowardsRollback(e, namespace, knownClients));
     const since = state.stored?.reduce((min, e) => Math.min(min, e.firstDenied), this.options.now()) ?? this.options.now();
-    this.namespaces.set(namespace, { proposal: state.proposal, segmentation: state.segmentation, policies: new Set(state.policies), tracker, since, crossed: false });
+    this.namespaces.set(namespace, { proposal: state.proposal, segmentation: state.segmentation, policies: new Set(state.policies), knownClients, tracker, since, crossed: false });
   }
 
   /**
@@ -98,6 +119,7 @@ export class DenialRegistry {
     if (!POLICY_REASONS.has(denial.reason) || this.namespaces.size === 0) return;
     const now = this.options.now();
     const sides = denial.direction === 'EGRESS' ? [denial.client] : denial.direction === 'INGRESS' ? [denial.server] : [denial.client, denial.server];
+    const direction: DeniedDirection | undefined = denial.direction === 'EGRESS' ? 'egress' : denial.direction === 'INGRESS' ? 'ingress' : undefined;
     const counted = new Set<string>();
     for (const side of sides) {
       const namespace = workloadNamespace(side);
@@ -105,8 +127,10 @@ export class DenialRegistry {
       const t = this.namespaces.get(namespace);
       if (!t || !deniedByUs(denial.deniedBy, namespace, t.policies)) continue;
       counted.add(namespace);
-      t.tracker.record(denial, now, count, denial.direction === 'EGRESS' ? 'egress' : denial.direction === 'INGRESS' ? 'ingress' : undefined);
+      const towardsBudget = countsTowardsRollback({ client: denial.client, server: denial.server, ...(direction ? { direction } : {}) }, namespace, t.knownClients);
+      t.tracker.record(denial, now, count, direction, towardsBudget);
       this.options.onDenied?.(namespace, count);
+      if (!towardsBudget) continue;
       const crossed = t.tracker.crossed(now);
       if (crossed && !t.crossed) this.options.onCrossed(namespace);
       t.crossed = crossed;

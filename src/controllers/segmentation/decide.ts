@@ -445,7 +445,10 @@ interface RollbackOutcome {
  * are rolled back — the server of an ingress denial, the client of an egress denial, both sides
  * when the denial does not say (workloadsOfDenials) — their policies (and the default deny, see rollbackPolicyNames) are
  * removed and stay removed for this proposal; a newer approved proposal ends the rollback. With
- * GitOps nothing is removed; the outcome is reported the same way.
+ * GitOps nothing is removed; the outcome is reported the same way. Only denials that are plausibly
+ * the namespace's own traffic count and are among the recent edges (src/domain/denials.ts
+ * countsTowardsRollback, applied by the DenialRegistry): another tenant's denied connections never
+ * roll this namespace back.
  */
 function rollbackDecision(input: DecideInput, proposal: string, alreadyEnforcing: boolean, now: string): RollbackOutcome {
   const counted = input.denials?.proposal === proposal ? input.denials : undefined;
@@ -482,7 +485,7 @@ function withDenials(enforcement: NonNullable<SegmentationStatus['enforcement']>
 function budgetText(spec: SegmentationSpec, input: DecideInput): string {
   const { maxDenied, window } = spec.enforcement.rollback;
   if (maxDenied < 0) return 'rollback disabled (maxDenied -1)';
-  return `${input.denials?.inWindow ?? 0} connections denied within ${window} (rollback past ${maxDenied})`;
+  return `${input.denials?.inWindow ?? 0} connections denied within ${window} of the namespace's own traffic (rollback past ${maxDenied}; other clients' denials are recorded, not counted)`;
 }
 
 /** Proposal names are deterministic: `<segmentation>-r<revision>`. */

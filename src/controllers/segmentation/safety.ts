@@ -18,7 +18,7 @@ import type { PolicyProposal } from '../../api/policy-proposal.js';
 import { parseDuration } from '../../api/duration.js';
 import type { Segmentation, SegmentationStatus } from '../../api/segmentation.js';
 import { coverageWarnings, type CoverageWarning } from '../../domain/coverage.js';
-import { edgeId, rollbackPolicyNames, type DeniedEdge } from '../../domain/denials.js';
+import { edgeId, knownClientsOf, rollbackPolicyNames, type DeniedEdge } from '../../domain/denials.js';
 import type { EdgeRecord } from '../../domain/edge-store.js';
 import type { Protocol } from '../../domain/flow.js';
 import type { ControllerInfo } from '../../domain/inventory.js';
@@ -135,7 +135,9 @@ export function safetyInputs(namespace: string, view: DenialView | undefined, en
  * After decide(): count denials while (and only while) the Segmentation enforces a proposal —
  * `enforced`, the one decide() enforces (Decision.enforced); `status` is the one it wrote, whose
  * denied edges are that proposal's. Releasing is scoped to this Segmentation: a reconcile of
- * another one in the namespace never resets its count.
+ * another one in the namespace never resets its count. The clients `enforced`'s evidence shows
+ * for each server are the known peers whose denied ingress counts towards the rollback budget
+ * (src/domain/denials.ts countsTowardsRollback).
  */
 export function trackEnforcement(registry: DenialRegistry | undefined, seg: Segmentation, status: SegmentationStatus, enforced: PolicyProposal | undefined): void {
   if (!registry) return;
@@ -151,5 +153,6 @@ export function trackEnforcement(registry: DenialRegistry | undefined, seg: Segm
     budget: { maxDenied: seg.spec.enforcement.rollback.maxDenied, windowMs: parseDuration(seg.spec.enforcement.rollback.window) ?? 300_000 },
     policies: enforced.spec.content.objects.map((o) => (o as { metadata?: { name?: string } }).metadata?.name ?? '').filter((n) => n !== '' && !excluded.has(n)),
     stored: storedDenied(status, enforced.metadata.name, enforced.metadata.name),
+    knownClients: knownClientsOf(enforced.spec.content.evidence),
   });
 }
