@@ -220,6 +220,8 @@ export async function runLeaderWork(options: LeaderWorkOptions): Promise<void> {
     onDelete: (s) => {
       scopeChanged = true;
       store.forgetSegmentation(s.metadata?.namespace ?? '', s.metadata?.name ?? '');
+      // A duplicate left in the namespace becomes the active one now, not at its next look.
+      enqueueNamespace(s.metadata?.namespace ?? '');
     },
   }));
   // A deleted TrafficProfile is written again from memory at the next store pass.
