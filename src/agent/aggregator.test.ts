@@ -7,6 +7,7 @@ import { parseConntrackLine } from '../ingest/conntrack/parse.js';
 import { conntrackEntryToFlow } from '../ingest/conntrack/flow.js';
 import { deploymentPod, endpoint, flow, inventory } from '../testing/builders.js';
 import { EdgeAggregator, type DeltaBatch } from './aggregator.js';
+import { MAX_DENIED_BY } from './wire.js';
 
 const T0 = Date.UTC(2026, 0, 1);
 const CLIENTS = 4;
@@ -357,5 +358,47 @@ describe('EdgeAggregator properties', () => {
     expect(agg.learner.edges.size).toBe(8);
     expect(agg.stats.pendingEdges).toBe(8);
     expect(agg.bufferedConnections()).toBe(50_000);
+  });
+});
+
+describe('EdgeAggregator: policy denials (a Hubble agent\'s drops)', () => {
+  /** One dropped connection attempt from client c to server s, as Hubble reports it. */
+  const drop = (c: number, s: number, port: number, over: Record<string, unknown> = {}): ParseResult => ({
+    kind: 'flow',
+    flow: flow(endpoint(`10.244.0.${c + 1}`, nextPort++), endpoint(`10.244.1.${s + 1}`, port), { time: T0, verdict: 'DROPPED', dropReason: 'POLICY_DENIED', ...over }),
+  });
+
+  it('ships POLICY_DENIED drops of any protocol with their direction and denying policies, per edge, never as learned', () => {
+    const agg = new EdgeAggregator({ identity: identity() });
+    agg.ingest(drop(0, 0, 8080, { trafficDirection: 'INGRESS', deniedBy: ['shop/hivewall-server0'] }));
+    agg.ingest(drop(0, 0, 8080, { trafficDirection: 'INGRESS', deniedBy: ['shop/hivewall-server0'], time: T0 + 500 }));
+    agg.ingest(drop(1, 1, 53, { protocol: 'UDP', trafficDirection: 'EGRESS', deniedBy: ['shop/b', 'shop/a'] }));
+    agg.ingest(drop(2, 2, 9000, { dropReason: 'CT_MAP_INSERTION_FAILED' })); // not a policy's doing
+    agg.drain();
+    const batch = agg.nextBatch();
+    expect(batch?.edges).toEqual([]);
+    expect(batch?.denied).toEqual([
+      { client: 'wl:shop/Deployment/client0', server: 'wl:shop/Deployment/server0', port: 8080, protocol: 'TCP', count: 2, firstSeen: T0, lastSeen: T0 + 500, direction: 'INGRESS', deniedBy: ['shop/hivewall-server0'] },
+      { client: 'wl:shop/Deployment/client1', server: 'wl:shop/Deployment/server1', port: 53, protocol: 'UDP', count: 1, firstSeen: T0, lastSeen: T0, direction: 'EGRESS', deniedBy: ['shop/a', 'shop/b'] },
+    ]);
+    expect(agg.stats).toMatchObject({ denied: 3, droppedDenied: 0 });
+  });
+
+  it(`names no denying policy when Cilium named more than ${MAX_DENIED_BY} (the wire's bound)`, () => {
+    const agg = new EdgeAggregator({ identity: identity() });
+    agg.ingest(drop(0, 0, 8080, { trafficDirection: 'INGRESS', deniedBy: Array.from({ length: MAX_DENIED_BY + 1 }, (_, i) => `shop/p${i}`) }));
+    agg.drain();
+    expect(agg.nextBatch()?.denied).toEqual([expect.not.objectContaining({ deniedBy: expect.anything() })]);
+  });
+
+  it('is not idle while denials wait to be shipped (a Hubble agent stores its resume point only when idle)', () => {
+    const agg = new EdgeAggregator({ identity: identity() });
+    agg.ingest(drop(0, 0, 8080, { trafficDirection: 'INGRESS' }));
+    agg.drain();
+    expect(agg.idle).toBe(false);
+    const batch = agg.nextBatch()!;
+    expect(agg.idle).toBe(false);
+    agg.ack(batch.seq);
+    expect(agg.idle).toBe(true);
   });
 });

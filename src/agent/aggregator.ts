@@ -33,7 +33,9 @@ import type { EdgeRecord } from '../domain/edge-store.js';
 import type { Flow, ParseResult, Protocol } from '../domain/flow.js';
 import type { IdentityResolver } from '../domain/identity.js';
 import { Learner, type LearnerOptions } from '../domain/learner.js';
+import type { Denial } from '../domain/learner.js';
 import type { PeerKey } from '../domain/peer.js';
+import { MAX_DENIED_BY, type DeniedDelta } from './wire.js';
 
 /** One edge's change since the last batch (an edge record): `count` adds up; `firstSeen`/`lastSeen` widen. */
 export type EdgeDelta = EdgeRecord;
@@ -53,6 +55,12 @@ export interface DeltaBatch {
    * per edge: never learned; the controller counts them as denied when an enforced policy covers a side.
    */
   readonly unanswered?: readonly EdgeDelta[];
+  /**
+   * Connections Cilium's policies dropped (`POLICY_DENIED`, any protocol: a Hubble agent's), per
+   * edge, traffic direction and denying policies: never learned; the controller counts them as
+   * denials, as it does hubble-relay's drops.
+   */
+  readonly denied?: readonly DeniedDelta[];
 }
 
 export interface AggregatorOptions {
@@ -98,6 +106,9 @@ export interface AggregatorStats {
   /** Unanswered TCP connections found, and those of new edges that did not fit in the buffer. */
   unanswered: number;
   droppedUnanswered: number;
+  /** Policy-denied connections found, and those of new entries that did not fit in the buffer. */
+  denied: number;
+  droppedDenied: number;
 }
 
 interface MutableDelta {
@@ -108,6 +119,8 @@ interface MutableDelta {
   count: number;
   firstSeen: number;
   lastSeen: number;
+  readonly direction?: 'INGRESS' | 'EGRESS';
+  readonly deniedBy?: readonly string[];
 }
 
 /**
@@ -120,6 +133,22 @@ interface MutableDelta {
 export const AGENT_LEARNER: LearnerOptions = { tallies: false, observedPodLimits: { podsPerWorkload: 1, workloads: 1 } };
 
 const deltaKey = (client: string, server: string, port: number, protocol: Protocol) => `${client}\n${server}\n${port}\n${protocol}`;
+
+/** Cilium's drop reason for a packet a network policy denied (src/operator/denial-registry.ts counts it). */
+const POLICY_DENIED = 'POLICY_DENIED';
+
+/**
+ * A policy denial as the wire carries it (./wire.ts): the denying policies only when there are at
+ * most {@link MAX_DENIED_BY}; with more, none, which the controller counts as a denial by its own
+ * policies, as it does a drop Cilium names no policy for.
+ */
+function deniedEntry(d: Denial): MutableDelta {
+  const deniedBy = d.deniedBy !== undefined && d.deniedBy.length <= MAX_DENIED_BY ? [...d.deniedBy].sort() : undefined;
+  return {
+    client: d.client, server: d.server, port: d.port, protocol: d.protocol, count: 0, firstSeen: d.time, lastSeen: d.time,
+    ...(d.direction ? { direction: d.direction } : {}), ...(deniedBy ? { deniedBy } : {}),
+  };
+}
 
 export class EdgeAggregator {
   readonly stats: AggregatorStats = {
@@ -139,6 +168,8 @@ export class EdgeAggregator {
     carriedConnections: 0,
     unanswered: 0,
     droppedUnanswered: 0,
+    denied: 0,
+    droppedDenied: 0,
   };
 
   readonly #opts: AggregatorOptions;
@@ -155,6 +186,8 @@ export class EdgeAggregator {
   readonly #pending = new Map<string, MutableDelta>();
   /** Unanswered connections per edge, waiting for a batch (never learned). */
   readonly #unanswered = new Map<string, MutableDelta>();
+  /** Policy-denied connections per edge, direction and denying policies, waiting for a batch (never learned). */
+  readonly #denied = new Map<string, MutableDelta>();
   #inflight: DeltaBatch | undefined;
   #seq = 0;
   /** {@link #lost} as of the last batch cut (the rest is reported with the next). */
@@ -169,27 +202,39 @@ export class EdgeAggregator {
     this.#learner = this.#newLearner();
   }
 
-  /** A Learner whose unanswered TCP connections land in {@link #unanswered}. */
+  /** A Learner whose unanswered TCP connections land in {@link #unanswered}, its policy denials in {@link #denied}. */
   #newLearner(): Learner {
-    return new Learner(this.#identity, {
-      ...AGENT_LEARNER,
-      ...this.#opts.learner,
-      onDenied: (d) => {
-        if (d.reason !== 'UNREPLIED' || d.protocol !== 'TCP') return;
-        this.stats.unanswered++;
-        const key = deltaKey(d.client, d.server, d.port, d.protocol);
-        const pending = this.#unanswered.get(key);
-        if (pending) {
-          pending.count++;
-          if (d.time < pending.firstSeen) pending.firstSeen = d.time;
-          if (d.time > pending.lastSeen) pending.lastSeen = d.time;
-        } else if (this.#unanswered.size < this.#maxBuffered) {
-          this.#unanswered.set(key, { client: d.client, server: d.server, port: d.port, protocol: d.protocol, count: 1, firstSeen: d.time, lastSeen: d.time });
-        } else {
-          this.stats.droppedUnanswered++;
-        }
-      },
-    });
+    return new Learner(this.#identity, { ...AGENT_LEARNER, ...this.#opts.learner, onDenied: (d) => this.#onDenied(d) });
+  }
+
+  /**
+   * An unanswered TCP connection (conntrack `SYN_SENT [UNREPLIED]`), or a connection Cilium dropped
+   * with `POLICY_DENIED` (any protocol: the drop is the proof), kept to be shipped. Other drop
+   * reasons are not a policy's doing and are not shipped.
+   */
+  #onDenied(d: Denial): void {
+    if (d.reason === 'UNREPLIED' && d.protocol === 'TCP') {
+      this.stats.unanswered++;
+      if (!this.#buffer(this.#unanswered, deltaKey(d.client, d.server, d.port, d.protocol), d.time, () => ({ client: d.client, server: d.server, port: d.port, protocol: d.protocol, count: 0, firstSeen: d.time, lastSeen: d.time }))) this.stats.droppedUnanswered++;
+    } else if (d.reason === POLICY_DENIED) {
+      this.stats.denied++;
+      const entry = deniedEntry(d);
+      const key = `${deltaKey(d.client, d.server, d.port, d.protocol)}\n${entry.direction ?? ''}\n${entry.deniedBy?.join(',') ?? ''}`;
+      if (!this.#buffer(this.#denied, key, d.time, () => entry)) this.stats.droppedDenied++;
+    }
+  }
+
+  /** Counts one connection at `time` on the buffer's entry `key` (made when new and there is room); false when it did not fit. */
+  #buffer(buffer: Map<string, MutableDelta>, key: string, time: number, make: () => MutableDelta): boolean {
+    let entry = buffer.get(key);
+    if (!entry) {
+      if (buffer.size >= this.#maxBuffered) return false;
+      buffer.set(key, (entry = make()));
+    }
+    entry.count++;
+    if (time < entry.firstSeen) entry.firstSeen = time;
+    if (time > entry.lastSeen) entry.lastSeen = time;
+    return true;
   }
 
   /** The current Learner (its stats: skipped lines, unresolved IPs, unanswered attempts). */
@@ -294,11 +339,15 @@ export class EdgeAggregator {
   nextBatch(): DeltaBatch | undefined {
     if (this.#inflight) return this.#inflight;
     const dropped = this.#lost - this.#reportedDropped;
-    if (this.#pending.size === 0 && this.#unanswered.size === 0 && dropped === 0) return undefined;
+    if (this.#pending.size === 0 && this.#unanswered.size === 0 && this.#denied.size === 0 && dropped === 0) return undefined;
     const edges = takeUpTo(this.#pending, this.#maxBatch);
     const unanswered = takeUpTo(this.#unanswered, this.#maxBatch);
+    const denied = takeUpTo(this.#denied, Math.min(this.#maxBatch, MAX_DENIALS_PER_BATCH));
     this.#reportedDropped = this.#lost;
-    this.#inflight = { seq: ++this.#seq, edges, ...(dropped > 0 ? { droppedConnections: dropped } : {}), ...(unanswered.length > 0 ? { unanswered } : {}) };
+    this.#inflight = {
+      seq: ++this.#seq, edges, ...(dropped > 0 ? { droppedConnections: dropped } : {}),
+      ...(unanswered.length > 0 ? { unanswered } : {}), ...(denied.length > 0 ? { denied: denied.map(asDenied) } : {}),
+    };
     this.stats.batches++;
     this.#updateGauges();
     return this.#inflight;
@@ -327,9 +376,9 @@ export class EdgeAggregator {
     return true;
   }
 
-  /** Nothing to send: no pending or in-flight deltas, no drop or loss left to report. */
+  /** Nothing to send: no pending or in-flight deltas, unanswered or denied connections, no drop or loss left to report. */
   get idle(): boolean {
-    return this.#pending.size === 0 && this.#inflight === undefined && this.#lost === this.#reportedDropped;
+    return this.#pending.size === 0 && this.#unanswered.size === 0 && this.#denied.size === 0 && this.#inflight === undefined && this.#lost === this.#reportedDropped;
   }
 
   /**
@@ -354,15 +403,26 @@ export class EdgeAggregator {
   }
 }
 
+/**
+ * Policy denials per batch: each may name {@link MAX_DENIED_BY} policies of up to 317 characters,
+ * so 500 of them stay far below the receiver's 4 MiB body limit together with a batch's edges.
+ */
+const MAX_DENIALS_PER_BATCH = 500;
+
 /** Removes and returns up to `max` deltas of a buffer, oldest first. */
-function takeUpTo(buffer: Map<string, MutableDelta>, max: number): EdgeDelta[] {
-  const out: EdgeDelta[] = [];
+function takeUpTo(buffer: Map<string, MutableDelta>, max: number): Readonly<MutableDelta>[] {
+  const out: MutableDelta[] = [];
   for (const [key, delta] of buffer) {
     if (out.length >= max) break;
     buffer.delete(key);
     out.push({ ...delta });
   }
   return out;
+}
+
+/** A buffered denial as the wire's type has it (`deniedBy` a fresh array). */
+function asDenied({ deniedBy, ...d }: Readonly<MutableDelta>): DeniedDelta {
+  return { ...d, ...(deniedBy ? { deniedBy: [...deniedBy] } : {}) };
 }
 
 function sumCounts(edges: readonly EdgeDelta[]): number {

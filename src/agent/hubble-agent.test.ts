@@ -13,7 +13,15 @@ import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Flow } from '../domain/flow.js';
 import { buildHubbleServer, eventually, startHubbleServer, type HubbleServerBuild, type RunningHubbleServer } from '../ingest/hubble-grpc/test-support.js';
 import { HubbleAgent, leftToServerNode } from './hubble-agent.js';
+import { EdgeStore } from '../domain/edge-store.js';
+import { IdentityResolver } from '../domain/identity.js';
+import type { PodInfo } from '../domain/inventory.js';
+import { NodePlacements } from '../operator/node-binding.js';
+import { EdgeReceiver, EdgeReceiverServer } from '../operator/receiver.js';
+import { inventory } from '../testing/builders.js';
 import { flowLine, lostEventsLine, MemoryController, type PodRef } from './hubble-testing.js';
+import { AGENT_USERNAME } from './rbac.js';
+import type { DeniedDelta } from './wire.js';
 import { registerHubbleAgentMetrics } from './metrics.js';
 
 const WEB: PodRef = { namespace: 'shop', name: 'web-7d9f-abcde', workload: 'web', ip: '10.0.1.5' };
@@ -37,6 +45,9 @@ describe('leftToServerNode', () => {
     { name: 'leaving toward the world: counted here', f: flow({ trafficDirection: 'EGRESS', destination: { ip: '192.0.2.1', port: 443, reserved: 'world' } }), left: false },
     { name: 'leaving toward a host address without a pod: counted here', f: flow({ trafficDirection: 'EGRESS', destination: { ip: '172.18.0.2', port: 10250 } }), left: false },
     { name: 'direction unknown: counted here', f: flow({}), left: false },
+    { name: 'dropped by the client\'s egress policy: counted here (the server\'s node never sees it)', f: flow({ trafficDirection: 'EGRESS', verdict: 'DROPPED', dropReason: 'POLICY_DENIED' }), left: false },
+    { name: 'dropped at the server\'s ingress: counted here (this is the server\'s node)', f: flow({ trafficDirection: 'INGRESS', verdict: 'DROPPED', dropReason: 'POLICY_DENIED' }), left: false },
+    { name: 'passed on in policy audit mode: the server\'s node counts it', f: flow({ trafficDirection: 'EGRESS', verdict: 'AUDIT' }), left: true },
   ])('$name', ({ f, left }) => {
     expect(leftToServerNode(f)).toBe(left);
   });
@@ -156,5 +167,87 @@ describe('HubbleAgent against a Cilium-built Hubble server on a unix socket', ()
     await new Promise((r) => setTimeout(r, 300));
     expect(controller.edges).toEqual(expected(10));
     expect(second.hubbleStats().duplicates).toBe(1); // the boundary flow Hubble sent again
+  });
+});
+
+describe('HubbleAgent policy denials, shipped to the operator\'s receiver', () => {
+  let build: HubbleServerBuild = { reason: 'not built' };
+  let dir: string | undefined;
+  const cleanup: (() => Promise<void>)[] = [];
+
+  beforeAll(async () => {
+    build = await buildHubbleServer();
+  }, 600_000);
+
+  afterEach(async () => {
+    for (const fn of cleanup.splice(0).reverse()) await fn();
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
+  // node-a (this agent's) runs web and api; db runs on node-b, so node-a's Hubble names it without `workloads`.
+  const REMOTE_DB: PodRef = { ...DB, remote: true };
+  const pod = (p: PodRef, node: string, owner: PodInfo['owners'][number], labels: Record<string, string> = {}): PodInfo => ({
+    namespace: p.namespace, name: p.name, labels, ips: [p.ip], nodeName: node, hostNetwork: false, owners: [owner], ports: [], createdAt: T0 - 3_600_000,
+  });
+  // A ReplicaSet not in the inventory is its Deployment by the naming rule (src/domain/workload.ts inferParent).
+  const pods = [
+    pod(WEB, NODE, { kind: 'ReplicaSet', name: 'web-7d9f', controller: true }, { 'pod-template-hash': '7d9f' }),
+    pod(API, NODE, { kind: 'ReplicaSet', name: 'api-5c4b', controller: true }, { 'pod-template-hash': '5c4b' }),
+    pod(DB, 'node-b', { kind: 'StatefulSet', name: 'db', controller: true }),
+  ];
+
+  /** The operator's receiver with its node placements (src/operator/flow-sources.ts wires them so). */
+  async function receiver() {
+    const inv = inventory({ nodes: [{ name: NODE, ips: ['172.18.0.2'], podCIDRs: [] }, { name: 'node-b', ips: ['172.18.0.3'], podCIDRs: [] }], pods });
+    const placements = new NodePlacements({ now: () => T0 + 1_000 });
+    placements.updateNodes(inv.nodes);
+    const identity = new IdentityResolver(inv);
+    for (const namespace of ['shop', 'data']) placements.updateNamespace(namespace, identity.podsWithWorkloadsIn(namespace), T0 + 1_000);
+    const store = new EdgeStore();
+    const denied: DeniedDelta[] = [];
+    const r = new EdgeReceiver({
+      authenticator: { authenticate: async () => ({ authenticated: true, username: AGENT_USERNAME, groups: [], extra: {} }) },
+      logger: pino({ level: 'silent' }),
+      store: { record: store.record.bind(store), refusal: (n, e) => placements.refusal(n, e), workloadOf: (k, e) => placements.workloadOf(k, e), denied: (d) => denied.push(d) },
+    });
+    const server = new EdgeReceiverServer({ receiver: r, host: '127.0.0.1', port: 0, logger: pino({ level: 'silent' }) });
+    cleanup.push(() => server.close());
+    const { url } = await server.listen();
+    return { url, store, denied, receiver: r };
+  }
+
+  it('reports an EGRESS drop (its client here) and an INGRESS drop (its server here) once each, with direction and denying policies; cross-node peers are learned as their workloads', async ({ skip }) => {
+    if (build.binary === undefined) return skip(build.reason);
+    dir = await mkdtemp(path.join(tmpdir(), 'hivewall-hubble-denials-'));
+    const socket = path.join(dir, 'hubble.sock');
+    const lines = [
+      // web's egress policy drops web → db: only node-a sees it.
+      flowLine({ ms: T0, uuid: 'egress-drop', node: NODE, client: WEB, server: REMOTE_DB, clientPort: 40001, port: 5432, direction: 'EGRESS', verdict: 'DROPPED', deniedBy: ['shop/hivewall-web'] }),
+      // api's ingress policy drops db → api: node-a, api's node, sees it (db's node saw it leave, FORWARDED, and left it here).
+      flowLine({ ms: T0 + 1, uuid: 'ingress-drop', node: NODE, client: REMOTE_DB, server: API, clientPort: 40002, port: 9090, direction: 'INGRESS', verdict: 'DROPPED', deniedBy: ['shop/hivewall-api'] }),
+      // web → db passed web's egress: db's node counts it.
+      flowLine({ ms: T0 + 2, uuid: 'egress-ok', node: NODE, client: WEB, server: REMOTE_DB, clientPort: 40003, port: 5432, direction: 'EGRESS' }),
+      // db → api arrived: learned here, db as its StatefulSet.
+      flowLine({ ms: T0 + 3, uuid: 'ingress-ok', node: NODE, client: REMOTE_DB, server: API, clientPort: 40004, port: 8080, direction: 'INGRESS' }),
+    ];
+    await writeFile(path.join(dir, 'scenario.jsonl'), `${lines.join('\n')}\n`);
+    const hubble = await startHubbleServer(build.binary, { scenario: path.join(dir, 'scenario.jsonl'), listen: `unix://${socket}` });
+    cleanup.push(() => hubble.stop());
+    const { url, store, denied, receiver: r } = await receiver();
+    const agent = new HubbleAgent({
+      node: NODE, controllerUrl: url, token: async () => 'token', logger: pino({ level: 'silent' }),
+      hubbleAddress: `unix://${socket}`, shipIntervalMs: 100,
+      hubble: { backoff: { initialMs: 50, maxMs: 200 }, connectTimeoutMs: 2_000 },
+    });
+    cleanup.push(() => agent.stop());
+    await agent.start();
+    await eventually(() => denied.length === 2 && r.stats.edges === 1, 15_000, 'the denials and the edge at the receiver');
+    expect(denied).toEqual(expect.arrayContaining([
+      { client: wl(WEB), server: 'wl:data/StatefulSet/db', port: 5432, protocol: 'TCP', count: 1, firstSeen: T0, lastSeen: T0, direction: 'EGRESS', deniedBy: ['shop/hivewall-web'] },
+      { client: 'wl:data/StatefulSet/db', server: wl(API), port: 9090, protocol: 'TCP', count: 1, firstSeen: T0 + 1, lastSeen: T0 + 1, direction: 'INGRESS', deniedBy: ['shop/hivewall-api'] },
+    ]));
+    expect([...store.edges()].map((e) => `${e.client} -> ${e.server} ${e.port} x${e.count}`)).toEqual([`wl:data/StatefulSet/db -> ${wl(API)} 8080 x1`]);
+    expect(agent.stats.leftToServerNode).toBe(1);
+    expect(r.stats.refused).toEqual({});
   });
 });

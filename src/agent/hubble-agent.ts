@@ -13,8 +13,11 @@
  * - Which node counts a flow: a connection between pods on two nodes is seen by both nodes'
  *   Hubble. A flow leaving its pod toward another pod ({@link leftToServerNode}) is left to the
  *   server's node, which sees it arrive (TO_ENDPOINT) or dropped by the server's ingress policy;
- *   every other flow (arriving at a local pod, or leaving toward the world, a host or another
- *   non-pod peer) is counted here. So every counted flow is complete at this node: nothing later
+ *   every other flow (arriving at a local pod, dropped by a local pod's egress policy, or leaving
+ *   toward the world, a host or another non-pod peer) is counted here. So each policy denial is
+ *   reported once, by the node of the pod whose policy denied it, with Hubble's direction and the
+ *   denying policies (`denied` in ./wire.ts): the controller's safety net counts it as it counts
+ *   hubble-relay's drops. Every counted flow is complete at this node: nothing later
  *   can deny it, and the agent asks Hubble for no reply flows and learns connections still waiting
  *   for a reply at each drain (Learner.settlePending). A server pod on a node without an agent is a
  *   blind spot for its clients' edges.
@@ -47,12 +50,20 @@ export const DEFAULT_HUBBLE_SOCKET = 'unix:///var/run/cilium/hubble.sock';
 /**
  * A flow leaving its (client) pod toward a pod: counted by the server pod's node, where it arrives
  * (or is dropped by the server's ingress policy). Hubble's `traffic_direction` is relative to the
- * observing endpoint: EGRESS at the client's endpoint. Replies never count anywhere.
+ * observing endpoint: EGRESS at the client's endpoint. Replies never count anywhere. A packet
+ * that ends here ({@link ENDS_HERE}: the client's egress policy dropped it) never reaches the
+ * server's node, so this node counts it (a policy denial).
  */
 export function leftToServerNode(flow: Flow): boolean {
   const dst = flow.destination;
-  return flow.trafficDirection === 'EGRESS' && dst.reserved === undefined && dst.namespace !== undefined && dst.podName !== undefined;
+  return flow.trafficDirection === 'EGRESS' && !ENDS_HERE.has(flow.verdict) && dst.reserved === undefined && dst.namespace !== undefined && dst.podName !== undefined;
 }
+
+/**
+ * Verdicts of a packet Cilium did not pass on. FORWARDED, AUDIT (policy audit mode passes it) and
+ * REDIRECTED (to the node's proxy, which forwards it) reach the server's node, which counts them.
+ */
+const ENDS_HERE: ReadonlySet<Flow['verdict']> = new Set(['DROPPED', 'ERROR']);
 
 export interface HubbleAgentOptions {
   readonly node: string;

@@ -13,6 +13,8 @@ export interface PodRef {
   readonly workload: string;
   readonly kind?: string;
   readonly ip: string;
+  /** On another node than the observing one: node-local Hubble then reports no `workloads`. */
+  readonly remote?: boolean;
 }
 
 export interface FlowLineOptions {
@@ -30,6 +32,8 @@ export interface FlowLineOptions {
   readonly direction: 'INGRESS' | 'EGRESS';
   readonly verdict?: 'FORWARDED' | 'DROPPED';
   readonly reply?: boolean;
+  /** A drop's denying policies (`<namespace>/<name>`), as `egress_denied_by` or `ingress_denied_by` by direction. */
+  readonly deniedBy?: readonly string[];
 }
 
 function endpoint(peer: PodRef | { readonly world: string }): Record<string, unknown> {
@@ -40,7 +44,7 @@ function endpoint(peer: PodRef | { readonly world: string }): Record<string, unk
     namespace: peer.namespace,
     labels: [`k8s:app=${peer.workload}`, `k8s:io.kubernetes.pod.namespace=${peer.namespace}`],
     pod_name: peer.name,
-    workloads: [{ name: peer.workload, kind: peer.kind ?? 'Deployment' }],
+    ...(peer.remote ? {} : { workloads: [{ name: peer.workload, kind: peer.kind ?? 'Deployment' }] }),
   };
 }
 
@@ -64,8 +68,15 @@ export function flowLine(o: FlowLineOptions): string {
     l4, source: endpoint(src), destination: endpoint(dst), Type: 'L3_L4', node_name: o.node,
     traffic_direction: o.direction, is_reply: reply,
     ...(dropped ? { drop_reason_desc: 'POLICY_DENIED' } : { trace_observation_point: o.direction === 'INGRESS' ? 'TO_ENDPOINT' : 'TO_STACK' }),
+    ...(o.deniedBy ? { [o.direction === 'EGRESS' ? 'egress_denied_by' : 'ingress_denied_by']: o.deniedBy.map(policyRef) } : {}),
   };
   return JSON.stringify({ flow, node_name: o.node, time });
+}
+
+/** A Cilium `Policy` reference from `<namespace>/<name>`. */
+function policyRef(name: string): Record<string, unknown> {
+  const [namespace, policy] = name.split('/');
+  return { namespace, name: policy, kind: 'CiliumNetworkPolicy' };
 }
 
 /** A `lost_events` notice (Hubble's ring buffer overflowed). */
@@ -79,6 +90,8 @@ export class MemoryController {
   /** `client server port/protocol` → connections. */
   readonly edges = new Map<string, number>();
   dropped = 0;
+  /** `client server port/protocol direction deniedBy…` → connections. */
+  readonly denied = new Map<string, number>();
   private readonly applied = new Map<string, number>();
 
   readonly transport: Transport = async (request) => {
@@ -92,6 +105,10 @@ export class MemoryController {
       this.edges.set(k, (this.edges.get(k) ?? 0) + e.count);
     }
     this.dropped += body.dropped ?? 0;
+    for (const d of body.denied ?? []) {
+      const k = `${d.client} ${d.server} ${d.port}/${d.protocol} ${d.direction ?? '-'} ${(d.deniedBy ?? []).join(',')}`;
+      this.denied.set(k, (this.denied.get(k) ?? 0) + d.count);
+    }
     return { status: 200, body: JSON.stringify({ ack: body.seq, applied: body.edges.length }) };
   };
 

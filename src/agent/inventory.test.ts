@@ -110,7 +110,7 @@ describe('metrics', () => {
     const registry = new Registry();
     const stats = {
       conntrack: { lines: { events: 5, dump: 2 }, flows: 6, skipped: { empty: 0, malformed: 1, 'schema-mismatch': 0, 'too-long': 0, 'unsupported-protocol': 0, 'invalid-name': 0 }, eventStarts: 2, eventExits: { exited: 1 }, stderrLines: 1, lostEventNotices: 2, dumps: { ok: 3, failed: 1 }, errors: { exited: 1, 'dump-failed': 1 } },
-      aggregator: { learned: 4, remoteClient: 0, pendingEdges: 2, inflightEdges: 1, droppedEdges: 1, droppedConnections: 7, batches: 1, ackedBatches: 0, ackedConnections: 0, rejectedBatches: 0, rejectedConnections: 0, rotations: 0, sourceLostEvents: 0, carriedConnections: 3, unanswered: 0, droppedUnanswered: 0 },
+      aggregator: { learned: 4, remoteClient: 0, pendingEdges: 2, inflightEdges: 1, droppedEdges: 1, droppedConnections: 7, batches: 1, ackedBatches: 0, ackedConnections: 0, rejectedBatches: 0, rejectedConnections: 0, rotations: 0, sourceLostEvents: 0, carriedConnections: 3, unanswered: 0, droppedUnanswered: 0, denied: 0, droppedDenied: 0 },
       shipper: { requests: 3, outcomes: { acked: 1, retry: 2, unauthorized: 0, rejected: 0 }, consecutiveFailures: 2, lastAckAt: undefined, lastError: 'x' },
       identity: { livePods: 10, rememberedPods: 1, forgottenPods: 0, updates: 2 },
     };

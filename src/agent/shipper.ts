@@ -217,7 +217,7 @@ export class Shipper {
     } catch (err) {
       return this.#fail('retry', `cannot read the ServiceAccount token: ${(err as Error).message}`, batch);
     }
-    const body = JSON.stringify({ node: this.#opts.node, instance: this.instance, seq: batch.seq, edges: batch.edges, ...(batch.droppedConnections ? { dropped: batch.droppedConnections } : {}), ...(batch.unanswered ? { unanswered: batch.unanswered } : {}) });
+    const body = JSON.stringify({ node: this.#opts.node, instance: this.instance, seq: batch.seq, edges: batch.edges, ...(batch.droppedConnections ? { dropped: batch.droppedConnections } : {}), ...(batch.unanswered ? { unanswered: batch.unanswered } : {}), ...(batch.denied ? { denied: batch.denied } : {}) });
     this.stats.requests++;
     let response: TransportResponse;
     try {

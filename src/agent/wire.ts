@@ -9,7 +9,10 @@
  * ```
  *
  * `unanswered` (optional, same shape as `edges`) carries TCP connections that got no reply: they
- * are never learned, only counted as denials of enforced policies.
+ * are never learned, only counted as denials of enforced policies. `denied` (optional) carries
+ * connections Cilium dropped with `POLICY_DENIED` (a Hubble agent's), each with Hubble's traffic
+ * direction and the denying policies' names when Cilium gave them: the same facts hubble-relay's
+ * flows give the operator (src/operator/denial-registry.ts reads both).
  *
  * `instance` is random per agent process; with `node` and the authenticated user it names the
  * sequence `seq` counts in, so a restarted agent starting again at 1 is not mistaken for a retry.
@@ -17,6 +20,7 @@
  */
 import { z } from 'zod';
 import type { Protocol } from '../domain/flow.js';
+import { isDns1123Label, isDns1123Subdomain } from '../domain/k8s-names.js';
 import { invalidPeerKey, type PeerKey } from '../domain/peer.js';
 
 /** The path the controller serves. */
@@ -31,7 +35,7 @@ const peerKeySchema = z.string().min(4).max(512).superRefine((key, ctx) => {
 /** Milliseconds since the epoch, within reason (no NaN, no year 30000). */
 const timeSchema = z.number().min(0).max(1e14);
 
-export const edgeDeltaSchema = z.object({
+const edgeFields = {
   client: peerKeySchema,
   server: peerKeySchema,
   port: z.number().int().min(0).max(65535),
@@ -39,7 +43,39 @@ export const edgeDeltaSchema = z.object({
   count: z.number().int().min(1).max(Number.MAX_SAFE_INTEGER),
   firstSeen: timeSchema,
   lastSeen: timeSchema,
+};
+
+export const edgeDeltaSchema = z.object(edgeFields).refine((e) => e.firstSeen <= e.lastSeen, 'firstSeen after lastSeen');
+
+/** Most denying policies named per denial; an agent that sees more sends none (src/agent/aggregator.ts). */
+export const MAX_DENIED_BY = 8;
+
+/** Most denials in one batch. */
+export const MAX_DENIALS = 20_000;
+
+/**
+ * Whether `name` is a denying policy as the flow parsers name it (src/ingest/hubble/build.ts
+ * `policyNames`): `<namespace>/<name>`, the namespace empty for a cluster-wide policy.
+ */
+export function isPolicyName(name: string): boolean {
+  const slash = name.indexOf('/');
+  if (slash < 0) return false;
+  const namespace = name.slice(0, slash);
+  return (namespace === '' || isDns1123Label(namespace)) && isDns1123Subdomain(name.slice(slash + 1));
+}
+
+/**
+ * Connections Cilium dropped with `POLICY_DENIED`, per edge, direction and denying policies:
+ * `direction` is Hubble's traffic direction of the drop (EGRESS: the client's policy, INGRESS: the
+ * server's), `deniedBy` the policies Cilium named.
+ */
+export const deniedDeltaSchema = z.object({
+  ...edgeFields,
+  direction: z.enum(['INGRESS', 'EGRESS']).optional(),
+  deniedBy: z.array(z.string().max(320).refine(isPolicyName, 'not a policy name (<namespace>/<name>)')).min(1).max(MAX_DENIED_BY).optional(),
 }).refine((e) => e.firstSeen <= e.lastSeen, 'firstSeen after lastSeen');
+
+export type DeniedDelta = z.output<typeof deniedDeltaSchema>;
 
 export const edgeBatchSchema = z.object({
   node: z.string().min(1).max(253),
@@ -53,6 +89,8 @@ export const edgeBatchSchema = z.object({
    * learned; counted as denied when an enforced policy covers either side.
    */
   unanswered: z.array(edgeDeltaSchema).max(20_000).optional(),
+  /** Connections Cilium's policies dropped (a Hubble agent's), see {@link deniedDeltaSchema}: never learned; counted as denials. */
+  denied: z.array(deniedDeltaSchema).max(MAX_DENIALS).optional(),
 });
 
 export type EdgeBatchBody = z.output<typeof edgeBatchSchema>;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { edgeRefusal, RETRYABLE_REFUSALS, type InventoryFreshness, type NodeFacts } from './edge-binding.js';
+import { edgeRefusal, podOwner, RETRYABLE_REFUSALS, type InventoryFreshness, type NodeFacts, type PodStay } from './edge-binding.js';
 
 const T = 1_767_225_600_000;
 const node: NodeFacts = {
@@ -56,5 +56,34 @@ describe('edgeRefusal with the inventory\'s freshness: "not seen yet" is retried
 
   it('only unknown-placement is retryable', () => {
     expect([...RETRYABLE_REFUSALS]).toEqual(['unknown-placement']);
+  });
+});
+
+describe('edgeRefusal: a denial with a direction is bound to the side whose policy denied it', () => {
+  const remote = 'wl:data/StatefulSet/db';
+  it.each<[string, 'client' | 'server', string, string, string | undefined]>([
+    ['EGRESS: the client is on the node', 'client', 'wl:shop/Deployment/web', remote, undefined],
+    ['EGRESS: only the server is on the node', 'client', remote, 'wl:shop/Deployment/web', 'not-on-node'],
+    ['INGRESS: the server is on the node', 'server', remote, 'wl:shop/Deployment/web', undefined],
+    ['INGRESS: only the client is on the node', 'server', 'wl:shop/Deployment/web', remote, 'not-on-node'],
+  ])('%s', (_name, on, client, server, want) => {
+    expect(edgeRefusal(node, { ...edge(client, server), on }, 120_000)).toBe(want);
+  });
+});
+
+describe('podOwner: a bare-pod key is the workload the inventory has for that pod at the edge\'s time', () => {
+  const key = 'wl:shop/Pod/frontend-6d4cf56db6-zzzzz';
+  const stay = (workload: string, from: number, until?: number): PodStay => ({ workload, placement: { from, ...(until !== undefined ? { until } : {}) } });
+  const fresh: InventoryFreshness = { now: T, catchUpMs: 120_000, podKnown: () => false };
+  it.each<[string, readonly PodStay[], ReturnType<typeof edge>, string]>([
+    ['a Deployment\'s pod', [stay('wl:shop/Deployment/frontend', T - 3_600_000)], edge(key, 'wl:shop/Deployment/cart'), 'wl:shop/Deployment/frontend'],
+    ['a bare pod (no controller) stays the pod', [stay(key, T - 3_600_000)], edge(key, 'wl:shop/Deployment/cart'), key],
+    ['a deleted pod, at a time it ran', [stay('wl:shop/Deployment/frontend', T - 3_600_000, T - 60_000)], edge(key, 'wl:shop/Deployment/cart', T - 600_000, T - 600_000), 'wl:shop/Deployment/frontend'],
+    ['the name reused by pods of two owners at that time: the pod', [stay('wl:shop/Deployment/frontend', T - 3_600_000, T - 10_000), stay(key, T - 5_000)], edge(key, 'wl:shop/Deployment/cart', T - 20_000, T), key],
+    ['the name reused later: the owner of the pod that ran then', [stay('wl:shop/Deployment/frontend', T - 3_600_000, T - 1_800_000), stay(key, T - 5_000)], edge(key, 'wl:shop/Deployment/cart', T - 2_000_000, T - 2_000_000), 'wl:shop/Deployment/frontend'],
+    ['no such pod, recent: retried', [], edge(key, 'wl:shop/Deployment/cart'), 'unknown-placement'],
+    ['no such pod, old enough for the inventory to show it: the key as sent', [], edge(key, 'wl:shop/Deployment/cart', T - 600_000, T - 600_000), key],
+  ])('%s', (_name, stays, e, want) => {
+    expect(podOwner(key, stays, e, 120_000, fresh)).toBe(want);
   });
 });

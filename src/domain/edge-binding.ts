@@ -3,8 +3,11 @@
  * node's pods and of the node itself, so an edge it pushes must have its client or its server
  * there — a pod scheduled on that node at the edge's time, or the node (`en:host`, or the
  * node's own address as `en:remote-node:<ip>`). Anything else (`evil/attacker →
- * payments/postgres` pushed from a node running neither) is refused. Pure: the placements come
- * from the operator's own inventory (src/operator/node-binding.ts).
+ * payments/postgres` pushed from a node running neither) is refused. A policy denial with a
+ * direction is bound to the side whose policy denied it ({@link ReportedEdge.on}). A bare-pod key
+ * a Hubble agent reports for a pod on another node (src/agent/hubble-identity.ts) is first mapped
+ * to that pod's workload ({@link podOwner}). Pure: the placements come from the operator's own
+ * inventory (src/operator/node-binding.ts).
  */
 import { peerFromKey } from './peer.js';
 
@@ -27,6 +30,18 @@ export interface ReportedEdge {
   readonly server: string;
   readonly firstSeen: number;
   readonly lastSeen: number;
+  /**
+   * The side that must be on the reporting node; absent: either. A policy denial with a traffic
+   * direction names it: Cilium drops an EGRESS-denied packet at the client's endpoint and an
+   * INGRESS-denied one at the server's, each on that pod's node.
+   */
+  readonly on?: 'client' | 'server';
+}
+
+/** One pod's stay on a node, with the workload it belongs to (its top owner). */
+export interface PodStay {
+  readonly workload: string;
+  readonly placement: Placement;
 }
 
 /**
@@ -69,9 +84,40 @@ export interface InventoryFreshness {
 export function edgeRefusal(node: NodeFacts | undefined, edge: ReportedEdge, slackMs: number, freshness?: InventoryFreshness): EdgeRefusalReason | undefined {
   const from = edge.firstSeen - slackMs;
   const until = edge.lastSeen + slackMs;
-  if (node && (onNode(node, edge.client, from, until) || onNode(node, edge.server, from, until))) return undefined;
-  if (freshness && recent(edge, slackMs, freshness) && (mayBeUnseen(edge.client, node, freshness) || mayBeUnseen(edge.server, node, freshness))) return 'unknown-placement';
+  const sides = boundSides(edge);
+  if (node && sides.some((key) => onNode(node, key, from, until))) return undefined;
+  if (freshness && recent(edge, slackMs, freshness) && sides.some((key) => mayBeUnseen(key, node, freshness))) return 'unknown-placement';
   return node ? 'not-on-node' : 'unknown-node';
+}
+
+/** The sides of which one must be on the reporting node. */
+function boundSides(edge: ReportedEdge): string[] {
+  if (edge.on === 'client') return [edge.client];
+  if (edge.on === 'server') return [edge.server];
+  return [edge.client, edge.server];
+}
+
+/**
+ * The workload a bare-pod key (`wl:<ns>/Pod/<name>`) of `edge` stands for, given the stays of the
+ * pods of that name the inventory knows (live and recently deleted): the top owner of the pod that
+ * ran at the edge's time (widened by `slackMs`), which is the key itself for a pod no controller
+ * owns. The inventory follows the pods' controller ownerReferences (src/domain/workload.ts
+ * `topOwner`), never the name, so a bare pod named like a Deployment's stays a bare pod. Pods of
+ * that name with different owners at that time: the key as it is (never a controller's on a guess).
+ * No pod at that time: `unknown-placement` while the inventory may not show it yet (as
+ * {@link edgeRefusal}), else the key as it is.
+ */
+export function podOwner(key: string, stays: readonly PodStay[], edge: ReportedEdge, slackMs: number, freshness?: InventoryFreshness): string | 'unknown-placement' {
+  const from = edge.firstSeen - slackMs;
+  const until = edge.lastSeen + slackMs;
+  const owners = new Set(stays.filter((s) => overlaps(s.placement, from, until)).map((s) => s.workload));
+  if (owners.size === 1) return owners.values().next().value!;
+  if (owners.size === 0 && freshness && recent(edge, slackMs, freshness)) return 'unknown-placement';
+  return key;
+}
+
+function overlaps(p: Placement, from: number, until: number): boolean {
+  return p.from <= until && (p.until === undefined || p.until >= from);
 }
 
 function recent(edge: ReportedEdge, slackMs: number, f: InventoryFreshness): boolean {
@@ -98,5 +144,5 @@ function onNode(node: NodeFacts, key: string, from: number, until: number): bool
     return false;
   }
   if (peer.type === 'entity') return peer.entity === 'host' || (peer.entity === 'remote-node' && peer.ip !== undefined && node.ips.has(peer.ip));
-  return (node.workloads.get(key) ?? []).some((p) => p.from <= until && (p.until === undefined || p.until >= from));
+  return (node.workloads.get(key) ?? []).some((p) => overlaps(p, from, until));
 }

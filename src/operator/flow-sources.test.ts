@@ -12,6 +12,7 @@ import { OperatorCheckpoint } from '../k8s/checkpoint-store.js';
 import type { Kube } from '../k8s/kube.js';
 import { captureLogger } from '../runtime/testing.js';
 import { AGENT_USERNAME } from '../agent/rbac.js';
+import { DenialRegistry } from './denial-registry.js';
 import { FlowSources, type FlowSourcesOptions } from './flow-sources.js';
 import { EdgeReceiver, EdgeReceiverServer } from './receiver.js';
 
@@ -51,10 +52,10 @@ async function agentReceiver() {
   servers.push(server);
   const { url } = await server.listen();
   const oneEdge = [{ client: 'wl:shop/Deployment/a', server: 'wl:shop/Deployment/b', port: 80, protocol: 'TCP', count: 1, firstSeen: 1, lastSeen: 1 }];
-  const push = (seq: number, edges: readonly Record<string, unknown>[] = oneEdge) => fetch(`${url}/v1/edges`, {
+  const push = (seq: number, edges: readonly Record<string, unknown>[] = oneEdge, extra: Record<string, unknown> = {}) => fetch(`${url}/v1/edges`, {
     method: 'POST',
     headers: { 'content-type': 'application/json', authorization: 'Bearer t' },
-    body: JSON.stringify({ node: 'n1', instance: 'i1', seq, edges }),
+    body: JSON.stringify({ node: 'n1', instance: 'i1', seq, edges, ...extra }),
   }).then(async (res) => ({ status: res.status, body: await res.json() as Record<string, unknown> }));
   return { receiver, push };
 }
@@ -259,5 +260,26 @@ describe('FlowSources: audits', () => {
     expect(engines.get('shop')!.seen).toEqual(['wl:shop/Deployment/a > wl:payments/Deployment/b', 'wl:shop/Deployment/a > en:world:203.0.113.9', 'wl:shop/Deployment/a > wl:shop/Deployment/c']);
     expect(engines.get('payments')!.seen).toEqual(['wl:shop/Deployment/a > wl:payments/Deployment/b']);
     expect(engines.get('unrelated')!.seen).toEqual([]);
+  });
+});
+
+describe('FlowSources: an agent\'s policy denials', () => {
+  it('go to the denial registry as hubble-relay\'s drops do: direction and denying policies kept, another\'s policy not counted against hivewall', async () => {
+    const denials = new DenialRegistry({ now: () => 1_000, onCrossed: () => {} });
+    denials.enforce('shop', { segmentation: 'shop', proposal: 'shop-r1', budget: { maxDenied: 100, windowMs: 60_000 }, policies: ['hivewall-cart'] });
+    const { receiver, push } = await agentReceiver();
+    const { flowSources } = await fileSources({ receiver, denials });
+    const denial = { client: 'wl:shop/Deployment/frontend', server: 'wl:shop/Deployment/cart', port: 8080, protocol: 'UDP', count: 3, firstSeen: 500, lastSeen: 900 };
+    const pushed = push(1, [], { denied: [
+      { ...denial, direction: 'INGRESS', deniedBy: ['shop/hivewall-cart'] },
+      { ...denial, port: 9090, direction: 'EGRESS', deniedBy: ['shop/platform-deny'] },
+    ] });
+    await until(() => flowSources.hasWaiters()); // the batch's seq is acknowledged once a round stores it
+    flowSources.beginRound();
+    flowSources.endRound(true);
+    expect(await pushed).toMatchObject({ status: 200, body: { ack: 1 } });
+    expect(denials.view('shop', 'shop-r1')?.edges).toEqual([
+      { client: 'wl:shop/Deployment/frontend', server: 'wl:shop/Deployment/cart', port: 8080, protocol: 'UDP', count: 3, firstDenied: 1_000, lastDenied: 1_000, direction: 'ingress' },
+    ]);
   });
 });

@@ -11,7 +11,8 @@
  *   the new filter from the same kind of point.
  * - **conntrack agents** (`receiverPort`): the process-wide {@link EdgeReceiver} is attached to the
  *   learner's edge store with the stored per-agent sequence numbers; agents' deltas are already
- *   proven connections, aggregated per workload, so they are merged as edges (and audited as such).
+ *   proven connections, aggregated per workload, so they are merged as edges (and audited as such);
+ *   their unanswered and policy-denied connections go to the denial registry as hubble-relay's drops do.
  *
  * Rounds (the store loop's passes, ./store-loop.ts): {@link FlowSources.beginRound} records every
  * source's position and holds new input in a queue until {@link FlowSources.endRound}, so the
@@ -38,7 +39,7 @@ import { FlowFileFollower } from '../ingest/follow/index.js';
 import { HubbleObserverSource, parseTimestampNanos, type HubbleResumePoint } from '../ingest/hubble-grpc/index.js';
 import { AGENTS_KEY, HUBBLE_KEY, LOST_EVENTS_KEY, type CheckpointSnapshot, type OperatorCheckpoint } from '../k8s/checkpoint-store.js';
 import type { AuditEngine, WorkloadKeyOf } from '../domain/audit.js';
-import { workloadNamespace } from '../domain/peer.js';
+import { workloadNamespace, type PeerKey } from '../domain/peer.js';
 import type { DenialRegistry } from './denial-registry.js';
 import { Gate } from '../ingest/intake-gate.js';
 
@@ -64,7 +65,7 @@ export interface FlowSourcesOptions {
   readonly receiver?: EdgeReceiver;
   /** Which workloads run on which node (from the inventory): the receiver refuses edges of other nodes. */
   readonly placements?: NodePlacements;
-  /** Where denials of enforced policies are counted (agents' unanswered connections; Hubble's drops come through the learner). */
+  /** Where denials of enforced policies are counted (agents' unanswered and denied connections; Hubble's drops come through the learner). */
   readonly denials?: DenialRegistry;
   /** A live pod of a workload key, for auditing agents' workload-level edges. */
   readonly podOf: (workloadKey: string) => string | undefined;
@@ -133,12 +134,21 @@ export class FlowSources {
         }),
         // Not held for the round: a denial changes no stored state, and a rollback must not wait.
         unanswered: (client, server, port, protocol, firstSeen, count = 1) => this.options.denials?.observe({ client, server, port, protocol, reason: 'UNREPLIED', time: firstSeen }, count),
+        // What the learner tells the registry of a hubble-relay drop (src/domain/learner.ts Denial).
+        denied: (d) => this.options.denials?.observe({
+          client: d.client, server: d.server, port: d.port, protocol: d.protocol, reason: 'POLICY_DENIED', time: d.firstSeen,
+          ...(d.direction ? { direction: d.direction } : {}), ...(d.deniedBy ? { deniedBy: d.deniedBy } : {}),
+        }, d.count),
         persisted: (round) => this.persisted(round),
         round: () => this.round(),
         // Counted like Hubble's lost events: the graph may miss what the agent could not keep.
         lost: (connections) => this.hold(() => this.ingest('agent', { kind: 'lost-events', source: 'agent-buffer', count: connections })),
         // An agent reports only what its node's pods or the node itself did (src/operator/node-binding.ts).
-        ...(this.options.placements ? { refusal: (node: string, edge: ReportedEdge) => this.options.placements!.refusal(node, edge) } : {}),
+        // A Hubble agent's bare-pod key for a pod on another node is that pod's workload (src/operator/node-binding.ts).
+        ...(this.options.placements ? {
+          refusal: (node: string, edge: ReportedEdge) => this.options.placements!.refusal(node, edge),
+          workloadOf: (key: PeerKey, edge: ReportedEdge) => this.options.placements!.workloadOf(key, edge),
+        } : {}),
         paused: () => !this.gate.isOpen,
       }, sequences);
       log.info({ agents: Object.keys(sequences).length }, 'edge receiver attached to the learner');

@@ -5,6 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { IdentityResolver } from '../domain/identity.js';
 import type { ClusterInventory, PodInfo } from '../domain/inventory.js';
 import { deploymentPod, inventory } from '../testing/builders.js';
+import type { PeerKey } from '../domain/peer.js';
 import { NodePlacements } from './node-binding.js';
 
 const T = Date.UTC(2026, 0, 1, 12);
@@ -95,5 +96,45 @@ describe('NodePlacements: updated namespace by namespace', () => {
     p.updateNodes([{ name: 'node-a', ips: ['172.18.0.9'], podCIDRs: [] }]);
     expect(p.refusal('node-a', edge('en:remote-node:172.18.0.9', 'en:world:203.0.113.5', T))).toBeUndefined();
     expect(p.refusal('node-a', edge('en:remote-node:172.18.0.2', 'en:world:203.0.113.5', T))).toBe('not-on-node');
+  });
+});
+
+describe('NodePlacements.workloadOf: a bare-pod key a Hubble agent sends for a pod on another node', () => {
+  const frontend = deploymentPod('shop', 'frontend', '10.244.1.4', {}, { name: 'frontend-6d4cf56db6-zzzzz', nodeName: 'node-b', createdAt: T - 3_600_000 });
+  // Named and labelled like a Deployment's pod, but no controller owns it.
+  const crafted: PodInfo = { ...bare('shop', 'cart-6d4cf56db6-xxxxx', 'node-b'), labels: { 'pod-template-hash': '6d4cf56db6' } };
+  const bareKey = (pod: PodInfo) => `wl:${pod.namespace}/Pod/${pod.name}` as PeerKey;
+
+  it('is the pod\'s top owner when a controller owns it, else the bare pod; other keys as they are', () => {
+    const clock = { now: T };
+    const p = placements(clock, inventory({ nodes, pods: [web, frontend, crafted, postgres] }));
+    const at = edge('x', 'y', T - 1_000);
+    expect(p.workloadOf(bareKey(frontend), at)).toBe('wl:shop/Deployment/frontend');
+    expect(p.workloadOf(bareKey(postgres), at)).toBe('wl:payments/Pod/postgres');
+    expect(p.workloadOf(bareKey(crafted), at)).toBe(bareKey(crafted));
+    expect(p.workloadOf('wl:shop/Deployment/web' as PeerKey, at)).toBe('wl:shop/Deployment/web');
+    expect(p.workloadOf('en:world:203.0.113.5' as PeerKey, at)).toBe('en:world:203.0.113.5');
+  });
+
+  it('a pod the inventory does not show is retried until it had catchUpMs to show it, then taken as sent', () => {
+    const clock = { now: T };
+    const p = placements(clock, inventory({ nodes, pods: [web] }));
+    const e = edge('x', 'y', T - 1_000);
+    expect(p.workloadOf(bareKey(frontend), e)).toBe('unknown-placement');
+    clock.now += 121_000;
+    expect(p.workloadOf(bareKey(frontend), e)).toBe(bareKey(frontend));
+  });
+
+  it('a deleted pod is resolved for retentionMs, like its placement', () => {
+    const clock = { now: T };
+    const p = new NodePlacements({ now: () => clock.now, retentionMs: 60_000, catchUpMs: 0 });
+    follow(p, inventory({ nodes, pods: [web, frontend] }), clock.now);
+    const seenBefore = edge('x', 'y', T - 1_000);
+    clock.now += 10_000;
+    p.updateNamespace('shop', [], clock.now);
+    expect(p.workloadOf(bareKey(frontend), seenBefore)).toBe('wl:shop/Deployment/frontend');
+    clock.now += 61_000;
+    p.updateNamespace('evil', new IdentityResolver(inventory({ pods: [attacker] })).podsWithWorkloadsIn('evil'), clock.now);
+    expect(p.workloadOf(bareKey(frontend), seenBefore)).toBe(bareKey(frontend));
   });
 });

@@ -13,11 +13,15 @@
  * A pod the agent already sees may not be in the inventory yet (the watch and the refresh lag a
  * little): such edges are `unknown-placement` for `catchUpMs`, and the receiver asks the agent to
  * send them again, instead of refusing them for good.
+ *
+ * The same stays, indexed by pod name, map a bare-pod key a Hubble agent sends for a pod on
+ * another node to that pod's workload ({@link NodePlacements.workloadOf}), deleted pods included
+ * for `retentionMs`.
  */
-import { edgeRefusal, type EdgeRefusalReason, type Placement, type ReportedEdge } from '../domain/edge-binding.js';
+import { edgeRefusal, podOwner, type EdgeRefusalReason, type InventoryFreshness, type Placement, type PodStay, type ReportedEdge } from '../domain/edge-binding.js';
 import type { PodCandidate } from '../domain/identity.js';
 import type { NodeInfo } from '../domain/inventory.js';
-import { peerKey, workloadNamespace } from '../domain/peer.js';
+import { peerKey, workloadNamespace, type PeerKey } from '../domain/peer.js';
 
 export interface NodePlacementsOptions {
   /** How long a deleted pod's placement is remembered. Default 15 minutes. */
@@ -37,10 +41,11 @@ export interface NodePlacementsOptions {
 }
 
 /** One pod's stay on a node, as placed in the node's facts. */
-interface Seen {
+interface Seen extends PodStay {
   readonly node: string;
-  readonly workload: string;
-  readonly placement: Placement;
+  /** `<namespace>/<pod name>`. */
+  readonly pod: string;
+  readonly workload: PeerKey;
 }
 
 interface NodeState {
@@ -59,6 +64,8 @@ export class NodePlacements {
   readonly #nodes = new Map<string, NodeState>();
   /** Per namespace, the workload keys of its live bare pods (`wl:<ns>/Pod/<name>`): known to be where the inventory says. */
   readonly #livePods = new Map<string, Set<string>>();
+  /** Stays placed now (live and retained), by `<namespace>/<pod name>`. */
+  readonly #byName = new Map<string, Seen[]>();
   readonly #catchUpMs: number;
   readonly #now: () => number;
 
@@ -80,6 +87,7 @@ export class NodePlacements {
       if (workload.kind === 'Pod') livePods.add(key);
       live.set(`${pod.namespace}/${pod.name}/${pod.uid ?? ''}`, {
         node: pod.nodeName,
+        pod: `${pod.namespace}/${pod.name}`,
         workload: key,
         placement: { from: pod.createdAt ?? 0, ...(pod.deletedAt !== undefined ? { until: pod.deletedAt } : {}) },
       });
@@ -136,9 +144,15 @@ export class NodePlacements {
     const list = workloads.get(seen.workload);
     if (list) list.push(seen.placement);
     else workloads.set(seen.workload, [seen.placement]);
+    const named = this.#byName.get(seen.pod);
+    if (named) named.push(seen);
+    else this.#byName.set(seen.pod, [seen]);
   }
 
   #unplace(seen: Seen): void {
+    const named = this.#byName.get(seen.pod)?.filter((s) => s !== seen) ?? [];
+    if (named.length > 0) this.#byName.set(seen.pod, named);
+    else this.#byName.delete(seen.pod);
     const node = this.#nodes.get(seen.node);
     const list = node?.workloads.get(seen.workload);
     if (!node || !list) return;
@@ -152,6 +166,29 @@ export class NodePlacements {
    * RETRYABLE_REFUSALS) while the inventory may not show the edge's pod yet.
    */
   refusal(node: string, edge: ReportedEdge): EdgeRefusalReason | undefined {
-    return edgeRefusal(this.#nodes.get(node), edge, this.#slackMs, { now: this.#now(), catchUpMs: this.#catchUpMs, podKnown: (key) => this.#livePods.get(workloadNamespace(key) ?? '')?.has(key) === true });
+    return edgeRefusal(this.#nodes.get(node), edge, this.#slackMs, this.#freshness());
   }
+
+  /**
+   * The workload `key`, a side of `edge`, stands for: for a bare-pod key (`wl:<ns>/Pod/<name>`),
+   * the top owner of the pod of that name at the edge's time (src/domain/edge-binding.ts
+   * `podOwner`), `unknown-placement` while the inventory may not show it yet; any other key as it is.
+   */
+  workloadOf(key: PeerKey, edge: ReportedEdge): PeerKey | 'unknown-placement' {
+    const pod = barePodName(key);
+    if (pod === undefined) return key;
+    return podOwner(key, this.#byName.get(pod) ?? [], edge, this.#slackMs, this.#freshness()) as PeerKey | 'unknown-placement';
+  }
+
+  #freshness(): InventoryFreshness {
+    return { now: this.#now(), catchUpMs: this.#catchUpMs, podKnown: (key) => this.#livePods.get(workloadNamespace(key) ?? '')?.has(key) === true };
+  }
+}
+
+/** `<namespace>/<name>` of a bare-pod key, else undefined. */
+function barePodName(key: string): string | undefined {
+  const namespace = workloadNamespace(key);
+  if (namespace === undefined) return undefined;
+  const prefix = `wl:${namespace}/Pod/`;
+  return key.startsWith(prefix) ? `${namespace}/${key.slice(prefix.length)}` : undefined;
 }

@@ -2,12 +2,17 @@ import http from 'node:http';
 import { KubeConfig } from '@kubernetes/client-node';
 import { afterEach, describe, expect, it } from 'vitest';
 import { EdgeStore } from '../domain/edge-store.js';
+import { IdentityResolver } from '../domain/identity.js';
+import type { PodInfo } from '../domain/inventory.js';
+import { deploymentPod, inventory } from '../testing/builders.js';
+import { MAX_DENIALS, MAX_DENIED_BY, type DeniedDelta } from '../agent/wire.js';
+import { NodePlacements } from './node-binding.js';
 import { FakeClock } from '../runtime/fake-clock.js';
 import { captureLogger } from '../runtime/testing.js';
 import { AGENT_USERNAME } from '../agent/rbac.js';
 import {
   EdgeReceiver, EdgeReceiverServer, IN_FLIGHT_PER_NODE, INSTANCES_PER_NODE, kubeTokenReview, MAX_SEQUENCES_BYTES, NODE_NAME_EXTRA, tokenReviewAuthenticator,
-  type AuthResult, type EdgeReceiverOptions, type TokenAuthenticator, type TokenReviewCall,
+  type AuthResult, type EdgeReceiverOptions, type EdgeTarget, type TokenAuthenticator, type TokenReviewCall,
 } from './receiver.js';
 
 const T0 = Date.UTC(2026, 0, 1);
@@ -529,5 +534,111 @@ describe('EdgeReceiverServer TLS', () => {
     server.setTls(leafB);
     expect(await status(caB.cert)).toBe(405);
     expect(await status(caA.cert)).toMatch(/CERT|SIGNATURE|UNABLE/);
+  });
+});
+
+/** The operator's placements (./node-binding.ts) of an inventory, as the receiver's target consults them. */
+function placedTarget(pods: readonly PodInfo[], now = T0 + 1_000) {
+  const inv = inventory({ nodes: [{ name: 'node-a', ips: ['172.18.0.2'], podCIDRs: [] }, { name: 'node-b', ips: ['172.18.0.3'], podCIDRs: [] }], pods: [...pods] });
+  const placements = new NodePlacements({ now: () => now });
+  const identity = new IdentityResolver(inv);
+  placements.updateNodes(inv.nodes);
+  for (const namespace of new Set(pods.map((p) => p.namespace))) placements.updateNamespace(namespace, identity.podsWithWorkloadsIn(namespace), T0 + 1_000);
+  const store = new EdgeStore();
+  const denied: DeniedDelta[] = [];
+  const target: EdgeTarget = {
+    record: store.record.bind(store),
+    refusal: (node, e) => placements.refusal(node, e),
+    workloadOf: (key, e) => placements.workloadOf(key, e),
+    denied: (d) => denied.push(d),
+  };
+  return { store, denied, target };
+}
+
+const onNode = (node: string, created = T0 - 3_600_000) => ({ nodeName: node, createdAt: created });
+/** cart runs on node-a, the agent's node; the rest on node-b. */
+const cart = deploymentPod('shop', 'cart', '10.244.0.5', {}, onNode('node-a'));
+const frontendPod = deploymentPod('shop', 'frontend', '10.244.1.4', {}, { name: 'frontend-6d4cf56db6-zzzzz', ...onNode('node-b') });
+const barePod = (name: string, labels: Record<string, string> = {}): PodInfo => ({ namespace: 'shop', name, labels, ips: ['10.244.1.9'], hostNetwork: false, owners: [], ports: [], ...onNode('node-b') });
+const debug = barePod('debug');
+/** Named and labelled like a Deployment's pod; no controller owns it. */
+const crafted = barePod('frontend-6d4cf56db6-yyyyy', { 'pod-template-hash': '6d4cf56db6', 'app.kubernetes.io/name': 'frontend' });
+const dbPod: PodInfo = { ...barePod('db-0'), namespace: 'data', owners: [{ kind: 'StatefulSet', name: 'db', controller: true }] };
+
+describe('EdgeReceiver: bare-pod keys of pods on other nodes (a Hubble agent\'s)', () => {
+  it('learns a Deployment\'s pod as its Deployment (the inventory\'s owner), a bare pod per pod, and a bare pod named like a Deployment\'s as the pod', async () => {
+    const { store, target } = placedTarget([cart, frontendPod, debug, crafted]);
+    const { post } = await start({ store: target });
+    const toCart = (client: string) => edge({ client, server: 'wl:shop/Deployment/cart' });
+    const pushed = await post(batch(1, [toCart('wl:shop/Pod/frontend-6d4cf56db6-zzzzz'), toCart('wl:shop/Pod/debug'), toCart('wl:shop/Pod/frontend-6d4cf56db6-yyyyy')]));
+    expect(pushed).toMatchObject({ status: 200, body: { ack: 1, applied: 3 } });
+    expect(stored(store)).toEqual([
+      'wl:shop/Deployment/frontend -> wl:shop/Deployment/cart 8080/TCP x3 0..1000',
+      'wl:shop/Pod/debug -> wl:shop/Deployment/cart 8080/TCP x3 0..1000',
+      'wl:shop/Pod/frontend-6d4cf56db6-yyyyy -> wl:shop/Deployment/cart 8080/TCP x3 0..1000',
+    ]);
+  });
+
+  it('a pod the inventory does not show yet: the whole batch is retried (503 unknown-placement), nothing merged', async () => {
+    const { store, target } = placedTarget([cart]);
+    const { post } = await start({ store: target });
+    const pushed = await post(batch(1, [edge({ client: 'wl:shop/Deployment/cart', server: 'wl:shop/Deployment/cart', port: 9000 }), edge({ client: 'wl:shop/Pod/frontend-6d4cf56db6-zzzzz', server: 'wl:shop/Deployment/cart' })]));
+    expect(pushed).toMatchObject({ status: 503, body: { reason: 'unknown-placement' } });
+    expect(stored(store)).toEqual([]);
+  });
+});
+
+describe('EdgeReceiver: policy denials (a Hubble agent\'s `denied`)', () => {
+  const denial = (over: Record<string, unknown> = {}) => ({ ...edge({ count: 2, port: 5432 }), ...over });
+
+  it('passes each to the target with its direction and denying policies, its bare-pod sides mapped, once per batch', async () => {
+    const { store, denied, target } = placedTarget([cart, dbPod, frontendPod]);
+    const { post } = await start({ store: target });
+    const egress = denial({ client: 'wl:shop/Deployment/cart', server: 'wl:data/Pod/db-0', direction: 'EGRESS', deniedBy: ['shop/hivewall-cart'] });
+    const ingress = denial({ client: 'wl:shop/Pod/frontend-6d4cf56db6-zzzzz', server: 'wl:shop/Deployment/cart', port: 8080, direction: 'INGRESS', deniedBy: ['shop/hivewall-cart'] });
+    expect(await post(batch(1, [], { denied: [egress, ingress] }))).toMatchObject({ status: 200, body: { ack: 1, applied: 0 } });
+    expect(await post(batch(1, [], { denied: [egress, ingress] }))).toMatchObject({ status: 200, body: { duplicate: true } });
+    expect(denied).toEqual([
+      { ...egress, server: 'wl:data/StatefulSet/db' },
+      { ...ingress, client: 'wl:shop/Deployment/frontend' },
+    ]);
+    expect(stored(store)).toEqual([]);
+  });
+
+  it('refuses a denial whose ends are both on other nodes, and one whose denying side is on another node', async () => {
+    // Later than the inventory's catch-up time: where the pods ran is decided for good.
+    const { denied, target } = placedTarget([cart, dbPod, frontendPod], T0 + 600_000);
+    const { post, receiver } = await start({ store: target });
+    const elsewhere = denial({ client: 'wl:shop/Pod/frontend-6d4cf56db6-zzzzz', server: 'wl:data/Pod/db-0' });
+    // cart (node-a) is the server, but an EGRESS denial is the client's policy, enforced on node-b.
+    const notMine = denial({ client: 'wl:data/Pod/db-0', server: 'wl:shop/Deployment/cart', direction: 'EGRESS' });
+    const mine = denial({ client: 'wl:data/Pod/db-0', server: 'wl:shop/Deployment/cart', direction: 'INGRESS' });
+    expect(await post(batch(1, [], { denied: [elsewhere, notMine, mine] }))).toMatchObject({ status: 200, body: { ack: 1, refused: 2 } });
+    expect(denied).toEqual([{ ...mine, client: 'wl:data/StatefulSet/db' }]);
+    expect(receiver.stats.refused).toEqual({ 'not-on-node': 2 });
+  });
+
+  it.each<[string, Record<string, unknown>]>([
+    ['a direction Hubble has not', { direction: 'SIDEWAYS' }],
+    ['a denying policy that is not <namespace>/<name>', { deniedBy: ['no-slash'] }],
+    ['a denying policy with an invalid name', { deniedBy: ['shop/../../etc'] }],
+    [`more than ${MAX_DENIED_BY} denying policies`, { deniedBy: Array.from({ length: MAX_DENIED_BY + 1 }, (_, i) => `shop/p${i}`) }],
+    ['an empty list of denying policies', { deniedBy: [] }],
+    ['a peer that is not a key', { client: 'shop/frontend' }],
+    ['no connections', { count: 0 }],
+    ['firstSeen after lastSeen', { firstSeen: T0 + 5_000 }],
+  ])('refuses a batch with a malformed denial (400 invalid): %s', async (_name, over) => {
+    const { denied, target } = placedTarget([cart]);
+    const { post } = await start({ store: target });
+    const res = await post(batch(1, [], { denied: [denial({ client: 'wl:shop/Deployment/cart', ...over })] }));
+    expect(res).toMatchObject({ status: 400, body: { reason: 'invalid' } });
+    expect(denied).toEqual([]);
+  });
+
+  it(`refuses a batch with more than ${MAX_DENIALS} denials`, async () => {
+    const { target } = placedTarget([cart]);
+    const { post } = await start({ store: target, maxBodyBytes: 16 * 1024 * 1024 });
+    const many = Array.from({ length: MAX_DENIALS + 1 }, () => denial({ client: 'wl:shop/Deployment/cart' }));
+    expect(await post(batch(1, [], { denied: many }))).toMatchObject({ status: 400, body: { reason: 'invalid' } });
   });
 });

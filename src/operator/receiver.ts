@@ -29,16 +29,20 @@
  *    with a durable target ({@link EdgeTarget.persisted}) the answer waits until the batch is stored
  *    (503 `not-stored` when storing failed: the agent keeps the batch and retries); a retry waits
  *    for the store round that covers the batch it repeats, and not at all once that round committed;
- * 7. node binding: when the target can tell ({@link EdgeTarget.refusal}, the operator's inventory
- *    via ./node-binding.ts), an edge whose client and server are both elsewhere than the
- *    batch's node (a pod there at the edge's time, or the node itself) is refused: not merged,
- *    counted in {@link EdgeReceiverStats.refused} by reason and logged with the node; its
- *    unanswered connections are held to the same rule (they count as denials, which can roll a
- *    namespace's enforcement back, so one node must not report them for another's pods); the rest of
- *    the batch is merged and the ack says how many were refused. An edge the inventory cannot
- *    place *yet* (`unknown-placement`: a pod newer than the operator's view) refuses nothing for
- *    good: the whole batch is answered 503 `unknown-placement` with `Retry-After`, nothing of it is
- *    merged and its seq is not recorded, so the agent keeps it and sends it again unchanged;
+ * 7. workloads, then node binding: first a bare-pod side (`wl:<ns>/Pod/<name>`: a Hubble agent
+ *    names a pod on another node so, src/agent/hubble-identity.ts) becomes its pod's workload in
+ *    the operator's inventory ({@link EdgeTarget.workloadOf}). Then, when the target can tell
+ *    ({@link EdgeTarget.refusal}, the operator's inventory via ./node-binding.ts), an edge whose
+ *    client and server are both elsewhere than the batch's node (a pod there at the edge's time,
+ *    or the node itself) is refused: not merged, counted in {@link EdgeReceiverStats.refused} by
+ *    reason and logged with the node; its unanswered and denied connections are held to the same
+ *    rule (they count as denials, which can roll a namespace's enforcement back, so one node must
+ *    not report them for another's pods), a denial with a direction to the side whose policy
+ *    denied it; the rest of the batch is merged and the ack says how many were refused. A pod the
+ *    inventory does not show *yet* (`unknown-placement`: newer than the operator's view) refuses
+ *    nothing for good: the whole batch is answered 503 `unknown-placement` with `Retry-After`,
+ *    nothing of it is merged and its seq is not recorded, so the agent keeps it and sends it
+ *    again unchanged;
  * 8. each delta is merged with `EdgeStore.record(client, server, port, protocol, firstSeen,
  *    count, lastSeen)`: counts add, first/last seen widen. (`restore` is for snapshots, where the
  *    same edge may be restored twice and must not add up.)
@@ -65,7 +69,8 @@ import { REQUEST_TIMEOUT_MS } from '../k8s/kube.js';
 import { systemClock, type Clock } from '../runtime/clock.js';
 import { AuthFailureLimiter } from './auth-limiter.js';
 import { AGENT_USERNAME } from '../agent/rbac.js';
-import { EDGES_PATH, edgeBatchSchema, type EdgeAck } from '../agent/wire.js';
+import { EDGES_PATH, edgeBatchSchema, type DeniedDelta, type EdgeAck, type EdgeBatchBody } from '../agent/wire.js';
+import type { PeerKey } from '../domain/peer.js';
 
 /** The identity a token stands for, as the API server's TokenReview reports it. */
 export type AuthResult =
@@ -268,11 +273,55 @@ export interface EdgeTarget {
   refusal?(node: string, edge: ReportedEdge): string | undefined;
   /** TCP connections an agent saw unanswered (`SYN_SENT [UNREPLIED]`) on an edge: never learned, counted as denials. */
   unanswered?(...args: Parameters<EdgeStore['record']>): void;
+  /** Connections Cilium's policies dropped (a Hubble agent's `denied`, ../agent/wire.ts): never learned, counted as denials. */
+  denied?(denial: DeniedDelta): void;
+  /**
+   * The workload a side of an edge stands for (./node-binding.ts): a bare-pod key
+   * (`wl:<ns>/Pod/<name>`, which a Hubble agent sends for a pod on another node) becomes the top
+   * owner of that pod in the operator's inventory; `unknown-placement` while the inventory may not
+   * show the pod yet (the batch is retried). Absent: keys are taken as sent.
+   */
+  workloadOf?(key: PeerKey, edge: ReportedEdge): PeerKey | 'unknown-placement';
   /**
    * Whether the target takes no input now (it holds too much, src/operator/flow-sources.ts): a
    * push is then answered 503 `paused` before its body is read, and the agent retries it.
    */
   paused?(): boolean;
+}
+
+/** An edge, unanswered or denied connection of a batch, with the side its node binding requires. */
+type BoundEdge = EdgeBatchBody['edges'][number] & Pick<ReportedEdge, 'on'>;
+
+/** A batch's entries as {@link EdgeReceiver} decided them: `reason` why the node may not report one. */
+interface Judged {
+  readonly edges: readonly { readonly entry: BoundEdge; readonly reason?: string | undefined }[];
+  readonly unanswered: readonly { readonly entry: BoundEdge; readonly reason?: string | undefined }[];
+  readonly denied: readonly { readonly entry: DeniedDelta; readonly reason?: string | undefined }[];
+}
+
+/** Each entry with its bare-pod sides mapped to their workloads ({@link EdgeTarget.workloadOf}). */
+function withWorkloads<T extends BoundEdge>(store: EdgeTarget, list: readonly T[]): (T | 'unknown-placement')[] {
+  const workloadOf = store.workloadOf?.bind(store);
+  if (!workloadOf) return [...list];
+  return list.map((e) => {
+    const client = workloadOf(e.client, e);
+    const server = workloadOf(e.server, e);
+    if (client === 'unknown-placement' || server === 'unknown-placement') return 'unknown-placement';
+    return client === e.client && server === e.server ? e : { ...e, client, server };
+  });
+}
+
+/** The side a denial binds to its node: the one whose policy Cilium says denied it (src/domain/edge-binding.ts). */
+function deniedSide(d: DeniedDelta): Pick<ReportedEdge, 'on'> {
+  if (d.direction === 'EGRESS') return { on: 'client' };
+  if (d.direction === 'INGRESS') return { on: 'server' };
+  return {};
+}
+
+/** Entry `i` of a batch's edges, unanswered and denied connections (in that order), for a log line. */
+function sampleOf(batch: EdgeBatchBody, i: number): string {
+  const e = [...batch.edges, ...(batch.unanswered ?? []), ...(batch.denied ?? [])][i]!;
+  return `${e.client} -> ${e.server} ${e.port}/${e.protocol}`;
 }
 
 /** The node-name claim of a pod-bound ServiceAccount token (TokenReview `user.extra`). */
@@ -622,47 +671,36 @@ export class EdgeReceiver {
       await this.#durable(store, last.appliedIn);
       return { ack: batch.seq, applied: 0, duplicate: true };
     }
-    // Decided for every edge before anything is merged: a batch with an edge the inventory may not
-    // place yet is kept by the agent and sent again whole (same seq), so nothing is merged twice.
-    // Unanswered connections are held to the same rule: they count as denials of the namespace's
-    // enforced policies, and enough of them roll its enforcement back.
-    const unanswered = batch.unanswered ?? [];
-    const reasons = batch.edges.map((e) => store.refusal?.(batch.node, e));
-    const unansweredReasons = unanswered.map((e) => store.refusal?.(batch.node, e));
-    const all = [...batch.edges, ...unanswered];
-    const allReasons = [...reasons, ...unansweredReasons];
-    const later = allReasons.filter((r) => r !== undefined && RETRYABLE_REFUSALS.has(r)).length;
-    if (later > 0) {
-      const sample = all[allReasons.findIndex((r) => r !== undefined && RETRYABLE_REFUSALS.has(r))]!;
-      this.#log.info({ node: batch.node, seq: batch.seq, edges: later, sample: `${sample.client} -> ${sample.server} ${sample.port}/${sample.protocol}` }, 'edges not placed on the reporting node yet (inventory catching up): batch to be retried');
-      throw new HttpProblem(503, 'unknown-placement', `${later} edge(s) involve pods the operator's inventory does not place yet; retry the batch`, UNKNOWN_PLACEMENT_RETRY_S);
-    }
+    // Unanswered and denied connections are held to the edges' node binding: they count as denials
+    // of the namespace's enforced policies, and enough of them roll its enforcement back.
+    const judged = this.#judge(store, batch);
     let connections = 0;
     let applied = 0;
     const refused: Record<string, number> = {};
-    for (const [i, e] of batch.edges.entries()) {
-      const reason = reasons[i];
+    const refuse = (reason: string) => {
+      refused[reason] = (refused[reason] ?? 0) + 1;
+      this.stats.refused[reason] = (this.stats.refused[reason] ?? 0) + 1;
+    };
+    for (const { entry: e, reason } of judged.edges) {
       if (reason !== undefined) {
-        refused[reason] = (refused[reason] ?? 0) + 1;
-        this.stats.refused[reason] = (this.stats.refused[reason] ?? 0) + 1;
+        refuse(reason);
         continue;
       }
       store.record(e.client, e.server, e.port, e.protocol, e.firstSeen, e.count, e.lastSeen);
       connections += e.count;
       applied++;
     }
-    for (const [i, e] of unanswered.entries()) {
-      const reason = unansweredReasons[i];
-      if (reason !== undefined) {
-        refused[reason] = (refused[reason] ?? 0) + 1;
-        this.stats.refused[reason] = (this.stats.refused[reason] ?? 0) + 1;
-        continue;
-      }
-      store.unanswered?.(e.client, e.server, e.port, e.protocol, e.firstSeen, e.count, e.lastSeen);
+    for (const { entry: e, reason } of judged.unanswered) {
+      if (reason !== undefined) refuse(reason);
+      else store.unanswered?.(e.client, e.server, e.port, e.protocol, e.firstSeen, e.count, e.lastSeen);
     }
-    const refusedAt = allReasons.findIndex((r) => r !== undefined);
-    if (refusedAt >= 0) {
-      const sample = all[refusedAt]!;
+    for (const { entry: d, reason } of judged.denied) {
+      if (reason !== undefined) refuse(reason);
+      else store.denied?.(d);
+    }
+    const refusedOne = [...judged.edges, ...judged.unanswered, ...judged.denied].find((j) => j.reason !== undefined);
+    if (refusedOne) {
+      const sample = refusedOne.entry;
       this.#log.warn({ node: batch.node, username: auth.username, refused, sample: `${sample.client} -> ${sample.server} ${sample.port}/${sample.protocol}` }, 'edges refused: neither side on the reporting node');
     }
     if (batch.dropped) {
@@ -677,8 +715,31 @@ export class EdgeReceiver {
     this.#log.debug({ node: batch.node, seq: batch.seq, edges: applied, connections }, 'edges merged');
     this.#opts.onApplied?.({ node: batch.node, username: auth.username, edges: applied, connections });
     await this.#durable(store, appliedIn);
-    const refusedCount = allReasons.filter((r) => r !== undefined).length;
+    const refusedCount = Object.values(refused).reduce((n, c) => n + c, 0);
     return { ack: batch.seq, applied, ...(refusedCount > 0 ? { refused: refusedCount } : {}) };
+  }
+
+  /**
+   * Every entry of the batch with its bare-pod sides mapped to workloads, and why the batch's node
+   * may not report it (undefined: it may). Decided for all before anything is merged: when one may
+   * not be placed *yet*, the whole batch is refused 503 `unknown-placement` (the agent sends it
+   * again, same seq, so nothing is merged twice).
+   */
+  #judge(store: EdgeTarget, batch: EdgeBatchBody): Judged {
+    const judge = <T extends BoundEdge>(entry: T | 'unknown-placement', bound: (e: T) => BoundEdge = (e) => e) =>
+      entry === 'unknown-placement' ? { entry, reason: entry } : { entry, reason: store.refusal?.(batch.node, bound(entry)) };
+    const edges = withWorkloads(store, batch.edges).map((e) => judge(e));
+    const unanswered = withWorkloads(store, batch.unanswered ?? []).map((e) => judge(e));
+    const denied = withWorkloads(store, batch.denied ?? []).map((d) => judge(d, (e) => ({ ...e, ...deniedSide(e) })));
+    const all = [...edges, ...unanswered, ...denied];
+    const retry = all.findIndex((j) => j.reason !== undefined && RETRYABLE_REFUSALS.has(j.reason));
+    if (retry >= 0) {
+      const later = all.filter((j) => j.reason !== undefined && RETRYABLE_REFUSALS.has(j.reason)).length;
+      this.#log.info({ node: batch.node, seq: batch.seq, edges: later, sample: sampleOf(batch, retry) }, 'edges not placed on the reporting node yet (inventory catching up): batch to be retried');
+      throw new HttpProblem(503, 'unknown-placement', `${later} edge(s) involve pods the operator's inventory does not place yet; retry the batch`, UNKNOWN_PLACEMENT_RETRY_S);
+    }
+    // None is 'unknown-placement' here: such an entry has that reason, and its batch was refused above.
+    return { edges, unanswered, denied } as Judged;
   }
 
   /**
