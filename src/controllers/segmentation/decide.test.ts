@@ -33,6 +33,16 @@ describe('decide', () => {
     expect(d.requeueAfter).toBeGreaterThan(0);
   });
 
+  it('looks again when the window ends or the graph has been quiet long enough, never every second once those are past', () => {
+    const windowStart = (msAgo: number) => ({ learning: { windowStart: new Date(T - msAgo).toISOString() } });
+    // Window ends in 5 minutes.
+    expect(decide(input({ status: windowStart(55 * 60_000) })).requeueAfter).toBe(5 * 60_000);
+    // Window past, quiet for 4 of the 10 minutes stableFor asks.
+    expect(decide(input({ learning: { flows: 100, edges: 10, lastNewEdge: T - 4 * 60_000, lostEvents: 0 } })).requeueAfter).toBe(6 * 60_000);
+    // Window past and no edge learned: only a new edge (which enqueues it) can change anything.
+    expect(decide(input({ learning: { flows: 0, edges: 0, lostEvents: 0 } })).requeueAfter).toBe(Number.POSITIVE_INFINITY);
+  });
+
   it('keeps learning while new edges keep appearing', () => {
     const d = decide(input({ learning: { flows: 100, edges: 10, lastNewEdge: T - 60_000, lostEvents: 0 } }));
     expect(types(d)).toEqual([]);

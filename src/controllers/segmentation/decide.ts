@@ -120,6 +120,18 @@ export interface Decision {
  * told) or at the operator's resync period.
  */
 const RECHECK_MS = Number.POSITIVE_INFINITY;
+/**
+ * When to look again while the graph is not stable: when the window ends, or when the graph will
+ * have been quiet for `stableFor` — whichever of those is still ahead (at least 1 s). Neither ahead
+ * (no edge learned yet: only a new edge, which enqueues the Segmentation, can make it stable):
+ * {@link RECHECK_MS}. A wait already past must not count, or a Segmentation without traffic after
+ * its window would be reconciled every second for ever.
+ */
+function untilStable(windowLeftMs: number, quietLeftMs: number | undefined): number {
+  const ahead = [windowLeftMs, quietLeftMs ?? 0].filter((ms) => ms > 0);
+  return ahead.length === 0 ? RECHECK_MS : Math.max(1000, Math.min(...ahead));
+}
+
 /** Lost edges named in the condition and the Event (the rest are counted). */
 const LOST_EDGES_SHOWN = 10;
 
@@ -222,7 +234,7 @@ export function decide(input: DecideInput): Decision {
   let rolledBack: RolledBackStatus | undefined = approved && input.status.enforcement?.rolledBack?.proposal === approved.name ? input.status.enforcement.rolledBack : undefined;
   let denied: DeniedEdgeStatus[] | undefined = approved && enforcementOwner(input) === approved.name ? input.status.enforcement?.denied : undefined;
   let requeue = RECHECK_MS;
-  if (!stable) requeue = Math.max(1000, Math.min(RECHECK_MS, windowMs - learnedFor, stableMs - quietFor));
+  if (!stable) requeue = untilStable(windowMs - learnedFor, input.learning.edges > 0 ? stableMs - quietFor : undefined);
 
   // With GitOps delivery the repository owns the policies: hivewall never writes or deletes them.
   const mayWrite = spec.delivery === 'Apply';
