@@ -274,7 +274,7 @@ export async function runLeaderWork(options: LeaderWorkOptions): Promise<void> {
       if (options.lost?.aborted) break;
       await emitAuditFindings(kube, audits, auditFlowsSeen, enqueueNamespace);
       sources.takeNewFlows();
-      if (!options.lost?.aborted && store.needed(now())) await store.pass(now());
+      if (!options.lost?.aborted && store.needed(now())) await store.pass(now(), options.lost);
       if (!ready && controller.isReady() && controller.queueLength() === 0) {
         ready = true;
         options.onReady?.();

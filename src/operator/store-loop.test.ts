@@ -152,6 +152,29 @@ describe('StoreLoop', () => {
     expect(ended).toEqual([false, true]);
   });
 
+  it('a pass whose leadership is lost midway writes no further profile and never flushes the checkpoint', async () => {
+    const learner = new Learner(new IdentityResolver(emptyInventory));
+    const { kube, writes } = fakeKube();
+    const lost = new AbortController();
+    const apply = kube.apply.bind(kube);
+    // The Lease is lost while the first profile is being written.
+    (kube as { apply: Kube['apply'] }).apply = async (o) => {
+      if (o.kind === 'TrafficProfile') lost.abort();
+      return apply(o);
+    };
+    const checkpoint = new OperatorCheckpoint(kube, 'hivewall-system', 'hivewall-flow-checkpoint');
+    const { sources, ended } = fakeSources(checkpoint);
+    const store = new StoreLoop({
+      kube, learner, sources, checkpoint, log: captureLogger('error').logger, countsIntervalMs: 10_000, concurrency: 1,
+      segmentationsIn: () => [{ name: 'seg', uid: 'uid' }],
+    }, 6);
+    for (const ns of ['a', 'b', 'c']) learner.edges.record(key(`wl:${ns}/Deployment/web`), key(`wl:${ns}/Deployment/api`), 8080, 'TCP', 1);
+    expect(await store.pass(0, lost.signal)).toBe(false);
+    expect(profiles(writes)).toEqual(['a']);
+    expect(configMaps(writes)).toEqual([]);
+    expect(ended).toEqual([false]);
+  });
+
   it('namespaces without a Segmentation are not stored', async () => {
     const { learner, store, writes } = setup();
     learner.edges.record(key('wl:other/Deployment/web'), key('wl:other/Deployment/api'), 8080, 'TCP', 1);

@@ -160,8 +160,13 @@ export class StoreLoop {
     return this.changes.size > 0 && now - this.lastPassAt >= this.options.countsIntervalMs;
   }
 
-  /** One pass (see the module comment); true when everything it covered was stored. */
-  async pass(now: number): Promise<boolean> {
+  /**
+   * One pass (see the module comment); true when everything it covered was stored. Once `stop`
+   * fires (the Lease was lost: another leader may be writing) no further profile is written and
+   * the checkpoint is not flushed; the pass is not stored, and what it wrote is rolled back by the
+   * next leader's restore like any pass without its checkpoint.
+   */
+  async pass(now: number, stop?: AbortSignal): Promise<boolean> {
     const { sources, checkpoint, log } = this.options;
     this.lastPassAt = now;
     if (this.flushUnsettled && !(await this.settleFlush())) {
@@ -183,6 +188,10 @@ export class StoreLoop {
       const deadline = clock() + (this.options.passDeadlineMs ?? PASS_DEADLINE_MS);
       let late = 0;
       await forEachLimited(namespaces, this.options.concurrency ?? 8, async (namespace) => {
+        if (stop?.aborted) {
+          failed.add(namespace);
+          return;
+        }
         if (clock() >= deadline) {
           failed.add(namespace);
           late++;
@@ -197,7 +206,7 @@ export class StoreLoop {
       });
       this.pending = failed;
       if (late > 0) log.warn({ namespaces: late }, 'store pass reached its deadline; the namespaces left are stored by the next pass');
-      if (failed.size === 0) {
+      if (failed.size === 0 && !stop?.aborted) {
         stored = await checkpoint.flush(positions).then(() => true, (error: unknown) => {
           log.warn({ err: error }, 'checkpoint flush failed; reading it back before the next pass');
           this.flushUnsettled = true;
