@@ -8,10 +8,10 @@
  * The file is input from disk: it is validated (zod) and an unreadable or invalid one is logged
  * and ignored (the agent then starts with new flows only), never trusted or fatal.
  */
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
-import path from 'node:path';
+import { readFile } from 'node:fs/promises';
 import type { Logger } from 'pino';
 import { z } from 'zod';
+import { writeFileAtomically } from '../runtime/atomic-file.js';
 import { parseTimestampNanos, type HubbleResumePoint } from '../ingest/hubble-grpc/index.js';
 
 const resumeSchema = z.object({
@@ -62,11 +62,8 @@ export class ResumeFile {
     if (text === this.#last) return this.#writing;
     this.#last = text;
     this.#writing = this.#writing.then(async () => {
-      const tmp = `${this.file}.tmp`;
       try {
-        await mkdir(path.dirname(this.file), { recursive: true });
-        await writeFile(tmp, text);
-        await rename(tmp, this.file);
+        await writeFileAtomically(this.file, text);
       } catch (err) {
         this.#last = undefined;
         this.log.warn({ err, file: this.file }, 'cannot store the Hubble resume point');

@@ -9,10 +9,10 @@
  * The file is input from disk: validated (zod); an unreadable or invalid one is logged and read as
  * nothing unshipped, never trusted or fatal.
  */
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
-import path from 'node:path';
+import { readFile } from 'node:fs/promises';
 import type { Logger } from 'pino';
 import { z } from 'zod';
+import { writeFileAtomically } from '../runtime/atomic-file.js';
 
 const stateSchema = z.object({
   unshippedConnections: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER),
@@ -50,11 +50,8 @@ export class AgentStateFile {
   writeUnshipped(connections: number): Promise<void> {
     const text = JSON.stringify({ unshippedConnections: connections });
     this.#writing = this.#writing.then(async () => {
-      const tmp = `${this.file}.tmp`;
       try {
-        await mkdir(path.dirname(this.file), { recursive: true });
-        await writeFile(tmp, text);
-        await rename(tmp, this.file);
+        await writeFileAtomically(this.file, text);
       } catch (err) {
         this.log.warn({ err, file: this.file }, 'cannot write the agent state file');
       }

@@ -7,10 +7,9 @@
  * the CLI; the operator provides one backed by a Kubernetes object. Loaded content is parsed with
  * zod (docs/architecture.md §6 rule 2): anything else is an {@link InvalidCheckpointError}, never a guess.
  */
-import { randomUUID } from 'node:crypto';
-import { mkdir, open, readFile, rename, unlink } from 'node:fs/promises';
-import { dirname } from 'node:path';
+import { readFile } from 'node:fs/promises';
 import { z } from 'zod';
+import { writeFileAtomically } from '../../runtime/atomic-file.js';
 import { HEAD_MAX_BYTES } from './files.js';
 
 /**
@@ -135,32 +134,7 @@ export class FileCheckpointStore implements CheckpointStore {
   }
 
   async save(checkpoint: Checkpoint): Promise<void> {
-    await mkdir(dirname(this.file), { recursive: true });
-    const temporary = `${this.file}.${randomUUID()}.tmp`;
-    try {
-      const handle = await open(temporary, 'w', 0o644);
-      try {
-        await handle.writeFile(`${JSON.stringify(checkpoint)}\n`);
-        await handle.sync();
-      } finally {
-        await handle.close();
-      }
-      await rename(temporary, this.file);
-    } catch (error) {
-      await unlink(temporary).catch(() => undefined);
-      throw error;
-    }
-    // Make the rename itself durable; some filesystems cannot fsync a directory: best effort.
-    try {
-      const directory = await open(dirname(this.file), 'r');
-      try {
-        await directory.sync();
-      } finally {
-        await directory.close();
-      }
-    } catch {
-      // not fatal: the data file was synced
-    }
+    await writeFileAtomically(this.file, `${JSON.stringify(checkpoint)}\n`);
   }
 }
 
