@@ -2,7 +2,9 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { deploymentPod, endpoint, flow, inventory, service, statefulSetPod } from '../../testing/builders.js';
+import { WorkloadCatalog } from '../catalog.js';
 import { generatePolicies, type Flavor } from '../generate.js';
+import { buildProposal, type ProposalInput } from '../proposal.js';
 import { IdentityResolver } from '../identity.js';
 import { Learner } from '../learner.js';
 import { toYaml } from './render.js';
@@ -49,6 +51,23 @@ function render(flavor: Flavor): string {
   const { learner, identity } = scenario();
   const result = generatePolicies(learner, identity, { flavor });
   return result.namespaces.flatMap((ns) => ns.objects.map((o) => `---\n${toYaml(o)}`)).join('');
+}
+
+/** buildProposal's input for the scenario's `shop` namespace: NetworkPolicy, every allowance, nodes and API server known. */
+function shopProposalInput(scene: ReturnType<typeof scenario>, spec: Partial<ProposalInput['spec']> = {}, over: Partial<ProposalInput> = {}): ProposalInput {
+  return {
+    namespace: 'shop',
+    spec: { flavor: 'NetworkPolicy', minFlowsPerEdge: 1, exclude: [], allowDns: true, allowPublicIngress: true, externalBy: 'FQDN', ...spec },
+    edges: scene.learner.edges.edges(),
+    catalog: WorkloadCatalog.build(scene.identity, scene.learner.observedPods),
+    dnsNames: scene.learner.dnsNames,
+    apiserverIps: ['172.18.0.2'],
+    nodeIps: ['172.18.0.2', '172.18.0.3'],
+    podCidrs: [],
+    live: [],
+    formatTime: (ms) => new Date(ms).toISOString(),
+    ...over,
+  };
 }
 
 const golden = (name: string) => fileURLToPath(new URL(`./testdata/${name}`, import.meta.url));
@@ -122,22 +141,9 @@ describe('policy rules', () => {
 
 describe('proposal evidence', () => {
   it('points every rule at its position in the written object', async () => {
-    const { buildProposal } = await import('../proposal.js');
-    const { WorkloadCatalog } = await import('../catalog.js');
-    const { learner, identity } = scenario();
+    const scene = scenario();
     for (const flavor of ['NetworkPolicy', 'CiliumNetworkPolicy'] as const) {
-      const draft = buildProposal({
-        namespace: 'shop',
-        spec: { flavor, minFlowsPerEdge: 1, exclude: [], allowDns: true, allowPublicIngress: true, externalBy: 'FQDN' },
-        edges: learner.edges.edges(),
-        catalog: WorkloadCatalog.build(identity, learner.observedPods),
-        dnsNames: learner.dnsNames,
-        apiserverIps: ['172.18.0.2'],
-        nodeIps: ['172.18.0.2', '172.18.0.3'],
-        podCidrs: [],
-        live: [],
-        formatTime: (ms) => new Date(ms).toISOString(),
-      });
+      const draft = buildProposal(shopProposalInput(scene, { flavor }));
       const byName = new Map(draft.objects.map((o) => [o.metadata.name, o as unknown as { spec: Record<string, Record<string, unknown>[]> }]));
       for (const e of draft.evidence) {
         if (e.index === -1) {
@@ -155,21 +161,8 @@ describe('proposal evidence', () => {
 
 describe('spec.workloads scope', () => {
   it('a workload excluded, or not selected, gets no policy and is listed as skipped: the default deny still denies its traffic', async () => {
-    const { buildProposal } = await import('../proposal.js');
-    const { WorkloadCatalog } = await import('../catalog.js');
-    const { learner, identity } = scenario();
-    const draft = (workloads: { exclude?: { kind: string; name: string }[]; selector?: { matchLabels: Record<string, string> } }) => buildProposal({
-      namespace: 'shop',
-      spec: { flavor: 'NetworkPolicy', minFlowsPerEdge: 1, exclude: workloads.exclude ?? [], ...(workloads.selector ? { selector: workloads.selector } : {}), allowDns: true, allowPublicIngress: true, externalBy: 'FQDN' },
-      edges: learner.edges.edges(),
-      catalog: WorkloadCatalog.build(identity, learner.observedPods),
-      dnsNames: learner.dnsNames,
-      apiserverIps: ['172.18.0.2'],
-      nodeIps: ['172.18.0.2', '172.18.0.3'],
-      podCidrs: [],
-      live: [],
-      formatTime: (ms) => new Date(ms).toISOString(),
-    });
+    const scene = scenario();
+    const draft = (workloads: Partial<ProposalInput['spec']>) => buildProposal(shopProposalInput(scene, workloads));
     const excluded = draft({ exclude: [{ kind: 'StatefulSet', name: 'cart-redis' }] });
     expect(excluded.objects.map((o) => o.metadata.name)).not.toContain('hivewall-cart-redis');
     expect(excluded.skipped).toEqual([{ workload: 'wl:shop/StatefulSet/cart-redis', reason: expect.stringMatching(/default deny denies/) }]);
@@ -181,22 +174,12 @@ describe('spec.workloads scope', () => {
 
 describe('proposal of edges enforced policies denied', () => {
   it('adds the denied edge as a rule (even below minFlowsPerEdge), marks its evidence, and changes nothing else', async () => {
-    const { buildProposal } = await import('../proposal.js');
-    const { WorkloadCatalog } = await import('../catalog.js');
-    const { learner, identity } = scenario();
-    const build = (denied: Parameters<typeof buildProposal>[0]['denied']) => buildProposal({
-      namespace: 'shop',
-      spec: { flavor: 'NetworkPolicy', minFlowsPerEdge: 5, exclude: [], allowDns: true, allowPublicIngress: true, externalBy: 'FQDN' },
+    const scene = scenario();
+    const { learner } = scene;
+    const build = (denied: ProposalInput['denied']) => buildProposal(shopProposalInput(scene, { minFlowsPerEdge: 5 }, {
       edges: [...learner.edges.edges()].map((e) => ({ ...e, count: 5 })),
-      catalog: WorkloadCatalog.build(identity, learner.observedPods),
-      dnsNames: learner.dnsNames,
-      apiserverIps: ['172.18.0.2'],
-      nodeIps: ['172.18.0.2', '172.18.0.3'],
-      podCidrs: [],
-      live: [],
-      formatTime: (ms) => new Date(ms).toISOString(),
       ...(denied ? { denied } : {}),
-    });
+    }));
     const before = build(undefined);
     const denied = { client: key('wl:shop/Deployment/frontend'), server: key('wl:shop/StatefulSet/cart-redis'), port: 6379, protocol: 'TCP' as const, count: 2, firstDenied: T0 + 60_000, lastDenied: T0 + 61_000 };
     const after = build([denied]);
