@@ -55,6 +55,8 @@ describe('deploy/cilium/', () => {
     const container = spec.containers[0]!;
     expect(spec.hostNetwork).toBeUndefined();
     expect(spec.dnsPolicy).toBe('ClusterFirst');
+    // It watches nothing: no API token in the pod (the projected receiver token is its own volume).
+    expect(spec['automountServiceAccountToken']).toBe(false);
     expect(container.securityContext).toMatchObject({ privileged: false, allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] }, seccompProfile: { type: 'RuntimeDefault' } });
     expect(container.securityContext.capabilities?.add).toBeUndefined();
     const env = Object.fromEntries(container.env.map((e) => [e.name, e.value ?? '']));

@@ -25,7 +25,7 @@ function asApplied(apiVersion: string, kind: string, namespace: string, name: st
       namespace,
       labels: { 'app.kubernetes.io/managed-by': 'hivewall' },
       ...(annotations ? { annotations } : {}),
-      ownerReferences: [{ apiVersion: 'hivewall.dev/v1alpha1', kind: 'Segmentation', name: 'seg', uid: SEGMENTATION_UID, controller: true, blockOwnerDeletion: true }],
+      ownerReferences: [{ apiVersion: 'hivewall.dev/v1alpha1', kind: 'Segmentation', name: 'seg', uid: SEGMENTATION_UID, controller: true }],
     },
     spec,
   };

@@ -284,6 +284,35 @@ describe('the operator cannot widen its own mandate; turning review off is signe
     expect(seg.spec).toMatchObject({ mode: 'Enforce', promotion: { requireApproval: true } });
   });
 
+  it('an unsigned waiver written while the guard was not bound (an upgrade) does not lock the operator out of its finalizer', async () => {
+    const ns = await testNamespace('sec-guard-unsigned');
+    await kubectlOk(['delete', 'validatingadmissionpolicybinding', GUARD]);
+    try {
+      // Until the API server stops enforcing the removed binding, the unsigned waiver is refused.
+      const deadline = Date.now() + 30_000;
+      for (;;) {
+        try {
+          await createSegmentation(ns.name, 'shop', { requireApproval: false });
+          break;
+        } catch (err) {
+          if (!apiErrorMessage(err).includes(GUARD) || Date.now() > deadline) throw err;
+          await new Promise((r) => setTimeout(r, 100));
+        }
+      }
+    } finally {
+      await applyDeploy();
+    }
+    await waitForGuard();
+    const operator = await serviceAccountIdentity(OPERATOR_NAMESPACE, OPERATOR_SERVICE_ACCOUNT);
+    const patch = (body: unknown) => kubectl(['patch', 'segmentation', 'shop', '-n', ns.name, '--type=merge', '-p', JSON.stringify(body)], { kubeconfig: operator.kubeconfigPath });
+    const added = await patch({ metadata: { finalizers: ['hivewall.dev/cleanup'] } });
+    expect(added.stderr).toBe('');
+    expect((await patch({ metadata: { finalizers: [] } })).code).toBe(0);
+    // Only the finalizer: the waiver itself stays the people's to sign or remove.
+    const signed = await patch({ metadata: { annotations: { [WAIVER]: operator.username } } });
+    expect(signed.stderr).toContain(GUARD);
+  });
+
   it('requireApproval: false needs the annotation naming the requesting user; then the proposal is enforced without review', async (ctx) => {
     ctx.skip(!canIssueUserCertificates(), NO_CLIENT_CA);
     const ns = await testNamespace('sec-waiver');

@@ -352,7 +352,10 @@ async function execute(ctx: ReconcileContext, seg: Segmentation, raw: Kubernetes
           ...object,
           metadata: {
             ...object.metadata,
-            ownerReferences: [{ apiVersion: API_VERSION, kind: 'Segmentation', name: seg.metadata.name, uid: seg.metadata.uid!, controller: true, blockOwnerDeletion: true }],
+            // No blockOwnerDeletion: with the OwnerReferencesPermissionEnforcement admission
+            // plugin (on by default in OpenShift) setting it needs update on the owner's
+            // finalizers, and the Segmentation's own finalizer already removes its policies.
+            ownerReferences: [{ apiVersion: API_VERSION, kind: 'Segmentation', name: seg.metadata.name, uid: seg.metadata.uid!, controller: true }],
           },
         } as KubernetesObject);
       }
