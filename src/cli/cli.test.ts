@@ -1,4 +1,4 @@
-import { mkdtemp, readFile, readdir, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, readdir, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
@@ -91,6 +91,20 @@ describe('hivewall learn', () => {
     const again = await run(['learn', '--flows', join(dir, 'good.jsonl'), '--out', out]);
     expect(again.out).toMatch(/0 file\(s\) changed/);
     expect(await readFile(join(out, 'demo', 'hivewall-web.yaml'), 'utf8')).toBe(first);
+  });
+
+  it('refuses a namespace folder symlinked out of --out, and changes nothing outside (write-policies.ts)', async () => {
+    const base = await mkdtemp(join(tmpdir(), 'hivewall-cli-symlink-'));
+    await mkdir(join(base, 'outside'));
+    await mkdir(join(base, 'out'));
+    await writeFile(join(base, 'outside', 'hivewall-web.yaml'), 'precious: 1\n');
+    await writeFile(join(base, 'outside', 'stale.yaml'), 'metadata:\n  labels:\n    app.kubernetes.io/managed-by: hivewall\n');
+    await symlink('../outside', join(base, 'out', 'demo'));
+    const r = await run(['learn', '--flows', join(dir, 'good.jsonl'), '--out', join(base, 'out')]);
+    expect(r.code).toBe(1);
+    expect(r.err).toBe(`hivewall: ${join(base, 'out', 'demo')} is a symlink: refusing to write through it (it may lead outside the output directory); nothing was written\n`);
+    expect((await readdir(join(base, 'outside'))).sort()).toEqual(['hivewall-web.yaml', 'stale.yaml']);
+    expect(await readFile(join(base, 'outside', 'hivewall-web.yaml'), 'utf8')).toBe('precious: 1\n');
   });
 
   const failures: { name: string; args: () => string[]; code: number; message: RegExp }[] = [

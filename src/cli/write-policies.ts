@@ -6,10 +6,14 @@
  *
  * Namespaces and object names come from flows and API objects: before anything is written the
  * namespace must be a DNS-1123 label, every object name a DNS-1123 subdomain, and every resolved
- * path must lie inside the output directory ({@link planNamespacePolicies}).
+ * path must lie inside the output directory ({@link planNamespacePolicies}); before the first write
+ * the namespace folder must be a real directory, not a symlink, inside the real output directory
+ * ({@link writePlan}): a symlink committed to a GitOps repository could point anywhere.
  */
-import { mkdir, readFile, readdir, rename, unlink, writeFile } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { lstat, mkdir, readFile, readdir, realpath, rename, unlink, writeFile } from 'node:fs/promises';
 import { isAbsolute, join, relative, resolve } from 'node:path';
+import { CliError } from './errors.js';
 import { invalidNamespace, invalidObjectName } from '../domain/k8s-names.js';
 import type { KubernetesObject } from '../domain/translate/networkpolicy.js';
 import { kustomization, objectFileName, toYaml } from '../domain/translate/render.js';
@@ -21,13 +25,21 @@ export interface WriteResult {
   readonly removed: string[];
 }
 
-/** A namespace or object name that would not make a path inside the output directory. Nothing was written for it. */
-export class OutputPathError extends Error {
+/**
+ * A namespace or object name that would not make a path inside the output directory, or a namespace
+ * folder that leads outside it. Nothing was written for it. Exit 1 (a CliError) wherever it surfaces.
+ */
+export class OutputPathError extends CliError {
   override readonly name = 'OutputPathError';
+  constructor(message: string) {
+    super(message, 1);
+  }
 }
 
 /** One namespace's folder and files, checked to stay inside the output directory. */
 export interface NamespacePlan {
+  /** The output directory, resolved. */
+  readonly root: string;
   readonly dir: string;
   readonly files: ReadonlyMap<string, string>;
 }
@@ -49,7 +61,7 @@ export function planNamespacePolicies(outDir: string, namespace: string, objects
     const rel = relative(root, name);
     if (rel === '' || rel.startsWith('..') || isAbsolute(rel)) throw new OutputPathError(`${name} is outside ${root}; nothing was written`);
   }
-  return { dir, files };
+  return { root, dir, files };
 }
 
 export async function writeNamespacePolicies(outDir: string, namespace: string, objects: readonly KubernetesObject[]): Promise<WriteResult> {
@@ -59,7 +71,9 @@ export async function writeNamespacePolicies(outDir: string, namespace: string, 
 /** Writes a checked plan: changed files atomically, stale hivewall files removed. */
 export async function writePlan(plan: NamespacePlan): Promise<WriteResult> {
   const { dir, files } = plan;
+  await refuseSymlink(dir);
   await mkdir(dir, { recursive: true });
+  await requireRealDirInside(plan);
   const result: WriteResult = { written: [], unchanged: [], removed: [] };
   for (const [name, content] of [...files].sort(([a], [b]) => (a < b ? -1 : 1))) {
     const path = join(dir, name);
@@ -67,8 +81,9 @@ export async function writePlan(plan: NamespacePlan): Promise<WriteResult> {
       result.unchanged.push(path);
       continue;
     }
-    const temp = `${path}.tmp-${process.pid}`;
-    await writeFile(temp, content);
+    // A fresh name, created exclusively: never an existing file or a symlink planted under it.
+    const temp = `${path}.tmp-${randomBytes(8).toString('hex')}`;
+    await writeFile(temp, content, { flag: 'wx' });
     await rename(temp, path);
     result.written.push(path);
   }
@@ -82,6 +97,24 @@ export async function writePlan(plan: NamespacePlan): Promise<WriteResult> {
     }
   }
   return result;
+}
+
+/** Throws {@link OutputPathError} when `dir` is a symlink (nothing written yet). */
+async function refuseSymlink(dir: string): Promise<void> {
+  const stat = await lstat(dir).catch((error: NodeJS.ErrnoException) => {
+    if (error.code === 'ENOENT') return undefined;
+    throw error;
+  });
+  if (stat?.isSymbolicLink()) throw new OutputPathError(`${dir} is a symlink: refusing to write through it (it may lead outside the output directory); nothing was written`);
+}
+
+/** The namespace folder, once created, is a real directory whose real path lies inside the real output directory. */
+async function requireRealDirInside(plan: NamespacePlan): Promise<void> {
+  await refuseSymlink(plan.dir);
+  if (!(await lstat(plan.dir)).isDirectory()) throw new OutputPathError(`${plan.dir} is not a directory; nothing was written`);
+  const [root, dir] = await Promise.all([realpath(plan.root), realpath(plan.dir)]);
+  const rel = relative(root, dir);
+  if (rel === '' || rel.startsWith('..') || isAbsolute(rel)) throw new OutputPathError(`${plan.dir} leads to ${dir}, outside ${root}; nothing was written`);
 }
 
 async function readIfExists(path: string): Promise<string | undefined> {

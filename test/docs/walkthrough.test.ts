@@ -209,7 +209,7 @@ describe('the reviewer and GitOps guides', () => {
       {
         cmd: 'kubectl hivewall diff shop-r2 -n shop',
         // No note about a policy kind left out: hivewall-reviewer, rita's only binding, reads both.
-        stderr: /^policyproposal shop\/shop-r2 against the live policies in shop: 0 added, 1 changed, 0 removed, 13 unchanged\n$/,
+        stderr: /^policyproposal shop\/shop-r2 against the live policies in shop: 0 added, 1 changed, 0 removed, 13 unchanged\ncontent sha256:[0-9a-f]{64} \(uid \S+\): to approve exactly this, kubectl hivewall approve shop-r2 -n shop --digest sha256:[0-9a-f]{64}\n$/,
         check: async (r) => {
           expect(diffedPolicies(r.stdout)).toEqual(['hivewall-catalog']);
           expect(r.stdout).toMatch(/^\+ +app\.kubernetes\.io\/name: prometheus$/m);
@@ -270,7 +270,7 @@ describe('the reviewer and GitOps guides', () => {
       {
         cmd: 'kubectl hivewall approve shop-r2 -n shop --comment "prometheus scrapes catalog since 2.4"',
         check: async (r) => {
-          expect(r.stdout).toBe('policyproposal.hivewall.dev/shop-r2 approved by rita in namespace shop (segmentation shop, revision 2)\n');
+          expect(r.stdout).toMatch(/^policyproposal\.hivewall\.dev\/shop-r2 approved by rita in namespace shop \(segmentation shop, revision 2\): content sha256:[0-9a-f]{64} \(uid \S+\)\n$/);
           expect(await review('shop-r2')).toMatchObject({ decision: 'Approved', reviewer: 'rita', comment: 'prometheus scrapes catalog since 2.4' });
           // A decision is only changed with --overwrite, as the guide says next.
           const again = await shell.run('kubectl hivewall reject shop-r2 -n shop', rita.kubeconfigPath);
@@ -378,7 +378,7 @@ describe('the reviewer and GitOps guides', () => {
       },
       {
         cmd: 'kubectl hivewall diff shop-r2 -n shop',
-        stderr: /^policyproposal shop\/shop-r2 against the live policies in shop: 0 added, 1 changed, 0 removed, 13 unchanged\n$/,
+        stderr: /^policyproposal shop\/shop-r2 against the live policies in shop: 0 added, 1 changed, 0 removed, 13 unchanged\ncontent sha256:[0-9a-f]{64} \(uid \S+\): to approve exactly this, kubectl hivewall approve shop-r2 -n shop --digest sha256:[0-9a-f]{64}\n$/,
         check: (r) => {
           expect(diffedPolicies(r.stdout)).toEqual(['hivewall-search']);
           expect(r.stdout).toMatch(/^\+ +app\.kubernetes\.io\/name: prometheus$/m);
@@ -403,7 +403,7 @@ describe('the reviewer and GitOps guides', () => {
         },
         check: (r) => expect(r.stdout).toMatch(/^shop +shop +Enforce +Enforcing +\d+ +\d+ +\S+ ago +shop-r2 \(Approved\) +0 +yes \(in sync\)\n$/m),
       },
-      { cmd: 'kubectl hivewall diff shop-r2 -n shop', stderr: /^policyproposal shop\/shop-r2 against the live policies in shop: no difference \(14 policies unchanged\)\n$/, check: (r) => expect(r.stdout).toBe('') },
+      { cmd: 'kubectl hivewall diff shop-r2 -n shop', stderr: /^policyproposal shop\/shop-r2 against the live policies in shop: no difference \(14 policies unchanged\)\ncontent sha256:[0-9a-f]{64} \(uid \S+\): to approve exactly this, kubectl hivewall approve shop-r2 -n shop --digest sha256:[0-9a-f]{64}\n$/, check: (r) => expect(r.stdout).toBe('') },
       // Things to know: check the repository against the cluster.
       { cmd: 'live=$(mktemp -d)' },
       { cmd: 'kubectl hivewall export --from enforced --out "$live" -n shop', check: (r) => expect(r.stdout).toMatch(/^shop: live policies → \/\S+\/shop: 14 policies; 15 written, 0 unchanged, 0 removed\n/) },

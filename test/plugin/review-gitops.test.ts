@@ -88,6 +88,10 @@ afterAll(async () => {
   await removeAdmissionPolicy();
 });
 
+/** The line explain and diff print under their first: the content digest and uid `approve --digest` pins. */
+const contentLine = (name: string, namespace: string) =>
+  new RegExp(`^content (sha256:[0-9a-f]{64}) \\(uid \\S+\\): to approve exactly this, kubectl hivewall approve ${name} -n ${namespace} --digest \\1$`);
+
 describe('kubectl hivewall status', () => {
   it('a reviewer approves shop-r1 through the plugin; status shows where each Segmentation stands', async (ctx) => {
     needsUsers(ctx);
@@ -205,7 +209,7 @@ describe('kubectl hivewall diff', () => {
       '',
     ].join('\n');
     const diff = await hw(['diff', 'shop-r1', '-n', ns.name], rita.kubeconfigPath);
-    expect(diff.stderr).toBe(`policyproposal ${ns.name}/shop-r1 against the live policies in ${ns.name}: 1 added, 1 changed, 1 removed, 12 unchanged\n`);
+    expect(diff.stderr.split('\n')).toEqual([`policyproposal ${ns.name}/shop-r1 against the live policies in ${ns.name}: 1 added, 1 changed, 1 removed, 12 unchanged`, expect.stringMatching(contentLine('shop-r1', ns.name)), '']);
     expect(diff.code).toBe(0);
     expect(diff.stdout).toBe(expected);
 
@@ -221,7 +225,7 @@ describe('kubectl hivewall diff', () => {
     // --stored: the diff recorded when the proposal was written (nothing was live then).
     const stored = await hw(['diff', 'policyproposal/shop-r1', '-n', ns.name, '--stored'], rita.kubeconfigPath);
     expect(stored.code).toBe(0);
-    expect(stored.stderr).toBe(`policyproposal ${ns.name}/shop-r1 against the live policies when it was written: 14 added, 0 changed, 0 removed, 0 unchanged\n`);
+    expect(stored.stderr.split('\n')).toEqual([`policyproposal ${ns.name}/shop-r1 against the live policies when it was written: 14 added, 0 changed, 0 removed, 0 unchanged`, expect.stringMatching(contentLine('shop-r1', ns.name)), '']);
     expect(stored.stdout.match(/^\+\+\+ proposed\//gm)).toHaveLength(14);
     const cart = learnedFile(shop, 'hivewall-cart.yaml', ns.name).trimEnd().split('\n');
     expect(stored.stdout).toContain(`+++ proposed/NetworkPolicy/hivewall-cart\n@@ -0,0 +1,${cart.length} @@\n${cart.map((l) => `+${l}\n`).join('')}`);
@@ -231,7 +235,8 @@ describe('kubectl hivewall diff', () => {
     needsUsers(ctx);
     // vera (hivewall-viewer) reads the live policies too: the same diff as the reviewer's.
     const viewer = await hw(['diff', 'shop-r1', '-n', ns.name], vera.kubeconfigPath);
-    expect(viewer).toMatchObject({ code: 0, stderr: `policyproposal ${ns.name}/shop-r1 against the live policies in ${ns.name}: 1 added, 1 changed, 1 removed, 12 unchanged\n` });
+    expect(viewer.code).toBe(0);
+    expect(viewer.stderr.split('\n')).toEqual([`policyproposal ${ns.name}/shop-r1 against the live policies in ${ns.name}: 1 added, 1 changed, 1 removed, 12 unchanged`, expect.stringMatching(contentLine('shop-r1', ns.name)), '']);
     // hana's hand-made role reads proposals but not NetworkPolicies.
     const hana = await userIdentity('hana');
     await bindRole({ namespace: ns.name, subject: hana, rules: [{ apiGroups: ['hivewall.dev'], resources: ['segmentations', 'policyproposals', 'trafficprofiles'], verbs: ['get', 'list'] }] });
@@ -255,8 +260,9 @@ describe('kubectl hivewall explain', () => {
     expect(r).toMatchObject({ code: 0, stderr: '' });
     const lines = r.stdout.split('\n');
     expect(lines[0]).toBe(`policyproposal ${ns.name}/shop-r1: segmentation shop, revision 1, 14 NetworkPolicy objects, Approved by rita`);
-    expect(lines[2]?.split(/\s{3,}/)).toEqual(['POLICY', 'WORKLOAD', 'INGRESS RULES', 'EGRESS RULES', 'EDGES', 'FLOWS', 'ALLOWANCES']);
-    const rows = new Map(lines.slice(3, 17).map((l) => { const cells = l.split(/\s{3,}/); return [cells[0], cells.slice(1)]; }));
+    expect(lines[1]).toMatch(contentLine('shop-r1', ns.name));
+    expect(lines[3]?.split(/\s{3,}/)).toEqual(['POLICY', 'WORKLOAD', 'INGRESS RULES', 'EGRESS RULES', 'EDGES', 'FLOWS', 'ALLOWANCES']);
+    const rows = new Map(lines.slice(4, 18).map((l) => { const cells = l.split(/\s{3,}/); return [cells[0], cells.slice(1)]; }));
     expect(rows.size).toBe(14);
     expect(rows.get('hivewall-default-deny')).toEqual(['(namespace default deny)', '0', '0', '0', '0', '<none>']);
     expect(rows.get('hivewall-cart')).toEqual(['Deployment/cart', '3', '2', '5', '140', 'dns']);
@@ -277,7 +283,8 @@ describe('kubectl hivewall explain', () => {
     needsUsers(ctx);
     const cart = await hw(['explain', 'shop-r1', 'hivewall-cart', '-n', ns.name], vera.kubeconfigPath);
     expect(cart).toMatchObject({ code: 0, stderr: '' });
-    expect(cart.stdout).toBe([
+    expect(cart.stdout.split('\n')[1]).toMatch(contentLine('shop-r1', ns.name));
+    expect(cart.stdout.split('\n').filter((_, i) => i !== 1).join('\n')).toBe([
       `NetworkPolicy hivewall-cart (Deployment/cart) in policyproposal ${ns.name}/shop-r1`,
       '',
       'ingress/0: from monitoring/StatefulSet/prometheus on 9090/TCP',
@@ -307,12 +314,13 @@ describe('kubectl hivewall explain', () => {
     const rule = await hw(['explain', 'shop-r1', 'hivewall-frontend/ingress/1', '-n', ns.name], vera.kubeconfigPath);
     expect(rule.code).toBe(0);
     const ruleLines = rule.stdout.split('\n');
-    expect(ruleLines.slice(2, 5)).toEqual([
+    expect(ruleLines[1]).toMatch(contentLine('shop-r1', ns.name));
+    expect(ruleLines.slice(3, 6)).toEqual([
       'ingress/1: from public (any address outside the cluster) on 8080/TCP',
       '  allowed beyond observation because the Segmentation asks for it: public-ingress (spec.allow.publicIngress: a workload behind a LoadBalancer or NodePort that was reached from outside accepts any outside address on its serving port)',
       '  observed: 10 edges, 148 flows',
     ]);
-    expect(ruleLines.slice(5).filter((l) => l !== '').every((l) => /^ {4}world \d+\.\d+\.\d+\.\d+ → shop\/Deployment\/frontend +8080\/TCP +\d+ flows +first seen 2026-11-02T10:\d\d:\d\dZ {3}last seen 2026-11-02T10:\d\d:\d\dZ$/.test(l))).toBe(true);
+    expect(ruleLines.slice(6).filter((l) => l !== '').every((l) => /^ {4}world \d+\.\d+\.\d+\.\d+ → shop\/Deployment\/frontend +8080\/TCP +\d+ flows +first seen 2026-11-02T10:\d\d:\d\dZ {3}last seen 2026-11-02T10:\d\d:\d\dZ$/.test(l))).toBe(true);
 
     const egress = await hw(['explain', 'shop-r1', 'hivewall-frontend/egress', '-n', ns.name], vera.kubeconfigPath);
     expect(egress.stdout.match(/^egress\/\d+:/gm)).toEqual(['egress/0:', 'egress/1:', 'egress/2:', 'egress/3:', 'egress/4:', 'egress/5:', 'egress/6:']);
@@ -403,7 +411,7 @@ describe('kubectl hivewall export', () => {
     // would); the live policies then match the approved proposal — only the stale one is left.
     await kubectlOk(['apply', '-k', dir]);
     const after = await hw(['diff', 'shop-r2', '-n', ns.name], rita.kubeconfigPath);
-    expect(after.stderr).toBe(`policyproposal ${ns.name}/shop-r2 against the live policies in ${ns.name}: 0 added, 0 changed, 1 removed, 14 unchanged\n`);
+    expect(after.stderr.split('\n')).toEqual([`policyproposal ${ns.name}/shop-r2 against the live policies in ${ns.name}: 0 added, 0 changed, 1 removed, 14 unchanged`, expect.stringMatching(contentLine('shop-r2', ns.name)), '']);
     expect(after.stdout.split('\n').slice(0, 4)).toEqual(['===================================================================', '--- live/NetworkPolicy/hivewall-legacy-batch', '+++ /dev/null', '@@ -1,13 +0,0 @@']);
   });
 });

@@ -5,8 +5,11 @@
  * decision, reviewer = the requesting user as the API server reports it (SelfSubjectReview),
  * comment, reviewedAt, and the pins proposalUID (the proposal's metadata.uid) and contentDigest
  * (its spec.contentDigest, after checking that spec.content really hashes to it), so the decision
- * holds only for the object and content this command read. The patch carries the resourceVersion
- * that was read, so a concurrent review is a conflict instead of being overwritten. The API server
+ * holds only for the object and content this command read. With --digest (and --uid) the read must
+ * also be the content (and object) the reviewer was shown by explain, diff or `proposals -o wide`,
+ * so a proposal deleted and re-created under the same name after they looked is refused, not
+ * approved. The patch carries the resourceVersion that was read, so a concurrent review is a
+ * conflict instead of being overwritten. The API server
  * checks the rest: RBAC (the hivewall-reviewer ClusterRole) and the ValidatingAdmissionPolicy
  * hivewall-review-identity (the reviewer is the requesting user; the operator cannot review; the
  * pins match the object).
@@ -31,6 +34,10 @@ export type Decision = 'Approved' | 'Rejected';
 export interface ReviewOptions {
   readonly comment?: string;
   readonly overwrite?: boolean;
+  /** The content digest the reviewer was shown (explain, diff, proposals -o wide): the proposal read must still hold it. */
+  readonly digest?: string;
+  /** The proposal uid the reviewer was shown: the proposal read must still be that object. */
+  readonly uid?: string;
 }
 
 const REVIEWER_ROLE_HINT = 'ask for the hivewall-reviewer ClusterRole';
@@ -66,9 +73,7 @@ export async function reviewProposal(
 
   const [user, current] = await Promise.all([whoAmI(conn), readProposal(conn, namespace, name)]);
 
-  if (decision === 'Approved' && current.phase === 'Superseded') {
-    throw new InputError(`policyproposal ${namespace}/${name} is superseded by a newer revision of ${current.segmentation || 'its Segmentation'}: review the current one (kubectl hivewall proposals -n ${namespace})`);
-  }
+  refuseUnreviewable(current, { namespace, name }, decision, opts);
   if (current.decision !== 'Pending' && !opts.overwrite) {
     const by = current.reviewer === user ? 'you' : current.reviewer || 'an unknown reviewer';
     const at = current.reviewedAt ? ` at ${current.reviewedAt}` : '';
@@ -105,6 +110,8 @@ export async function reviewProposal(
         // Retried only when it is the same object (uid), the same content and the same review.
         if (again.uid !== current.uid || again.contentDigest !== current.contentDigest || again.computedDigest !== current.computedDigest
           || again.decision !== current.decision || again.reviewer !== current.reviewer || again.reviewedAt !== current.reviewedAt) throw err;
+        // The operator's write may have been the one that superseded it: the same checks as the first read.
+        refuseUnreviewable(again, { namespace, name }, decision, opts);
         read = again;
       }
     }
@@ -117,14 +124,34 @@ export async function reviewProposal(
     });
   }
   const what = current.segmentation ? ` (segmentation ${current.segmentation}, revision ${current.revision ?? '?'})` : '';
-  io.stdout.write(escapeControl(`policyproposal.${GROUP}/${name} ${decision.toLowerCase()} by ${user} in namespace ${namespace}${what}\n`));
+  io.stdout.write(escapeControl(`policyproposal.${GROUP}/${name} ${decision.toLowerCase()} by ${user} in namespace ${namespace}${what}: content ${review.contentDigest} (uid ${review.proposalUID})\n`));
+}
+
+/**
+ * Refuses (before any patch) to approve a superseded proposal, or to review one that is not the
+ * object and content the reviewer was shown (`--uid`, `--digest`). Run on every read the patch is based on.
+ */
+function refuseUnreviewable(p: ProposalSummary, where: { namespace: string; name: string }, decision: Decision, opts: ReviewOptions): void {
+  const { namespace, name } = where;
+  if (decision === 'Approved' && p.phase === 'Superseded') {
+    throw new InputError(`policyproposal ${namespace}/${name} is superseded by a newer revision of ${p.segmentation || 'its Segmentation'}: review the current one (kubectl hivewall proposals -n ${namespace})`);
+  }
+  const verb = decision === 'Approved' ? 'approve' : 'reject';
+  const now = `it now holds content ${p.computedDigest ?? '(invalid content)'} (uid ${p.uid || '<none>'})`;
+  const again = `it was changed or re-created since you looked: look again (kubectl hivewall explain ${name} -n ${namespace}) and ${verb} with the digest it prints; nothing was changed`;
+  if (opts.digest !== undefined && opts.digest !== p.computedDigest) {
+    throw new InputError(`refusing to ${verb} policyproposal ${namespace}/${name}: you were shown content ${opts.digest}, ${now}: ${again}`);
+  }
+  if (opts.uid !== undefined && opts.uid !== p.uid) {
+    throw new InputError(`refusing to ${verb} policyproposal ${namespace}/${name}: you were shown uid ${opts.uid}, ${now}: ${again}`);
+  }
 }
 
 /** The proposals table, for one namespace or all of them, through the Kubernetes client. */
-export async function printProposals(conn: Connection, allNamespaces: boolean, io: PluginIo, now: () => Date): Promise<void> {
+export async function printProposals(conn: Connection, allNamespaces: boolean, io: PluginIo, now: () => Date, wide = false): Promise<void> {
   const api = conn.kubeConfig.makeApiClient(CustomObjectsApi);
   const list = (namespace: string | undefined): Promise<unknown> => namespace === undefined
     ? api.listClusterCustomObject({ group: GROUP, version: VERSION, plural: PLURAL })
     : api.listNamespacedCustomObject({ group: GROUP, version: VERSION, namespace, plural: PLURAL });
-  await printProposalTable({ ...conn, list }, allNamespaces, io, now);
+  await printProposalTable({ ...conn, list }, allNamespaces, io, now, wide);
 }

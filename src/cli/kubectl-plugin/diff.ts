@@ -12,7 +12,7 @@
  * out.
  *
  * The diff goes to stdout (plain, for `patch` or a pull request; coloured on a terminal), the
- * counts to stderr.
+ * counts and the content digest and uid that `approve --digest` pins to stderr.
  */
 import { comparable, diffAgainstLive } from '../../domain/proposal.js';
 import type { KubernetesObject } from '../../domain/translate/networkpolicy.js';
@@ -20,7 +20,7 @@ import { UsageError } from '../errors.js';
 import { canonicalPolicyOrder } from '../../domain/translate/canonical.js';
 import type { PluginIo } from './commands.js';
 import type { Connection } from './connection.js';
-import { proposalName } from './format.js';
+import { contentLine, proposalName, summarizeProposal } from './format.js';
 import { arr, getProposalObject, listManagedPolicies, POLICY_APIS, rec, str, type PolicyKind } from './reads.js';
 import { escapeControl } from '../terminal.js';
 
@@ -129,6 +129,7 @@ export async function printDiff(conn: Connection, arg: string, opts: DiffOptions
     unified = diff.unified;
     io.stderr.write(`policyproposal ${namespace}/${name} against the live policies in ${namespace}: ${countsLine(diff, objects.length)}\n`);
   }
+  io.stderr.write(contentLine(summarizeProposal(proposal)));
   if (unified === '') return;
   // Escaped before colouring: the only escapes on the terminal are the diff's own colours.
   const safe = escapeControl(unified);

@@ -8,7 +8,7 @@ import { WorkloadCatalog } from '../../domain/catalog.js';
 import { IdentityResolver } from '../../domain/identity.js';
 import { Learner } from '../../domain/learner.js';
 import { deploymentPod, endpoint, flow, inventory } from '../../testing/builders.js';
-import { readEvidence, renderSelection, renderSummary, ruleCount } from './explain.js';
+import { readEvidence, renderSelection, renderSummary, ruleCount, withContentLine } from './explain.js';
 
 const edge = (client: string, server: string, port: number, count: number) =>
   ({ client, server, port, protocol: 'TCP', count, firstSeen: '2026-11-02T10:00:03.412Z', lastSeen: '2026-11-02T10:59:58.001Z' });
@@ -91,6 +91,7 @@ describe('explain: host traffic needs no rule', () => {
       .toThrow('hivewall-catalog has no ingress/3 rule: its ingress rules are ingress/0');
     const probesOnly = structuredClone(proposal);
     probesOnly.spec.content.evidence = probesOnly.spec.content.evidence.filter((e) => !(e.direction === 'ingress' && e.index === 0));
+    (probesOnly.spec.content.objects[1]!.spec as { ingress?: unknown[] }).ingress = [];
     expect(() => renderSelection(probesOnly, { policy: 'hivewall-catalog', direction: 'ingress', index: 0 }))
       .toThrow('hivewall-catalog has no ingress/0 rule: it has no ingress rules (its host traffic needs none)');
     expect(renderSelection(probesOnly, { policy: 'hivewall-catalog', direction: 'ingress' })).toContain('host (node → pod, allowed without a rule): from host on 8080/TCP');
@@ -208,5 +209,51 @@ describe('explain: denied edges and coverage, apart from what was learned', () =
   it('a proposal without either shows neither', () => {
     const plain = { ...proposal, spec: { ...proposal.spec, content: { ...proposal.spec.content, evidence: [{ ...proposal.spec.content.evidence[0]!, edges: [edge] }], coverage: [] } } };
     expect(renderSummary(plain)).not.toMatch(/denied while enforced|coverage:/);
+  });
+});
+
+describe('explain: rules of the object that no evidence explains', () => {
+  /** The catalog policy with an allow-all ingress rule `{}` added as ingress/1, and nothing recorded for it. */
+  const widened = structuredClone(proposal);
+  (widened.spec.content.objects[1]!.spec as { ingress: unknown[] }).ingress.push({});
+
+  it('the summary counts the object\'s rules and names each one without evidence, as YAML', () => {
+    const text = renderSummary(widened);
+    expect(text).toMatch(/^hivewall-catalog +Deployment\/catalog +2 +1 +3 +250 +<none>$/m);
+    expect(text).toContain('\nNO EVIDENCE: rules nothing observed or asked for explains; they allow more than the evidence shows '
+      + '(kubectl hivewall explain shop-r2 <policy> -n shop):\n  hivewall-catalog ingress/1: NO EVIDENCE: allows {}\n');
+  });
+
+  it('the policy, direction and rule views show it in its place', () => {
+    const text = renderSelection(widened, { policy: 'hivewall-catalog' });
+    expect(text.match(/^(ingress|egress)\/\d+:.*$/gm)).toEqual([
+      'ingress/0: from shop/Deployment/frontend on 8080/TCP',
+      'ingress/1: NO EVIDENCE: allows {}',
+      'egress/0: to shop/StatefulSet/db on 5432/TCP',
+    ]);
+    expect(renderSelection(widened, { policy: 'hivewall-catalog', direction: 'ingress', index: 1 }))
+      .toBe('NetworkPolicy hivewall-catalog (Deployment/catalog) in policyproposal shop/shop-r2\n\n'
+        + 'ingress/1: NO EVIDENCE: allows {}\n  no observed traffic and no allowance of the Segmentation explains this rule: do not approve it without knowing why it is there\n');
+    expect(() => renderSelection(widened, { policy: 'hivewall-catalog', direction: 'ingress', index: 2 }))
+      .toThrow('hivewall-catalog has no ingress/2 rule: its ingress rules are ingress/0, ingress/1');
+  });
+
+  it('a policy with rules and no evidence at all, Cilium\'s too, is not "no evidence recorded"', () => {
+    const cilium = structuredClone(proposal);
+    cilium.spec.content.flavor = 'CiliumNetworkPolicy';
+    cilium.spec.content.evidence = [];
+    cilium.spec.content.objects = [{
+      apiVersion: 'cilium.io/v2', kind: 'CiliumNetworkPolicy', metadata: { name: 'hivewall-catalog', namespace: 'shop', annotations: {} },
+      spec: { endpointSelector: {}, egress: [{ toEntities: ['world'] }] },
+    } as never];
+    expect(renderSummary(cilium)).toMatch(/^hivewall-catalog +<none> +0 +1 +0 +0 +<none>$/m);
+    expect(renderSummary(cilium)).toContain('  hivewall-catalog egress/0: NO EVIDENCE: allows {toEntities: [world]}\n');
+    expect(renderSelection(cilium, { policy: 'hivewall-catalog' })).toContain('\negress/0: NO EVIDENCE: allows {toEntities: [world]}\n');
+  });
+});
+
+describe('explain: the content shown, for approve --digest', () => {
+  it('goes under the first line', () => {
+    expect(withContentLine('first\nsecond\n', proposal)).toBe('first\ncontent <invalid content> (uid <none>): it cannot be approved\nsecond\n');
   });
 });

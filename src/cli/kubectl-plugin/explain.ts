@@ -3,7 +3,12 @@
  * a proposal exists. For every rule: the peer and ports it allows, whether it allows more than was
  * observed because the Segmentation asks for it (an allowance), and the learned edges behind it
  * (client → server, port/protocol, flow count, first and last seen). Without a policy, a summary
- * per policy. Everything comes from the proposal's recorded evidence: no other read.
+ * per policy. Everything comes from the proposal's recorded evidence: no other read. Under the
+ * header, the content digest and uid shown, which `approve --digest` pins (commands.ts).
+ *
+ * The rule counts come from the policy objects themselves (`spec.ingress`, `spec.egress`): a rule
+ * the evidence does not explain is shown as `NO EVIDENCE: allows <the rule>`, never hidden behind
+ * what the evidence says.
  *
  * Evidence with index -1 is traffic the policy needs no rule for: under NetworkPolicy, host
  * ingress (node → pod, kubelet probes: a pod's own node can always reach it). It is shown as what
@@ -11,10 +16,12 @@
  */
 import { peerFromKey, peerLabel } from '../../domain/peer.js';
 import { DEFAULT_DENY_NAME, WORKLOAD_ANNOTATION } from '../../domain/translate/naming.js';
+import type { KubernetesObject } from '../../domain/translate/networkpolicy.js';
+import { dump } from 'js-yaml';
 import { InputError, UsageError } from '../errors.js';
 import type { PluginIo } from './commands.js';
 import type { Connection } from './connection.js';
-import { proposalName, renderTable, rfc3339, summarizeProposal, type ProposalSummary } from './format.js';
+import { contentLine, proposalName, renderTable, rfc3339, summarizeProposal, type ProposalSummary } from './format.js';
 import { proposalObjects } from './diff.js';
 import { arr, getProposalObject, num, rec, str } from './reads.js';
 import { escapeControl } from '../terminal.js';
@@ -71,6 +78,34 @@ const isHostIngress = (rule: RuleView): boolean => !isWrittenRule(rule) && rule.
 /** The written rules of one direction: distinct indexes (rules the policy merged count once). */
 export function ruleCount(rules: readonly RuleView[], direction: Direction): number {
   return new Set(rules.filter((r) => r.direction === direction && isWrittenRule(r)).map((r) => r.index)).size;
+}
+
+/** A rule of a policy object (`spec.ingress[index]` / `spec.egress[index]`) that no evidence explains. */
+export interface UnexplainedRule {
+  readonly policy: string;
+  readonly direction: Direction;
+  readonly index: number;
+  readonly rule: unknown;
+}
+
+/** The rules of `spec.<direction>` (NetworkPolicy and CiliumNetworkPolicy alike). */
+const specRules = (object: KubernetesObject, direction: Direction): unknown[] => arr(rec(rec(object)['spec'])[direction]);
+
+/** Every rule of the object's spec without evidence for its index: it allows what nothing observed or asked for explains. */
+export function unexplainedRules(object: KubernetesObject, evidence: readonly RuleView[]): UnexplainedRule[] {
+  const policy = object.metadata.name;
+  return (['ingress', 'egress'] as const).flatMap((direction) => specRules(object, direction)
+    .map((rule, index) => ({ policy, direction, index, rule }))
+    .filter((r) => !evidence.some((e) => e.policy === policy && e.direction === direction && e.index === r.index)));
+}
+
+/** `ingress/0: NO EVIDENCE: allows {}`: the rule as one line of (flow) YAML. */
+export function unexplainedLine(r: UnexplainedRule): string {
+  return `${r.direction}/${r.index}: NO EVIDENCE: allows ${dump(r.rule, { flowLevel: 0, lineWidth: -1 }).trimEnd()}`;
+}
+
+function renderUnexplained(r: UnexplainedRule): string {
+  return `${unexplainedLine(r)}\n  no observed traffic and no allowance of the Segmentation explains this rule: do not approve it without knowing why it is there\n`;
 }
 
 export function readEvidence(proposal: Record<string, unknown>): RuleView[] {
@@ -167,16 +202,20 @@ export function renderSummary(proposal: Record<string, unknown>): string {
   const workloadOf = new Map(objects.map((o) => [o.metadata.name, str(rec(rec(o.metadata)['annotations'])[WORKLOAD_ANNOTATION])]));
   const rows = names.map((name) => {
     const rules = evidence.filter((e) => e.policy === name);
+    const object = objects.find((o) => o.metadata.name === name);
+    // The object's own rules when it is there: evidence may leave some out (NO EVIDENCE below).
+    const count = (d: Direction) => String(object ? specRules(object, d).length : ruleCount(rules, d));
     const allowances = [...new Set(rules.map((r) => r.allowance).filter((a) => a !== ''))].sort();
     const workload = workloadOf.get(name) || (name === DEFAULT_DENY_NAME ? '(namespace default deny)' : '<none>');
     return [
       name, workload,
-      String(ruleCount(rules, 'ingress')), String(ruleCount(rules, 'egress')),
+      count('ingress'), count('egress'),
       String(edgesOf(rules)), String(flowsOf(rules)), allowances.join(',') || '<none>',
     ];
   });
   let out = header(p, str(content['flavor']), objects.length) + '\n';
   out += renderTable(['POLICY', 'WORKLOAD', 'INGRESS RULES', 'EGRESS RULES', 'EDGES', 'FLOWS', 'ALLOWANCES'], rows);
+  out += unexplainedSection(objects.flatMap((o) => unexplainedRules(o, evidence)), p);
   if (evidence.some(isHostIngress)) {
     out += '\nhost traffic (node → pod, kubelet probes) is allowed without a rule: counted in EDGES and FLOWS, not in INGRESS RULES\n';
   }
@@ -186,6 +225,13 @@ export function renderSummary(proposal: Record<string, unknown>): string {
   const example = names.find((n) => n !== DEFAULT_DENY_NAME) ?? names[0];
   if (example) out += `\nthe evidence behind each rule: kubectl hivewall explain ${p.name} ${example} -n ${p.namespace}\n`;
   return out;
+}
+
+/** The rules no evidence explains, by policy: they allow more than the table's evidence shows. */
+function unexplainedSection(rules: readonly UnexplainedRule[], p: ProposalSummary): string {
+  if (rules.length === 0) return '';
+  const lines = rules.map((r) => `  ${r.policy} ${unexplainedLine(r)}\n`).join('');
+  return `\nNO EVIDENCE: rules nothing observed or asked for explains; they allow more than the evidence shows (kubectl hivewall explain ${p.name} <policy> -n ${p.namespace}):\n${lines}`;
 }
 
 /** Edges proposed because enforced policies denied them, apart from the learned ones. */
@@ -215,20 +261,23 @@ export function renderSelection(proposal: Record<string, unknown>, selection: Se
     throw new InputError(`policy "${selection.policy}" is not in policyproposal ${p.namespace}/${p.name}; ${names.length > 0 ? `its policies: ${names.join(', ')}` : 'it has no policies'}`);
   }
   const workload = object ? str(rec(rec(object.metadata)['annotations'])[WORKLOAD_ANNOTATION]) : '';
-  let out = `${object?.kind ?? 'policy'} ${selection.policy}${workload ? ` (${workload})` : ''} in policyproposal ${p.namespace}/${p.name}\n`;
+  const out = `${object?.kind ?? 'policy'} ${selection.policy}${workload ? ` (${workload})` : ''} in policyproposal ${p.namespace}/${p.name}\n`;
+  const unexplained = (object ? unexplainedRules(object, evidence) : [])
+    .filter((u) => (!selection.direction || u.direction === selection.direction) && (selection.index === undefined || u.index === selection.index));
   let chosen = selection.direction ? rules.filter((r) => r.direction === selection.direction) : rules;
-  if (selection.direction && chosen.length === 0) {
+  if (selection.direction && chosen.length === 0 && unexplained.length === 0) {
     throw new InputError(`${selection.policy} has no ${selection.direction} rules in policyproposal ${p.namespace}/${p.name}`);
   }
-  if (rules.length === 0) {
+  if (rules.length === 0 && unexplained.length === 0) {
     return out + (selection.policy === DEFAULT_DENY_NAME
       ? `\nno rule: it selects every pod in ${p.namespace} and allows nothing (namespace default deny); the other policies allow exactly what was observed\n`
       : '\nno evidence is recorded for this policy\n');
   }
   if (selection.index !== undefined) {
     const one = chosen.filter((r) => isWrittenRule(r) && r.index === selection.index);
-    if (one.length === 0) {
-      const indexes = [...new Set(chosen.filter(isWrittenRule).map((r) => r.index))].sort((a, b) => a - b);
+    if (one.length === 0 && unexplained.length === 0) {
+      const inSpec = object && selection.direction ? specRules(object, selection.direction).map((_, i) => i) : [];
+      const indexes = [...new Set([...chosen.filter(isWrittenRule).map((r) => r.index), ...inSpec])].sort((a, b) => a - b);
       const which = indexes.length > 0
         ? `its ${selection.direction} rules are ${indexes.map((i) => `${selection.direction}/${i}`).join(', ')}`
         : `it has no ${selection.direction} rules${chosen.some(isHostIngress) ? ' (its host traffic needs none)' : ''}`;
@@ -236,10 +285,13 @@ export function renderSelection(proposal: Record<string, unknown>, selection: Se
     }
     chosen = one;
   }
-  // Ingress before egress; in each, the written rules by index, then what needs no rule.
-  const order = (r: RuleView) => (r.direction === 'ingress' ? 0 : 2) + (isWrittenRule(r) ? 0 : 1);
-  for (const rule of [...chosen].sort((a, b) => order(a) - order(b) || a.index - b.index)) out += `\n${renderRule(rule)}`;
-  return out;
+  // Ingress before egress; in each, the written rules by index (with or without evidence), then what needs no rule.
+  const items = [
+    ...chosen.map((r) => ({ direction: r.direction, index: r.index, text: renderRule(r) })),
+    ...unexplained.map((u) => ({ direction: u.direction, index: u.index, text: renderUnexplained(u) })),
+  ];
+  const order = (r: { direction: Direction; index: number }) => (r.direction === 'ingress' ? 0 : 2) + (r.index >= 0 ? 0 : 1);
+  return out + [...items].sort((a, b) => order(a) - order(b) || a.index - b.index).map((i) => `\n${i.text}`).join('');
 }
 
 export async function printExplain(conn: Connection, arg: string, selectionArg: string | undefined, io: PluginIo): Promise<void> {
@@ -247,5 +299,11 @@ export async function printExplain(conn: Connection, arg: string, selectionArg: 
   if (!name) throw new UsageError(`"${arg}" is not a PolicyProposal name (expected e.g. web-r3 or policyproposal/web-r3)`);
   const selection = selectionArg === undefined ? undefined : parseSelection(selectionArg);
   const proposal = await getProposalObject(conn, conn.namespace, name);
-  io.stdout.write(escapeControl(selection ? renderSelection(proposal, selection) : renderSummary(proposal)));
+  io.stdout.write(escapeControl(withContentLine(selection ? renderSelection(proposal, selection) : renderSummary(proposal), proposal)));
+}
+
+/** The rendered text with the content digest and uid shown (what `approve --digest` pins) under its first line. */
+export function withContentLine(text: string, proposal: Record<string, unknown>): string {
+  const end = text.indexOf('\n') + 1;
+  return text.slice(0, end) + contentLine(summarizeProposal(proposal)) + text.slice(end);
 }

@@ -131,10 +131,31 @@ export function compareProposals(a: ProposalSummary, b: ProposalSummary): number
     || a.name.localeCompare(b.name);
 }
 
-export function proposalsTable(proposals: readonly ProposalSummary[], now: Date): string {
+/** `-o wide` adds the CONTENT digest and UID a review pins (approve --digest / --uid). */
+export function proposalsTable(proposals: readonly ProposalSummary[], now: Date, wide = false): string {
   const rows = [...proposals].sort(compareProposals).map((p) => [
     p.namespace, p.name, p.segmentation || '<none>', p.revision === undefined ? '<none>' : String(p.revision),
     p.decision, p.reviewer || '<none>', humanAge(p.creationTimestamp, now),
+    ...(wide ? [shownDigest(p), p.uid || '<none>'] : []),
   ]);
-  return renderTable(['NAMESPACE', 'NAME', 'SEGMENTATION', 'REVISION', 'DECISION', 'REVIEWER', 'AGE'], rows);
+  return renderTable(['NAMESPACE', 'NAME', 'SEGMENTATION', 'REVISION', 'DECISION', 'REVIEWER', 'AGE', ...(wide ? ['CONTENT', 'UID'] : [])], rows);
+}
+
+/**
+ * The digest of the content as read (what explain and diff show), or a marker when it is invalid or
+ * does not hash to spec.contentDigest (approve refuses those).
+ */
+function shownDigest(p: ProposalSummary): string {
+  if (p.computedDigest === undefined) return '<invalid content>';
+  return p.computedDigest === p.contentDigest ? p.computedDigest : `${p.computedDigest} (NOT its spec.contentDigest)`;
+}
+
+/**
+ * `content sha256:… (uid …)` and how to approve exactly that: what a reviewer passes to
+ * `approve --digest`, so a proposal replaced under the same name after they looked is refused.
+ */
+export function contentLine(p: ProposalSummary): string {
+  const line = `content ${shownDigest(p)} (uid ${p.uid || '<none>'})`;
+  if (p.computedDigest === undefined || p.computedDigest !== p.contentDigest) return `${line}: it cannot be approved\n`;
+  return `${line}: to approve exactly this, kubectl hivewall approve ${p.name} -n ${p.namespace} --digest ${p.computedDigest}\n`;
 }

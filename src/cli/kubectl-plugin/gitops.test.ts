@@ -175,7 +175,8 @@ const proposal = {
       segmentation: 'shop', revision: 2, flavor: 'NetworkPolicy',
       objects: [
         { apiVersion: 'networking.k8s.io/v1', kind: 'NetworkPolicy', metadata: { name: 'hivewall-default-deny', namespace: 'shop' }, spec: {} },
-        { apiVersion: 'networking.k8s.io/v1', kind: 'NetworkPolicy', metadata: { name: 'hivewall-cart', namespace: 'shop', annotations: { 'hivewall.dev/workload': 'Deployment/cart' } }, spec: {} },
+        { apiVersion: 'networking.k8s.io/v1', kind: 'NetworkPolicy', metadata: { name: 'hivewall-cart', namespace: 'shop', annotations: { 'hivewall.dev/workload': 'Deployment/cart' } },
+          spec: { ingress: [{ from: [{ podSelector: { matchLabels: { app: 'frontend' } } }] }], egress: [{ ports: [{ protocol: 'UDP', port: 53 }, { protocol: 'TCP', port: 53 }] }] } },
       ],
       evidence: [
         { policy: 'hivewall-cart', direction: 'egress', index: 0, peer: 'kube-system/Deployment/coredns', ports: ['53/UDP', '53/TCP'], allowance: 'dns', edges: [{ ...edge('wl:shop/Deployment/cart', 'wl:kube-system/Deployment/coredns', 53, 18), protocol: 'UDP' }] },

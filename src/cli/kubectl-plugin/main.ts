@@ -2,11 +2,11 @@
  * `kubectl hivewall`: the reviewer's and the GitOps side of hivewall, and its HTML report.
  *
  *   kubectl hivewall status [-n ns | -A] [-o json|yaml]
- *   kubectl hivewall proposals [-n ns | -A]
+ *   kubectl hivewall proposals [-n ns | -A] [-o wide]
  *   kubectl hivewall diff <proposal> [-n ns] [--stored] [--color auto|always|never]
  *   kubectl hivewall explain <proposal> [<policy>[/<ingress|egress>[/<index>]]] [-n ns]
- *   kubectl hivewall approve <proposal> [-n ns] [--comment text] [--overwrite]
- *   kubectl hivewall reject  <proposal> [-n ns] [--comment text] [--overwrite]
+ *   kubectl hivewall approve <proposal> [-n ns] [--digest sha256:…] [--uid uid] [--comment text] [--overwrite]
+ *   kubectl hivewall reject  <proposal> [-n ns] [--digest sha256:…] [--uid uid] [--comment text] [--overwrite]
  *   kubectl hivewall export --out <dir> [-n ns | -A] [--from approved|enforced] [--include-proposed]
  *   kubectl hivewall report --out <file.html> [-n ns | -A] [--proposal <name>]
  *
@@ -18,7 +18,7 @@
  * loads only commander (bench: cli_help_overhead_ms, plugin_overhead_ms). Import nothing else
  * here but types.
  */
-import { Command, Option } from 'commander';
+import { Command, InvalidArgumentError, Option } from 'commander';
 import type { ReportAssets } from '../../report/assets.js';
 import { runProgram } from '../errors.js';
 import type * as Actions from './actions.js';
@@ -45,9 +45,12 @@ interface CommonFlags extends ConnectionFlags {
   readonly allNamespaces?: boolean;
   readonly comment?: string;
   readonly overwrite?: boolean;
+  readonly digest?: string;
+  readonly uid?: string;
+  readonly output?: 'wide';
 }
 
-interface StatusFlags extends CommonFlags {
+interface StatusFlags extends Omit<CommonFlags, 'output'> {
   readonly output: StatusOutput;
 }
 
@@ -91,7 +94,18 @@ export function buildProgram(io: PluginIo, deps: PluginDeps = {}): Command {
   };
   const review = (decision: Decision) => async (proposal: string, flags: CommonFlags) => {
     const [conn, { reviewProposal }] = await start(flags);
-    await reviewProposal(conn, proposal, decision, { ...(flags.comment !== undefined ? { comment: flags.comment } : {}), overwrite: flags.overwrite === true }, io, now);
+    await reviewProposal(conn, proposal, decision, {
+      ...(flags.comment !== undefined ? { comment: flags.comment } : {}),
+      ...(flags.digest !== undefined ? { digest: flags.digest } : {}),
+      ...(flags.uid !== undefined ? { uid: flags.uid } : {}),
+      overwrite: flags.overwrite === true,
+    }, io, now);
+  };
+
+  /** `--digest`: the `sha256:<64 hex>` that explain, diff and `proposals -o wide` print. */
+  const digestArg = (value: string): string => {
+    if (!/^sha256:[0-9a-f]{64}$/.test(value)) throw new InvalidArgumentError('expected sha256:<64 hex digits>, as kubectl hivewall explain prints it');
+    return value;
   };
 
   for (const [name, decision] of [['approve', 'Approved'], ['reject', 'Rejected']] as const) {
@@ -99,6 +113,8 @@ export function buildProgram(io: PluginIo, deps: PluginDeps = {}): Command {
       program.command(name)
         .description(`${name} a PolicyProposal: records you (as the API server knows you) as its reviewer`)
         .argument('<proposal>', 'the PolicyProposal (name, or policyproposal/<name>)')
+        .option('--digest <sha256:…>', 'the content digest explain/diff showed you: refuse if the proposal now holds other content', digestArg)
+        .option('--uid <uid>', 'the proposal uid explain/diff showed you: refuse if the proposal was re-created since')
         .option('--comment <text>', 'why: shown with the decision')
         .option('--overwrite', 'replace a decision already recorded (by you or someone else)'),
       'namespace of the proposal (default: the context\'s namespace)',
@@ -108,14 +124,16 @@ export function buildProgram(io: PluginIo, deps: PluginDeps = {}): Command {
   connectionOptions(
     program.command('proposals')
       .description('list PolicyProposals: segmentation, revision, decision, reviewer, age')
-      .option('-A, --all-namespaces', 'list proposals in every namespace'),
+      .option('-A, --all-namespaces', 'list proposals in every namespace')
+      .addOption(new Option('-o, --output <format>', 'wide: also the content digest and uid that approve --digest/--uid pin').choices(['wide'])),
     'namespace to list (default: the context\'s namespace)',
   ).action(async (flags: CommonFlags) => {
+    const wide = flags.output === 'wide';
     // A plain kubeconfig is read without loading the Kubernetes client (bench: plugin_overhead_ms).
     const { printProposalsQuick } = await import('./proposals.js');
-    if (await printProposalsQuick(flags, flags.allNamespaces === true, io, now, env)) return;
+    if (await printProposalsQuick(flags, flags.allNamespaces === true, io, now, env, wide)) return;
     const [conn, { printProposals }] = await start(flags);
-    await printProposals(conn, flags.allNamespaces === true, io, now);
+    await printProposals(conn, flags.allNamespaces === true, io, now, wide);
   });
 
   connectionOptions(

@@ -20,8 +20,8 @@ export interface ProposalSource {
   list(namespace: string | undefined): Promise<unknown>;
 }
 
-/** The proposals table, for one namespace or all of them. */
-export async function printProposalTable(source: ProposalSource, allNamespaces: boolean, io: PluginIo, now: () => Date): Promise<void> {
+/** The proposals table, for one namespace or all of them; `wide` adds each one's content digest and uid. */
+export async function printProposalTable(source: ProposalSource, allNamespaces: boolean, io: PluginIo, now: () => Date, wide = false): Promise<void> {
   const namespace = allNamespaces ? undefined : source.namespace;
   // The table's code (the schema that checks each proposal's digest) loads while the request is out.
   const listed = source.list(namespace);
@@ -44,16 +44,16 @@ export async function printProposalTable(source: ProposalSource, allNamespaces: 
     io.stderr.write(namespace ? `No PolicyProposals found in namespace ${namespace}.\n` : 'No PolicyProposals found.\n');
     return;
   }
-  io.stdout.write(escapeControl(proposalsTable(proposals, now()) + proposalWarnings(proposals)));
+  io.stdout.write(escapeControl(proposalsTable(proposals, now(), wide) + proposalWarnings(proposals)));
 }
 
 /** The table through the quick connection; false (nothing done) when the kubeconfig is not plain. */
-export async function printProposalsQuick(flags: ConnectionFlags, allNamespaces: boolean, io: PluginIo, now: () => Date, env: NodeJS.ProcessEnv): Promise<boolean> {
+export async function printProposalsQuick(flags: ConnectionFlags, allNamespaces: boolean, io: PluginIo, now: () => Date, env: NodeJS.ProcessEnv, wide = false): Promise<boolean> {
   const conn = quickConnect(flags, env);
   if (!conn) return false;
   const base = `/apis/${GROUP}/${VERSION}`;
   const list = (namespace: string | undefined) =>
     getJson(conn, namespace === undefined ? `${base}/${PLURAL}` : `${base}/namespaces/${encodeURIComponent(namespace)}/${PLURAL}`);
-  await printProposalTable({ ...conn, list }, allNamespaces, io, now);
+  await printProposalTable({ ...conn, list }, allNamespaces, io, now, wide);
   return true;
 }
