@@ -109,6 +109,11 @@ const userAgent: Middleware = {
   post: async (response) => response,
 };
 
+/** The middleware of every client hivewall builds: its User-Agent and the request timeout. */
+export function clientMiddleware(timeoutMs = REQUEST_TIMEOUT_MS): Middleware[] {
+  return [userAgent, requestTimeout(timeoutMs)];
+}
+
 /** Kinds whose applied object must be exactly what is live (see {@link Kube.apply}). */
 const POLICY_KINDS: ReadonlySet<string> = new Set([KINDS.NetworkPolicy.kind, KINDS.CiliumNetworkPolicy.kind]);
 
@@ -178,7 +183,7 @@ export class Kube {
     const configuration = createConfiguration({
       baseServer: new ServerConfiguration(server, {}),
       authMethods: { default: config },
-      promiseMiddleware: [userAgent, requestTimeout(requestTimeoutMs)],
+      promiseMiddleware: clientMiddleware(requestTimeoutMs),
     });
     this.objects = new ObjectApi(configuration, config);
     this.custom = new CustomObjectsApi(configuration);

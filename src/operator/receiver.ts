@@ -61,11 +61,11 @@ import { createHash } from 'node:crypto';
 import http from 'node:http';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
-import { AuthenticationV1Api, createConfiguration, ServerConfiguration, type KubeConfig, type Middleware } from '@kubernetes/client-node';
+import { AuthenticationV1Api, createConfiguration, ServerConfiguration, type KubeConfig } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { RETRYABLE_REFUSALS, type ReportedEdge } from '../domain/edge-binding.js';
 import type { EdgeStore } from '../domain/edge-store.js';
-import { REQUEST_TIMEOUT_MS } from '../k8s/kube.js';
+import { clientMiddleware, REQUEST_TIMEOUT_MS } from '../k8s/kube.js';
 import { systemClock, type Clock } from '../runtime/clock.js';
 import { AuthFailureLimiter } from './auth-limiter.js';
 import { AGENT_USERNAME } from '../agent/rbac.js';
@@ -119,7 +119,7 @@ export function kubeTokenReview(kubeConfig: KubeConfig, timeoutMs = REQUEST_TIME
   const api = new AuthenticationV1Api(createConfiguration({
     baseServer: new ServerConfiguration(server, {}),
     authMethods: { default: kubeConfig },
-    promiseMiddleware: [userAgent, abortAfter(timeoutMs)],
+    promiseMiddleware: clientMiddleware(timeoutMs),
   }));
   return async (token, audiences) => {
     const review = await api.createTokenReview({
@@ -129,25 +129,6 @@ export function kubeTokenReview(kubeConfig: KubeConfig, timeoutMs = REQUEST_TIME
   };
 }
 
-/** Names hivewall to the API server (audit logs, priority and fairness by user agent). */
-const userAgent: Middleware = {
-  pre: async (context) => {
-    context.setHeaderParam('User-Agent', 'hivewall');
-    return context;
-  },
-  post: async (response) => response,
-};
-
-/** Gives every request an abort signal that fires after `ms`. */
-function abortAfter(ms: number): Middleware {
-  return {
-    pre: async (context) => {
-      context.setSignal(AbortSignal.timeout(ms));
-      return context;
-    },
-    post: async (response) => response,
-  };
-}
 
 /**
  * A {@link TokenAuthenticator} backed by TokenReview, with a small cache keyed by the token's
