@@ -72,13 +72,13 @@ export const OPERATOR_PERMISSIONS: readonly OperatorPermission[] = [
   {
     apiGroups: ['hivewall.dev'],
     resources: ['segmentations'],
-    verbs: ['get', 'list', 'watch', 'update', 'patch'],
-    why: 'the contract per namespace; update/patch only to add and remove the finalizer',
+    verbs: ['get', 'list', 'watch', 'patch'],
+    why: 'the contract per namespace; patch only to add and remove the finalizer (a merge patch with the resourceVersion as precondition)',
   },
   {
     apiGroups: ['hivewall.dev'],
     resources: ['segmentations/status'],
-    verbs: ['get', 'update', 'patch'],
+    verbs: ['patch'],
     why: 'report phase, conditions, learning progress and audit findings',
   },
   {
@@ -90,13 +90,13 @@ export const OPERATOR_PERMISSIONS: readonly OperatorPermission[] = [
   {
     apiGroups: ['hivewall.dev'],
     resources: ['policyproposals/status'],
-    verbs: ['get', 'update', 'patch'],
+    verbs: ['patch'],
     why: 'report a proposal\'s phase (Superseded, Auditing, Enforced)',
   },
   {
     apiGroups: ['hivewall.dev'],
     resources: ['trafficprofiles'],
-    verbs: ['get', 'list', 'watch', 'create', 'update', 'patch'],
+    verbs: ['get', 'list', 'watch', 'create', 'patch'],
     why: 'persist the learned graph per namespace so a restart loses nothing',
   },
   {
@@ -112,7 +112,7 @@ export const OPERATOR_PERMISSIONS: readonly OperatorPermission[] = [
     why: 'enforce approved policies (CiliumNetworkPolicy flavor), revert drift, remove them on Learn or delete',
   },
   {
-    apiGroups: ['', 'events.k8s.io'],
+    apiGroups: [''],
     resources: ['events'],
     verbs: ['create'],
     why: 'Events on Segmentations and proposals (src/k8s/events.ts)',
@@ -139,7 +139,7 @@ export const OPERATOR_PERMISSIONS: readonly OperatorPermission[] = [
   {
     apiGroups: [''],
     resources: ['configmaps'],
-    verbs: ['get', 'list', 'watch', 'create', 'update', 'patch'],
+    verbs: ['get', 'create', 'update', 'patch'],
     namespaced: OPERATOR_NAMESPACE,
     why: 'the operator\'s own configuration and bookkeeping in its namespace',
   },
