@@ -3,6 +3,7 @@
  * objects, the evidence behind every rule, and the diff against the live policies. Pure and
  * deterministic: the same edges and spec give byte-identical objects and the same digest.
  */
+import { canonicalJson } from './canonical-json.js';
 import { createHash } from 'node:crypto';
 import { createTwoFilesPatch } from 'diff';
 import type { WorkloadCatalog } from './catalog.js';
@@ -301,6 +302,11 @@ export function diffAgainstLive(objects: readonly KubernetesObject[], live: read
 function ownAnnotations(annotations: Record<string, string> | undefined): { annotations?: Record<string, string> } {
   const own = Object.entries(annotations ?? {}).filter(([k]) => k.startsWith('hivewall.dev/'));
   return own.length > 0 ? { annotations: Object.fromEntries(own) } : {};
+}
+
+/** {@link comparable} as key-order-independent text: equal texts mean the live object is what hivewall wrote (drift checks). */
+export function comparableText(o: KubernetesObject): string {
+  return canonicalJson(comparable(o));
 }
 
 /** A live object reduced to what hivewall writes (no status, no server-set metadata, no labels or annotations others added). */

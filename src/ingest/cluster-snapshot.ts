@@ -158,12 +158,14 @@ export async function loadClusterSnapshot(path: string, limits: { maxBytes?: num
     const size = (await stat(file)).size;
     if (size > maxBytes) throw new SnapshotError(`cluster snapshot ${file}: ${size} bytes is more than the ${maxBytes} bytes a snapshot may have; nothing was read`);
   }
-  const ordered = await inTimeOrder(files);
+  const texts = new Map<string, string>();
+  for (const file of files) texts.set(file, await readFile(file, 'utf8'));
+  const ordered = inTimeOrder(texts);
   const builder = new InventoryBuilder();
   for (const [index, file] of ordered.entries()) {
     let documents: unknown[];
     try {
-      documents = loadAll(await readFile(file, 'utf8'), { maxAliases: 0, filename: file });
+      documents = loadAll(texts.get(file)!, { maxAliases: 0, filename: file });
     } catch (error) {
       const message = (error as Error).message.split('\n')[0] ?? '';
       if (/alias/i.test(message)) throw new SnapshotError(`cluster snapshot ${file}: YAML aliases are not accepted in a cluster snapshot (kubectl get -o yaml never writes them; nested aliases can expand without bound); nothing was read`);
@@ -181,21 +183,21 @@ const CREATION_TIMESTAMP = /creationTimestamp"?\s*:\s*["']?(\d{4}-\d{2}-\d{2}T\d
 /**
  * Snapshot files oldest first, whatever their names: a snapshot is as recent as the newest object
  * created in it (its newest `creationTimestamp`); equal times keep name order. The order decides
- * which pods left between snapshots (./cluster-snapshot.ts InventoryBuilder) and which version of
+ * which pods left between snapshots ({@link InventoryBuilder}) and which version of
  * every other object wins, so `snapshot-end.yaml` sorting before `snapshot-start.yaml` must not
  * make the start look like the end.
  */
-async function inTimeOrder(files: readonly string[]): Promise<string[]> {
+function inTimeOrder(texts: ReadonlyMap<string, string>): string[] {
   const takenAt = new Map<string, number>();
-  for (const file of files) {
+  for (const [file, text] of texts) {
     let newest = 0;
-    for (const match of (await readFile(file, 'utf8')).matchAll(CREATION_TIMESTAMP)) {
+    for (const match of text.matchAll(CREATION_TIMESTAMP)) {
       const time = Date.parse(match[1]!);
       if (time > newest) newest = time;
     }
     takenAt.set(file, newest);
   }
-  return [...files].sort((a, b) => takenAt.get(a)! - takenAt.get(b)! || (a < b ? -1 : a > b ? 1 : 0));
+  return [...texts.keys()].sort((a, b) => takenAt.get(a)! - takenAt.get(b)! || (a < b ? -1 : a > b ? 1 : 0));
 }
 
 /** The inventory of some Kubernetes objects as the API server returns them (each with `kind`): one snapshot. */

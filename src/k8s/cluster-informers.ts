@@ -8,6 +8,7 @@
  */
 import type { KubeConfig, KubernetesObject } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
+import { canonicalJson } from '../domain/canonical-json.js';
 import type { Clock } from '../runtime/clock.js';
 import { Informer, type InformerMetrics } from '../runtime/informer.js';
 import { kubeListerWatcher, resourcePath, type ListerWatcher } from '../runtime/list-watch.js';
@@ -137,29 +138,11 @@ export function sameApartFromResourceVersion(a: KubernetesObject, b: KubernetesO
   if (a === b) return true;
   const { metadata: am, ...aRest } = a;
   const { metadata: bm, ...bRest } = b;
-  if (!deepEqual(aRest, bRest)) return false;
+  if (canonicalJson(aRest) !== canonicalJson(bRest)) return false;
   if (am === undefined || bm === undefined) return am === bm;
   const { resourceVersion: _a, ...aMeta } = am;
   const { resourceVersion: _b, ...bMeta } = bm;
-  return deepEqual(aMeta, bMeta);
-}
-
-/** Structural equality of JSON values (objects by their own keys, whatever their order; arrays in order). */
-function deepEqual(a: unknown, b: unknown): boolean {
-  if (a === b) return true;
-  if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) return false;
-  if (Array.isArray(a)) {
-    if (!Array.isArray(b) || a.length !== b.length) return false;
-    for (let i = 0; i < a.length; i++) if (!deepEqual(a[i], b[i])) return false;
-    return true;
-  }
-  if (Array.isArray(b)) return false;
-  if (a instanceof Date || b instanceof Date) return a instanceof Date && b instanceof Date && a.getTime() === b.getTime();
-  const aKeys = Object.keys(a).filter((k) => (a as Record<string, unknown>)[k] !== undefined);
-  const bKeys = Object.keys(b).filter((k) => (b as Record<string, unknown>)[k] !== undefined);
-  if (aKeys.length !== bKeys.length) return false;
-  for (const key of aKeys) if (!deepEqual((a as Record<string, unknown>)[key], (b as Record<string, unknown>)[key])) return false;
-  return true;
+  return canonicalJson(aMeta) === canonicalJson(bMeta);
 }
 
 function requireKubeConfig(kubeConfig: KubeConfig | undefined): KubeConfig {

@@ -17,7 +17,7 @@ import {
   type Middleware,
 } from '@kubernetes/client-node';
 
-import { comparable } from '../domain/proposal.js';
+import { comparableText } from '../domain/proposal.js';
 import type { KubernetesObject as PolicyObject } from '../domain/translate/networkpolicy.js';
 import { EventRecorder, kubeEventSink, type EventType } from './events.js';
 import { KINDS } from './kinds.js';
@@ -124,23 +124,13 @@ const POLICY_KINDS: ReadonlySet<string> = new Set([KINDS.NetworkPolicy.kind, KIN
  */
 export const POLICY_REPLACE_ATTEMPTS = 3;
 
-/**
- * Key-order-independent JSON of what hivewall writes of a policy ({@link comparable}, the
- * reduction the reconciler's drift check uses, src/controllers/segmentation/reconciler.ts
- * `inSync`): the API server returns fields in its own order; list order counts.
- */
+/** What hivewall writes of a policy, as the reconciler's drift check compares it ({@link comparableText}). */
 function policyText(o: KubernetesObject): string {
-  return JSON.stringify(sortKeys(comparable(o as PolicyObject)));
-}
-
-function sortKeys(value: unknown): unknown {
-  if (Array.isArray(value)) return value.map(sortKeys);
-  if (value && typeof value === 'object') return Object.fromEntries(Object.keys(value).sort().map((k) => [k, sortKeys((value as Record<string, unknown>)[k])]));
-  return value;
+  return comparableText(o as PolicyObject);
 }
 
 /**
- * The body that replaces live policy `live` so that it is `want` as {@link comparable} sees it:
+ * The body that replaces live policy `live` so that it is `want` as {@link comparableText} sees it:
  * `live`'s metadata (resourceVersion as the precondition, finalizers, ownerReferences, labels and
  * annotations of others) without `managedFields` (left out, the server keeps them), hivewall's
  * managed-by label and `hivewall.dev/` annotations exactly `want`'s, and `want`'s spec.
@@ -250,7 +240,7 @@ export class Kube {
    * Objects of an API group go out as plain JSON through the generic custom-objects path:
    * client-node's typed models would rename fields such as NetworkPolicy's `from` (`_from`).
    *
-   * A NetworkPolicy or CiliumNetworkPolicy is then made exactly `object` (as {@link comparable}
+   * A NetworkPolicy or CiliumNetworkPolicy is then made exactly `object` (as {@link comparableText}
    * reduces it, the reconciler's drift check), not only its fields. Server-side apply decides
    * only about the fields a request names: `force` "forces the operation to succeed, changes the
    * value of the field, and removes the field from all other managers' entries in managedFields"

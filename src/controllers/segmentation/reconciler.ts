@@ -13,7 +13,8 @@ import { proposalContentSchema, type PolicyProposal } from '../../api/policy-pro
 import { segmentationSchema, type Segmentation, type SegmentationStatus } from '../../api/segmentation.js';
 import { judgeProposals } from '../../domain/approval.js';
 import type { Learner } from '../../domain/learner.js';
-import { comparable, describeSkipped, edgesMissingFromNewest, type ProposalDraft } from '../../domain/proposal.js';
+import { comparableText, describeSkipped, edgesMissingFromNewest, type ProposalDraft } from '../../domain/proposal.js';
+import { canonicalJson } from '../../domain/canonical-json.js';
 import { planNamespace } from '../../domain/plan.js';
 import type { Policy } from '../../domain/simulate/index.js';
 import { MANAGED_BY_LABEL, MANAGED_BY_VALUE } from '../../domain/translate/naming.js';
@@ -252,8 +253,8 @@ export async function reportTerminalFailure(ctx: ReconcileContext, namespace: st
 function inSync(want: readonly PolicyObject[], live: readonly PolicyObject[]): boolean {
   if (want.length !== live.length) return false;
   const key = (o: PolicyObject) => `${o.kind}/${o.metadata.name}`;
-  const liveByKey = new Map(live.map((o) => [key(o), canonical(comparable(o))]));
-  return want.every((o) => liveByKey.get(key(o)) === canonical(comparable(o)));
+  const liveByKey = new Map(live.map((o) => [key(o), comparableText(o)]));
+  return want.every((o) => liveByKey.get(key(o)) === comparableText(o));
 }
 
 interface ExecuteState {
@@ -442,19 +443,8 @@ async function invalid(ctx: ReconcileContext, raw: KubernetesObject, message: st
   ctx.log.warn({ reason: message }, 'invalid Segmentation');
 }
 
-/** Key-order-independent JSON: the API server returns fields in its own order. */
-function canonical(value: unknown): string {
-  return JSON.stringify(sortDeep(value));
-}
-
 function sameStatus(a: SegmentationStatus | undefined, b: SegmentationStatus): boolean {
-  return JSON.stringify(sortDeep(a ?? {})) === JSON.stringify(sortDeep(b));
-}
-
-function sortDeep(value: unknown): unknown {
-  if (Array.isArray(value)) return value.map(sortDeep);
-  if (value && typeof value === 'object') return Object.fromEntries(Object.keys(value).sort().map((k) => [k, sortDeep((value as Record<string, unknown>)[k])]));
-  return value;
+  return canonicalJson(a ?? {}) === canonicalJson(b);
 }
 
 /** Nobody reviewed the proposal: no decision, reviewer, review time or comment in `spec.review`. */

@@ -44,7 +44,7 @@ import {
 } from '../hubble/proto.js';
 import { EndpointCache, type KnownEndpoint } from './endpoint-cache.js';
 import { IpTexts, RecentTexts } from './texts.js';
-import { LEN, VARINT, WireError, WireReader, want } from './wire.js';
+import { firstTwoStrings, LEN, VARINT, WireError, WireReader, want } from './wire.js';
 
 type Mutable<T> = { -readonly [K in keyof T]: T[K] };
 
@@ -547,19 +547,8 @@ interface PolicyRef {
 }
 
 function policy(r: WireReader): PolicyRef {
-  const out: PolicyRef = {};
-  for (let tag = r.tag(); tag !== 0; tag = r.tag()) {
-    const field = tag >>> 3;
-    const wire = tag & 7;
-    if (field === 1) {
-      want(field, wire, LEN);
-      out.name = r.string();
-    } else if (field === 2) {
-      want(field, wire, LEN);
-      out.namespace = r.string();
-    } else r.skip(wire);
-  }
-  return out;
+  const [name, namespace] = firstTwoStrings(r);
+  return { ...(name !== undefined ? { name } : {}), ...(namespace !== undefined ? { namespace } : {}) };
 }
 
 function lostEvent(r: WireReader): { source?: string; num_events_lost?: number } {

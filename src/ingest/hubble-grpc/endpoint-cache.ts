@@ -9,7 +9,7 @@
 import type { EndpointHint, FlowEndpoint } from '../../domain/flow.js';
 import { endpointHint, endpointOf, invalidEndpointName } from '../hubble/build.js';
 import type { RawEndpoint } from '../hubble/schema.js';
-import { LEN, VARINT, want, type WireReader } from './wire.js';
+import { firstTwoStrings, LEN, VARINT, want, type WireReader } from './wire.js';
 
 type Mutable<T> = { -readonly [K in keyof T]: T[K] };
 
@@ -192,17 +192,6 @@ function rawEndpoint(r: WireReader): RawEndpoint {
 }
 
 function workload(r: WireReader): { name?: string; kind?: string } {
-  const out: { name?: string; kind?: string } = {};
-  for (let tag = r.tag(); tag !== 0; tag = r.tag()) {
-    const field = tag >>> 3;
-    const wire = tag & 7;
-    if (field === 1) {
-      want(field, wire, LEN);
-      out.name = r.string();
-    } else if (field === 2) {
-      want(field, wire, LEN);
-      out.kind = r.string();
-    } else r.skip(wire);
-  }
-  return out;
+  const [name, kind] = firstTwoStrings(r);
+  return { ...(name !== undefined ? { name } : {}), ...(kind !== undefined ? { kind } : {}) };
 }

@@ -204,3 +204,24 @@ export class WireReader {
     this.pos += n;
   }
 }
+
+/**
+ * Fields 1 and 2 of a message that starts with two strings (flow.Workload: name, kind;
+ * flow.Policy: name, namespace), each undefined when absent; every other field is skipped.
+ */
+export function firstTwoStrings(r: WireReader): [string | undefined, string | undefined] {
+  let first: string | undefined;
+  let second: string | undefined;
+  for (let tag = r.tag(); tag !== 0; tag = r.tag()) {
+    const field = tag >>> 3;
+    const wire = tag & 7;
+    if (field === 1) {
+      want(field, wire, LEN);
+      first = r.string();
+    } else if (field === 2) {
+      want(field, wire, LEN);
+      second = r.string();
+    } else r.skip(wire);
+  }
+  return [first, second];
+}
